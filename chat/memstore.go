@@ -1,0 +1,171 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// MemStore is a Store in memory: nothing survives the process. It is the
+// Service's default when Config.Store is nil, and is handy in tests. It
+// passes chat/storetest except the persistence tests.
+type MemStore struct {
+	mu     sync.RWMutex
+	closed bool
+	nextID int64
+	rooms  map[string]*memRoom
+}
+
+type memRoom struct {
+	msgs    []Message        // msgs[i].Seq == i+1
+	byCliID map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
+}
+
+var _ Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore { return &MemStore{rooms: make(map[string]*memRoom)} }
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("chat: store: %w", err)
+	}
+	return nil
+}
+
+// Append implements Store.
+func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
+	if err := CheckDraft(d); err != nil {
+		return Message{}, err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return Message{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Message{}, ErrUnavailable
+	}
+	r := s.rooms[d.Room]
+	if r == nil {
+		r = &memRoom{byCliID: make(map[string]int64)}
+		s.rooms[d.Room] = r
+	}
+	key := ""
+	if d.ClientID != "" {
+		key = NickKey(d.Sender) + "\x00" + d.ClientID
+		if seq, ok := r.byCliID[key]; ok {
+			m := r.msgs[seq-1]
+			m.Duplicate = true
+			return m, nil
+		}
+	}
+	if d.TS == 0 {
+		d.TS = NowMillis()
+	}
+	s.nextID++
+	m := Message{
+		ID:       strconv.FormatInt(s.nextID, 10),
+		Room:     d.Room,
+		Seq:      int64(len(r.msgs)) + 1,
+		Sender:   d.Sender,
+		Text:     d.Text,
+		ClientID: d.ClientID,
+		TS:       d.TS,
+	}
+	r.msgs = append(r.msgs, m)
+	if key != "" {
+		r.byCliID[key] = m.Seq
+	}
+	return m, nil
+}
+
+func (s *MemStore) read(ctx context.Context, room string, f func(r *memRoom)) error {
+	if err := CheckRoomArg(room); err != nil {
+		return err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrUnavailable
+	}
+	if r := s.rooms[room]; r != nil {
+		f(r)
+	}
+	return nil
+}
+
+// History implements Store.
+func (s *MemStore) History(ctx context.Context, room string, beforeSeq int64, limit int) ([]Message, error) {
+	if err := CheckPage(beforeSeq, limit); err != nil {
+		return nil, err
+	}
+	var out []Message
+	err := s.read(ctx, room, func(r *memRoom) {
+		end := int64(len(r.msgs)) // exclusive index
+		if beforeSeq > 0 && beforeSeq-1 < end {
+			end = beforeSeq - 1
+		}
+		start := max(end-int64(limit), 0)
+		out = slices.Clone(r.msgs[start:end])
+	})
+	return out, err
+}
+
+// Since implements Store.
+func (s *MemStore) Since(ctx context.Context, room string, afterSeq int64, limit int) ([]Message, error) {
+	if err := CheckPage(afterSeq, limit); err != nil {
+		return nil, err
+	}
+	var out []Message
+	err := s.read(ctx, room, func(r *memRoom) {
+		n := int64(len(r.msgs))
+		if afterSeq >= n {
+			return
+		}
+		end := min(afterSeq+int64(limit), n)
+		out = slices.Clone(r.msgs[afterSeq:end])
+	})
+	return out, err
+}
+
+// LastSeq implements Store.
+func (s *MemStore) LastSeq(ctx context.Context, room string) (int64, error) {
+	var seq int64
+	err := s.read(ctx, room, func(r *memRoom) { seq = int64(len(r.msgs)) })
+	return seq, err
+}
+
+// Rooms implements Store.
+func (s *MemStore) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrUnavailable
+	}
+	out := make([]RoomInfo, 0, len(s.rooms))
+	for name, r := range s.rooms {
+		n := int64(len(r.msgs))
+		out = append(out, RoomInfo{Name: name, LastSeq: n, Count: n, LastTS: r.msgs[n-1].TS})
+	}
+	slices.SortFunc(out, func(a, b RoomInfo) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// Close implements Store. The messages are dropped.
+func (s *MemStore) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	s.rooms = nil
+	return nil
+}

@@ -1,0 +1,141 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Draft is a message to append: everything but what the Store assigns.
+type Draft struct {
+	Room     string // canonical room name (NormalizeRoom)
+	Sender   string // the sender's nickname as displayed (NormalizeNickname)
+	Text     string
+	ClientID string // optional; de-duplication key, see Store.Append
+	TS       int64  // server time in Unix milliseconds; 0 = the Store's clock
+}
+
+// Message is a stored chat message. Values are immutable once returned:
+// a Message inside an Event is shared by every recipient.
+type Message struct {
+	ID       string `json:"id"`   // unique in the Store, opaque to clients
+	Room     string `json:"room"` // canonical room name
+	Seq      int64  `json:"seq"`  // 1, 2, 3… per room, gap-free
+	Sender   string `json:"from"`
+	Text     string `json:"text"`
+	ClientID string `json:"clientId,omitempty"`
+	TS       int64  `json:"ts"` // server time, Unix milliseconds
+	// Duplicate is set by Append when ClientID was seen before: the Message
+	// is the original one and nothing was stored.
+	Duplicate bool `json:"-"`
+}
+
+// RoomInfo summarizes one room of a Store.
+type RoomInfo struct {
+	Name    string `json:"room"`
+	LastSeq int64  `json:"lastSeq"`
+	Count   int64  `json:"count"`  // messages stored (LastSeq unless history was pruned)
+	LastTS  int64  `json:"lastTs"` // time of the last message, Unix ms
+}
+
+// Limits every Store enforces, whatever the Service is configured with.
+const (
+	// MaxPageLimit is the largest limit History and Since accept.
+	MaxPageLimit = 1000
+	// MaxStoredTextBytes bounds Draft.Text; Config.MaxMessageBytes may not
+	// exceed it.
+	MaxStoredTextBytes = 64 << 10
+)
+
+// Store is durable message history. Every implementation must pass the
+// conformance suite in chat/storetest. All methods are safe for concurrent
+// use and honour ctx; a method called after Close returns ErrUnavailable.
+//
+// Errors are *Error values: CodeInvalidRoom / CodeInvalidArgument /
+// CodeInvalidNickname / CodeEmptyMessage / CodeInvalidMessage /
+// CodeMessageTooLarge for bad input, CodeUnavailable when closed or when the
+// storage fails; a context error is returned wrapped (errors.Is(err,
+// context.Canceled) holds).
+type Store interface {
+	// Append stores d as the next message of d.Room and returns it with its
+	// ID, Seq and TS. The room's next Seq is assigned inside the store's
+	// transaction, so sequence numbers are gap-free even with many
+	// concurrent appenders. The message is durable (survives a crash of the
+	// process) before Append returns.
+	//
+	// If d.ClientID is not empty and a message with the same Room,
+	// NickKey(Sender) and ClientID exists, Append stores nothing and returns
+	// that original message with Duplicate set (the original text even if
+	// d.Text differs). The de-duplication scope is therefore per room and
+	// per user: a client may reuse its ids in other rooms.
+	//
+	// If Append returns an error, the message was not stored: a context
+	// that ends while the append is already being committed is waited for.
+	Append(ctx context.Context, d Draft) (Message, error)
+	// History returns up to limit messages of room with Seq < beforeSeq, the
+	// newest ones, in ascending Seq order. beforeSeq 0 means "from the
+	// latest". limit must be 1..MaxPageLimit. An unknown room has no
+	// messages (not an error).
+	History(ctx context.Context, room string, beforeSeq int64, limit int) ([]Message, error)
+	// Since returns up to limit messages of room with Seq > afterSeq, in
+	// ascending order (catch-up). afterSeq must be >= 0.
+	Since(ctx context.Context, room string, afterSeq int64, limit int) ([]Message, error)
+	// LastSeq returns the Seq of the newest message of room, 0 if none.
+	LastSeq(ctx context.Context, room string) (int64, error)
+	// Rooms lists every room with at least one message, ordered by name.
+	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// Close waits for appends in progress, then releases resources.
+	// Calling it again returns nil.
+	Close() error
+}
+
+// CheckDraft validates a Draft the way every Store must before appending it.
+// Room must already be canonical. Stores call it so that bad input gets the
+// same error from every implementation.
+func CheckDraft(d Draft) error {
+	if room, err := NormalizeRoom(d.Room); err != nil {
+		return err
+	} else if room != d.Room {
+		return Errorf(CodeInvalidRoom, "room name %q is not canonical (want %q)", d.Room, room)
+	}
+	if nick, err := NormalizeNickname(d.Sender); err != nil {
+		return err
+	} else if nick != d.Sender {
+		return Errorf(CodeInvalidNickname, "sender nickname has surrounding white space")
+	}
+	if err := CheckText(d.Text, MaxStoredTextBytes); err != nil {
+		return err
+	}
+	if err := CheckClientID(d.ClientID); err != nil {
+		return err
+	}
+	if d.TS < 0 {
+		return Errorf(CodeInvalidArgument, "negative timestamp")
+	}
+	return nil
+}
+
+// CheckRoomArg validates the room argument of a Store read method.
+func CheckRoomArg(room string) error {
+	canon, err := NormalizeRoom(room)
+	if err != nil {
+		return err
+	}
+	if canon != room {
+		return Errorf(CodeInvalidRoom, "room name %q is not canonical (want %q)", room, canon)
+	}
+	return nil
+}
+
+// CheckPage validates the seq and limit arguments of History and Since.
+func CheckPage(seq int64, limit int) error {
+	if seq < 0 {
+		return Errorf(CodeInvalidArgument, "sequence number must not be negative")
+	}
+	if limit < 1 || limit > MaxPageLimit {
+		return Errorf(CodeInvalidArgument, "limit must be between 1 and %d", MaxPageLimit)
+	}
+	return nil
+}
+
+// NowMillis is the Store clock: Unix time in milliseconds.
+func NowMillis() int64 { return time.Now().UnixMilli() }
