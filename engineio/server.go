@@ -1,0 +1,462 @@
+// Package engineio is an Engine.IO server (protocol versions 4 and 3):
+// HTTP long-polling and WebSocket transports, the upgrade between them,
+// heartbeats, and the error responses of Node's engine.io 6.
+//
+// Entry points: NewServer returns a Server, an http.Handler to mount at
+// "/engine.io/" (or "/socket.io/" under Socket.IO). Config.OnConnection
+// receives every new session (*Socket); the application sets its Handler
+// there, then uses Socket.Send and Socket.Close. Server.Shutdown closes every
+// session and waits.
+//
+// Concurrency: a Socket's Handler.OnMessage calls are serialized and in
+// order. Send and Close may be called from any goroutine. WebSocket
+// connections are served by an event loop (github.com/lesismal/nbio), not a
+// goroutine per connection, so an idle session costs memory only; queued
+// packets are written by a small pool of flush workers that coalesce
+// everything queued for a session into one write.
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lesismal/nbio/nbhttp"
+)
+
+// Config configures a Server. The zero value is usable: every zero field
+// means its default.
+type Config struct {
+	PingInterval time.Duration // default 25s
+	PingTimeout  time.Duration // default 20s
+	// UpgradeTimeout bounds a polling→WebSocket upgrade (default 10s).
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest accepted message or POST body in bytes
+	// (Node's maxHttpBufferSize; default 1,000,000).
+	MaxPayload int
+	// MaxBufferedBytes bounds the bytes queued for one session, in our queue
+	// and in the kernel-bypassing write buffer; a session past it is closed
+	// with ReasonSlowConsumer (default 4 MiB).
+	MaxBufferedBytes int
+	// WriteTimeout bounds every write (default 10s).
+	WriteTimeout time.Duration
+	// DisablePolling / DisableWebSocket remove a transport.
+	DisablePolling   bool
+	DisableWebSocket bool
+	// DisableEIO3 refuses protocol 3 clients (socket.io 1.x/2.x). Node calls
+	// the opposite allowEIO3; here old clients are welcome by default.
+	DisableEIO3 bool
+	// CORS, when set, adds CORS headers to polling responses and answers
+	// preflight requests.
+	CORS *CORS
+	// AllowRequest, when set, is called for every handshake and upgrade
+	// request; a non-nil error refuses it with code Forbidden (HTTP 403).
+	// A *RequestError's message is sent to the client.
+	AllowRequest func(r *http.Request) error
+	// OnConnection is called for every new session, before any message of
+	// it is delivered. It must set the session's Handler (or close it).
+	OnConnection func(s *Socket)
+	// Logger receives lifecycle logs (default: discard).
+	Logger *slog.Logger
+}
+
+// CORS configures cross-origin access to the polling transport.
+type CORS struct {
+	// Origins allowed; "*" allows any origin.
+	Origins []string
+	// Credentials sets Access-Control-Allow-Credentials (a "*" origin is then
+	// echoed back, as browsers require).
+	Credentials bool
+}
+
+func (c *Config) setDefaults() {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = 10 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1_000_000
+	}
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 4 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Server is an Engine.IO server. It is an http.Handler.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.RWMutex
+	sessions map[string]*Socket
+	closing  bool
+	allDone  chan struct{} // closed when closing and sessions is empty
+
+	count atomic.Int64
+
+	ws      *wsEngine // nil when WebSocket is disabled
+	flushQ  chan *Socket
+	workers sync.WaitGroup
+	stop    chan struct{}
+}
+
+// NewServer returns a started server.
+func NewServer(cfg Config) *Server {
+	cfg.setDefaults()
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		sessions: make(map[string]*Socket),
+		allDone:  make(chan struct{}),
+		flushQ:   make(chan *Socket, 1<<16),
+		stop:     make(chan struct{}),
+	}
+	n := runtime.GOMAXPROCS(0)
+	s.workers.Add(n)
+	for range n {
+		go s.flushWorker()
+	}
+	if !cfg.DisableWebSocket {
+		s.ws = newWSEngine(s)
+	}
+	return s
+}
+
+// Count returns the number of open sessions.
+func (s *Server) Count() int { return int(s.count.Load()) }
+
+// Session returns the open session with the given id, or nil.
+func (s *Server) Session(id string) *Socket {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.sessions[id]
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if s.cfg.CORS != nil {
+		if s.cors(w, r) {
+			return
+		}
+	}
+	transport := q.Get("transport")
+	upgrade := isWebSocketUpgrade(r)
+	if transport != "polling" && transport != "websocket" ||
+		transport == "polling" && s.cfg.DisablePolling ||
+		transport == "websocket" && s.ws == nil {
+		s.refuse(w, r, upgrade, ErrUnknownTransport, "")
+		return
+	}
+	if sid := q.Get("sid"); sid != "" {
+		sess := s.Session(sid)
+		if sess == nil {
+			s.refuse(w, r, upgrade, ErrUnknownSID, "")
+			return
+		}
+		if transport == "websocket" {
+			if !upgrade {
+				s.refuse(w, r, upgrade, ErrBadRequest, "")
+				return
+			}
+			if err := s.allow(r); err != nil {
+				s.refuse(w, r, upgrade, ErrForbidden, err.Error())
+				return
+			}
+			s.ws.upgrade(w, r, sess)
+			return
+		}
+		if upgrade {
+			s.refuse(w, r, upgrade, ErrBadRequest, "")
+			return
+		}
+		sess.servePolling(w, r)
+		return
+	}
+	// Handshake.
+	if r.Method != http.MethodGet {
+		s.refuse(w, r, upgrade, ErrBadHandshakeMethod, "")
+		return
+	}
+	protocol := 0
+	switch q.Get("EIO") {
+	case "4":
+		protocol = 4
+	case "3":
+		protocol = 3
+	case "":
+		// socket.io-client-swift <= 15.2 sends no EIO at all and speaks v3.
+		if !q.Has("EIO") {
+			protocol = 3
+		}
+	}
+	if protocol == 3 && s.cfg.DisableEIO3 {
+		protocol = 0
+	}
+	if protocol == 0 {
+		s.refuse(w, r, upgrade, ErrUnsupportedProtocolVersion, "")
+		return
+	}
+	if transport == "websocket" && !upgrade {
+		s.refuse(w, r, upgrade, ErrBadRequest, "")
+		return
+	}
+	if err := s.allow(r); err != nil {
+		s.refuse(w, r, upgrade, ErrForbidden, err.Error())
+		return
+	}
+	if transport == "websocket" {
+		s.ws.handshake(w, r, protocol)
+		return
+	}
+	sess := s.newSession(r, protocol, transportPolling)
+	if sess == nil {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	sess.servePolling(w, r)
+}
+
+func (s *Server) allow(r *http.Request) error {
+	if s.cfg.AllowRequest == nil {
+		return nil
+	}
+	err := s.cfg.AllowRequest(r)
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*RequestError); ok {
+		return err
+	}
+	s.log.Debug("engine.io request refused", "remote", r.RemoteAddr, "err", err)
+	return ErrForbidden
+}
+
+// refuse answers a bad request. Upgrade requests get the same JSON error as
+// polling ones, which the WebSocket client reports as a failed handshake.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, code ErrorCode, msg string) {
+	s.log.Debug("engine.io request refused", "remote", r.RemoteAddr, "code", int(code), "url", r.URL.String())
+	if upgrade {
+		w.Header().Set("Connection", "close")
+	}
+	writeError(w, code, msg)
+}
+
+// cors writes CORS headers and reports whether the request was a preflight
+// that has been fully answered.
+func (s *Server) cors(w http.ResponseWriter, r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	c := s.cfg.CORS
+	allowed := ""
+	for _, o := range c.Origins {
+		if o == "*" {
+			allowed = "*"
+			if c.Credentials && origin != "" {
+				allowed = origin
+			}
+			break
+		}
+		if origin != "" && o == origin {
+			allowed = origin
+			break
+		}
+	}
+	h := w.Header()
+	if allowed != "" {
+		h.Set("Access-Control-Allow-Origin", allowed)
+		if allowed != "*" {
+			h.Add("Vary", "Origin")
+		}
+		if c.Credentials {
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
+	}
+	if r.Method == http.MethodOptions {
+		if allowed != "" {
+			h.Set("Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE")
+			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+				h.Set("Access-Control-Allow-Headers", rh)
+				h.Add("Vary", "Access-Control-Request-Headers")
+			}
+		}
+		h.Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return true
+	}
+	return false
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for part := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(part), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newID returns an unguessable session id: 15 random bytes, base64url (20 chars).
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read is documented not to)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Handshake is what a session keeps of the request that opened it.
+type Handshake struct {
+	Header     http.Header
+	Query      url.Values
+	RemoteAddr string
+	Host       string
+	URL        string
+	Secure     bool
+	Time       time.Time
+}
+
+func newHandshake(r *http.Request) *Handshake {
+	return &Handshake{
+		Header:     r.Header.Clone(),
+		Query:      r.URL.Query(),
+		RemoteAddr: r.RemoteAddr,
+		Host:       r.Host,
+		URL:        r.URL.RequestURI(),
+		Secure:     r.TLS != nil,
+		Time:       time.Now(),
+	}
+}
+
+func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Socket {
+	sess := &Socket{
+		srv:            s,
+		id:             newID(),
+		protocol:       protocol,
+		supportsBinary: protocol == 4 || !r.URL.Query().Has("b64"),
+		handshake:      newHandshake(r),
+		transport:      t,
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return nil
+	}
+	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+	s.count.Add(1)
+	sess.open()
+	return sess
+}
+
+func (s *Server) remove(sess *Socket) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+		s.count.Add(-1)
+	}
+	if s.closing && len(s.sessions) == 0 {
+		select {
+		case <-s.allDone:
+		default:
+			close(s.allDone)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// Shutdown refuses new sessions, closes every open session with
+// ReasonServerShutdown (flushing what is queued for it) and waits until all
+// are gone or ctx ends. It then stops the WebSocket event loop and the flush
+// workers.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		if len(s.sessions) == 0 {
+			close(s.allDone)
+		}
+	}
+	all := make([]*Socket, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.Close(ReasonServerShutdown)
+	}
+	var err error
+	select {
+	case <-s.allDone:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.workers.Wait()
+	if s.ws != nil {
+		s.ws.stop()
+	}
+	return err
+}
+
+// flushWorker writes queued packets of WebSocket sessions.
+func (s *Server) flushWorker() {
+	defer s.workers.Done()
+	var buf []byte
+	for {
+		select {
+		case sess := <-s.flushQ:
+			buf = sess.flushWS(buf[:0])
+			if cap(buf) > 64<<10 {
+				buf = nil // do not pin a huge buffer
+			}
+		case <-s.stop:
+			// Drain what is left so no session waits forever.
+			for {
+				select {
+				case sess := <-s.flushQ:
+					buf = sess.flushWS(buf[:0])
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+func (s *Server) scheduleFlush(sess *Socket) {
+	select {
+	case s.flushQ <- sess:
+	default:
+		// The queue is full: flush on a goroutine of its own rather than block
+		// the sender (who may hold locks of the layer above).
+		go sess.flushWS(nil)
+	}
+}
+
+var _ = nbhttp.Config{} // nbio is used by websocket.go

@@ -1,0 +1,386 @@
+package engineio
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/banter-chat/banter/engineio/parser"
+)
+
+type transportKind uint8
+
+const (
+	transportPolling transportKind = iota
+	transportWebSocket
+)
+
+func (t transportKind) String() string {
+	if t == transportWebSocket {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// Handler receives the events of one session.
+type Handler interface {
+	// OnMessage is called for every message packet, in order, never
+	// concurrently for one session. data is only valid during the call.
+	OnMessage(s *Socket, data []byte, binary bool)
+	// OnClose is called once when the session ends. A last OnMessage may
+	// still be running on another goroutine.
+	OnClose(s *Socket, reason Reason)
+}
+
+type sessionState uint8
+
+const (
+	stateOpen sessionState = iota
+	stateClosing
+	stateClosed
+)
+
+// Socket is one Engine.IO session. Its methods are safe for concurrent use.
+type Socket struct {
+	srv            *Server
+	id             string
+	protocol       int
+	supportsBinary bool
+	handshake      *Handshake
+	handler        Handler
+
+	// recvMu serializes deliveries to handler.OnMessage.
+	recvMu sync.Mutex
+
+	mu          sync.Mutex
+	state       sessionState
+	reason      Reason
+	transport   transportKind
+	queue       []*Message
+	queuedBytes int
+	poll        chan []*Message // pending GET; receives the packets it must answer with
+	posting     bool          // a POST is being processed
+	ws          *wsConn       // the WebSocket transport once open or upgraded
+	probe       *wsConn       // a WebSocket being upgraded to
+	upgrading   bool          // probe answered, waiting for the upgrade packet
+	flushing    bool          // a WebSocket flush is scheduled
+	timer       *time.Timer   // heartbeat
+	awaitPong   bool          // v4: ping sent, pong not yet received
+	deadline    int64         // unix ns after which the heartbeat has failed
+	closeTimer  *time.Timer   // polling close waiting for the last GET
+}
+
+// ID returns the session id (sid).
+func (s *Socket) ID() string { return s.id }
+
+// Protocol returns the Engine.IO protocol version: 3 or 4.
+func (s *Socket) Protocol() int { return s.protocol }
+
+// Handshake returns the request that opened the session.
+func (s *Socket) Handshake() *Handshake { return s.handshake }
+
+// SetHandler sets the session's event handler. Call it from
+// Config.OnConnection.
+func (s *Socket) SetHandler(h Handler) { s.handler = h }
+
+// Transport returns "polling" or "websocket".
+func (s *Socket) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport.String()
+}
+
+// Closed reports whether the session has ended (or is ending).
+func (s *Socket) Closed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state != stateOpen
+}
+
+type openPacket struct {
+	SID          string   `json:"sid"`
+	Upgrades     []string `json:"upgrades"`
+	PingInterval int64    `json:"pingInterval"`
+	PingTimeout  int64    `json:"pingTimeout"`
+	MaxPayload   int      `json:"maxPayload,omitempty"`
+}
+
+// open queues the OPEN packet, starts the heartbeat and announces the
+// session to the application.
+func (s *Socket) open() {
+	cfg := &s.srv.cfg
+	op := openPacket{
+		SID:          s.id,
+		Upgrades:     []string{},
+		PingInterval: cfg.PingInterval.Milliseconds(),
+		PingTimeout:  cfg.PingTimeout.Milliseconds(),
+	}
+	if s.protocol == 4 {
+		op.MaxPayload = cfg.MaxPayload
+	}
+	if s.transport == transportPolling && s.srv.ws != nil {
+		op.Upgrades = []string{"websocket"}
+	}
+	data, _ := json.Marshal(op)
+	s.mu.Lock()
+	s.queue = append(s.queue, &Message{pkt: parser.Packet{Type: parser.Open, Data: data}})
+	if s.protocol == 4 {
+		s.timer = time.AfterFunc(cfg.PingInterval, s.onTimer)
+	} else {
+		s.deadline = time.Now().Add(cfg.PingInterval + cfg.PingTimeout).UnixNano()
+		s.timer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.onTimer)
+	}
+	s.mu.Unlock()
+	if cfg.OnConnection != nil {
+		cfg.OnConnection(s)
+	}
+}
+
+// onTimer drives the heartbeat. v4: the server pings every PingInterval and
+// expects a pong within PingTimeout. v3: the client pings; silence for
+// PingInterval+PingTimeout ends the session.
+func (s *Socket) onTimer() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	if s.protocol == 4 && !s.awaitPong {
+		s.awaitPong = true
+		s.deadline = time.Now().Add(s.srv.cfg.PingTimeout).UnixNano()
+		s.timer.Reset(s.srv.cfg.PingTimeout)
+		s.enqueueLocked(msgPing)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.Close(ReasonPingTimeout)
+}
+
+// heartbeatExpiredLocked reports whether the heartbeat deadline has passed
+// even if the timer has not fired yet (timers may run late on a busy machine;
+// a request arriving after the deadline must see the session as dead).
+func (s *Socket) heartbeatExpiredLocked() bool {
+	return (s.protocol == 3 || s.awaitPong) && time.Now().UnixNano() > s.deadline
+}
+
+// Send queues a message. It never blocks. It fails with ErrClosed on a closed
+// session; a session whose queue exceeds MaxBufferedBytes is closed with
+// ReasonSlowConsumer and the message is not sent.
+func (s *Socket) Send(m *Message) error {
+	return s.SendMany(m)
+}
+
+// SendMany queues several messages atomically: nothing is interleaved
+// between them (Socket.IO binary packets and their attachments).
+func (s *Socket) SendMany(ms ...*Message) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	n := 0
+	for _, m := range ms {
+		n += m.size()
+	}
+	if s.queuedBytes+n > s.srv.cfg.MaxBufferedBytes {
+		s.mu.Unlock()
+		s.Close(ReasonSlowConsumer)
+		return ErrClosed
+	}
+	for _, m := range ms {
+		s.enqueueLocked(m)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// enqueueLocked appends m and wakes whatever transport will write it.
+func (s *Socket) enqueueLocked(m *Message) {
+	s.queue = append(s.queue, m)
+	s.queuedBytes += m.size()
+	s.kickLocked()
+}
+
+func (s *Socket) kickLocked() {
+	switch {
+	case s.transport == transportWebSocket && s.ws != nil:
+		if !s.flushing {
+			s.flushing = true
+			s.srv.scheduleFlush(s)
+		}
+	case s.poll != nil:
+		s.poll <- s.takeQueueLocked()
+		s.poll = nil
+	}
+}
+
+// releasePollLocked answers a pending GET with what is queued, or a noop.
+func (s *Socket) releasePollLocked() {
+	if s.poll == nil {
+		return
+	}
+	q := s.takeQueueLocked()
+	if len(q) == 0 {
+		q = []*Message{msgNoop}
+	}
+	s.poll <- q
+	s.poll = nil
+}
+
+// takeQueue removes and returns everything queued.
+func (s *Socket) takeQueueLocked() []*Message {
+	q := s.queue
+	s.queue = nil
+	s.queuedBytes = 0
+	return q
+}
+
+// Close ends the session: queued packets are still written (on WebSocket
+// right away, on polling with the next GET), then the transport is closed.
+// The handler's OnClose runs once, with the first reason given.
+func (s *Socket) Close(reason Reason) {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosing
+	s.reason = reason
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	probe := s.probe
+	s.probe = nil
+	finish := false
+	switch {
+	case s.transport == transportWebSocket && s.ws != nil:
+		// The flush worker writes the queue, then the close frame.
+		s.flushing = true
+		s.srv.scheduleFlush(s)
+	case s.poll != nil:
+		s.queue = append(s.queue, msgClose)
+		s.kickLocked()
+		finish = true
+	case len(s.queue) > 0 && reason != ReasonPingTimeout && reason != ReasonTransportError && reason != ReasonTransportClose:
+		// Polling with no GET pending: keep the session until the client
+		// fetches what is queued (and the close packet), for at most a
+		// heartbeat period.
+		s.queue = append(s.queue, msgClose)
+		s.closeTimer = time.AfterFunc(s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout, s.finishClose)
+	default:
+		finish = true
+	}
+	s.mu.Unlock()
+	if probe != nil {
+		probe.close()
+	}
+	if finish {
+		s.finishClose()
+	}
+}
+
+// clientCloseGrace is how long a polling session closed by the client's
+// close packet waits for a concurrent GET, which then gets a noop (as with
+// Node, where the GET is always handled first).
+const clientCloseGrace = 250 * time.Millisecond
+
+// closeFromClient handles a close packet from the client.
+func (s *Socket) closeFromClient() {
+	s.mu.Lock()
+	if s.state != stateOpen || s.transport != transportPolling {
+		s.mu.Unlock()
+		s.Close(ReasonTransportClose)
+		return
+	}
+	s.state = stateClosing
+	s.reason = ReasonTransportClose
+	s.timer.Stop()
+	s.queue = append(s.queue, msgNoop)
+	pending := s.poll != nil
+	if pending {
+		s.kickLocked()
+	} else {
+		s.closeTimer = time.AfterFunc(clientCloseGrace, s.finishClose)
+	}
+	probe := s.probe
+	s.probe = nil
+	s.mu.Unlock()
+	if probe != nil {
+		probe.close()
+	}
+	if pending {
+		s.finishClose()
+	}
+}
+
+// finishClose removes the session and tells the application. It runs once.
+func (s *Socket) finishClose() {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+	reason := s.reason
+	if s.poll != nil {
+		s.poll <- []*Message{msgClose}
+		s.poll = nil
+	}
+	s.queue = nil
+	s.queuedBytes = 0
+	s.mu.Unlock()
+	s.srv.remove(s)
+	s.srv.log.Debug("engine.io session closed", "sid", s.id, "reason", string(reason))
+	if s.handler != nil {
+		s.handler.OnClose(s, reason)
+	}
+}
+
+// onPacket handles one packet received on the session's transport.
+func (s *Socket) onPacket(p parser.Packet) {
+	switch p.Type {
+	case parser.Message:
+		s.recvMu.Lock()
+		if !s.Closed() && s.handler != nil {
+			s.handler.OnMessage(s, p.Data, p.Binary)
+		}
+		s.recvMu.Unlock()
+	case parser.Pong:
+		if s.protocol == 3 {
+			s.Close(ReasonTransportError) // invalid heartbeat direction
+			return
+		}
+		s.mu.Lock()
+		if s.state == stateOpen && s.awaitPong {
+			s.awaitPong = false
+			s.timer.Reset(s.srv.cfg.PingInterval)
+		}
+		s.mu.Unlock()
+	case parser.Ping:
+		if s.protocol == 4 {
+			s.Close(ReasonTransportError) // invalid heartbeat direction
+			return
+		}
+		s.mu.Lock()
+		if s.state == stateOpen {
+			s.deadline = time.Now().Add(s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout).UnixNano()
+			s.timer.Reset(s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout)
+			if string(p.Data) == "probe" {
+				s.enqueueLocked(msgPong3P)
+			} else {
+				s.enqueueLocked(msgPong)
+			}
+		}
+		s.mu.Unlock()
+	case parser.Close:
+		s.closeFromClient()
+	case parser.Noop:
+	default:
+		// open and upgrade packets are never valid here
+		s.Close(ReasonParseError)
+	}
+}

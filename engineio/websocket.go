@@ -1,0 +1,326 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/banter-chat/banter/engineio/parser"
+	"github.com/lesismal/nbio/nbhttp"
+	"github.com/lesismal/nbio/nbhttp/websocket"
+)
+
+// wsEngine serves WebSocket connections from an event loop. Connections are
+// accepted by net/http, upgraded, and handed over to nbio's poller, so an idle
+// connection has no goroutine and no read buffer of its own.
+//
+// The library is used for the handshake and for reading (frame parsing,
+// masking, fragments, control frames). Writes bypass it: frames are encoded
+// here (server frames are unmasked and trivial) so that a broadcast frame is
+// encoded once and everything queued for a connection goes out in one write.
+type wsEngine struct {
+	srv      *Server
+	engine   *nbhttp.Engine
+	upgrader *websocket.Upgrader
+
+	// pending maps a connection (by address pair) to its wsConn while the
+	// upgrade is in progress: the client may send before Upgrade returns.
+	pending sync.Map
+}
+
+// wsConn is one WebSocket connection, attached to a session (or probing for
+// an upgrade of one).
+type wsConn struct {
+	sess  *Socket
+	c     *websocket.Conn
+	probe bool // still probing: not yet the session's transport
+
+	closeOnce sync.Once
+}
+
+func newWSEngine(srv *Server) *wsEngine {
+	e := &wsEngine{srv: srv}
+	e.engine = nbhttp.NewEngine(nbhttp.Config{
+		Name:                    "banter-ws",
+		ReleaseWebsocketPayload: true,
+		MaxWriteBufferSize:      srv.cfg.MaxBufferedBytes,
+		WriteTimeout:            srv.cfg.WriteTimeout,
+	})
+	if err := e.engine.Start(); err != nil {
+		// Without listeners Start only starts pollers; it fails only when
+		// the OS refuses epoll, which makes the process unusable anyway.
+		panic("engineio: cannot start the WebSocket event loop: " + err.Error())
+	}
+	u := websocket.NewUpgrader()
+	u.Engine = e.engine
+	u.KeepaliveTime = 0 // Engine.IO has its own heartbeat
+	u.MessageLengthLimit = int64ToInt(int64(srv.cfg.MaxPayload))
+	u.CheckOrigin = func(*http.Request) bool { return true } // AllowRequest decides
+	u.OnMessage(e.onMessage)
+	u.OnClose(e.onClose)
+	e.upgrader = u
+	return e
+}
+
+func int64ToInt(v int64) int { return int(v) }
+
+func (e *wsEngine) stop() { e.engine.Stop() }
+
+func connKey(local, remote net.Addr) string {
+	return local.String() + "|" + remote.String()
+}
+
+// accept upgrades the request and registers wc as its connection.
+func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bool {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	key := ""
+	if local != nil {
+		key = local.String() + "|" + r.RemoteAddr
+		e.pending.Store(key, wc)
+	}
+	c, err := e.upgrader.UpgradeAndTransferConnToPoller(w, r, nil)
+	if err != nil {
+		if key != "" {
+			e.pending.Delete(key)
+		}
+		e.srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return false
+	}
+	wc.c = c
+	c.SetSession(wc)
+	if key != "" {
+		e.pending.Delete(key)
+	}
+	return true
+}
+
+// lookup finds the wsConn of an nbio connection.
+func (e *wsEngine) lookup(c *websocket.Conn) *wsConn {
+	if wc, ok := c.Session().(*wsConn); ok {
+		return wc
+	}
+	if v, ok := e.pending.Load(connKey(c.LocalAddr(), c.RemoteAddr())); ok {
+		wc := v.(*wsConn)
+		if wc.c == nil {
+			wc.c = c
+		}
+		return wc
+	}
+	wc, _ := c.SessionWithLock().(*wsConn)
+	return wc
+}
+
+// handshake opens a new session directly over WebSocket.
+func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int) {
+	wc := &wsConn{}
+	// The session exists before the upgrade so the first frames the client
+	// sends find it; it only becomes visible to the application in open().
+	sess := &Socket{
+		srv:            e.srv,
+		id:             newID(),
+		protocol:       protocol,
+		supportsBinary: true,
+		handshake:      newHandshake(r),
+		transport:      transportWebSocket,
+	}
+	wc.sess = sess
+	if !e.accept(w, r, wc) {
+		return
+	}
+	e.srv.mu.Lock()
+	if e.srv.closing {
+		e.srv.mu.Unlock()
+		wc.close()
+		return
+	}
+	e.srv.sessions[sess.id] = sess
+	e.srv.mu.Unlock()
+	e.srv.count.Add(1)
+	sess.mu.Lock()
+	sess.ws = wc
+	sess.mu.Unlock()
+	sess.open()
+	sess.mu.Lock()
+	sess.kickLocked()
+	sess.mu.Unlock()
+}
+
+// upgrade accepts a WebSocket that probes an upgrade of a polling session.
+func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket) {
+	wc := &wsConn{sess: sess, probe: true}
+	if !e.accept(w, r, wc) {
+		return
+	}
+	sess.mu.Lock()
+	if sess.state != stateOpen || sess.transport != transportPolling || sess.probe != nil {
+		// Already upgraded or upgrading: Node accepts the duplicate and
+		// closes it right away (refusing it crashes some clients).
+		sess.mu.Unlock()
+		wc.close()
+		return
+	}
+	sess.probe = wc
+	sess.mu.Unlock()
+	time.AfterFunc(e.srv.cfg.UpgradeTimeout, func() {
+		sess.mu.Lock()
+		timedOut := sess.probe == wc
+		if timedOut {
+			sess.probe = nil
+			sess.upgrading = false
+		}
+		sess.mu.Unlock()
+		if timedOut {
+			wc.close()
+		}
+	})
+}
+
+func (e *wsEngine) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte) {
+	wc := e.lookup(c)
+	if wc == nil {
+		_ = c.Close()
+		return
+	}
+	sess := wc.sess
+	var p parser.Packet
+	var err error
+	switch mt {
+	case websocket.TextMessage:
+		if sess.protocol == 3 {
+			p, err = parser.DecodeTextV3(data)
+		} else {
+			p, err = parser.DecodeText(data, false)
+		}
+	case websocket.BinaryMessage:
+		p, err = parser.DecodeBinary(data, sess.protocol)
+	default:
+		return
+	}
+	if err != nil {
+		e.srv.log.Debug("engine.io bad packet", "sid", sess.id, "err", err)
+		if wc.probe {
+			wc.close()
+			return
+		}
+		sess.Close(ReasonParseError)
+		return
+	}
+	if wc.probe {
+		e.onProbePacket(wc, p)
+		return
+	}
+	sess.onPacket(p)
+}
+
+// onProbePacket runs the upgrade handshake: ping "probe" → pong "probe",
+// then the client's upgrade packet switches the session to this connection.
+func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
+	sess := wc.sess
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.probe != wc || sess.state != stateOpen {
+		go wc.close()
+		return
+	}
+	switch {
+	case p.Type == parser.Ping && string(p.Data) == "probe":
+		_, _ = wc.c.Conn.Write(msgPong3P.wsFrame(sess.protocol))
+		sess.upgrading = true
+		sess.releasePollLocked()
+	case p.Type == parser.Upgrade && sess.upgrading:
+		sess.probe = nil
+		sess.upgrading = false
+		wc.probe = false
+		sess.transport = transportWebSocket
+		sess.ws = wc
+		if sess.poll != nil {
+			// The client only upgrades once its poll has returned, so this
+			// GET was sent after the upgrade packet: refuse it, as Node does.
+			sess.poll <- nil
+			sess.poll = nil
+		}
+		if len(sess.queue) > 0 {
+			sess.kickLocked()
+		}
+	default:
+		sess.probe = nil
+		sess.upgrading = false
+		go wc.close()
+	}
+}
+
+func (e *wsEngine) onClose(c *websocket.Conn, err error) {
+	wc := e.lookup(c)
+	if wc == nil || wc.sess == nil {
+		return
+	}
+	sess := wc.sess
+	sess.mu.Lock()
+	if sess.probe == wc {
+		sess.probe = nil
+		sess.upgrading = false
+	}
+	active := sess.ws == wc
+	state := sess.state
+	sess.mu.Unlock()
+	if !active {
+		return
+	}
+	switch {
+	case state == stateClosing:
+		sess.finishClose()
+	case errors.Is(err, websocket.ErrMessageTooLarge):
+		sess.Close(ReasonPayloadTooLarge)
+		sess.finishClose()
+	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err):
+		sess.Close(ReasonTransportClose)
+		sess.finishClose()
+	default:
+		sess.Close(ReasonTransportError)
+		sess.finishClose()
+	}
+}
+
+func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// close sends a close frame and closes the connection.
+func (wc *wsConn) close() {
+	wc.closeOnce.Do(func() {
+		if wc.c == nil {
+			return
+		}
+		_, _ = wc.c.Conn.Write(closeFrame)
+		_ = wc.c.Close()
+	})
+}
+
+// flushWS writes everything queued for a WebSocket session in one write.
+// buf is scratch space; the (possibly grown) buffer is returned for reuse.
+func (s *Socket) flushWS(buf []byte) []byte {
+	s.mu.Lock()
+	s.flushing = false
+	wc := s.ws
+	q := s.takeQueueLocked()
+	closing := s.state == stateClosing
+	s.mu.Unlock()
+	if wc == nil || wc.c == nil {
+		return buf
+	}
+	for _, m := range q {
+		buf = append(buf, m.wsFrame(s.protocol)...)
+	}
+	if len(buf) > 0 {
+		if _, err := wc.c.Conn.Write(buf); err != nil {
+			s.Close(ReasonTransportError)
+			closing = true
+		}
+	}
+	if closing {
+		wc.close()
+		s.finishClose()
+	}
+	return buf
+}

@@ -1,0 +1,63 @@
+// Command conformance is the server the official Engine.IO and Socket.IO
+// protocol test suites (github.com/socketio/engine.io-protocol and
+// socket.io-protocol, folder test-suite) and our own interop tests run
+// against: a raw Engine.IO echo endpoint at /engine.io/ and the Socket.IO
+// behaviour those suites expect at /socket.io/.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+func main() {
+	port := flag.Int("port", 3000, "TCP port to listen on")
+	mode := flag.String("mode", "conformance", "conformance: the official suites' settings (pingInterval 300 ms, pingTimeout 200 ms, EIO 3 refused); interop: the same with EIO 3 accepted")
+	verbose := flag.Bool("v", false, "debug logs")
+	flag.Parse()
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var opts Options
+	switch *mode {
+	case "conformance":
+		opts.DisableEIO3 = true
+	case "interop":
+	default:
+		fmt.Fprintf(os.Stderr, "conformance: unknown -mode %q (want conformance or interop)\n", *mode)
+		os.Exit(2)
+	}
+	opts.Logger = log
+	srv := New(opts)
+	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		_ = hs.Shutdown(ctx)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/banter-chat/banter/engineio"
+)
+
+// Options configures the conformance server.
+type Options struct {
+	DisableEIO3 bool
+	Logger      *slog.Logger
+}
+
+// Server is the conformance server: an http.Handler.
+type Server struct {
+	mux *http.ServeMux
+	eio *engineio.Server
+}
+
+// New returns the conformance server with the settings the official suites
+// expect: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, CORS *.
+func New(o Options) *Server {
+	s := &Server{mux: http.NewServeMux()}
+	s.eio = engineio.NewServer(engineio.Config{
+		PingInterval: 300 * time.Millisecond,
+		PingTimeout:  200 * time.Millisecond,
+		MaxPayload:   1_000_000,
+		DisableEIO3:  o.DisableEIO3,
+		CORS:         &engineio.CORS{Origins: []string{"*"}},
+		Logger:       o.Logger,
+		OnConnection: func(sock *engineio.Socket) { sock.SetHandler(echo{}) },
+	})
+	s.mux.Handle("/engine.io/", s.eio)
+	return s
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Shutdown closes every session and waits.
+func (s *Server) Shutdown(ctx context.Context) error { return s.eio.Shutdown(ctx) }
+
+// echo sends every message back, text as text and binary as binary.
+type echo struct{}
+
+func (echo) OnMessage(s *engineio.Socket, data []byte, binary bool) {
+	_ = s.Send(engineio.NewMessage(append([]byte(nil), data...), binary))
+}
+
+func (echo) OnClose(*engineio.Socket, engineio.Reason) {}
