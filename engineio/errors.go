@@ -12,10 +12,10 @@ type Reason string
 
 // Close reasons.
 const (
-	ReasonTransportClose   Reason = "transport close"   // the client closed the connection or sent a close packet
-	ReasonTransportError   Reason = "transport error"   // a read or write failed, or the client broke the protocol
-	ReasonPingTimeout      Reason = "ping timeout"      // no heartbeat within pingInterval + pingTimeout
-	ReasonForcedClose      Reason = "forced close"      // the application closed the session
+	ReasonTransportClose   Reason = "transport close" // the client closed the connection or sent a close packet
+	ReasonTransportError   Reason = "transport error" // a read or write failed, or the client broke the protocol
+	ReasonPingTimeout      Reason = "ping timeout"    // no heartbeat within pingInterval + pingTimeout
+	ReasonForcedClose      Reason = "forced close"    // the application closed the session
 	ReasonServerShutdown   Reason = "server shutting down"
 	ReasonParseError       Reason = "parse error"       // an invalid packet was received
 	ReasonPayloadTooLarge  Reason = "payload too large" // a message exceeded MaxPayload

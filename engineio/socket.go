@@ -59,15 +59,15 @@ type Socket struct {
 	queue       []*Message
 	queuedBytes int
 	poll        chan []*Message // pending GET; receives the packets it must answer with
-	posting     bool          // a POST is being processed
-	ws          *wsConn       // the WebSocket transport once open or upgraded
-	probe       *wsConn       // a WebSocket being upgraded to
-	upgrading   bool          // probe answered, waiting for the upgrade packet
-	flushing    bool          // a WebSocket flush is scheduled
-	timer       *time.Timer   // heartbeat
-	awaitPong   bool          // v4: ping sent, pong not yet received
-	deadline    int64         // unix ns after which the heartbeat has failed
-	closeTimer  *time.Timer   // polling close waiting for the last GET
+	posting     bool            // a POST is being processed
+	ws          *wsConn         // the WebSocket transport once open or upgraded
+	probe       *wsConn         // a WebSocket being upgraded to
+	upgrading   bool            // probe answered, waiting for the upgrade packet
+	flushing    bool            // a WebSocket flush is scheduled
+	timer       *time.Timer     // heartbeat
+	awaitPong   bool            // v4: ping sent, pong not yet received
+	deadline    int64           // unix ns after which the heartbeat has failed
+	closeTimer  *time.Timer     // polling close waiting for the last GET
 }
 
 // ID returns the session id (sid).
