@@ -1,0 +1,244 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/banter-chat/banter/chat"
+)
+
+// An appendReq travels from Append to the writer goroutine. state settles
+// the race between a caller whose context ends and the writer picking the
+// request up: whoever moves it out of reqQueued first decides, so an Append
+// that returns an error has certainly stored nothing.
+type appendReq struct {
+	d     chat.Draft
+	state atomic.Int32
+	done  chan appendResult // buffered: the writer never blocks on it
+}
+
+const (
+	reqQueued    = iota
+	reqClaimed   // the writer owns it; the caller waits for the result
+	reqAbandoned // the caller gave up; the writer skips it
+)
+
+type appendResult struct {
+	msg chat.Message
+	err error
+}
+
+// Append implements chat.Store.
+func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
+	if err := chat.CheckDraft(d); err != nil {
+		return chat.Message{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return chat.Message{}, fmt.Errorf("sqlite: append: %w", err)
+	}
+	req := &appendReq{d: d, done: make(chan appendResult, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return chat.Message{}, chat.ErrUnavailable
+	}
+	select {
+	case db.reqs <- req:
+		db.mu.RUnlock()
+	case <-ctx.Done():
+		db.mu.RUnlock()
+		return chat.Message{}, fmt.Errorf("sqlite: append: %w", ctx.Err())
+	}
+	select {
+	case res := <-req.done:
+		return res.msg, res.err
+	case <-ctx.Done():
+		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return chat.Message{}, fmt.Errorf("sqlite: append: %w", ctx.Err())
+		}
+		// Already in a transaction: its outcome is the truth, and it is
+		// at most one commit away.
+		res := <-req.done
+		return res.msg, res.err
+	}
+}
+
+// writer owns the write connection and its prepared statements.
+type writer struct {
+	db                                        *DB
+	selRoom, insRoom, updRoom, selDup, insMsg *sql.Stmt
+	batch                                     []*appendReq
+}
+
+func newWriter(db *DB) (*writer, error) {
+	w := &writer{db: db, batch: make([]*appendReq, 0, db.cfg.MaxBatch)}
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{
+		{&w.selRoom, `SELECT id, last_seq, msg_count, last_ts FROM rooms WHERE name = ?`},
+		{&w.insRoom, `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALUES (?, 0, 0, 0)`},
+		{&w.updRoom, `UPDATE rooms SET last_seq = ?, msg_count = ?, last_ts = ? WHERE id = ?`},
+		{&w.selDup, `SELECT id, seq, sender, text, ts FROM messages
+			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
+		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+	} {
+		s, err := db.w.Prepare(p.sql)
+		if err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+		*p.stmt = s
+	}
+	return w, nil
+}
+
+// run commits queued appends until Close closes the queue, then finishes
+// what is left in it.
+func (w *writer) run() {
+	defer close(w.db.writerDone)
+	defer func() {
+		for _, s := range []*sql.Stmt{w.selRoom, w.insRoom, w.updRoom, w.selDup, w.insMsg} {
+			_ = s.Close()
+		}
+	}()
+	for first := range w.db.reqs {
+		w.batch = append(w.batch[:0], first)
+	fill:
+		for len(w.batch) < w.db.cfg.MaxBatch {
+			select {
+			case r, ok := <-w.db.reqs:
+				if !ok {
+					break fill
+				}
+				w.batch = append(w.batch, r)
+			default:
+				break fill
+			}
+		}
+		claimed := w.batch[:0]
+		for _, r := range w.batch {
+			if r.state.CompareAndSwap(reqQueued, reqClaimed) {
+				claimed = append(claimed, r)
+			}
+		}
+		if len(claimed) > 0 {
+			w.commit(claimed)
+		}
+		clear(w.batch) // drop references for the GC
+	}
+}
+
+// roomRow is a room's counters as this transaction sees them; rows are
+// written back once per room per batch.
+type roomRow struct {
+	id, lastSeq, count, lastTS int64
+	dirty                      bool
+}
+
+// commit stores a batch in one transaction and answers every request. A
+// failure fails the whole batch: nothing of it is stored.
+func (w *writer) commit(batch []*appendReq) {
+	results := make([]appendResult, len(batch))
+	err := w.tx(batch, results)
+	for i, r := range batch {
+		if err != nil {
+			results[i] = appendResult{err: err}
+		}
+		r.done <- results[i]
+	}
+}
+
+func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
+	// Not any caller's context: the batch belongs to all of them, and a
+	// claimed request is committed even if its caller stops waiting.
+	ctx := context.Background()
+	tx, err := w.db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return w.fail("begin", err, len(batch))
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	selRoom, insRoom, updRoom := tx.Stmt(w.selRoom), tx.Stmt(w.insRoom), tx.Stmt(w.updRoom)
+	selDup, insMsg := tx.Stmt(w.selDup), tx.Stmt(w.insMsg)
+	rooms := make(map[string]*roomRow)
+	now := chat.NowMillis()
+	for i, r := range batch {
+		d := r.d
+		rr := rooms[d.Room]
+		if rr == nil {
+			rr = &roomRow{}
+			err := selRoom.QueryRowContext(ctx, d.Room).Scan(&rr.id, &rr.lastSeq, &rr.count, &rr.lastTS)
+			if errors.Is(err, sql.ErrNoRows) {
+				var res sql.Result
+				if res, err = insRoom.ExecContext(ctx, d.Room); err == nil {
+					rr.id, err = res.LastInsertId()
+				}
+			}
+			if err != nil {
+				return w.fail("room", err, len(batch))
+			}
+			rooms[d.Room] = rr
+		}
+		key := chat.NickKey(d.Sender)
+		var clientID any // NULL unless given, so the unique index ignores it
+		if d.ClientID != "" {
+			clientID = d.ClientID
+			// Sees rows inserted earlier in this same transaction, so two
+			// retries in one batch are de-duplicated too.
+			m := chat.Message{Room: d.Room, ClientID: d.ClientID, Duplicate: true}
+			var id int64
+			err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS)
+			if err == nil {
+				m.ID = strconv.FormatInt(id, 10)
+				results[i] = appendResult{msg: m}
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return w.fail("dedup", err, len(batch))
+			}
+		}
+		ts := d.TS
+		if ts == 0 {
+			ts = now
+		}
+		seq := rr.lastSeq + 1
+		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, clientID, ts)
+		if err != nil {
+			return w.fail("insert", err, len(batch))
+		}
+		id, err := res.LastInsertId()
+		if err != nil {
+			return w.fail("insert", err, len(batch))
+		}
+		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, ts, true
+		results[i] = appendResult{msg: chat.Message{
+			ID: strconv.FormatInt(id, 10), Room: d.Room, Seq: seq, Sender: d.Sender,
+			Text: d.Text, ClientID: d.ClientID, TS: ts,
+		}}
+	}
+	for _, rr := range rooms {
+		if !rr.dirty {
+			continue
+		}
+		if _, err := updRoom.ExecContext(ctx, rr.lastSeq, rr.count, rr.lastTS, rr.id); err != nil {
+			return w.fail("room update", err, len(batch))
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return w.fail("commit", err, len(batch))
+	}
+	return nil
+}
+
+func (w *writer) fail(op string, err error, n int) error {
+	w.db.log.Error("sqlite: append batch failed", "op", op, "batch", n, "err", err)
+	return storeErr("append: "+op, err)
+}
