@@ -113,38 +113,44 @@ func EventName(data json.RawMessage) (name string, isNumber bool, err error) {
 }
 
 func eventName(data []byte) (string, bool, error) {
+	tok, isNumber, err := eventNameToken(data)
+	if err != nil || isNumber || bytes.IndexByte(tok, '\\') < 0 {
+		return string(tok), isNumber, err
+	}
+	var s string
+	if err := json.Unmarshal(append([]byte{'"'}, append(tok, '"')...), &s); err != nil {
+		return "", false, invalidf("invalid event name: %v", err)
+	}
+	return s, false, nil
+}
+
+// eventNameToken returns the first element of an array: a number as written, or the
+// contents of a string still escaped (the decoder checks it without allocating).
+func eventNameToken(data []byte) (tok []byte, isNumber bool, err error) {
 	const what = "EVENT payload must be an array starting with the event name"
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if len(data) == 0 || data[0] != '[' {
-		return "", false, invalidf(what)
+		return nil, false, invalidf(what)
 	}
 	i := skipSpace(data, 1)
 	if i >= len(data) {
-		return "", false, invalidf(what)
+		return nil, false, invalidf(what)
 	}
 	switch c := data[i]; {
 	case c == '"':
 		end := skipString(data, i)
 		if end > len(data) {
-			return "", false, invalidf(what)
+			return nil, false, invalidf(what)
 		}
-		tok := data[i:end]
-		if bytes.IndexByte(tok, '\\') < 0 {
-			return string(tok[1 : len(tok)-1]), false, nil
-		}
-		var s string
-		if err := json.Unmarshal(tok, &s); err != nil {
-			return "", false, invalidf("invalid event name: %v", err)
-		}
-		return s, false, nil
+		return data[i+1 : end-1], false, nil
 	case c == '-' || isDigit(c):
 		end := skipValue(data, i)
 		if !json.Valid(data[i:end]) {
-			return "", false, invalidf("invalid event name %q", data[i:end])
+			return nil, false, invalidf("invalid event name %q", data[i:end])
 		}
-		return string(data[i:end]), true, nil
+		return data[i:end], true, nil
 	default:
-		return "", false, invalidf(what)
+		return nil, false, invalidf(what)
 	}
 }
 

@@ -257,6 +257,20 @@ func checkPayload(t Type, data []byte) error {
 		if data[0] != '[' {
 			return invalidf("%s payload must be an array", t)
 		}
+		tok, isNumber, err := eventNameToken(data)
+		if err != nil {
+			return err
+		}
+		if isNumber {
+			return nil
+		}
+		if bytes.IndexByte(tok, '\\') < 0 {
+			if reservedEventBytes(tok) {
+				return invalidf("event name %q is reserved", tok)
+			}
+			return nil
+		}
+		// Escaped: decode it, or "dis\u0063onnect" would slip through.
 		name, _, err := eventName(data)
 		if err != nil {
 			return err
@@ -283,6 +297,15 @@ var reservedEvents = [...]string{
 func ReservedEvent(name string) bool {
 	for _, r := range reservedEvents {
 		if name == r {
+			return true
+		}
+	}
+	return false
+}
+
+func reservedEventBytes(name []byte) bool {
+	for _, r := range reservedEvents {
+		if string(name) == r { // no allocation: the compiler compares in place
 			return true
 		}
 	}

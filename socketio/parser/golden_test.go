@@ -238,9 +238,9 @@ var decodeErrors = []struct {
 	{"disconnect payload", []any{`1{}`}, "DISCONNECT cannot carry a payload"},
 	{"disconnect nsp payload", []any{`1/admin,{}`}, "DISCONNECT cannot carry a payload"},
 	{"connect error array", []any{`4[]`}, "CONNECT_ERROR payload must be an object or a string"},
-	{"event without payload", []any{`2`}, "EVENT without payload"},                    // socket.io-parser accepts
-	{"event nsp without payload", []any{`2/admin,`}, "EVENT without payload"},         // socket.io-parser accepts
-	{"event missing nsp comma", []any{`2/admin["a"]`}, "EVENT without payload"},        // the whole rest is the namespace
+	{"event without payload", []any{`2`}, "EVENT without payload"},              // socket.io-parser accepts
+	{"event nsp without payload", []any{`2/admin,`}, "EVENT without payload"},   // socket.io-parser accepts
+	{"event missing nsp comma", []any{`2/admin["a"]`}, "EVENT without payload"}, // the whole rest is the namespace
 	{"event object", []any{`2{}`}, "EVENT payload must be an array"},
 	{"event string", []any{`2"a"`}, "EVENT payload must be an array"},
 	{"event empty array", []any{`2[]`}, "EVENT payload must be an array starting with the event name"},
