@@ -93,6 +93,21 @@ type DB struct {
 	isClosed   atomic.Bool // read path check without taking mu
 	reqs       chan *appendReq
 	writerDone chan struct{}
+
+	appends, duplicates, batches atomic.Int64 // for Stats
+}
+
+// Stats are counters since Open.
+type Stats struct {
+	Appends    int64 // messages stored
+	Duplicates int64 // appends answered with an existing message
+	Batches    int64 // write transactions committed
+}
+
+// Stats returns the counters since Open; Appends/Batches is the mean group
+// commit size.
+func (db *DB) Stats() Stats {
+	return Stats{Appends: db.appends.Load(), Duplicates: db.duplicates.Load(), Batches: db.batches.Load()}
 }
 
 var _ chat.Store = (*DB)(nil)

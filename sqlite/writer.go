@@ -86,7 +86,8 @@ func newWriter(db *DB) (*writer, error) {
 		{&w.selDup, `SELECT id, seq, sender, text, ts FROM messages
 			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
 		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (room_id, sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING`},
 	} {
 		s, err := db.w.Prepare(p.sql)
 		if err != nil {
@@ -191,32 +192,34 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
 		var clientID any // NULL unless given, so the unique index ignores it
 		if d.ClientID != "" {
 			clientID = d.ClientID
-			// Sees rows inserted earlier in this same transaction, so two
-			// retries in one batch are de-duplicated too.
-			m := chat.Message{Room: d.Room, ClientID: d.ClientID, Duplicate: true}
-			var id int64
-			err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS)
-			if err == nil {
-				m.ID = strconv.FormatInt(id, 10)
-				results[i] = appendResult{msg: m}
-				continue
-			}
-			if !errors.Is(err, sql.ErrNoRows) {
-				return w.fail("dedup", err, len(batch))
-			}
 		}
 		ts := d.TS
 		if ts == 0 {
 			ts = now
 		}
 		seq := rr.lastSeq + 1
+		// The insert itself detects a reused client id (ON CONFLICT on the
+		// client-id index, which also sees rows inserted earlier in this
+		// transaction): the common, new-message case costs one statement.
 		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, clientID, ts)
+		var inserted, id int64
+		if err == nil {
+			inserted, err = res.RowsAffected()
+		}
+		if err == nil && inserted == 1 {
+			id, err = res.LastInsertId()
+		}
 		if err != nil {
 			return w.fail("insert", err, len(batch))
 		}
-		id, err := res.LastInsertId()
-		if err != nil {
-			return w.fail("insert", err, len(batch))
+		if inserted == 0 {
+			m := chat.Message{Room: d.Room, ClientID: d.ClientID, Duplicate: true}
+			if err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS); err != nil {
+				return w.fail("duplicate", err, len(batch))
+			}
+			m.ID = strconv.FormatInt(id, 10)
+			results[i] = appendResult{msg: m}
+			continue
 		}
 		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, ts, true
 		results[i] = appendResult{msg: chat.Message{
@@ -234,6 +237,14 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return w.fail("commit", err, len(batch))
+	}
+	w.db.batches.Add(1)
+	for _, r := range results {
+		if r.msg.Duplicate {
+			w.db.duplicates.Add(1)
+		} else {
+			w.db.appends.Add(1)
+		}
 	}
 	return nil
 }
