@@ -319,8 +319,8 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// newID returns an unguessable session id: 15 random bytes, base64url (20 chars).
-func newID() string {
+// NewID returns an unguessable id: 15 random bytes, base64url (20 chars).
+func NewID() string {
 	var b [15]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read is documented not to)
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -352,7 +352,7 @@ func newHandshake(r *http.Request) *Handshake {
 func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Socket {
 	sess := &Socket{
 		srv:            s,
-		id:             newID(),
+		id:             NewID(),
 		protocol:       protocol,
 		supportsBinary: protocol == 4 || !r.URL.Query().Has("b64"),
 		handshake:      newHandshake(r),

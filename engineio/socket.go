@@ -195,6 +195,25 @@ func (s *Socket) SendMany(ms ...*Message) error {
 	return nil
 }
 
+// VolatileBacklog is the queued byte count above which SendVolatile drops.
+const VolatileBacklog = 64 << 10
+
+// SendVolatile queues messages unless the session has a backlog (or is
+// upgrading on polling), in which case they are dropped: for lossy traffic
+// such as typing indicators. It reports whether they were queued.
+func (s *Socket) SendVolatile(ms ...*Message) bool {
+	s.mu.Lock()
+	if s.state != stateOpen || s.queuedBytes > VolatileBacklog {
+		s.mu.Unlock()
+		return false
+	}
+	for _, m := range ms {
+		s.enqueueLocked(m)
+	}
+	s.mu.Unlock()
+	return true
+}
+
 // enqueueLocked appends m and wakes whatever transport will write it.
 func (s *Socket) enqueueLocked(m *Message) {
 	s.queue = append(s.queue, m)

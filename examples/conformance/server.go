@@ -7,11 +7,13 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/socketio"
 )
 
 // Options configures the conformance server.
 type Options struct {
 	DisableEIO3 bool
+	Recovery    *socketio.RecoveryConfig
 	Logger      *slog.Logger
 }
 
@@ -19,6 +21,7 @@ type Options struct {
 type Server struct {
 	mux *http.ServeMux
 	eio *engineio.Server
+	io  *socketio.Server
 }
 
 // New returns the conformance server with the settings the official suites
@@ -35,13 +38,33 @@ func New(o Options) *Server {
 		OnConnection: func(sock *engineio.Socket) { sock.SetHandler(echo{}) },
 	})
 	s.mux.Handle("/engine.io/", s.eio)
+	s.io = socketio.NewServer(socketio.Config{
+		Engine: engineio.Config{
+			PingInterval: 300 * time.Millisecond,
+			PingTimeout:  200 * time.Millisecond,
+			MaxPayload:   1_000_000,
+			DisableEIO3:  o.DisableEIO3,
+			CORS:         &engineio.CORS{Origins: []string{"*"}},
+		},
+		ConnectTimeout: time.Second,
+		Recovery:       o.Recovery,
+		Logger:         o.Logger,
+	})
+	setupSocketIO(s.io)
+	s.mux.Handle("/socket.io/", s.io)
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 // Shutdown closes every session and waits.
-func (s *Server) Shutdown(ctx context.Context) error { return s.eio.Shutdown(ctx) }
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.io.Shutdown(ctx)
+	if err2 := s.eio.Shutdown(ctx); err == nil {
+		err = err2
+	}
+	return err
+}
 
 // echo sends every message back, text as text and binary as binary.
 type echo struct{}

@@ -1,0 +1,357 @@
+package socketio
+
+import (
+	"encoding/json"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/socketio/parser"
+)
+
+// BroadcastOptions selects the recipients of a broadcast.
+type BroadcastOptions struct {
+	Rooms    []string // empty: every socket of the namespace
+	Except   []string // sockets in any of these rooms are skipped
+	Volatile bool     // may be dropped for a client with a backlog
+	Local    bool     // this node only (cluster adapters)
+}
+
+// Session is the state kept for connection state recovery.
+type Session struct {
+	SID   string
+	PID   string
+	Rooms []string
+	Data  any
+}
+
+// Adapter stores room membership and delivers broadcasts. The in-memory
+// adapter serves one node; a cluster adapter (Redis) implements the same
+// interface and forwards broadcasts to the other nodes.
+type Adapter interface {
+	AddAll(id string, rooms []string)
+	Del(id, room string)
+	DelAll(id string)
+	SocketRooms(id string) []string
+	// Sockets returns the ids of local sockets matching opts.
+	Sockets(opts BroadcastOptions) []string
+	// Broadcast delivers p to the sockets matching opts, encoding it once.
+	Broadcast(p *parser.Packet, opts BroadcastOptions)
+	// BroadcastWithAck delivers p (with an ack id set by the adapter per
+	// socket) and calls onAck for every answer. It returns how many
+	// sockets were sent the packet.
+	BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, onAck func(args []any, err error)) int
+	// PersistSession and RestoreSession support connection state recovery.
+	PersistSession(s *Session)
+	RestoreSession(pid, offset string) (*Session, []*parser.Packet, bool)
+	Close()
+}
+
+// MemoryAdapter is the default single-node adapter.
+type MemoryAdapter struct {
+	nsp *Namespace
+
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{} // room → socket ids
+	sids  map[string]map[string]struct{} // socket id → rooms
+
+	// Connection state recovery.
+	recMu    sync.Mutex
+	sessions map[string]*persisted // by pid
+	packets  []storedPacket        // ring of broadcast event packets, oldest first
+	offset   atomic.Uint64
+}
+
+type persisted struct {
+	s       *Session
+	expires time.Time
+}
+
+type storedPacket struct {
+	id   uint64
+	at   time.Time
+	opts BroadcastOptions
+	p    *parser.Packet
+}
+
+// NewMemoryAdapter returns an in-memory adapter for n.
+func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
+	return &MemoryAdapter{
+		nsp:      n,
+		rooms:    make(map[string]map[string]struct{}),
+		sids:     make(map[string]map[string]struct{}),
+		sessions: make(map[string]*persisted),
+	}
+}
+
+var _ Adapter = (*MemoryAdapter)(nil)
+
+func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mine := a.sids[id]
+	if mine == nil {
+		mine = make(map[string]struct{}, len(rooms))
+		a.sids[id] = mine
+	}
+	for _, r := range rooms {
+		mine[r] = struct{}{}
+		members := a.rooms[r]
+		if members == nil {
+			members = make(map[string]struct{})
+			a.rooms[r] = members
+		}
+		members[id] = struct{}{}
+	}
+}
+
+func (a *MemoryAdapter) Del(id, room string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sids[id], room)
+	if m := a.rooms[room]; m != nil {
+		delete(m, id)
+		if len(m) == 0 {
+			delete(a.rooms, room)
+		}
+	}
+}
+
+func (a *MemoryAdapter) DelAll(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r := range a.sids[id] {
+		if m := a.rooms[r]; m != nil {
+			delete(m, id)
+			if len(m) == 0 {
+				delete(a.rooms, r)
+			}
+		}
+	}
+	delete(a.sids, id)
+}
+
+func (a *MemoryAdapter) SocketRooms(id string) []string {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]string, 0, len(a.sids[id]))
+	for r := range a.sids[id] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// match calls fn for every socket id matching opts, under the read lock.
+func (a *MemoryAdapter) match(opts BroadcastOptions, fn func(id string)) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	excluded := func(id string) bool {
+		for _, r := range opts.Except {
+			if _, ok := a.rooms[r][id]; ok {
+				return true
+			}
+		}
+		return false
+	}
+	if len(opts.Rooms) == 0 {
+		for id := range a.sids {
+			if !excluded(id) {
+				fn(id)
+			}
+		}
+		return
+	}
+	if len(opts.Rooms) == 1 {
+		for id := range a.rooms[opts.Rooms[0]] {
+			if !excluded(id) {
+				fn(id)
+			}
+		}
+		return
+	}
+	seen := make(map[string]struct{})
+	for _, r := range opts.Rooms {
+		for id := range a.rooms[r] {
+			if _, dup := seen[id]; dup || excluded(id) {
+				continue
+			}
+			seen[id] = struct{}{}
+			fn(id)
+		}
+	}
+}
+
+func (a *MemoryAdapter) Sockets(opts BroadcastOptions) []string {
+	var out []string
+	a.match(opts, func(id string) { out = append(out, id) })
+	return out
+}
+
+func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
+	ids := a.Sockets(opts)
+	out := make([]*Socket, 0, len(ids))
+	a.nsp.mu.RLock()
+	for _, id := range ids {
+		if s := a.nsp.sockets[id]; s != nil {
+			out = append(out, s)
+		}
+	}
+	a.nsp.mu.RUnlock()
+	return out
+}
+
+func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
+	if a.nsp.srv.cfg.Recovery != nil && p.Type == parser.Event && !p.HasID && !opts.Volatile {
+		p = a.store(p, opts)
+	}
+	msgs := encodePacket(p)
+	for _, s := range a.targets(opts) {
+		if opts.Volatile {
+			_ = s.client.conn.SendVolatile(msgs...)
+		} else {
+			_ = s.client.conn.SendMany(msgs...)
+		}
+	}
+}
+
+func (a *MemoryAdapter) BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, onAck func([]any, error)) int {
+	targets := a.targets(opts)
+	n := 0
+	for _, s := range targets {
+		data, att := p.Data, p.Attachments
+		s.mu.Lock()
+		if !s.connected {
+			s.mu.Unlock()
+			continue
+		}
+		id := s.nextAck
+		s.nextAck++
+		if s.acks == nil {
+			s.acks = make(map[uint64]func([]json.RawMessage, [][]byte, error))
+		}
+		s.acks[id] = func(raw []json.RawMessage, att [][]byte, err error) {
+			if err != nil {
+				onAck(nil, err)
+				return
+			}
+			vals, err := decodeRawArgs(raw, att)
+			onAck(vals, err)
+		}
+		s.mu.Unlock()
+		s.client.writePacket(&parser.Packet{Type: p.Type, Namespace: p.Namespace, ID: id, HasID: true, Data: data, Attachments: att})
+		n++
+	}
+	return n
+}
+
+// store appends an offset (a string, as Node does) to the event's arguments
+// and keeps the packet for recovery.
+func (a *MemoryAdapter) store(p *parser.Packet, opts BroadcastOptions) *parser.Packet {
+	id := a.offset.Add(1)
+	off := strconv.FormatUint(id, 36)
+	data := make([]byte, 0, len(p.Data)+len(off)+3)
+	data = append(data, p.Data[:len(p.Data)-1]...) // drop ']'
+	data = append(data, ',', '"')
+	data = append(data, off...)
+	data = append(data, '"', ']')
+	cp := *p
+	cp.Data = data
+	now := time.Now()
+	a.recMu.Lock()
+	a.packets = append(a.packets, storedPacket{id: id, at: now, opts: opts, p: &cp})
+	a.expireLocked(now)
+	a.recMu.Unlock()
+	return &cp
+}
+
+func (a *MemoryAdapter) expireLocked(now time.Time) {
+	window := a.nsp.srv.cfg.Recovery.MaxDisconnectionDuration
+	i := 0
+	for i < len(a.packets) && now.Sub(a.packets[i].at) > window {
+		i++
+	}
+	if i > 0 {
+		a.packets = append(a.packets[:0], a.packets[i:]...)
+	}
+	for pid, s := range a.sessions {
+		if now.After(s.expires) {
+			delete(a.sessions, pid)
+		}
+	}
+}
+
+func (a *MemoryAdapter) PersistSession(s *Session) {
+	if a.nsp.srv.cfg.Recovery == nil {
+		return
+	}
+	a.recMu.Lock()
+	a.sessions[s.PID] = &persisted{s: s, expires: time.Now().Add(a.nsp.srv.cfg.Recovery.MaxDisconnectionDuration)}
+	a.recMu.Unlock()
+}
+
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, []*parser.Packet, bool) {
+	if a.nsp.srv.cfg.Recovery == nil {
+		return nil, nil, false
+	}
+	off, err := strconv.ParseUint(offset, 36, 64)
+	if err != nil {
+		return nil, nil, false
+	}
+	now := time.Now()
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	a.expireLocked(now)
+	ps := a.sessions[pid]
+	if ps == nil {
+		return nil, nil, false
+	}
+	delete(a.sessions, pid)
+	// The offset must still be in the buffer (or be the latest), else
+	// packets were lost and the state cannot be recovered.
+	idx := -1
+	for i, sp := range a.packets {
+		if sp.id == off {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, nil, false
+	}
+	rooms := make(map[string]bool, len(ps.s.Rooms))
+	for _, r := range ps.s.Rooms {
+		rooms[r] = true
+	}
+	var missed []*parser.Packet
+	for _, sp := range a.packets[idx+1:] {
+		if packetFor(sp.opts, rooms) {
+			missed = append(missed, sp.p)
+		}
+	}
+	return ps.s, missed, true
+}
+
+// packetFor reports whether a session in rooms would have received a
+// broadcast with opts.
+func packetFor(opts BroadcastOptions, rooms map[string]bool) bool {
+	for _, r := range opts.Except {
+		if rooms[r] {
+			return false
+		}
+	}
+	if len(opts.Rooms) == 0 {
+		return true
+	}
+	for _, r := range opts.Rooms {
+		if rooms[r] {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *MemoryAdapter) Close() {}
+
+var _ = engineio.ErrClosed

@@ -1,0 +1,191 @@
+package socketio
+
+import (
+	"encoding/json"
+	"net/url"
+	"sync"
+
+	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/socketio/parser"
+)
+
+// Middleware runs before a socket joins a namespace. A non-nil error
+// refuses the connection; a *ConnectError also sends its Data.
+type Middleware func(s *Socket) error
+
+// Namespace is a communication channel multiplexed over connections.
+type Namespace struct {
+	srv     *Server
+	name    string
+	adapter Adapter
+
+	mu          sync.RWMutex
+	sockets     map[string]*Socket
+	middlewares []Middleware
+	onConnect   []func(*Socket)
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	n := &Namespace{srv: s, name: name, sockets: make(map[string]*Socket)}
+	n.adapter = s.cfg.Adapter(n)
+	return n
+}
+
+// Name returns the namespace name, e.g. "/" or "/admin".
+func (n *Namespace) Name() string { return n.name }
+
+// Adapter returns the namespace's adapter.
+func (n *Namespace) Adapter() Adapter { return n.adapter }
+
+// Use adds a middleware.
+func (n *Namespace) Use(m Middleware) {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, m)
+	n.mu.Unlock()
+}
+
+// OnConnection registers a handler for new sockets.
+func (n *Namespace) OnConnection(h func(*Socket)) {
+	n.mu.Lock()
+	n.onConnect = append(n.onConnect, h)
+	n.mu.Unlock()
+}
+
+// Socket returns the connected socket with the given id on this node.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// Len returns the number of sockets connected to the namespace on this node.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+func (n *Namespace) newOperator() *BroadcastOperator { return &BroadcastOperator{nsp: n} }
+
+// To returns a broadcast to the given rooms.
+func (n *Namespace) To(rooms ...string) *BroadcastOperator { return n.newOperator().To(rooms...) }
+
+// In is To.
+func (n *Namespace) In(rooms ...string) *BroadcastOperator { return n.To(rooms...) }
+
+// Except returns a broadcast to all but the given rooms.
+func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
+	return n.newOperator().Except(rooms...)
+}
+
+// Emit broadcasts an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return n.newOperator().Emit(event, args...)
+}
+
+// add runs the connection sequence of a new socket: recovery, middlewares,
+// CONNECT reply, connection handlers.
+func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
+	hs := c.conn.Handshake()
+	query := hs.Query
+	if nspQuery != "" {
+		if extra, err := url.ParseQuery(nspQuery); err == nil {
+			query = url.Values{}
+			for k, v := range hs.Query {
+				query[k] = v
+			}
+			for k, v := range extra {
+				query[k] = v
+			}
+		}
+	}
+	if auth == nil {
+		auth = map[string]any{}
+	}
+	s := &Socket{
+		nsp:    n,
+		client: c,
+		handshake: Handshake{
+			Headers: hs.Header, Query: query, Auth: auth, Address: hs.RemoteAddr,
+			Time: hs.Time, Secure: hs.Secure, URL: hs.URL,
+		},
+	}
+	if n.srv.cfg.Recovery != nil {
+		if pid, _ := auth["pid"].(string); pid != "" {
+			offset, _ := auth["offset"].(string)
+			if sess, missed, ok := n.adapter.RestoreSession(pid, offset); ok {
+				s.id, s.pid, s.recovered, s.data = sess.SID, sess.PID, true, sess.Data
+				defer func() {
+					if !s.Connected() {
+						return
+					}
+					n.adapter.AddAll(s.id, sess.Rooms)
+					for _, p := range missed {
+						s.client.writePacket(p)
+					}
+				}()
+			}
+		}
+		delete(auth, "pid")
+		delete(auth, "offset")
+		if s.pid == "" {
+			s.pid = engineioID()
+		}
+	}
+	if s.id == "" {
+		s.id = engineioID()
+	}
+	n.mu.RLock()
+	mws := n.middlewares
+	n.mu.RUnlock()
+	if !(s.recovered && n.srv.cfg.Recovery.SkipMiddlewares) {
+		for _, mw := range mws {
+			if err := mw(s); err != nil {
+				msg, data := err.Error(), any(nil)
+				if ce, ok := err.(*ConnectError); ok {
+					data = ce.Data
+				}
+				c.sendConnectError(n.name, msg, data)
+				return
+			}
+		}
+	}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.sockets[n.name] = s
+	c.mu.Unlock()
+	s.connected = true
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	handlers := n.onConnect
+	n.mu.Unlock()
+	n.adapter.AddAll(s.id, []string{s.id})
+
+	var data json.RawMessage
+	if c.protocol == 5 {
+		reply := struct {
+			SID string `json:"sid"`
+			PID string `json:"pid,omitempty"`
+		}{s.id, s.pid}
+		data, _ = json.Marshal(reply)
+	}
+	c.writePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
+	for _, h := range handlers {
+		h(s)
+	}
+}
+
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+	n.adapter.DelAll(s.id)
+}
+
+// engineioID returns a fresh unguessable id (same form as session ids).
+func engineioID() string { return engineio.NewID() }
