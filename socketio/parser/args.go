@@ -21,7 +21,7 @@ import (
 // packets without attachments either, so a text EVENT carrying an object that looks
 // like a placeholder delivers that object as it is.
 func DecodeArgs(data json.RawMessage, attachments [][]byte) ([]any, error) {
-	data = bytes.TrimLeft(data, " \t\r\n")
+	data = bytes.TrimLeft(data, jsonSpace)
 	if len(data) == 0 || data[0] != '[' {
 		return nil, invalidf("arguments must be a JSON array")
 	}
@@ -80,7 +80,7 @@ func reconstruct(v any, attachments [][]byte) (any, error) {
 // handlers that unmarshal into their own types. The elements alias data, without
 // surrounding white space; placeholders are left as they are.
 func RawArgs(data json.RawMessage) ([]json.RawMessage, error) {
-	data = bytes.TrimSpace(data)
+	data = bytes.Trim(data, jsonSpace) // not TrimSpace: JSON knows only these four
 	if len(data) == 0 || data[0] != '[' {
 		return nil, invalidf("arguments must be a JSON array")
 	}
@@ -128,7 +128,7 @@ func eventName(data []byte) (string, bool, error) {
 // contents of a string still escaped (the decoder checks it without allocating).
 func eventNameToken(data []byte) (tok []byte, isNumber bool, err error) {
 	const what = "EVENT payload must be an array starting with the event name"
-	data = bytes.TrimLeft(data, " \t\r\n")
+	data = bytes.TrimLeft(data, jsonSpace)
 	if len(data) == 0 || data[0] != '[' {
 		return nil, false, invalidf(what)
 	}
@@ -153,6 +153,8 @@ func eventNameToken(data []byte) (tok []byte, isNumber bool, err error) {
 		return nil, false, invalidf(what)
 	}
 }
+
+const jsonSpace = " \t\r\n"
 
 func skipSpace(data []byte, i int) int {
 	for i < len(data) {
@@ -234,7 +236,8 @@ func EncodeEvent(event string, args ...any) (data json.RawMessage, attachments [
 // EncodeArgs marshals values to a JSON array, as JavaScript's JSON.stringify would
 // (no HTML escaping), turning every non-nil []byte into a placeholder and returning the
 // attachments in order. A []byte is found at the top level and nested in maps, slices,
-// arrays, pointers, interfaces and struct fields (see encodeReflect for the limits);
+// arrays, pointers, interfaces and struct fields (following encoding/json: field names
+// from json tags, "-", omitempty, omitzero, embedded structs; not the ",string" option);
 // values implementing json.Marshaler marshal themselves, so binary inside them stays
 // base64 as encoding/json makes it. A json.RawMessage is checked and inserted verbatim.
 // The attachments are the caller's slices, not copies.

@@ -285,6 +285,7 @@ func TestRawArgs(t *testing.T) {
 		{`[1,]`, nil, "invalid JSON arguments"},
 		{`[1] [2]`, nil, "invalid JSON arguments"},
 		{``, nil, "arguments must be a JSON array"},
+		{"\v[1]", nil, "arguments must be a JSON array"},
 	}
 	for _, tt := range tests {
 		got, err := RawArgs(json.RawMessage(tt.data))

@@ -48,6 +48,7 @@ type Decoder struct {
 
 	pending *Packet // binary packet awaiting attachments
 	want    int     // attachments it declared
+	lastNsp string  // namespace of the previous packet, reused to save an allocation
 }
 
 // Reset drops a partially received packet.
@@ -76,7 +77,7 @@ func (d *Decoder) AddText(msg []byte) (p *Packet, done bool, err error) {
 	if max <= 0 {
 		max = DefaultMaxAttachments
 	}
-	p, n, err := decodeText(msg, max)
+	p, n, err := d.decodeText(msg, max)
 	if err != nil {
 		return nil, false, err
 	}
@@ -112,7 +113,7 @@ func invalidf(format string, args ...any) error {
 
 // decodeText parses one text frame. n is the attachment count declared by a binary
 // packet (0 for the others).
-func decodeText(msg []byte, maxAttachments int) (p *Packet, n int, err error) {
+func (d *Decoder) decodeText(msg []byte, maxAttachments int) (p *Packet, n int, err error) {
 	if len(msg) == 0 {
 		return nil, 0, invalidf("empty message")
 	}
@@ -163,8 +164,13 @@ func decodeText(msg []byte, maxAttachments int) (p *Packet, n int, err error) {
 				nsp = nsp[:q]
 			}
 		}
-		if len(nsp) > 1 {
+		switch {
+		case len(nsp) <= 1:
+		case string(nsp) == d.lastNsp:
+			p.Namespace = d.lastNsp
+		default:
 			p.Namespace = string(nsp)
+			d.lastNsp = p.Namespace
 		}
 	}
 

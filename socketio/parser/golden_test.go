@@ -153,6 +153,26 @@ func TestDecodeGolden(t *testing.T) {
 	}
 }
 
+// TestDecodeGoldenOneDecoder decodes every golden frame with the same Decoder, as on
+// one connection: no state may leak from one packet into the next.
+func TestDecodeGoldenOneDecoder(t *testing.T) {
+	var d Decoder
+	for range 2 {
+		for _, g := range goldenFrames {
+			p, done, err := d.AddText([]byte(g.text))
+			for i := 0; err == nil && !done && i < len(g.bins); i++ {
+				p, done, err = d.AddBinary(g.bins[i])
+			}
+			if err != nil || !done {
+				t.Fatalf("%s: done=%v err=%v", g.name, done, err)
+			}
+			if !packetsEqual(p, &g.want) {
+				t.Fatalf("%s: decoded %s\nwant    %s", g.name, dump(p), dump(&g.want))
+			}
+		}
+	}
+}
+
 func TestEncodeGolden(t *testing.T) {
 	for _, g := range goldenFrames {
 		if !g.canonical {

@@ -56,7 +56,7 @@ type Packet struct {
 	Type      Type
 	Namespace string // always set; "/" when omitted on the wire
 	// Query is the part after '?' in a CONNECT namespace, without the '?'. Only v4
-	// clients (socket.io 2.x) send one; see Decoder.AddText.
+	// clients (socket.io 2.x) send one, and the Decoder splits it off CONNECT packets only.
 	Query       string
 	ID          uint64
 	HasID       bool
