@@ -275,8 +275,10 @@ func (s *Socket) Close(reason Reason) {
 	switch {
 	case s.transport == transportWebSocket && s.ws != nil:
 		// The flush worker writes the queue, then the close frame.
-		s.flushing = true
-		s.srv.scheduleFlush(s)
+		if !s.flushing {
+			s.flushing = true
+			s.srv.scheduleFlush(s)
+		}
 	case s.poll != nil:
 		s.queue = append(s.queue, msgClose)
 		s.kickLocked()

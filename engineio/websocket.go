@@ -297,30 +297,45 @@ func (wc *wsConn) close() {
 	})
 }
 
-// flushWS writes everything queued for a WebSocket session in one write.
-// buf is scratch space; the (possibly grown) buffer is returned for reuse.
+// flushWS writes everything queued for a WebSocket session, one write per
+// batch, until the queue is empty. Only one flush runs per session at a time
+// (the flushing flag stays set until the queue is found empty), so frames
+// are never reordered. buf is scratch space, returned for reuse.
 func (s *Socket) flushWS(buf []byte) []byte {
-	s.mu.Lock()
-	s.flushing = false
-	wc := s.ws
-	q := s.takeQueueLocked()
-	closing := s.state == stateClosing
-	s.mu.Unlock()
-	if wc == nil || wc.c == nil {
-		return buf
-	}
-	for _, m := range q {
-		buf = append(buf, m.wsFrame(s.protocol)...)
-	}
-	if len(buf) > 0 {
-		if _, err := wc.c.Conn.Write(buf); err != nil {
-			s.Close(ReasonTransportError)
-			closing = true
+	for {
+		s.mu.Lock()
+		wc := s.ws
+		q := s.takeQueueLocked()
+		closing := s.state != stateOpen
+		if len(q) == 0 && !closing {
+			s.flushing = false
+			s.mu.Unlock()
+			return buf
+		}
+		s.mu.Unlock()
+		if wc == nil || wc.c == nil {
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+			return buf
+		}
+		buf = buf[:0]
+		for _, m := range q {
+			buf = append(buf, m.wsFrame(s.protocol)...)
+		}
+		if len(buf) > 0 {
+			if _, err := wc.c.Conn.Write(buf); err != nil {
+				s.Close(ReasonTransportError)
+				closing = true
+			}
+		}
+		if closing {
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+			wc.close()
+			s.finishClose()
+			return buf
 		}
 	}
-	if closing {
-		wc.close()
-		s.finishClose()
-	}
-	return buf
 }
