@@ -283,10 +283,12 @@ func (s *Socket) Close(reason Reason) {
 		s.queue = append(s.queue, msgClose)
 		s.kickLocked()
 		finish = true
-	case len(s.queue) > 0 && reason != ReasonPingTimeout && reason != ReasonTransportError && reason != ReasonTransportClose:
+	case len(s.queue) > 0 && reason != ReasonPingTimeout && reason != ReasonTransportError && reason != ReasonTransportClose &&
+		reason != ReasonServerShutdown:
 		// Polling with no GET pending: keep the session until the client
 		// fetches what is queued (and the close packet), for at most a
-		// heartbeat period.
+		// heartbeat period. Not on shutdown: Node discards the buffer
+		// there, and Shutdown must not wait a heartbeat for idle clients.
 		s.queue = append(s.queue, msgClose)
 		s.closeTimer = time.AfterFunc(s.srv.cfg.PingInterval+s.srv.cfg.PingTimeout, s.finishClose)
 	default:
