@@ -3,6 +3,7 @@ module github.com/banter-chat/banter
 go 1.26.0
 
 require (
+	github.com/coder/websocket v1.8.15
 	github.com/lesismal/nbio v1.6.12
 	modernc.org/sqlite v1.62.0
 )
