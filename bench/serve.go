@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/banter-chat/banter/bench/workload"
+	"github.com/banter-chat/banter/socketio"
+)
+
+// runServe serves the workload on a Socket.IO server with the default
+// configuration until ctx ends.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:3000", "listen address (port 0: any free port)")
+	verbose := fs.Bool("v", false, "debug logs to stderr")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return fmt.Errorf("bench serve: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("bench serve: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	io := socketio.NewServer(socketio.Config{Logger: log})
+	workload.Mount(io, log)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("bench serve: %w", err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	// The port and the pid: what the script needs to aim and to measure.
+	fmt.Fprintf(stdout, "LISTENING %d %d\n", ln.Addr().(*net.TCPAddr).Port, os.Getpid())
+	select {
+	case err := <-served:
+		return fmt.Errorf("bench serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = errors.Join(io.Shutdown(sctx), hs.Shutdown(sctx))
+	if err2 := <-served; !errors.Is(err2, http.ErrServerClosed) {
+		err = errors.Join(err, err2)
+	}
+	return err
+}
