@@ -113,10 +113,11 @@ type Server struct {
 
 	count atomic.Int64
 
-	ws      *wsEngine // nil when WebSocket is disabled
-	flushQ  chan *Socket
-	workers sync.WaitGroup
-	stop    chan struct{}
+	ws       *wsEngine // nil when WebSocket is disabled
+	flushQ   chan *Socket
+	workers  sync.WaitGroup
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // NewServer returns a started server.
@@ -412,15 +413,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	select {
-	case <-s.stop:
-	default:
+	// Once only: nbio's Engine.Stop panics when called twice, and two
+	// concurrent Shutdowns must not both close s.stop.
+	s.stopOnce.Do(func() {
 		close(s.stop)
-	}
-	s.workers.Wait()
-	if s.ws != nil {
-		s.ws.stop()
-	}
+		s.workers.Wait()
+		if s.ws != nil {
+			s.ws.stop()
+		}
+	})
 	return err
 }
 
