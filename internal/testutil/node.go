@@ -88,6 +88,9 @@ func RunNode(t testing.TB, ctx context.Context, script string, args ...string) (
 // StartNode starts a long-running Node server script and waits for it to print
 // a line "LISTENING <port>" on stdout, returning the port as a string. The
 // process group is killed by t.Cleanup; its stderr is logged if the test fails.
+// The script gets BANTER_WATCH_STDIN=1 and a stdin that reaches end of file
+// when the test process is gone: it should then exit (see
+// test/interop/refserver.js).
 func StartNode(t testing.TB, script string, args ...string) (port string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -99,8 +102,21 @@ func StartNode(t testing.TB, script string, args ...string) (port string) {
 	}
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	// The script's stdin is a pipe whose write end only this process holds:
+	// if the test binary dies without cleanup (a panic, a timeout), the pipe
+	// closes and a script watching stdin exits instead of holding its port.
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
 		cancel()
+		t.Fatalf("testutil.StartNode: %v", err)
+	}
+	cmd.Stdin = stdinR
+	cmd.Env = append(cmd.Env, "BANTER_WATCH_STDIN=1")
+	err = cmd.Start()
+	stdinR.Close()
+	if err != nil {
+		cancel()
+		stdinW.Close()
 		t.Fatalf("testutil.StartNode: start node %s: %v", script, err)
 	}
 	// exited is closed once waitErr is set: both the start-up check and the
@@ -114,6 +130,7 @@ func StartNode(t testing.TB, script string, args ...string) (port string) {
 		close(exited)
 	}()
 	t.Cleanup(func() {
+		stdinW.Close()
 		cancel()
 		<-exited
 		if t.Failed() && stderr.Len() > 0 {

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+// Socket.IO v4 protocol over Engine.IO v3 with socket.io-client 2.5, once over
+// polling upgraded to WebSocket and once over WebSocket only: the auth event
+// ({} since v2 has no auth), message-back and acks with binary, whoami, the
+// client-driven heartbeat, and the /custom namespace.
+'use strict';
+
+const io = require('socket.io-client-v2');
+const { scenario, once, times, emitAck, same, truthy } = require('./lib');
+
+const MODES = [
+  { name: 'upgrade', transports: ['polling', 'websocket'] },
+  { name: 'websocket', transports: ['websocket'] },
+];
+
+async function connect(url, transports) {
+  const sock = io(url, { forceNew: true, reconnection: false, transports });
+  const auth = once(sock, 'auth');
+  await once(sock, 'connect', { failOn: ['connect_error', 'error'] });
+  sock.authEvent = (await auth)[0];
+  return sock;
+}
+
+async function runMode(url, mode, check) {
+  const p = mode.name;
+  const a = await connect(url, mode.transports);
+  same(a.authEvent, {}, `${p}: auth event`);
+  check(`${p}: connect + auth event`);
+
+  if (mode.transports.length > 1 && a.io.engine.transport.name !== 'websocket') {
+    await once(a.io.engine, 'upgrade', { failOn: ['upgradeError'] });
+  }
+  truthy(a.io.engine.transport.name === 'websocket', `${p}: transport ${a.io.engine.transport.name}, want websocket`);
+  check(`${p}: on websocket`);
+
+  const msg = ['v2', 3, { deep: [true, null] }, Buffer.from([1, 2, 255])];
+  a.emit('message', ...msg);
+  same(await once(a, 'message-back'), msg, `${p}: message-back`);
+  check(`${p}: message-back with binary`);
+
+  const ackArgs = [{ bin: Buffer.from([0, 9]) }, 'two'];
+  same(await emitAck(a, 'message-with-ack', ...ackArgs), ackArgs, `${p}: message-with-ack`);
+  check(`${p}: ack with binary`);
+
+  const [me] = await emitAck(a, 'whoami');
+  same({ nsp: me.nsp, engineId: me.engineId, transport: me.transport }, { nsp: '/', engineId: a.io.engine.id, transport: 'websocket' }, `${p}: whoami`);
+  truthy(me.query && me.query.EIO === '3', `${p}: whoami query ${JSON.stringify(me.query)}, want EIO=3`);
+  check(`${p}: whoami`);
+
+  // EIO3: the client pings every pingInterval (300 ms) and the server pongs.
+  await times(a.io.engine, 'pong', 2, 3000);
+  truthy(a.connected, `${p}: disconnected during heartbeats`);
+  check(`${p}: heartbeats`);
+
+  const c = await connect(`${url}/custom`, mode.transports);
+  same(c.authEvent, {}, `${p}: /custom auth event`);
+  const [meC] = await emitAck(c, 'whoami');
+  same(meC.nsp, '/custom', `${p}: /custom whoami nsp`);
+  c.emit('message', 'custom', Buffer.from([42]));
+  same(await once(c, 'message-back'), ['custom', Buffer.from([42])], `${p}: /custom message-back`);
+  same(await emitAck(c, 'message-with-ack', 'c'), ['c'], `${p}: /custom ack`);
+  check(`${p}: /custom namespace`);
+
+  const gone = once(a, 'disconnect');
+  a.close();
+  same((await gone)[0], 'io client disconnect', `${p}: disconnect reason`);
+  c.close();
+  check(`${p}: disconnect`);
+}
+
+scenario('sio_v2_basic', async (url, check) => {
+  for (const mode of MODES) await runMode(url, mode, check);
+});
