@@ -69,8 +69,11 @@ type Result struct {
 	GeneratorCPU float64 `json:"generator_cpu"`
 	// GeneratorBound is set when the generator, not the server, likely
 	// limited the result (it used most of its core).
-	GeneratorBound bool     `json:"generator_bound"`
-	Notes          []string `json:"notes,omitempty"`
+	GeneratorBound bool `json:"generator_bound"`
+	// Load1 is the machine's 1-minute load average when the run ended: on
+	// a shared machine, the evidence of noise.
+	Load1 float64  `json:"load1"`
+	Notes []string `json:"notes,omitempty"`
 }
 
 // generatorBoundAt is the share of its core above which the generator is
@@ -146,6 +149,7 @@ func (c *common) emit(r *Result, stdout io.Writer) error {
 	r.Run = c.run
 	r.Time = time.Now().UTC().Truncate(time.Second)
 	r.GeneratorBound = r.GeneratorCPU >= generatorBoundAt
+	r.Load1 = load1()
 	if r.GeneratorBound {
 		r.Notes = append(r.Notes, fmt.Sprintf("generator used %.0f%% of its core: it may be the bottleneck", 100*r.GeneratorCPU))
 	}
@@ -223,3 +227,14 @@ func (p *progress) printf(format string, args ...any) {
 }
 
 func (p *progress) done() { fmt.Fprintln(p.w) }
+
+// load1 returns the 1-minute load average (0 if unknown).
+func load1() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var v float64
+	_, _ = fmt.Sscan(string(b), &v)
+	return v
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	httppprof "net/http/pprof"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -23,6 +24,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("bench serve", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:3000", "listen address (port 0: any free port)")
 	verbose := fs.Bool("v", false, "debug logs to stderr")
+	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this loopback address (evidence for performance reports)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
@@ -47,6 +49,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	workload.Mount(io, log)
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
+	if *debugAddr != "" {
+		dl, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			return fmt.Errorf("bench serve: --debug-addr: %w", err)
+		}
+		dm := http.NewServeMux()
+		dm.HandleFunc("/debug/pprof/", httppprof.Index)
+		dm.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		ds := &http.Server{Handler: dm, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ds.Serve(dl) }()
+		defer ds.Close()
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("bench serve: %w", err)

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Runs the benchmark ladder against Banter and the Node.js Socket.IO reference
+# server, interleaved, and regenerates docs/benchmarks.md.
+#
+#   scripts/bench.sh           full ladder, 3 runs per step (~12-15 minutes)
+#   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~2 minutes)
+#
+# Each server runs pinned to CPU 0, the load generator to CPU 1. Results (JSON
+# lines) go to bench/results/ (git-ignored) and are copied to
+# bench/results/summary/results.jsonl with the plots (committed). Only the
+# processes this script starts are stopped, by PID. Loopback only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+RUNS=3
+for a in "$@"; do
+	case "$a" in
+	--quick) QUICK=1; RUNS=1 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown argument $a (want --quick)" >&2; exit 2 ;;
+	esac
+done
+
+for tool in go node taskset; do
+	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
+done
+if [ "$(nproc)" -lt 2 ]; then
+	echo "bench.sh: needs 2 CPUs (server on CPU 0, generator on CPU 1)" >&2
+	exit 1
+fi
+if [ ! -f node_modules/socket.io/package.json ]; then
+	echo "bench.sh: installing the npm packages (socket.io 4.8)" >&2
+	npm ci --no-audit --no-fund >&2
+fi
+
+mkdir -p bin bench/results/summary
+go build -o bin/banter-bench ./cmd/banter-bench
+BENCH=bin/banter-bench
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RESULTS=bench/results/run-$STAMP.jsonl
+LOGS=bench/results/logs-$STAMP
+mkdir -p "$LOGS"
+: >"$RESULTS"
+
+SERVER_PID=""
+cleanup() {
+	if [ -n "$SERVER_PID" ]; then
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server banter|node: sets SERVER_PID and SERVER_PORT.
+start_server() {
+	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
+	case "$which" in
+	banter) taskset -c 0 "$BENCH" serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
+	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
+	esac
+	SERVER_PID=$!
+	SERVER_PORT=""
+	for _ in $(seq 1 300); do
+		SERVER_PORT=$(awk '/^LISTENING /{print $2; exit}' "$out")
+		[ -n "$SERVER_PORT" ] && break
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: $which server died:" >&2; cat "$out" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	if [ -z "$SERVER_PORT" ]; then
+		echo "bench.sh: $which server did not listen within 30 s" >&2; exit 1
+	fi
+	# Let the runtime finish starting before the RSS baseline is read.
+	sleep 1
+}
+
+stop_server() {
+	kill -TERM "$SERVER_PID" 2>/dev/null || true
+	for _ in $(seq 1 50); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=""
+}
+
+# step SCENARIO ARGS...: RUNS runs against each server, interleaved (the
+# order alternates so neither server always goes first).
+step() {
+	local scenario=$1; shift
+	local run order
+	for run in $(seq 1 "$RUNS"); do
+		if [ $((run % 2)) -eq 1 ]; then order="banter node"; else order="node banter"; fi
+		for srv in $order; do
+			start_server "$srv"
+			echo "== $scenario $* against $srv, run $run" >&2
+			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" \
+				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
+				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
+			fi
+			tail -n 1 "$RESULTS" >&2 || true
+			stop_server
+		done
+	done
+}
+
+T0=$(date +%s)
+if [ "$QUICK" = 1 ]; then
+	for n in 1000 5000; do step idle --n "$n" --sources 2; done
+	for r in 50 150; do step fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
+	step echo --clients 10 --duration 3s
+	step churn --rate 20000 --duration 3s --settle 5s
+else
+	for n in 1000 5000 19000; do step idle --n "$n" --sources 2; done
+	for r in 50 100 150 200; do step fanout --n 1000 --rate "$r"; done
+	for c in 10 100; do step echo --clients "$c"; done
+	step churn --rate 20000 --duration 5s --settle 10s
+fi
+echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2
+
+cp "$RESULTS" bench/results/latest.jsonl
+cp "$RESULTS" bench/results/summary/results.jsonl
+"$BENCH" report --results bench/results/summary/results.jsonl --out docs/benchmarks.md \
+	--plots bench/results/summary --plots-link ../bench/results/summary --notes bench/analysis.md \
+	--command "scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')"
