@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, client bundle, formatting, vet, and one
+# `go test -race` run over every package (the JavaScript interop and browser
+# rigs are driven from go test). Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==> %s\n' "$*"; }
+started=$SECONDS
+
+section "dependencies (scripts/deps.sh)"
+scripts/deps.sh
+echo "go $(go env GOVERSION), node $(node --version), chromium: $(command -v chromium || echo missing)"
+
+section "Socket.IO client bundle (scripts/bundle.sh)"
+scripts/bundle.sh
+
+section "gofmt"
+# Every Go file of the module; never node_modules or scratch directories.
+unformatted=$(find . \( -path ./node_modules -o -path ./.git -o -path ./tmp -o -path ./bin \) -prune \
+  -o -name '*.go' -type f -print0 | xargs -0 -r gofmt -l)
+if [[ -n $unformatted ]]; then
+  echo "these files need gofmt -w:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+echo "ok"
+
+section "go vet ./..."
+go vet ./...
+echo "ok"
+
+section "go test -race ./..."
+go test -race -count=1 -timeout 20m ./...
+
+section "all green in $((SECONDS - started)) s"
