@@ -29,6 +29,10 @@ type wsEngine struct {
 	// pending maps a connection (by address pair) to its wsConn while the
 	// upgrade is in progress: the client may send before Upgrade returns.
 	pending sync.Map
+
+	mu      sync.Mutex
+	started bool // the event loop runs (see start)
+	stopped bool
 }
 
 // wsConn is one WebSocket connection, attached to a session (or probing for
@@ -49,11 +53,6 @@ func newWSEngine(srv *Server) *wsEngine {
 		MaxWriteBufferSize:      srv.cfg.MaxBufferedBytes,
 		WriteTimeout:            srv.cfg.WriteTimeout,
 	})
-	if err := e.engine.Start(); err != nil {
-		// Without listeners Start only starts pollers; it fails only when
-		// the OS refuses epoll, which makes the process unusable anyway.
-		panic("engineio: cannot start the WebSocket event loop: " + err.Error())
-	}
 	u := websocket.NewUpgrader()
 	u.Engine = e.engine
 	u.KeepaliveTime = 0 // Engine.IO has its own heartbeat
@@ -67,7 +66,38 @@ func newWSEngine(srv *Server) *wsEngine {
 
 func int64ToInt(v int64) int { return int(v) }
 
-func (e *wsEngine) stop() { e.engine.Stop() }
+// start starts the event loop on the first WebSocket, not in NewServer:
+// nbio v1.6.12's Engine.Stop hangs forever when it runs before the poller
+// goroutines that Start spawns have entered their loop (poller.readWriteLoop
+// clears its shutdown flag on entry, losing the stop signal), so a server
+// shut down right after it was created (tests do it all the time) never
+// returned from Shutdown. By the time a connection has been upgraded, the
+// pollers run.
+func (e *wsEngine) start() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.stopped {
+		return ErrClosed
+	}
+	if !e.started {
+		// Without listeners Start only starts pollers; it fails only when
+		// the OS refuses epoll.
+		if err := e.engine.Start(); err != nil {
+			return err
+		}
+		e.started = true
+	}
+	return nil
+}
+
+func (e *wsEngine) stop() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopped = true
+	if e.started {
+		e.engine.Stop()
+	}
+}
 
 func connKey(local, remote net.Addr) string {
 	return local.String() + "|" + remote.String()
@@ -75,6 +105,11 @@ func connKey(local, remote net.Addr) string {
 
 // accept upgrades the request and registers wc as its connection.
 func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bool {
+	if err := e.start(); err != nil {
+		e.srv.log.Warn("websocket event loop unavailable", "err", err)
+		http.Error(w, "websocket unavailable", http.StatusServiceUnavailable)
+		return false
+	}
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	key := ""
 	if local != nil {
