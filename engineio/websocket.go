@@ -186,19 +186,30 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 // upgrade accepts a WebSocket that probes an upgrade of a polling session.
 func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket) {
 	wc := &wsConn{sess: sess, probe: true}
+	// Register the probe before the upgrade completes: the client sends
+	// "2probe" as soon as it reads the 101, and the event loop may deliver
+	// it before accept returns.
+	sess.mu.Lock()
+	dup := sess.state != stateOpen || sess.transport != transportPolling || sess.probe != nil
+	if !dup {
+		sess.probe = wc
+	}
+	sess.mu.Unlock()
 	if !e.accept(w, r, wc) {
+		sess.mu.Lock()
+		if sess.probe == wc {
+			sess.probe = nil
+			sess.upgrading = false
+		}
+		sess.mu.Unlock()
 		return
 	}
-	sess.mu.Lock()
-	if sess.state != stateOpen || sess.transport != transportPolling || sess.probe != nil {
+	if dup {
 		// Already upgraded or upgrading: Node accepts the duplicate and
 		// closes it right away (refusing it crashes some clients).
-		sess.mu.Unlock()
 		wc.close()
 		return
 	}
-	sess.probe = wc
-	sess.mu.Unlock()
 	time.AfterFunc(e.srv.cfg.UpgradeTimeout, func() {
 		sess.mu.Lock()
 		timedOut := sess.probe == wc
