@@ -141,6 +141,7 @@ wait:
 		r.Metrics["rss_peak_mb"] = float64(rssPeak) / (1 << 20)
 		r.Metrics["rss_after_mb"] = float64(rss1) / (1 << 20)
 		r.Metrics["rss_after_ratio"] = float64(rss1) / float64(rss0)
+		r.Metrics["rss_growth_mb"] = float64(rss1-rss0) / (1 << 20)
 		if float64(rss1) > 1.1*float64(rss0) {
 			r.Notes = append(r.Notes, fmt.Sprintf("server RSS still %.0f%% above its level before churn after %v", 100*(float64(rss1)/float64(rss0)-1), *settle))
 		}

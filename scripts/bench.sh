@@ -116,7 +116,7 @@ if [ "$QUICK" = 1 ]; then
 	step churn --rate 20000 --duration 3s --settle 5s
 else
 	for n in 1000 5000 19000; do step idle --n "$n" --sources 2; done
-	for r in 50 100 150 200; do step fanout --n 1000 --rate "$r"; done
+	for r in 50 100 200 300; do step fanout --n 1000 --rate "$r"; done
 	for c in 10 100; do step echo --clients "$c"; done
 	step churn --rate 20000 --duration 5s --settle 10s
 fi
