@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/socketio/clientdist"
 )
 
 // Config configures a Server. Zero values mean defaults.
@@ -43,8 +44,10 @@ type Config struct {
 	Recovery *RecoveryConfig
 	// ClientBundle serves the official browser client (socket.io.js,
 	// socket.io.min.js and their maps) under the Socket.IO path, like Node
-	// does; usually clientdist.Handler(). Nil: not served.
+	// does. Nil means clientdist.Handler(), the bundle embedded at build time.
 	ClientBundle http.Handler
+	// DisableClientBundle stops serving the client bundle.
+	DisableClientBundle bool
 	// MaxAttachments bounds binary attachments per packet (default 10).
 	MaxAttachments int
 	Logger         *slog.Logger
@@ -97,7 +100,13 @@ func NewServer(cfg Config) *Server {
 	}
 	ecfg.OnConnection = s.onEngineConnection
 	s.engine = engineio.NewServer(ecfg)
-	s.bundle = cfg.ClientBundle
+	switch {
+	case cfg.DisableClientBundle:
+	case cfg.ClientBundle != nil:
+		s.bundle = cfg.ClientBundle
+	default:
+		s.bundle = clientdist.Handler()
+	}
 	s.Of("/")
 	return s
 }
