@@ -2,7 +2,8 @@
 // protocol test suites (github.com/socketio/engine.io-protocol and
 // socket.io-protocol, folder test-suite) and our own interop tests run
 // against: a raw Engine.IO echo endpoint at /engine.io/ and the Socket.IO
-// behaviour those suites expect at /socket.io/.
+// behaviour those suites expect at /socket.io/. The handlers live in
+// internal/conformance so that tests can serve them in-process.
 package main
 
 import (
@@ -17,11 +18,15 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/banter-chat/banter/internal/conformance"
+	"github.com/banter-chat/banter/socketio"
 )
 
 func main() {
 	port := flag.Int("port", 3000, "TCP port to listen on")
 	mode := flag.String("mode", "conformance", "conformance: the official suites' settings (pingInterval 300 ms, pingTimeout 200 ms, EIO 3 refused); interop: the same with EIO 3 accepted")
+	recovery := flag.Duration("recovery", 0, "interop mode: enable connection state recovery with this window (e.g. 2m); 0 = off")
 	verbose := flag.Bool("v", false, "debug logs")
 	flag.Parse()
 	level := slog.LevelWarn
@@ -29,17 +34,20 @@ func main() {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	var opts Options
+	var opts conformance.Options
 	switch *mode {
 	case "conformance":
 		opts.DisableEIO3 = true
 	case "interop":
+		if *recovery > 0 {
+			opts.Recovery = &socketio.RecoveryConfig{MaxDisconnectionDuration: *recovery}
+		}
 	default:
 		fmt.Fprintf(os.Stderr, "conformance: unknown -mode %q (want conformance or interop)\n", *mode)
 		os.Exit(2)
 	}
 	opts.Logger = log
-	srv := New(opts)
+	srv := conformance.New(opts)
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "conformance:", err)

@@ -1,4 +1,4 @@
-package main
+package conformance
 
 import (
 	"github.com/banter-chat/banter/socketio"

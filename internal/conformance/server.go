@@ -1,4 +1,13 @@
-package main
+// Package conformance is the server the official Engine.IO and Socket.IO
+// protocol test suites and Banter's interop tests run against: a raw
+// Engine.IO echo endpoint at /engine.io/ and, at /socket.io/, the namespaces
+// and events those suites and test/interop's scenarios expect (see
+// setupSocketIO). examples/conformance serves it as a program; tests serve
+// it in-process.
+//
+// Entry point: New returns a Server (an http.Handler); Shutdown closes every
+// session and waits. Safe for concurrent use.
+package conformance
 
 import (
 	"context"
