@@ -1,0 +1,61 @@
+// Package chat is Banter's chat domain, independent of any wire protocol:
+// users, rooms, direct messages, messages with per-room sequence numbers,
+// presence, typing, history and catch-up. Every gateway (Socket.IO events,
+// MQTT, REST/SSE, TCP) translates its protocol to the calls below;
+// docs/protocol.md is the Socket.IO mapping.
+//
+// # Entry points
+//
+//   - New(Config) builds a Service. Config.Store (default: NewMemStore;
+//     sqlite.Open for durability) keeps history; Config.Bus (default:
+//     NewLocalBus) carries events between nodes.
+//   - Service.Connect(ctx, ConnectParams{Nickname, Sink, ...}) creates a
+//     Session per client connection. The gateway's Sink receives Events.
+//   - Session methods are the client's actions: Join, Leave, Send,
+//     DirectMessage, History, Since, Typing, Rename, Rooms, Disconnect.
+//   - Service.Users / Lookup / Members / Rooms answer questions about the
+//     node's state (the SocketChat user list is built from Users and
+//     EventUser). Service.Close ends everything.
+//   - Store is the history interface; chat/storetest is its conformance
+//     suite. Bus is the fan-out interface.
+//
+// # Rules
+//
+// Nicknames (NormalizeNickname): 1-32 characters, trimmed, no control
+// characters, no ':'; unique among online users ignoring case (NickKey).
+// Public rooms (NormalizeRoom): lowercased, [a-z0-9][a-z0-9_-]*, at most 64
+// bytes, created by their first join. DM rooms: "dm:<key>:<key>" of two
+// nickname keys in ascending order (DMRoom); only those two users may join
+// or read them. There are no accounts: whoever holds a nickname holds its
+// DM rooms.
+//
+// Messages get a server ID, a per-room Seq (1, 2, 3… without gaps,
+// assigned by the Store) and a server timestamp. An optional client id makes
+// Send idempotent per (room, user): a retry returns the original with
+// Duplicate set and stores nothing.
+//
+// # Delivery guarantees
+//
+// A member of a room receives, through its Sink, every message of the room
+// with Seq greater than the LastSeq of its JoinResult, in Seq order, each
+// once; Send returns only after the Store made the message durable. The
+// per-room sequencer (room.go) restores order when publications race and
+// reads messages lost on the Bus from the Store. A client that reconnects
+// joins with JoinOptions{CatchUp: true, After: lastSeenSeq} and pages with
+// Since until More is false: no loss, no duplicates. Presence and typing
+// are best-effort and not persisted.
+//
+// # Concurrency
+//
+// Service and Session methods are safe for concurrent use. The Service
+// holds one mutex for users and membership and one per room for delivery;
+// Store I/O and Bus publication happen outside them. Sink.Deliver is called
+// with a room lock held and must only enqueue (see Sink). Events are
+// immutable and shared by all their recipients; Event.Encoded caches one
+// encoding per wire format. Timers (typing expiry, gap fill) run in the
+// background and Close waits for them.
+//
+// In this version presence, member lists, typing and nickname uniqueness
+// are per node; only messages and their order are cluster-wide through the
+// Store and the Bus.
+package chat

@@ -1,0 +1,177 @@
+package chat
+
+import "sync"
+
+// EventKind says which payload field of an Event is set.
+type EventKind uint8
+
+const (
+	// EventMessage: Message is set. Delivered to the room's members in
+	// Seq order, each Seq at most once per session.
+	EventMessage EventKind = iota + 1
+	// EventPresence: Presence is set. Someone joined, left or was renamed
+	// in a room; delivered to the room's members (a joiner gets its own
+	// "joined", a leaver does not get its own "left").
+	EventPresence
+	// EventTyping: Typing is set, with the full list of who is typing in
+	// the room now. Lossy: gateways may drop it when a client is slow.
+	EventTyping
+	// EventUser: User is set. A user came online, went offline or changed
+	// nickname; delivered only to sessions connected with WatchUsers.
+	EventUser
+	// EventDisconnect: Disconnect is set. The Service ended this session
+	// (replaced by a resumed connection, or shutdown); the gateway should
+	// close the client's connection. Sent only to that session's sink.
+	EventDisconnect
+	// EventTypingSignal: TypingSignal is set. Travels on the Bus only (one
+	// user started/stopped typing); each node folds signals into
+	// EventTyping lists. Sinks never receive it.
+	EventTypingSignal
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventMessage:
+		return "message"
+	case EventPresence:
+		return "presence"
+	case EventTyping:
+		return "typing"
+	case EventUser:
+		return "user"
+	case EventDisconnect:
+		return "disconnect"
+	case EventTypingSignal:
+		return "typing-signal"
+	}
+	return "unknown"
+}
+
+// Event is what a Sink receives and what the Bus carries.
+//
+// An Event is immutable once created: the same *Event is handed to every
+// recipient on a node, concurrently, so no one may modify it or anything it
+// points to. Encoded lets gateways encode it once per wire format and share
+// the bytes.
+type Event struct {
+	Kind         EventKind
+	Room         string // canonical room; "" for EventUser and EventDisconnect
+	Message      *Message
+	Presence     *Presence
+	Typing       *Typing
+	User         *UserEvent
+	Disconnect   *Disconnect
+	TypingSignal *TypingSignal
+
+	encMu sync.Mutex
+	enc   []encoded // one per wire format; usually one or two
+}
+
+type encoded struct {
+	key  any
+	data []byte
+	err  error
+}
+
+// Encoded returns enc(e), calling enc at most once per key for the life of
+// the event; concurrent callers with the same key wait for the first. key
+// identifies the wire format (use an unexported type, like a context key).
+// The returned bytes are shared: do not modify them.
+func (e *Event) Encoded(key any, enc func(*Event) ([]byte, error)) ([]byte, error) {
+	e.encMu.Lock()
+	defer e.encMu.Unlock()
+	for _, x := range e.enc {
+		if x.key == key {
+			return x.data, x.err
+		}
+	}
+	data, err := enc(e)
+	e.enc = append(e.enc, encoded{key: key, data: data, err: err})
+	return data, err
+}
+
+// PresenceAction is what happened in a Presence event.
+type PresenceAction string
+
+const (
+	PresenceJoined  PresenceAction = "joined"
+	PresenceLeft    PresenceAction = "left"
+	PresenceRenamed PresenceAction = "renamed" // Nickname is the new name, From the old one
+)
+
+// Presence is the payload of EventPresence.
+type Presence struct {
+	Room     string         `json:"room"`
+	Nickname string         `json:"nickname"`
+	Action   PresenceAction `json:"action"`
+	From     string         `json:"from,omitempty"`
+}
+
+// Typing is the payload of EventTyping: who is typing in Room, sorted by
+// NickKey. An empty list means nobody.
+type Typing struct {
+	Room      string   `json:"room"`
+	Nicknames []string `json:"nicknames"`
+}
+
+// TypingSignal is the payload of EventTypingSignal (Bus only).
+type TypingSignal struct {
+	Room     string `json:"room"`
+	Nickname string `json:"nickname"`
+	Active   bool   `json:"active"`
+}
+
+// User is an online user, as listed by Service.Users.
+type User struct {
+	ID       string `json:"id"` // the session id: stable while connected
+	Nickname string `json:"nickname"`
+	Since    int64  `json:"since"` // connected at, Unix ms
+}
+
+// UserStatus is what happened in an EventUser.
+type UserStatus string
+
+const (
+	UserOnline  UserStatus = "online"
+	UserOffline UserStatus = "offline"
+	UserRenamed UserStatus = "renamed" // Nickname is the new name, From the old one
+)
+
+// UserEvent is the payload of EventUser.
+type UserEvent struct {
+	User
+	Status UserStatus `json:"status"`
+	From   string     `json:"from,omitempty"`
+}
+
+// DisconnectReason says why the Service ended a session.
+type DisconnectReason string
+
+const (
+	ReasonReplaced DisconnectReason = "replaced" // a new connection resumed this session
+	ReasonShutdown DisconnectReason = "shutdown" // the Service is closing
+)
+
+// Disconnect is the payload of EventDisconnect.
+type Disconnect struct {
+	Reason DisconnectReason `json:"reason"`
+}
+
+// Sink receives the events of one session. The gateway implements it.
+//
+// Deliver must not block and must not call back into the Service (it runs
+// with internal locks held): enqueue the event for the connection's writer
+// and return. It is called from many goroutines, possibly concurrently, so
+// it must be safe for concurrent use. If the client cannot keep up, the
+// gateway may drop EventTyping but must not silently drop anything else:
+// it disconnects the client (asynchronously, e.g. from its writer
+// goroutine) and the client catches up with Since after reconnecting.
+type Sink interface {
+	Deliver(ev *Event)
+}
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(ev *Event)
+
+// Deliver calls f(ev).
+func (f SinkFunc) Deliver(ev *Event) { f(ev) }

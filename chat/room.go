@@ -1,0 +1,329 @@
+package chat
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// room is the state of one room on this node while it has local members:
+// who is in it, who is typing, and the sequencer that hands messages to the
+// members in Seq order exactly once.
+//
+// Sequencer: next is the Seq the members expect next. A message with a
+// smaller Seq is a duplicate (or older than what members got in their join
+// snapshot) and is dropped; a larger one waits in pending until the missing
+// ones arrive or GapWait passes, when they are read from the Store. Every
+// member therefore sees every message after the one its join snapshot ended
+// with, in order, once.
+type room struct {
+	svc  *Service
+	name string
+
+	// refs counts members plus joins in progress; guarded by svc.mu.
+	refs  int
+	unsub func()
+
+	mu        sync.Mutex
+	closed    bool
+	members   map[*Session]struct{}
+	next      int64 // 0 until known (initSeq)
+	pending   map[int64]*Event
+	gapTimer  *time.Timer
+	filling   bool
+	typing    map[string]typist // NickKey → typist
+	typTimer  *time.Timer
+	typNextAt time.Time
+}
+
+type typist struct {
+	nick    string
+	expires time.Time
+}
+
+// maxPending bounds the messages held back by a gap; past it the gap is
+// filled from the Store at once.
+const maxPending = 1024
+
+func newRoom(s *Service, name string) *room {
+	return &room{
+		svc:     s,
+		name:    name,
+		members: make(map[*Session]struct{}),
+		pending: make(map[int64]*Event),
+		typing:  make(map[string]typist),
+	}
+}
+
+func (r *room) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	if r.gapTimer != nil {
+		r.gapTimer.Stop()
+	}
+	if r.typTimer != nil {
+		r.typTimer.Stop()
+	}
+	clear(r.pending)
+}
+
+// initSeq makes next known, reading the Store's last Seq if nobody did yet.
+// at > 0 (a DM notification for message at) starts the sequencer at that
+// message instead, so that it is delivered even though it is stored.
+func (r *room) initSeq(ctx context.Context, at int64) error {
+	r.mu.Lock()
+	known := r.next > 0
+	r.mu.Unlock()
+	if known {
+		return nil
+	}
+	next := at
+	if next == 0 {
+		last, err := r.svc.store.LastSeq(ctx, r.name)
+		if err != nil {
+			return storeErr(err)
+		}
+		next = last + 1
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.next == 0 {
+		r.next = next
+		r.flushLocked()
+	}
+	return nil
+}
+
+// addMember adds sess and returns the Seq of the last message it will not
+// receive as an event: its snapshot (history) ends there.
+func (r *room) addMember(sess *Session) int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.members[sess] = struct{}{}
+	return r.next - 1
+}
+
+func (r *room) removeMember(sess *Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.members, sess)
+}
+
+// memberNicks is called with svc.mu held (nicknames are guarded by it).
+func (r *room) memberNicks() []string {
+	r.mu.Lock()
+	out := make([]string, 0, len(r.members))
+	for m := range r.members {
+		out = append(out, m.nick)
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b string) int { return strings.Compare(NickKey(a), NickKey(b)) })
+	return out
+}
+
+// onEvent is the room's Bus handler.
+func (r *room) onEvent(ev *Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	switch ev.Kind {
+	case EventMessage:
+		r.onMessageLocked(ev)
+	case EventPresence:
+		r.broadcastLocked(ev)
+		if p := ev.Presence; p.Action != PresenceJoined {
+			old := p.Nickname
+			if p.Action == PresenceRenamed {
+				old = p.From
+			}
+			r.setTypingLocked(old, false)
+		}
+	case EventTypingSignal:
+		r.setTypingLocked(ev.TypingSignal.Nickname, ev.TypingSignal.Active)
+	}
+}
+
+func (r *room) onMessageLocked(ev *Event) {
+	seq := ev.Message.Seq
+	switch {
+	case r.next == 0 || seq > r.next:
+		if len(r.pending) < maxPending || r.next == 0 {
+			r.pending[seq] = ev
+		}
+		if r.next > 0 {
+			r.scheduleFillLocked(len(r.pending) >= maxPending)
+		}
+	case seq == r.next:
+		r.deliverMessageLocked(ev)
+		r.flushLocked()
+	}
+	// seq < next: already delivered, or part of every member's snapshot.
+}
+
+func (r *room) deliverMessageLocked(ev *Event) {
+	r.next = ev.Message.Seq + 1
+	r.broadcastLocked(ev)
+	// A message ends its sender's typing (on every node: each node sees
+	// the message).
+	r.setTypingLocked(ev.Message.Sender, false)
+}
+
+// flushLocked delivers the pending messages that became next in line and
+// arranges a fill if a gap remains.
+func (r *room) flushLocked() {
+	for {
+		ev, ok := r.pending[r.next]
+		if !ok {
+			break
+		}
+		delete(r.pending, r.next)
+		r.deliverMessageLocked(ev)
+	}
+	for seq := range r.pending {
+		if seq < r.next {
+			delete(r.pending, seq)
+		}
+	}
+	if len(r.pending) > 0 {
+		r.scheduleFillLocked(false)
+	}
+}
+
+func (r *room) scheduleFillLocked(now bool) {
+	if r.filling {
+		return
+	}
+	wait := r.svc.cfg.GapWait
+	if now {
+		wait = 0
+	}
+	if r.gapTimer != nil {
+		if !now {
+			return
+		}
+		r.gapTimer.Stop()
+	}
+	r.gapTimer = time.AfterFunc(wait, func() { r.svc.goBackground(r.fill) })
+}
+
+// fill reads the messages missing before the pending ones from the Store
+// and delivers them in order.
+func (r *room) fill() {
+	r.mu.Lock()
+	r.gapTimer = nil
+	if r.closed || len(r.pending) == 0 || r.filling {
+		r.mu.Unlock()
+		return
+	}
+	r.filling = true
+	after := r.next - 1
+	r.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	msgs, err := r.svc.store.Since(ctx, r.name, after, MaxPageLimit)
+	cancel()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.filling = false
+	if r.closed {
+		return
+	}
+	if err != nil {
+		r.svc.log.Warn("chat: cannot fill a message gap from the store", "room", r.name, "after", after, "err", err)
+	}
+	for i := range msgs {
+		if msgs[i].Seq != r.next {
+			continue
+		}
+		ev := r.pending[msgs[i].Seq]
+		if ev == nil {
+			ev = &Event{Kind: EventMessage, Room: r.name, Message: &msgs[i]}
+		}
+		delete(r.pending, msgs[i].Seq)
+		r.deliverMessageLocked(ev)
+	}
+	r.flushLocked() // retries after GapWait if the store failed
+}
+
+func (r *room) broadcastLocked(ev *Event) {
+	for m := range r.members {
+		m.sink.Deliver(ev)
+	}
+}
+
+// setTypingLocked records that nick is (not) typing and tells the members
+// when the list changed. A refresh only pushes the expiry back.
+func (r *room) setTypingLocked(nick string, active bool) {
+	key := NickKey(nick)
+	_, was := r.typing[key]
+	if active {
+		exp := r.svc.cfg.Now().Add(r.svc.cfg.TypingTTL)
+		r.typing[key] = typist{nick: nick, expires: exp}
+		r.armTypingLocked(exp)
+	} else {
+		delete(r.typing, key)
+	}
+	if was != active {
+		r.broadcastTypingLocked()
+	}
+}
+
+func (r *room) broadcastTypingLocked() {
+	if len(r.members) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(r.typing))
+	for k := range r.typing {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	nicks := make([]string, len(keys))
+	for i, k := range keys {
+		nicks[i] = r.typing[k].nick
+	}
+	r.broadcastLocked(&Event{Kind: EventTyping, Room: r.name, Typing: &Typing{Room: r.name, Nicknames: nicks}})
+}
+
+// armTypingLocked makes sure the expiry timer fires by at.
+func (r *room) armTypingLocked(at time.Time) {
+	if r.typTimer != nil && !r.typNextAt.After(at) {
+		return
+	}
+	if r.typTimer != nil {
+		r.typTimer.Stop()
+	}
+	r.typNextAt = at
+	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.goBackground(r.expireTyping) })
+}
+
+func (r *room) expireTyping() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.typTimer = nil
+	if r.closed {
+		return
+	}
+	now := r.svc.cfg.Now()
+	changed := false
+	var next time.Time
+	for k, t := range r.typing {
+		if !t.expires.After(now) {
+			delete(r.typing, k)
+			changed = true
+		} else if next.IsZero() || t.expires.Before(next) {
+			next = t.expires
+		}
+	}
+	if !next.IsZero() {
+		r.armTypingLocked(next)
+	}
+	if changed {
+		r.broadcastTypingLocked()
+	}
+}

@@ -1,0 +1,436 @@
+package chat
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config configures a Service. The zero value of every field means its
+// documented default.
+type Config struct {
+	// Store keeps message history. Default: a new MemStore, owned by the
+	// Service and closed by Close. A Store passed in is not closed.
+	Store Store
+	// Bus carries events between nodes. Default: a new LocalBus.
+	Bus Bus
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// MaxMessageBytes is the largest message text, in bytes. Default 4096;
+	// at most MaxStoredTextBytes.
+	MaxMessageBytes int
+	// TypingTTL is how long "typing" lasts without a refresh. Default 5s.
+	TypingTTL time.Duration
+	// RateBurst and RatePerSecond shape each session's token bucket for
+	// messages (Send, DirectMessage); typing signals have a bucket of their
+	// own with the same shape. Defaults 20 and 5.
+	RateBurst     int
+	RatePerSecond float64
+	// DefaultRoom is the room of the SocketChat compatibility events.
+	// Default "general".
+	DefaultRoom string
+	// PageLimit is the number of messages returned when a client does not
+	// say (join, history, since); MaxPageLimit caps what it may ask for.
+	// Defaults 50 and 200 (at most the Store's MaxPageLimit).
+	PageLimit    int
+	MaxPageLimit int
+	// GapWait is how long a message that arrived ahead of an earlier one
+	// (concurrent senders, or a lost Bus publication) is held before the
+	// missing ones are read from the Store. Default 200ms.
+	GapWait time.Duration
+	// Now is the clock for rate limiting and timestamps. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 4096
+	}
+	if c.MaxMessageBytes < 0 || c.MaxMessageBytes > MaxStoredTextBytes {
+		return c, fmt.Errorf("chat: MaxMessageBytes %d: want 1..%d", c.MaxMessageBytes, MaxStoredTextBytes)
+	}
+	if c.TypingTTL <= 0 {
+		c.TypingTTL = 5 * time.Second
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = 20
+	}
+	if c.RatePerSecond <= 0 {
+		c.RatePerSecond = 5
+	}
+	if c.DefaultRoom == "" {
+		c.DefaultRoom = "general"
+	}
+	room, err := NormalizeRoom(c.DefaultRoom)
+	if err != nil || IsDMRoom(room) {
+		return c, fmt.Errorf("chat: DefaultRoom %q: not a public room name", c.DefaultRoom)
+	}
+	c.DefaultRoom = room
+	if c.MaxPageLimit <= 0 {
+		c.MaxPageLimit = 200
+	}
+	c.MaxPageLimit = min(c.MaxPageLimit, MaxPageLimit)
+	if c.PageLimit <= 0 {
+		c.PageLimit = 50
+	}
+	c.PageLimit = min(c.PageLimit, c.MaxPageLimit)
+	if c.GapWait <= 0 {
+		c.GapWait = 200 * time.Millisecond
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}
+
+// Service is the chat domain: online users, room membership, typing, and
+// message fan-out. See the package documentation.
+type Service struct {
+	cfg       Config
+	log       *slog.Logger
+	store     Store
+	ownsStore bool
+	bus       Bus
+
+	mu       sync.Mutex // guards everything below, and every Session's mutable fields
+	closed   bool
+	users    map[string]*Session // NickKey → session; nicknames are unique
+	rooms    map[string]*room    // rooms with local members (or joins in progress)
+	watchers map[*Session]struct{}
+	unsubAll func()
+
+	bg sync.WaitGroup // timers' callbacks in progress
+}
+
+// New returns a running Service. Close it to end every session.
+func New(cfg Config) (*Service, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		store:    cfg.Store,
+		bus:      cfg.Bus,
+		users:    make(map[string]*Session),
+		rooms:    make(map[string]*room),
+		watchers: make(map[*Session]struct{}),
+	}
+	if s.store == nil {
+		s.store, s.ownsStore = NewMemStore(), true
+	}
+	if s.bus == nil {
+		s.bus = NewLocalBus()
+	}
+	s.unsubAll, err = s.bus.Subscribe("", s.onUserEvent)
+	if err != nil {
+		return nil, fmt.Errorf("chat: subscribe to user events: %w", err)
+	}
+	return s, nil
+}
+
+// DefaultRoom returns the canonical name of the default room.
+func (s *Service) DefaultRoom() string { return s.cfg.DefaultRoom }
+
+// MaxMessageBytes returns the configured message size limit.
+func (s *Service) MaxMessageBytes() int { return s.cfg.MaxMessageBytes }
+
+// ConnectParams describes a new session.
+type ConnectParams struct {
+	Nickname string
+	// Sink receives the session's events. Required.
+	Sink Sink
+	// ResumeToken, if it equals the Token of the session currently holding
+	// Nickname, replaces that session (it gets EventDisconnect with
+	// ReasonReplaced) instead of failing with ErrNicknameTaken. This lets a
+	// client reconnect before the server noticed its old connection died.
+	ResumeToken string
+	// WatchUsers subscribes the session to EventUser events.
+	WatchUsers bool
+}
+
+// Connect creates a session for a client connection. It fails with
+// ErrInvalidNickname, ErrNicknameTaken or ErrUnavailable (closed Service).
+func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error) {
+	if p.Sink == nil {
+		return nil, Errorf(CodeInvalidArgument, "no sink")
+	}
+	nick, err := NormalizeNickname(p.Nickname)
+	if err != nil {
+		return nil, err
+	}
+	key := NickKey(nick)
+	sess := &Session{
+		svc:     s,
+		id:      randomHex(8),
+		token:   randomHex(16),
+		sink:    p.Sink,
+		nick:    nick,
+		since:   s.cfg.Now().UnixMilli(),
+		rooms:   make(map[string]*room),
+		msgRate: newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+		typRate: newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrUnavailable
+	}
+	old := s.users[key]
+	if old != nil {
+		if p.ResumeToken == "" || subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) != 1 {
+			s.mu.Unlock()
+			return nil, ErrNicknameTaken
+		}
+	}
+	var oldLeft []*Event
+	if old != nil {
+		oldLeft = s.endLocked(old)
+	}
+	s.users[key] = sess
+	if p.WatchUsers {
+		s.watchers[sess] = struct{}{}
+	}
+	sess.unsubDM, err = s.bus.Subscribe("@"+key, sess.onDMNotice)
+	if err != nil {
+		delete(s.users, key)
+		delete(s.watchers, sess)
+		s.mu.Unlock()
+		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
+	}
+	s.mu.Unlock()
+	if old != nil {
+		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+		s.publishAll(ctx, oldLeft)
+		s.log.Info("chat: session resumed", "nickname", nick, "old", old.id, "new", sess.id)
+		return sess, nil // the nickname never went offline
+	}
+	s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
+	return sess, nil
+}
+
+// Users returns the users online on this node, sorted by NickKey.
+func (s *Service) Users() []User {
+	s.mu.Lock()
+	out := make([]User, 0, len(s.users))
+	for _, u := range s.users {
+		out = append(out, u.user())
+	}
+	s.mu.Unlock()
+	slices.SortFunc(out, func(a, b User) int { return strings.Compare(NickKey(a.Nickname), NickKey(b.Nickname)) })
+	return out
+}
+
+// Lookup returns the online user with the given nickname (any case).
+func (s *Service) Lookup(nickname string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users[NickKey(strings.TrimSpace(nickname))]; u != nil {
+		return u.user(), true
+	}
+	return User{}, false
+}
+
+// Members returns the nicknames of the sessions on this node that joined
+// room, sorted by NickKey. room is normalized first.
+func (s *Service) Members(room string) ([]string, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.rooms[name]; r != nil {
+		return r.memberNicks(), nil
+	}
+	return []string{}, nil
+}
+
+// Rooms lists the public rooms that have messages, with their counters.
+// DM rooms are private and not listed.
+func (s *Service) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	all, err := s.store.Rooms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(r RoomInfo) bool { return IsDMRoom(r.Name) }), nil
+}
+
+// Close ends every session (their sinks get EventDisconnect with
+// ReasonShutdown), waits for background work, and closes the Store if the
+// Service created it. Later calls on the Service or its sessions fail with
+// ErrUnavailable or ErrNotConnected.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	var ended []*Session
+	for _, u := range s.users {
+		s.endLocked(u) // presence is moot: everyone here is leaving
+		ended = append(ended, u)
+	}
+	s.unsubAll()
+	for _, r := range s.rooms { // rooms still joining
+		r.close()
+	}
+	s.mu.Unlock()
+	for _, u := range ended {
+		u.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonShutdown}})
+	}
+	s.bg.Wait()
+	if s.ownsStore {
+		return s.store.Close()
+	}
+	return nil
+}
+
+// goBackground runs f unless the Service is closed; Close waits for it.
+func (s *Service) goBackground(f func()) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	s.bg.Add(1)
+	s.mu.Unlock()
+	defer s.bg.Done()
+	f()
+	return true
+}
+
+// publish sends ev on the Bus. A failure is logged, not returned: the
+// action it reports already happened (a message is stored and acked), and
+// the receivers repair gaps from the Store.
+func (s *Service) publish(ctx context.Context, topic string, ev *Event) {
+	if err := s.bus.Publish(context.WithoutCancel(ctx), topic, ev); err != nil {
+		s.log.Warn("chat: bus publish failed", "topic", topic, "kind", ev.Kind.String(), "err", err)
+	}
+}
+
+func (s *Service) publishAll(ctx context.Context, evs []*Event) {
+	for _, ev := range evs {
+		s.publish(ctx, ev.Room, ev)
+	}
+}
+
+// onUserEvent delivers EventUser from the Bus to the watchers.
+func (s *Service) onUserEvent(ev *Event) {
+	if ev.Kind != EventUser {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for w := range s.watchers {
+		w.sink.Deliver(ev)
+	}
+}
+
+// roomLocked returns the local state of room, creating it (and
+// subscribing to its topic) if needed, with one more reference.
+func (s *Service) roomLocked(name string) (*room, error) {
+	if r := s.rooms[name]; r != nil {
+		r.refs++
+		return r, nil
+	}
+	r := newRoom(s, name)
+	unsub, err := s.bus.Subscribe(name, r.onEvent)
+	if err != nil {
+		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
+	}
+	r.unsub = unsub
+	r.refs = 1
+	s.rooms[name] = r
+	return r, nil
+}
+
+// releaseLocked drops one reference to r and forgets the room when none is
+// left, so idle rooms cost nothing.
+func (s *Service) releaseLocked(r *room) {
+	r.refs--
+	if r.refs > 0 {
+		return
+	}
+	if s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+	}
+	r.unsub()
+	r.close()
+}
+
+// endLocked removes sess from everything and returns the presence events
+// to publish (after unlocking) for the rooms it was in.
+func (s *Service) endLocked(sess *Session) []*Event {
+	if sess.closed {
+		return nil
+	}
+	sess.closed = true
+	key := NickKey(sess.nick)
+	if s.users[key] == sess {
+		delete(s.users, key)
+	}
+	delete(s.watchers, sess)
+	if sess.unsubDM != nil {
+		sess.unsubDM()
+	}
+	var evs []*Event
+	for name, r := range sess.rooms {
+		r.removeMember(sess)
+		s.releaseLocked(r)
+		evs = append(evs, presenceEvent(name, sess.nick, PresenceLeft, ""))
+	}
+	clear(sess.rooms)
+	return evs
+}
+
+func presenceEvent(room, nick string, a PresenceAction, from string) *Event {
+	return &Event{Kind: EventPresence, Room: room, Presence: &Presence{Room: room, Nickname: nick, Action: a, From: from}}
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand since Go 1.24)
+	return hex.EncodeToString(b)
+}
+
+// storeErr passes *Error values through and classifies anything else (a
+// Store that does not follow the contract) as unavailable.
+func storeErr(err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return Wrap(CodeUnavailable, ErrUnavailable.Message, err)
+}
+
+func (s *Service) checkMessage(text, clientID string) error {
+	if err := CheckText(text, s.cfg.MaxMessageBytes); err != nil {
+		return err
+	}
+	return CheckClientID(clientID)
+}
+
+// pageLimit applies the defaults and cap to a client's limit.
+func (s *Service) pageLimit(limit int) (int, error) {
+	switch {
+	case limit < 0:
+		return 0, Errorf(CodeInvalidArgument, "limit must not be negative")
+	case limit == 0:
+		return s.cfg.PageLimit, nil
+	}
+	return min(limit, s.cfg.MaxPageLimit), nil
+}

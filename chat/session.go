@@ -1,0 +1,480 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+)
+
+// Session is one client connection's view of the Service, created by
+// Service.Connect. Its methods are safe for concurrent use. After
+// Disconnect (or Service.Close, or replacement by a resumed connection)
+// every method fails with ErrNotConnected.
+type Session struct {
+	svc              *Service
+	id, token        string
+	sink             Sink
+	since            int64
+	msgRate, typRate *bucket
+
+	// Guarded by svc.mu.
+	nick    string
+	closed  bool
+	rooms   map[string]*room
+	unsubDM func()
+}
+
+// ID identifies the session (and its user while online) to other users.
+func (s *Session) ID() string { return s.id }
+
+// Token is a secret for ConnectParams.ResumeToken: give it to the client
+// only.
+func (s *Session) Token() string { return s.token }
+
+// Nickname returns the current nickname.
+func (s *Session) Nickname() string {
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	return s.nick
+}
+
+// Joined returns the rooms the session is in, sorted.
+func (s *Session) Joined() []string {
+	s.svc.mu.Lock()
+	out := make([]string, 0, len(s.rooms))
+	for name := range s.rooms {
+		out = append(out, name)
+	}
+	s.svc.mu.Unlock()
+	slices.Sort(out)
+	return out
+}
+
+// user is called with svc.mu held, or before the session is shared.
+func (s *Session) user() User { return User{ID: s.id, Nickname: s.nick, Since: s.since} }
+
+// lockOpen locks svc.mu if the session is still open.
+func (s *Session) lockOpen() error {
+	s.svc.mu.Lock()
+	if s.closed {
+		s.svc.mu.Unlock()
+		return ErrNotConnected
+	}
+	return nil
+}
+
+// mayReadLocked reports whether the session may read room: any public room,
+// and the DM rooms it is one of the two users of.
+func (s *Session) mayReadLocked(room string) bool {
+	a, b, ok := DMParticipants(room)
+	if !ok {
+		return true
+	}
+	me := NickKey(s.nick)
+	return me == a || me == b
+}
+
+// JoinOptions selects what Join returns besides membership.
+type JoinOptions struct {
+	// CatchUp asks for the messages after After (the last Seq the client
+	// has) instead of the latest page.
+	CatchUp bool
+	After   int64
+	// Limit caps the messages returned: 0 means Config.PageLimit, more
+	// than Config.MaxPageLimit is capped.
+	Limit int
+}
+
+// JoinResult is the snapshot a joiner starts from. Every message with
+// Seq <= LastSeq is history (ask with History/Since); every message after
+// LastSeq reaches the sink as an EventMessage, in order, once.
+type JoinResult struct {
+	Room     string    `json:"room"`
+	Members  []string  `json:"members"` // nicknames on this node, the joiner included
+	LastSeq  int64     `json:"lastSeq"`
+	Messages []Message `json:"messages"` // ascending; the latest page, or the catch-up page
+	// More: older messages exist before Messages (latest page), or newer
+	// ones up to LastSeq after it (catch-up: call Since again).
+	More bool `json:"more"`
+}
+
+// Join makes the session a member of room (a public room is created by the
+// first join). Joining a room again is harmless and returns a fresh
+// snapshot. Errors: ErrInvalidRoom, ErrForbidden (a DM room of others),
+// ErrInvalidArgument, ErrUnavailable. If reading the snapshot fails the
+// session may stay joined: retrying is the remedy.
+func (s *Session) Join(ctx context.Context, room string, opt JoinOptions) (JoinResult, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return JoinResult{}, err
+	}
+	if opt.CatchUp && opt.After < 0 {
+		return JoinResult{}, Errorf(CodeInvalidArgument, "after must not be negative")
+	}
+	limit, err := s.svc.pageLimit(opt.Limit)
+	if err != nil {
+		return JoinResult{}, err
+	}
+	floor, members, err := s.join(ctx, name, 0)
+	if err != nil {
+		return JoinResult{}, err
+	}
+	res := JoinResult{Room: name, Members: members, LastSeq: floor, Messages: []Message{}}
+	var msgs []Message
+	switch {
+	case opt.CatchUp && opt.After < floor:
+		msgs, err = s.svc.store.Since(ctx, name, opt.After, limit)
+		msgs = slices.DeleteFunc(msgs, func(m Message) bool { return m.Seq > floor })
+		res.More = len(msgs) == 0 || msgs[len(msgs)-1].Seq < floor
+	case !opt.CatchUp && floor > 0:
+		msgs, err = s.svc.store.History(ctx, name, floor+1, limit)
+		res.More = len(msgs) > 0 && msgs[0].Seq > 1
+	}
+	if err != nil {
+		return JoinResult{}, storeErr(err)
+	}
+	if msgs != nil {
+		res.Messages = msgs
+	}
+	return res, nil
+}
+
+// join adds the session to room (canonical) and returns the snapshot floor
+// and the members. at > 0 starts a new room's sequencer at that Seq (see
+// onDMNotice).
+func (s *Session) join(ctx context.Context, name string, at int64) (int64, []string, error) {
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return 0, nil, err
+	}
+	if !s.mayReadLocked(name) {
+		svc.mu.Unlock()
+		return 0, nil, ErrForbidden
+	}
+	if r := s.rooms[name]; r != nil { // already a member
+		r.mu.Lock()
+		floor := r.next - 1
+		r.mu.Unlock()
+		members := r.memberNicks()
+		svc.mu.Unlock()
+		return floor, members, nil
+	}
+	r, err := svc.roomLocked(name)
+	svc.mu.Unlock()
+	if err != nil {
+		return 0, nil, err
+	}
+	// Outside the lock: this may read the Store.
+	err = r.initSeq(ctx, at)
+	svc.mu.Lock()
+	switch {
+	case err == nil && s.closed:
+		err = ErrNotConnected
+	case err == nil && s.rooms[name] != nil: // a concurrent Join won
+		err = errJoinedMeanwhile
+	}
+	if err != nil {
+		svc.releaseLocked(r)
+		svc.mu.Unlock()
+		if err == errJoinedMeanwhile {
+			return s.join(ctx, name, at)
+		}
+		return 0, nil, err
+	}
+	s.rooms[name] = r
+	floor := r.addMember(s)
+	members := r.memberNicks()
+	nick := s.nick
+	svc.mu.Unlock()
+	svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
+	return floor, members, nil
+}
+
+var errJoinedMeanwhile = Errorf(CodeInternal, "joined meanwhile")
+
+// Leave removes the session from room. ErrNotMember if it was not in it.
+func (s *Session) Leave(ctx context.Context, room string) error {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return err
+	}
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	ev, err := s.leaveLocked(name)
+	s.svc.mu.Unlock()
+	if err == nil {
+		s.svc.publish(ctx, name, ev)
+	}
+	return err
+}
+
+func (s *Session) leaveLocked(name string) (*Event, error) {
+	r := s.rooms[name]
+	if r == nil {
+		return nil, ErrNotMember
+	}
+	delete(s.rooms, name)
+	r.removeMember(s)
+	s.svc.releaseLocked(r)
+	return presenceEvent(name, s.nick, PresenceLeft, ""), nil
+}
+
+// Send appends a message to a room the session has joined and fans it
+// out. The returned Message has the server id, Seq and TS; the sender's
+// sink also receives it as an EventMessage. If clientID was used before by
+// this user in this room, nothing is stored and the original message is
+// returned with Duplicate set (safe retries). Errors: ErrInvalidRoom,
+// ErrNotMember, ErrEmptyMessage, ErrInvalidMessage, ErrMessageTooLarge,
+// ErrInvalidArgument (clientID), ErrRateLimited, ErrUnavailable.
+func (s *Session) Send(ctx context.Context, room, text, clientID string) (Message, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := s.svc.checkMessage(text, clientID); err != nil {
+		return Message{}, err
+	}
+	if err := s.lockOpen(); err != nil {
+		return Message{}, err
+	}
+	member, nick := s.rooms[name] != nil, s.nick
+	s.svc.mu.Unlock()
+	if !member {
+		return Message{}, ErrNotMember
+	}
+	return s.send(ctx, name, nick, text, clientID, "")
+}
+
+// send rate-limits, stores and publishes. notify, if set, is the "@" topic
+// of a DM recipient, told before the room so that it joins in time.
+func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
+	if !s.msgRate.take() {
+		return Message{}, ErrRateLimited
+	}
+	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID})
+	if err != nil {
+		return Message{}, storeErr(err)
+	}
+	if m.Duplicate {
+		return m, nil // published when it was first stored
+	}
+	ev := &Event{Kind: EventMessage, Room: room, Message: &m}
+	if notify != "" {
+		s.svc.publish(ctx, notify, ev)
+	}
+	s.svc.publish(ctx, room, ev)
+	return m, nil
+}
+
+// DirectMessage sends text to the user named to, in their DM room
+// (DMRoom). The sender joins the DM room if it had not; the recipient, if
+// online, joins it when the message arrives, and receives it. The
+// recipient need not be online: the message waits in the room's history.
+// Errors: those of Send, ErrInvalidNickname (to), ErrInvalidArgument
+// (to is the sender).
+func (s *Session) DirectMessage(ctx context.Context, to, text, clientID string) (Message, error) {
+	toNick, err := NormalizeNickname(to)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := s.svc.checkMessage(text, clientID); err != nil {
+		return Message{}, err
+	}
+	if err := s.lockOpen(); err != nil {
+		return Message{}, err
+	}
+	nick := s.nick
+	s.svc.mu.Unlock()
+	if NickKey(toNick) == NickKey(nick) {
+		return Message{}, Errorf(CodeInvalidArgument, "cannot send a direct message to yourself")
+	}
+	name, err := DMRoom(nick, toNick)
+	if err != nil {
+		return Message{}, err
+	}
+	if _, _, err := s.join(ctx, name, 0); err != nil {
+		return Message{}, err
+	}
+	return s.send(ctx, name, nick, text, clientID, "@"+NickKey(toNick))
+}
+
+// onDMNotice handles a DM addressed to this session's user: join the DM
+// room if needed, so that this and later messages are delivered.
+func (s *Session) onDMNotice(ev *Event) {
+	if ev.Kind != EventMessage {
+		return
+	}
+	svc := s.svc
+	svc.mu.Lock()
+	skip := s.closed || s.rooms[ev.Room] != nil || !s.mayReadLocked(ev.Room)
+	svc.mu.Unlock()
+	if skip {
+		return
+	}
+	// at = this message: no Store read here, in the Bus's goroutine.
+	floor, _, err := s.join(context.Background(), ev.Room, ev.Message.Seq)
+	if err != nil {
+		svc.log.Debug("chat: DM auto-join failed", "room", ev.Room, "session", s.id, "err", err)
+		return
+	}
+	if floor >= ev.Message.Seq {
+		// The room was already live here and delivered it before we
+		// joined: hand this one over directly.
+		s.sink.Deliver(ev)
+	}
+}
+
+// History returns up to limit messages of room before Seq before (0 =
+// latest), ascending. A public room can be read without joining; a DM room
+// only by its two users (ErrForbidden).
+func (s *Session) History(ctx context.Context, room string, before int64, limit int) ([]Message, error) {
+	return s.read(ctx, room, before, limit, s.svc.store.History)
+}
+
+// Since returns up to limit messages of room after Seq after, ascending:
+// the catch-up after a reconnect. Same rights as History.
+func (s *Session) Since(ctx context.Context, room string, after int64, limit int) ([]Message, error) {
+	return s.read(ctx, room, after, limit, s.svc.store.Since)
+}
+
+func (s *Session) read(ctx context.Context, room string, seq int64, limit int,
+	f func(context.Context, string, int64, int) ([]Message, error)) ([]Message, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return nil, err
+	}
+	if seq < 0 {
+		return nil, Errorf(CodeInvalidArgument, "sequence number must not be negative")
+	}
+	if limit, err = s.svc.pageLimit(limit); err != nil {
+		return nil, err
+	}
+	if err := s.lockOpen(); err != nil {
+		return nil, err
+	}
+	ok := s.mayReadLocked(name)
+	s.svc.mu.Unlock()
+	if !ok {
+		return nil, ErrForbidden
+	}
+	msgs, err := f(ctx, name, seq, limit)
+	if msgs == nil && err == nil {
+		msgs = []Message{}
+	}
+	return msgs, storeErr(err)
+}
+
+// Rooms lists the public rooms that have messages and the session's own
+// DM rooms, with their counters: what a client shows as its room list.
+func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
+	if err := s.lockOpen(); err != nil {
+		return nil, err
+	}
+	me := NickKey(s.nick)
+	s.svc.mu.Unlock()
+	all, err := s.svc.store.Rooms(ctx)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	return slices.DeleteFunc(all, func(r RoomInfo) bool {
+		a, b, dm := DMParticipants(r.Name)
+		return dm && a != me && b != me
+	}), nil
+}
+
+// Typing says whether the user is typing in room (a joined room). Clients
+// repeat active=true every few seconds while typing: it lapses after
+// Config.TypingTTL. Sending a message, leaving or disconnecting ends it.
+// Errors: ErrInvalidRoom, ErrNotMember, ErrRateLimited (signal dropped).
+func (s *Session) Typing(ctx context.Context, room string, active bool) error {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return err
+	}
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	member, nick := s.rooms[name] != nil, s.nick
+	s.svc.mu.Unlock()
+	if !member {
+		return ErrNotMember
+	}
+	if active && !s.typRate.take() {
+		return ErrRateLimited
+	}
+	s.svc.publish(ctx, name, &Event{Kind: EventTypingSignal, Room: name,
+		TypingSignal: &TypingSignal{Room: name, Nickname: nick, Active: active}})
+	return nil
+}
+
+// Rename changes the nickname. Members of the session's rooms get a
+// "renamed" presence event; the DM rooms of the old nickname are left (they
+// belong to that name). Errors: ErrInvalidNickname, ErrNicknameTaken.
+func (s *Session) Rename(ctx context.Context, nickname string) error {
+	nn, err := NormalizeNickname(nickname)
+	if err != nil {
+		return err
+	}
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	old := s.nick
+	oldKey, newKey := NickKey(old), NickKey(nn)
+	if nn == old {
+		svc.mu.Unlock()
+		return nil
+	}
+	if newKey != oldKey {
+		if svc.users[newKey] != nil {
+			svc.mu.Unlock()
+			return ErrNicknameTaken
+		}
+		unsub, err := svc.bus.Subscribe("@"+newKey, s.onDMNotice)
+		if err != nil {
+			svc.mu.Unlock()
+			return Wrap(CodeUnavailable, ErrUnavailable.Message, err)
+		}
+		s.unsubDM()
+		s.unsubDM = unsub
+		delete(svc.users, oldKey)
+		svc.users[newKey] = s
+	}
+	var evs []*Event
+	for name := range s.rooms {
+		if IsDMRoom(name) && newKey != oldKey {
+			ev, _ := s.leaveLocked(name)
+			evs = append(evs, ev)
+			continue
+		}
+		evs = append(evs, presenceEvent(name, nn, PresenceRenamed, old))
+	}
+	s.nick = nn
+	u := s.user()
+	svc.mu.Unlock()
+	svc.publishAll(ctx, evs)
+	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserRenamed, From: old}})
+	return nil
+}
+
+// Disconnect ends the session: it leaves its rooms (members see "left"),
+// stops typing, and its user goes offline. reason is for logs. Calling it
+// again does nothing.
+func (s *Session) Disconnect(reason string) {
+	svc := s.svc
+	svc.mu.Lock()
+	if s.closed {
+		svc.mu.Unlock()
+		return
+	}
+	evs := svc.endLocked(s)
+	u := s.user()
+	svc.mu.Unlock()
+	ctx := context.Background()
+	svc.publishAll(ctx, evs)
+	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
+		svc.log.Debug("chat: session ended", "session", s.id, "nickname", u.Nickname, "reason", reason)
+	}
+}
