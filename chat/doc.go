@@ -55,7 +55,7 @@
 // encoding per wire format. Timers (typing expiry, gap fill) run in the
 // background and Close waits for them.
 //
-// In this version presence, member lists, typing and nickname uniqueness
-// are per node; only messages and their order are cluster-wide through the
-// Store and the Bus.
+// Across nodes: messages, presence events and typing travel on the Bus, so
+// members on every node see them. Member lists (JoinResult.Members,
+// Members, Users) and nickname uniqueness are per node in this version.
 package chat

@@ -152,7 +152,7 @@ func (r *room) onMessageLocked(ev *Event) {
 	seq := ev.Message.Seq
 	switch {
 	case r.next == 0 || seq > r.next:
-		if len(r.pending) < maxPending || r.next == 0 {
+		if len(r.pending) < maxPending { // past it, the fill reads it back
 			r.pending[seq] = ev
 		}
 		if r.next > 0 {

@@ -280,8 +280,11 @@ func (s *Service) Close() error {
 	}
 	s.closed = true
 	var ended []*Session
+	var evs []*Event
 	for _, u := range s.users {
-		s.endLocked(u) // presence is moot: everyone here is leaving
+		// Other nodes must hear that these users left.
+		evs = append(evs, s.endLocked(u)...)
+		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: u.user(), Status: UserOffline}})
 		ended = append(ended, u)
 	}
 	s.unsubAll()
@@ -289,6 +292,10 @@ func (s *Service) Close() error {
 		r.close()
 	}
 	s.mu.Unlock()
+	ctx := context.Background()
+	for _, ev := range evs {
+		s.publish(ctx, ev.Room, ev) // ev.Room is "" for EventUser: the users topic
+	}
 	for _, u := range ended {
 		u.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonShutdown}})
 	}
