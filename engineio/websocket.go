@@ -321,7 +321,7 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 	case errors.Is(err, websocket.ErrMessageTooLarge):
 		sess.Close(ReasonPayloadTooLarge)
 		sess.finishClose()
-	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err):
+	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err) || isCloseFrame(err):
 		sess.Close(ReasonTransportClose)
 		sess.finishClose()
 	default:
@@ -331,6 +331,15 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
+
+// isCloseFrame reports whether the client closed with a close frame whose
+// code is not 1000 (nbio reports those as a *CloseError): 1005 "no status"
+// is what the ws module and browsers send on a plain close(), and 1001 "going
+// away" a page being left. Node calls every client close "transport close".
+func isCloseFrame(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce)
+}
 
 // close sends a close frame and closes the connection.
 func (wc *wsConn) close() {
