@@ -118,6 +118,14 @@ func TestWebSocketClientClose(t *testing.T) {
 	_ = c.Close(websocket.StatusNormalClosure, "")
 	expectClosed(t, sess, engineio.ReasonTransportClose)
 
+	// Any close frame is a "transport close", whatever its code (browsers
+	// and the ws module send 1005 "no status" or 1001 "going away").
+	c1 := h.dial("EIO=4&transport=websocket")
+	_, _, _ = wsRead(t, c1)
+	sess1 := h.nextSession()
+	_ = c1.Close(websocket.StatusGoingAway, "page left")
+	expectClosed(t, sess1, engineio.ReasonTransportClose)
+
 	c2 := h.dial("EIO=4&transport=websocket")
 	_, _, _ = wsRead(t, c2)
 	sess2 := h.nextSession()
