@@ -14,7 +14,16 @@ import (
 // scenario runs under the test binary's race detector.
 var banterTarget = target{name: "banter", start: startBanter}
 
-func init() { targets = append(targets, banterTarget) }
+// extraScenarios are the scenarios of this file's author (kept apart from
+// interop_test.go's list so the two can grow without conflicts).
+var extraScenarios = []string{
+	"sio_v4_fanout.js",
+}
+
+func init() {
+	targets = append(targets, banterTarget)
+	scenarios = append(scenarios, extraScenarios...)
+}
 
 func startBanter(t *testing.T) string {
 	srv := conformance.New(conformance.Options{})
