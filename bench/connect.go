@@ -18,8 +18,10 @@ type connectResult struct {
 
 // connectMany opens n connections at up to rate per second (0: unpaced) with
 // at most conc handshakes in flight. Connection i uses source address
-// c.source(i).
-func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, prog *progress) *connectResult {
+// c.source(i). onConn, when not nil, is called with each new connection as
+// soon as it is open (to start reading it: a server pings while the others
+// are still connecting).
+func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, prog *progress, onConn func(*conn)) *connectResult {
 	res := &connectResult{conns: make([]*conn, 0, n)}
 	var (
 		mu   sync.Mutex
@@ -68,6 +70,9 @@ func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, 
 				mu.Unlock()
 				if err == nil {
 					h.add(time.Since(t0))
+					if onConn != nil {
+						onConn(cn)
+					}
 				}
 				done.Add(1)
 			}

@@ -33,7 +33,7 @@ func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: want 1..10000 --clients, positive --duration, --size 0..100000", ErrUsage)
 	}
 	prog := &progress{w: stderr}
-	cr := connectMany(ctx, &c, *clients, 0, 64, nil)
+	cr := connectMany(ctx, &c, *clients, 0, 64, nil, nil)
 	defer closeAll(cr.conns)
 	if len(cr.conns) < *clients {
 		return fmt.Errorf("bench echo: %d of %d connections failed: %v", cr.failures, *clients, cr.firstErr)

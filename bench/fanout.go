@@ -44,7 +44,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: bad --duration, --warmup, --drain or --size", ErrUsage)
 	}
 	prog := &progress{w: stderr}
-	cr := connectMany(ctx, &c, *n, *crate, 64, prog)
+	cr := connectMany(ctx, &c, *n, *crate, 64, prog, nil)
 	prog.done()
 	defer closeAll(cr.conns)
 	if len(cr.conns) < *n {

@@ -189,12 +189,10 @@ func runIdleWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err := c.check(); err != nil {
 		return err
 	}
-	res := connectMany(ctx, &c, *n, *rate, *conc, nil)
-	defer closeAll(res.conns)
 	var dropped atomic.Int64
 	var closing atomic.Bool
 	var wg sync.WaitGroup
-	for _, cn := range res.conns {
+	res := connectMany(ctx, &c, *n, *rate, *conc, nil, func(cn *conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -207,7 +205,8 @@ func runIdleWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 			}
 		}()
-	}
+	})
+	defer closeAll(res.conns)
 	rep := idleReport{Connected: len(res.conns), Failures: res.failures, ElapsedMS: float64(res.elapsed.Microseconds()) / 1000,
 		Hist: map[int]uint32{}, MaxUS: res.hist.max}
 	if res.firstErr != nil {
