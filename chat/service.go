@@ -147,6 +147,29 @@ func (s *Service) DefaultRoom() string { return s.cfg.DefaultRoom }
 // MaxMessageBytes returns the configured message size limit.
 func (s *Service) MaxMessageBytes() int { return s.cfg.MaxMessageBytes }
 
+// Limits are the limits a client must respect, as configured; gateways
+// send them to clients (the hello ack's "limits" in docs/protocol.md).
+type Limits struct {
+	MaxMessageBytes int     `json:"maxMessageBytes"`
+	PageLimit       int     `json:"pageLimit"`
+	MaxPageLimit    int     `json:"maxPageLimit"`
+	TypingTTLMillis int64   `json:"typingTtlMs"`
+	RateBurst       int     `json:"rateBurst"`
+	RatePerSecond   float64 `json:"ratePerSecond"`
+}
+
+// Limits returns the effective limits.
+func (s *Service) Limits() Limits {
+	return Limits{
+		MaxMessageBytes: s.cfg.MaxMessageBytes,
+		PageLimit:       s.cfg.PageLimit,
+		MaxPageLimit:    s.cfg.MaxPageLimit,
+		TypingTTLMillis: s.cfg.TypingTTL.Milliseconds(),
+		RateBurst:       s.cfg.RateBurst,
+		RatePerSecond:   s.cfg.RatePerSecond,
+	}
+}
+
 // ConnectParams describes a new session.
 type ConnectParams struct {
 	Nickname string

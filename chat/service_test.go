@@ -160,8 +160,9 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
-	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 {
-		t.Fatalf("defaults: %q %d", svc.DefaultRoom(), svc.MaxMessageBytes())
+	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5}
+	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
+		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
 }
 
