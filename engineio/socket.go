@@ -172,8 +172,19 @@ func (s *Socket) Send(m *Message) error {
 }
 
 // SendMany queues several messages atomically: nothing is interleaved
-// between them (Socket.IO binary packets and their attachments).
-func (s *Socket) SendMany(ms ...*Message) error {
+// between them (Socket.IO binary packets and their attachments). On
+// WebSocket, when no flush is in progress, the caller writes them itself
+// (one non-blocking write, no goroutine hand-off): the fast path for replies
+// such as acks. Use Enqueue for broadcasts.
+func (s *Socket) SendMany(ms ...*Message) error { return s.send(ms, true) }
+
+// Enqueue is SendMany without the inline write: a flush worker writes the
+// messages, coalescing them with whatever else is queued for the session.
+// A broadcast to many sessions uses it so the broadcaster does not do every
+// write itself and busy sessions get one write per batch.
+func (s *Socket) Enqueue(ms ...*Message) error { return s.send(ms, false) }
+
+func (s *Socket) send(ms []*Message, inline bool) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -188,12 +199,28 @@ func (s *Socket) SendMany(ms ...*Message) error {
 		s.Close(ReasonSlowConsumer)
 		return ErrClosed
 	}
-	for _, m := range ms {
-		s.enqueueLocked(m)
+	s.queue = append(s.queue, ms...)
+	s.queuedBytes += n
+	flushHere := false
+	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing {
+		s.flushing = true
+		flushHere = true
+	} else {
+		s.kickLocked()
 	}
 	s.mu.Unlock()
+	if flushHere {
+		bp := flushBufs.Get().(*[]byte)
+		*bp = s.flushWS((*bp)[:0])
+		if cap(*bp) <= 64<<10 {
+			flushBufs.Put(bp)
+		}
+	}
 	return nil
 }
+
+// flushBufs recycles the scratch buffers of inline flushes.
+var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // VolatileBacklog is the queued byte count above which SendVolatile drops.
 const VolatileBacklog = 64 << 10

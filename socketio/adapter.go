@@ -207,11 +207,15 @@ func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
 		p = a.store(p, opts)
 	}
 	msgs := encodePacket(p)
-	for _, s := range a.targets(opts) {
-		if opts.Volatile {
+	targets := a.targets(opts)
+	for _, s := range targets {
+		switch {
+		case opts.Volatile:
 			_ = s.client.conn.SendVolatile(msgs...)
-		} else {
+		case len(targets) == 1:
 			_ = s.client.conn.SendMany(msgs...)
+		default:
+			_ = s.client.conn.Enqueue(msgs...)
 		}
 	}
 }
