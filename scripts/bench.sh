@@ -56,6 +56,7 @@ trap 'exit 130' INT TERM
 # start_server banter|node: sets SERVER_PID and SERVER_PORT.
 start_server() {
 	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
+	: >"$out" # exists before the server's shell opens it: polled below
 	case "$which" in
 	banter) taskset -c 0 "$BENCH" serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
 	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
@@ -63,7 +64,7 @@ start_server() {
 	SERVER_PID=$!
 	SERVER_PORT=""
 	for _ in $(seq 1 300); do
-		SERVER_PORT=$(awk '/^LISTENING /{print $2; exit}' "$out")
+		SERVER_PORT=$(awk '/^LISTENING /{print $2; exit}' "$out" || true)
 		[ -n "$SERVER_PORT" ] && break
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
 			echo "bench.sh: $which server died:" >&2; cat "$out" >&2; exit 1
