@@ -64,13 +64,7 @@ func (s *Socket) serveGet(w http.ResponseWriter, r *http.Request) {
 			// on another goroutine: give them a moment (Node's upgrade check
 			// interval), then release the poll with a noop. If the upgrade
 			// completes first, the GET gets 400 as it would have in order.
-			time.AfterFunc(upgradeCheckInterval, func() {
-				s.mu.Lock()
-				if s.poll == ch {
-					s.releasePollLocked()
-				}
-				s.mu.Unlock()
-			})
+			s.releasePollLaterLocked()
 		}
 		s.mu.Unlock()
 		select {

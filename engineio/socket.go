@@ -261,6 +261,26 @@ func (s *Socket) kickLocked() {
 	}
 }
 
+// releasePollLaterLocked releases the pending GET with a noop after
+// upgradeCheckInterval, unless it has been answered by then. The client
+// waits for that GET before it sends the upgrade packet; the delay lets
+// frames the client sent earlier on the WebSocket, still in flight on
+// another goroutine, be handled first (so a GET sent after the upgrade
+// packet gets 400, as with Node, which handles everything in order).
+func (s *Socket) releasePollLaterLocked() {
+	ch := s.poll
+	if ch == nil {
+		return
+	}
+	time.AfterFunc(upgradeCheckInterval, func() {
+		s.mu.Lock()
+		if s.poll == ch {
+			s.releasePollLocked()
+		}
+		s.mu.Unlock()
+	})
+}
+
 // releasePollLocked answers a pending GET with what is queued, or a noop.
 func (s *Socket) releasePollLocked() {
 	if s.poll == nil {

@@ -275,7 +275,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 	case p.Type == parser.Ping && string(p.Data) == "probe":
 		_, _ = wc.c.Conn.Write(msgPong3P.wsFrame(sess.protocol))
 		sess.upgrading = true
-		sess.releasePollLocked()
+		sess.releasePollLaterLocked()
 	case p.Type == parser.Upgrade && sess.upgrading:
 		sess.probe = nil
 		sess.upgrading = false
