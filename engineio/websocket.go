@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 // encoded once and everything queued for a connection goes out in one write.
 type wsEngine struct {
 	srv      *Server
+	exec     *executor
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
 
@@ -46,9 +48,10 @@ type wsConn struct {
 }
 
 func newWSEngine(srv *Server) *wsEngine {
-	e := &wsEngine{srv: srv}
+	e := &wsEngine{srv: srv, exec: newExecutor(16 * runtime.GOMAXPROCS(0))}
 	e.engine = nbhttp.NewEngine(nbhttp.Config{
 		Name:                    "banter-ws",
+		ServerExecutor:          e.exec.Go,
 		ReleaseWebsocketPayload: true,
 		MaxWriteBufferSize:      srv.cfg.MaxBufferedBytes,
 		WriteTimeout:            srv.cfg.WriteTimeout,
@@ -97,6 +100,7 @@ func (e *wsEngine) stop() {
 	if e.started {
 		e.engine.Stop()
 	}
+	e.exec.Close()
 }
 
 func connKey(local, remote net.Addr) string {

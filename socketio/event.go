@@ -105,7 +105,23 @@ func (e *Event) AckRaw(data json.RawMessage, attachments [][]byte) bool {
 // ArgsJSON returns the arguments as one raw JSON array (placeholders kept)
 // and the attachments: what AckRaw and EmitRaw take to resend them as is.
 func (e *Event) ArgsJSON() (json.RawMessage, [][]byte) {
-	raw := e.RawArgs()
-	b, _ := json.Marshal(raw)
-	return b, e.attachments
+	return joinArray(e.RawArgs()), e.attachments
+}
+
+// joinArray builds a JSON array from raw elements without re-validating
+// them (they come from a validated packet).
+func joinArray(raw []json.RawMessage) json.RawMessage {
+	n := 2
+	for _, r := range raw {
+		n += len(r) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, r := range raw {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, r...)
+	}
+	return append(b, ']')
 }

@@ -312,11 +312,7 @@ func decodeRawArgs(raw []json.RawMessage, att [][]byte) ([]any, error) {
 	if len(raw) == 0 {
 		return []any{}, nil
 	}
-	arr, err := json.Marshal(raw)
-	if err != nil {
-		return nil, err
-	}
-	return parser.DecodeArgs(arr, att)
+	return parser.DecodeArgs(joinArray(raw), att)
 }
 
 // Join adds the socket to rooms.
