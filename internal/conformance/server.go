@@ -22,8 +22,12 @@ import (
 // Options configures the conformance server.
 type Options struct {
 	DisableEIO3 bool
-	Recovery    *socketio.RecoveryConfig
-	Logger      *slog.Logger
+	// PingInterval and PingTimeout override the suites' 300 ms / 200 ms
+	// heartbeat (zero: keep it), for load scenarios where many clients share
+	// one busy process.
+	PingInterval, PingTimeout time.Duration
+	Recovery                  *socketio.RecoveryConfig
+	Logger                    *slog.Logger
 }
 
 // Server is the conformance server: an http.Handler.
@@ -36,10 +40,16 @@ type Server struct {
 // New returns the conformance server with the settings the official suites
 // expect: pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1,000,000, CORS *.
 func New(o Options) *Server {
+	if o.PingInterval <= 0 {
+		o.PingInterval = 300 * time.Millisecond
+	}
+	if o.PingTimeout <= 0 {
+		o.PingTimeout = 200 * time.Millisecond
+	}
 	s := &Server{mux: http.NewServeMux()}
 	s.eio = engineio.NewServer(engineio.Config{
-		PingInterval: 300 * time.Millisecond,
-		PingTimeout:  200 * time.Millisecond,
+		PingInterval: o.PingInterval,
+		PingTimeout:  o.PingTimeout,
 		MaxPayload:   1_000_000,
 		DisableEIO3:  o.DisableEIO3,
 		CORS:         &engineio.CORS{Origins: []string{"*"}},
@@ -49,8 +59,8 @@ func New(o Options) *Server {
 	s.mux.Handle("/engine.io/", s.eio)
 	s.io = socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval: 300 * time.Millisecond,
-			PingTimeout:  200 * time.Millisecond,
+			PingInterval: o.PingInterval,
+			PingTimeout:  o.PingTimeout,
 			MaxPayload:   1_000_000,
 			DisableEIO3:  o.DisableEIO3,
 			CORS:         &engineio.CORS{Origins: []string{"*"}},
