@@ -327,27 +327,65 @@ func NewID() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// Handshake is what a session keeps of the request that opened it.
+// Handshake is what a session keeps of the request that opened it. It is
+// immutable. Headers and query are kept in their wire form (one string
+// each) and parsed on demand: an idle session then holds two strings instead
+// of two maps, which matters at tens of thousands of sessions.
 type Handshake struct {
-	Header     http.Header
-	Query      url.Values
 	RemoteAddr string
 	Host       string
-	URL        string
+	URL        string // request URI: path and query
 	Secure     bool
 	Time       time.Time
+	header     string // "Name: value\n" per value, canonical names
 }
 
 func newHandshake(r *http.Request) *Handshake {
+	n := 0
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 3
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			b.WriteString(k)
+			b.WriteString(": ")
+			b.WriteString(strings.ReplaceAll(v, "\n", " "))
+			b.WriteByte('\n')
+		}
+	}
 	return &Handshake{
-		Header:     r.Header.Clone(),
-		Query:      r.URL.Query(),
 		RemoteAddr: r.RemoteAddr,
 		Host:       r.Host,
 		URL:        r.URL.RequestURI(),
 		Secure:     r.TLS != nil,
 		Time:       time.Now(),
+		header:     b.String(),
 	}
+}
+
+// Header returns a fresh copy of the request headers.
+func (h *Handshake) Header() http.Header {
+	out := make(http.Header)
+	rest := h.header
+	for rest != "" {
+		line, tail, _ := strings.Cut(rest, "\n")
+		rest = tail
+		if k, v, ok := strings.Cut(line, ": "); ok {
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}
+
+// Query returns a fresh copy of the request's query parameters.
+func (h *Handshake) Query() url.Values {
+	_, q, _ := strings.Cut(h.URL, "?")
+	v, _ := url.ParseQuery(q)
+	return v
 }
 
 func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Socket {

@@ -36,7 +36,7 @@ func newClient(s *Server, conn *engineio.Socket) *client {
 func (c *client) start() {
 	if c.protocol == 4 {
 		// Protocol v4 clients are connected to "/" implicitly.
-		c.connect("/", nil, c.conn.Handshake().Query.Encode())
+		c.connect("/", nil, "")
 		return
 	}
 	c.mu.Lock()

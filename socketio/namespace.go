@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"encoding/json"
-	"net/url"
 	"sync"
 
 	"github.com/banter-chat/banter/engineio"
@@ -87,18 +86,6 @@ func (n *Namespace) Emit(event string, args ...any) error {
 // CONNECT reply, connection handlers.
 func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 	hs := c.conn.Handshake()
-	query := hs.Query
-	if nspQuery != "" {
-		if extra, err := url.ParseQuery(nspQuery); err == nil {
-			query = url.Values{}
-			for k, v := range hs.Query {
-				query[k] = v
-			}
-			for k, v := range extra {
-				query[k] = v
-			}
-		}
-	}
 	if auth == nil {
 		auth = map[string]any{}
 	}
@@ -106,8 +93,8 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		nsp:    n,
 		client: c,
 		handshake: Handshake{
-			Headers: hs.Header, Query: query, Auth: auth, Address: hs.RemoteAddr,
-			Time: hs.Time, Secure: hs.Secure, URL: hs.URL,
+			Auth: auth, Address: hs.RemoteAddr, Time: hs.Time, Secure: hs.Secure, URL: hs.URL,
+			eng: hs, nspQuery: nspQuery,
 		},
 	}
 	if n.srv.cfg.Recovery != nil {

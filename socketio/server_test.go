@@ -84,7 +84,7 @@ func TestMiddleware(t *testing.T) {
 			s.SetData("user-1")
 			return nil
 		}
-		if s.Handshake().Query.Get("plain") != "" {
+		if s.Handshake().Query().Get("plain") != "" {
 			return errors.New("go away")
 		}
 		return &socketio.ConnectError{Message: "unauthorized", Data: map[string]any{"code": 401}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sync"
 	"time"
@@ -43,17 +44,34 @@ var reservedEvents = map[string]bool{
 	"newListener": true, "removeListener": true,
 }
 
-// Handshake describes the connection a socket was opened on.
+// Handshake describes the connection a socket was opened on. It is
+// immutable.
 type Handshake struct {
-	Headers map[string][]string
-	// Query holds the Engine.IO request's query, plus (protocol v4) the
-	// namespace query of the CONNECT packet.
-	Query   url.Values
 	Auth    map[string]any // the CONNECT auth payload (v5); empty when none
 	Address string         // remote address
 	Time    time.Time
 	Secure  bool
 	URL     string
+
+	eng      *engineio.Handshake
+	nspQuery string // protocol v4: the query of the CONNECT namespace
+}
+
+// Headers returns a copy of the HTTP headers of the opening request.
+func (h *Handshake) Headers() http.Header { return h.eng.Header() }
+
+// Query returns a copy of the opening request's query, plus (protocol v4)
+// the namespace query of the CONNECT packet.
+func (h *Handshake) Query() url.Values {
+	q := h.eng.Query()
+	if h.nspQuery != "" {
+		if extra, err := url.ParseQuery(h.nspQuery); err == nil {
+			for k, v := range extra {
+				q[k] = v
+			}
+		}
+	}
+	return q
 }
 
 // ConnectError refuses a connection from a middleware with a message and

@@ -106,7 +106,7 @@ func emitRaw(s *socketio.Socket, event string, args []byte, att [][]byte) {
 
 func flatQuery(s *socketio.Socket) map[string]string {
 	out := map[string]string{}
-	for k, v := range s.Handshake().Query {
+	for k, v := range s.Handshake().Query() {
 		if len(v) > 0 {
 			out[k] = v[0]
 		}
