@@ -1,0 +1,364 @@
+package siogw
+
+import (
+	"encoding/json"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/socketio"
+)
+
+// The SocketChat dialect: the events of the AppCoda iOS sample
+// (docs/protocol.md, Compatibility). Its server kept two pieces of global
+// state, which the gateway keeps too: the user list, in order of first
+// connection (users who disconnect stay, marked offline, until exitUser),
+// and the typing users of the default room as an object {nickname: 1}.
+
+// scUser is one entry of the SocketChat user list.
+type scUser struct {
+	ID          string `json:"id"`
+	Nickname    string `json:"nickname"`
+	IsConnected bool   `json:"isConnected"`
+}
+
+type socketChatState struct {
+	mu       sync.Mutex
+	users    []scUser
+	typing   []string // the default room's typing list, as last delivered
+	sessions int      // SocketChat sessions online
+}
+
+func (s *socketChatState) init() {}
+
+// connect adds or revives the entry of nick and returns it.
+func (s *socketChatState) connect(id, nick string, maxUsers int) scUser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions++
+	key := chat.NickKey(nick)
+	for i := range s.users {
+		if chat.NickKey(s.users[i].Nickname) == key {
+			s.users[i] = scUser{ID: id, Nickname: nick, IsConnected: true}
+			return s.users[i]
+		}
+	}
+	if len(s.users) >= maxUsers {
+		// Forget the oldest offline entry (or the oldest at all).
+		i := slices.IndexFunc(s.users, func(u scUser) bool { return !u.IsConnected })
+		s.users = slices.Delete(s.users, max(i, 0), max(i, 0)+1)
+	}
+	u := scUser{ID: id, Nickname: nick, IsConnected: true}
+	s.users = append(s.users, u)
+	return u
+}
+
+// end records that the session id ended: its entry is removed (exitUser) or
+// marked offline (disconnect).
+func (s *socketChatState) end(id string, remove bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sessions--
+	if s.sessions <= 0 {
+		// Nobody receives the room's typing updates any more: the list
+		// would go stale.
+		s.sessions, s.typing = 0, nil
+	}
+	for i := range s.users {
+		if s.users[i].ID == id {
+			if remove {
+				s.users = slices.Delete(s.users, i, i+1)
+			} else {
+				s.users[i].IsConnected = false
+			}
+			return
+		}
+	}
+}
+
+// list returns the user list: SocketChat entries, then the users of other
+// dialects online on this node.
+func (s *socketChatState) list(online []chat.User) []scUser {
+	s.mu.Lock()
+	out := slices.Clone(s.users)
+	s.mu.Unlock()
+	seen := make(map[string]bool, len(out))
+	for _, u := range out {
+		seen[chat.NickKey(u.Nickname)] = true
+	}
+	for _, u := range online {
+		if !seen[chat.NickKey(u.Nickname)] {
+			out = append(out, scUser{ID: u.ID, Nickname: u.Nickname, IsConnected: true})
+		}
+	}
+	if out == nil {
+		out = []scUser{}
+	}
+	return out
+}
+
+func (s *socketChatState) setTyping(nicks []string) {
+	s.mu.Lock()
+	s.typing = slices.Clone(nicks)
+	s.mu.Unlock()
+}
+
+// without removes nick from the typing list and returns the list.
+func (s *socketChatState) without(nick string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := chat.NickKey(nick)
+	s.typing = slices.DeleteFunc(s.typing, func(n string) bool { return chat.NickKey(n) == key })
+	return slices.Clone(s.typing)
+}
+
+// typingObject encodes a typing list as SocketChat's {nickname: 1, ...}.
+func typingObject(nicks []string) json.RawMessage {
+	b := []byte{'{'}
+	for i, n := range nicks {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, _ := json.Marshal(n)
+		b = append(b, k...)
+		b = append(b, ":1"...)
+	}
+	return append(b, '}')
+}
+
+// DateLayout is SocketChat's dateString: Node's
+// new Date().toLocaleString() in en-US, e.g. "11/25/2026, 10:40:00 PM".
+const DateLayout = "1/2/2006, 3:04:05 PM"
+
+func (g *Gateway) dateString(ts int64) string {
+	return time.UnixMilli(ts).In(g.cfg.Location).Format(DateLayout)
+}
+
+// toSocketChat emits an event to every SocketChat socket.
+func (g *Gateway) toSocketChat(event string, args ...any) {
+	if err := g.nsp.To(roomSocketChat).Emit(event, args...); err != nil {
+		g.log.Warn("siogw: SocketChat broadcast failed", "event", event, "err", err)
+	}
+}
+
+func (c *conn) onSocketChat(ev *socketio.Event) {
+	switch ev.Name {
+	case "connectUser":
+		c.connectUser(ev)
+		return
+	}
+	sess := c.session()
+	if sess == nil {
+		if ev.Name != "startType" && ev.Name != "stopType" { // typing is lossy
+			c.fail(ev, chat.Errorf(chat.CodeNotConnected, "send connectUser first"))
+		}
+		return
+	}
+	switch ev.Name {
+	case "exitUser":
+		c.exitUser(ev, sess)
+	case "chatMessage":
+		c.chatMessage(ev, sess)
+	case "startType", "stopType":
+		active := ev.Name == "startType"
+		ctx, cancel := c.g.ctx()
+		err := sess.Typing(ctx, c.g.svc.DefaultRoom(), active)
+		cancel()
+		if active && err == nil {
+			c.startTypingRefresh()
+		} else {
+			c.stopTypingRefresh()
+		}
+		if err != nil && ev.HasAck() {
+			c.fail(ev, err)
+		} else {
+			c.ok(ev, okAck{OK: true})
+		}
+	}
+}
+
+func (c *conn) connectUser(ev *socketio.Event) {
+	nick, err := stringArg(ev, 0, "connectUser: the nickname")
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	g := c.g
+	if old := c.session(); old != nil {
+		if chat.NickKey(old.Nickname()) == chat.NickKey(trimNick(nick)) {
+			// Connected already as this user: just repeat the news.
+			g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+			g.toSocketChat("userConnectUpdate", scUser{ID: old.ID(), Nickname: old.Nickname(), IsConnected: true})
+			c.ok(ev, okAck{OK: true})
+			return
+		}
+		// Another user on the same socket: the first one leaves.
+		c.endSocketChatSession(old, false)
+	}
+	ctx, cancel := g.ctx()
+	defer cancel()
+	c.dialect.Store(int32(dialectSocketChat))
+	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Sink: c})
+	if err == nil {
+		if _, err = sess.Join(ctx, g.svc.DefaultRoom(), chat.JoinOptions{Limit: 1}); err != nil {
+			sess.Disconnect("join of the default room failed")
+		}
+	}
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	if !c.setSession(sess) {
+		return
+	}
+	c.sock.Leave(roomClassic)
+	c.sock.Join(roomSocketChat)
+	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	g.toSocketChat("userConnectUpdate", u)
+	c.ok(ev, okAck{OK: true})
+}
+
+func trimNick(s string) string {
+	n, err := chat.NormalizeNickname(s)
+	if err != nil {
+		return s
+	}
+	return n
+}
+
+// endSocketChatSession ends sess for exitUser (remove the entry) or a
+// second connectUser (mark it offline).
+func (c *conn) endSocketChatSession(sess *chat.Session, remove bool) string {
+	c.stopTypingRefresh()
+	nick := sess.Nickname()
+	c.g.sc.end(sess.ID(), remove)
+	c.mu.Lock()
+	if c.sess == sess {
+		c.sess = nil
+	}
+	c.mu.Unlock()
+	sess.Disconnect("SocketChat exitUser")
+	return nick
+}
+
+func (c *conn) exitUser(ev *socketio.Event, sess *chat.Session) {
+	nick := c.endSocketChatSession(sess, true)
+	c.g.toSocketChat("userExitUpdate", nick)
+	c.ok(ev, okAck{OK: true})
+}
+
+// socketChatDisconnect runs when a SocketChat socket disconnects.
+func (g *Gateway) socketChatDisconnect(c *conn, sess *chat.Session) {
+	if sess == nil {
+		return // exitUser came first, or connectUser never succeeded
+	}
+	nick := sess.Nickname()
+	g.sc.end(sess.ID(), false)
+	sess.Disconnect("SocketChat socket disconnected")
+	typing := g.sc.without(nick)
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	g.toSocketChat("userExitUpdate", nick)
+	g.toSocketChat("userTypingUpdate", typingObject(typing))
+}
+
+func (c *conn) chatMessage(ev *socketio.Event, sess *chat.Session) {
+	text, err := stringArg(ev, 1, "chatMessage: the message")
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	c.stopTypingRefresh()
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	m, err := sess.Send(ctx, c.g.svc.DefaultRoom(), text, "")
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	// newChatMessage reaches SocketChat sockets through their sinks, like
+	// messages of the other dialects.
+	c.g.broadcastClassic(m.Sender, m.Text, false)
+	c.ok(ev, sendAck{OK: true, ID: m.ID, Room: m.Room, Seq: m.Seq, TS: m.TS})
+}
+
+// deliverSocketChat turns chat events of the default room into SocketChat
+// events: a message becomes userTypingUpdate (its sender stopped typing)
+// then newChatMessage; a typing list becomes userTypingUpdate.
+func (c *conn) deliverSocketChat(ev *chat.Event) {
+	g := c.g
+	if ev.Room != g.svc.DefaultRoom() {
+		return
+	}
+	switch ev.Kind {
+	case chat.EventMessage:
+		m := ev.Message
+		typ, _ := ev.Encoded(keySCTypingTx{}, func(*chat.Event) ([]byte, error) {
+			return packetText("userTypingUpdate", typingObject(g.sc.without(m.Sender))), nil
+		})
+		msg, _ := ev.Encoded(keySCMessage{}, func(*chat.Event) ([]byte, error) {
+			return packetText("newChatMessage", mustJSON(m.Sender), mustJSON(m.Text), mustJSON(g.dateString(m.TS))), nil
+		})
+		c.send(typ, true)
+		c.send(msg, false)
+	case chat.EventTyping:
+		data, _ := ev.Encoded(keySCTyping{}, func(*chat.Event) ([]byte, error) {
+			g.sc.setTyping(ev.Typing.Nicknames)
+			return packetText("userTypingUpdate", typingObject(ev.Typing.Nicknames)), nil
+		})
+		c.send(data, true)
+	}
+}
+
+// typingRefresh is how often the gateway repeats a SocketChat user's
+// typing signal: well within chat's typing TTL.
+func (c *conn) typingRefresh() time.Duration {
+	ttl := time.Duration(c.g.svc.Limits().TypingTTLMillis) * time.Millisecond
+	return max(ttl*3/5, 100*time.Millisecond)
+}
+
+func (c *conn) startTypingRefresh() {
+	c.typMu.Lock()
+	defer c.typMu.Unlock()
+	c.typUntil = c.g.cfg.Now().Add(c.g.cfg.SocketChatTypingMax)
+	c.typStopped = false
+	if c.typTimer == nil {
+		c.typTimer = time.AfterFunc(c.typingRefresh(), c.refreshTyping)
+	} else {
+		c.typTimer.Reset(c.typingRefresh())
+	}
+}
+
+func (c *conn) stopTypingRefresh() {
+	c.typMu.Lock()
+	defer c.typMu.Unlock()
+	c.typStopped = true
+	if c.typTimer != nil {
+		c.typTimer.Stop()
+	}
+}
+
+func (c *conn) refreshTyping() {
+	if !c.g.track() {
+		return
+	}
+	defer c.g.bg.Done()
+	c.typMu.Lock()
+	if c.typStopped || c.g.cfg.Now().After(c.typUntil) {
+		c.typMu.Unlock()
+		return
+	}
+	c.typTimer.Reset(c.typingRefresh())
+	c.typMu.Unlock()
+	sess := c.session()
+	if sess == nil {
+		return
+	}
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	if err := sess.Typing(ctx, c.g.svc.DefaultRoom(), true); err != nil && !errors.Is(err, chat.ErrRateLimited) {
+		c.g.log.Debug("siogw: SocketChat typing refresh failed", "err", err)
+	}
+}
