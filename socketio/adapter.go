@@ -55,7 +55,7 @@ type MemoryAdapter struct {
 
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room → socket ids
-	sids  map[string]map[string]struct{} // socket id → rooms
+	sids  map[string]map[string]struct{} // socket id → rooms other than its own
 
 	// Connection state recovery.
 	recMu    sync.Mutex
@@ -88,15 +88,22 @@ func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
 
 var _ Adapter = (*MemoryAdapter)(nil)
 
+// A socket's own room (named by its id) is implicit: it is not stored in
+// the maps, so a socket that joins no other room costs no map entries.
+// Broadcasts to "everyone" enumerate the namespace's sockets.
+
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	mine := a.sids[id]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms))
-		a.sids[id] = mine
-	}
 	for _, r := range rooms {
+		if r == id {
+			continue
+		}
+		if mine == nil {
+			mine = make(map[string]struct{}, len(rooms))
+			a.sids[id] = mine
+		}
 		mine[r] = struct{}{}
 		members := a.rooms[r]
 		if members == nil {
@@ -110,7 +117,12 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	delete(a.sids[id], room)
+	if mine := a.sids[id]; mine != nil {
+		delete(mine, room)
+		if len(mine) == 0 {
+			delete(a.sids, id)
+		}
+	}
 	if m := a.rooms[room]; m != nil {
 		delete(m, id)
 		if len(m) == 0 {
@@ -136,11 +148,36 @@ func (a *MemoryAdapter) DelAll(id string) {
 func (a *MemoryAdapter) SocketRooms(id string) []string {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]string, 0, len(a.sids[id]))
+	out := make([]string, 0, len(a.sids[id])+1)
+	if a.nsp.Socket(id) != nil {
+		out = append(out, id)
+	}
 	for r := range a.sids[id] {
 		out = append(out, r)
 	}
 	return out
+}
+
+// inRoom reports whether socket id is in room (its own room included).
+// Called with a.mu held.
+func (a *MemoryAdapter) inRoom(id, room string) bool {
+	if id == room {
+		return true
+	}
+	_, ok := a.rooms[room][id]
+	return ok
+}
+
+// members calls fn for every local socket in room. Called with a.mu held.
+func (a *MemoryAdapter) members(room string, fn func(id string)) {
+	m := a.rooms[room]
+	for id := range m {
+		fn(id)
+	}
+	// The socket whose own room this is (other sockets may have joined it).
+	if _, listed := m[room]; !listed && a.nsp.Socket(room) != nil {
+		fn(room)
+	}
 }
 
 // match calls fn for every socket id matching opts, under the read lock.
@@ -149,36 +186,39 @@ func (a *MemoryAdapter) match(opts BroadcastOptions, fn func(id string)) {
 	defer a.mu.RUnlock()
 	excluded := func(id string) bool {
 		for _, r := range opts.Except {
-			if _, ok := a.rooms[r][id]; ok {
+			if a.inRoom(id, r) {
 				return true
 			}
 		}
 		return false
 	}
-	if len(opts.Rooms) == 0 {
-		for id := range a.sids {
-			if !excluded(id) {
-				fn(id)
-			}
-		}
-		return
-	}
-	if len(opts.Rooms) == 1 {
-		for id := range a.rooms[opts.Rooms[0]] {
-			if !excluded(id) {
-				fn(id)
-			}
-		}
-		return
-	}
-	seen := make(map[string]struct{})
-	for _, r := range opts.Rooms {
-		for id := range a.rooms[r] {
-			if _, dup := seen[id]; dup || excluded(id) {
-				continue
-			}
-			seen[id] = struct{}{}
+	visit := func(id string) {
+		if !excluded(id) {
 			fn(id)
+		}
+	}
+	switch len(opts.Rooms) {
+	case 0:
+		a.nsp.mu.RLock()
+		ids := make([]string, 0, len(a.nsp.sockets))
+		for id := range a.nsp.sockets {
+			ids = append(ids, id)
+		}
+		a.nsp.mu.RUnlock()
+		for _, id := range ids {
+			visit(id)
+		}
+	case 1:
+		a.members(opts.Rooms[0], visit)
+	default:
+		seen := make(map[string]struct{})
+		for _, r := range opts.Rooms {
+			a.members(r, func(id string) {
+				if _, dup := seen[id]; !dup {
+					seen[id] = struct{}{}
+					visit(id)
+				}
+			})
 		}
 	}
 }

@@ -19,13 +19,13 @@ type client struct {
 	decoder  parser.Decoder
 
 	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace
+	sockets      []*Socket // one per joined namespace; usually one, so a slice beats a map
 	connectTimer *time.Timer
 	closed       bool
 }
 
 func newClient(s *Server, conn *engineio.Socket) *client {
-	c := &client{srv: s, conn: conn, protocol: 5, sockets: make(map[string]*Socket, 1)}
+	c := &client{srv: s, conn: conn, protocol: 5}
 	if conn.Protocol() == 3 {
 		c.protocol = 4
 	}
@@ -86,7 +86,7 @@ func (c *client) onPacket(p *parser.Packet) {
 		return
 	}
 	c.mu.Lock()
-	sock := c.sockets[p.Namespace]
+	sock := c.socketLocked(p.Namespace)
 	c.mu.Unlock()
 	if sock == nil {
 		// Node ignores packets for namespaces the client has not joined.
@@ -104,7 +104,7 @@ func (c *client) connect(name string, auth map[string]any, query string) {
 		return
 	}
 	c.mu.Lock()
-	if _, dup := c.sockets[name]; dup || c.closed {
+	if dup := c.socketLocked(name) != nil; dup || c.closed {
 		c.mu.Unlock()
 		// A second CONNECT for the same namespace: Node closes the connection.
 		if dup {
@@ -160,10 +160,23 @@ func encodePacket(p *parser.Packet) []*engineio.Message {
 	return msgs
 }
 
+// socketLocked returns the socket of namespace name, or nil.
+func (c *client) socketLocked(name string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == name {
+			return s
+		}
+	}
+	return nil
+}
+
 func (c *client) remove(sock *Socket) {
 	c.mu.Lock()
-	if c.sockets[sock.nsp.name] == sock {
-		delete(c.sockets, sock.nsp.name)
+	for i, o := range c.sockets {
+		if o == sock {
+			c.sockets = append(c.sockets[:i], c.sockets[i+1:]...)
+			break
+		}
 	}
 	c.mu.Unlock()
 }
@@ -175,11 +188,8 @@ func (c *client) OnClose(_ *engineio.Socket, reason engineio.Reason) {
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 	}
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
-	c.sockets = map[string]*Socket{}
+	socks := c.sockets
+	c.sockets = nil
 	c.mu.Unlock()
 	r := Reason(reason)
 	switch reason {

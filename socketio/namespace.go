@@ -142,7 +142,7 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		c.mu.Unlock()
 		return
 	}
-	c.sockets[n.name] = s
+	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
 	s.connected = true
 	n.mu.Lock()

@@ -356,10 +356,7 @@ func (s *Socket) Broadcast() *BroadcastOperator { return s.nsp.newOperator().Exc
 func (s *Socket) Disconnect(close bool) {
 	if close {
 		s.client.mu.Lock()
-		all := make([]*Socket, 0, len(s.client.sockets))
-		for _, o := range s.client.sockets {
-			all = append(all, o)
-		}
+		all := append([]*Socket(nil), s.client.sockets...)
 		s.client.mu.Unlock()
 		for _, o := range all {
 			o.Disconnect(false)
