@@ -142,9 +142,13 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		c.mu.Unlock()
 		return
 	}
+	// Connected before it is visible in c.sockets, under c.mu: a concurrent
+	// client.OnClose either sees it (and disconnects it) or we see c.closed.
+	s.mu.Lock()
+	s.connected = true
+	s.mu.Unlock()
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
-	s.connected = true
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	handlers := n.onConnect
