@@ -20,6 +20,8 @@
 //                expect: JSON value it must equal (polled until timeout);
 //                save: name under which the value goes to "results"
 //   screenshot   value: file name (without .png)
+//   viewport     value: "WIDTHxHEIGHT" in CSS pixels ("390x844" for a phone)
+//   colorScheme  value: "light" or "dark" (emulates prefers-color-scheme)
 // Optional per step: timeoutMs (default 10000).
 //
 // Output: one JSON line {"ok": true, "steps": n, "results": {...},
@@ -128,6 +130,21 @@ const ACTIONS = {
         }
       }
       if (s.save) ctx.results[s.save] = v;
+    },
+  },
+  viewport: {
+    needs: ['value'],
+    run: (p, s) => {
+      const m = /^(\d{2,4})x(\d{2,4})$/.exec(s.value);
+      if (!m) throw new Error(`viewport ${JSON.stringify(s.value)}: want WIDTHxHEIGHT`);
+      return p.setViewportSize({ width: Number(m[1]), height: Number(m[2]) });
+    },
+  },
+  colorScheme: {
+    needs: ['value'],
+    run: (p, s) => {
+      if (s.value !== 'light' && s.value !== 'dark') throw new Error(`colorScheme ${JSON.stringify(s.value)}: want light or dark`);
+      return p.emulateMedia({ colorScheme: s.value });
     },
   },
   screenshot: {
