@@ -93,16 +93,17 @@ type Socket struct {
 	client    *client
 	handshake Handshake
 
-	mu         sync.Mutex
-	connected  bool
-	recovered  bool
-	pid        string
-	data       any
-	handlers   map[string][]EventHandler
-	anyHandler []func(ev *Event)
-	onDisc     []func(Reason)
-	acks       map[uint64]func(args []json.RawMessage, attachments [][]byte, err error)
-	nextAck    uint64
+	mu          sync.Mutex
+	connected   bool
+	recovered   bool
+	pid         string
+	data        any
+	handlers    map[string][]EventHandler
+	anyHandler  []func(ev *Event)
+	onDisc      []func(Reason)
+	closeReason Reason // set once disconnected
+	acks        map[uint64]func(args []json.RawMessage, attachments [][]byte, err error)
+	nextAck     uint64
 }
 
 // ID returns the socket id (also the name of its own room).
@@ -164,8 +165,15 @@ func (s *Socket) OnAny(h func(ev *Event)) {
 }
 
 // OnDisconnect registers a handler called once when the socket disconnects.
+// On a socket that has already disconnected (the client may go away while
+// the connection handlers still run), h is called at once.
 func (s *Socket) OnDisconnect(h func(reason Reason)) {
 	s.mu.Lock()
+	if reason := s.closeReason; reason != "" {
+		s.mu.Unlock()
+		h(reason)
+		return
+	}
 	s.onDisc = append(s.onDisc, h)
 	s.mu.Unlock()
 }
@@ -425,6 +433,7 @@ func (s *Socket) onClose(reason Reason) {
 		return
 	}
 	s.connected = false
+	s.closeReason = reason
 	acks := s.acks
 	s.acks = nil
 	handlers := s.onDisc
