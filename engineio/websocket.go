@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/engineio/parser"
+	"github.com/lesismal/nbio"
 	"github.com/lesismal/nbio/nbhttp"
 	"github.com/lesismal/nbio/nbhttp/websocket"
 )
@@ -325,6 +326,9 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 	case errors.Is(err, websocket.ErrMessageTooLarge):
 		sess.Close(ReasonPayloadTooLarge)
 		sess.finishClose()
+	case errors.Is(err, nbio.ErrOverflow):
+		sess.Close(ReasonSlowConsumer)
+		sess.finishClose()
 	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err) || isCloseFrame(err):
 		sess.Close(ReasonTransportClose)
 		sess.finishClose()
@@ -332,6 +336,15 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 		sess.Close(ReasonTransportError)
 		sess.finishClose()
 	}
+}
+
+// writeErrorReason classifies a failed write: past MaxBufferedBytes of
+// unsent data nbio refuses the write and closes the connection.
+func writeErrorReason(err error) Reason {
+	if errors.Is(err, nbio.ErrOverflow) {
+		return ReasonSlowConsumer
+	}
+	return ReasonTransportError
 }
 
 func isEOF(err error) bool { return errors.Is(err, io.EOF) }
@@ -384,7 +397,7 @@ func (s *Socket) flushWS(buf []byte) []byte {
 		}
 		if len(buf) > 0 {
 			if _, err := wc.c.Conn.Write(buf); err != nil {
-				s.Close(ReasonTransportError)
+				s.Close(writeErrorReason(err))
 				closing = true
 			}
 		}
