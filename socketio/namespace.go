@@ -22,6 +22,7 @@ type Namespace struct {
 	sockets     map[string]*Socket
 	middlewares []Middleware
 	onConnect   []func(*Socket)
+	handlers    map[string][]EventHandler // for every socket of the namespace
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -47,6 +48,19 @@ func (n *Namespace) Use(m Middleware) {
 func (n *Namespace) OnConnection(h func(*Socket)) {
 	n.mu.Lock()
 	n.onConnect = append(n.onConnect, h)
+	n.mu.Unlock()
+}
+
+// On registers an event handler for every socket of the namespace. It
+// runs after the socket's own handlers (Socket.On) for that event. Unlike
+// Socket.On in a connection handler, it costs no memory per socket: prefer
+// it for servers holding many connections. ev.Socket is the sender.
+func (n *Namespace) On(event string, h EventHandler) {
+	n.mu.Lock()
+	if n.handlers == nil {
+		n.handlers = make(map[string][]EventHandler)
+	}
+	n.handlers[event] = append(n.handlers[event], h)
 	n.mu.Unlock()
 }
 

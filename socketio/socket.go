@@ -416,10 +416,16 @@ func (s *Socket) dispatch(ev *Event) {
 	anys := s.anyHandler
 	hs := s.handlers[ev.Name]
 	s.mu.Unlock()
+	s.nsp.mu.RLock()
+	shared := s.nsp.handlers[ev.Name]
+	s.nsp.mu.RUnlock()
 	for _, h := range anys {
 		h(ev)
 	}
 	for _, h := range hs {
+		h(ev)
+	}
+	for _, h := range shared {
 		h(ev)
 	}
 }
