@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/banter-chat/banter/engineio"
 	"github.com/banter-chat/banter/socketio/parser"
@@ -194,3 +195,26 @@ func (n *Namespace) remove(s *Socket) {
 
 // engineioID returns a fresh unguessable id (same form as session ids).
 func engineioID() string { return engineio.NewID() }
+
+// Timeout returns a broadcast to every socket whose EmitWithAck waits d.
+func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator {
+	return n.newOperator().Timeout(d)
+}
+
+// Volatile returns a broadcast that may be dropped for busy clients.
+func (n *Namespace) Volatile() *BroadcastOperator { return n.newOperator().Volatile() }
+
+// Local returns a broadcast restricted to this node.
+func (n *Namespace) Local() *BroadcastOperator { return n.newOperator().Local() }
+
+// FetchSockets returns the sockets of the namespace on this node.
+func (n *Namespace) FetchSockets() []*Socket { return n.newOperator().FetchSockets() }
+
+// SocketsJoin makes every socket of the namespace join rooms.
+func (n *Namespace) SocketsJoin(rooms ...string) { n.newOperator().SocketsJoin(rooms...) }
+
+// SocketsLeave makes every socket of the namespace leave rooms.
+func (n *Namespace) SocketsLeave(rooms ...string) { n.newOperator().SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the namespace.
+func (n *Namespace) DisconnectSockets(close bool) { n.newOperator().DisconnectSockets(close) }

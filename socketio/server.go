@@ -204,3 +204,9 @@ func (s *Server) onEngineConnection(conn *engineio.Socket) {
 func (s *Server) Shutdown(ctx context.Context) error {
 	return s.engine.Shutdown(ctx)
 }
+
+// To is Of("/").To: a broadcast to rooms of the main namespace.
+func (s *Server) To(rooms ...string) *BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// Emit broadcasts an event to every socket of the main namespace.
+func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
