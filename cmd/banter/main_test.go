@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/internal/testutil"
+)
+
+type buf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *buf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func noEnv(string) string { return "" }
+
+func runCmd(t *testing.T, env func(string) string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut buf
+	code := run(context.Background(), args, env, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(dir, "ok.db")
+	for _, c := range []struct {
+		name    string
+		env     map[string]string
+		args    []string
+		code    int
+		wantOut string
+		wantErr string
+	}{
+		{"version", nil, []string{"version"}, exitOK, "banter ", ""},
+		{"help", nil, []string{"--help"}, exitOK, "-log-level", ""},
+		{"help command", nil, []string{"help"}, exitOK, "-addr", ""},
+		{"unknown command", nil, []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
+		{"unknown flag", nil, []string{"--nope"}, exitUsage, "", "flag provided but not defined"},
+		{"bad log level", nil, []string{"--log-level", "loud"}, exitUsage, "", "--log-level"},
+		{"stray argument", nil, []string{"serve", "extra"}, exitUsage, "", `unexpected argument "extra"`},
+		{"negative limit", nil, []string{"--rate-burst", "-1"}, exitUsage, "", "must be positive"},
+		{"port taken", nil, []string{"--addr", busy.Addr().String(), "--db", db}, exitListen, "", "another program uses this port"},
+		{"port taken via env", map[string]string{"BANTER_ADDR": busy.Addr().String(), "BANTER_DB": db}, nil, exitListen, "", "cannot listen on " + busy.Addr().String()},
+		{"database cannot be opened", nil, []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "missing", "dir", "x.db")}, exitDatabase, "", "cannot open the database"},
+		{"database is a directory", map[string]string{"BANTER_DB": dir}, []string{"--addr", "127.0.0.1:0"}, exitDatabase, "", "cannot open the database " + dir},
+		{"bench usage", nil, []string{"bench"}, exitUsage, "", "missing subcommand"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			env := func(k string) string { return c.env[k] }
+			code, out, errOut := runCmd(t, env, c.args...)
+			if code != c.code || !strings.Contains(out, c.wantOut) || !strings.Contains(errOut, c.wantErr) {
+				t.Errorf("banter %q: exit %d, want %d\nstdout: %s\nstderr: %s\nwant stdout containing %q, stderr containing %q",
+					c.args, code, c.code, out, errOut, c.wantOut, c.wantErr)
+			}
+		})
+	}
+}
+
+func TestHelpListsEveryFlag(t *testing.T) {
+	_, out, _ := runCmd(t, noEnv, "--help")
+	newServeFlags(noEnv, &buf{}).fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(out, "-"+f.Name) || !strings.Contains(out, f.Usage) {
+			t.Errorf("--help does not explain -%s", f.Name)
+		}
+	})
+	for _, env := range []string{"BANTER_ADDR", "BANTER_DB", "BANTER_LOG_LEVEL"} {
+		if !strings.Contains(out, env) {
+			t.Errorf("--help does not mention %s", env)
+		}
+	}
+}
+
+// serve runs until its context ends (a stop signal), then stops cleanly
+// with exit code 0.
+func TestServeStopsOnSignal(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut buf
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(t.TempDir(), "b.db"), "--log-level", "debug"}, noEnv, &out, &errOut)
+	}()
+	testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(errOut.String(), "Banter listening on http://localhost:") },
+		"no listening line")
+	stop()
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Fatalf("exit %d after stop, want 0\n%s", code, errOut.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if !strings.Contains(errOut.String(), "Banter stopped") {
+		t.Errorf("no clean stop in the log:\n%s", errOut.String())
+	}
+}
