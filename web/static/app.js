@@ -82,6 +82,7 @@ const state = {
   typingSentAt: 0,
   typingIdle: 0,
   reconnectTimer: 0,
+  sessions: 0, // successful hellos since the page loaded
 };
 const nextClientId = clientIdMaker(randomHex(6));
 
@@ -187,6 +188,7 @@ async function onConnect(socket) {
   if (ack.defaultRoom) state.defaultRoom = ack.defaultRoom;
   state.ready = true;
   state.everReady = true;
+  state.sessions++;
   setConn('connected');
   renderMe();
   for (const res of ack.rooms || []) {
@@ -247,6 +249,16 @@ function ensureRoom(name) {
   }
   if (isDM(name) && !r.peer && state.nickname) r.peer = dmPeer(name, state.nickname);
   return r;
+}
+
+// knownCase finds how a user spells their nickname (DM room names only have
+// it lowercased) among the members of the rooms we are in.
+function knownCase(lower) {
+  for (const r of state.rooms.values()) {
+    const n = r.members.get(lower);
+    if (n) return n;
+  }
+  return '';
 }
 
 function applyJoin(res) {
@@ -419,6 +431,7 @@ function onPresence(p) {
     room.members.set(p.nickname.toLowerCase(), p.nickname);
   }
   if (room.name === state.current) renderUsers();
+  if (p.action !== 'left') renderRooms(); // a DM partner's spelling may be known now
 }
 
 function onTyping(t) {
@@ -689,6 +702,9 @@ function renderRooms() {
   const pub = [...state.rooms.values()].filter((r) => !isDM(r.name))
     .sort((a, b) => (a.name === state.defaultRoom ? -1 : b.name === state.defaultRoom ? 1 : a.name.localeCompare(b.name)));
   $('room-list').replaceChildren(...pub.map((r) => roomItem(r, r.name, el('span', 'hash', '#'))));
+  for (const r of state.rooms.values()) {
+    if (isDM(r.name) && r.peer === r.peer.toLowerCase()) r.peer = knownCase(r.peer) || r.peer;
+  }
   const dms = [...state.rooms.values()].filter((r) => isDM(r.name)).sort((a, b) => a.peer.localeCompare(b.peer));
   $('dm-list').replaceChildren(...dms.map((r) => roomItem(r, r.peer, avatar(r.peer, 'small'))));
   $('dm-empty').hidden = dms.length > 0;
@@ -926,6 +942,7 @@ window.banter = Object.freeze({
   get socket() { return state.socket; },
   get ready() { return state.ready; },
   get nickname() { return state.nickname; },
+  get sessions() { return state.sessions; },
   seqs(room) { const r = state.rooms.get(room); return r ? r.log.sorted().map((m) => m.seq) : []; },
 });
 
