@@ -174,6 +174,9 @@ func orderedSince(raw json.RawMessage) ([]sinceEntry, error) {
 			return nil, chat.Errorf(chat.CodeInvalidArgument, "hello: at most %d rooms", MaxHelloRooms)
 		}
 	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, bad
+	}
 	return out, nil
 }
 
