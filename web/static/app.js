@@ -191,6 +191,9 @@ async function onConnect(socket) {
   state.sessions++;
   setConn('connected');
   renderMe();
+  // Signing in from the form: the next thing to do is write.
+  const idle = !document.activeElement || document.activeElement === document.body;
+  if (state.sessions === 1 && idle && !window.matchMedia('(max-width: 760px)').matches) $('text').focus();
   for (const res of ack.rooms || []) {
     if (res.ok) applyJoin(res);
     else joinFailed(res.room, res.error);
