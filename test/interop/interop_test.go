@@ -38,10 +38,9 @@ type target struct {
 
 var nodeTarget = target{name: "node", start: startNodeRefServer}
 
-// targets are the servers every scenario must pass against. Once the Go
-// conformance server exists (examples/conformance), add a banterTarget whose
-// start serves it with testutil.StartHTTP, and make this
-// []target{nodeTarget, banterTarget}.
+// targets are the servers every scenario must pass against: the Node
+// reference here, and Banter's conformance server, which banter_test.go
+// appends (in-process, under the race detector).
 var targets = []target{nodeTarget}
 
 func startNodeRefServer(t *testing.T) string {
