@@ -51,8 +51,12 @@ type wsConn struct {
 func newWSEngine(srv *Server) *wsEngine {
 	e := &wsEngine{srv: srv, exec: newExecutor(16 * runtime.GOMAXPROCS(0))}
 	e.engine = nbhttp.NewEngine(nbhttp.Config{
-		Name:                    "banter-ws",
-		ServerExecutor:          e.exec.Go,
+		Name:           "banter-ws",
+		ServerExecutor: e.exec.Go,
+		// We never dial: without this nbio starts a client executor pool
+		// in NewEngine that only Stop ends, and Stop is not called when
+		// no WebSocket ever started the event loop.
+		SupportServerOnly:       true,
 		ReleaseWebsocketPayload: true,
 		MaxWriteBufferSize:      srv.cfg.MaxBufferedBytes,
 		WriteTimeout:            srv.cfg.WriteTimeout,
