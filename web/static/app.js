@@ -481,9 +481,10 @@ async function trySend(item) {
     return;
   }
   const code = ack.error && ack.error.code;
-  if (code === 'timeout' || code === 'not_connected' || code === 'unavailable') {
-    // Stays pending; sent again (same clientId) once the session is back.
-    if (state.ready && item.tries < 5) setTimeout(() => trySend(item), 1000);
+  if ((code === 'timeout' || code === 'not_connected' || code === 'unavailable') && (!state.ready || item.tries < 5)) {
+    // Stays pending; sent again (same clientId) now or once the session is
+    // back. A server that keeps failing while connected ends as "failed".
+    if (state.ready) setTimeout(() => trySend(item), 1000);
     return;
   }
   if (code === 'rate_limited' && item.tries < 5) {
