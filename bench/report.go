@@ -409,7 +409,10 @@ func (r *report) targets() string {
 	nb, _ := best("node")
 	if bb.ok() || nb.ok() {
 		met := yes(bb.ok() && nb.ok() && bb.med >= 5*nb.med)
-		if bbound && !(bb.med >= 5*nb.med) {
+		switch {
+		case !nb.ok():
+			met = "**not measurable here**: Node had no step with p99 ≤ 100 ms"
+		case bbound && !(bb.med >= 5*nb.med):
 			met = "**not measurable here**: the generator was the bottleneck"
 		}
 		ratio := math.NaN()
