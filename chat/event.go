@@ -68,9 +68,9 @@ type Event struct {
 }
 
 type encoded struct {
-	key  any
-	data []byte
-	err  error
+	key any
+	val any
+	err error
 }
 
 // Encoded returns enc(e), calling enc at most once per key for the life of
@@ -78,16 +78,25 @@ type encoded struct {
 // identifies the wire format (use an unexported type, like a context key).
 // The returned bytes are shared: do not modify them.
 func (e *Event) Encoded(key any, enc func(*Event) ([]byte, error)) ([]byte, error) {
+	v, err := e.Cached(key, func(ev *Event) (any, error) { return enc(ev) })
+	data, _ := v.([]byte)
+	return data, err
+}
+
+// Cached is Encoded for any value a gateway derives from the event once and
+// shares between recipients (a ready-to-send transport message, say). fn
+// must not call Encoded or Cached on the same event.
+func (e *Event) Cached(key any, fn func(*Event) (any, error)) (any, error) {
 	e.encMu.Lock()
 	defer e.encMu.Unlock()
 	for _, x := range e.enc {
 		if x.key == key {
-			return x.data, x.err
+			return x.val, x.err
 		}
 	}
-	data, err := enc(e)
-	e.enc = append(e.enc, encoded{key: key, data: data, err: err})
-	return data, err
+	v, err := fn(e)
+	e.enc = append(e.enc, encoded{key: key, val: v, err: err})
+	return v, err
 }
 
 // PresenceAction is what happened in a Presence event.

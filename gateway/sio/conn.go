@@ -215,20 +215,46 @@ func encodeV1(ev *chat.Event) ([]byte, error) {
 	return packetText(name, b), nil
 }
 
-// send enqueues shared packet bytes on the connection. It never blocks: a
-// client whose queue overflows is closed by engineio (slow consumer) and
-// catches up after reconnecting; volatile packets (typing) are dropped for
-// a client with a backlog instead.
+// send enqueues packet bytes on the connection. It never blocks: a client
+// whose queue overflows is closed by engineio (slow consumer) and catches up
+// after reconnecting; volatile packets (typing) are dropped for a client with
+// a backlog instead.
 func (c *conn) send(data []byte, volatile bool) {
-	if len(data) == 0 || c.closed.Load() {
+	if len(data) == 0 {
 		return
 	}
-	m := engineio.NewMessage(data, false)
+	c.enqueue(engineio.NewMessage(data, false), volatile)
+}
+
+// enqueue enqueues a message that may be shared with other connections.
+func (c *conn) enqueue(m *engineio.Message, volatile bool) {
+	if m == nil || c.closed.Load() {
+		return
+	}
 	if volatile {
 		c.sock.Conn().SendVolatile(m)
 		return
 	}
-	_ = c.sock.Conn().Send(m)
+	_ = c.sock.Conn().Enqueue(m)
+}
+
+// sharedKey wraps an encoding key: the cached value is the Engine.IO message
+// carrying those bytes, one per event and format for all recipients (so its
+// WebSocket frame is built once, too).
+type sharedKey struct{ key any }
+
+// sharedMessage returns the event's packet for one wire format as a message
+// shared by every recipient.
+func sharedMessage(ev *chat.Event, key any, enc func(*chat.Event) ([]byte, error)) (*engineio.Message, error) {
+	v, err := ev.Cached(sharedKey{key}, func(ev *chat.Event) (any, error) {
+		data, err := enc(ev)
+		if err != nil || len(data) == 0 {
+			return (*engineio.Message)(nil), err
+		}
+		return engineio.NewMessage(data, false), nil
+	})
+	m, _ := v.(*engineio.Message)
+	return m, err
 }
 
 // Deliver implements chat.Sink. It runs with chat's locks held: it only
@@ -240,12 +266,12 @@ func (c *conn) Deliver(ev *chat.Event) {
 	}
 	switch c.getDialect() {
 	case dialectV1:
-		data, err := ev.Encoded(keyV1{}, encodeV1)
+		m, err := sharedMessage(ev, keyV1{}, encodeV1)
 		if err != nil {
 			c.g.log.Error("siogw: cannot encode event", "kind", ev.Kind.String(), "err", err)
 			return
 		}
-		c.send(data, ev.Kind == chat.EventTyping)
+		c.enqueue(m, ev.Kind == chat.EventTyping)
 	case dialectSocketChat:
 		c.deliverSocketChat(ev)
 	}

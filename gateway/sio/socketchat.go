@@ -295,20 +295,20 @@ func (c *conn) deliverSocketChat(ev *chat.Event) {
 	switch ev.Kind {
 	case chat.EventMessage:
 		m := ev.Message
-		typ, _ := ev.Encoded(keySCTypingTx{}, func(*chat.Event) ([]byte, error) {
+		typ, _ := sharedMessage(ev, keySCTypingTx{}, func(*chat.Event) ([]byte, error) {
 			return packetText("userTypingUpdate", typingObject(g.sc.without(m.Sender))), nil
 		})
-		msg, _ := ev.Encoded(keySCMessage{}, func(*chat.Event) ([]byte, error) {
+		msg, _ := sharedMessage(ev, keySCMessage{}, func(*chat.Event) ([]byte, error) {
 			return packetText("newChatMessage", mustJSON(m.Sender), mustJSON(m.Text), mustJSON(g.dateString(m.TS))), nil
 		})
-		c.send(typ, true)
-		c.send(msg, false)
+		c.enqueue(typ, true)
+		c.enqueue(msg, false)
 	case chat.EventTyping:
-		data, _ := ev.Encoded(keySCTyping{}, func(*chat.Event) ([]byte, error) {
+		data, _ := sharedMessage(ev, keySCTyping{}, func(*chat.Event) ([]byte, error) {
 			g.sc.setTyping(ev.Typing.Nicknames)
 			return packetText("userTypingUpdate", typingObject(ev.Typing.Nicknames)), nil
 		})
-		c.send(data, true)
+		c.enqueue(data, true)
 	}
 }
 
