@@ -49,6 +49,7 @@ type wsConn struct {
 }
 
 func newWSEngine(srv *Server) *wsEngine {
+	routeNBIOLogs(srv.log)
 	e := &wsEngine{srv: srv, exec: newExecutor(16 * runtime.GOMAXPROCS(0))}
 	e.engine = nbhttp.NewEngine(nbhttp.Config{
 		Name:           "banter-ws",

@@ -27,56 +27,57 @@ func Mount(srv *socketio.Server, log *slog.Logger) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	nsp := srv.Of("/")
-	nsp.OnConnection(func(s *socketio.Socket) {
-		s.On("chat message", func(ev *socketio.Event) {
-			// Re-emit the arguments as received: no decode/encode round trip,
-			// as Node's io.emit(...args) only re-serializes them.
-			raw := ev.RawArgs()
-			args := make([]any, len(raw))
-			for i, r := range raw {
-				args[i] = r
-			}
-			if err := nsp.Emit("chat message", args...); err != nil {
-				log.Debug("workload: chat message", "err", err)
-			}
-		})
-		s.On("join", func(ev *socketio.Event) {
-			room, err := ev.String(0)
-			if err != nil {
-				log.Debug("workload: join", "err", err)
-				ev.Ack(false)
-				return
-			}
-			s.Join(room)
-			ev.Ack(true)
-		})
-		s.On("leave", func(ev *socketio.Event) {
-			room, err := ev.String(0)
-			if err != nil {
-				log.Debug("workload: leave", "err", err)
-				return
-			}
-			s.Leave(room)
-		})
-		s.On("room message", func(ev *socketio.Event) {
-			var m struct {
-				Room string          `json:"room"`
-				Msg  json.RawMessage `json:"msg"`
-			}
-			if err := ev.Bind(0, &m); err != nil || m.Room == "" {
-				log.Debug("workload: room message without room", "err", err)
-				return
-			}
-			if m.Msg == nil {
-				m.Msg = json.RawMessage("null")
-			}
-			if err := nsp.To(m.Room).Emit("chat message", m.Msg); err != nil {
-				log.Debug("workload: room message", "err", err)
-			}
-		})
-		s.On("echo", func(ev *socketio.Event) {
-			data, att := ev.ArgsJSON()
-			ev.AckRaw(data, att)
-		})
+	// Namespace-wide handlers (Namespace.On): the same behaviour as handlers
+	// registered per socket in a connection handler, without a handler map
+	// and closures per connection.
+	nsp.On("chat message", func(ev *socketio.Event) {
+		// Re-emit the arguments as received: no decode/encode round trip,
+		// as Node's io.emit(...args) only re-serializes them.
+		raw := ev.RawArgs()
+		args := make([]any, len(raw))
+		for i, r := range raw {
+			args[i] = r
+		}
+		if err := nsp.Emit("chat message", args...); err != nil {
+			log.Debug("workload: chat message", "err", err)
+		}
+	})
+	nsp.On("join", func(ev *socketio.Event) {
+		room, err := ev.String(0)
+		if err != nil {
+			log.Debug("workload: join", "err", err)
+			ev.Ack(false)
+			return
+		}
+		ev.Socket.Join(room)
+		ev.Ack(true)
+	})
+	nsp.On("leave", func(ev *socketio.Event) {
+		room, err := ev.String(0)
+		if err != nil {
+			log.Debug("workload: leave", "err", err)
+			return
+		}
+		ev.Socket.Leave(room)
+	})
+	nsp.On("room message", func(ev *socketio.Event) {
+		var m struct {
+			Room string          `json:"room"`
+			Msg  json.RawMessage `json:"msg"`
+		}
+		if err := ev.Bind(0, &m); err != nil || m.Room == "" {
+			log.Debug("workload: room message without room", "err", err)
+			return
+		}
+		if m.Msg == nil {
+			m.Msg = json.RawMessage("null")
+		}
+		if err := nsp.To(m.Room).Emit("chat message", m.Msg); err != nil {
+			log.Debug("workload: room message", "err", err)
+		}
+	})
+	nsp.On("echo", func(ev *socketio.Event) {
+		data, att := ev.ArgsJSON()
+		ev.AckRaw(data, att)
 	})
 }
