@@ -30,6 +30,12 @@ section "go vet ./..."
 go vet ./...
 echo "ok"
 
+section "official Engine.IO and Socket.IO protocol suites (scripts/official-suites.sh)"
+# Skipped, with the reason, where the suites are not checked out (their code
+# never enters the repository). --retries 1 absorbs the suites' own
+# millisecond-margin tests on a busy machine; a real failure fails twice.
+scripts/official-suites.sh --retries 1
+
 section "go test -race ./..."
 go test -race -count=1 -timeout 20m ./...
 
