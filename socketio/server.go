@@ -117,7 +117,7 @@ func (s *Server) Engine() *engineio.Server { return s.engine }
 // ServeHTTP serves the Engine.IO endpoint and the client bundle
 // (socket.io.js, socket.io.min.js and their source maps).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if s.bundle != nil && r.Method == http.MethodGet && !r.URL.Query().Has("EIO") {
+	if s.bundle != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !r.URL.Query().Has("EIO") {
 		last := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 		if strings.HasPrefix(last, "socket.io") && (strings.HasSuffix(last, ".js") || strings.HasSuffix(last, ".map")) {
 			s.bundle.ServeHTTP(w, r)
