@@ -1,0 +1,370 @@
+// Package tcp is Banter's raw TCP gateway: newline-delimited JSON commands
+// and events (the protocol of package jsonproto, one object per line), or
+// plain text lines for humans (`nc localhost 4000`: /nick, /join, text).
+// docs/protocol.md, "TCP", is the contract.
+//
+// # Entry points
+//
+// New(svc, cfg) returns a Gateway; Serve(ln) accepts connections until
+// Close; Close stops accepting, closes every connection and waits for its
+// goroutines.
+//
+// # Concurrency
+//
+// Each connection has a reader goroutine (running its commands one at a
+// time) and a writer goroutine draining a jsonproto.Outbox bounded in
+// bytes; chat delivers into the outbox without blocking. A client whose
+// outbox overflows is closed (it reconnects and catches up); typing is
+// dropped instead. Every goroutine is counted and Close waits for all.
+package tcp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+)
+
+// Config configures a Gateway. The zero value of every field means its
+// default.
+type Config struct {
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// Protocol configures the command side (call timeout, request bucket).
+	Protocol jsonproto.Config
+	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
+	MaxBufferedBytes int
+	// WriteTimeout bounds one flush to the socket. Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often a JSON-mode connection gets
+	// {"type":"ping"}; it answers {"type":"pong"}. Default 25s.
+	PingInterval time.Duration
+	// IdleTimeout closes a JSON-mode connection that sent no line for this
+	// long. Default 60s (more than two ping intervals).
+	IdleTimeout time.Duration
+	// TextIdleTimeout is the same for text mode, where a human types (and
+	// gets no pings to answer). Default 30m.
+	TextIdleTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Protocol.Logger == nil {
+		c.Protocol.Logger = c.Logger
+	}
+	c.Protocol = c.Protocol.WithDefaults()
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 1 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.TextIdleTimeout <= 0 {
+		c.TextIdleTimeout = 30 * time.Minute
+	}
+	return c
+}
+
+// ErrClosed is returned by Serve after Close.
+var ErrClosed = errors.New("tcp: gateway closed")
+
+// Gateway serves the line protocol on TCP listeners.
+type Gateway struct {
+	cfg Config
+	log *slog.Logger
+	svc *chat.Service
+
+	mu     sync.Mutex
+	closed bool
+	lns    map[net.Listener]struct{}
+	conns  map[*conn]struct{}
+	wg     sync.WaitGroup
+}
+
+// New returns a Gateway serving svc.
+func New(svc *chat.Service, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	return &Gateway{cfg: cfg, log: cfg.Logger, svc: svc,
+		lns: make(map[net.Listener]struct{}), conns: make(map[*conn]struct{})}
+}
+
+// Serve accepts connections on ln until Close (then it returns ErrClosed)
+// or until ln fails. ln is closed when Serve returns.
+func (g *Gateway) Serve(ln net.Listener) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	g.lns[ln] = struct{}{}
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		delete(g.lns, ln)
+		g.mu.Unlock()
+		ln.Close()
+	}()
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			g.mu.Lock()
+			closed := g.closed
+			g.mu.Unlock()
+			if closed {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				// Out of file descriptors (capped at 20,000 here): wait, as
+				// net/http does, instead of failing the listener.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				g.log.Warn("tcp: accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		g.start(nc)
+	}
+}
+
+func (g *Gateway) start(nc net.Conn) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		nc.Close()
+		return
+	}
+	c := newConn(g, nc)
+	g.conns[c] = struct{}{}
+	g.wg.Add(2)
+	g.mu.Unlock()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetKeepAlive(true) // text mode has no pings: let the kernel find dead peers
+	}
+	go func() {
+		defer g.wg.Done()
+		c.writeLoop()
+	}()
+	go func() {
+		defer g.wg.Done()
+		c.serve()
+		g.mu.Lock()
+		delete(g.conns, c)
+		g.mu.Unlock()
+	}()
+}
+
+// Close stops accepting, says bye (reason shutdown) to every connection,
+// closes them and waits for their goroutines, or for ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	for ln := range g.lns {
+		ln.Close()
+	}
+	conns := make([]*conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.bye(string(chat.ReasonShutdown))
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.nc.Close()
+		}
+		return ctx.Err()
+	}
+}
+
+// mode is what a connection speaks; its first line decides.
+type mode int
+
+const (
+	modeUnknown mode = iota
+	modeJSON
+	modeText
+)
+
+// conn is one TCP connection; it is the jsonproto.Transport.
+type conn struct {
+	g     *Gateway
+	nc    net.Conn
+	out   *jsonproto.Outbox
+	proto *jsonproto.Conn
+	done  chan struct{} // closed when the reader ends
+
+	mu   sync.Mutex
+	mode mode
+
+	// Text mode state, used by the reader only.
+	room string
+}
+
+func newConn(g *Gateway, nc net.Conn) *conn {
+	c := &conn{g: g, nc: nc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
+	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
+	return c
+}
+
+// Send implements jsonproto.Transport.
+func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
+
+// Close implements jsonproto.Transport: the writer closes the connection
+// once what is queued is written.
+func (c *conn) Close(string) { c.out.Close() }
+
+func (c *conn) getMode() mode {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mode
+}
+
+// bye says goodbye in the connection's language and closes it.
+func (c *conn) bye(reason string) {
+	if c.getMode() == modeText {
+		c.Send(textBye(reason), false)
+	} else {
+		c.Send(jsonproto.EncodeBye(reason), false)
+	}
+	c.Close(reason)
+}
+
+func (c *conn) serve() {
+	reason := c.readLoop()
+	close(c.done)
+	c.out.Close()
+	c.proto.End("tcp: " + reason)
+}
+
+func (c *conn) readLoop() string {
+	sc := bufio.NewScanner(c.nc)
+	sc.Buffer(make([]byte, 0, 4096), jsonproto.MaxFrameBytes)
+	for {
+		idle := c.g.cfg.IdleTimeout
+		if c.getMode() == modeText {
+			idle = c.g.cfg.TextIdleTimeout
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(idle))
+		if !sc.Scan() {
+			err := sc.Err()
+			var ne net.Error
+			switch {
+			case err == nil:
+				return "client closed"
+			case errors.Is(err, bufio.ErrTooLong):
+				c.protocolError("line longer than the limit")
+				return "line too long"
+			case errors.As(err, &ne) && ne.Timeout():
+				c.bye("idle_timeout")
+				return "idle timeout"
+			}
+			return "read error"
+		}
+		line := bytes.TrimRight(sc.Bytes(), "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		m := c.getMode()
+		if m == modeUnknown {
+			m = modeText
+			if bytes.TrimSpace(line)[0] == '{' {
+				m = modeJSON
+			}
+			c.mu.Lock()
+			c.mode = m
+			c.mu.Unlock()
+			if m == modeText {
+				c.proto.SetFormat(textFormat)
+			}
+		}
+		if m == modeJSON {
+			c.proto.HandleFrame(line)
+		} else {
+			c.textLine(string(line))
+		}
+	}
+}
+
+func (c *conn) protocolError(msg string) {
+	if c.getMode() == modeText {
+		c.Send([]byte("! "+msg), false)
+	} else {
+		b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: msg})
+		c.Send(b, false)
+	}
+	c.bye("protocol_error")
+}
+
+var newline = []byte{'\n'}
+
+// writeLoop writes queued lines (and JSON-mode pings) until the connection
+// ends; frames are shared between connections, so the newline is written
+// separately (into the same buffered flush).
+func (c *conn) writeLoop() {
+	defer c.nc.Close()
+	bw := bufio.NewWriterSize(c.nc, 4096)
+	ping := time.NewTicker(c.g.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			// The reader ended: write what is left (a bye), then close.
+			frames, _, _ := c.out.Take()
+			c.flush(bw, frames)
+			return
+		case <-ping.C:
+			if c.getMode() == modeJSON {
+				c.out.Push(jsonproto.Ping, true)
+			}
+			continue
+		case <-c.out.Wake():
+		}
+		frames, closed, overflow := c.out.Take()
+		if overflow {
+			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
+			return
+		}
+		if err := c.flush(bw, frames); err != nil || closed {
+			return
+		}
+	}
+}
+
+func (c *conn) flush(bw *bufio.Writer, frames [][]byte) error {
+	if len(frames) == 0 {
+		return nil
+	}
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
+	for _, f := range frames {
+		bw.Write(f)
+		bw.Write(newline)
+	}
+	return bw.Flush()
+}

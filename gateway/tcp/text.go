@@ -1,0 +1,216 @@
+package tcp
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+)
+
+// Text mode: lines for humans at a terminal (nc, telnet). Server lines
+// start with "[room] " (messages), "* " (information) or "! " (errors).
+
+const textHelp = `* commands: /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /quit, /help
+* any other line is sent to the current room`
+
+type keyText struct{}
+
+var textFormat = &jsonproto.Format{Key: keyText{}, Event: encodeText, Bye: textBye}
+
+func textBye(reason string) []byte { return []byte("* bye (" + reason + ")") }
+
+// encodeText renders a chat event as one line; typing and user events are
+// not shown (too chatty for a terminal).
+func encodeText(ev *chat.Event) ([]byte, error) {
+	switch ev.Kind {
+	case chat.EventMessage:
+		return []byte(formatMessage(ev.Message)), nil
+	case chat.EventPresence:
+		p := ev.Presence
+		switch p.Action {
+		case chat.PresenceJoined:
+			return []byte("* " + p.Nickname + " joined " + p.Room), nil
+		case chat.PresenceLeft:
+			return []byte("* " + p.Nickname + " left " + p.Room), nil
+		case chat.PresenceRenamed:
+			return []byte("* " + p.From + " is now known as " + p.Nickname), nil
+		}
+	}
+	return nil, nil
+}
+
+// formatMessage is "[room] from: text"; line breaks in the text become
+// indented continuation lines so one message never looks like two.
+func formatMessage(m *chat.Message) string {
+	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\n    ")
+	return "[" + m.Room + "] " + m.Sender + ": " + text
+}
+
+func (c *conn) say(format string, args ...any) {
+	c.Send([]byte("* "+fmt.Sprintf(format, args...)), false)
+}
+
+func (c *conn) fail(err error) {
+	code, msg := chat.ClientError(err)
+	c.Send([]byte("! "+string(code)+": "+msg), false)
+}
+
+// textLine runs one line of text mode.
+func (c *conn) textLine(line string) {
+	sess := c.proto.Session()
+	if !strings.HasPrefix(line, "/") {
+		if sess == nil {
+			c.nick(line) // the first plain line is the nickname
+			return
+		}
+		if c.room == "" {
+			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			return
+		}
+		if _, err := c.proto.Exec(jsonproto.Command{Type: "send", Room: c.room, Text: &line}); err != nil {
+			c.fail(err)
+		}
+		return
+	}
+	cmd, arg, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
+	arg = strings.TrimSpace(arg)
+	switch strings.ToLower(cmd) {
+	case "help":
+		c.Send([]byte(textHelp), false)
+		return
+	case "quit":
+		c.bye("quit")
+		return
+	case "nick":
+		c.nick(arg)
+		return
+	}
+	if sess == nil {
+		c.Send([]byte("! not_connected: choose a nickname first (/nick NAME)"), false)
+		return
+	}
+	switch strings.ToLower(cmd) {
+	case "join":
+		c.join(arg)
+	case "leave":
+		room := arg
+		if room == "" {
+			room = c.room
+		}
+		res, err := c.proto.Exec(jsonproto.Command{Type: "leave", Room: room})
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		left := res.(jsonproto.RoomResult).Room
+		c.say("you left %s", left)
+		if left == c.room {
+			c.room = ""
+			if joined := sess.Joined(); len(joined) > 0 {
+				c.room = joined[0]
+				c.say("you are now talking in %s", c.room)
+			}
+		}
+	case "rooms":
+		res, err := c.proto.Exec(jsonproto.Command{Type: "rooms"})
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		rooms := res.(jsonproto.RoomsResult).Rooms
+		if len(rooms) == 0 {
+			c.say("no rooms with messages yet")
+		}
+		for _, r := range rooms {
+			c.say("%s (%d messages)", r.Name, r.Count)
+		}
+	case "who":
+		room := arg
+		if room == "" {
+			room = c.room
+		}
+		members, err := c.g.svc.Members(room)
+		if err == nil && chat.IsDMRoom(room) {
+			err = chat.ErrForbidden // DM membership is private
+		}
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.say("in %s: %s", room, strings.Join(members, ", "))
+	case "msg":
+		to, text, _ := strings.Cut(arg, " ")
+		if to == "" {
+			c.Send([]byte("! invalid_argument: usage: /msg NICK TEXT"), false)
+			return
+		}
+		if _, err := c.proto.Exec(jsonproto.Command{Type: "dm", To: to, Text: &text}); err != nil {
+			c.fail(err)
+		}
+	case "history":
+		n := 10
+		if arg != "" {
+			v, err := strconv.Atoi(arg)
+			if err != nil || v < 1 {
+				c.Send([]byte("! invalid_argument: usage: /history [N], N a positive number"), false)
+				return
+			}
+			n = v
+		}
+		if c.room == "" {
+			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			return
+		}
+		res, err := c.proto.Exec(jsonproto.Command{Type: "history", Room: c.room, Limit: n})
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		for _, m := range res.(jsonproto.PageResult).Messages {
+			c.Send([]byte(formatMessage(&m)), false)
+		}
+	default:
+		c.Send([]byte("! invalid_argument: unknown command /"+cmd+" (/help lists them)"), false)
+	}
+}
+
+// nick starts the session (joining the default room) or renames it.
+func (c *conn) nick(name string) {
+	if c.proto.Session() != nil {
+		res, err := c.proto.Exec(jsonproto.Command{Type: "nick", Nickname: name})
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		c.say("you are now known as %s", res.(jsonproto.NickResult).Nickname)
+		return
+	}
+	res, err := c.proto.Exec(jsonproto.Command{Type: "hello", Nickname: name})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.say("welcome, %s (/help for commands)", res.(jsonproto.HelloResult).Nickname)
+	c.join(c.g.svc.DefaultRoom())
+}
+
+// join joins room, makes it current and shows its last messages.
+func (c *conn) join(room string) {
+	if room == "" {
+		c.Send([]byte("! invalid_argument: usage: /join ROOM"), false)
+		return
+	}
+	res, err := c.proto.Exec(jsonproto.Command{Type: "join", Room: room, Limit: 10})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	jr := res.(jsonproto.JoinResult)
+	c.room = jr.Room
+	c.say("you are now talking in %s (members: %s)", jr.Room, strings.Join(jr.Members, ", "))
+	for _, m := range jr.Messages {
+		c.Send([]byte(formatMessage(&m)), false)
+	}
+}

@@ -1,0 +1,289 @@
+// Package ws is Banter's plain WebSocket gateway: JSON text frames at /ws
+// for clients that want no Socket.IO framing (docs/protocol.md, "Plain
+// WebSocket"; the protocol itself is package jsonproto).
+//
+// # Entry points
+//
+// New(svc, cfg) returns a Gateway, an http.Handler to mount at /ws. Close
+// refuses new connections, closes the open ones and waits for their
+// goroutines (hijacked WebSockets are not waited for by
+// http.Server.Shutdown).
+//
+// # Concurrency
+//
+// Each connection has a reader (the HTTP handler's goroutine, running the
+// client's commands one at a time) and a writer draining a jsonproto.Outbox
+// bounded in bytes; chat delivers into the outbox without blocking. A
+// client whose outbox overflows is closed with status 1013 "slow consumer"
+// (it reconnects and catches up with since); typing is dropped instead.
+// WebSocket connections here cost a goroutine pair and coder/websocket's
+// buffers each: the Socket.IO gateway on nbio is the path for very many
+// idle clients.
+package ws
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+)
+
+// Config configures a Gateway. The zero value of every field means its
+// default.
+type Config struct {
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// Protocol configures the command side (call timeout, request bucket).
+	Protocol jsonproto.Config
+	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
+	MaxBufferedBytes int
+	// WriteTimeout bounds one frame write. Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often the server sends {"type":"ping"}; clients
+	// answer {"type":"pong"}. Default 25s.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection that sent nothing for this long.
+	// Default 60s (more than two ping intervals).
+	IdleTimeout time.Duration
+	// OriginPatterns lists the browser origins (host patterns, see
+	// websocket.AcceptOptions) allowed besides the same origin; "*" allows
+	// any. Native clients send no Origin and are always allowed.
+	OriginPatterns []string
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Protocol.Logger == nil {
+		c.Protocol.Logger = c.Logger
+	}
+	c.Protocol = c.Protocol.WithDefaults()
+	if c.MaxBufferedBytes <= 0 {
+		c.MaxBufferedBytes = 1 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	return c
+}
+
+// Gateway serves /ws.
+type Gateway struct {
+	cfg  Config
+	log  *slog.Logger
+	svc  *chat.Service
+	opts websocket.AcceptOptions
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{}
+	wg     sync.WaitGroup
+}
+
+// New returns a Gateway serving svc.
+func New(svc *chat.Service, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	g := &Gateway{cfg: cfg, log: cfg.Logger, svc: svc, conns: make(map[*conn]struct{})}
+	for _, p := range cfg.OriginPatterns {
+		if p == "*" {
+			g.opts.InsecureSkipVerify = true
+		}
+	}
+	if !g.opts.InsecureSkipVerify {
+		g.opts.OriginPatterns = cfg.OriginPatterns
+	}
+	return g
+}
+
+// ServeHTTP upgrades the request and serves the connection until it ends.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
+	// Accept answers a request that is not a WebSocket upgrade (or comes
+	// from a foreign origin) with an HTTP error itself.
+	wsc, err := websocket.Accept(w, r, &g.opts)
+	if err != nil {
+		g.log.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	wsc.SetReadLimit(jsonproto.MaxFrameBytes)
+	c := &conn{g: g, ws: wsc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
+	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		wsc.Close(websocket.StatusGoingAway, "server shutting down")
+		return
+	}
+	g.conns[c] = struct{}{}
+	g.mu.Unlock()
+	c.serve()
+	g.mu.Lock()
+	delete(g.conns, c)
+	g.mu.Unlock()
+}
+
+// Close refuses new connections, closes the open ones (with "bye" reason
+// shutdown if chat has not said it already) and waits for them, or for ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	g.closed = true
+	conns := make([]*conn, 0, len(g.conns))
+	for c := range g.conns {
+		conns = append(conns, c)
+	}
+	g.mu.Unlock()
+	for _, c := range conns {
+		c.Send(jsonproto.EncodeBye(string(chat.ReasonShutdown)), false)
+		c.Close(string(chat.ReasonShutdown))
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.ws.CloseNow()
+		}
+		return ctx.Err()
+	}
+}
+
+// conn is one WebSocket connection; it is the jsonproto.Transport.
+type conn struct {
+	g     *Gateway
+	ws    *websocket.Conn
+	out   *jsonproto.Outbox
+	proto *jsonproto.Conn
+	done  chan struct{} // closed when the reader ends
+
+	mu     sync.Mutex
+	reason string
+}
+
+// Send implements jsonproto.Transport.
+func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
+
+// Close implements jsonproto.Transport: the writer closes the connection
+// after writing what is queued.
+func (c *conn) Close(reason string) {
+	c.mu.Lock()
+	if c.reason == "" {
+		c.reason = reason
+	}
+	c.mu.Unlock()
+	c.out.Close()
+}
+
+func (c *conn) serve() {
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	reason := c.readLoop()
+	close(c.done)
+	c.out.Close()
+	<-writerDone
+	c.ws.CloseNow()
+	c.proto.End("ws: " + reason)
+}
+
+// readLoop runs the client's commands until the connection ends and
+// returns why it ended.
+func (c *conn) readLoop() string {
+	for {
+		// Cancelling Read's context closes the connection: that is the
+		// idle timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.IdleTimeout)
+		typ, data, err := c.ws.Read(ctx)
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err != nil {
+			switch {
+			case timedOut:
+				return "idle timeout"
+			case websocket.CloseStatus(err) != -1:
+				return "client closed"
+			}
+			return "read error"
+		}
+		if typ != websocket.MessageText {
+			b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: "frames must be text (JSON)"})
+			c.Send(b, false)
+			continue
+		}
+		c.proto.HandleFrame(data)
+	}
+}
+
+// writeLoop writes queued frames and heartbeats until the connection ends.
+func (c *conn) writeLoop() {
+	ping := time.NewTicker(c.g.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-ping.C:
+			c.out.Push(jsonproto.Ping, true)
+			continue
+		case <-c.out.Wake():
+		}
+		frames, closed, overflow := c.out.Take()
+		if overflow {
+			c.g.log.Info("ws: slow consumer closed")
+			c.ws.Close(websocket.StatusTryAgainLater, "slow consumer")
+			return
+		}
+		for _, f := range frames {
+			if err := c.write(f); err != nil {
+				c.ws.CloseNow()
+				return
+			}
+		}
+		if closed {
+			c.mu.Lock()
+			reason := c.reason
+			c.mu.Unlock()
+			code := websocket.StatusGoingAway
+			if reason == string(chat.ReasonReplaced) {
+				code = websocket.StatusNormalClosure
+			}
+			c.ws.Close(code, reason)
+			return
+		}
+	}
+}
+
+func (c *conn) write(f []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
+	defer cancel()
+	err := c.ws.Write(ctx, websocket.MessageText, f)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		c.g.log.Debug("ws: write failed", "err", err)
+	}
+	return err
+}
