@@ -52,7 +52,7 @@ func (l *logBuf) String() string {
 
 // startApp runs the app in-process on a loopback port with a fresh
 // database; Shutdown runs on cleanup and must succeed. It returns the base
-// URL, the app and its log (Info and above).
+// URL, the app and its log (Debug and above: close reasons are there).
 func startApp(t *testing.T, cfg app.Config) (string, *app.App, *logBuf) {
 	t.Helper()
 	if cfg.DBPath == "" {
@@ -60,7 +60,7 @@ func startApp(t *testing.T, cfg app.Config) (string, *app.App, *logBuf) {
 	}
 	logs := &logBuf{}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	a, err := app.New(cfg)
 	if err != nil {
