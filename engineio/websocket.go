@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio/parser"
@@ -41,9 +42,11 @@ type wsEngine struct {
 // wsConn is one WebSocket connection, attached to a session (or probing for
 // an upgrade of one).
 type wsConn struct {
-	sess  *Socket
-	c     *websocket.Conn
-	probe bool // still probing: not yet the session's transport
+	sess *Socket
+	// c is set by the upgrading request's goroutine, or by the first message
+	// handler when the client's frames overtake it (see lookup).
+	c     atomic.Pointer[websocket.Conn]
+	probe bool // still probing: not yet the session's transport (only touched by this connection's serial handlers and under sess.mu)
 
 	closeOnce sync.Once
 }
@@ -134,7 +137,7 @@ func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bo
 		e.srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return false
 	}
-	wc.c = c
+	wc.c.Store(c)
 	c.SetSession(wc)
 	if key != "" {
 		e.pending.Delete(key)
@@ -149,9 +152,7 @@ func (e *wsEngine) lookup(c *websocket.Conn) *wsConn {
 	}
 	if v, ok := e.pending.Load(connKey(c.LocalAddr(), c.RemoteAddr())); ok {
 		wc := v.(*wsConn)
-		if wc.c == nil {
-			wc.c = c
-		}
+		wc.c.CompareAndSwap(nil, c)
 		return wc
 	}
 	wc, _ := c.SessionWithLock().(*wsConn)
@@ -283,7 +284,9 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 	}
 	switch {
 	case p.Type == parser.Ping && string(p.Data) == "probe":
-		_, _ = wc.c.Conn.Write(msgPong3P.wsFrame(sess.protocol))
+		if c := wc.c.Load(); c != nil {
+			_, _ = c.Conn.Write(msgPong3P.wsFrame(sess.protocol))
+		}
 		sess.upgrading = true
 		sess.releasePollLaterLocked()
 	case p.Type == parser.Upgrade && sess.upgrading:
@@ -366,11 +369,12 @@ func isCloseFrame(err error) bool {
 // close sends a close frame and closes the connection.
 func (wc *wsConn) close() {
 	wc.closeOnce.Do(func() {
-		if wc.c == nil {
+		c := wc.c.Load()
+		if c == nil {
 			return
 		}
-		_, _ = wc.c.Conn.Write(closeFrame)
-		_ = wc.c.Close()
+		_, _ = c.Conn.Write(closeFrame)
+		_ = c.Close()
 	})
 }
 
@@ -390,7 +394,11 @@ func (s *Socket) flushWS(buf []byte) []byte {
 			return buf
 		}
 		s.mu.Unlock()
-		if wc == nil || wc.c == nil {
+		var c *websocket.Conn
+		if wc != nil {
+			c = wc.c.Load()
+		}
+		if c == nil {
 			s.mu.Lock()
 			s.flushing = false
 			s.mu.Unlock()
@@ -401,7 +409,7 @@ func (s *Socket) flushWS(buf []byte) []byte {
 			buf = append(buf, m.wsFrame(s.protocol)...)
 		}
 		if len(buf) > 0 {
-			if _, err := wc.c.Conn.Write(buf); err != nil {
+			if _, err := c.Conn.Write(buf); err != nil {
 				s.Close(writeErrorReason(err))
 				closing = true
 			}
