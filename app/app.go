@@ -56,6 +56,12 @@ type Config struct {
 	RatePerSecond   float64
 	// DefaultRoom of the compatibility dialects. Default "general".
 	DefaultRoom string
+	// APIKey enables server-side publish (POST /api/v1/publish) for
+	// backends that send it; empty: publish is disabled. TCPAddr, if set,
+	// serves the raw TCP line protocol there (gateways.go).
+	APIKey  string
+	TCPAddr string
+
 	// FullSync fsyncs every commit (acknowledged messages survive power
 	// loss, not only a crash of the process). Default off.
 	FullSync bool
@@ -99,6 +105,7 @@ type App struct {
 	gw    *siogw.Gateway
 	mux   *http.ServeMux
 	hs    *http.Server
+	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 
 	stopping atomic.Bool
 	serving  atomic.Bool
@@ -141,6 +148,13 @@ func New(cfg Config) (*App, error) {
 	}
 	a.mux.Handle("/socket.io/", io)
 	a.mux.HandleFunc("/healthz", a.healthz)
+	if err := a.initGateways(); err != nil {
+		_ = io.Shutdown(context.Background())
+		a.gw.Close()
+		_ = svc.Close()
+		_ = store.Close()
+		return nil, err
+	}
 	a.mux.Handle("/", web.Handler())
 	a.hs = &http.Server{
 		Handler:           a.mux,
@@ -246,6 +260,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	if err := a.io.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("socket.io: %w", err))
 	}
+	errs = append(errs, a.closeGateways(ctx)...)
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = a.hs.Close()

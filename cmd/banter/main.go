@@ -125,6 +125,7 @@ type serveFlags struct {
 	rateBurst       int
 	ratePerSecond   float64
 	fullSync        bool
+	apiKey, tcpAddr string
 }
 
 func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
@@ -147,6 +148,8 @@ func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", 4096, "largest message text in bytes")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
+	fs.StringVar(&f.apiKey, "api-key", env("BANTER_API_KEY", ""), "key that backends send to POST /api/v1/publish; empty disables server-side publish (env BANTER_API_KEY)")
+	fs.StringVar(&f.tcpAddr, "tcp", env("BANTER_TCP", ""), "serve the raw TCP line protocol on this address, e.g. :4000; off when empty (env BANTER_TCP)")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
@@ -207,13 +210,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Addr: f.addr, DBPath: f.db, Logger: log,
 		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
-		FullSync: f.fullSync,
+		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr,
 	})
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "banter: %v\n", err)
 		if errors.Is(err, app.ErrDatabase) {
 			return exitDatabase
+		}
+		if errors.Is(err, app.ErrTCPListen) {
+			return exitListen
 		}
 		return exitFailure
 	}

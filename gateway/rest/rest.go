@@ -1,0 +1,297 @@
+// Package rest is Banter's HTTP gateway: a JSON REST API under /api/v1
+// (history paging and short polling with ETag/304, posting, direct
+// messages, typing, presence), Server-Sent Events for live room events
+// (resumable with Last-Event-ID), and server-side publish for backends
+// authenticated with an API key. docs/api.md and docs/openapi.yaml are the
+// contract; a test checks every documented route answers.
+//
+// # Entry points
+//
+// New(svc, cfg) returns a Gateway, an http.Handler to mount at /api/v1/.
+// Close ends the REST sessions, closes the event streams and waits for
+// them and for the janitor.
+//
+// # Identity
+//
+// HTTP is stateless but a chat user is a session: POST /api/v1/sessions
+// connects one (a nickname, as on every gateway) and returns its token,
+// which later requests send as "Authorization: Bearer <token>" (event
+// streams may pass it as ?token=, since EventSource cannot set headers).
+// A session lives while it is used: it ends after Config.SessionIdle
+// without a request or an open event stream, or on DELETE.
+//
+// # Concurrency
+//
+// Handlers run on net/http's goroutines. A session's chat.Sink (Deliver)
+// is called under chat's locks: it only appends the event to the queues
+// of the session's open streams (bounded in bytes; a stream that
+// overflows is closed and its client resumes with Last-Event-ID, losing
+// nothing). Each stream is written by its own handler goroutine. The
+// gateway's mutex is never held while calling chat.
+package rest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+)
+
+// Config configures a Gateway. The zero value of every field means its
+// default.
+type Config struct {
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// APIKey authenticates server-side publish (POST /api/v1/publish).
+	// Empty: publishing is disabled (403 with an explanation).
+	APIKey string
+	// PublishNickname is the sender of a publish that names none. Default
+	// "server".
+	PublishNickname string
+	// CallTimeout bounds one chat call. Default 10s.
+	CallTimeout time.Duration
+	// SessionIdle ends a session without a request or an open event
+	// stream for this long. Default 2m.
+	SessionIdle time.Duration
+	// Heartbeat is the interval of SSE comment lines that keep proxies
+	// from closing a quiet stream. Default 15s.
+	Heartbeat time.Duration
+	// MaxStreamBytes bounds what is queued for one event stream; past it
+	// the stream is closed (the client resumes with Last-Event-ID).
+	// Default 1 MiB.
+	MaxStreamBytes int
+	// RequestBurst and RequestsPerSecond shape a per-session token bucket
+	// over every request, as on the other gateways. Defaults 100 and 50.
+	RequestBurst      int
+	RequestsPerSecond float64
+	// Now is the clock of idle expiry and request buckets. Default
+	// time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.PublishNickname == "" {
+		c.PublishNickname = "server"
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = 10 * time.Second
+	}
+	if c.SessionIdle <= 0 {
+		c.SessionIdle = 2 * time.Minute
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 15 * time.Second
+	}
+	if c.MaxStreamBytes <= 0 {
+		c.MaxStreamBytes = 1 << 20
+	}
+	if c.RequestBurst <= 0 {
+		c.RequestBurst = 100
+	}
+	if c.RequestsPerSecond <= 0 {
+		c.RequestsPerSecond = 50
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Prefix is where the gateway expects to be mounted.
+const Prefix = "/api/v1/"
+
+// MaxBodyBytes bounds a request body: the largest message text, escaped,
+// plus the other fields.
+const MaxBodyBytes = 4*chat.MaxStoredTextBytes + 4096
+
+// Gateway serves the REST API and event streams.
+type Gateway struct {
+	cfg Config
+	log *slog.Logger
+	svc *chat.Service
+	mux *http.ServeMux
+
+	mu       sync.Mutex
+	closed   bool
+	sessions map[string]*session // by token
+	backends map[string]*session // publish senders, by NickKey
+	pubMu    sync.Mutex          // serializes creating publish senders
+	streams  sync.WaitGroup
+	stop     chan struct{}
+	janitor  sync.WaitGroup
+}
+
+// New returns a Gateway serving svc; its janitor runs until Close.
+func New(svc *chat.Service, cfg Config) *Gateway {
+	cfg = cfg.withDefaults()
+	g := &Gateway{
+		cfg: cfg, log: cfg.Logger, svc: svc, mux: http.NewServeMux(),
+		sessions: make(map[string]*session), backends: make(map[string]*session),
+		stop: make(chan struct{}),
+	}
+	g.routes()
+	g.janitor.Add(1)
+	go g.runJanitor()
+	return g
+}
+
+func (g *Gateway) routes() {
+	p := strings.TrimSuffix(Prefix, "/")
+	g.mux.HandleFunc("POST "+p+"/sessions", g.createSession)
+	g.mux.HandleFunc("GET "+p+"/sessions/current", g.auth(g.getSession))
+	g.mux.HandleFunc("DELETE "+p+"/sessions/current", g.auth(g.deleteSession))
+	g.mux.HandleFunc("PUT "+p+"/sessions/current/nickname", g.auth(g.rename))
+	g.mux.HandleFunc("GET "+p+"/users", g.users)
+	g.mux.HandleFunc("POST "+p+"/users/{nickname}/messages", g.auth(g.directMessage))
+	g.mux.HandleFunc("GET "+p+"/rooms", g.rooms)
+	g.mux.HandleFunc("GET "+p+"/rooms/{room}/members", g.members)
+	g.mux.HandleFunc("POST "+p+"/rooms/{room}/join", g.auth(g.join))
+	g.mux.HandleFunc("POST "+p+"/rooms/{room}/leave", g.auth(g.leave))
+	g.mux.HandleFunc("GET "+p+"/rooms/{room}/messages", g.auth(g.messages))
+	g.mux.HandleFunc("POST "+p+"/rooms/{room}/messages", g.auth(g.post))
+	g.mux.HandleFunc("POST "+p+"/rooms/{room}/typing", g.auth(g.typing))
+	g.mux.HandleFunc("GET "+p+"/rooms/{room}/events", g.events)
+	g.mux.HandleFunc("POST "+p+"/publish", g.publish)
+	g.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+		g.fail(w, r, statusErr(http.StatusNotFound, chat.Errorf(chat.CodeInvalidArgument, "no such route: %s %s (see docs/api.md)", r.Method, r.URL.Path)))
+	})
+}
+
+// ServeHTTP implements http.Handler.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mux.ServeHTTP(w, r)
+}
+
+// Close ends every REST session, closes the event streams and waits for
+// their handlers and the janitor, or for ctx.
+func (g *Gateway) Close(ctx context.Context) error {
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		return nil
+	}
+	g.closed = true
+	close(g.stop)
+	var all []*session
+	for _, s := range g.sessions {
+		all = append(all, s)
+	}
+	for _, s := range g.backends {
+		all = append(all, s)
+	}
+	clear(g.sessions)
+	clear(g.backends)
+	g.mu.Unlock()
+	for _, s := range all {
+		s.end("gateway closed", chat.ReasonShutdown)
+	}
+	done := make(chan struct{})
+	go func() {
+		g.janitor.Wait()
+		g.streams.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (g *Gateway) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), g.cfg.CallTimeout)
+}
+
+// statusError is a chat error with an HTTP status other than the one its
+// code maps to.
+type statusError struct {
+	status int
+	err    *chat.Error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
+func statusErr(status int, err *chat.Error) error { return &statusError{status: status, err: err} }
+
+// httpStatus maps chat's error codes to HTTP statuses.
+func httpStatus(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	switch chat.ErrorCode(err) {
+	case chat.CodeInvalidNickname, chat.CodeInvalidRoom, chat.CodeInvalidMessage,
+		chat.CodeEmptyMessage, chat.CodeInvalidArgument:
+		return http.StatusBadRequest
+	case chat.CodeMessageTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case chat.CodeNicknameTaken, chat.CodeNotMember:
+		return http.StatusConflict
+	case chat.CodeForbidden:
+		return http.StatusForbidden
+	case chat.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case chat.CodeNotConnected:
+		return http.StatusUnauthorized
+	case chat.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// ErrorBody is the error object of a failed request.
+type ErrorBody struct {
+	Code    chat.Code `json:"code"`
+	Message string    `json:"message"`
+}
+
+type failure struct {
+	OK    bool      `json:"ok"`
+	Error ErrorBody `json:"error"`
+}
+
+// fail answers err as {"ok": false, "error": {code, message}}.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status := httpStatus(err)
+	code, msg := chat.ClientError(err)
+	if status >= 500 {
+		g.log.Warn("rest: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+	case http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", `Bearer realm="banter"`)
+	}
+	writeJSON(w, status, failure{OK: false, Error: ErrorBody{Code: code, Message: msg}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, `{"ok":false,"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
+		return
+	}
+	writeBody(w, status, append(body, '\n'))
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
