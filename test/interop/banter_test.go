@@ -14,7 +14,7 @@ import (
 // examples/conformance -mode interop) in-process, so the server side of every
 // scenario runs under the test binary's race detector.
 var banterTarget = target{name: "banter", start: func(t *testing.T) string {
-	return startBanter(t, conformance.Options{})
+	return startBanter(t, conformance.Options{PingInterval: interopPingInterval, PingTimeout: interopPingTimeout})
 }}
 
 // extraScenarios run against every target, like interop_test.go's list

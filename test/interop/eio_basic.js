@@ -42,7 +42,7 @@ async function runMode(url, mode, check) {
   }
   truthy(sock.transport.name === mode.expect, `${mode.name}: transport ${sock.transport.name}, want ${mode.expect}`);
   await echo(sock, check, mode.name);
-  // The server pings every 300 ms and waits 200 ms for the pong: two pings
+  // The server pings every pingInterval (700 ms in the interop tests): two pings
   // answered without a close prove both sides keep the heartbeat.
   await times(sock, 'ping', 2, 3000);
   truthy(closedEarly === null, `${mode.name}: closed during heartbeats: ${closedEarly}`);

@@ -43,8 +43,17 @@ var nodeTarget = target{name: "node", start: startNodeRefServer}
 // appends (in-process, under the race detector).
 var targets = []target{nodeTarget}
 
+// The heartbeat of both targets: pings often enough for the scenarios that
+// watch a few of them, and a pingTimeout long enough that a loaded CI machine
+// does not time clients out (the official suites' 200 ms is run separately).
+const (
+	interopPingInterval = 700 * time.Millisecond
+	interopPingTimeout  = 5 * time.Second
+)
+
 func startNodeRefServer(t *testing.T) string {
-	port := testutil.StartNode(t, "refserver.js", "0")
+	port := testutil.StartNode(t, "refserver.js", "0",
+		fmt.Sprint(interopPingInterval.Milliseconds()), fmt.Sprint(interopPingTimeout.Milliseconds()))
 	return "http://127.0.0.1:" + port
 }
 

@@ -5,7 +5,9 @@
 // at /engine.io/. The interop scenarios run against both; where they agree
 // with this server, Banter behaves like Node.
 //
-// Usage: node refserver.js [PORT]   (0 or none = random port)
+// Usage: node refserver.js [PORT [PING_INTERVAL_MS PING_TIMEOUT_MS]]
+// (port 0 or none = random port; heartbeat default 300/200 ms, the official
+// suites' values)
 // Prints "LISTENING <port>" once it accepts connections. When the
 // environment sets BANTER_WATCH_STDIN=1 it exits as soon as stdin closes, so
 // it never outlives the Go test that started it.
@@ -21,8 +23,19 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-// The values the official protocol test suites expect.
-const timing = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6 };
+// The values the official protocol test suites expect, unless the heartbeat
+// is given on the command line (the interop tests use a longer pingTimeout so
+// a loaded CI machine does not time clients out).
+const ms = (v, dflt) => {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`refserver: bad heartbeat value ${v}\n`);
+    process.exit(2);
+  }
+  return n;
+};
+const timing = { pingInterval: ms(process.argv[3], 300), pingTimeout: ms(process.argv[4], 200), maxHttpBufferSize: 1e6 };
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {

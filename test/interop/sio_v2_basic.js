@@ -47,7 +47,7 @@ async function runMode(url, mode, check) {
   truthy(me.query && me.query.EIO === '3', `${p}: whoami query ${JSON.stringify(me.query)}, want EIO=3`);
   check(`${p}: whoami`);
 
-  // EIO3: the client pings every pingInterval (300 ms) and the server pongs.
+  // EIO3: the client pings every pingInterval (700 ms in the interop tests) and the server pongs.
   await times(a.io.engine, 'pong', 2, 3000);
   truthy(a.connected, `${p}: disconnected during heartbeats`);
   check(`${p}: heartbeats`);

@@ -82,7 +82,7 @@ async function runMode(url, mode, check) {
   same(await result, ['r', 8, 'q', 7], `${p}: server-ack-result`);
   check(`${p}: server-initiated ack`);
 
-  // Heartbeats: the server pings every 300 ms and waits 200 ms for the pong.
+  // Heartbeats: the server pings every pingInterval (700 ms in the interop tests) and waits for the pong.
   await times(a.io.engine, 'ping', 2, 3000);
   truthy(a.connected, `${p}: disconnected during heartbeats`);
   check(`${p}: heartbeats`);
