@@ -1,0 +1,245 @@
+package redis_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/internal/testutil"
+	"github.com/banter-chat/banter/redis"
+)
+
+// testURL is the machine's Redis (scripts/deps.sh starts it);
+// BANTER_TEST_REDIS overrides it.
+func testURL() string {
+	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+// uniquePrefix keeps this test's channels apart from anyone else's on the
+// shared Redis.
+func uniquePrefix(t *testing.T) string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "banter-test-" + hex.EncodeToString(b) + ":"
+}
+
+func open(t *testing.T, prefix string) *redis.Bus {
+	t.Helper()
+	b, err := redis.Open(context.Background(), testURL(), redis.Config{Prefix: prefix})
+	if err != nil {
+		t.Fatalf("Open (is Redis running? scripts/deps.sh starts it): %v", err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// recorder collects the events a handler got.
+type recorder struct {
+	mu  sync.Mutex
+	evs []*chat.Event
+}
+
+func (r *recorder) handle(ev *chat.Event) {
+	r.mu.Lock()
+	r.evs = append(r.evs, ev)
+	r.mu.Unlock()
+}
+
+func (r *recorder) texts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.evs {
+		out = append(out, ev.Message.Text)
+	}
+	return out
+}
+
+func msg(room string, seq int64, text string) *chat.Event {
+	return &chat.Event{Kind: chat.EventMessage, Room: room,
+		Message: &chat.Message{ID: fmt.Sprint(seq), Room: room, Seq: seq, Sender: "al", Text: text, TS: 1}}
+}
+
+func subscribe(t *testing.T, b *redis.Bus, topic string, h func(*chat.Event)) func() {
+	t.Helper()
+	unsub, err := b.Subscribe(topic, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return b.Subscribed(topic) }, "subscription to %q never confirmed", topic)
+	return unsub
+}
+
+func publish(t *testing.T, b *redis.Bus, topic string, ev *chat.Event) {
+	t.Helper()
+	if err := b.Publish(context.Background(), topic, ev); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrossNode: events reach the other node's subscribers, the
+// publisher's own subscribers get them once (not again when Redis echoes
+// them), in publication order.
+func TestCrossNode(t *testing.T) {
+	testutil.CheckGoroutineLeaks(t)
+	p := uniquePrefix(t)
+	a, b := open(t, p), open(t, p)
+	var onA, onB recorder
+	subscribe(t, a, "lobby", onA.handle)
+	subscribe(t, b, "lobby", onB.handle)
+	publish(t, a, "lobby", msg("lobby", 1, "one"))
+	publish(t, a, "lobby", msg("lobby", 2, "two"))
+	if got := onA.texts(); !slices.Equal(got, []string{"one", "two"}) {
+		t.Fatalf("publisher's own subscriber got %v synchronously, want [one two]", got)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(onB.texts()) == 2 }, "node B got %v", onB.texts())
+	publish(t, b, "lobby", msg("lobby", 3, "three"))
+	// Redis delivers on A's connection in the order it ran the PUBLISHes:
+	// had A not dropped its own echoes, they would come before "three".
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(onA.texts()) >= 3 }, "node A got %v", onA.texts())
+	if got := onA.texts(); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("node A got %v, want [one two three]", got)
+	}
+	if got := onB.texts(); !slices.Equal(got, []string{"one", "two", "three"}) {
+		t.Fatalf("node B got %v, want [one two three]", got)
+	}
+	_ = a.Close()
+	_ = b.Close()
+}
+
+// TestInterest: a node is subscribed in Redis exactly to the topics it has
+// local subscribers for, and stops receiving a topic once the last one
+// leaves.
+func TestInterest(t *testing.T) {
+	p := uniquePrefix(t)
+	a, b := open(t, p), open(t, p)
+	var r1, r2, other recorder
+	u1 := subscribe(t, b, "lobby", r1.handle)
+	u2 := subscribe(t, b, "lobby", r2.handle)
+	subscribe(t, a, "elsewhere", other.handle)
+	rc := a.Client()
+	numsub := func(topic string) int64 {
+		res, err := rc.Do(context.Background(), rc.B().PubsubNumsub().Channel(p+"ev:"+topic).Build()).AsIntMap()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[p+"ev:"+topic]
+	}
+	if n := numsub("lobby"); n != 1 {
+		t.Fatalf("lobby has %d Redis subscribers, want 1 (one per node, not per local subscriber)", n)
+	}
+	if n := numsub("quiet"); n != 0 {
+		t.Fatalf("a topic nobody subscribed to has %d Redis subscribers", n)
+	}
+	u1()
+	if !b.Subscribed("lobby") {
+		t.Fatal("node unsubscribed from lobby while a local subscriber remains")
+	}
+	publish(t, a, "lobby", msg("lobby", 1, "x"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(r2.texts()) == 1 }, "remaining subscriber got %v", r2.texts())
+	if got := r1.texts(); len(got) != 0 {
+		t.Fatalf("unsubscribed handler got %v", got)
+	}
+	u2()
+	u2() // idempotent
+	testutil.Eventually(t, 5*time.Second, func() bool { return !b.Subscribed("lobby") && numsub("lobby") == 0 },
+		"node B still subscribed to lobby after its last local subscriber left")
+}
+
+// TestResubscribeAfterConnectionLoss: Redis drops the subscriber
+// connection (as on a Redis restart); the bus reconnects and subscribes
+// again by itself.
+func TestResubscribeAfterConnectionLoss(t *testing.T) {
+	p := uniquePrefix(t)
+	a, b := open(t, p), open(t, p)
+	var got recorder
+	subscribe(t, b, "lobby", got.handle)
+	rc := a.Client()
+	// Kill only node B's pub/sub connection, found by its client name.
+	list, err := rc.Do(context.Background(), rc.B().ClientList().TypePubsub().Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for line := range strings.SplitSeq(list, "\n") {
+		if !strings.Contains(line, " name=banter-"+b.NodeID()+" ") {
+			continue
+		}
+		// RESP3 returns a verbatim string: "txt:id=12 addr=…".
+		idText, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "txt:"), "id="), " ")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil {
+			t.Fatalf("CLIENT LIST line %q: %v", line, err)
+		}
+		if err := rc.Do(context.Background(), rc.B().ClientKill().Id(id).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		killed++
+	}
+	if killed != 1 {
+		t.Fatalf("found %d pub/sub connections of node B, want 1:\n%s", killed, list)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool { return !b.Subscribed("lobby") }, "connection loss not noticed")
+	testutil.Eventually(t, 10*time.Second, func() bool { return b.Subscribed("lobby") }, "not subscribed again")
+	publish(t, a, "lobby", msg("lobby", 1, "after"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "got %v after reconnecting", got.texts())
+}
+
+func TestClosed(t *testing.T) {
+	testutil.CheckGoroutineLeaks(t)
+	b := open(t, uniquePrefix(t))
+	subscribe(t, b, "lobby", func(*chat.Event) {})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := b.Publish(context.Background(), "lobby", msg("lobby", 1, "x")); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("Publish after Close: %v", err)
+	}
+	if _, err := b.Subscribe("lobby", func(*chat.Event) {}); !errors.Is(err, redis.ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v", err)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := redis.Open(ctx, "http://nope", redis.Config{}); err == nil {
+		t.Fatal("Open of a non-redis URL succeeded")
+	}
+	_, err := redis.Open(ctx, "redis://127.0.0.1:1/0", redis.Config{ConnectTimeout: 2 * time.Second})
+	if err == nil {
+		t.Fatal("Open of an unreachable Redis succeeded")
+	}
+}
+
+// TestPublishBadEvent: an event that cannot travel is an error, and local
+// subscribers still got it (it happened on this node).
+func TestPublishBadEvent(t *testing.T) {
+	b := open(t, uniquePrefix(t))
+	var got recorder
+	subscribe(t, b, "", got.handle)
+	ev := &chat.Event{Kind: chat.EventDisconnect, Disconnect: &chat.Disconnect{Reason: chat.ReasonShutdown}}
+	if err := b.Publish(context.Background(), "", ev); !errors.Is(err, redis.ErrBadEvent) {
+		t.Fatalf("Publish of a disconnect event: %v, want ErrBadEvent", err)
+	}
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if len(got.evs) != 1 || got.evs[0] != ev {
+		t.Fatalf("local subscriber got %v, want the event once", got.evs)
+	}
+}
