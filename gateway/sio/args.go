@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/socketio"
@@ -32,8 +33,13 @@ func isNull(b json.RawMessage) bool {
 }
 
 // decodeJSON unmarshals raw into v and turns type errors into
-// invalid_argument errors naming the field.
+// invalid_argument errors naming the field. Invalid UTF-8 is refused:
+// encoding/json would silently turn it into U+FFFD, storing text the
+// client never sent.
 func decodeJSON(raw json.RawMessage, what string, v any) error {
+	if !utf8.Valid(raw) {
+		return chat.Errorf(chat.CodeInvalidArgument, "%s: not valid UTF-8", what)
+	}
 	err := json.Unmarshal(raw, v)
 	if err == nil {
 		return nil
@@ -193,6 +199,10 @@ func bindSend(ev *socketio.Event, dm bool) (sendArgs, error) {
 		name = "dm"
 	}
 	var a sendArgs
+	if raw := ev.RawArgs(); len(raw) > 0 && !utf8.Valid(raw[0]) {
+		// As chat.Session.Send answers text that is not UTF-8.
+		return a, chat.Errorf(chat.CodeInvalidMessage, "%s: message text is not valid UTF-8", name)
+	}
 	if err := bindArg(ev, 0, name, &a); err != nil {
 		return a, err
 	}
