@@ -17,7 +17,7 @@ import (
 // and stay connected.
 func TestSlowConsumerCutOffOthersUnaffected(t *testing.T) {
 	const (
-		bound    = 256 << 10
+		bound = 256 << 10
 		// Enough to get past the kernel's send buffer of the stalled
 		// socket (autotuned up to tcp_wmem's 4 MiB) and then the bound,
 		// within each sender's request bucket (100).
