@@ -144,24 +144,45 @@ func New(svc *chat.Service, cfg Config) *Gateway {
 	return g
 }
 
+// route is one documented endpoint (docs/api.md, docs/openapi.yaml).
+type route struct {
+	method, path string
+	h            func(*Gateway) http.HandlerFunc
+}
+
+var routeTable = []route{
+	{"POST", "/sessions", func(g *Gateway) http.HandlerFunc { return g.createSession }},
+	{"GET", "/sessions/current", func(g *Gateway) http.HandlerFunc { return g.auth(g.getSession) }},
+	{"DELETE", "/sessions/current", func(g *Gateway) http.HandlerFunc { return g.auth(g.deleteSession) }},
+	{"PUT", "/sessions/current/nickname", func(g *Gateway) http.HandlerFunc { return g.auth(g.rename) }},
+	{"GET", "/users", func(g *Gateway) http.HandlerFunc { return g.users }},
+	{"POST", "/users/{nickname}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.directMessage) }},
+	{"GET", "/rooms", func(g *Gateway) http.HandlerFunc { return g.rooms }},
+	{"GET", "/rooms/{room}/members", func(g *Gateway) http.HandlerFunc { return g.members }},
+	{"POST", "/rooms/{room}/join", func(g *Gateway) http.HandlerFunc { return g.auth(g.join) }},
+	{"POST", "/rooms/{room}/leave", func(g *Gateway) http.HandlerFunc { return g.auth(g.leave) }},
+	{"GET", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.messages) }},
+	{"POST", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.post) }},
+	{"POST", "/rooms/{room}/typing", func(g *Gateway) http.HandlerFunc { return g.auth(g.typing) }},
+	{"GET", "/rooms/{room}/events", func(g *Gateway) http.HandlerFunc { return g.events }},
+	{"POST", "/publish", func(g *Gateway) http.HandlerFunc { return g.publish }},
+}
+
+// Routes lists the API's routes as "METHOD /api/v1/path" (path parameters
+// in braces), in the order of docs/api.md.
+func Routes() []string {
+	out := make([]string, len(routeTable))
+	for i, r := range routeTable {
+		out[i] = r.method + " " + strings.TrimSuffix(Prefix, "/") + r.path
+	}
+	return out
+}
+
 func (g *Gateway) routes() {
-	p := strings.TrimSuffix(Prefix, "/")
-	g.mux.HandleFunc("POST "+p+"/sessions", g.createSession)
-	g.mux.HandleFunc("GET "+p+"/sessions/current", g.auth(g.getSession))
-	g.mux.HandleFunc("DELETE "+p+"/sessions/current", g.auth(g.deleteSession))
-	g.mux.HandleFunc("PUT "+p+"/sessions/current/nickname", g.auth(g.rename))
-	g.mux.HandleFunc("GET "+p+"/users", g.users)
-	g.mux.HandleFunc("POST "+p+"/users/{nickname}/messages", g.auth(g.directMessage))
-	g.mux.HandleFunc("GET "+p+"/rooms", g.rooms)
-	g.mux.HandleFunc("GET "+p+"/rooms/{room}/members", g.members)
-	g.mux.HandleFunc("POST "+p+"/rooms/{room}/join", g.auth(g.join))
-	g.mux.HandleFunc("POST "+p+"/rooms/{room}/leave", g.auth(g.leave))
-	g.mux.HandleFunc("GET "+p+"/rooms/{room}/messages", g.auth(g.messages))
-	g.mux.HandleFunc("POST "+p+"/rooms/{room}/messages", g.auth(g.post))
-	g.mux.HandleFunc("POST "+p+"/rooms/{room}/typing", g.auth(g.typing))
-	g.mux.HandleFunc("GET "+p+"/rooms/{room}/events", g.events)
-	g.mux.HandleFunc("POST "+p+"/publish", g.publish)
-	g.mux.HandleFunc(p+"/", func(w http.ResponseWriter, r *http.Request) {
+	for _, r := range routeTable {
+		g.mux.HandleFunc(r.method+" "+strings.TrimSuffix(Prefix, "/")+r.path, r.h(g))
+	}
+	g.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, statusErr(http.StatusNotFound, chat.Errorf(chat.CodeInvalidArgument, "no such route: %s %s (see docs/api.md)", r.Method, r.URL.Path)))
 	})
 }

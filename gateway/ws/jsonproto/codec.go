@@ -20,10 +20,11 @@ const MaxHelloRooms = 50
 // (docs/protocol.md, "Plain WebSocket"); unknown fields are ignored.
 type Command struct {
 	Type string `json:"type"`
-	// ID, if present, is echoed in the reply (a JSON number or string); a
-	// command without one gets no reply on success and an "error" event on
-	// failure.
-	ID json.RawMessage `json:"id,omitempty"`
+	// ID ("ref" on the wire), if present, is echoed in the reply (a JSON
+	// number or string); a command without one gets no reply on success
+	// and an "error" event on failure. It is not called "id" because
+	// results carry ids of their own (the session's, a message's).
+	ID json.RawMessage `json:"ref,omitempty"`
 
 	Nickname   string           `json:"nickname,omitempty"`
 	Rooms      []string         `json:"rooms,omitempty"`
@@ -59,7 +60,7 @@ func DecodeCommand(data []byte) (Command, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		// Try to rescue the id so the client learns which command failed.
 		var idOnly struct {
-			ID json.RawMessage `json:"id"`
+			ID json.RawMessage `json:"ref"`
 		}
 		if json.Unmarshal(data, &idOnly) == nil && validID(idOnly.ID) {
 			c = Command{ID: idOnly.ID}
@@ -74,7 +75,7 @@ func DecodeCommand(data []byte) (Command, error) {
 	}
 	if c.HasID() && !validID(c.ID) {
 		c.ID = nil
-		return c, chat.Errorf(chat.CodeInvalidArgument, "id must be a number or a string of at most 64 bytes")
+		return c, chat.Errorf(chat.CodeInvalidArgument, "ref must be a number or a string of at most 64 bytes")
 	}
 	if c.Type == "" {
 		return c, chat.Errorf(chat.CodeInvalidArgument, "field \"type\" is missing")
@@ -126,7 +127,7 @@ func ErrorFor(err error) ErrorBody {
 	return ErrorBody{Code: code, Message: msg}
 }
 
-// EncodeReply returns {"type":"reply","id":<id>,"ok":true,...fields of v}.
+// EncodeReply returns {"type":"reply","ref":<id>,"ok":true,...fields of v}.
 // v must encode as a JSON object (a struct); nil means no fields.
 func EncodeReply(id json.RawMessage, v any) []byte {
 	fields := []byte("{}")
@@ -141,7 +142,7 @@ func EncodeReply(id json.RawMessage, v any) []byte {
 	out := make([]byte, 0, len(fields)+40+len(id))
 	out = append(out, `{"type":"reply"`...)
 	if len(id) > 0 {
-		out = append(out, `,"id":`...)
+		out = append(out, `,"ref":`...)
 		out = append(out, id...)
 	}
 	out = append(out, `,"ok":true`...)
@@ -154,13 +155,13 @@ func EncodeReply(id json.RawMessage, v any) []byte {
 	return out
 }
 
-// EncodeFailure returns {"type":"reply","id":<id>,"ok":false,"error":{...}}.
+// EncodeFailure returns {"type":"reply","ref":<id>,"ok":false,"error":{...}}.
 func EncodeFailure(id json.RawMessage, e ErrorBody) []byte {
 	b, _ := json.Marshal(e) // strings only: cannot fail
 	out := make([]byte, 0, len(b)+48+len(id))
 	out = append(out, `{"type":"reply"`...)
 	if len(id) > 0 {
-		out = append(out, `,"id":`...)
+		out = append(out, `,"ref":`...)
 		out = append(out, id...)
 	}
 	out = append(out, `,"ok":false,"error":`...)

@@ -188,7 +188,7 @@ func encodePong(id json.RawMessage) []byte {
 	if len(id) == 0 {
 		return []byte(`{"type":"pong"}`)
 	}
-	return append(append([]byte(`{"type":"pong","id":`), id...), '}')
+	return append(append([]byte(`{"type":"pong","ref":`), id...), '}')
 }
 
 var errTooManyRequests = chat.Errorf(chat.CodeRateLimited, "too many requests, slow down")
