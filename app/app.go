@@ -29,7 +29,6 @@ import (
 	"github.com/banter-chat/banter/engineio"
 	siogw "github.com/banter-chat/banter/gateway/sio"
 	"github.com/banter-chat/banter/socketio"
-	"github.com/banter-chat/banter/sqlite"
 	"github.com/banter-chat/banter/web"
 )
 
@@ -39,6 +38,11 @@ type Config struct {
 	Addr   string       // listen address, default ":3000" (used by cmd/banter)
 	DBPath string       // SQLite file, default "./banter.db"
 	Logger *slog.Logger // default: text to stderr at Info
+
+	// StoreURL (postgres://…) and RedisURL (redis://…) make the node one of
+	// a cluster sharing history and events (cluster.go, docs/cluster.md).
+	StoreURL string
+	RedisURL string
 
 	// Engine.IO heartbeat: defaults 25s and 20s (as Node).
 	PingInterval time.Duration
@@ -99,7 +103,8 @@ var ErrDatabase = errors.New("cannot open the database")
 type App struct {
 	cfg   Config
 	log   *slog.Logger
-	store *sqlite.DB
+	store chat.Store
+	be    backends // store and bus (cluster.go)
 	svc   *chat.Service
 	io    *socketio.Server
 	gw    *siogw.Gateway
@@ -119,17 +124,18 @@ type App struct {
 func New(cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	store, err := sqlite.Open(cfg.DBPath, sqlite.Config{Logger: log, FullSync: cfg.FullSync})
+	be, err := openBackends(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%w %s: %w", ErrDatabase, cfg.DBPath, err)
+		return nil, err
 	}
+	store := be.store
 	svc, err := chat.New(chat.Config{
-		Store: store, Logger: log,
+		Store: store, Bus: be.chatBus(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		DefaultRoom: cfg.DefaultRoom,
 	})
 	if err != nil {
-		_ = store.Close()
+		_ = be.close()
 		return nil, fmt.Errorf("app: %w", err)
 	}
 	ecfg := engineio.Config{
@@ -141,7 +147,7 @@ func New(cfg Config) (*App, error) {
 	}
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
 	a := &App{
-		cfg: cfg, log: log, store: store, svc: svc, io: io,
+		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io,
 		gw:       siogw.New(svc, io.Of("/"), siogw.Config{Logger: log}),
 		mux:      http.NewServeMux(),
 		shutDone: make(chan struct{}),
@@ -152,7 +158,7 @@ func New(cfg Config) (*App, error) {
 		_ = io.Shutdown(context.Background())
 		a.gw.Close()
 		_ = svc.Close()
-		_ = store.Close()
+		_ = be.close()
 		return nil, err
 	}
 	a.mux.Handle("/", web.Handler())
@@ -266,8 +272,8 @@ func (a *App) shutdown(ctx context.Context) error {
 		_ = a.hs.Close()
 	}
 	a.gw.Close()
-	if err := a.store.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("store: %w", err))
+	if err := a.be.close(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
