@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"time"
@@ -49,8 +50,9 @@ type Config struct {
 	// Logger receives connection problems and bad payloads. Default:
 	// slog.Default().
 	Logger *slog.Logger
-	// Prefix of every channel, so several clusters can share one Redis.
-	// Default "banter:".
+	// Prefix of every channel, so several clusters can share one Redis
+	// (pub/sub channels are not per database). Default: the URL's prefix
+	// parameter (redis://host:6379/0?prefix=prod:), else "banter:".
 	Prefix string
 	// NodeID names this node in its publications. Default: random.
 	NodeID string
@@ -113,6 +115,13 @@ var _ chat.Bus = (*Bus)(nil)
 // and starts the subscriber. It fails if Redis does not answer within
 // Config.ConnectTimeout.
 func Open(ctx context.Context, url string, cfg Config) (*Bus, error) {
+	url, prefix, err := cutPrefixParam(url)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = prefix
+	}
 	cfg = cfg.withDefaults()
 	opt, err := rueidis.ParseURL(url)
 	if err != nil {
@@ -142,6 +151,26 @@ func Open(ctx context.Context, url string, cfg Config) (*Bus, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	go b.subscriber()
 	return b, nil
+}
+
+// cutPrefixParam removes Banter's own prefix parameter from a Redis URL
+// (rueidis does not know it).
+func cutPrefixParam(raw string) (rest, prefix string, err error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "", "", fmt.Errorf("redis: parse url: %w", err)
+	}
+	q := u.Query()
+	prefix = q.Get("prefix")
+	if !q.Has("prefix") {
+		return raw, "", nil
+	}
+	if prefix == "" {
+		return "", "", fmt.Errorf("redis: url: empty prefix parameter")
+	}
+	q.Del("prefix")
+	u.RawQuery = q.Encode()
+	return u.String(), prefix, nil
 }
 
 // NodeID returns the id this node publishes under.

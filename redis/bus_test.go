@@ -216,6 +216,24 @@ func TestClosed(t *testing.T) {
 	}
 }
 
+// TestPrefixFromURL: the URL's prefix parameter names the channels.
+func TestPrefixFromURL(t *testing.T) {
+	p := uniquePrefix(t)
+	b, err := redis.Open(context.Background(), testURL()+"?prefix="+p, redis.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	a := open(t, p)
+	var got recorder
+	subscribe(t, b, "lobby", got.handle)
+	publish(t, a, "lobby", msg("lobby", 1, "x"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "bus opened with ?prefix= got %v", got.texts())
+	if _, err := redis.Open(context.Background(), testURL()+"?prefix=", redis.Config{}); err == nil {
+		t.Fatal("Open with an empty prefix parameter succeeded")
+	}
+}
+
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	if _, err := redis.Open(ctx, "http://nope", redis.Config{}); err == nil {
