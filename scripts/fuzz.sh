@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Runs every `go test -fuzz` target of the decoders, one after the other.
+#
+#   scripts/fuzz.sh                  10 minutes per target (the issue's bar)
+#   scripts/fuzz.sh --time 5s        a short pass (CI: a few seconds each)
+#   scripts/fuzz.sh --save-corpus    also copy what the fuzzer found interesting
+#                                    into <pkg>/testdata/fuzz/<Target>/ (to commit)
+#   scripts/fuzz.sh --only FuzzChatArgs
+#
+# Targets are found, not listed: every func Fuzz* in the packages below.
+# A crash stops the script (exit 1); Go has already written the failing
+# input to <pkg>/testdata/fuzz/<Target>/ so `go test ./<pkg>` replays it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TIME=10m SAVE=0 ONLY=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--time) TIME=$2; shift 2 ;;
+	--save-corpus) SAVE=1; shift ;;
+	--only) ONLY=$2; shift 2 ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "fuzz.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+done
+
+# The decoders: Engine.IO v3/v4 packets and payloads, Socket.IO v4/v5
+# packets with attachments and argument arrays, chat event arguments.
+PKGS="./engineio/parser ./socketio/parser ./gateway/sio"
+MODULE=$(go list -m)
+CACHE=$(go env GOCACHE)/fuzz
+started=$SECONDS
+n=0
+for pkg in $PKGS; do
+	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$pkg"/*_test.go | sed 's/^func //' | sort -u); do
+		[ -n "$ONLY" ] && [ "$target" != "$ONLY" ] && continue
+		echo "==> $pkg $target for $TIME"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$TIME" "$pkg"
+		n=$((n + 1))
+		if [ "$SAVE" = 1 ]; then
+			src="$CACHE/$MODULE/${pkg#./}/$target"
+			dst="$pkg/testdata/fuzz/$target"
+			if [ -d "$src" ]; then
+				mkdir -p "$dst"
+				cp -n "$src"/* "$dst"/ 2>/dev/null || true
+				echo "    corpus: $(ls "$dst" | wc -l) inputs in $dst"
+			fi
+		fi
+	done
+done
+if [ "$n" = 0 ]; then
+	echo "fuzz.sh: no target matched" >&2
+	exit 1
+fi
+echo "fuzz.sh: $n targets, no crash, $((SECONDS - started)) s"
