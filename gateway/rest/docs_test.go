@@ -3,6 +3,7 @@ package rest_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -89,7 +90,7 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 	}
 	g := rest.New(svc, rest.Config{APIKey: "k"})
 	url := testutil.StartHTTP(t, g)
-	t.Cleanup(func() { svc.Close(); g.Close(t.Context()) })
+	t.Cleanup(func() { svc.Close(); g.Close(context.Background()) })
 
 	st, v := call(t, "POST", url+"/api/v1/sessions", "", `{"nickname":"alice"}`)
 	if st != http.StatusCreated {

@@ -2,6 +2,7 @@ package rest_test
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func start(t *testing.T, cfg rest.Config) (string, *chat.Service) {
 	}
 	g := rest.New(svc, cfg)
 	url := testutil.StartHTTP(t, g)
-	t.Cleanup(func() { svc.Close(); g.Close(t.Context()) })
+	t.Cleanup(func() { svc.Close(); g.Close(context.Background()) })
 	return url, svc
 }
 
