@@ -1,0 +1,254 @@
+// Package cluster_test runs Banter as a cluster: three banter processes,
+// each on its own port, sharing the machine's PostgreSQL (a fresh schema per
+// test) and Redis (a fresh channel prefix per test), behind a round-robin
+// TCP proxy started by the test. Clients are the official socket.io-client
+// driven by the scenario scripts in this directory.
+//
+// PostgreSQL (127.0.0.1:5432, trust auth, database test) and Redis
+// (127.0.0.1:6379) are started by scripts/deps.sh; BANTER_TEST_POSTGRES and
+// BANTER_TEST_REDIS point elsewhere.
+package cluster_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/internal/testutil"
+	"github.com/jackc/pgx/v5"
+)
+
+const scenarioTimeout = 90 * time.Second
+
+func postgresURL() string {
+	if u := os.Getenv("BANTER_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+}
+
+func redisURL() string {
+	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
+		return u
+	}
+	return "redis://127.0.0.1:6379/0"
+}
+
+func randomID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// cluster is one test's deployment: where its nodes store and publish.
+type cluster struct {
+	storeURL, redisURL string
+	nodes              []*node
+}
+
+// newCluster prepares a fresh schema and channel prefix (dropped at the end)
+// and starts n nodes.
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	id := randomID()
+	schema := "banter_cluster_" + id
+	t.Cleanup(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, postgresURL())
+		if err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, `DROP SCHEMA IF EXISTS `+schema+` CASCADE`); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	sep := "?"
+	if strings.Contains(postgresURL(), "?") {
+		sep = "&"
+	}
+	c := &cluster{
+		storeURL: postgresURL() + sep + "search_path=" + schema,
+		redisURL: redisURL() + "?prefix=" + url.QueryEscape("banter-test-"+id+":"),
+	}
+	for range n {
+		c.nodes = append(c.nodes, startNode(t, c))
+	}
+	return c
+}
+
+// hostPorts returns the nodes' addresses for the proxy.
+func (c *cluster) hostPorts() []string {
+	var out []string
+	for _, n := range c.nodes {
+		out = append(out, strings.TrimPrefix(n.url, "http://"))
+	}
+	return out
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// banterBinary builds cmd/banter once per test run.
+func banterBinary(t *testing.T) string {
+	t.Helper()
+	root := testutil.RepoRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "banter-cluster-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "banter")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/banter")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/banter: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildPath != "" {
+		os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
+
+// node is a running banter process of the cluster.
+type node struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *lockedBuf
+	done   chan struct{}
+}
+
+var listeningLine = regexp.MustCompile(`Banter listening on (http://\S+?)"?$`)
+
+func startNode(t *testing.T, c *cluster) *node {
+	t.Helper()
+	// --db is unused with --store; it points into the test's directory so
+	// that a mistake cannot litter the repository.
+	cmd := exec.Command(banterBinary(t), "serve", "--addr", "127.0.0.1:0",
+		"--db", filepath.Join(t.TempDir(), "unused.db"),
+		"--store", c.storeURL, "--redis", c.redisURL,
+		"--ping-interval", "1s", "--ping-timeout", "1s")
+	pr, pw := io.Pipe()
+	n := &node{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
+	cmd.Stderr = io.MultiWriter(n.stderr, pw)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start banter: %v", err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		pw.Close()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-n.done
+		if t.Failed() {
+			t.Logf("banter %s stderr:\n%s", n.url, n.stderr.String())
+		}
+	})
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case urlc <- m[1]:
+				default:
+				}
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case u := <-urlc:
+		n.url = strings.Replace(u, "localhost", "127.0.0.1", 1)
+	case <-n.done:
+		t.Fatalf("banter exited before listening (PostgreSQL and Redis up? scripts/deps.sh starts them)\n%s", n.stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("banter did not log its URL within 30s\n%s", n.stderr.String())
+	}
+	return n
+}
+
+// kill SIGKILLs the node and waits until it is gone.
+func (n *node) kill(t *testing.T) {
+	t.Helper()
+	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-n.done
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuf) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuf) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// report is the last stdout line of a scenario script.
+type report struct {
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error"`
+	Checks []string        `json:"checks"`
+	Result json.RawMessage `json:"result"`
+}
+
+// runScenario runs a scenario script and fails the test unless it reports
+// success.
+func runScenario(t *testing.T, script string, args ...string) report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	defer cancel()
+	out, runErr := testutil.RunNode(t, ctx, script, args...)
+	var rep report
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &rep); err != nil {
+		t.Fatalf("%s printed no report (%v); stdout %q; %v", script, err, out, runErr)
+	}
+	if runErr != nil || !rep.OK {
+		t.Fatalf("%s failed: %s\nchecks passed: %s\n%v", script, rep.Error, strings.Join(rep.Checks, "; "), runErr)
+	}
+	for _, c := range rep.Checks {
+		t.Log("✓ " + c)
+	}
+	return rep
+}
