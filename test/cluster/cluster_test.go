@@ -155,7 +155,9 @@ func startNode(t *testing.T, c *cluster) *node {
 	cmd := exec.Command(banterBinary(t), "serve", "--addr", "127.0.0.1:0",
 		"--db", filepath.Join(t.TempDir(), "unused.db"),
 		"--store", c.storeURL, "--redis", c.redisURL,
-		"--ping-interval", "1s", "--ping-timeout", "1s")
+		"--ping-interval", "1s", "--ping-timeout", "1s",
+		// The writers of the scenarios send as fast as acks come back.
+		"--rate-burst", "100000", "--rate-per-second", "100000")
 	pr, pw := io.Pipe()
 	n := &node{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(n.stderr, pw)

@@ -1,0 +1,22 @@
+package cluster_test
+
+import (
+	"strconv"
+	"testing"
+)
+
+// TestNodeDeath: SIGKILL one of three nodes during traffic; its clients
+// reconnect through the proxy to the others and catch up; no acked message
+// is lost or duplicated.
+func TestNodeDeath(t *testing.T) {
+	c := newCluster(t, 3)
+	p := startProxy(t, c.hostPorts()...)
+	victim := c.nodes[2]
+	runScenario(t, "death.js", p.URL(), c.nodes[0].url, c.nodes[1].url, victim.url,
+		strconv.Itoa(victim.cmd.Process.Pid), "40")
+	select {
+	case <-victim.done:
+	default:
+		t.Fatal("node 3 still runs: the scenario did not kill it")
+	}
+}
