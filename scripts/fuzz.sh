@@ -7,7 +7,10 @@
 #                                    into <pkg>/testdata/fuzz/<Target>/ (to commit)
 #   scripts/fuzz.sh --only FuzzChatArgs
 #
-# Targets are found, not listed: every func Fuzz* in the packages below.
+# Targets are found, not listed: every func Fuzz* of every package (the
+# decoders: Engine.IO v3/v4 packets and payloads, Socket.IO v4/v5 packets
+# with attachments and argument arrays, chat event arguments, and whatever
+# other codec adds one).
 # A crash stops the script (exit 1); Go has already written the failing
 # input to <pkg>/testdata/fuzz/<Target>/ so `go test ./<pkg>` replays it.
 set -euo pipefail
@@ -24,9 +27,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-# The decoders: Engine.IO v3/v4 packets and payloads, Socket.IO v4/v5
-# packets with attachments and argument arrays, chat event arguments.
-PKGS="./engineio/parser ./socketio/parser ./gateway/sio"
+PKGS=$(find . \( -path ./node_modules -o -path ./.git -o -path ./tmp \) -prune -o -name '*_test.go' -print0 |
+	xargs -0 grep -l '^func Fuzz' | xargs -n1 dirname | sort -u)
 MODULE=$(go list -m)
 CACHE=$(go env GOCACHE)/fuzz
 started=$SECONDS
