@@ -65,6 +65,9 @@ type Config struct {
 	// serves the raw TCP line protocol there (gateways.go).
 	APIKey  string
 	TCPAddr string
+	// MQTTAddr, if set, serves MQTT over TCP there (MQTT over WebSocket
+	// is always at /mqtt; mqtt.go).
+	MQTTAddr string
 
 	// FullSync fsyncs every commit (acknowledged messages survive power
 	// loss, not only a crash of the process). Default off.
@@ -111,6 +114,7 @@ type App struct {
 	mux   *http.ServeMux
 	hs    *http.Server
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
+	mqtt  mqttState
 
 	stopping atomic.Bool
 	serving  atomic.Bool
@@ -155,6 +159,14 @@ func New(cfg Config) (*App, error) {
 	a.mux.Handle("/socket.io/", io)
 	a.mux.HandleFunc("/healthz", a.healthz)
 	if err := a.initGateways(); err != nil {
+		_ = io.Shutdown(context.Background())
+		a.gw.Close()
+		_ = svc.Close()
+		_ = be.close()
+		return nil, err
+	}
+	if err := a.initMQTT(); err != nil {
+		_ = a.closeGateways(context.Background())
 		_ = io.Shutdown(context.Background())
 		a.gw.Close()
 		_ = svc.Close()
@@ -267,6 +279,7 @@ func (a *App) shutdown(ctx context.Context) error {
 		errs = append(errs, fmt.Errorf("socket.io: %w", err))
 	}
 	errs = append(errs, a.closeGateways(ctx)...)
+	errs = append(errs, a.closeMQTT(ctx)...)
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = a.hs.Close()

@@ -126,6 +126,7 @@ type serveFlags struct {
 	ratePerSecond   float64
 	fullSync        bool
 	apiKey, tcpAddr string
+	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
 }
 
@@ -151,6 +152,7 @@ func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
 	fs.StringVar(&f.apiKey, "api-key", env("BANTER_API_KEY", ""), "key that backends send to POST /api/v1/publish; empty disables server-side publish (env BANTER_API_KEY)")
 	fs.StringVar(&f.tcpAddr, "tcp", env("BANTER_TCP", ""), "serve the raw TCP line protocol on this address, e.g. :4000; off when empty (env BANTER_TCP)")
+	fs.StringVar(&f.mqttAddr, "mqtt", env("BANTER_MQTT", ""), "serve MQTT on this address, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt (env BANTER_MQTT)")
 	fs.StringVar(&f.store, "store", env("BANTER_STORE", ""), "PostgreSQL URL for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db (env BANTER_STORE)")
 	fs.StringVar(&f.redis, "redis", env("BANTER_REDIS", ""), "Redis URL carrying events between cluster nodes, e.g. redis://cache:6379/0 (env BANTER_REDIS)")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
@@ -213,7 +215,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Addr: f.addr, DBPath: f.db, Logger: log,
 		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
-		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr,
+		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
 	})
 	if err != nil {
@@ -222,7 +224,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrDatabase) || errors.Is(err, app.ErrCluster) {
 			return exitDatabase
 		}
-		if errors.Is(err, app.ErrTCPListen) {
+		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) {
 			return exitListen
 		}
 		return exitFailure
