@@ -1,0 +1,177 @@
+// Package mqtt_test runs real MQTT clients against the whole server:
+// MQTT.js (npm mqtt, over TCP and WebSocket), mosquitto_pub and
+// mosquitto_sub (Debian mosquitto-clients), next to a socket.io-client user.
+package mqtt_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/testutil"
+)
+
+const timeout = 90 * time.Second
+
+// startApp runs the whole server with MQTT on a random port (Mosquitto may
+// hold 1883 on this machine) and returns the HTTP URL and the MQTT port.
+func startApp(t *testing.T) (*app.App, string, string) {
+	t.Helper()
+	a, err := app.New(app.Config{
+		DBPath: filepath.Join(t.TempDir(), "banter.db"), MQTTAddr: "127.0.0.1:0",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	_, port, _ := net.SplitHostPort(a.MQTTAddr().String())
+	return a, "http://" + ln.Addr().String(), port
+}
+
+func requireTool(t *testing.T, name string) {
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed (scripts/deps.sh installs mosquitto-clients)", name)
+	}
+}
+
+// TestRealClientsShareARoom: mosquitto_sub listens while socket.io-client,
+// MQTT.js over TCP and over WebSocket, and mosquitto_pub each send one
+// message to the same room (rooms.js).
+func TestRealClientsShareARoom(t *testing.T) {
+	requireTool(t, "mosquitto_sub")
+	requireTool(t, "mosquitto_pub")
+	testutil.RequireNode(t)
+	a, url, port := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311",
+		"-u", "mosqsub", "-i", "mosqsub", "-q", "1", "-t", "banter/rooms/lobby", "-C", "4", "-v")
+	var subOut, subErr bytes.Buffer
+	sub.Stdout, sub.Stderr = &subOut, &subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m, _ := a.Service().Members("lobby")
+		return slices.Contains(m, "mosqsub")
+	}, "mosquitto_sub joined lobby")
+
+	out, err := testutil.RunNode(t, ctx, "rooms.js", url, port)
+	var rep struct {
+		OK     bool
+		Error  string
+		Checks []string
+	}
+	if jerr := json.Unmarshal([]byte(lastLine(out)), &rep); jerr != nil || err != nil || !rep.OK {
+		t.Fatalf("rooms.js: %v %s\nchecks: %v\nstdout %s", err, rep.Error, rep.Checks, out)
+	}
+	t.Logf("rooms.js: %s", strings.Join(rep.Checks, "; "))
+
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(subOut.String()), "\n")
+	var texts []string
+	for _, l := range lines {
+		topic, payload, _ := strings.Cut(l, " ")
+		var m struct{ Text, From string }
+		if topic != "banter/rooms/lobby" || json.Unmarshal([]byte(payload), &m) != nil {
+			t.Fatalf("mosquitto_sub printed %q", l)
+		}
+		texts = append(texts, m.Text)
+	}
+	slices.Sort(texts)
+	want := []string{"from mosquitto_pub", "from mqtt tcp", "from mqtt ws", "from socket.io"}
+	if !slices.Equal(texts, want) {
+		t.Fatalf("mosquitto_sub got %q, want %q", texts, want)
+	}
+}
+
+// TestMosquittoPersistentSessionCatchUp: mosquitto_sub with a persistent
+// session (-c) receives, when it comes back, what was sent while it was
+// away; QoS 1 delivery survives the reconnect.
+func TestMosquittoPersistentSessionCatchUp(t *testing.T) {
+	requireTool(t, "mosquitto_sub")
+	requireTool(t, "mosquitto_pub")
+	a, _, port := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	subArgs := []string{"-h", "127.0.0.1", "-p", port, "-u", "away", "-i", "away-phone", "-c", "-q", "1",
+		"-t", "banter/rooms/news"}
+	// First visit: subscribe, receive one message, leave (-C 1).
+	first := exec.CommandContext(ctx, "mosquitto_sub", append(subArgs, "-C", "1")...)
+	var out1 bytes.Buffer
+	first.Stdout = &out1
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m, _ := a.Service().Members("news")
+		return slices.Contains(m, "away")
+	}, "mosquitto_sub joined news")
+	pub := func(text string) {
+		t.Helper()
+		if out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-u", "poster",
+			"-i", "poster", "-q", "1", "-t", "banter/rooms/news", "-m", text).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub: %v %s", err, out)
+		}
+	}
+	pub("before")
+	if err := first.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out1.String(), `"text":"before"`) {
+		t.Fatalf("first visit got %q", out1.String())
+	}
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		_, online := a.Service().Lookup("away")
+		return !online
+	}, "away went offline")
+	pub("while away 1")
+	pub("while away 2")
+
+	// Back: without subscribing again, the session brings both.
+	second := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-u", "away",
+		"-i", "away-phone", "-c", "-q", "1", "-t", "banter/rooms/news", "-C", "2")
+	out2, err := second.Output()
+	if err != nil {
+		t.Fatalf("second visit: %v", err)
+	}
+	got := strings.Split(strings.TrimSpace(string(out2)), "\n")
+	if len(got) != 2 || !strings.Contains(got[0], "while away 1") || !strings.Contains(got[1], "while away 2") {
+		t.Fatalf("second visit got %q", got)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
