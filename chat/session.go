@@ -322,6 +322,17 @@ func (s *Session) onDMNotice(ev *Event) {
 		// The room was already live here and delivered it before we
 		// joined: hand this one over directly.
 		s.sink.Deliver(ev)
+		return
+	}
+	// The room has just become live on this node: a networked Bus may
+	// have published this message on the room's topic before our
+	// subscription took effect, so hand it to the room's sequencer too
+	// (which drops a seq it has already delivered).
+	svc.mu.Lock()
+	r := s.rooms[ev.Room]
+	svc.mu.Unlock()
+	if r != nil {
+		r.onEvent(ev)
 	}
 }
 
