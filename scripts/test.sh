@@ -30,6 +30,9 @@ section "go vet ./..."
 go vet ./...
 echo "ok"
 
+section "short fuzz pass (scripts/fuzz.sh --time 3s; long runs: docs/reliability.md)"
+scripts/fuzz.sh --time 3s
+
 section "official Engine.IO and Socket.IO protocol suites (scripts/official-suites.sh)"
 # Skipped, with the reason, where the suites are not checked out (their code
 # never enters the repository). --retries 1 absorbs the suites' own
