@@ -256,7 +256,10 @@ func TestCatchUp(t *testing.T) {
 	if n.Load() != 1 {
 		t.Fatalf("bob's message stored %d times", n.Load())
 	}
-	if !bob.has(func(ev chatclient.Event) bool { s, ok := ev.(chatclient.StateEvent); return ok && s.Reason == "reconnecting" }) {
+	if !bob.has(func(ev chatclient.Event) bool {
+		s, ok := ev.(chatclient.StateEvent)
+		return ok && s.Reason == "reconnecting"
+	}) {
 		t.Error("no reconnecting state event")
 	}
 }

@@ -99,4 +99,3 @@ func (p *proxy) Cut() {
 		c.Close()
 	}
 }
-
