@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch sub {
 	case "serve":
 		return serve(ctx, args, getenv, stdout, stderr)
+	case "chat":
+		return chatMain(ctx, args, getenv, os.Stdin, stdout, stderr)
 	case "bench":
 		if err := bench.Main(ctx, args, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "banter bench:", err)
@@ -85,6 +87,7 @@ const usageHead = `Banter: a real-time chat server speaking Socket.IO.
 Usage:
   banter [serve] [flags]   run the server (the default command)
   banter bench <sub> ...   load generator and benchmark report (banter bench help)
+  banter chat --nick NAME  the terminal chat client (banter chat --help)
   banter version           print the version
   banter help              this text
 

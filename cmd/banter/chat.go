@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/banter-chat/banter/client/chatclient"
+	"github.com/banter-chat/banter/internal/chatui"
+)
+
+const chatUsage = `Usage: banter chat [flags]
+
+The terminal chat client. Full-screen when stdin and stdout are a terminal,
+else line mode: each input line is posted (or is a command), each message
+received is printed as "[room] nick: text", and the command exits at the
+end of input once every line is stored:
+
+  echo hi | banter chat --nick bot --room general
+
+Environment (used when the flag is not given): BANTER_URL, BANTER_NICK.
+
+` + chatui.Help + `
+
+Flags:
+`
+
+// chatMain is `banter chat`: exit 0 when the user quits, 1 when the server
+// cannot be reached or a line could not be posted, 2 for a bad command line.
+func chatMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("banter chat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	url := fs.String("url", env("BANTER_URL", "http://localhost:3000"), "server URL (env BANTER_URL)")
+	nick := fs.String("nick", env("BANTER_NICK", ""), "your nickname (env BANTER_NICK; required)")
+	room := fs.String("room", "", "room to join and show first (default: the server's default room)")
+	plain := fs.Bool("plain", false, "line mode even on a terminal")
+	follow := fs.Bool("follow", false, "line mode: keep printing messages after the end of input, until interrupted")
+	timeout := fs.Duration("timeout", 15*time.Second, "how long to try to reach the server at start")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, chatUsage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "banter chat: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	if strings.TrimSpace(*nick) == "" {
+		fmt.Fprintln(stderr, "banter chat: --nick is required")
+		return exitUsage
+	}
+	tty := isTerminal(stdin) && isTerminal(stdout) && !*plain
+
+	events := chatui.NewEvents()
+	var rooms []string
+	if *room != "" {
+		rooms = []string{*room}
+	}
+	dctx, cancel := context.WithTimeout(ctx, *timeout)
+	c, err := chatclient.Dial(dctx, *url, chatclient.Config{Nickname: *nick, Rooms: rooms, OnEvent: events.Push})
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "banter chat: cannot start a session at %s: %v\n", *url, err)
+		return exitFailure
+	}
+	defer c.Close()
+	cur := *room
+	if cur == "" {
+		// No room asked for: the server's default one.
+		jctx, cancel := context.WithTimeout(ctx, *timeout)
+		jr, err := c.Join(jctx, c.Session().DefaultRoom)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "banter chat: joining %s: %v\n", c.Session().DefaultRoom, err)
+			return exitFailure
+		}
+		cur = jr.Room
+	} else if j := c.Joined(); len(j) == 1 {
+		cur = j[0] // canonical
+	}
+	if tty {
+		err = chatui.Run(ctx, c, events, chatui.Options{URL: *url, Room: cur})
+	} else {
+		err = chatui.RunLines(ctx, c, events, stdin, stdout, chatui.LineOptions{Room: cur, Follow: *follow})
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "banter chat:", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
