@@ -11,8 +11,10 @@ package conformance
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
@@ -35,6 +37,7 @@ type Server struct {
 	mux *http.ServeMux
 	eio *engineio.Server
 	io  *socketio.Server
+	bg  *background
 }
 
 // New returns the conformance server with the settings the official suites
@@ -46,7 +49,7 @@ func New(o Options) *Server {
 	if o.PingTimeout <= 0 {
 		o.PingTimeout = 200 * time.Millisecond
 	}
-	s := &Server{mux: http.NewServeMux()}
+	s := &Server{mux: http.NewServeMux(), bg: newBackground()}
 	s.eio = engineio.NewServer(engineio.Config{
 		PingInterval: o.PingInterval,
 		PingTimeout:  o.PingTimeout,
@@ -69,20 +72,54 @@ func New(o Options) *Server {
 		Recovery:       o.Recovery,
 		Logger:         o.Logger,
 	})
-	setupSocketIO(s.io)
+	setupSocketIO(s.io, s.bg)
 	s.mux.Handle("/socket.io/", s.io)
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// Shutdown closes every session and waits.
+// Shutdown closes every session and waits, for handlers still waiting on
+// acknowledgements too.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.io.Shutdown(ctx)
+	if err2 := s.bg.stop(ctx); err == nil {
+		err = err2
+	}
 	if err2 := s.eio.Shutdown(ctx); err == nil {
 		err = err2
 	}
 	return err
+}
+
+// background runs the goroutines of handlers that wait (multi-ack), so
+// Shutdown can cancel them and wait for them.
+type background struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newBackground() *background {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &background{ctx: ctx, cancel: cancel}
+}
+
+// Go runs f on a new goroutine with a context that Shutdown cancels.
+func (b *background) Go(f func(ctx context.Context)) {
+	b.wg.Go(func() { f(b.ctx) })
+}
+
+func (b *background) stop(ctx context.Context) error {
+	b.cancel()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("conformance: handlers still running: %w", ctx.Err())
+	}
 }
 
 // echo sends every message back, text as text and binary as binary.

@@ -21,6 +21,7 @@ var banterTarget = target{name: "banter", start: func(t *testing.T) string {
 // (kept apart so the two files can grow without conflicts).
 var extraScenarios = []string{
 	"sio_v4_disconnects.js",
+	"sio_v4_multiack.js",
 }
 
 func init() {

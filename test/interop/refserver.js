@@ -5,9 +5,10 @@
 // at /engine.io/. The interop scenarios run against both; where they agree
 // with this server, Banter behaves like Node.
 //
-// Usage: node refserver.js [PORT [PING_INTERVAL_MS PING_TIMEOUT_MS]]
+// Usage: node refserver.js [--recovery=MS] [PORT [PING_INTERVAL_MS PING_TIMEOUT_MS]]
 // (port 0 or none = random port; heartbeat default 300/200 ms, the official
-// suites' values)
+// suites' values; --recovery enables connection state recovery with that
+// maxDisconnectionDuration)
 // Prints "LISTENING <port>" once it accepts connections. When the
 // environment sets BANTER_WATCH_STDIN=1 it exits as soon as stdin closes, so
 // it never outlives the Go test that started it.
@@ -17,9 +18,22 @@ const http = require('http');
 const { Server } = require('socket.io');
 const engine = require('engine.io');
 
-const port = Number(process.argv[2] || 0);
+const USAGE = 'usage: node refserver.js [--recovery=MS] [PORT [PING_INTERVAL_MS PING_TIMEOUT_MS]]';
+const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+const argv = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+let recoveryMs = 0;
+for (const f of flags) {
+  const m = /^--recovery=(\d+)$/.exec(f);
+  if (!m || Number(m[1]) <= 0) {
+    process.stderr.write(`refserver: bad flag ${f}\n${USAGE}\n`);
+    process.exit(2);
+  }
+  recoveryMs = Number(m[1]);
+}
+
+const port = Number(argv[0] || 0);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  process.stderr.write(`refserver: bad port ${process.argv[2]}\nusage: node refserver.js [PORT]\n`);
+  process.stderr.write(`refserver: bad port ${argv[0]}\n${USAGE}\n`);
   process.exit(2);
 }
 
@@ -35,7 +49,7 @@ const ms = (v, dflt) => {
   }
   return n;
 };
-const timing = { pingInterval: ms(process.argv[3], 300), pingTimeout: ms(process.argv[4], 200), maxHttpBufferSize: 1e6 };
+const timing = { pingInterval: ms(argv[1], 300), pingTimeout: ms(argv[2], 200), maxHttpBufferSize: 1e6 };
 
 const httpServer = http.createServer();
 const io = new Server(httpServer, {
@@ -43,6 +57,7 @@ const io = new Server(httpServer, {
   connectTimeout: 1000,
   cors: { origin: '*' },
   allowEIO3: true,
+  ...(recoveryMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: recoveryMs } } : {}),
 });
 
 // Raw Engine.IO echo at /engine.io/: every message back, text and binary.
@@ -77,6 +92,10 @@ function common(socket) {
       query: socket.handshake.query,
     });
   });
+  socket.on('request-server-ack', (...raw) => {
+    const [args] = splitAck(raw);
+    socket.emit('server-ack', ...args, (...reply) => socket.emit('server-ack-result', ...reply));
+  });
   socket.on('disconnect', (reason) => {
     root.to('__watchers').emit('peer-disconnect', { id: socket.id, nsp: socket.nsp.name, reason });
   });
@@ -85,10 +104,6 @@ function common(socket) {
 root.on('connection', (socket) => {
   common(socket);
   socket.on('chat message', (m) => root.emit('chat message', m));
-  socket.on('request-server-ack', (...raw) => {
-    const [args] = splitAck(raw);
-    socket.emit('server-ack', ...args, (...reply) => socket.emit('server-ack-result', ...reply));
-  });
   socket.on('server-disconnect', (close) => socket.disconnect(close === true));
   socket.on('watch-disconnects', (...raw) => {
     const [, ack] = splitAck(raw);
@@ -107,6 +122,20 @@ root.on('connection', (socket) => {
   });
   socket.on('room-message', (room, m) => root.to(room).emit('room-message', room, m));
   socket.on('broadcast-others', (m) => socket.broadcast.emit('others-message', m));
+  // multi-ack(room, timeoutMs): ask every socket of the room (with a
+  // timeout) and ack {err, responses}: err null when all answered, else the
+  // error's message with the answers that came in time (Node's
+  // BroadcastOperator.emitWithAck rejects with err.responses set).
+  socket.on('multi-ack', (room, timeoutMs, ...raw) => {
+    const [, ack] = splitAck(raw);
+    if (typeof room !== 'string' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > 60000) {
+      return ack({ err: 'multi-ack: want (room string, timeoutMs integer in 1..60000)', responses: [] });
+    }
+    root.to(room).timeout(timeoutMs).emitWithAck('ask', room).then(
+      (responses) => ack({ err: null, responses }),
+      (err) => ack({ err: err.message, responses: err.responses || [] }),
+    );
+  });
 });
 
 io.of('/custom').on('connection', common);
