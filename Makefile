@@ -1,6 +1,6 @@
 # Banter's entry points. `make run` starts the server, `make test` runs the
 # whole suite; see README.md.
-.PHONY: run test bundle build deps
+.PHONY: run test bundle build deps bench
 
 run:
 	-scripts/bundle.sh
@@ -17,3 +17,6 @@ build: bundle
 
 deps:
 	scripts/deps.sh
+
+bench:
+	scripts/bench.sh
