@@ -115,7 +115,7 @@ func TestScenariosFailAgainstWrongServer(t *testing.T) {
 	url := testutil.StartHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not a socket.io server", http.StatusBadRequest)
 	}))
-	for _, script := range scenarios {
+	for _, script := range append(append([]string(nil), scenarios...), recoveryScenarios...) {
 		t.Run(strings.TrimSuffix(script, ".js"), func(t *testing.T) {
 			rep, err := runScenario(t, script, url)
 			if err == nil || rep.OK {
