@@ -1,8 +1,12 @@
 #!/usr/bin/env node
 // Socket.IO v4 protocol over Engine.IO v3 with socket.io-client 2.5, once over
-// polling upgraded to WebSocket and once over WebSocket only: the auth event
-// ({} since v2 has no auth), message-back and acks with binary, whoami, the
-// client-driven heartbeat, and the /custom namespace.
+// polling upgraded to WebSocket, once over WebSocket only and once over
+// polling only: the auth event ({} since v2 has no auth), message-back and
+// acks with binary, whoami, the client-driven heartbeat, and the /custom
+// namespace. Binary goes both ways
+// in events and in acks both ways (client-initiated: BINARY_EVENT answered
+// by BINARY_ACK; server-initiated: the server's BINARY_EVENT answered by the
+// client's BINARY_ACK), on "/" and "/custom".
 'use strict';
 
 const io = require('socket.io-client-v2');
@@ -11,6 +15,8 @@ const { scenario, once, times, emitAck, same, truthy } = require('./lib');
 const MODES = [
   { name: 'upgrade', transports: ['polling', 'websocket'] },
   { name: 'websocket', transports: ['websocket'] },
+  // Binary over EIO3 long-polling: base64 packets inside text payloads.
+  { name: 'polling', transports: ['polling'] },
 ];
 
 async function connect(url, transports) {
@@ -19,6 +25,21 @@ async function connect(url, transports) {
   await once(sock, 'connect', { failOn: ['connect_error', 'error'] });
   sock.authEvent = (await auth)[0];
   return sock;
+}
+
+// serverAck has the server emit server-ack (binary, with an ack request);
+// the client answers with binary and the server reports the answer back in
+// server-ack-result.
+async function serverAck(sock, what) {
+  sock.once('server-ack', (...args) => {
+    const ack = args.pop();
+    truthy(typeof ack === 'function', `${what}: server-ack came without an ack callback`);
+    same(args, ['q', Buffer.from([1, 255])], `${what}: server-ack arguments`);
+    ack('r', { bin: Buffer.from([8, 0, 9]) }, ...args);
+  });
+  const result = once(sock, 'server-ack-result');
+  sock.emit('request-server-ack', 'q', Buffer.from([1, 255]));
+  same(await result, ['r', { bin: Buffer.from([8, 0, 9]) }, 'q', Buffer.from([1, 255])], `${what}: server-ack-result`);
 }
 
 async function runMode(url, mode, check) {
@@ -30,8 +51,9 @@ async function runMode(url, mode, check) {
   if (mode.transports.length > 1 && a.io.engine.transport.name !== 'websocket') {
     await once(a.io.engine, 'upgrade', { failOn: ['upgradeError'] });
   }
-  truthy(a.io.engine.transport.name === 'websocket', `${p}: transport ${a.io.engine.transport.name}, want websocket`);
-  check(`${p}: on websocket`);
+  const want = mode.transports.includes('websocket') ? 'websocket' : 'polling';
+  truthy(a.io.engine.transport.name === want, `${p}: transport ${a.io.engine.transport.name}, want ${want}`);
+  check(`${p}: on ${want}`);
 
   const msg = ['v2', 3, { deep: [true, null] }, Buffer.from([1, 2, 255])];
   a.emit('message', ...msg);
@@ -42,8 +64,11 @@ async function runMode(url, mode, check) {
   same(await emitAck(a, 'message-with-ack', ...ackArgs), ackArgs, `${p}: message-with-ack`);
   check(`${p}: ack with binary`);
 
+  await serverAck(a, p);
+  check(`${p}: server-initiated ack with binary both ways`);
+
   const [me] = await emitAck(a, 'whoami');
-  same({ nsp: me.nsp, engineId: me.engineId, transport: me.transport }, { nsp: '/', engineId: a.io.engine.id, transport: 'websocket' }, `${p}: whoami`);
+  same({ nsp: me.nsp, engineId: me.engineId, transport: me.transport }, { nsp: '/', engineId: a.io.engine.id, transport: want }, `${p}: whoami`);
   truthy(me.query && me.query.EIO === '3', `${p}: whoami query ${JSON.stringify(me.query)}, want EIO=3`);
   check(`${p}: whoami`);
 
@@ -59,7 +84,10 @@ async function runMode(url, mode, check) {
   c.emit('message', 'custom', Buffer.from([42]));
   same(await once(c, 'message-back'), ['custom', Buffer.from([42])], `${p}: /custom message-back`);
   same(await emitAck(c, 'message-with-ack', 'c'), ['c'], `${p}: /custom ack`);
-  check(`${p}: /custom namespace`);
+  const ackC = ['c', { b: Buffer.from([3, 254]) }, [Buffer.from([]), Buffer.from([5])]];
+  same(await emitAck(c, 'message-with-ack', ...ackC), ackC, `${p}: /custom ack with binary`);
+  await serverAck(c, `${p}: /custom`);
+  check(`${p}: /custom namespace (binary both ways, acks both ways)`);
 
   const gone = once(a, 'disconnect');
   a.close();
