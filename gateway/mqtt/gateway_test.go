@@ -427,3 +427,34 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 		return ev.Kind == chat.EventPresence && ev.Presence.Nickname == "alice" && ev.Presence.Action == chat.PresenceLeft
 	})
 }
+
+// TestResubscribeAfterReconnectWithUnackedMessage: the first SUBSCRIBE of
+// a new connection (packet id 1) must not be refused because the server's
+// unacknowledged message to the previous connection also has id 1 (mochi
+// keeps both directions' ids in one map).
+func TestResubscribeAfterReconnectWithUnackedMessage(t *testing.T) {
+	e := start(t, mqttgw.Config{})
+	bob := e.chatUser("bob", "general")
+	opts := connectOpts{id: "phone", user: "alice", noAutoAck: true}
+	first, _ := dial(t, e.addr, opts)
+	first.subscribe(1, "banter/rooms/general")
+	bob.send("general", "m1")
+	if m := first.message("banter/rooms/general"); m.Text != "m1" {
+		t.Fatalf("got %q", m.Text)
+	}
+	first.nc.Close()
+	again, ack := dial(t, e.addr, opts)
+	if !ack.SessionPresent {
+		t.Fatal("session not present")
+	}
+	if dup := again.expect(packets.Publish); !dup.FixedHeader.Dup || dup.PacketID != 1 {
+		t.Fatalf("resend dup=%v id=%d", dup.FixedHeader.Dup, dup.PacketID)
+	}
+	if codes := again.subscribe(1, "banter/rooms/general"); codes[0] != 1 {
+		t.Fatalf("SUBACK %v", codes)
+	}
+	bob.send("general", "m2")
+	if m := again.message("banter/rooms/general"); m.Text != "m2" {
+		t.Fatalf("got %q", m.Text)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
@@ -25,7 +26,27 @@ func (h *hook) Provides(b byte) bool {
 		mochi.OnConnect, mochi.OnConnectAuthenticate, mochi.OnACLCheck,
 		mochi.OnSessionEstablished, mochi.OnDisconnect, mochi.OnSubscribed,
 		mochi.OnUnsubscribed, mochi.OnPublish, mochi.OnWill, mochi.OnClientExpired,
+		mochi.OnPacketRead,
 	}, []byte{b})
+}
+
+// OnPacketRead works around mochi keeping the packet ids of both
+// directions in one inflight map: a SUBSCRIBE or UNSUBSCRIBE whose id
+// equals that of a QoS 1 message the server sent and that is still
+// unacknowledged would be refused ("packet identifier in use"). Client
+// ids usually restart at 1 on reconnect, as ours do, so this happens after
+// a reconnect with an unacknowledged message. The message is given up as
+// mochi itself does for a colliding PUBLISH: it was sent, and resent at
+// the reconnect.
+func (h *hook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.Packet, error) {
+	if t := pk.FixedHeader.Type; t == packets.Subscribe || t == packets.Unsubscribe {
+		if old, ok := cl.State.Inflight.Get(pk.PacketID); ok && old.FixedHeader.Type == packets.Publish {
+			if cl.State.Inflight.Delete(pk.PacketID) {
+				atomic.AddInt64(&h.g.srv.Info.Inflight, -1)
+			}
+		}
+	}
+	return pk, nil
 }
 
 // requestTimeout bounds the chat calls of one packet (store reads and
