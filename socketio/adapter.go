@@ -43,15 +43,29 @@ type Adapter interface {
 	// socket) and calls onAck for every answer. It returns how many
 	// sockets were sent the packet.
 	BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, onAck func(args []any, err error)) int
-	// PersistSession and RestoreSession support connection state recovery.
+	// PersistSession and RestoreSession support connection state recovery:
+	// RestoreSession takes back the session of pid if it can be recovered
+	// from offset (the last packet the client saw).
 	PersistSession(s *Session)
-	RestoreSession(pid, offset string) (*Session, []*parser.Packet, bool)
+	RestoreSession(pid, offset string) (*Session, bool)
+	// Attach makes socket id part of the namespace atomically with respect
+	// to broadcasts: it joins the socket's own room (and, when restored is
+	// not nil, the restored rooms) and calls attach with the packets the
+	// restored session missed after offset. attach registers the socket
+	// and writes those packets and the CONNECT reply; a broadcast is then
+	// either among the missed packets or delivered after attach, never lost,
+	// duplicated or ahead of the CONNECT reply.
+	Attach(id string, restored *Session, offset string, attach func(missed []*parser.Packet))
 	Close()
 }
 
 // MemoryAdapter is the default single-node adapter.
 type MemoryAdapter struct {
 	nsp *Namespace
+
+	// bmu orders broadcasts (read side: store, targets, enqueue) against
+	// Attach (write side).
+	bmu sync.RWMutex
 
 	mu    sync.RWMutex
 	rooms map[string]map[string]struct{} // room → socket ids
@@ -243,6 +257,8 @@ func (a *MemoryAdapter) targets(opts BroadcastOptions) []*Socket {
 }
 
 func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
+	a.bmu.RLock()
+	defer a.bmu.RUnlock()
 	if a.nsp.srv.cfg.Recovery != nil && p.Type == parser.Event && !p.HasID && !opts.Volatile {
 		p = a.store(p, opts)
 	}
@@ -335,46 +351,58 @@ func (a *MemoryAdapter) PersistSession(s *Session) {
 	a.recMu.Unlock()
 }
 
-func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, []*parser.Packet, bool) {
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
 	if a.nsp.srv.cfg.Recovery == nil {
-		return nil, nil, false
+		return nil, false
 	}
 	off, err := strconv.ParseUint(offset, 36, 64)
 	if err != nil {
-		return nil, nil, false
+		return nil, false
 	}
-	now := time.Now()
 	a.recMu.Lock()
 	defer a.recMu.Unlock()
-	a.expireLocked(now)
+	a.expireLocked(time.Now())
 	ps := a.sessions[pid]
-	if ps == nil {
-		return nil, nil, false
+	if ps == nil || a.packetIndexLocked(off) < 0 {
+		// Unknown session, or its offset left the buffer: packets were
+		// lost, the state cannot be recovered.
+		return nil, false
 	}
 	delete(a.sessions, pid)
-	// The offset must still be in the buffer (or be the latest), else
-	// packets were lost and the state cannot be recovered.
-	idx := -1
+	return ps.s, true
+}
+
+func (a *MemoryAdapter) packetIndexLocked(off uint64) int {
 	for i, sp := range a.packets {
 		if sp.id == off {
-			idx = i
-			break
+			return i
 		}
 	}
-	if idx < 0 {
-		return nil, nil, false
-	}
-	rooms := make(map[string]bool, len(ps.s.Rooms))
-	for _, r := range ps.s.Rooms {
-		rooms[r] = true
-	}
+	return -1
+}
+
+func (a *MemoryAdapter) Attach(id string, restored *Session, offset string, attach func(missed []*parser.Packet)) {
+	a.bmu.Lock()
+	defer a.bmu.Unlock()
 	var missed []*parser.Packet
-	for _, sp := range a.packets[idx+1:] {
-		if packetFor(sp.opts, rooms) {
-			missed = append(missed, sp.p)
+	if restored != nil {
+		a.AddAll(id, restored.Rooms)
+		off, _ := strconv.ParseUint(offset, 36, 64)
+		rooms := make(map[string]bool, len(restored.Rooms)+1)
+		rooms[id] = true
+		for _, r := range restored.Rooms {
+			rooms[r] = true
 		}
+		a.recMu.Lock()
+		for _, sp := range a.packets {
+			if sp.id > off && packetFor(sp.opts, rooms) {
+				missed = append(missed, sp.p)
+			}
+		}
+		a.recMu.Unlock()
 	}
-	return ps.s, missed, true
+	a.AddAll(id, []string{id})
+	attach(missed)
 }
 
 // packetFor reports whether a session in rooms would have received a

@@ -112,20 +112,14 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 			eng: hs, nspQuery: nspQuery,
 		},
 	}
+	var restored *Session
+	var offset string
 	if n.srv.cfg.Recovery != nil {
 		if pid, _ := auth["pid"].(string); pid != "" {
-			offset, _ := auth["offset"].(string)
-			if sess, missed, ok := n.adapter.RestoreSession(pid, offset); ok {
+			offset, _ = auth["offset"].(string)
+			if sess, ok := n.adapter.RestoreSession(pid, offset); ok {
 				s.id, s.pid, s.recovered, s.data = sess.SID, sess.PID, true, sess.Data
-				defer func() {
-					if !s.Connected() {
-						return
-					}
-					n.adapter.AddAll(s.id, sess.Rooms)
-					for _, p := range missed {
-						s.client.writePacket(p)
-					}
-				}()
+				restored = sess
 			}
 		}
 		delete(auth, "pid")
@@ -164,12 +158,6 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 	s.mu.Unlock()
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()
-	n.mu.Lock()
-	n.sockets[s.id] = s
-	handlers := n.onConnect
-	n.mu.Unlock()
-	n.adapter.AddAll(s.id, []string{s.id})
-
 	var data json.RawMessage
 	if c.protocol == 5 {
 		reply := struct {
@@ -178,7 +166,19 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		}{s.id, s.pid}
 		data, _ = json.Marshal(reply)
 	}
-	c.writePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
+	var handlers []func(*Socket)
+	n.adapter.Attach(s.id, restored, offset, func(missed []*parser.Packet) {
+		n.mu.Lock()
+		n.sockets[s.id] = s
+		handlers = n.onConnect
+		n.mu.Unlock()
+		// Like Node: a recovered client gets what it missed, then CONNECT
+		// (socket.io-client buffers events until it is connected).
+		for _, p := range missed {
+			c.writePacket(p)
+		}
+		c.writePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
+	})
 	for _, h := range handlers {
 		h(s)
 	}

@@ -23,11 +23,6 @@ var recoveryScenarios = []string{"sio_v4_recovery.js", "sio_v4_recovery_burst.js
 // against Banter for a reason found and reported, not yet fixed; remove the
 // entry to run it again.
 var knownBanterBugs = map[string]string{
-	"sio_v4_recovery_burst.js": "socketio replays a recovered socket's missed packets, and restores its rooms, only after the CONNECT " +
-		"reply and the connection handlers (Namespace.add's deferred func): a live broadcast to a restored room in between " +
-		"overtakes the replay (seen: s-756 before s-191; even one room message sent as the client's connect event fires, " +
-		"once the replay is long, comes first), and (by reading the code) one sent between RestoreSession and the rooms' restore is lost. " +
-		"Node sends the missed packets before its CONNECT reply, with the rooms already joined",
 }
 
 // recoveryTargets are the targets with connection state recovery enabled:
