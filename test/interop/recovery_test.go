@@ -22,8 +22,7 @@ var recoveryScenarios = []string{"sio_v4_recovery.js", "sio_v4_recovery_burst.js
 // knownBanterBugs are recovery scenarios that pass against Node and fail
 // against Banter for a reason found and reported, not yet fixed; remove the
 // entry to run it again.
-var knownBanterBugs = map[string]string{
-}
+var knownBanterBugs = map[string]string{}
 
 // recoveryTargets are the targets with connection state recovery enabled:
 // a second Node reference server started with --recovery, and Banter with
