@@ -91,7 +91,7 @@ func TestScenarios(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					rep, err := runScenario(t, script, url)
 					if err != nil {
-						t.Fatalf("against %s: %v", tg.name, err)
+						t.Fatalf("against %s: %v\npassed before: %s", tg.name, err, strings.Join(rep.Checks, "; "))
 					}
 					if !rep.OK || rep.Scenario != name {
 						t.Fatalf("against %s: report %+v", tg.name, rep)

@@ -55,7 +55,7 @@ func TestRecoveryScenarios(t *testing.T) {
 					}
 					rep, err := runScenario(t, script, url)
 					if err != nil {
-						t.Fatalf("against %s: %v", tg.name, err)
+						t.Fatalf("against %s: %v\npassed before: %s", tg.name, err, strings.Join(rep.Checks, "; "))
 					}
 					if !rep.OK || rep.Scenario != name || len(rep.Checks) == 0 {
 						t.Fatalf("against %s: report %+v", tg.name, rep)

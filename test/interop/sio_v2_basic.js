@@ -19,11 +19,15 @@ const MODES = [
   { name: 'polling', transports: ['polling'] },
 ];
 
+// connect waits for the connection and its auth event; the auth wait starts
+// with the handshake, so it gets the connect's time too (a loaded machine).
 async function connect(url, transports) {
   const sock = io(url, { forceNew: true, reconnection: false, transports });
-  const auth = once(sock, 'auth');
-  await once(sock, 'connect', { failOn: ['connect_error', 'error'] });
-  sock.authEvent = (await auth)[0];
+  const where = `${url} over ${transports.join('+')}`;
+  const auth = once(sock, 'auth', { ms: 15000 });
+  auth.catch(() => {}); // awaited below, unless the connect fails first
+  await once(sock, 'connect', { failOn: ['connect_error', 'error'], ms: 15000 }).catch((e) => { throw new Error(`${where}: ${e.message}`); });
+  sock.authEvent = (await auth.catch((e) => { throw new Error(`${where}, connected: ${e.message}`); }))[0];
   return sock;
 }
 
