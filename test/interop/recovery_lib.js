@@ -68,7 +68,16 @@ function cutProxy(target) {
 
 async function connect(url, opts) {
   const sock = io(url, { forceNew: true, reconnection: false, ...opts });
-  await once(sock, 'connect', { failOn: ['connect_error'], ms: STEP_MS });
+  // The transport's own error says more than connect_error's message.
+  const detail = (e) => process.stderr.write(`connect_error to ${url} (${opts.transports}): ${e && e.message}; ` +
+    `${e && e.description && (e.description.message || e.description)}; ${e && e.context && (e.context.statusCode || e.context.message)}\n`);
+  sock.once('connect_error', detail);
+  await once(sock, 'connect', { failOn: ['connect_error'], ms: STEP_MS }).catch((e) => {
+    const eng = sock.io.engine;
+    throw new Error(`connecting to ${url} over ${opts.transports}: ${e.message} (engine ${eng && eng.readyState}, ` +
+      `transport ${eng && eng.transport && eng.transport.name} ${eng && eng.transport && eng.transport.readyState}, sid ${eng && eng.id})`);
+  });
+  sock.off('connect_error', detail);
   return sock;
 }
 
@@ -150,6 +159,8 @@ async function runRound(url, round, watcher, disconnects, check) {
   r.on('connect', () => trace.push(`${Date.now() - t0}ms connect recovered=${r.recovered}`));
   r.on('disconnect', (why) => trace.push(`${Date.now() - t0}ms disconnect ${why}`));
   r.io.on('reconnect_attempt', (n) => trace.push(`${Date.now() - t0}ms reconnect_attempt ${n}`));
+  r.io.on('reconnect_error', (e) => trace.push(`${Date.now() - t0}ms reconnect_error ${e && e.message} ${e && e.description && (e.description.message || e.description)}`));
+  r.on('connect_error', (e) => trace.push(`${Date.now() - t0}ms connect_error ${e && e.message}`));
   const log = [];
   r.on('room-message', (rm, m) => { if (rm === room) log.push(m); });
   same(await emitAck(r, 'join', room), [true], `${p}: join`);
@@ -160,6 +171,8 @@ async function runRound(url, round, watcher, disconnects, check) {
   const id = r.id;
   check(`${p}: joined and received`);
 
+  const reconnected = () => once(r, 'connect', { ms: STEP_MS })
+    .catch((e) => { throw new Error(`${p}: ${e.message}; client saw ${trace.join(', ')}`); });
   const recovered = () => truthy(r.recovered === true, `${p}: socket.recovered is ${r.recovered} after reconnecting`);
   const clientGone = once(r, 'disconnect', { ms: STEP_MS });
   const serverSaw = () => until(watcher, 'peer-disconnect', () => disconnects.some((d) => d.id === id), 'the server to see the disconnect');
@@ -189,7 +202,7 @@ async function runRound(url, round, watcher, disconnects, check) {
     let total;
     if (round.acrossReconnect) {
       proxy.restore();
-      await once(r, 'connect', { ms: STEP_MS });
+      await reconnected();
       recovered();
       // Keep streaming until a few more arrived after the reconnect.
       const upTo = stream.count() + 3 * (round.batch || 1);
@@ -198,7 +211,7 @@ async function runRound(url, round, watcher, disconnects, check) {
     } else {
       total = await stream.stop();
       proxy.restore();
-      await once(r, 'connect', { ms: STEP_MS });
+      await reconnected();
       recovered();
     }
     truthy(total > sentWhileDown || !round.acrossReconnect, `${p}: nothing streamed across the reconnect`);

@@ -83,7 +83,7 @@ func TestRecoveryScenariosNeedRecovery(t *testing.T) {
 						t.Fatalf("passed against %s without recovery: %+v", tg.name, rep)
 					}
 					if !strings.Contains(rep.Error, "socket.recovered is undefined after reconnecting") {
-						t.Fatalf("against %s: want a failure on socket.recovered, got %q", tg.name, rep.Error)
+						t.Fatalf("against %s: want a failure on socket.recovered, got %q (%v)", tg.name, rep.Error, err)
 					}
 				})
 			}
