@@ -46,10 +46,10 @@ func TestRecoveryScenarios(t *testing.T) {
 	testutil.NodeModules(t)
 	for _, tg := range recoveryTargets {
 		t.Run(tg.name, func(t *testing.T) {
-			url := tg.start(t)
 			for _, script := range recoveryScenarios {
 				name := strings.TrimSuffix(script, ".js")
 				t.Run(name, func(t *testing.T) {
+					url := tg.start(t) // fresh server per scenario (see TestScenarios)
 					if bug := knownBanterBugs[script]; tg.name == "banter" && bug != "" {
 						t.Skip("known Banter bug: " + bug)
 					}
@@ -75,9 +75,9 @@ func TestRecoveryScenariosNeedRecovery(t *testing.T) {
 	testutil.NodeModules(t)
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
-			url := tg.start(t)
 			for _, script := range recoveryScenarios {
 				t.Run(strings.TrimSuffix(script, ".js"), func(t *testing.T) {
+					url := tg.start(t) // fresh server per scenario (see TestScenarios)
 					rep, err := runScenario(t, script, url)
 					if err == nil || rep.OK {
 						t.Fatalf("passed against %s without recovery: %+v", tg.name, rep)
