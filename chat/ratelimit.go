@@ -5,9 +5,11 @@ import (
 	"time"
 )
 
-// bucket is a token bucket: burst tokens at most, refilled at rate per
-// second. Taking from an empty bucket fails; nothing queues.
-type bucket struct {
+// Bucket is a token bucket: burst tokens at most, refilled at rate per
+// second. Taking from an empty bucket fails; nothing queues. The Service
+// uses one per session for messages; gateways use it for their own request
+// limits. Safe for concurrent use.
+type Bucket struct {
 	mu     sync.Mutex
 	now    func() time.Time
 	burst  float64
@@ -16,11 +18,16 @@ type bucket struct {
 	last   time.Time
 }
 
-func newBucket(burst int, rate float64, now func() time.Time) *bucket {
-	return &bucket{now: now, burst: float64(burst), rate: rate, tokens: float64(burst), last: now()}
+// NewBucket returns a full bucket. now is the clock (nil: time.Now).
+func NewBucket(burst int, rate float64, now func() time.Time) *Bucket {
+	if now == nil {
+		now = time.Now
+	}
+	return &Bucket{now: now, burst: float64(burst), rate: rate, tokens: float64(burst), last: now()}
 }
 
-func (b *bucket) take() bool {
+// Take takes one token and reports whether there was one.
+func (b *Bucket) Take() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	t := b.now()

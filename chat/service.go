@@ -203,8 +203,8 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		nick:    nick,
 		since:   s.cfg.Now().UnixMilli(),
 		rooms:   make(map[string]*room),
-		msgRate: newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
-		typRate: newBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+		msgRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+		typRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
 	}
 	s.mu.Lock()
 	if s.closed {

@@ -15,7 +15,7 @@ type Session struct {
 	id, token        string
 	sink             Sink
 	since            int64
-	msgRate, typRate *bucket
+	msgRate, typRate *Bucket
 
 	// Guarded by svc.mu.
 	nick    string
@@ -249,7 +249,7 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 // send rate-limits, stores and publishes. notify, if set, is the "@" topic
 // of a DM recipient, told before the room so that it joins in time.
 func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
-	if !s.msgRate.take() {
+	if !s.msgRate.Take() {
 		return Message{}, ErrRateLimited
 	}
 	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID})
@@ -411,7 +411,7 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 	if !member {
 		return ErrNotMember
 	}
-	if active && !s.typRate.take() {
+	if active && !s.typRate.Take() {
 		return ErrRateLimited
 	}
 	s.svc.publish(ctx, name, &Event{Kind: EventTypingSignal, Room: name,

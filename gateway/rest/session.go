@@ -15,7 +15,7 @@ import (
 type session struct {
 	g       *Gateway
 	sess    *chat.Session // set once, before the session is shared
-	reqs    *bucket
+	reqs    *chat.Bucket
 	backend bool // a publish sender: no token, no streams
 
 	mu       sync.Mutex
@@ -27,7 +27,7 @@ type session struct {
 func (g *Gateway) newSession(backend bool) *session {
 	return &session{
 		g: g, backend: backend, lastUsed: g.cfg.Now(), streams: make(map[*stream]struct{}),
-		reqs: newBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now),
+		reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now),
 	}
 }
 
@@ -184,7 +184,7 @@ func (g *Gateway) lookup(r *http.Request, allowQuery bool) (*session, error) {
 	if s == nil {
 		return nil, errBadToken
 	}
-	if !s.reqs.take() {
+	if !s.reqs.Take() {
 		return nil, errTooManyRequests
 	}
 	s.touch()
@@ -232,33 +232,4 @@ func (g *Gateway) connect(ctx context.Context, nickname, resume string, backend 
 	}
 	g.mu.Unlock()
 	return s, nil
-}
-
-// bucket is a token bucket (burst tokens, refilled at rate per second).
-type bucket struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	burst  float64
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(burst int, rate float64, now func() time.Time) *bucket {
-	return &bucket{now: now, burst: float64(burst), rate: rate, tokens: float64(burst), last: now()}
-}
-
-func (b *bucket) take() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := b.now()
-	if el := t.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-	}
-	b.last = t
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -118,15 +118,3 @@ func TestEventDialect(t *testing.T) {
 		}
 	}
 }
-
-func TestBucket(t *testing.T) {
-	now := time.Unix(0, 0)
-	b := newBucket(2, 1, func() time.Time { return now })
-	if !b.take() || !b.take() || b.take() {
-		t.Fatal("burst of 2 not enforced")
-	}
-	now = now.Add(time.Second)
-	if !b.take() || b.take() {
-		t.Fatal("refill of 1/s not applied")
-	}
-}

@@ -54,7 +54,7 @@ func eventDialect(name string) dialect {
 type conn struct {
 	g    *Gateway
 	sock *socketio.Socket
-	reqs *bucket
+	reqs *chat.Bucket
 
 	dialect atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
 	closed  atomic.Bool  // the socket disconnected
@@ -70,7 +70,7 @@ type conn struct {
 }
 
 func newConn(g *Gateway, sock *socketio.Socket) *conn {
-	return &conn{g: g, sock: sock, reqs: newBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now)}
+	return &conn{g: g, sock: sock, reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now)}
 }
 
 func (c *conn) getDialect() dialect { return dialect(c.dialect.Load()) }
@@ -103,7 +103,7 @@ func (c *conn) markClosed() {
 
 // onEvent dispatches every client event (OnAny).
 func (c *conn) onEvent(ev *socketio.Event) {
-	if !c.reqs.take() {
+	if !c.reqs.Take() {
 		if ev.Name != "typing" && ev.Name != "startType" { // typing is lossy: drop silently
 			c.fail(ev, errTooManyRequests)
 		}

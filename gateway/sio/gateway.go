@@ -207,35 +207,6 @@ func (g *Gateway) nextGuest() string {
 	return "guest-" + strconv.FormatUint(g.guests.Add(1), 10)
 }
 
-// bucket is a token bucket (burst tokens, refilled at rate per second).
-type bucket struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	burst  float64
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(burst int, rate float64, now func() time.Time) *bucket {
-	return &bucket{now: now, burst: float64(burst), rate: rate, tokens: float64(burst), last: now()}
-}
-
-func (b *bucket) take() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := b.now()
-	if el := t.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-	}
-	b.last = t
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
 var errTooManyRequests = chat.Errorf(chat.CodeRateLimited, "too many requests, slow down")
 
 func errUnknownEvent(name string) error {

@@ -87,7 +87,7 @@ type Conn struct {
 	svc    *chat.Service
 	cfg    Config
 	t      Transport
-	reqs   *bucket
+	reqs   *chat.Bucket
 	format atomic.Pointer[Format]
 
 	mu    sync.Mutex
@@ -98,7 +98,7 @@ type Conn struct {
 // NewConn returns the protocol state of a new connection on t. cfg must
 // have its defaults applied (Config.WithDefaults).
 func NewConn(svc *chat.Service, t Transport, cfg Config) *Conn {
-	c := &Conn{svc: svc, cfg: cfg, t: t, reqs: newBucket(cfg.RequestBurst, cfg.RequestsPerSecond, cfg.Now)}
+	c := &Conn{svc: svc, cfg: cfg, t: t, reqs: chat.NewBucket(cfg.RequestBurst, cfg.RequestsPerSecond, cfg.Now)}
 	c.format.Store(JSON)
 	return c
 }
@@ -146,7 +146,7 @@ func (c *Conn) Deliver(ev *chat.Event) {
 // without id that failed, an "error" event).
 func (c *Conn) HandleFrame(data []byte) {
 	cmd, err := DecodeCommand(data)
-	if err == nil && !c.reqs.take() {
+	if err == nil && !c.reqs.Take() {
 		if cmd.Type == "typing" || cmd.Type == "pong" {
 			return // lossy: dropped silently
 		}
@@ -401,33 +401,4 @@ func (c *Conn) hello(ctx context.Context, cmd Command) (any, error) {
 		res.Users = c.svc.Users()
 	}
 	return res, nil
-}
-
-// bucket is a token bucket (burst tokens, refilled at rate per second).
-type bucket struct {
-	mu     sync.Mutex
-	now    func() time.Time
-	burst  float64
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newBucket(burst int, rate float64, now func() time.Time) *bucket {
-	return &bucket{now: now, burst: float64(burst), rate: rate, tokens: float64(burst), last: now()}
-}
-
-func (b *bucket) take() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	t := b.now()
-	if el := t.Sub(b.last).Seconds(); el > 0 {
-		b.tokens = min(b.burst, b.tokens+el*b.rate)
-	}
-	b.last = t
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
