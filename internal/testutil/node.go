@@ -100,7 +100,7 @@ func StartNode(t testing.TB, script string, args ...string) (port string) {
 		cancel()
 		t.Fatalf("testutil.StartNode: %v", err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cmd.Stderr = stderr
 	// The script's stdin is a pipe whose write end only this process holds:
 	// if the test binary dies without cleanup (a panic, a timeout), the pipe
@@ -173,24 +173,26 @@ func scanForPort(r io.Reader, portc chan<- string) {
 	_, _ = io.Copy(io.Discard, r)
 }
 
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for concurrent writes and reads (a
+// child process's output read while it runs).
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
-func (b *lockedBuffer) Len() int {
+func (b *LockedBuffer) Len() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Len()

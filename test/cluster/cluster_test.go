@@ -15,13 +15,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,40 +99,13 @@ func (c *cluster) hostPorts() []string {
 	return out
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
+// banterBinary is the binary the nodes run, built once per test binary.
+func banterBinary(t *testing.T) string { return testutil.BanterBinary(t) }
 
-// banterBinary builds cmd/banter once per test run.
-func banterBinary(t *testing.T) string {
-	t.Helper()
-	root := testutil.RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "banter-cluster-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "banter")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/banter")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/banter: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
+// TestMain removes the banter binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildPath != "" {
-		os.RemoveAll(filepath.Dir(buildPath))
-	}
+	testutil.RemoveBanterBinary()
 	os.Exit(code)
 }
 
@@ -146,7 +117,7 @@ type node struct {
 	done   chan struct{}
 }
 
-var listeningLine = regexp.MustCompile(`Banter listening on (http://\S+?)"?$`)
+var listeningLine = testutil.ListeningLine
 
 func startNode(t *testing.T, c *cluster) *node {
 	t.Helper()

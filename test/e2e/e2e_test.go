@@ -6,21 +6,13 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -106,137 +98,19 @@ func runScenario(t *testing.T, script string, args ...string) report {
 	return rep
 }
 
-var (
-	buildOnce sync.Once
-	buildPath string
-	buildErr  error
-)
-
-// banterBinary builds cmd/banter once per test run.
-func banterBinary(t *testing.T) string {
-	t.Helper()
-	root := testutil.RepoRoot(t)
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "banter-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "banter")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./cmd/banter")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/banter: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildPath
-}
-
+// TestMain removes the banter binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildPath != "" {
-		os.RemoveAll(filepath.Dir(buildPath))
-	}
+	testutil.RemoveBanterBinary()
 	os.Exit(code)
 }
 
 // proc is a running banter binary.
-type proc struct {
-	cmd    *exec.Cmd
-	url    string
-	stderr *lockedBuf
-	done   chan struct{}
-	err    error // Wait's result, once done is closed
-}
-
-var listeningLine = regexp.MustCompile(`Banter listening on (http://\S+?)"?$`)
+type proc = testutil.Banter
 
 // startBanter runs the banter binary on a free loopback port with extra
-// flags, waits for its "listening" log line and returns it. It is killed
-// on cleanup if still running.
+// flags and waits until it listens.
 func startBanter(t *testing.T, args ...string) *proc {
 	t.Helper()
-	bin := banterBinary(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
-	pr, pw := io.Pipe()
-	p := &proc{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
-	cmd.Stderr = io.MultiWriter(p.stderr, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start banter: %v", err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		pw.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("banter stderr:\n%s", p.stderr.String())
-		}
-	})
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urlc <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case u := <-urlc:
-		p.url = strings.Replace(u, "localhost", "127.0.0.1", 1)
-	case <-p.done:
-		t.Fatalf("banter exited before listening: %v\n%s", p.err, p.stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("banter did not log its URL within 30s\n%s", p.stderr.String())
-	}
-	return p
-}
-
-// wait waits for the process to exit and returns its exit code.
-func (p *proc) wait(t *testing.T, timeout time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(timeout):
-		t.Fatalf("banter did not exit within %v\n%s", timeout, p.stderr.String())
-	}
-	var ee *exec.ExitError
-	if errors.As(p.err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return -int(ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	if p.err != nil {
-		t.Fatalf("banter: %v", p.err)
-	}
-	return 0
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	return testutil.StartBanter(t, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 }

@@ -22,12 +22,12 @@ func TestDurabilityAcrossSIGKILL(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "banter.db")
 	limits := []string{"--db", db, "--rate-burst", "100000", "--rate-per-second", "100000"}
 	p := startBanter(t, limits...)
-	rep := runScenario(t, "durability.js", p.url, "send", "4", "50")
+	rep := runScenario(t, "durability.js", p.URL, "send", "4", "50")
 	// As soon as the client reported its acks: no graceful anything.
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, 10*time.Second); code != -int(syscall.SIGKILL) {
+	if code := p.Wait(t, 10*time.Second); code != -int(syscall.SIGKILL) {
 		t.Fatalf("banter exit %d, want killed by SIGKILL", code)
 	}
 	var res struct {
@@ -41,7 +41,7 @@ func TestDurabilityAcrossSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	p2 := startBanter(t, limits...)
-	runScenario(t, "durability.js", p2.url, "verify", acks)
+	runScenario(t, "durability.js", p2.URL, "verify", acks)
 }
 
 // SIGTERM: clients hear bye and a disconnect, the process exits 0.
@@ -49,13 +49,13 @@ func TestBinaryGracefulShutdown(t *testing.T) {
 	testutil.RequireNode(t)
 	p := startBanter(t, "--db", filepath.Join(t.TempDir(), "banter.db"))
 	ready := filepath.Join(t.TempDir(), "ready")
-	done := runScenarioAsync(t, "shutdown.js", p.url, ready)
+	done := runScenarioAsync(t, "shutdown.js", p.URL, ready)
 	testutil.Eventually(t, 30*time.Second, func() bool { _, err := os.Stat(ready); return err == nil }, "shutdown.js never got ready")
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
-		t.Fatalf("banter exit code %d after SIGTERM, want 0\n%s", code, p.stderr.String())
+	if code := p.Wait(t, 30*time.Second); code != 0 {
+		t.Fatalf("banter exit code %d after SIGTERM, want 0\n%s", code, p.Stderr.String())
 	}
 	<-done
 }

@@ -81,10 +81,10 @@ func TestAckedMessagesSurviveRepeatedSIGKILL(t *testing.T) {
 				t.Fatalf("round %d: no writer sent within 10s", round)
 			}
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		if err := p.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
-		if code := p.wait(t, 10*time.Second); code != -int(syscall.SIGKILL) {
+		if code := p.Wait(t, 10*time.Second); code != -int(syscall.SIGKILL) {
 			t.Fatalf("round %d: banter exit %d, want killed by SIGKILL", round, code)
 		}
 	}

@@ -23,9 +23,9 @@ import (
 func TestSIGTERMTellsClientsAndClosesStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "banter.db")
 	p := startBanter(t, "--addr", "127.0.0.1:0", "--db", db)
-	ws := mustDial(t, p.url, dialOptions{})
+	ws := mustDial(t, p.URL, dialOptions{})
 	mustHello(t, ws, "ws-user", "general")
-	poll := mustDial(t, p.url, dialOptions{polling: true})
+	poll := mustDial(t, p.URL, dialOptions{polling: true})
 	mustHello(t, poll, "poll-user", "general")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -33,7 +33,7 @@ func TestSIGTERMTellsClientsAndClosesStore(t *testing.T) {
 	if err := ws.ok(ctx, "send", map[string]any{"room": "general", "text": "before the stop", "clientId": "last"}, &a); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []*client{ws, poll} {
@@ -51,14 +51,14 @@ func TestSIGTERMTellsClientsAndClosesStore(t *testing.T) {
 			t.Error("connection not closed by the server")
 		}
 	}
-	if code := p.wait(t, 30*time.Second); code != 0 {
+	if code := p.Wait(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM, want 0", code)
 	}
-	if !strings.Contains(p.stderr.String(), "Banter stopped") {
-		t.Errorf("no clean stop logged:\n%s", p.stderr.String())
+	if !strings.Contains(p.Stderr.String(), "Banter stopped") {
+		t.Errorf("no clean stop logged:\n%s", p.Stderr.String())
 	}
 	p2 := startBanter(t, "--addr", "127.0.0.1:0", "--db", db)
-	c := mustDial(t, p2.url, dialOptions{})
+	c := mustDial(t, p2.URL, dialOptions{})
 	h := mustHello(t, c, "checker", "general")
 	if len(h.Rooms) != 1 || h.Rooms[0].LastSeq != a.Seq || len(h.Rooms[0].Messages) == 0 || h.Rooms[0].Messages[len(h.Rooms[0].Messages)-1].ID != a.ID {
 		t.Errorf("after restart: %+v, want the acked message %+v last", h.Rooms, a)
