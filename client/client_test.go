@@ -286,8 +286,8 @@ func testServerDisconnect(t *testing.T, url string) {
 	}
 }
 
-// testHeartbeat: the servers ping every 300 ms and wait 200 ms for the
-// pong; a client that answers stays on one session across many pings.
+// testHeartbeat: the servers ping every targetPingInterval; a client that
+// answers stays on one session across many pings.
 func testHeartbeat(t *testing.T, url string) {
 	for _, tr := range [][]string{{"polling"}, {"websocket"}} {
 		m := newManager(t, url, client.Config{Transports: tr})

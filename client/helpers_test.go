@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -21,11 +22,22 @@ type target struct {
 	start func(t *testing.T) string // base URL, stopped by t.Cleanup
 }
 
+// The heartbeat of both targets: frequent pings (the heartbeat and
+// dead-server cases watch them) and a pong deadline long enough that a
+// loaded CI machine does not time healthy clients out.
+const (
+	targetPingInterval = 500 * time.Millisecond
+	targetPingTimeout  = 2 * time.Second
+)
+
 var targets = []target{
-	{"banter", func(t *testing.T) string { return startBanter(t, conformance.Options{}) }},
+	{"banter", func(t *testing.T) string {
+		return startBanter(t, conformance.Options{PingInterval: targetPingInterval, PingTimeout: targetPingTimeout})
+	}},
 	{"node", func(t *testing.T) string {
 		testutil.RequireNode(t)
-		return "http://127.0.0.1:" + testutil.StartNode(t, "../test/interop/refserver.js", "0")
+		return "http://127.0.0.1:" + testutil.StartNode(t, "../test/interop/refserver.js", "0",
+			fmt.Sprint(targetPingInterval.Milliseconds()), fmt.Sprint(targetPingTimeout.Milliseconds()))
 	}},
 }
 
