@@ -40,6 +40,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/chat/storeq"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -106,7 +107,7 @@ type DB struct {
 	mu       sync.RWMutex // guards closed and sends on reqs against Close
 	closed   bool
 	isClosed atomic.Bool // read path check without taking mu
-	reqs     chan *appendReq
+	reqs     chan *storeq.Request
 	writers  sync.WaitGroup
 
 	appends, duplicates, batches atomic.Int64 // for Stats
@@ -171,7 +172,7 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	}
 	db := &DB{
 		cfg: cfg, log: cfg.Logger, schema: schema, w: w, r: r,
-		reqs: make(chan *appendReq, cfg.QueueSize),
+		reqs: make(chan *storeq.Request, cfg.QueueSize),
 	}
 	for range cfg.Writers {
 		wr := newWriter(db)

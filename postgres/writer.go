@@ -5,32 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/chat/storeq"
 	"github.com/jackc/pgx/v5"
 )
-
-// An appendReq travels from Append to a writer goroutine. state settles
-// the race between a caller whose context ends and a writer picking the
-// request up: whoever moves it out of reqQueued first decides, so an Append
-// that returns a context error has certainly stored nothing.
-type appendReq struct {
-	d     chat.Draft
-	state atomic.Int32
-	done  chan appendResult // buffered: the writer never blocks on it
-}
-
-const (
-	reqQueued    = iota
-	reqClaimed   // a writer owns it; the caller waits for the result
-	reqAbandoned // the caller gave up; the writer skips it
-)
-
-type appendResult struct {
-	msg chat.Message
-	err error
-}
 
 // Append implements chat.Store.
 func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
@@ -40,7 +19,7 @@ func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return chat.Message{}, fmt.Errorf("postgres: append: %w", err)
 	}
-	req := &appendReq{d: d, done: make(chan appendResult, 1)}
+	req := storeq.NewRequest(d)
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -53,18 +32,7 @@ func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
 		db.mu.RUnlock()
 		return chat.Message{}, fmt.Errorf("postgres: append: %w", ctx.Err())
 	}
-	select {
-	case res := <-req.done:
-		return res.msg, res.err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return chat.Message{}, fmt.Errorf("postgres: append: %w", ctx.Err())
-		}
-		// Already in a transaction: its outcome is the truth, and it is
-		// at most one WriteTimeout away.
-		res := <-req.done
-		return res.msg, res.err
-	}
+	return req.Wait(ctx, "postgres: append")
 }
 
 // lockRoomSQL creates the room if needed and, either way, takes its row
@@ -102,11 +70,11 @@ SELECT id, seq, sender, text, ts, true FROM dup`
 // writer commits batches of queued appends on its own connection.
 type writer struct {
 	db    *DB
-	batch []*appendReq
+	batch []*storeq.Request
 }
 
 func newWriter(db *DB) *writer {
-	return &writer{db: db, batch: make([]*appendReq, 0, db.cfg.MaxBatch)}
+	return &writer{db: db, batch: make([]*storeq.Request, 0, db.cfg.MaxBatch)}
 }
 
 // run commits queued appends until Close closes the queue, then finishes
@@ -126,12 +94,7 @@ func (w *writer) run() {
 				break fill
 			}
 		}
-		claimed := w.batch[:0]
-		for _, r := range w.batch {
-			if r.state.CompareAndSwap(reqQueued, reqClaimed) {
-				claimed = append(claimed, r)
-			}
-		}
+		claimed := storeq.Claim(w.batch)
 		if len(claimed) > 0 {
 			w.commit(claimed)
 		}
@@ -142,25 +105,20 @@ func (w *writer) run() {
 // commit stores a batch in one transaction and answers every request. A
 // failure fails the whole batch: nothing of it is stored (unless the
 // failure hid a successful COMMIT, see the package documentation).
-func (w *writer) commit(batch []*appendReq) {
-	results := make([]appendResult, len(batch))
+func (w *writer) commit(batch []*storeq.Request) {
+	results := make([]storeq.Result, len(batch))
 	err := w.tx(batch, results)
-	for i, r := range batch {
-		if err != nil {
-			results[i] = appendResult{err: err}
-		}
-		r.done <- results[i]
-	}
+	storeq.Answer(batch, results, err)
 }
 
-func (w *writer) tx(batch []*appendReq, results []appendResult) error {
+func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) error {
 	// Not any caller's context: the batch belongs to all of them, and a
 	// claimed request is committed even if its caller stops waiting.
 	ctx, cancel := context.WithTimeout(context.Background(), w.db.cfg.WriteTimeout)
 	defer cancel()
 	rooms := make([]string, 0, 4)
 	for _, r := range batch {
-		rooms = append(rooms, r.d.Room)
+		rooms = append(rooms, r.Draft.Room)
 	}
 	slices.Sort(rooms) // one lock order for every node: no deadlock
 	rooms = slices.Compact(rooms)
@@ -172,7 +130,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) error {
 	}
 	now := chat.NowMillis()
 	for _, r := range batch {
-		d := r.d
+		d := r.Draft
 		var clientID any // NULL unless given, so the unique index ignores it
 		if d.ClientID != "" {
 			clientID = d.ClientID
@@ -196,7 +154,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) error {
 		}
 	}
 	for i, r := range batch {
-		m := chat.Message{Room: r.d.Room, ClientID: r.d.ClientID}
+		m := chat.Message{Room: r.Draft.Room, ClientID: r.Draft.ClientID}
 		var id int64
 		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate)
 		if err != nil {
@@ -204,7 +162,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) error {
 			return w.fail("insert", err, len(batch))
 		}
 		m.ID = strconv.FormatInt(id, 10)
-		results[i] = appendResult{msg: m}
+		results[i] = storeq.Result{Msg: m}
 	}
 	if err := br.Close(); err != nil {
 		return w.fail("batch", err, len(batch))
@@ -214,7 +172,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) error {
 	}
 	w.db.batches.Add(1)
 	for _, r := range results {
-		if r.msg.Duplicate {
+		if r.Msg.Duplicate {
 			w.db.duplicates.Add(1)
 		} else {
 			w.db.appends.Add(1)

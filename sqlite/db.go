@@ -37,6 +37,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/chat/storeq"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -91,7 +92,7 @@ type DB struct {
 	mu         sync.RWMutex // guards closed and sends on reqs against Close
 	closed     bool
 	isClosed   atomic.Bool // read path check without taking mu
-	reqs       chan *appendReq
+	reqs       chan *storeq.Request
 	writerDone chan struct{}
 
 	appends, duplicates, batches atomic.Int64 // for Stats
@@ -158,7 +159,7 @@ func Open(path string, cfg Config) (*DB, error) {
 		log:        cfg.Logger,
 		w:          w,
 		r:          r,
-		reqs:       make(chan *appendReq, cfg.QueueSize),
+		reqs:       make(chan *storeq.Request, cfg.QueueSize),
 		writerDone: make(chan struct{}),
 	}
 	wr, err := newWriter(db)

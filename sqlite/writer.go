@@ -6,31 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/chat/storeq"
 )
-
-// An appendReq travels from Append to the writer goroutine. state settles
-// the race between a caller whose context ends and the writer picking the
-// request up: whoever moves it out of reqQueued first decides, so an Append
-// that returns an error has certainly stored nothing.
-type appendReq struct {
-	d     chat.Draft
-	state atomic.Int32
-	done  chan appendResult // buffered: the writer never blocks on it
-}
-
-const (
-	reqQueued    = iota
-	reqClaimed   // the writer owns it; the caller waits for the result
-	reqAbandoned // the caller gave up; the writer skips it
-)
-
-type appendResult struct {
-	msg chat.Message
-	err error
-}
 
 // Append implements chat.Store.
 func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
@@ -40,7 +19,7 @@ func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
 	if err := ctx.Err(); err != nil {
 		return chat.Message{}, fmt.Errorf("sqlite: append: %w", err)
 	}
-	req := &appendReq{d: d, done: make(chan appendResult, 1)}
+	req := storeq.NewRequest(d)
 	db.mu.RLock()
 	if db.closed {
 		db.mu.RUnlock()
@@ -53,29 +32,18 @@ func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
 		db.mu.RUnlock()
 		return chat.Message{}, fmt.Errorf("sqlite: append: %w", ctx.Err())
 	}
-	select {
-	case res := <-req.done:
-		return res.msg, res.err
-	case <-ctx.Done():
-		if req.state.CompareAndSwap(reqQueued, reqAbandoned) {
-			return chat.Message{}, fmt.Errorf("sqlite: append: %w", ctx.Err())
-		}
-		// Already in a transaction: its outcome is the truth, and it is
-		// at most one commit away.
-		res := <-req.done
-		return res.msg, res.err
-	}
+	return req.Wait(ctx, "sqlite: append")
 }
 
 // writer owns the write connection and its prepared statements.
 type writer struct {
 	db                                        *DB
 	selRoom, insRoom, updRoom, selDup, insMsg *sql.Stmt
-	batch                                     []*appendReq
+	batch                                     []*storeq.Request
 }
 
 func newWriter(db *DB) (*writer, error) {
-	w := &writer{db: db, batch: make([]*appendReq, 0, db.cfg.MaxBatch)}
+	w := &writer{db: db, batch: make([]*storeq.Request, 0, db.cfg.MaxBatch)}
 	for _, p := range []struct {
 		stmt **sql.Stmt
 		sql  string
@@ -121,12 +89,7 @@ func (w *writer) run() {
 				break fill
 			}
 		}
-		claimed := w.batch[:0]
-		for _, r := range w.batch {
-			if r.state.CompareAndSwap(reqQueued, reqClaimed) {
-				claimed = append(claimed, r)
-			}
-		}
+		claimed := storeq.Claim(w.batch)
 		if len(claimed) > 0 {
 			w.commit(claimed)
 		}
@@ -143,18 +106,13 @@ type roomRow struct {
 
 // commit stores a batch in one transaction and answers every request. A
 // failure fails the whole batch: nothing of it is stored.
-func (w *writer) commit(batch []*appendReq) {
-	results := make([]appendResult, len(batch))
+func (w *writer) commit(batch []*storeq.Request) {
+	results := make([]storeq.Result, len(batch))
 	err := w.tx(batch, results)
-	for i, r := range batch {
-		if err != nil {
-			results[i] = appendResult{err: err}
-		}
-		r.done <- results[i]
-	}
+	storeq.Answer(batch, results, err)
 }
 
-func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
+func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) (err error) {
 	// Not any caller's context: the batch belongs to all of them, and a
 	// claimed request is committed even if its caller stops waiting.
 	ctx := context.Background()
@@ -172,7 +130,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
 	rooms := make(map[string]*roomRow)
 	now := chat.NowMillis()
 	for i, r := range batch {
-		d := r.d
+		d := r.Draft
 		rr := rooms[d.Room]
 		if rr == nil {
 			rr = &roomRow{}
@@ -218,11 +176,11 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
 				return w.fail("duplicate", err, len(batch))
 			}
 			m.ID = strconv.FormatInt(id, 10)
-			results[i] = appendResult{msg: m}
+			results[i] = storeq.Result{Msg: m}
 			continue
 		}
 		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, ts, true
-		results[i] = appendResult{msg: chat.Message{
+		results[i] = storeq.Result{Msg: chat.Message{
 			ID: strconv.FormatInt(id, 10), Room: d.Room, Seq: seq, Sender: d.Sender,
 			Text: d.Text, ClientID: d.ClientID, TS: ts,
 		}}
@@ -240,7 +198,7 @@ func (w *writer) tx(batch []*appendReq, results []appendResult) (err error) {
 	}
 	w.db.batches.Add(1)
 	for _, r := range results {
-		if r.msg.Duplicate {
+		if r.Msg.Duplicate {
 			w.db.duplicates.Add(1)
 		} else {
 			w.db.appends.Add(1)
