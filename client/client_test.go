@@ -336,16 +336,16 @@ func testReconnect(t *testing.T, url string) {
 	}
 	first := s.ID()
 	// An ack in flight when the connection drops fails.
-	p.frozen.Store(true)
+	p.Frozen.Store(true)
 	ackErr := make(chan error, 1)
 	go func() {
 		_, err := s.EmitWithAck(ctxT(t), "message-with-ack", 1)
 		ackErr <- err
 	}()
-	p.down.Store(true)
+	p.Down.Store(true)
 	testutil.Eventually(t, waitTimeout, func() bool { return !s.Connected() }, "disconnected")
 	p.Cut()
-	p.frozen.Store(false)
+	p.Frozen.Store(false)
 	testutil.Eventually(t, waitTimeout, func() bool {
 		return rec.count("disconnect transport close")+rec.count("disconnect transport error")+rec.count("disconnect ping timeout") == 1
 	}, "disconnect reported: %v", rec.list())
@@ -361,7 +361,7 @@ func testReconnect(t *testing.T, url string) {
 	if err := s.Emit("message", "one too many"); !errors.Is(err, client.ErrBufferFull) {
 		t.Fatalf("emit past the buffer: %v", err)
 	}
-	p.down.Store(false)
+	p.Down.Store(false)
 	testutil.Eventually(t, waitTimeout, func() bool { return rec.count("connect") == 2 }, "reconnected: %v", rec.list())
 	for i := range 3 {
 		select {
@@ -394,7 +394,7 @@ func testDeadServer(t *testing.T, url string) {
 		if err := s.Connect(ctxT(t)); err != nil {
 			t.Fatal(err)
 		}
-		p.frozen.Store(true)
+		p.Frozen.Store(true)
 		select {
 		case r := <-reasons:
 			if r != client.ReasonPingTimeout {
@@ -456,13 +456,13 @@ func TestBadConfig(t *testing.T) {
 func TestUnreachable(t *testing.T) {
 	testutil.CheckGoroutineLeaks(t)
 	p, purl := startProxy(t, "http://127.0.0.1:1")
-	p.down.Store(true)
+	p.Down.Store(true)
 	m := newManager(t, purl, client.Config{ReconnectDelay: 5 * time.Millisecond, ReconnectAttempts: 2})
 	err := m.Socket("/", client.SocketOptions{}).Connect(ctxT(t))
 	if !errors.Is(err, client.ErrReconnectFailed) {
 		t.Fatalf("Connect: %v", err)
 	}
-	if n := p.accepts.Load(); n != 3 {
+	if n := p.Accepts(); n != 3 {
 		t.Fatalf("%d connection attempts, want 3 (first + 2 retries)", n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -81,7 +81,7 @@ func TestRecovery(t *testing.T) {
 			expect("before")
 			id := s.ID()
 
-			p.down.Store(true)
+			p.Down.Store(true)
 			p.Cut()
 			testutil.Eventually(t, waitTimeout, func() bool { return !s.Connected() }, "disconnected")
 			// The server keeps the session for recovery once it has seen the
@@ -97,7 +97,7 @@ func TestRecovery(t *testing.T) {
 			for i := range 3 {
 				say(fmt.Sprint("missed ", i))
 			}
-			p.down.Store(false)
+			p.Down.Store(false)
 			testutil.Eventually(t, waitTimeout, func() bool { return rec.count("connect") == 2 }, "reconnected")
 			if !s.Recovered() || s.ID() != id {
 				t.Fatalf("after reconnect: recovered %v id %q (was %q)", s.Recovered(), s.ID(), id)

@@ -219,7 +219,7 @@ func TestCatchUp(t *testing.T) {
 	}
 	testutil.Eventually(t, waitTimeout, func() bool { return len(bob.texts("general")) == 1 }, "bob online")
 
-	p.down.Store(true)
+	p.Down.Store(true)
 	p.Cut()
 	testutil.Eventually(t, waitTimeout, func() bool { return !bob.Connected() }, "bob disconnected")
 	// The server may not have noticed yet (a polling client is only noticed
@@ -238,7 +238,7 @@ func TestCatchUp(t *testing.T) {
 		_, err := bob.Send(ctxT(t), "general", "sent while away")
 		sent <- err
 	}()
-	p.down.Store(false)
+	p.Down.Store(false)
 	if err := <-sent; err != nil {
 		t.Fatalf("send across the reconnect: %v", err)
 	}
