@@ -184,3 +184,21 @@ type SinkFunc func(ev *Event)
 
 // Deliver calls f(ev).
 func (f SinkFunc) Deliver(ev *Event) { f(ev) }
+
+// ClientEvent returns the name and payload under which gateways send e to
+// clients (docs/protocol.md): "message", "presence", "typing" or "user".
+// ok is false for kinds that are not sent to clients (disconnect notices,
+// bus-only typing signals).
+func (e *Event) ClientEvent() (name string, payload any, ok bool) {
+	switch e.Kind {
+	case EventMessage:
+		return "message", e.Message, true
+	case EventPresence:
+		return "presence", e.Presence, true
+	case EventTyping:
+		return "typing", e.Typing, true
+	case EventUser:
+		return "user", e.User, true
+	}
+	return "", nil, false
+}

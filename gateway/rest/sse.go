@@ -34,16 +34,8 @@ type keySSE struct{}
 // encodeSSE is the SSE wire format of a chat event: messages carry their
 // seq as the event id, so a reconnecting EventSource resumes from it.
 func encodeSSE(ev *chat.Event) ([]byte, error) {
-	var name string
-	var payload any
-	switch ev.Kind {
-	case chat.EventMessage:
-		name, payload = "message", ev.Message
-	case chat.EventPresence:
-		name, payload = "presence", ev.Presence
-	case chat.EventTyping:
-		name, payload = "typing", ev.Typing
-	default:
+	name, payload, ok := ev.ClientEvent()
+	if !ok || ev.Kind == chat.EventUser { // a room stream carries room events only
 		return nil, nil
 	}
 	data, err := json.Marshal(payload)

@@ -194,18 +194,8 @@ func packetText(event string, args ...json.RawMessage) []byte {
 
 // encodeV1 is the protocol 1 wire format of a chat event.
 func encodeV1(ev *chat.Event) ([]byte, error) {
-	var name string
-	var payload any
-	switch ev.Kind {
-	case chat.EventMessage:
-		name, payload = "message", ev.Message
-	case chat.EventPresence:
-		name, payload = "presence", ev.Presence
-	case chat.EventTyping:
-		name, payload = "typing", ev.Typing
-	case chat.EventUser:
-		name, payload = "user", ev.User
-	default:
+	name, payload, ok := ev.ClientEvent()
+	if !ok {
 		return nil, nil
 	}
 	b, err := json.Marshal(payload)

@@ -188,17 +188,11 @@ func EncodeEvent(name string, data any) ([]byte, error) {
 // EncodeChatEvent is the JSON wire format of a chat event: message,
 // presence, typing or user; nil for kinds that are not sent to clients.
 func EncodeChatEvent(ev *chat.Event) ([]byte, error) {
-	switch ev.Kind {
-	case chat.EventMessage:
-		return EncodeEvent("message", ev.Message)
-	case chat.EventPresence:
-		return EncodeEvent("presence", ev.Presence)
-	case chat.EventTyping:
-		return EncodeEvent("typing", ev.Typing)
-	case chat.EventUser:
-		return EncodeEvent("user", ev.User)
+	name, payload, ok := ev.ClientEvent()
+	if !ok {
+		return nil, nil
 	}
-	return nil, nil
+	return EncodeEvent(name, payload)
 }
 
 // EncodeBye is the "bye" event sent before the server closes a connection
