@@ -37,7 +37,24 @@ for pkg in $PKGS; do
 	for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$pkg"/*_test.go | sed 's/^func //' | sort -u); do
 		[ -n "$ONLY" ] && [ "$target" != "$ONLY" ] && continue
 		echo "==> $pkg $target for $TIME"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$TIME" "$pkg"
+		# Go's fuzzing engine sometimes fails a run with only "context deadline
+		# exceeded" when -fuzztime ends while a worker is busy (no input failed,
+		# none is written). Such a run is repeated once; a real failure writes
+		# "Failing input written to ..." and stops the script.
+		for try in 1 2; do
+			out=$(mktemp)
+			if go test -run '^$' -fuzz "^${target}\$" -fuzztime "$TIME" "$pkg" 2>&1 | tee "$out"; then
+				rm -f "$out"
+				break
+			fi
+			if [ "$try" = 1 ] && grep -q 'context deadline exceeded' "$out" && ! grep -q 'Failing input written' "$out"; then
+				echo "    (fuzzing engine timed out at the end of the run, no failing input: running $target again)"
+				rm -f "$out"
+				continue
+			fi
+			rm -f "$out"
+			exit 1
+		done
 		n=$((n + 1))
 		if [ "$SAVE" = 1 ]; then
 			src="$CACHE/$MODULE/${pkg#./}/$target"
