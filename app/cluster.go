@@ -28,8 +28,9 @@ type backends struct {
 	desc  string     // for the log
 }
 
-// isPostgresURL reports whether a store address selects PostgreSQL.
-func isPostgresURL(s string) bool {
+// IsStoreURL reports whether a store address is one Banter can use
+// (PostgreSQL; SQLite is chosen by leaving the store URL empty).
+func IsStoreURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
@@ -44,23 +45,23 @@ func openBackends(cfg Config) (backends, error) {
 			return be, fmt.Errorf("%w %s: %w", ErrDatabase, cfg.DBPath, err)
 		}
 		be.store, be.desc = db, "sqlite "+cfg.DBPath
-	case isPostgresURL(cfg.StoreURL):
+	case IsStoreURL(cfg.StoreURL):
 		db, err := postgres.Open(ctx, cfg.StoreURL, postgres.Config{Logger: cfg.Logger})
 		if err != nil {
-			return be, fmt.Errorf("%w %s: %w", ErrDatabase, redactURL(cfg.StoreURL), err)
+			return be, fmt.Errorf("%w %s: %w", ErrDatabase, RedactURL(cfg.StoreURL), err)
 		}
-		be.store, be.desc = db, "postgres "+redactURL(cfg.StoreURL)
+		be.store, be.desc = db, "postgres "+RedactURL(cfg.StoreURL)
 	default:
-		return be, fmt.Errorf("%w: store %q: want postgres://… (or no store URL for SQLite)", ErrDatabase, redactURL(cfg.StoreURL))
+		return be, fmt.Errorf("%w: store %q: want postgres://… (or no store URL for SQLite)", ErrDatabase, RedactURL(cfg.StoreURL))
 	}
 	if cfg.RedisURL != "" {
 		bus, err := redis.Open(ctx, cfg.RedisURL, redis.Config{Logger: cfg.Logger})
 		if err != nil {
 			_ = be.store.Close()
-			return be, fmt.Errorf("%w %s: %w", ErrCluster, redactURL(cfg.RedisURL), err)
+			return be, fmt.Errorf("%w %s: %w", ErrCluster, RedactURL(cfg.RedisURL), err)
 		}
 		be.bus = bus
-		be.desc += ", redis " + redactURL(cfg.RedisURL) + " (node " + bus.NodeID() + ")"
+		be.desc += ", redis " + RedactURL(cfg.RedisURL) + " (node " + bus.NodeID() + ")"
 	}
 	return be, nil
 }
@@ -91,8 +92,8 @@ func (be backends) close() error {
 	return errors.Join(errs...)
 }
 
-// redactURL hides a password in a connection URL for logs and errors.
-func redactURL(s string) string {
+// RedactURL hides a password in a connection URL for logs and errors.
+func RedactURL(s string) string {
 	scheme, rest, ok := strings.Cut(s, "://")
 	if !ok {
 		return s

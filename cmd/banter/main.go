@@ -1,12 +1,14 @@
 // Command banter is the Banter chat server.
 //
 //	banter [serve] [flags]   run the server (the default)
+//	banter config [flags]    print the effective configuration
 //	banter bench ...         the load generator and benchmark report
 //	banter version           print the version
 //
-// Run `banter --help` for the flags. Configuration comes from flags, then
-// the environment (BANTER_ADDR, BANTER_DB, BANTER_LOG_LEVEL), then
-// defaults. SIGINT or SIGTERM stops the server gracefully.
+// Run `banter --help` for the settings. Each comes from its flag, else its
+// BANTER_* environment variable, else the YAML config file (--config),
+// else its default (config.go). SIGINT or SIGTERM stops the server
+// gracefully.
 //
 // Exit codes: 0 clean stop, 1 failure while running or stopping, 2 bad
 // command line, 3 cannot listen on the address, 4 cannot open the database.
@@ -70,12 +72,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return exitFailure
 		}
 		return exitOK
+	case "config":
+		return configMain(args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "banter", versionString())
 		return exitOK
 	case "help":
 		fmt.Fprint(stdout, usageHead)
-		newServeFlags(getenv, stdout).fs.PrintDefaults()
+		printUsage(stdout, newServeFlags(stdout).fs)
 		return exitOK
 	}
 	fmt.Fprintf(stderr, "banter: unknown command %q\n\n%s", sub, usageHead)
@@ -86,18 +90,23 @@ const usageHead = `Banter: a real-time chat server speaking Socket.IO.
 
 Usage:
   banter [serve] [flags]   run the server (the default command)
+  banter config [flags]    check the settings and print the effective
+                           configuration (secrets masked)
   banter bench <sub> ...   load generator and benchmark report (banter bench help)
   banter chat --nick NAME  the terminal chat client (banter chat --help)
   banter version           print the version
   banter help              this text
 
-Environment (used when the flag is not given): BANTER_ADDR, BANTER_DB,
-BANTER_LOG_LEVEL.
+Every setting below can be given as a flag, as an environment variable
+(BANTER_ + its name in capitals, dashes as underscores) or as a key of the
+YAML config file named by --config or BANTER_CONFIG. Precedence, highest
+first: flag > environment > config file > default. Invalid settings stop
+the server at start (exit code 2).
 
-Exit codes: 0 clean stop, 1 failure, 2 bad command line, 3 cannot listen,
-4 cannot open the database.
+Exit codes: 0 clean stop, 1 failure, 2 bad settings, 3 cannot listen,
+4 cannot open the database or reach the cluster.
 
-Flags of serve:
+Settings of serve:
 `
 
 func versionString() string {
@@ -119,7 +128,9 @@ func versionString() string {
 
 type serveFlags struct {
 	fs              *flag.FlagSet
+	config          string
 	addr, db, level string
+	logFormat       string
 	cors            string
 	pingInterval    time.Duration
 	pingTimeout     time.Duration
@@ -133,35 +144,34 @@ type serveFlags struct {
 	store, redis    string // cluster backends (app/cluster.go)
 }
 
-func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
+// newServeFlags declares every setting of serve with its default; the
+// environment and the config file are applied by resolveSettings
+// (config.go).
+func newServeFlags(out io.Writer) *serveFlags {
 	f := &serveFlags{fs: flag.NewFlagSet("banter serve", flag.ContinueOnError)}
 	fs := f.fs
 	fs.SetOutput(out)
-	env := func(name, def string) string {
-		if v := getenv(name); v != "" {
-			return v
-		}
-		return def
-	}
-	fs.StringVar(&f.addr, "addr", env("BANTER_ADDR", ":3000"), "listen address, host:port (env BANTER_ADDR)")
-	fs.StringVar(&f.db, "db", env("BANTER_DB", "./banter.db"), "SQLite database file, created if missing (env BANTER_DB)")
-	fs.StringVar(&f.level, "log-level", env("BANTER_LOG_LEVEL", "info"), "log level: debug, info, warn or error (env BANTER_LOG_LEVEL)")
-	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated origins allowed to use long-polling cross-origin (* for any); default same-origin only")
+	fs.StringVar(&f.config, configFlag, "", "YAML `file` of settings (keys are the flag names); flags and BANTER_* variables override it")
+	fs.StringVar(&f.addr, "addr", ":3000", "listen `address`, host:port")
+	fs.StringVar(&f.db, "db", "./banter.db", "SQLite database `file`, created if missing")
+	fs.StringVar(&f.level, "log-level", "info", "log `level`: debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text (key=value lines) or json (one object per line)")
+	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated `origins` allowed to use long-polling cross-origin (* for any); default same-origin only")
 	fs.DurationVar(&f.pingInterval, "ping-interval", 25*time.Second, "Engine.IO heartbeat interval")
 	fs.DurationVar(&f.pingTimeout, "ping-timeout", 20*time.Second, "Engine.IO heartbeat timeout")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long a graceful stop may take before connections are cut")
-	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", 4096, "largest message text in bytes")
+	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", 4096, "largest message text in `bytes`")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
-	fs.StringVar(&f.apiKey, "api-key", env("BANTER_API_KEY", ""), "key that backends send to POST /api/v1/publish; empty disables server-side publish (env BANTER_API_KEY)")
-	fs.StringVar(&f.tcpAddr, "tcp", env("BANTER_TCP", ""), "serve the raw TCP line protocol on this address, e.g. :4000; off when empty (env BANTER_TCP)")
-	fs.StringVar(&f.mqttAddr, "mqtt", env("BANTER_MQTT", ""), "serve MQTT on this address, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt (env BANTER_MQTT)")
-	fs.StringVar(&f.store, "store", env("BANTER_STORE", ""), "PostgreSQL URL for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db (env BANTER_STORE)")
-	fs.StringVar(&f.redis, "redis", env("BANTER_REDIS", ""), "Redis URL carrying events between cluster nodes, e.g. redis://cache:6379/0 (env BANTER_REDIS)")
+	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
+	fs.StringVar(&f.tcpAddr, "tcp", "", "serve the raw TCP line protocol on this `address`, e.g. :4000; off when empty")
+	fs.StringVar(&f.mqttAddr, "mqtt", "", "serve MQTT on this `address`, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt")
+	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
+	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
-		fs.PrintDefaults()
+		printUsage(out, fs)
 	}
 	return f
 }
@@ -172,40 +182,116 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, err
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// usageError is a configuration mistake: exit code 2 with its message.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// parse reads the command line, the environment and the config file, and
+// checks every value. Its errors are usageErrors, or flag.ErrHelp.
+func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveFlags, []setting, error) {
 	out := stderr
 	for _, a := range args {
 		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
 			out = stdout // asked for: not an error
 		}
 	}
-	f := newServeFlags(getenv, out)
+	f := newServeFlags(out)
 	if err := f.fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+			return nil, nil, err
 		}
-		return exitUsage
+		return nil, nil, usageError{""} // the flag package printed why
 	}
 	if f.fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "banter: unexpected argument %q (see banter --help)\n", f.fs.Arg(0))
-		return exitUsage
+		return nil, nil, usageError{fmt.Sprintf("unexpected argument %q (see banter --help)", f.fs.Arg(0))}
 	}
-	level, err := parseLevel(f.level)
+	settings, err := resolveSettings(f.fs, getenv)
 	if err != nil {
-		fmt.Fprintf(stderr, "banter: --log-level %q: want debug, info, warn or error\n", f.level)
-		return exitUsage
+		return nil, nil, usageError{err.Error()}
+	}
+	if err := f.check(); err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	return f, settings, nil
+}
+
+// check validates values that parse but make no sense.
+func (f *serveFlags) check() error {
+	var errs []error
+	if _, err := parseLevel(f.level); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.level))
+	}
+	if f.logFormat != "text" && f.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", f.logFormat))
 	}
 	if f.maxMessageBytes <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
-		fmt.Fprintln(stderr, "banter: --max-message-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive")
-		return exitUsage
+		errs = append(errs, errors.New("--max-message-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if f.store != "" && !app.IsStoreURL(f.store) {
+		errs = append(errs, fmt.Errorf("--store %q: want postgres://… (or no store for SQLite)", app.RedactURL(f.store)))
+	}
+	return errors.Join(errs...)
+}
+
+// logger builds the server's logger from --log-level and --log-format.
+func (f *serveFlags) logger(w io.Writer) *slog.Logger {
+	level, _ := parseLevel(f.level) // checked
+	opts := &slog.HandlerOptions{Level: level}
+	if f.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// appConfig is the app.Config the settings describe.
+func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 	var origins []string
 	for _, o := range strings.Split(f.cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			origins = append(origins, o)
 		}
 	}
+	return app.Config{
+		Addr: f.addr, DBPath: f.db, Logger: log,
+		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
+		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
+		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
+		StoreURL: f.store, RedisURL: f.redis,
+	}
+}
+
+// configMain is `banter config [flags]`: it resolves and checks the
+// settings like serve, prints them (secrets masked) and exits; exit code 2
+// when they are invalid.
+func configMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	_, settings, err := parseServe(args, getenv, stdout, stderr)
+	if err != nil {
+		return usageExit(err, stderr)
+	}
+	printConfig(stdout, settings)
+	return exitOK
+}
+
+// usageExit reports a parseServe error and returns the exit code.
+func usageExit(err error, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if msg := err.Error(); msg != "" {
+		for _, line := range strings.Split(msg, "\n") {
+			fmt.Fprintln(stderr, "banter:", line)
+		}
+	}
+	return exitUsage
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	f, _, err := parseServe(args, getenv, stdout, stderr)
+	if err != nil {
+		return usageExit(err, stderr)
+	}
+	log := f.logger(stderr)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "banter: cannot listen on %s: %v\n", f.addr, err)
@@ -214,13 +300,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return exitListen
 	}
-	a, err := app.New(app.Config{
-		Addr: f.addr, DBPath: f.db, Logger: log,
-		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
-		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
-		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
-		StoreURL: f.store, RedisURL: f.redis,
-	})
+	a, err := app.New(f.appConfig(log))
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "banter: %v\n", err)

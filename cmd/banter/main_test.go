@@ -61,6 +61,9 @@ func TestCommandLine(t *testing.T) {
 		{"unknown command", nil, []string{"frobnicate"}, exitUsage, "", `unknown command "frobnicate"`},
 		{"unknown flag", nil, []string{"--nope"}, exitUsage, "", "flag provided but not defined"},
 		{"bad log level", nil, []string{"--log-level", "loud"}, exitUsage, "", "--log-level"},
+		{"bad log format", nil, []string{"--log-format", "xml"}, exitUsage, "", `--log-format "xml": want text or json`},
+		{"bad value in env", map[string]string{"BANTER_PING_INTERVAL": "soon"}, nil, exitUsage, "", `BANTER_PING_INTERVAL="soon": invalid value`},
+		{"bad store URL", nil, []string{"--store", "mysql://u:pw@h/db"}, exitUsage, "", `--store "mysql://u:xxxxx@h/db": want postgres://`},
 		{"stray argument", nil, []string{"serve", "extra"}, exitUsage, "", `unexpected argument "extra"`},
 		{"negative limit", nil, []string{"--rate-burst", "-1"}, exitUsage, "", "must be positive"},
 		{"port taken", nil, []string{"--addr", busy.Addr().String(), "--db", db}, exitListen, "", "another program uses this port"},
@@ -82,16 +85,12 @@ func TestCommandLine(t *testing.T) {
 
 func TestHelpListsEveryFlag(t *testing.T) {
 	_, out, _ := runCmd(t, noEnv, "--help")
-	newServeFlags(noEnv, &buf{}).fs.VisitAll(func(f *flag.Flag) {
-		if !strings.Contains(out, "-"+f.Name) || !strings.Contains(out, f.Usage) {
-			t.Errorf("--help does not explain -%s", f.Name)
+	newServeFlags(&buf{}).fs.VisitAll(func(f *flag.Flag) {
+		_, usage := flag.UnquoteUsage(f)
+		if !strings.Contains(out, "--"+f.Name) || !strings.Contains(out, usage) || !strings.Contains(out, "env "+envName(f.Name)) {
+			t.Errorf("--help does not explain --%s (its meaning and env %s)", f.Name, envName(f.Name))
 		}
 	})
-	for _, env := range []string{"BANTER_ADDR", "BANTER_DB", "BANTER_LOG_LEVEL"} {
-		if !strings.Contains(out, env) {
-			t.Errorf("--help does not mention %s", env)
-		}
-	}
 }
 
 // serve runs until its context ends (a stop signal), then stops cleanly
