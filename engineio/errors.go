@@ -58,6 +58,9 @@ func (c ErrorCode) Error() string {
 // a message of its own (code ErrForbidden, HTTP 403).
 type RequestError struct {
 	Message string
+	// Status is the HTTP status of the refusal (e.g. 429, 503); 0 means
+	// 403. The body is Node's {code: 4 (Forbidden), message} either way.
+	Status int
 }
 
 func (e *RequestError) Error() string { return e.Message }
@@ -68,9 +71,15 @@ var ErrClosed = errors.New("engine.io: session closed")
 // writeError answers a failed request the way Node's engine.io does:
 // status 400 (403 for Forbidden) and a JSON body {code, message}.
 func writeError(w http.ResponseWriter, code ErrorCode, message string) {
-	status := http.StatusBadRequest
-	if code == ErrForbidden {
-		status = http.StatusForbidden
+	writeErrorStatus(w, code, 0, message)
+}
+
+func writeErrorStatus(w http.ResponseWriter, code ErrorCode, status int, message string) {
+	if status == 0 {
+		status = http.StatusBadRequest
+		if code == ErrForbidden {
+			status = http.StatusForbidden
+		}
 	}
 	if message == "" {
 		message = code.Error()

@@ -7,10 +7,12 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/coder/websocket"
 )
 
@@ -178,5 +180,59 @@ func TestCORS(t *testing.T) {
 	resp.Body.Close()
 	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("foreign origin allowed: %q", got)
+	}
+}
+
+// Config.Admit refuses handshakes with its status and message, and every
+// admitted session releases its place exactly once when it ends, over
+// polling and WebSocket alike.
+func TestAdmit(t *testing.T) {
+	var mu sync.Mutex
+	admitted, released := 0, 0
+	full := false
+	h := start(t, engineio.Config{Admit: func(r *http.Request) (func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if full {
+			return nil, &engineio.RequestError{Message: "server is full", Status: http.StatusServiceUnavailable}
+		}
+		admitted++
+		var once sync.Once
+		return func() { once.Do(func() { mu.Lock(); released++; mu.Unlock() }) }, nil
+	}})
+	counts := func() (int, int) { mu.Lock(); defer mu.Unlock(); return admitted, released }
+
+	_, sess := h.handshakeV4()
+	ws, _, err := websocket.Dial(t.Context(), wsURL(h.base, "EIO=4&transport=websocket"), &websocket.DialOptions{HTTPClient: h.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsSess := h.nextSession()
+	if a, r := counts(); a != 2 || r != 0 {
+		t.Fatalf("admitted %d released %d, want 2 and 0", a, r)
+	}
+	mu.Lock()
+	full = true
+	mu.Unlock()
+	st, body := h.get("EIO=4&transport=polling")
+	if st != http.StatusServiceUnavailable || string(body) != `{"code":4,"message":"server is full"}` {
+		t.Errorf("refused polling handshake: %d %s", st, body)
+	}
+	_, resp, err := websocket.Dial(t.Context(), wsURL(h.base, "EIO=4&transport=websocket"), &websocket.DialOptions{HTTPClient: h.client})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("refused websocket handshake: %v, %v", resp, err)
+	}
+	// An upgrade is not a new session: Admit is not asked.
+	up, _, err := websocket.Dial(t.Context(), wsURL(h.base, "EIO=4&transport=websocket&sid="+sess.s.ID()), &websocket.DialOptions{HTTPClient: h.client})
+	if err != nil {
+		t.Fatalf("upgrade while full: %v", err)
+	}
+	defer up.CloseNow()
+	sess.s.Close(engineio.ReasonForcedClose)
+	ws.Close(websocket.StatusNormalClosure, "")
+	recv(t, wsSess.closed, "websocket session close")
+	testutil.Eventually(t, 5*time.Second, func() bool { _, r := counts(); return r == 2 }, "both sessions released their place")
+	if a, r := counts(); a != 2 || r != 2 {
+		t.Fatalf("admitted %d released %d, want 2 and 2", a, r)
 	}
 }

@@ -61,6 +61,12 @@ type Config struct {
 	// request; a non-nil error refuses it with code Forbidden (HTTP 403).
 	// A *RequestError's message is sent to the client.
 	AllowRequest func(r *http.Request) error
+	// Admit, when set, is called for every handshake that AllowRequest let
+	// through. A non-nil error refuses it like AllowRequest's (a
+	// *RequestError's code, status and message reach the client);
+	// otherwise release is called once when the session ends (also when
+	// the handshake fails after Admit). Connection limits live here.
+	Admit func(r *http.Request) (release func(), err error)
 	// OnConnection is called for every new session, before any message of
 	// it is delivered. It must set the session's Handler (or close it).
 	OnConnection func(s *Socket)
@@ -224,12 +230,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, r, upgrade, ErrForbidden, err.Error())
 		return
 	}
+	release := func() {}
+	if s.cfg.Admit != nil {
+		rel, err := s.cfg.Admit(r)
+		if err != nil {
+			s.refuseAdmit(w, r, upgrade, err)
+			return
+		}
+		release = rel
+	}
 	if transport == "websocket" {
-		s.ws.handshake(w, r, protocol)
+		s.ws.handshake(w, r, protocol, release)
 		return
 	}
-	sess := s.newSession(r, protocol, transportPolling)
+	sess := s.newSession(r, protocol, transportPolling, release)
 	if sess == nil {
+		release()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -259,6 +275,19 @@ func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, co
 		w.Header().Set("Connection", "close")
 	}
 	writeError(w, code, msg)
+}
+
+// refuseAdmit answers a handshake that Config.Admit refused.
+func (s *Server) refuseAdmit(w http.ResponseWriter, r *http.Request, upgrade bool, err error) {
+	msg, status := ErrForbidden.Error(), 0
+	if re, ok := err.(*RequestError); ok {
+		msg, status = re.Message, re.Status
+	}
+	s.log.Debug("engine.io handshake not admitted", "remote", r.RemoteAddr, "err", err)
+	if upgrade {
+		w.Header().Set("Connection", "close")
+	}
+	writeErrorStatus(w, ErrForbidden, status, msg)
 }
 
 // cors writes CORS headers and reports whether the request was a preflight
@@ -388,9 +417,10 @@ func (h *Handshake) Query() url.Values {
 	return v
 }
 
-func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Socket {
+func (s *Server) newSession(r *http.Request, protocol int, t transportKind, release func()) *Socket {
 	sess := &Socket{
 		srv:            s,
+		release:        release,
 		id:             NewID(),
 		protocol:       protocol,
 		supportsBinary: protocol == 4 || !r.URL.Query().Has("b64"),
@@ -414,6 +444,7 @@ func (s *Server) remove(sess *Socket) {
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
 		s.count.Add(-1)
+		sess.release()
 	}
 	if s.closing && len(s.sessions) == 0 {
 		select {

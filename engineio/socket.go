@@ -48,6 +48,7 @@ type Socket struct {
 	supportsBinary bool
 	handshake      *Handshake
 	handler        Handler
+	release        func() // Config.Admit's, called once by Server.remove
 
 	// recvMu serializes deliveries to handler.OnMessage.
 	recvMu sync.Mutex

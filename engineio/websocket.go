@@ -160,7 +160,7 @@ func (e *wsEngine) lookup(c *websocket.Conn) *wsConn {
 }
 
 // handshake opens a new session directly over WebSocket.
-func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int) {
+func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int, release func()) {
 	wc := &wsConn{}
 	// The session exists before the upgrade so the first frames the client
 	// sends find it; it only becomes visible to the application in open().
@@ -171,14 +171,17 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		supportsBinary: true,
 		handshake:      newHandshake(r),
 		transport:      transportWebSocket,
+		release:        release,
 	}
 	wc.sess = sess
 	if !e.accept(w, r, wc) {
+		release()
 		return
 	}
 	e.srv.mu.Lock()
 	if e.srv.closing {
 		e.srv.mu.Unlock()
+		release()
 		wc.close()
 		return
 	}
