@@ -310,6 +310,10 @@ type conn struct {
 	release func()
 }
 
+// NetConn returns the accepted connection (as tls.Conn.NetConn does), for
+// code that sets socket options.
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 func (c *conn) Close() error {
 	err := c.Conn.Close()
 	c.release()

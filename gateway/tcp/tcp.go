@@ -158,7 +158,11 @@ func (g *Gateway) start(nc net.Conn) {
 	g.conns[c] = struct{}{}
 	g.wg.Add(2)
 	g.mu.Unlock()
-	if tc, ok := nc.(*net.TCPConn); ok {
+	raw := nc
+	if w, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		raw = w.NetConn() // a wrapping listener's connection (app's guard)
+	}
+	if tc, ok := raw.(*net.TCPConn); ok {
 		_ = tc.SetKeepAlive(true) // text mode has no pings: let the kernel find dead peers
 	}
 	go func() {

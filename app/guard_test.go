@@ -1,0 +1,172 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/testutil"
+)
+
+// serveApp serves an app with cfg on loopback and returns its base URL.
+func serveApp(t *testing.T, cfg app.Config) (string, *app.App) {
+	t.Helper()
+	cfg.DBPath = filepath.Join(t.TempDir(), "banter.db")
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := app.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), a
+}
+
+func getWithOrigin(t *testing.T, url, origin string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return resp.StatusCode, string(body)
+}
+
+func dialWithOrigin(t *testing.T, url, origin string, subprotocols ...string) (*websocket.Conn, int, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	h := http.Header{}
+	if origin != "" {
+		h.Set("Origin", origin)
+	}
+	c, resp, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPHeader: h, Subprotocols: subprotocols})
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	return c, status, err
+}
+
+// Pages of other sites cannot connect through their visitors' browsers,
+// on any gateway; allowed origins, the server's own and native clients
+// (no Origin) can.
+func TestOriginAllowlist(t *testing.T) {
+	base, _ := serveApp(t, app.Config{CORSOrigins: []string{"https://chat.example.com"}})
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	self := base
+	for _, c := range []struct {
+		name, origin string
+		ok           bool
+	}{
+		{"native", "", true},
+		{"same origin", self, true},
+		{"allowed", "https://chat.example.com", true},
+		{"foreign", "https://evil.example", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st, body := getWithOrigin(t, base+"/socket.io/?EIO=4&transport=polling", c.origin)
+			if (st == http.StatusOK) != c.ok {
+				t.Errorf("polling handshake: %d %s", st, body)
+			}
+			if !c.ok && body != `{"code":4,"message":"this origin is not allowed to connect"}` {
+				t.Errorf("polling refusal body %q", body)
+			}
+			for _, u := range []struct {
+				path string
+				sub  []string
+			}{
+				{"/socket.io/?EIO=4&transport=websocket", nil},
+				{"/ws", nil},
+				{"/mqtt", []string{"mqtt"}},
+			} {
+				conn, st, err := dialWithOrigin(t, ws+u.path, c.origin, u.sub...)
+				if (err == nil) != c.ok {
+					t.Errorf("WebSocket %s: status %d, err %v", u.path, st, err)
+				}
+				if !c.ok && st != http.StatusForbidden {
+					t.Errorf("WebSocket %s refused with %d, want 403", u.path, st)
+				}
+				if conn != nil {
+					conn.CloseNow()
+				}
+			}
+			st, _ = getWithOrigin(t, base+"/api/v1/rooms/general/events", c.origin)
+			if !c.ok && st != http.StatusForbidden {
+				t.Errorf("SSE from a foreign origin: %d, want 403", st)
+			}
+		})
+	}
+}
+
+// Per-address limits count connections of every gateway together, answer
+// refusals clearly, and give places back when connections end.
+func TestConnectionLimits(t *testing.T) {
+	base, a := serveApp(t, app.Config{MaxConnsPerIP: 2, LimitLoopback: true, TCPAddr: "127.0.0.1:0"})
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	c1, _, err := dialWithOrigin(t, ws+"/socket.io/?EIO=4&transport=websocket", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, _, err := dialWithOrigin(t, ws+"/ws", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.CloseNow()
+	// Third connection from this address, whatever the gateway: refused.
+	st, body := getWithOrigin(t, base+"/socket.io/?EIO=4&transport=polling", "")
+	if st != http.StatusTooManyRequests || body != `{"code":4,"message":"too many connections from your address"}` {
+		t.Errorf("polling handshake over the limit: %d %s", st, body)
+	}
+	if _, st, err := dialWithOrigin(t, ws+"/mqtt", "", "mqtt"); err == nil || st != http.StatusTooManyRequests {
+		t.Errorf("/mqtt over the limit: %d %v", st, err)
+	}
+	tc, err := net.Dial("tcp", a.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	line, err := bufio.NewReader(tc).ReadString('\n')
+	tc.Close()
+	if err != nil || !strings.Contains(line, `"too many connections from your address"`) || !strings.Contains(line, `"rate_limited"`) {
+		t.Errorf("TCP over the limit read %q, %v", line, err)
+	}
+	// REST requests are not connections.
+	if st, _ := getWithOrigin(t, base+"/api/v1/rooms", ""); st != http.StatusOK {
+		t.Errorf("REST while at the connection limit: %d", st)
+	}
+	c1.CloseNow()
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		st, _ := getWithOrigin(t, base+"/socket.io/?EIO=4&transport=polling", "")
+		return st == http.StatusOK
+	}, "a place is free again after a Socket.IO connection closed")
+}
