@@ -21,6 +21,7 @@ const (
 	CodeNotMember       Code = "not_member" // must join the room first
 	CodeForbidden       Code = "forbidden"  // a DM room of other users
 	CodeRateLimited     Code = "rate_limited"
+	CodeTooManyRooms    Code = "too_many_rooms" // Config.MaxRoomsPerSession
 	CodeInvalidArgument Code = "invalid_argument"
 	CodeNotConnected    Code = "not_connected" // the session has ended
 	CodeUnavailable     Code = "unavailable"   // store closed or failing; retry later
@@ -65,6 +66,7 @@ var (
 	ErrNotMember       = &Error{Code: CodeNotMember, Message: "not a member of this room"}
 	ErrForbidden       = &Error{Code: CodeForbidden, Message: "this room belongs to other users"}
 	ErrRateLimited     = &Error{Code: CodeRateLimited, Message: "too many messages, slow down"}
+	ErrTooManyRooms    = &Error{Code: CodeTooManyRooms, Message: "joined too many rooms; leave one first"}
 	ErrInvalidArgument = &Error{Code: CodeInvalidArgument, Message: "invalid argument"}
 	ErrNotConnected    = &Error{Code: CodeNotConnected, Message: "session has ended"}
 	ErrUnavailable     = &Error{Code: CodeUnavailable, Message: "service unavailable, try again later"}

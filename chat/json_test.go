@@ -29,8 +29,8 @@ func TestPayloadJSON(t *testing.T) {
 			`{"room":"general","lastSeq":57,"count":57,"lastTs":9}`},
 		{chat.JoinResult{Room: "r", Members: []string{"a"}, LastSeq: 0, Messages: []chat.Message{}},
 			`{"room":"r","members":["a"],"lastSeq":0,"messages":[],"more":false}`},
-		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5},
-			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5}`},
+		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100},
+			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100}`},
 	} {
 		got, err := json.Marshal(c.v)
 		if err != nil || string(got) != c.want {

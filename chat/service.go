@@ -34,6 +34,11 @@ type Config struct {
 	// own with the same shape. Defaults 20 and 5.
 	RateBurst     int
 	RatePerSecond float64
+	// MaxRoomsPerSession caps the rooms a session is in (DM rooms
+	// included). Joining past it, or opening a new DM, fails with
+	// ErrTooManyRooms; a DM that arrives always joins its room (a
+	// session cannot refuse to be written to). Default 100.
+	MaxRoomsPerSession int
 	// DefaultRoom is the room of the SocketChat compatibility events.
 	// Default "general".
 	DefaultRoom string
@@ -68,6 +73,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.RatePerSecond <= 0 {
 		c.RatePerSecond = 5
+	}
+	if c.MaxRoomsPerSession <= 0 {
+		c.MaxRoomsPerSession = 100
 	}
 	if c.DefaultRoom == "" {
 		c.DefaultRoom = "general"
@@ -156,6 +164,7 @@ type Limits struct {
 	TypingTTLMillis int64   `json:"typingTtlMs"`
 	RateBurst       int     `json:"rateBurst"`
 	RatePerSecond   float64 `json:"ratePerSecond"`
+	MaxRooms        int     `json:"maxRooms"`
 }
 
 // Limits returns the effective limits.
@@ -167,6 +176,7 @@ func (s *Service) Limits() Limits {
 		TypingTTLMillis: s.cfg.TypingTTL.Milliseconds(),
 		RateBurst:       s.cfg.RateBurst,
 		RatePerSecond:   s.cfg.RatePerSecond,
+		MaxRooms:        s.cfg.MaxRoomsPerSession,
 	}
 }
 

@@ -160,7 +160,7 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
-	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5}
+	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100}
 	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
@@ -634,4 +634,37 @@ func TestEventEncodedOnce(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// MaxRoomsPerSession bounds what one session can make the server hold;
+// an incoming DM still reaches a session at its limit.
+func TestMaxRoomsPerSession(t *testing.T) {
+	svc := newService(t, chat.Config{MaxRoomsPerSession: 2})
+	a := connect(t, svc, "alice", false)
+	b := connect(t, svc, "bob", false)
+	join(t, a, "one")
+	join(t, a, "two")
+	join(t, a, "two") // already a member: not a new room
+	_, err := a.Join(ctx, "three", chat.JoinOptions{})
+	wantErr(t, "third room", err, chat.ErrTooManyRooms)
+	_, err = a.DirectMessage(ctx, "bob", "hi", "")
+	wantErr(t, "a new DM room past the limit", err, chat.ErrTooManyRooms)
+	if got := svc.Limits().MaxRooms; got != 2 {
+		t.Errorf("Limits().MaxRooms = %d, want 2", got)
+	}
+	// bob writes to alice: her DM room joins although she is at her limit.
+	if _, err := b.DirectMessage(ctx, "alice", "hello alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	a.waitFor(t, chat.EventMessage, "the DM", func(ev *chat.Event) bool { return ev.Message.Text == "hello alice" })
+	if n := len(a.Joined()); n != 3 {
+		t.Errorf("alice is in %d rooms, want 3 (two joined, one DM received)", n)
+	}
+	if err := a.Leave(ctx, "one"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Leave(ctx, "two"); err != nil {
+		t.Fatal(err)
+	}
+	join(t, a, "three")
 }

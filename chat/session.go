@@ -159,6 +159,10 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 		svc.mu.Unlock()
 		return floor, members, nil
 	}
+	if at == 0 && len(s.rooms) >= svc.cfg.MaxRoomsPerSession {
+		svc.mu.Unlock()
+		return 0, nil, ErrTooManyRooms
+	}
 	r, err := svc.roomLocked(name)
 	svc.mu.Unlock()
 	if err != nil {

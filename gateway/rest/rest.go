@@ -257,7 +257,7 @@ func httpStatus(err error) int {
 		return http.StatusBadRequest
 	case chat.CodeMessageTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case chat.CodeNicknameTaken, chat.CodeNotMember:
+	case chat.CodeNicknameTaken, chat.CodeNotMember, chat.CodeTooManyRooms:
 		return http.StatusConflict
 	case chat.CodeForbidden:
 		return http.StatusForbidden
