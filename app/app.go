@@ -28,6 +28,7 @@ import (
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
 	siogw "github.com/banter-chat/banter/gateway/sio"
+	"github.com/banter-chat/banter/guard"
 	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/web"
 )
@@ -50,14 +51,34 @@ type Config struct {
 	// MaxBufferedBytes bounds what is queued for one client; a client past
 	// it is disconnected as a slow consumer. Default 4 MiB.
 	MaxBufferedBytes int
-	// CORSOrigins allows cross-origin polling clients ("*" for any). Empty:
-	// same-origin only (browsers; native clients need no CORS).
+	// CORSOrigins lists the browser origins ("https://chat.example.com")
+	// allowed besides the server's own: cross-origin long-polling (CORS)
+	// and WebSocket, /ws, /mqtt and SSE connections from pages of those
+	// origins ("*" for any). Empty: same-origin only. Native clients send
+	// no Origin and are not affected. (Cross-site WebSocket hijacking: a
+	// page of another site must not use its visitors' browsers to connect.)
 	CORSOrigins []string
 
-	// Chat limits (defaults in chat.Config: 4096 bytes, burst 20, 5/s).
-	MaxMessageBytes int
-	RateBurst       int
-	RatePerSecond   float64
+	// Connection admission (guard.go), for every gateway that holds a
+	// connection: MaxConns caps them in total (0: the file descriptor
+	// limit minus a reserve; negative: no cap). MaxConnsPerIP caps one
+	// client address (IPv6: one /64) and HandshakesPerSecondPerIP its rate
+	// of new connections (burst twice that); 0: no limit. Loopback clients
+	// are exempt from the per-address limits unless LimitLoopback.
+	MaxConns                 int
+	MaxConnsPerIP            int
+	HandshakesPerSecondPerIP float64
+	LimitLoopback            bool
+
+	// Chat limits (defaults in chat.Config: 4096 bytes, burst 20, 5/s,
+	// 100 rooms per session).
+	MaxMessageBytes    int
+	RateBurst          int
+	RatePerSecond      float64
+	MaxRoomsPerSession int
+	// MaxPayloadBytes is the largest Engine.IO message or polling POST body
+	// (Node's maxHttpBufferSize). Default 1,000,000.
+	MaxPayloadBytes int
 	// DefaultRoom of the compatibility dialects. Default "general".
 	DefaultRoom string
 	// APIKey enables server-side publish (POST /api/v1/publish) for
@@ -109,6 +130,7 @@ type App struct {
 	store chat.Store
 	be    backends // store and bus (cluster.go)
 	svc   *chat.Service
+	guard *guard.Guard // connection admission for every gateway (guard.go)
 	io    *socketio.Server
 	gw    *siogw.Gateway
 	mux   *http.ServeMux
@@ -136,7 +158,7 @@ func New(cfg Config) (*App, error) {
 	svc, err := chat.New(chat.Config{
 		Store: store, Bus: be.chatBus(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
-		DefaultRoom: cfg.DefaultRoom,
+		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
 	})
 	if err != nil {
 		_ = be.close()
@@ -144,14 +166,21 @@ func New(cfg Config) (*App, error) {
 	}
 	ecfg := engineio.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
-		MaxBufferedBytes: cfg.MaxBufferedBytes, Logger: log,
+		MaxBufferedBytes: cfg.MaxBufferedBytes, MaxPayload: cfg.MaxPayloadBytes, Logger: log,
 	}
+	grd, err := newGuard(cfg)
+	if err != nil {
+		_ = svc.Close()
+		_ = be.close()
+		return nil, err
+	}
+	engineAdmission(grd, &ecfg)
 	if len(cfg.CORSOrigins) > 0 {
 		ecfg.CORS = &engineio.CORS{Origins: cfg.CORSOrigins}
 	}
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
 	a := &App{
-		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io,
+		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io, guard: grd,
 		gw:       siogw.New(svc, io.Of("/"), siogw.Config{Logger: log}),
 		mux:      http.NewServeMux(),
 		shutDone: make(chan struct{}),

@@ -31,6 +31,7 @@ import (
 
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/bench"
+	"github.com/banter-chat/banter/guard"
 )
 
 // version is set at build time: -ldflags "-X main.version=v1.2.3".
@@ -142,6 +143,13 @@ type serveFlags struct {
 	apiKey, tcpAddr string
 	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
+	maxConns        int
+	maxRooms        int
+	maxPayload      int
+	maxBuffered     int
+	maxConnsPerIP   int
+	handshakeRate   float64
+	limitLoopback   bool
 }
 
 // newServeFlags declares every setting of serve with its default; the
@@ -156,11 +164,18 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.db, "db", "./banter.db", "SQLite database `file`, created if missing")
 	fs.StringVar(&f.level, "log-level", "info", "log `level`: debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "log `format`: text (key=value lines) or json (one object per line)")
-	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated `origins` allowed to use long-polling cross-origin (* for any); default same-origin only")
+	fs.StringVar(&f.cors, "cors-origins", "", "comma-separated browser `origins` (https://chat.example.com) allowed besides the server's own, for long-polling (CORS), WebSocket, /ws, /mqtt and SSE; * for any; default same-origin only (native apps send no Origin and are not affected)")
+	fs.IntVar(&f.maxConns, "max-conns", 0, "most client connections at once, all gateways together; 0: the file descriptor limit minus 256; -1: no cap")
+	fs.IntVar(&f.maxConnsPerIP, "max-conns-per-ip", 1000, "most connections from one client address (IPv6: one /64); 0: no cap")
+	fs.Float64Var(&f.handshakeRate, "handshake-rate-per-ip", 20, "new connections per second one client address may open (burst twice that); 0: no limit")
+	fs.BoolVar(&f.limitLoopback, "limit-loopback", false, "apply the per-address limits to loopback clients too (by default they are exempt: behind a local reverse proxy every client is loopback)")
 	fs.DurationVar(&f.pingInterval, "ping-interval", 25*time.Second, "Engine.IO heartbeat interval")
 	fs.DurationVar(&f.pingTimeout, "ping-timeout", 20*time.Second, "Engine.IO heartbeat timeout")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long a graceful stop may take before connections are cut")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", 4096, "largest message text in `bytes`")
+	fs.IntVar(&f.maxRooms, "max-rooms", 100, "most rooms one session may be in (DM rooms included)")
+	fs.IntVar(&f.maxPayload, "max-payload-bytes", 1_000_000, "largest Socket.IO/Engine.IO message or polling request body in `bytes` (Node's maxHttpBufferSize); bigger ones close the connection")
+	fs.IntVar(&f.maxBuffered, "max-buffered-bytes", 4<<20, "most `bytes` queued for one slow client before it is disconnected as a slow consumer")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
@@ -225,8 +240,14 @@ func (f *serveFlags) check() error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", f.logFormat))
 	}
-	if f.maxMessageBytes <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
-		errs = append(errs, errors.New("--max-message-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
+	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
+	}
+	if f.maxConns < -1 || f.maxConnsPerIP < 0 || f.handshakeRate < 0 {
+		errs = append(errs, errors.New("--max-conns (-1 for no cap), --max-conns-per-ip and --handshake-rate-per-ip must not be negative"))
+	}
+	if _, err := guard.New(guard.Config{Origins: f.origins()}); err != nil {
+		errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
 	}
 	if f.store != "" && !app.IsStoreURL(f.store) {
 		errs = append(errs, fmt.Errorf("--store %q: want postgres://… (or no store for SQLite)", app.RedactURL(f.store)))
@@ -244,20 +265,27 @@ func (f *serveFlags) logger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// appConfig is the app.Config the settings describe.
-func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
+func (f *serveFlags) origins() []string {
 	var origins []string
 	for _, o := range strings.Split(f.cors, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			origins = append(origins, o)
 		}
 	}
+	return origins
+}
+
+// appConfig is the app.Config the settings describe.
+func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 	return app.Config{
 		Addr: f.addr, DBPath: f.db, Logger: log,
-		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
+		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: f.origins(),
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
+		MaxRoomsPerSession: f.maxRooms, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
+		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
+		LimitLoopback: f.limitLoopback,
 	}
 }
 
