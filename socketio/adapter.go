@@ -363,13 +363,41 @@ func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
 	defer a.recMu.Unlock()
 	a.expireLocked(time.Now())
 	ps := a.sessions[pid]
-	if ps == nil || a.packetIndexLocked(off) < 0 {
-		// Unknown session, or its offset left the buffer: packets were
-		// lost, the state cannot be recovered.
+	if ps == nil {
+		return nil, false
+	}
+	i := a.packetIndexLocked(off)
+	if i < 0 {
+		// Its offset left the buffer: packets were lost, the state cannot
+		// be recovered.
+		return nil, false
+	}
+	if missed := a.missedBytesLocked(i+1, ps.s); missed > a.nsp.srv.cfg.Recovery.MaxMissedBytes {
+		a.nsp.srv.log.Debug("socket.io: session not recovered: it missed too much", "pid", pid, "bytes", missed)
 		return nil, false
 	}
 	delete(a.sessions, pid)
 	return ps.s, true
+}
+
+// missedBytesLocked is the size of the packets from index i on that s
+// would have received (payloads and attachments; framing is negligible).
+func (a *MemoryAdapter) missedBytesLocked(i int, s *Session) int {
+	rooms := make(map[string]bool, len(s.Rooms)+1)
+	rooms[s.SID] = true
+	for _, r := range s.Rooms {
+		rooms[r] = true
+	}
+	n := 0
+	for _, sp := range a.packets[i:] {
+		if packetFor(sp.opts, rooms) {
+			n += len(sp.p.Data)
+			for _, b := range sp.p.Attachments {
+				n += len(b)
+			}
+		}
+	}
+	return n
 }
 
 func (a *MemoryAdapter) packetIndexLocked(off uint64) int {

@@ -3,6 +3,7 @@ package socketio_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,63 @@ func TestRecovery(t *testing.T) {
 	}
 	if s3 := recv(t, conns, "fresh socket"); s3.Recovered() {
 		t.Fatal("unknown pid: Recovered")
+	}
+}
+
+// A session that missed more than RecoveryConfig.MaxMissedBytes is not
+// recovered (its replay would overflow its send buffer and close it again,
+// forever): the client gets a fresh session and resyncs.
+func TestRecoveryMissedTooMuch(t *testing.T) {
+	ts := startServer(t, socketio.Config{Recovery: &socketio.RecoveryConfig{MaxMissedBytes: 10_000}})
+	nsp := ts.io.Of("/")
+	conns := sockets(nsp)
+	reply := func(p *parser.Packet) (r struct{ SID, PID string }) {
+		if p.Type != parser.Connect || json.Unmarshal(p.Data, &r) != nil {
+			t.Fatalf("CONNECT reply %s %s", p.Type, p.Data)
+		}
+		return r
+	}
+	cl := ts.dial(t, 4, "")
+	first := reply(cl.connect("/", nil))
+	s := recv(t, conns, "socket")
+	s.Join("room")
+	// drop disconnects the transport after the client saw one event, and
+	// returns that event's offset.
+	drop := func(cl *client, s *socketio.Socket) string {
+		_ = nsp.To("room").Emit("news", 0)
+		_, args, _ := cl.nextEvent("/")
+		offset, _ := args[len(args)-1].(string)
+		_ = cl.c.CloseNow()
+		testutil.Eventually(t, waitTimeout, func() bool { return !s.Connected() }, "socket disconnected")
+		return offset
+	}
+	offset := drop(cl, s)
+	big := strings.Repeat("x", 1000)
+	for range 5 { // 5 KB missed: within the budget
+		_ = nsp.To("room").Emit("news", big)
+	}
+	_ = nsp.To("other-room").Emit("news", strings.Repeat("y", 20_000)) // not for it: does not count
+	cl2 := ts.dial(t, 4, "")
+	cl2.send(&parser.Packet{Type: parser.Connect, Namespace: "/", Data: mustJSON(map[string]any{"pid": first.PID, "offset": offset})})
+	for range 5 {
+		if name, args, _ := cl2.nextEvent("/"); name != "news" || args[0] != big {
+			t.Fatalf("replayed %q", name)
+		}
+	}
+	if r := reply(cl2.nextIn("/", parser.Connect)); r.SID != first.SID {
+		t.Fatalf("5 KB missed: not recovered (%+v)", r)
+	}
+	s2 := recv(t, conns, "recovered socket")
+	offset = drop(cl2, s2)
+	for range 11 { // 11 KB missed: too much
+		_ = nsp.To("room").Emit("news", big)
+	}
+	cl3 := ts.dial(t, 4, "")
+	if r := reply(cl3.connect("/", map[string]any{"pid": first.PID, "offset": offset})); r.SID == first.SID || r.PID == first.PID {
+		t.Fatalf("11 KB missed with a 10 KB budget: recovered (%+v)", r)
+	}
+	if s3 := recv(t, conns, "fresh socket"); s3.Recovered() {
+		t.Fatal("Recovered after missing too much")
 	}
 }
 

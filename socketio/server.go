@@ -60,6 +60,14 @@ type RecoveryConfig struct {
 	MaxDisconnectionDuration time.Duration
 	// SkipMiddlewares skips middlewares for recovered sockets (default false).
 	SkipMiddlewares bool
+	// MaxMissedBytes bounds the replay: a session that missed more than
+	// this (the packets' sizes) is not recovered; the client gets a new
+	// session (socket.recovered is false) and resyncs as after any
+	// unrecoverable disconnect. Without the bound a replay bigger than the
+	// session's send buffer would close it as a slow consumer, and the
+	// client would retry the same recovery forever. Default: half the
+	// Engine.IO MaxBufferedBytes.
+	MaxMissedBytes int
 }
 
 // Server is a Socket.IO server.
@@ -90,8 +98,17 @@ func NewServer(cfg Config) *Server {
 	if cfg.Adapter == nil {
 		cfg.Adapter = func(n *Namespace) Adapter { return NewMemoryAdapter(n) }
 	}
-	if r := cfg.Recovery; r != nil && r.MaxDisconnectionDuration <= 0 {
-		r.MaxDisconnectionDuration = 2 * time.Minute
+	if r := cfg.Recovery; r != nil {
+		if r.MaxDisconnectionDuration <= 0 {
+			r.MaxDisconnectionDuration = 2 * time.Minute
+		}
+		if r.MaxMissedBytes <= 0 {
+			buffered := cfg.Engine.MaxBufferedBytes
+			if buffered <= 0 {
+				buffered = 4 << 20 // engineio's default
+			}
+			r.MaxMissedBytes = buffered / 2
+		}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, nsps: make(map[string]*Namespace)}
 	ecfg := cfg.Engine

@@ -28,6 +28,8 @@ func main() {
 	mode := flag.String("mode", "conformance", "conformance: the official suites' settings (pingInterval 300 ms, pingTimeout 200 ms, EIO 3 refused); interop: the same with EIO 3 accepted")
 	recovery := flag.Duration("recovery", 0, "interop mode: enable connection state recovery with this window (e.g. 2m); 0 = off")
 	verbose := flag.Bool("v", false, "debug logs")
+	pingInterval := flag.Duration("ping-interval", 0, "override the suites' 300 ms heartbeat interval (as the interop tests do)")
+	pingTimeout := flag.Duration("ping-timeout", 0, "override the suites' 200 ms heartbeat timeout")
 	flag.Parse()
 	level := slog.LevelWarn
 	if *verbose {
@@ -47,6 +49,7 @@ func main() {
 		os.Exit(2)
 	}
 	opts.Logger = log
+	opts.PingInterval, opts.PingTimeout = *pingInterval, *pingTimeout
 	srv := conformance.New(opts)
 	ln, err := net.Listen("tcp", fmt.Sprintf(":%d", *port))
 	if err != nil {

@@ -99,14 +99,21 @@ async function send(sender, room, msgs) {
   await emitAck(sender, 'whoami');
 }
 
-// streamer sends numbered room messages, `batch` per round trip, until
-// stop() (which resolves once the server handled the last one); count() is
-// how many were sent so far.
+// streamer sends numbered room messages, `batch` per round trip and at
+// most one batch per 20 ms, until stop() (which resolves once the server
+// handled the last one); count() is how many were sent so far. The pace
+// bounds what a client misses while cut off (Banter does not recover a
+// session whose replay would not fit its send buffer; Node has no bound).
 function streamer(sender, room, batch) {
   let n = 0;
   let on = true;
   const loop = (async () => {
-    while (on) await send(sender, room, Array.from({ length: batch }, () => `s-${++n}`));
+    while (on) {
+      await Promise.all([
+        send(sender, room, Array.from({ length: batch }, () => `s-${++n}`)),
+        new Promise((resolve) => setTimeout(resolve, 20)),
+      ]);
+    }
   })();
   return {
     count: () => n,
@@ -192,12 +199,16 @@ async function runRound(url, round, watcher, disconnects, check) {
   } else {
     const stream = streamer(sender, room, round.batch || 1);
     await until(r, 'room-message', () => log.length >= 2 + 3, 'the stream to flow');
+    // The client tries to come back while the network is down. Its first
+    // attempt comes ~100 ms after the cut and hangs on the held connection
+    // until its connect timeout (20 s), so listen from the cut on: the
+    // server may take a heartbeat period to see a polling client vanish.
+    const attempt = once(r.io, 'reconnect_attempt', { ms: 2 * STEP_MS });
     proxy.cut();
     const [why] = await clientGone;
     truthy(CUT_REASONS.includes(why), `${p}: client-side reason ${why}, want one of ${CUT_REASONS}`);
     await serverSaw();
-    // The client tries to come back while the network is down.
-    await once(r.io, 'reconnect_attempt', { ms: STEP_MS });
+    await attempt;
     const sentWhileDown = stream.count();
     let total;
     if (round.acrossReconnect) {
