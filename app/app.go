@@ -90,6 +90,11 @@ type Config struct {
 	// is always at /mqtt; mqtt.go).
 	MQTTAddr string
 
+	// TLSCertFile and TLSKeyFile (PEM) make the HTTP port HTTPS/WSS and
+	// the MQTT listener MQTTS (tls.go). Both or neither.
+	TLSCertFile string
+	TLSKeyFile  string
+
 	// FullSync fsyncs every commit (acknowledged messages survive power
 	// loss, not only a crash of the process). Default off.
 	FullSync bool
@@ -137,6 +142,7 @@ type App struct {
 	hs    *http.Server
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 	mqtt  mqttState
+	tls   tlsState
 
 	stopping atomic.Bool
 	serving  atomic.Bool
@@ -184,6 +190,13 @@ func New(cfg Config) (*App, error) {
 		gw:       siogw.New(svc, io.Of("/"), siogw.Config{Logger: log}),
 		mux:      http.NewServeMux(),
 		shutDone: make(chan struct{}),
+	}
+	if err := a.initTLS(); err != nil {
+		_ = io.Shutdown(context.Background())
+		a.gw.Close()
+		_ = svc.Close()
+		_ = be.close()
+		return nil, err
 	}
 	a.mux.Handle("/socket.io/", io)
 	a.mux.HandleFunc("/healthz", a.healthz)
@@ -247,8 +260,12 @@ func (a *App) Serve(ln net.Listener) error {
 	if !a.serving.CompareAndSwap(false, true) {
 		return errors.New("app: Serve called twice")
 	}
-	a.log.Info("Banter listening on " + URL(ln.Addr()))
-	err := a.hs.Serve(ln)
+	url := URL(ln.Addr())
+	if a.tlsEnabled() {
+		url = "https" + url[len("http"):]
+	}
+	a.log.Info("Banter listening on " + url)
+	err := a.hs.Serve(a.tlsListener(ln, "http/1.1"))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

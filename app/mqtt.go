@@ -40,10 +40,13 @@ func (a *App) initMQTT() error {
 		return fmt.Errorf("app: %w", err)
 	}
 	m.gw = gw
-	a.mux.Handle("/mqtt", gw)
+	a.mux.Handle("/mqtt", a.guard.Middleware(gw))
 	if m.ln != nil {
 		m.done = make(chan error, 1)
-		go func() { m.done <- gw.Serve(m.ln) }()
+		// MQTT has no word for "refused" before CONNECT: refused
+		// connections are just closed.
+		ln := a.tlsListener(a.guard.Listener(m.ln, nil), "mqtt")
+		go func() { m.done <- gw.Serve(ln) }()
 		a.log.Info("Banter MQTT on " + m.ln.Addr().String())
 	}
 	return nil

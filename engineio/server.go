@@ -520,6 +520,11 @@ func (s *Server) flushWorker() {
 }
 
 func (s *Server) scheduleFlush(sess *Socket) {
+	if ws := sess.ws; ws != nil && ws.blocking.Load() {
+		// Its writes may block: never on a shared worker.
+		go sess.flushWS(nil)
+		return
+	}
 	select {
 	case s.flushQ <- sess:
 	default:

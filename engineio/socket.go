@@ -203,7 +203,7 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	s.queue = append(s.queue, ms...)
 	s.queuedBytes += n
 	flushHere := false
-	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing {
+	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing && !s.ws.blocking.Load() {
 		s.flushing = true
 		flushHere = true
 	} else {

@@ -47,6 +47,11 @@ type wsConn struct {
 	// handler when the client's frames overtake it (see lookup).
 	c     atomic.Pointer[websocket.Conn]
 	probe bool // still probing: not yet the session's transport (only touched by this connection's serial handlers and under sess.mu)
+	// blocking: the connection is not on the epoll loop (a TLS connection
+	// from crypto/tls, which nbio serves with a reading goroutine): writes
+	// may block, so they get a deadline and never run on a shared flush
+	// worker. Set before c.
+	blocking atomic.Bool
 
 	closeOnce sync.Once
 }
@@ -136,6 +141,9 @@ func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bo
 		}
 		e.srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return false
+	}
+	if _, onLoop := c.Conn.(*nbio.Conn); !onLoop {
+		wc.blocking.Store(true)
 	}
 	wc.c.Store(c)
 	c.SetSession(wc)
@@ -288,7 +296,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 	switch {
 	case p.Type == parser.Ping && string(p.Data) == "probe":
 		if c := wc.c.Load(); c != nil {
-			_, _ = c.Conn.Write(msgPong3P.wsFrame(sess.protocol))
+			_ = wc.write(c, msgPong3P.wsFrame(sess.protocol))
 		}
 		sess.upgrading = true
 		sess.releasePollLaterLocked()
@@ -376,9 +384,20 @@ func (wc *wsConn) close() {
 		if c == nil {
 			return
 		}
-		_, _ = c.Conn.Write(closeFrame)
+		_ = wc.write(c, closeFrame)
 		_ = c.Close()
 	})
+}
+
+// write writes raw frames. Writes to the epoll loop's connections never
+// block (nbio buffers them, bounded and with its own write timeout);
+// blocking connections get the write timeout as a deadline.
+func (wc *wsConn) write(c *websocket.Conn, b []byte) error {
+	if wc.blocking.Load() {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(wc.sess.srv.cfg.WriteTimeout))
+	}
+	_, err := c.Conn.Write(b)
+	return err
 }
 
 // flushWS writes everything queued for a WebSocket session, one write per
@@ -412,7 +431,7 @@ func (s *Socket) flushWS(buf []byte) []byte {
 			buf = append(buf, m.wsFrame(s.protocol)...)
 		}
 		if len(buf) > 0 {
-			if _, err := c.Conn.Write(buf); err != nil {
+			if err := wc.write(c, buf); err != nil {
 				s.Close(writeErrorReason(err))
 				closing = true
 			}
