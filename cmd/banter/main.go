@@ -143,6 +143,7 @@ type serveFlags struct {
 	apiKey, tcpAddr string
 	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
+	tlsCert, tlsKey string
 	maxConns        int
 	maxRooms        int
 	maxPayload      int
@@ -181,6 +182,8 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
 	fs.StringVar(&f.tcpAddr, "tcp", "", "serve the raw TCP line protocol on this `address`, e.g. :4000; off when empty")
 	fs.StringVar(&f.mqttAddr, "mqtt", "", "serve MQTT on this `address`, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt")
+	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (with its chain): serve HTTPS/WSS on --addr and MQTTS on --mqtt; reloaded on SIGHUP")
+	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
 	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
@@ -249,6 +252,9 @@ func (f *serveFlags) check() error {
 	if _, err := guard.New(guard.Config{Origins: f.origins()}); err != nil {
 		errs = append(errs, fmt.Errorf("--cors-origins: %w", err))
 	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
 	if f.store != "" && !app.IsStoreURL(f.store) {
 		errs = append(errs, fmt.Errorf("--store %q: want postgres://… (or no store for SQLite)", app.RedactURL(f.store)))
 	}
@@ -283,6 +289,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
 		MaxRoomsPerSession: f.maxRooms, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
@@ -338,18 +345,36 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) {
 			return exitListen
 		}
+		if errors.Is(err, app.ErrConfig) || errors.Is(err, app.ErrTLS) {
+			return exitUsage
+		}
 		return exitFailure
 	}
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ln) }()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	code := exitOK
-	select {
-	case <-ctx.Done():
-		log.Info("stop signal received; shutting down", "timeout", f.shutdownTimeout)
-	case err := <-served:
-		// Serve ended without Shutdown: the listener failed.
-		log.Error("server stopped", "err", err)
-		code = exitFailure
+wait:
+	for {
+		select {
+		case <-hup:
+			// SIGHUP: a renewed certificate is picked up without a restart.
+			if err := a.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; the previous one stays in use", "err", err)
+			} else {
+				log.Info("SIGHUP: TLS certificate reloaded", "tls", f.tlsCert != "")
+			}
+		case <-ctx.Done():
+			log.Info("stop signal received; shutting down", "timeout", f.shutdownTimeout)
+			break wait
+		case err := <-served:
+			// Serve ended without Shutdown: the listener failed.
+			log.Error("server stopped", "err", err)
+			code = exitFailure
+			break wait
+		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()

@@ -2,11 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"flag"
+	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -71,6 +79,9 @@ func TestCommandLine(t *testing.T) {
 		{"database cannot be opened", nil, []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "missing", "dir", "x.db")}, exitDatabase, "", "cannot open the database"},
 		{"database is a directory", map[string]string{"BANTER_DB": dir}, []string{"--addr", "127.0.0.1:0"}, exitDatabase, "", "cannot open the database " + dir},
 		{"bench usage", nil, []string{"bench"}, exitUsage, "", "missing subcommand"},
+		{"tls cert without key", nil, []string{"--tls-cert", "c.pem"}, exitUsage, "", "--tls-cert and --tls-key go together"},
+		{"tls files missing", nil, []string{"--addr", "127.0.0.1:0", "--db", db, "--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, exitUsage, "", "cannot load the TLS certificate"},
+		{"bad origin", nil, []string{"--cors-origins", "chat.example.com"}, exitUsage, "", `--cors-origins: guard: origin "chat.example.com": want scheme://host`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := func(k string) string { return c.env[k] }
@@ -115,5 +126,60 @@ func TestServeStopsOnSignal(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "Banter stopped") {
 		t.Errorf("no clean stop in the log:\n%s", errOut.String())
+	}
+}
+
+// SIGHUP reloads the TLS certificate of a running server; a broken file
+// keeps the old one and says so.
+func TestSIGHUPReloadsTLS(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeSelfSigned(t, cert, key)
+	ctx, stop := context.WithCancel(context.Background())
+	var out, errOut buf
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--tls-cert", cert, "--tls-key", key}, noEnv, &out, &errOut)
+	}()
+	testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(errOut.String(), "Banter listening on https://localhost:") },
+		"no https listening line")
+	if err := os.WriteFile(key, []byte("broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool {
+		return strings.Contains(errOut.String(), "TLS certificate not reloaded; the previous one stays in use")
+	}, "no log line for the failed reload")
+	writeSelfSigned(t, cert, key)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(errOut.String(), "SIGHUP: TLS certificate reloaded") },
+		"no log line for the reload")
+	stop()
+	if code := <-done; code != exitOK {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+}
+
+func writeSelfSigned(t *testing.T, certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
