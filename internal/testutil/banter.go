@@ -75,7 +75,14 @@ func (p *Banter) Done() <-chan struct{} { return p.done }
 // the test failed.
 func StartBanter(t testing.TB, args ...string) *Banter {
 	t.Helper()
-	cmd := exec.Command(BanterBinary(t), args...)
+	return StartBinary(t, BanterBinary(t), args...)
+}
+
+// StartBinary is StartBanter with a banter binary built elsewhere (e.g. as
+// the Dockerfile builds it).
+func StartBinary(t testing.TB, bin string, args ...string) *Banter {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	pr, pw := io.Pipe()
 	p := &Banter{Cmd: cmd, Stderr: &LockedBuffer{}, done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(p.Stderr, pw)
