@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +153,17 @@ func TestLogFormatJSON(t *testing.T) {
 	if s := b.String(); !strings.HasPrefix(s, `{"time":`) || !strings.Contains(s, `"msg":"hello","k":"v"}`) {
 		t.Errorf("json log line: %s", s)
 	}
+}
+
+// docs/operations.md documents every setting of serve.
+func TestOperationsDocListsEverySetting(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newServeFlags(&buf{}).fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(string(doc), "`--"+f.Name+"`") {
+			t.Errorf("docs/operations.md does not document --%s", f.Name)
+		}
+	})
 }
