@@ -223,15 +223,25 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 // flushBufs recycles the scratch buffers of inline flushes.
 var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// Queued returns the bytes queued for the session and not yet handed to
+// its transport.
+func (s *Socket) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.queuedBytes
+}
+
 // VolatileBacklog is the queued byte count above which SendVolatile drops.
 const VolatileBacklog = 64 << 10
 
-// SendVolatile queues messages unless the session has a backlog (or is
-// upgrading on polling), in which case they are dropped: for lossy traffic
-// such as typing indicators. It reports whether they were queued.
+// SendVolatile queues messages unless the session has a backlog (in our
+// queue, or for WebSocket unsent in the kernel), in which case they are
+// dropped: for lossy traffic such as typing indicators, which must not
+// push a slow client towards its buffer limit. It reports whether they
+// were queued.
 func (s *Socket) SendVolatile(ms ...*Message) bool {
 	s.mu.Lock()
-	if s.state != stateOpen || s.queuedBytes > VolatileBacklog {
+	if s.state != stateOpen || s.queuedBytes > VolatileBacklog || s.wsBackloggedLocked() {
 		s.mu.Unlock()
 		return false
 	}
@@ -240,6 +250,21 @@ func (s *Socket) SendVolatile(ms ...*Message) bool {
 	}
 	s.mu.Unlock()
 	return true
+}
+
+// volatileKernelBacklog is the unsent byte count in the kernel above which
+// a WebSocket session counts as backlogged for SendVolatile. Our queue is
+// flushed at once into the connection, so a client that stopped reading
+// shows its backlog there (and in nbio's buffer behind it), not in
+// queuedBytes.
+const volatileKernelBacklog = 8 << 10
+
+func (s *Socket) wsBackloggedLocked() bool {
+	if s.transport != transportWebSocket || s.ws == nil {
+		return false
+	}
+	c := s.ws.c.Load()
+	return c != nil && kernelUnsent(c.Conn) > volatileKernelBacklog
 }
 
 // enqueueLocked appends m and wakes whatever transport will write it.

@@ -1,6 +1,7 @@
 package engineio_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"runtime"
@@ -8,8 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/coder/websocket"
 )
 
@@ -326,5 +329,42 @@ func TestDisableWebSocket(t *testing.T) {
 	st, body = h2.get("EIO=4&transport=polling")
 	if st != 400 || string(body) != `{"code":0,"message":"Transport unknown"}` {
 		t.Errorf("polling with polling disabled: %d %s", st, body)
+	}
+}
+
+// Over WebSocket our queue is flushed into the connection at once, so a
+// client that stopped reading shows its backlog in the kernel: volatile
+// sends are dropped then too, before the session nears its buffer limit.
+func TestSendVolatileDropsForStalledWebSocket(t *testing.T) {
+	h := start(t, engineio.Config{MaxBufferedBytes: 64 << 20})
+	c, _, err := websocket.Dial(t.Context(), wsURL(h.base, "EIO=4&transport=websocket"), &websocket.DialOptions{HTTPClient: h.client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	sess := h.nextSession()
+	small := engineio.TextMessage(`42["typing",{"nick":"a"}]`)
+	if !sess.s.SendVolatile(small) {
+		t.Fatal("volatile send to a reading client dropped")
+	}
+	// The client never reads again: fill its receive window and our send
+	// buffer.
+	chunk := engineio.NewMessage(bytes.Repeat([]byte("x"), 16<<10), false)
+	dropped := false
+	for i := 0; i < 2000 && !dropped; i++ { // at most 32 MiB, below the 64 MiB limit
+		if err := sess.s.Send(chunk); err != nil {
+			t.Fatalf("Send %d: %v", i, err)
+		}
+		if i%16 == 15 {
+			// Our queue is empty: what is left is in the connection.
+			testutil.Eventually(t, 5*time.Second, func() bool { return sess.s.Queued() == 0 }, "queue flushed")
+			dropped = !sess.s.SendVolatile(small)
+		}
+	}
+	if !dropped {
+		t.Fatal("volatile sends still queued for a client that stopped reading 32 MiB ago")
+	}
+	if sess.s.Closed() {
+		t.Fatal("the session closed")
 	}
 }
