@@ -76,6 +76,10 @@ type Config struct {
 	RateBurst          int
 	RatePerSecond      float64
 	MaxRoomsPerSession int
+	// RequestBurst and RequestsPerSecond shape the per-connection bucket
+	// over every Socket.IO client event (siogw.Config; defaults 100, 50).
+	RequestBurst      int
+	RequestsPerSecond float64
 	// MaxPayloadBytes is the largest Engine.IO message or polling POST body
 	// (Node's maxHttpBufferSize). Default 1,000,000.
 	MaxPayloadBytes int
@@ -187,7 +191,9 @@ func New(cfg Config) (*App, error) {
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
 	a := &App{
 		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io, guard: grd,
-		gw:       siogw.New(svc, io.Of("/"), siogw.Config{Logger: log}),
+		gw: siogw.New(svc, io.Of("/"), siogw.Config{
+			Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
+		}),
 		mux:      http.NewServeMux(),
 		shutDone: make(chan struct{}),
 	}

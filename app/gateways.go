@@ -39,12 +39,13 @@ func (a *App) initGateways() error {
 	}
 	g.rest = rest.New(a.svc, rest.Config{Logger: a.log, APIKey: a.cfg.APIKey})
 	g.ws = ws.New(a.svc, ws.Config{Logger: a.log, OriginPatterns: originHosts(a.cfg.CORSOrigins)})
-	a.mux.Handle(rest.Prefix, g.rest)
-	a.mux.Handle("/ws", g.ws)
+	a.mux.Handle(rest.Prefix, guardSSE(a.guard, g.rest))
+	a.mux.Handle("/ws", a.guard.Middleware(g.ws))
 	if g.tcpLn != nil {
 		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log})
 		g.tcpDone = make(chan error, 1)
-		go func() { g.tcpDone <- g.tcp.Serve(g.tcpLn) }()
+		ln := a.guard.Listener(g.tcpLn, refuseTCP)
+		go func() { g.tcpDone <- g.tcp.Serve(ln) }()
 		a.log.Info("Banter TCP line protocol on " + g.tcpLn.Addr().String())
 	}
 	return nil

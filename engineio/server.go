@@ -46,6 +46,12 @@ type Config struct {
 	// and in the kernel-bypassing write buffer; a session past it is closed
 	// with ReasonSlowConsumer (default 4 MiB).
 	MaxBufferedBytes int
+	// SocketSendBuffer sets SO_SNDBUF on WebSocket connections (default
+	// 256 KiB; negative: leave it to the kernel, which autotunes it up to
+	// net.ipv4.tcp_wmem's maximum, 4 MiB by default). It bounds the kernel
+	// memory a client that stopped reading holds on top of
+	// MaxBufferedBytes; chat traffic never needs more.
+	SocketSendBuffer int
 	// WriteTimeout bounds every write (default 10s).
 	WriteTimeout time.Duration
 	// DisablePolling / DisableWebSocket remove a transport.
@@ -98,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBufferedBytes <= 0 {
 		c.MaxBufferedBytes = 4 << 20
+	}
+	if c.SocketSendBuffer == 0 {
+		c.SocketSendBuffer = 256 << 10
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second

@@ -142,8 +142,10 @@ func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bo
 		e.srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
 		return false
 	}
-	if _, onLoop := c.Conn.(*nbio.Conn); !onLoop {
+	if nc, onLoop := c.Conn.(*nbio.Conn); !onLoop {
 		wc.blocking.Store(true)
+	} else if n := e.srv.cfg.SocketSendBuffer; n > 0 {
+		_ = nc.SetWriteBuffer(n)
 	}
 	wc.c.Store(c)
 	c.SetSession(wc)

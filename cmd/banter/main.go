@@ -146,6 +146,8 @@ type serveFlags struct {
 	tlsCert, tlsKey string
 	maxConns        int
 	maxRooms        int
+	requestBurst    int
+	requestRate     float64
 	maxPayload      int
 	maxBuffered     int
 	maxConnsPerIP   int
@@ -177,6 +179,8 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.IntVar(&f.maxRooms, "max-rooms", 100, "most rooms one session may be in (DM rooms included)")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", 1_000_000, "largest Socket.IO/Engine.IO message or polling request body in `bytes` (Node's maxHttpBufferSize); bigger ones close the connection")
 	fs.IntVar(&f.maxBuffered, "max-buffered-bytes", 4<<20, "most `bytes` queued for one slow client before it is disconnected as a slow consumer")
+	fs.IntVar(&f.requestBurst, "request-burst", 100, "Socket.IO events of any kind a connection may send in a burst (joins, history pages…; messages also count against --rate-*)")
+	fs.Float64Var(&f.requestRate, "request-rate", 50, "sustained Socket.IO events per second per connection")
 	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
@@ -243,8 +247,8 @@ func (f *serveFlags) check() error {
 	if f.logFormat != "text" && f.logFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", f.logFormat))
 	}
-	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
-		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
+	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.requestBurst <= 0 || f.requestRate <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --request-*, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
 	}
 	if f.maxConns < -1 || f.maxConnsPerIP < 0 || f.handshakeRate < 0 {
 		errs = append(errs, errors.New("--max-conns (-1 for no cap), --max-conns-per-ip and --handshake-rate-per-ip must not be negative"))
@@ -290,7 +294,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
-		MaxRoomsPerSession: f.maxRooms, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
+		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
 	}
