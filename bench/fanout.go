@@ -27,6 +27,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	drain := fs.Duration("drain", 3*time.Second, "longest wait for late messages after sending stops")
 	size := fs.Int("size", 32, "bytes of text in each message")
 	crate := fs.Float64("connect-rate", 3000, "connections opened per second")
+	stalled := fs.Int("stalled", 0, "extra connections that stop reading once connected (frozen clients): they receive every broadcast too, and must not slow the others")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -40,6 +41,8 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%w: --senders %d: want 1..n", ErrUsage, *senders)
 	case *rate <= 0 || *rate > 1e6:
 		return fmt.Errorf("%w: --rate %v", ErrUsage, *rate)
+	case *stalled < 0 || *n+*stalled > 19_000:
+		return fmt.Errorf("%w: --stalled %d: want 0..19000-n", ErrUsage, *stalled)
 	case *dur <= 0 || *warmup < 0 || *drain < 0 || *size < 0 || *size > 100_000:
 		return fmt.Errorf("%w: bad --duration, --warmup, --drain or --size", ErrUsage)
 	}
@@ -49,6 +52,15 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	defer closeAll(cr.conns)
 	if len(cr.conns) < *n {
 		return fmt.Errorf("bench fanout: %d of %d connections failed: %v", cr.failures, *n, cr.firstErr)
+	}
+	if *stalled > 0 {
+		// Connected like the others, then never read: the server's queue
+		// and the kernel buffers towards them fill up.
+		sc := connectMany(ctx, &c, *stalled, *crate, 8, prog, nil)
+		defer closeAll(sc.conns)
+		if len(sc.conns) < *stalled {
+			return fmt.Errorf("bench fanout: %d of %d stalled connections failed: %v", sc.failures, *stalled, sc.firstErr)
+		}
 	}
 	perSender := int(*rate/float64(*senders)*(*warmup+*dur).Seconds()) + 2
 	total := perSender * *senders
@@ -126,7 +138,8 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	deliveries := float64(d1-d0) / wall.Seconds()
 	r := &Result{Scenario: "fanout",
 		Params: map[string]float64{"receivers": float64(*n), "senders": float64(*senders), "rate": *rate,
-			"offered_deliveries_s": *rate * float64(*n), "duration_s": dur.Seconds(), "size": float64(*size)},
+			"offered_deliveries_s": *rate * float64(*n), "duration_s": dur.Seconds(), "size": float64(*size),
+			"stalled": float64(*stalled)},
 		Metrics: map[string]float64{
 			"deliveries_s": deliveries,
 			"sent":         float64(sent.Load()),

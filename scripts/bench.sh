@@ -118,6 +118,9 @@ if [ "$QUICK" = 1 ]; then
 else
 	for n in 1000 5000 19000; do step idle --n "$n" --sources 2; done
 	for r in 50 100 200 300; do step fanout --n 1000 --rate "$r"; done
+	# One frozen client among 1,000 (issue: slow consumers must not move
+	# the others' p99): compare with the same step without it.
+	for s in 0 1; do step fanout --n 1000 --rate 200 --stalled "$s" --duration 20s; done
 	for c in 10 100; do step echo --clients "$c"; done
 	step churn --rate 20000 --duration 5s --settle 10s
 fi
