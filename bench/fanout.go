@@ -136,7 +136,13 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		bad += rv.bad
 	}
 	deliveries := float64(d1-d0) / wall.Seconds()
-	r := &Result{Scenario: "fanout",
+	scenario := "fanout"
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "stalled" {
+			scenario = "fanout-stalled" // its own table: the step is the number of frozen clients
+		}
+	})
+	r := &Result{Scenario: scenario,
 		Params: map[string]float64{"receivers": float64(*n), "senders": float64(*senders), "rate": *rate,
 			"offered_deliveries_s": *rate * float64(*n), "duration_s": dur.Seconds(), "size": float64(*size),
 			"stalled": float64(*stalled)},

@@ -100,7 +100,7 @@ func readResults(path string) ([]Result, error) {
 }
 
 // stepParam is the parameter that tells the steps of a scenario apart.
-var stepParam = map[string]string{"idle": "connections", "fanout": "offered_deliveries_s", "echo": "clients", "churn": "rate"}
+var stepParam = map[string]string{"idle": "connections", "fanout": "offered_deliveries_s", "fanout-stalled": "stalled", "echo": "clients", "churn": "rate"}
 
 type stat struct {
 	med, lo, hi float64
@@ -251,6 +251,9 @@ var tables = []struct {
 		{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
 		{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
 		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}},
+	{"fanout-stalled", "Broadcast to 1,000 receivers at 200 msgs/s, with and without frozen receivers (connected, never reading)", "frozen receivers", []column{
+		{"deliveries_s", "deliveries/s", true}, {"latency_p50_ms", "latency p50 ms", false},
+		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}}},
 	{"echo", "Echo with ack, closed loop", "clients", []column{
 		{"acks_s", "acks/s", true}, {"cpu_us_per_ack", "server CPU µs per ack", true}, {"server_cpu", "server CPU (cores)", false},
 		{"rtt_p50_ms", "RTT p50 ms", false}, {"rtt_p99_ms", "RTT p99 ms", true}}},
