@@ -39,7 +39,7 @@ func (a *App) initGateways() error {
 	}
 	g.rest = rest.New(a.svc, rest.Config{Logger: a.log, APIKey: a.cfg.APIKey})
 	g.ws = ws.New(a.svc, ws.Config{Logger: a.log, OriginPatterns: originHosts(a.cfg.CORSOrigins)})
-	a.mux.Handle(rest.Prefix, guardSSE(a.guard, g.rest))
+	a.mux.Handle(rest.Prefix, guardREST(a.guard, g.rest))
 	a.mux.Handle("/ws", a.guard.Middleware(g.ws))
 	if g.tcpLn != nil {
 		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log})

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -79,18 +80,52 @@ func engineAdmission(g *guard.Guard, ecfg *engineio.Config) {
 	}
 }
 
-// guardSSE admits the REST gateway's event streams
-// (GET /api/v1/rooms/{room}/events) as connections; other REST requests
-// pass through.
-func guardSSE(g *guard.Guard, next http.Handler) http.Handler {
+// guardREST wraps the REST gateway: its event streams
+// (GET /api/v1/rooms/{room}/events) are admitted as connections; creating
+// a session (POST /api/v1/sessions, which holds a nickname) takes a token
+// of the client address's handshake bucket; browser pages of the allowed
+// origins (Config.CORSOrigins) get CORS headers and preflight answers.
+// Other REST requests are not counted.
+func guardREST(g *guard.Guard, next http.Handler) http.Handler {
 	streams := g.Middleware(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, rest.Prefix+"rooms/") && strings.HasSuffix(r.URL.Path, "/events") {
+		if origin := r.Header.Get("Origin"); g.CORSOrigin(origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Expose-Headers", "ETag, Retry-After, WWW-Authenticate")
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-API-Key, If-None-Match, Last-Event-ID")
+				h.Set("Access-Control-Max-Age", "600")
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		switch {
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, rest.Prefix+"rooms/") && strings.HasSuffix(r.URL.Path, "/events"):
 			streams.ServeHTTP(w, r)
 			return
+		case r.Method == http.MethodPost && r.URL.Path == rest.Prefix+"sessions":
+			if err := g.Allow(r.RemoteAddr); err != nil {
+				w.Header().Set("Retry-After", "1")
+				writeRESTError(w, guard.Status(err), chat.CodeRateLimited, err.Error())
+				return
+			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeRESTError answers in the REST gateway's error shape
+// ({"ok": false, "error": {code, message}}, docs/api.md).
+func writeRESTError(w http.ResponseWriter, status int, code chat.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		OK    bool           `json:"ok"`
+		Error rest.ErrorBody `json:"error"`
+	}{false, rest.ErrorBody{Code: code, Message: msg}})
 }
 
 // refuseTCP tells a refused TCP line-protocol client why, in the

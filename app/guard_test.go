@@ -170,3 +170,59 @@ func TestConnectionLimits(t *testing.T) {
 		return st == http.StatusOK
 	}, "a place is free again after a Socket.IO connection closed")
 }
+
+// REST: pages of allowed origins get CORS (preflight included), others do
+// not; creating sessions is rate-limited per client address.
+func TestRESTCORSAndSessionRate(t *testing.T) {
+	base, _ := serveApp(t, app.Config{CORSOrigins: []string{"https://chat.example.com"},
+		HandshakesPerSecondPerIP: 1, LimitLoopback: true})
+	pre := func(origin string) *http.Response {
+		req, _ := http.NewRequest(http.MethodOptions, base+"/api/v1/sessions", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := pre("https://chat.example.com"); resp.StatusCode != http.StatusNoContent ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "https://chat.example.com" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Headers"), "Content-Type") {
+		t.Errorf("preflight from an allowed origin: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp := pre("https://evil.example"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("preflight from a foreign origin got CORS: %v", resp.Header)
+	}
+	post := func(nick string) (int, string, http.Header) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/api/v1/sessions", strings.NewReader(`{"nickname":"`+nick+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", "https://chat.example.com")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body), resp.Header
+	}
+	// Burst 2 at 1/s: the third session in a row is refused.
+	for i, nick := range []string{"rest-a", "rest-b"} {
+		if st, body, h := post(nick); st != http.StatusCreated && st != http.StatusOK || h.Get("Access-Control-Allow-Origin") != "https://chat.example.com" {
+			t.Fatalf("session %d: %d %s %v", i, st, body, h)
+		}
+	}
+	st, body, h := post("rest-c")
+	if st != http.StatusTooManyRequests || h.Get("Retry-After") == "" ||
+		body != `{"ok":false,"error":{"code":"rate_limited","message":"too many new connections from your address; slow down"}}`+"\n" {
+		t.Errorf("third session at once: %d %q %v", st, body, h)
+	}
+	// Other REST requests are not limited.
+	for range 5 {
+		if st, _ := getWithOrigin(t, base+"/api/v1/rooms", ""); st != http.StatusOK {
+			t.Fatalf("GET rooms: %d", st)
+		}
+	}
+}

@@ -122,29 +122,75 @@ func (g *Guard) Admit(remoteAddr string) (release func(), err error) {
 	now := g.cfg.Now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	c := g.clientLocked(key, now)
+	if g.cfg.MaxConnsPerIP > 0 && c.conns >= g.cfg.MaxConnsPerIP {
+		g.total.Add(-1)
+		return nil, ErrTooManyConns
+	}
+	if !g.takeLocked(c, now) {
+		g.total.Add(-1)
+		return nil, ErrTooFast
+	}
+	c.conns++
+	return g.releaser(key), nil
+}
+
+// Allow takes a token from remoteAddr's handshake bucket without counting
+// a connection: for requests that create something costly without
+// holding a connection (a REST chat session). ErrTooFast when empty.
+func (g *Guard) Allow(remoteAddr string) error {
+	key, limited := g.key(remoteAddr)
+	if !limited || g.cfg.HandshakesPerSecond <= 0 {
+		return nil
+	}
+	now := g.cfg.Now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.takeLocked(g.clientLocked(key, now), now) {
+		return ErrTooFast
+	}
+	return nil
+}
+
+func (g *Guard) clientLocked(key netip.Prefix, now time.Time) *client {
 	c := g.ips[key]
 	if c == nil {
 		c = &client{tokens: float64(g.cfg.HandshakeBurst), last: now}
 		g.ips[key] = c
 	}
-	if g.cfg.MaxConnsPerIP > 0 && c.conns >= g.cfg.MaxConnsPerIP {
-		g.total.Add(-1)
-		return nil, ErrTooManyConns
-	}
-	if g.cfg.HandshakesPerSecond > 0 {
-		c.tokens = min(float64(g.cfg.HandshakeBurst), c.tokens+now.Sub(c.last).Seconds()*g.cfg.HandshakesPerSecond)
-		c.last = now
-		if c.tokens < 1 {
-			g.total.Add(-1)
-			return nil, ErrTooFast
-		}
-		c.tokens--
-	}
-	c.conns++
 	if g.admits++; g.admits >= 4096 {
 		g.sweepLocked(now)
+		g.ips[key] = c // the sweep may have dropped it
 	}
-	return g.releaser(key), nil
+	return c
+}
+
+// takeLocked takes a handshake token from c's bucket.
+func (g *Guard) takeLocked(c *client, now time.Time) bool {
+	if g.cfg.HandshakesPerSecond <= 0 {
+		return true
+	}
+	c.tokens = min(float64(g.cfg.HandshakeBurst), c.tokens+now.Sub(c.last).Seconds()*g.cfg.HandshakesPerSecond)
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// CORSOrigin reports whether a cross-origin browser request from origin
+// may read responses (Config.Origins; the server's own origin needs no
+// CORS).
+func (g *Guard) CORSOrigin(origin string) bool {
+	if origin == "" {
+		return false
+	}
+	if g.anyOrig {
+		return true
+	}
+	n, ok := normalizeOrigin(origin)
+	return ok && g.origins[n]
 }
 
 func (g *Guard) releaser(key netip.Prefix) func() {
