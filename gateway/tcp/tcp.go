@@ -353,6 +353,14 @@ func (c *conn) writeLoop() {
 		frames, closed, overflow := c.out.Take()
 		if overflow {
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
+			// The queued lines are gone; the goodbye still says why (as /ws
+			// and SSE do), if the client takes it within the write timeout.
+			reason := "slow_consumer"
+			bye := jsonproto.EncodeBye(reason)
+			if c.getMode() == modeText {
+				bye = textBye(reason)
+			}
+			_ = c.flush(bw, [][]byte{bye})
 			return
 		}
 		if err := c.flush(bw, frames); err != nil || closed {
