@@ -1,0 +1,88 @@
+package mqtt_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/internal/testutil"
+)
+
+// TestBrowserPageAndMQTT: the web chat page in headless Chromium and MQTT
+// clients (mosquitto_pub, mosquitto_sub) talk live in one room: the page
+// shows what mosquitto_pub publishes while it is open, and mosquitto_sub
+// receives what is typed into the page.
+func TestBrowserPageAndMQTT(t *testing.T) {
+	requireTool(t, "mosquitto_sub")
+	requireTool(t, "mosquitto_pub")
+	testutil.RequireNode(t)
+	a, url, port := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311",
+		"-u", "phone", "-i", "phone-1", "-q", "1", "-t", "banter/rooms/general", "-C", "2")
+	var subOut, subErr bytes.Buffer
+	sub.Stdout, sub.Stderr = &subOut, &subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m, _ := a.Service().Members("general")
+		return slices.Contains(m, "phone")
+	}, "mosquitto_sub joined general")
+
+	// Once the page's user is in the room, an MQTT app publishes.
+	published := make(chan error, 1)
+	go func() {
+		for ctx.Err() == nil {
+			if m, _ := a.Service().Members("general"); slices.Contains(m, "Browser") {
+				out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-u", "sensor", "-i", "sensor-1",
+					"-q", "1", "-t", "banter/rooms/general", "-m", "hello from mosquitto_pub").CombinedOutput()
+				if err != nil {
+					err = fmt.Errorf("%w: %s", err, out)
+				}
+				published <- err
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		published <- ctx.Err()
+	}()
+
+	testutil.RunBrowserSteps(t, url, testutil.BrowserScenario{Pages: 1, TimeoutMS: 60000, Steps: []testutil.BrowserStep{
+		{Page: 0, Action: "waitSelector", Selector: "#nickname"},
+		{Page: 0, Action: "fill", Selector: "#nickname", Value: "Browser"},
+		{Page: 0, Action: "press", Selector: "#nickname", Value: "Enter"},
+		{Page: 0, Action: "waitText", Selector: "#room-title", Value: "#general"},
+		{Page: 0, Action: "waitText", Selector: "#messages", Value: "hello from mosquitto_pub", TimeoutMS: 30000},
+		{Page: 0, Action: "fill", Selector: "#text", Value: "hello from the browser"},
+		{Page: 0, Action: "press", Selector: "#text", Value: "Enter"},
+		{Page: 0, Action: "eval", Value: "document.querySelectorAll('#messages li.mine').length", Expect: 1},
+	}})
+	if err := <-published; err != nil {
+		t.Fatalf("mosquitto_pub: %v", err)
+	}
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(subOut.String()), "\n") {
+		var m struct{ Text, From string }
+		if json.Unmarshal([]byte(l), &m) != nil {
+			t.Fatalf("mosquitto_sub printed %q", l)
+		}
+		got = append(got, m.From+": "+m.Text)
+	}
+	want := []string{"sensor: hello from mosquitto_pub", "Browser: hello from the browser"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("mosquitto_sub got %q, want %q", got, want)
+	}
+}
