@@ -86,3 +86,52 @@ func TestBrowserPageAndMQTT(t *testing.T) {
 		t.Fatalf("mosquitto_sub got %q, want %q", got, want)
 	}
 }
+
+// TestQoS2: mosquitto_pub at QoS 2 (PUBREC only once stored, then
+// PUBREL/PUBCOMP) and mosquitto_sub at QoS 2 (served at QoS 1, as
+// docs/protocol.md says): delivered and stored exactly once.
+func TestQoS2(t *testing.T) {
+	requireTool(t, "mosquitto_sub")
+	requireTool(t, "mosquitto_pub")
+	a, _, port := startApp(t)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv5",
+		"-u", "q2sub", "-i", "q2sub", "-q", "2", "-t", "banter/rooms/q2", "-C", "1", "-F", "%q %p")
+	var subOut, subErr bytes.Buffer
+	sub.Stdout, sub.Stderr = &subOut, &subErr
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m, _ := a.Service().Members("q2")
+		return slices.Contains(m, "q2sub")
+	}, "mosquitto_sub joined q2")
+	for _, v := range []string{"mqttv311", "mqttv5"} {
+		if out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-V", v, "-u", "q2pub", "-i", "q2pub-"+v,
+			"-q", "2", "-t", "banter/rooms/q2", "-m", `{"text":"exactly once","clientId":"q2-1"}`).CombinedOutput(); err != nil {
+			t.Fatalf("mosquitto_pub -q 2 (%s): %v\n%s", v, err, out)
+		}
+	}
+	if err := sub.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
+	}
+	qos, payload, _ := strings.Cut(strings.TrimSpace(subOut.String()), " ")
+	var m struct {
+		Text string
+		Seq  int64
+	}
+	if qos != "1" || json.Unmarshal([]byte(payload), &m) != nil || m.Text != "exactly once" || m.Seq != 1 {
+		t.Fatalf("mosquitto_sub -q 2 got %q", subOut.String())
+	}
+	msgs, err := a.Service().Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range msgs {
+		if r.Name == "q2" && r.LastSeq != 1 {
+			t.Fatalf("room q2 holds %d messages after two QoS 2 publishes with one client id, want 1", r.LastSeq)
+		}
+	}
+}
