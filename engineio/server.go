@@ -112,6 +112,7 @@ type Server struct {
 	allDone  chan struct{} // closed when closing and sessions is empty
 
 	count atomic.Int64
+	stats counters // stats.go
 
 	ws       *wsEngine // nil when WebSocket is disabled
 	flushQ   chan *Socket
@@ -254,6 +255,7 @@ func (s *Server) allow(r *http.Request) error {
 // refuse answers a bad request. Upgrade requests get the same JSON error as
 // polling ones, which the WebSocket client reports as a failed handshake.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, code ErrorCode, msg string) {
+	s.stats.refuse(code)
 	s.log.Debug("engine.io request refused", "remote", r.RemoteAddr, "code", int(code), "url", r.URL.String())
 	if upgrade {
 		w.Header().Set("Connection", "close")
@@ -405,13 +407,16 @@ func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Soc
 	s.sessions[sess.id] = sess
 	s.mu.Unlock()
 	s.count.Add(1)
+	s.stats.opened(t)
 	sess.open()
 	return sess
 }
 
-func (s *Server) remove(sess *Socket) {
+// remove forgets sess and reports whether it was registered.
+func (s *Server) remove(sess *Socket) bool {
 	s.mu.Lock()
-	if s.sessions[sess.id] == sess {
+	removed := s.sessions[sess.id] == sess
+	if removed {
 		delete(s.sessions, sess.id)
 		s.count.Add(-1)
 	}
@@ -423,6 +428,7 @@ func (s *Server) remove(sess *Socket) {
 		}
 	}
 	s.mu.Unlock()
+	return removed
 }
 
 // Shutdown refuses new sessions, closes every open session with

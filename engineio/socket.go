@@ -131,6 +131,7 @@ func (s *Socket) open() {
 		s.timer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.onTimer)
 	}
 	s.mu.Unlock()
+	s.logOpened()
 	if cfg.OnConnection != nil {
 		cfg.OnConnection(s)
 	}
@@ -396,6 +397,7 @@ func (s *Socket) finishClose() {
 		s.closeTimer.Stop()
 	}
 	reason := s.reason
+	transport := s.transport
 	if s.poll != nil {
 		s.poll <- []*Message{msgClose}
 		s.poll = nil
@@ -403,8 +405,10 @@ func (s *Socket) finishClose() {
 	s.queue = nil
 	s.queuedBytes = 0
 	s.mu.Unlock()
-	s.srv.remove(s)
-	s.srv.log.Debug("engine.io session closed", "sid", s.id, "reason", string(reason))
+	if s.srv.remove(s) {
+		s.srv.stats.closed(transport, reason)
+		s.logClosed(transport, reason)
+	}
 	if s.handler != nil {
 		s.handler.OnClose(s, reason)
 	}

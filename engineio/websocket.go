@@ -185,6 +185,7 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 	e.srv.sessions[sess.id] = sess
 	e.srv.mu.Unlock()
 	e.srv.count.Add(1)
+	e.srv.stats.opened(transportWebSocket)
 	sess.mu.Lock()
 	sess.ws = wc
 	sess.mu.Unlock()
@@ -242,6 +243,9 @@ func (e *wsEngine) onMessage(c *websocket.Conn, mt websocket.MessageType, data [
 		return
 	}
 	sess := wc.sess
+	tc := e.srv.stats.of(transportWebSocket)
+	tc.pktsIn.Add(1)
+	tc.bytesIn.Add(uint64(len(data)))
 	var p parser.Packet
 	var err error
 	switch mt {
@@ -295,6 +299,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 		wc.probe = false
 		sess.transport = transportWebSocket
 		sess.ws = wc
+		sess.srv.stats.upgraded()
 		if sess.poll != nil {
 			// The client only upgrades once its poll has returned, so this
 			// GET was sent after the upgrade packet: refuse it, as Node does.
@@ -412,6 +417,10 @@ func (s *Socket) flushWS(buf []byte) []byte {
 			if _, err := c.Conn.Write(buf); err != nil {
 				s.Close(writeErrorReason(err))
 				closing = true
+			} else {
+				tc := s.srv.stats.of(transportWebSocket)
+				tc.pktsOut.Add(uint64(len(q)))
+				tc.bytesOut.Add(uint64(len(buf)))
 			}
 		}
 		if closing {
