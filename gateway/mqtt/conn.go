@@ -185,6 +185,8 @@ func (c *conn) pushLocked(o out, lossy bool) {
 		return
 	}
 	if c.qBytes+o.size() > c.g.cfg.MaxQueuedBytes {
+		c.g.stats.slow.Add(1)
+		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
 		c.killLocked(ErrSlowConsumer, false)
 		return
 	}

@@ -1,0 +1,31 @@
+package mqttgw
+
+import "sync/atomic"
+
+// Stats is a snapshot of the gateway's connections, for metrics.
+type Stats struct {
+	TCP           int    // clients connected over MQTT/TCP now (with a chat session)
+	WebSocket     int    // clients connected over MQTT over WebSocket now
+	Accepted      uint64 // connections that got a chat session since New
+	SlowConsumers uint64 // connections closed because their queue overflowed
+}
+
+type counters struct {
+	accepted, slow atomic.Uint64
+}
+
+// Stats returns the gateway's counters (it takes the gateway's lock
+// briefly and visits the live connections).
+func (g *Gateway) Stats() Stats {
+	st := Stats{Accepted: g.stats.accepted.Load(), SlowConsumers: g.stats.slow.Load()}
+	g.mu.Lock()
+	for cl := range g.conns {
+		if cl.Net.Listener == listenerWS {
+			st.WebSocket++
+		} else {
+			st.TCP++
+		}
+	}
+	g.mu.Unlock()
+	return st
+}
