@@ -145,7 +145,11 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	g.mu.Lock()
 	g.conns[cl] = c
 	g.mu.Unlock()
-	g.stats.accepted.Add(1)
+	if cl.Net.Listener == listenerWS {
+		g.stats.acceptedWS.Add(1)
+	} else {
+		g.stats.acceptedTCP.Add(1)
+	}
 	g.log.Debug("mqttgw: connected", "client", cl.ID, "nickname", nick, "transport", cl.Net.Listener, "remote", cl.Net.Remote)
 	return true
 }
