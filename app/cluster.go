@@ -33,7 +33,9 @@ func isPostgresURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-func openBackends(cfg Config) (backends, error) {
+// observeLag receives the bus lag of every event from another node (the
+// metrics' histogram).
+func openBackends(cfg Config, observeLag func(time.Duration)) (backends, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var be backends
@@ -54,7 +56,7 @@ func openBackends(cfg Config) (backends, error) {
 		return be, fmt.Errorf("%w: store %q: want postgres://… (or no store URL for SQLite)", ErrDatabase, redactURL(cfg.StoreURL))
 	}
 	if cfg.RedisURL != "" {
-		bus, err := redis.Open(ctx, cfg.RedisURL, redis.Config{Logger: cfg.Logger})
+		bus, err := redis.Open(ctx, cfg.RedisURL, redis.Config{Logger: cfg.Logger, ObserveLag: observeLag})
 		if err != nil {
 			_ = be.store.Close()
 			return be, fmt.Errorf("%w %s: %w", ErrCluster, redactURL(cfg.RedisURL), err)
