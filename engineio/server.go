@@ -450,6 +450,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, sess := range all {
 		sess.Close(ReasonServerShutdown)
+		// A polling session closed earlier (a slow consumer, say) may be
+		// waiting up to a heartbeat for its client to fetch the close
+		// packet: Shutdown does not wait for that.
+		sess.finishPendingClose()
 	}
 	var err error
 	select {

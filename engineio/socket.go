@@ -314,6 +314,7 @@ func (s *Socket) Close(reason Reason) {
 	}
 	s.state = stateClosing
 	s.reason = reason
+	s.srv.stats.ending(reason)
 	if s.timer != nil {
 		s.timer.Stop()
 	}
@@ -351,6 +352,17 @@ func (s *Socket) Close(reason Reason) {
 	}
 }
 
+// finishPendingClose ends a polling session whose close is waiting for
+// its client's next GET (closeTimer), now.
+func (s *Socket) finishPendingClose() {
+	s.mu.Lock()
+	pending := s.state == stateClosing && s.closeTimer != nil
+	s.mu.Unlock()
+	if pending {
+		s.finishClose()
+	}
+}
+
 // clientCloseGrace is how long a polling session closed by the client's
 // close packet waits for a concurrent GET, which then gets a noop (as with
 // Node, where the GET is always handled first).
@@ -366,6 +378,7 @@ func (s *Socket) closeFromClient() {
 	}
 	s.state = stateClosing
 	s.reason = ReasonTransportClose
+	s.srv.stats.ending(ReasonTransportClose)
 	s.timer.Stop()
 	s.queue = append(s.queue, msgNoop)
 	pending := s.poll != nil
@@ -406,7 +419,7 @@ func (s *Socket) finishClose() {
 	s.queuedBytes = 0
 	s.mu.Unlock()
 	if s.srv.remove(s) {
-		s.srv.stats.closed(transport, reason)
+		s.srv.stats.of(transport).open.Add(-1)
 		s.logClosed(transport, reason)
 	}
 	if s.handler != nil {

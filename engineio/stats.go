@@ -14,7 +14,9 @@ type Stats struct {
 	WebSocket TransportStats
 	// Upgrades counts sessions switched from polling to WebSocket.
 	Upgrades uint64
-	// Closes counts ended sessions by reason. Every Reason in Reasons is a
+	// Closes counts sessions closed, by reason, from the moment the close
+	// is decided (a polling session may still wait up to a heartbeat for
+	// its client to fetch what was queued). Every Reason in Reasons is a
 	// key (zero included); a reason outside that list counts as
 	// ReasonOther.
 	Closes map[Reason]uint64
@@ -155,7 +157,9 @@ func (c *counters) upgraded() {
 	c.of(transportWebSocket).open.Add(1)
 }
 
-func (c *counters) closed(t transportKind, r Reason) {
-	c.of(t).open.Add(-1)
+// ending counts a session's close reason when it is decided (a polling
+// session may then wait up to a heartbeat for its client to fetch the
+// close packet before it is gone from Open).
+func (c *counters) ending(r Reason) {
 	c.closes[reasonIndex(r)].Add(1)
 }

@@ -2,7 +2,9 @@ package engineio_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
+	"time"
 
 	"github.com/banter-chat/banter/engineio"
 	"github.com/coder/websocket"
@@ -96,5 +98,30 @@ func TestStats(t *testing.T) {
 	}
 	if total, _ := h.srv.Backlog(); total != 0 {
 		t.Errorf("Backlog with no session = %d", total)
+	}
+}
+
+// TestShutdownDoesNotWaitForClosingPoll: a polling session closed as a
+// slow consumer waits for its client to fetch the close packet, but not
+// when the server shuts down (it used to hold Shutdown for a heartbeat).
+func TestShutdownDoesNotWaitForClosingPoll(t *testing.T) {
+	h := start(t, engineio.Config{MaxBufferedBytes: 1000, PingInterval: time.Minute, PingTimeout: time.Minute})
+	_, sess := h.handshakeV4()
+	big := engineio.NewMessage(bytes.Repeat([]byte("x"), 600), false)
+	_ = sess.s.Send(big)
+	if err := sess.s.Send(big); err != engineio.ErrClosed {
+		t.Fatalf("Send past MaxBufferedBytes: %v, want ErrClosed", err)
+	}
+	if st := h.srv.Stats(); st.Closes[engineio.ReasonSlowConsumer] != 1 || st.Polling.Open != 1 {
+		t.Fatalf("slow consumer waiting for its GET: closes %v, polling %+v", st.Closes, st.Polling)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // a hang guard: the wait is two minutes otherwise
+	defer cancel()
+	if err := h.srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	expectClosed(t, sess, engineio.ReasonSlowConsumer)
+	if st := h.srv.Stats(); st.Polling.Open != 0 {
+		t.Errorf("after Shutdown: %+v", st.Polling)
 	}
 }
