@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+
+	"github.com/banter-chat/banter/web"
 )
 
 // The operator endpoints: /metrics (Prometheus) and the status page
@@ -55,6 +57,7 @@ func (a *App) mountOps() {
 		mux = http.NewServeMux()
 		mux.HandleFunc("/healthz", a.healthz)
 		mux.HandleFunc("/readyz", a.readyz)
+		mux.Handle("GET /favicon.svg", web.Handler()) // the status page's icon
 	}
 	mux.Handle("GET /metrics", a.metrics.handler)
 	mux.HandleFunc("GET /status", statusAsset("index.html", "text/html; charset=utf-8"))

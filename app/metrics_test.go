@@ -389,6 +389,9 @@ func TestMetricsAddr(t *testing.T) {
 			}
 		}
 	}
+	if code, _, _ := get(t, ops+"/favicon.svg"); code != 200 {
+		t.Errorf("metrics port /favicon.svg (the status page's icon) = %d", code)
+	}
 	checkFamilies(t, scrape(t, ops+"/metrics"), wantFamilies, true)
 
 	url2, a2 := serveApp(t, app.Config{DisableMetrics: true})
