@@ -131,6 +131,7 @@ type serveFlags struct {
 	apiKey, tcpAddr string
 	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
+	metricsAddr     string // "", "off" or an address (app/metrics_http.go)
 }
 
 func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
@@ -158,6 +159,7 @@ func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
 	fs.StringVar(&f.mqttAddr, "mqtt", env("BANTER_MQTT", ""), "serve MQTT on this address, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt (env BANTER_MQTT)")
 	fs.StringVar(&f.store, "store", env("BANTER_STORE", ""), "PostgreSQL URL for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db (env BANTER_STORE)")
 	fs.StringVar(&f.redis, "redis", env("BANTER_REDIS", ""), "Redis URL carrying events between cluster nodes, e.g. redis://cache:6379/0 (env BANTER_REDIS)")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", env("BANTER_METRICS_ADDR", ""), "serve /metrics and the /status page on this address instead of the main port, e.g. 127.0.0.1:9090; off disables them (env BANTER_METRICS_ADDR)")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
@@ -220,6 +222,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
+		MetricsAddr: f.metricsAddr, DisableMetrics: f.metricsAddr == "off",
 	})
 	if err != nil {
 		ln.Close()
@@ -227,7 +230,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrDatabase) || errors.Is(err, app.ErrCluster) {
 			return exitDatabase
 		}
-		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) {
+		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) || errors.Is(err, app.ErrMetricsListen) {
 			return exitListen
 		}
 		return exitFailure
