@@ -473,27 +473,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// flushWorker writes queued packets of WebSocket sessions.
+// flushWorker writes queued packets of WebSocket sessions. It tallies
+// what it wrote locally and adds it to the shared counters when it runs
+// out of work or every tallyBatch writes, so a broadcast's writes touch no
+// shared cache line.
 func (s *Server) flushWorker() {
 	defer s.workers.Done()
 	var buf []byte
+	var tally sendTally
+	defer tally.publish(&s.stats)
 	for {
+		var sess *Socket
 		select {
-		case sess := <-s.flushQ:
-			buf = sess.flushWS(buf[:0])
-			if cap(buf) > 64<<10 {
-				buf = nil // do not pin a huge buffer
-			}
-		case <-s.stop:
-			// Drain what is left so no session waits forever.
-			for {
-				select {
-				case sess := <-s.flushQ:
-					buf = sess.flushWS(buf[:0])
-				default:
-					return
+		case sess = <-s.flushQ:
+		default:
+			tally.publish(&s.stats) // idle: make the counters current
+			select {
+			case sess = <-s.flushQ:
+			case <-s.stop:
+				// Drain what is left so no session waits forever.
+				for {
+					select {
+					case sess := <-s.flushQ:
+						buf = sess.flushWS(buf[:0], &tally)
+					default:
+						return
+					}
 				}
 			}
+		}
+		buf = sess.flushWS(buf[:0], &tally)
+		if cap(buf) > 64<<10 {
+			buf = nil // do not pin a huge buffer
 		}
 	}
 }
@@ -504,7 +515,7 @@ func (s *Server) scheduleFlush(sess *Socket) {
 	default:
 		// The queue is full: flush on a goroutine of its own rather than block
 		// the sender (who may hold locks of the layer above).
-		go sess.flushWS(nil)
+		go sess.flushWS(nil, nil)
 	}
 }
 

@@ -212,7 +212,7 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	s.mu.Unlock()
 	if flushHere {
 		bp := flushBufs.Get().(*[]byte)
-		*bp = s.flushWS((*bp)[:0])
+		*bp = s.flushWS((*bp)[:0], nil)
 		if cap(*bp) <= 64<<10 {
 			flushBufs.Put(bp)
 		}

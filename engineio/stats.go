@@ -6,9 +6,12 @@ import "sync/atomic"
 // (everything but the Open fields) only grow for the life of the Server.
 //
 // They are plain atomics updated where the event happens: one add per
-// session opened or closed, per upgrade, per received frame or POST, and
-// per write (a flush of any number of packets), never per recipient of a
-// broadcast. Reading them costs nothing to the connections.
+// session opened or closed, per upgrade, per received frame or POST, per
+// polling response and per inline write (an ack). The flush workers, which
+// write broadcasts, tally locally and add to the counters when idle or
+// every 64 writes: the fan-out touches no shared counter per recipient,
+// and WebSocket sent counts may lag by that much while the server is busy.
+// Reading them costs nothing to the connections.
 type Stats struct {
 	Polling   TransportStats
 	WebSocket TransportStats
@@ -142,6 +145,42 @@ func (s *Server) Backlog() (total, largest int64) {
 		largest = max(largest, n)
 	}
 	return total, largest
+}
+
+// sendTally accumulates a flush worker's WebSocket writes before they are
+// added to the shared counters (at most tallyBatch writes late, or when
+// the worker goes idle).
+type sendTally struct {
+	writes      int
+	pkts, bytes uint64
+}
+
+const tallyBatch = 64
+
+// add counts one write; a nil tally counts it in c at once.
+func (t *sendTally) add(c *counters, pkts, bytes int) {
+	if t == nil {
+		tc := c.of(transportWebSocket)
+		tc.pktsOut.Add(uint64(pkts))
+		tc.bytesOut.Add(uint64(bytes))
+		return
+	}
+	t.writes++
+	t.pkts += uint64(pkts)
+	t.bytes += uint64(bytes)
+	if t.writes >= tallyBatch {
+		t.publish(c)
+	}
+}
+
+func (t *sendTally) publish(c *counters) {
+	if t.writes == 0 {
+		return
+	}
+	tc := c.of(transportWebSocket)
+	tc.pktsOut.Add(t.pkts)
+	tc.bytesOut.Add(t.bytes)
+	*t = sendTally{}
 }
 
 func (c *counters) opened(t transportKind) {

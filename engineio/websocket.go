@@ -386,8 +386,10 @@ func (wc *wsConn) close() {
 // flushWS writes everything queued for a WebSocket session, one write per
 // batch, until the queue is empty. Only one flush runs per session at a time
 // (the flushing flag stays set until the queue is found empty), so frames
-// are never reordered. buf is scratch space, returned for reuse.
-func (s *Socket) flushWS(buf []byte) []byte {
+// are never reordered. buf is scratch space, returned for reuse. What is
+// written is counted in tally, or directly in the server's counters when
+// tally is nil.
+func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
 	for {
 		s.mu.Lock()
 		wc := s.ws
@@ -418,9 +420,7 @@ func (s *Socket) flushWS(buf []byte) []byte {
 				s.Close(writeErrorReason(err))
 				closing = true
 			} else {
-				tc := s.srv.stats.of(transportWebSocket)
-				tc.pktsOut.Add(uint64(len(q)))
-				tc.bytesOut.Add(uint64(len(buf)))
+				tally.add(&s.srv.stats, len(q), len(buf))
 			}
 		}
 		if closing {
