@@ -226,15 +226,15 @@ func (s snapshot) connections() []connCount {
 	}
 }
 
-// slowConsumers lists the slow-consumer disconnects by gateway.
-func (s snapshot) slowConsumers() []struct {
+// gatewayCount is a counter of one gateway.
+type gatewayCount struct {
 	gateway string
 	n       uint64
-} {
-	return []struct {
-		gateway string
-		n       uint64
-	}{
+}
+
+// slowConsumers lists the slow-consumer disconnects by gateway.
+func (s snapshot) slowConsumers() []gatewayCount {
+	return []gatewayCount{
 		{"socketio", s.eio.Closes[engineio.ReasonSlowConsumer]},
 		{"ws", s.ws.SlowConsumers},
 		{"tcp", s.tcp.SlowConsumers},

@@ -405,9 +405,9 @@ func (s *Server) newSession(r *http.Request, protocol int, t transportKind) *Soc
 		return nil
 	}
 	s.sessions[sess.id] = sess
+	s.stats.opened(t) // under s.mu: before any close can count it gone
 	s.mu.Unlock()
 	s.count.Add(1)
-	s.stats.opened(t)
 	sess.open()
 	return sess
 }

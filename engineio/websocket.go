@@ -183,9 +183,9 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		return
 	}
 	e.srv.sessions[sess.id] = sess
+	e.srv.stats.opened(transportWebSocket) // under srv.mu: before any close can count it gone
 	e.srv.mu.Unlock()
 	e.srv.count.Add(1)
-	e.srv.stats.opened(transportWebSocket)
 	sess.mu.Lock()
 	sess.ws = wc
 	sess.mu.Unlock()
