@@ -185,8 +185,6 @@ func (c *conn) pushLocked(o out, lossy bool) {
 		return
 	}
 	if c.qBytes+o.size() > c.g.cfg.MaxQueuedBytes {
-		c.g.stats.slow.Add(1)
-		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
 		c.killLocked(ErrSlowConsumer, false)
 		return
 	}
@@ -224,6 +222,10 @@ func (c *conn) isDead() bool {
 func (c *conn) killLocked(err error, bye bool) {
 	if c.dead {
 		return
+	}
+	if err == ErrSlowConsumer {
+		c.g.stats.slow.Add(1)
+		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
 	}
 	c.dead, c.stopErr, c.bye = true, err, bye && c.v5
 	c.q, c.qBytes = nil, 0
