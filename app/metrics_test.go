@@ -276,10 +276,22 @@ func TestMetricsUnderTraffic(t *testing.T) {
 	}
 	defer nc.Close()
 	fmt.Fprintf(nc, `{"type":"hello","ref":1,"nickname":"dave","rooms":["lobby"]}`+"\n")
+	// A REST session with an SSE stream open on the room.
+	code, _, v := api(t, "POST", url+"/api/v1/sessions", "", map[string]any{"nickname": "erin"})
+	if code != http.StatusCreated {
+		t.Fatalf("REST session: %d %v", code, v)
+	}
+	req, _ := http.NewRequest("GET", url+"/api/v1/rooms/lobby/events", nil)
+	req.Header.Set("Authorization", "Bearer "+v["token"].(string))
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil || stream.StatusCode != 200 {
+		t.Fatalf("SSE stream: %v %v", stream, err)
+	}
+	defer stream.Body.Close()
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		members, _ := a.Service().Members("lobby")
-		return len(members) == 4
-	}, "four members in lobby")
+		return len(members) == 5
+	}, "five members in lobby")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -297,12 +309,16 @@ func TestMetricsUnderTraffic(t *testing.T) {
 		`banter_connections{gateway="socketio",transport="polling"}`:                1,
 		`banter_connections{gateway="ws",transport="websocket"}`:                    1,
 		`banter_connections{gateway="tcp",transport="tcp"}`:                         1,
+		`banter_connections{gateway="rest",transport="http"}`:                       1,
+		`banter_connections{gateway="sse",transport="http"}`:                        1,
+		`banter_connections_opened_total{gateway="ws",transport="websocket"}`:       1,
+		`banter_connections_opened_total{gateway="tcp",transport="tcp"}`:            1,
 		`banter_connections_opened_total{gateway="socketio",transport="websocket"}`: 1,
 		`banter_connections_opened_total{gateway="socketio",transport="polling"}`:   1,
-		`banter_chat_sessions`:                         4,
+		`banter_chat_sessions`:                         5,
 		`banter_chat_rooms`:                            1,
 		`banter_chat_messages_stored_total`:            5,
-		`banter_chat_deliveries_total{kind="message"}`: 20, // 5 messages × 4 members
+		`banter_chat_deliveries_total{kind="message"}`: 25, // 5 messages × 5 members
 	} {
 		if got := e1.get(t, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
