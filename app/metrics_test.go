@@ -388,6 +388,7 @@ func TestMetricsUnderTraffic(t *testing.T) {
 // TestMetricsAddr: the operator endpoints move to their own listener (or
 // go away), health checks stay on the main port, a busy address fails New.
 func TestMetricsAddr(t *testing.T) {
+	testutil.CheckGoroutineLeaks(t) // the metrics listener's goroutines end with Shutdown
 	url, a := serveApp(t, app.Config{MetricsAddr: "127.0.0.1:0"})
 	ops := "http://" + a.MetricsAddr().String()
 	for _, p := range []string{"/metrics", "/status", "/status.json"} {

@@ -27,12 +27,13 @@ function fmtDuration(s) {
   return m + "m " + (s % 60) + "s";
 }
 
-// rate returns the per-second rate of a counter between two documents, or
-// null when there is no earlier one (or the server restarted).
-function rate(now, before, get) {
+// rate returns the per-second rate of a counter that went from was (in
+// the document before) to is (in now), or null when there is no earlier
+// document (or the counter went back: the server restarted).
+function rate(now, before, is, was) {
   if (!before) return null;
   const dt = (now.time - before.time) / 1000;
-  const dv = get(now) - get(before);
+  const dv = is - was;
   if (dt <= 0 || dv < 0) return null;
   return dv / dt;
 }
@@ -43,10 +44,10 @@ function render(doc) {
   setText("connectionsOpen", fmtInt(doc.connectionsOpen));
   setText("usersOnline", fmtInt(doc.usersOnline));
   setText("rooms", fmtInt(doc.rooms));
-  const mr = rate(doc, prev, d => d.messagesStored);
-  const dr = rate(doc, prev, d => d.messageDeliveries);
-  setText("messagesRate", mr === null ? "–" : fmtRate(mr));
-  setText("deliveriesRate", dr === null ? "–" : fmtRate(dr));
+  const mr = prev && rate(doc, prev, doc.messagesStored, prev.messagesStored);
+  const dr = prev && rate(doc, prev, doc.messageDeliveries, prev.messageDeliveries);
+  setText("messagesRate", mr == null ? "–" : fmtRate(mr));
+  setText("deliveriesRate", dr == null ? "–" : fmtRate(dr));
   setText("slowConsumers", fmtInt(doc.slowConsumers));
   setText("store", doc.store);
   setText("bus", doc.node ? doc.bus + " (node " + doc.node + ")" : doc.bus);
@@ -61,7 +62,7 @@ function render(doc) {
   for (const c of doc.connections) {
     const tr = document.createElement("tr");
     const before = prev && prev.connections.find(p => p.gateway === c.gateway && p.transport === c.transport);
-    const r = before ? rate(doc, prev, d => d === doc ? c.opened : before.opened) : null;
+    const r = before ? rate(doc, prev, c.opened, before.opened) : null;
     for (const [text, num] of [[c.gateway, false], [c.transport, false], [fmtInt(c.open), true],
                                [fmtInt(c.opened), true], [r === null ? "–" : fmtRate(r), true]]) {
       const td = document.createElement("td");
