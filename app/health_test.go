@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -93,7 +94,7 @@ func TestReadiness(t *testing.T) {
 	pgProxy, pgURL := testutil.StartProxy(t, "http://"+hostOf(t, testPostgresURL()))
 	redisProxy, rURL := testutil.StartProxy(t, "http://"+hostOf(t, testRedisURL()))
 	storeURL, redisURL := clusterURLs(t, hostOf(t, pgURL), hostOf(t, rURL))
-	base, _ := serveApp(t, app.Config{StoreURL: storeURL, RedisURL: redisURL})
+	base, a := serveApp(t, app.Config{StoreURL: storeURL, RedisURL: redisURL})
 
 	expect := func(path string, code int, body string) {
 		t.Helper()
@@ -128,9 +129,25 @@ func TestReadiness(t *testing.T) {
 	waitReady(503, "PostgreSQL down")
 	expect("/readyz", 503, "store unavailable\n")
 	expect("/healthz", 200, "ok\n")
+	// Chat traffic meanwhile fails, and the store's errors are counted.
+	sess, err := a.Service().Connect(context.Background(), chat.ConnectParams{Nickname: "probe", Sink: discardSink{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sess.Join(context.Background(), "nowhere", chat.JoinOptions{}); err == nil {
+		t.Fatal("join with the store down succeeded")
+	}
+	sess.Disconnect("test")
+	if got := scrape(t, base+"/metrics").get(t, `banter_store_errors_total{operation="last_seq"}`); got < 1 {
+		t.Errorf("store errors counted: %v", got)
+	}
 	pgProxy.Down.Store(false)
 	waitReady(200, "PostgreSQL back")
 }
+
+type discardSink struct{}
+
+func (discardSink) Deliver(*chat.Event) {}
 
 // TestClusterMetrics: two nodes on one store and one Redis; a message
 // sent on one reaches a user of the other through the bus, which both

@@ -36,18 +36,27 @@ type metrics struct {
 	reg     *prometheus.Registry
 	storeOp *prometheus.HistogramVec // by operation
 	storeEr *prometheus.CounterVec   // by operation
+	// The series of each operation, resolved once (no label lookup per
+	// store call), indexed by storeOp.
+	opTime  [numStoreOps]prometheus.Observer
+	opErrs  [numStoreOps]prometheus.Counter
 	busLag  prometheus.Histogram
 	handler http.Handler
 }
 
-// Store operations, the values of the operation label.
+// storeOp is a Store method; storeOpNames are the operation label values.
+type storeOp int
+
 const (
-	opAppend  = "append"
-	opHistory = "history"
-	opSince   = "since"
-	opLastSeq = "last_seq"
-	opRooms   = "rooms"
+	opAppend storeOp = iota
+	opHistory
+	opSince
+	opLastSeq
+	opRooms
+	numStoreOps
 )
+
+var storeOpNames = [numStoreOps]string{"append", "history", "since", "last_seq", "rooms"}
 
 func newMetrics() *metrics {
 	reg := prometheus.NewRegistry()
@@ -69,9 +78,9 @@ func newMetrics() *metrics {
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}),
 	}
-	for _, op := range []string{opAppend, opHistory, opSince, opLastSeq, opRooms} {
-		m.storeOp.WithLabelValues(op) // export every series from the start
-		m.storeEr.WithLabelValues(op)
+	for op, name := range storeOpNames { // every series exists from the start
+		m.opTime[op] = m.storeOp.WithLabelValues(name)
+		m.opErrs[op] = m.storeEr.WithLabelValues(name)
 	}
 	reg.MustRegister(m.storeOp, m.storeEr,
 		collectors.NewGoCollector(),
@@ -111,10 +120,10 @@ type timedStore struct {
 	m *metrics
 }
 
-func (s timedStore) observe(op string, start time.Time, err error) {
-	s.m.storeOp.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func (s timedStore) observe(op storeOp, start time.Time, err error) {
+	s.m.opTime[op].Observe(time.Since(start).Seconds())
 	if err != nil && storeFailure(err) {
-		s.m.storeEr.WithLabelValues(op).Inc()
+		s.m.opErrs[op].Inc()
 	}
 }
 
