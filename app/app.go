@@ -1,6 +1,7 @@
 // Package app is the whole Banter server wired in one process: the SQLite
 // store, the chat Service, the Socket.IO server with the chat gateway, the
-// web page and a health check, behind one http.Handler. cmd/banter runs it;
+// other gateways, the web page, health checks, Prometheus metrics and the
+// operator's status page, behind one http.Handler. cmd/banter runs it;
 // end-to-end and browser tests start it the same way.
 //
 // Entry points: New(Config) builds an App (opening the database); Serve runs
@@ -103,6 +104,14 @@ type Config struct {
 	// loss, not only a crash of the process). Default off.
 	FullSync bool
 
+	// MetricsAddr, if set, serves the operator endpoints (/metrics and the
+	// status page, plus /healthz and /readyz) on their own listener there,
+	// e.g. "127.0.0.1:9090" to keep them private; by default they are on
+	// the main port. DisableMetrics removes /metrics and the status page
+	// (metrics_http.go; docs/operations.md).
+	MetricsAddr    string
+	DisableMetrics bool
+
 	// ReadHeaderTimeout and IdleTimeout of the HTTP server: defaults 10s
 	// and 120s. There is no write timeout: long-polling requests are held
 	// for a heartbeat period (Engine.IO bounds its own writes).
@@ -136,7 +145,6 @@ var ErrDatabase = errors.New("cannot open the database")
 type App struct {
 	cfg   Config
 	log   *slog.Logger
-	store chat.Store
 	be    backends // store and bus (cluster.go)
 	svc   *chat.Service
 	guard *guard.Guard // connection admission for every gateway (guard.go)
@@ -148,6 +156,11 @@ type App struct {
 	mqtt  mqttState
 	tls   tlsState
 
+	metrics *metrics  // metrics.go
+	ops     opsServer // metrics listener (metrics_http.go)
+	ready   readiness // health.go
+	started time.Time
+
 	stopping atomic.Bool
 	serving  atomic.Bool
 	shutOnce sync.Once
@@ -157,70 +170,69 @@ type App struct {
 
 // New opens the store and builds the chat service, the Socket.IO server,
 // the gateway and the web routes.
-func New(cfg Config) (*App, error) {
+func New(cfg Config) (_ *App, err error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
-	be, err := openBackends(cfg)
+	// On failure, what was built is taken down in reverse order.
+	var undo []func()
+	defer func() {
+		if err != nil {
+			for i := len(undo) - 1; i >= 0; i-- {
+				undo[i]()
+			}
+		}
+	}()
+	a := &App{cfg: cfg, log: log, metrics: newMetrics(), started: time.Now()}
+	if err := a.listenOps(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { _ = a.closeOps(context.Background()) })
+	be, err := openBackends(cfg, a.metrics.observeLag)
 	if err != nil {
 		return nil, err
 	}
-	store := be.store
+	undo = append(undo, func() { _ = be.close() })
 	svc, err := chat.New(chat.Config{
-		Store: store, Bus: be.chatBus(), Logger: log,
+		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
 	})
 	if err != nil {
-		_ = be.close()
 		return nil, fmt.Errorf("app: %w", err)
+	}
+	undo = append(undo, func() { _ = svc.Close() })
+	grd, err := newGuard(cfg)
+	if err != nil {
+		return nil, err
 	}
 	ecfg := engineio.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
 		MaxBufferedBytes: cfg.MaxBufferedBytes, MaxPayload: cfg.MaxPayloadBytes, Logger: log,
-	}
-	grd, err := newGuard(cfg)
-	if err != nil {
-		_ = svc.Close()
-		_ = be.close()
-		return nil, err
 	}
 	engineAdmission(grd, &ecfg)
 	if len(cfg.CORSOrigins) > 0 {
 		ecfg.CORS = &engineio.CORS{Origins: cfg.CORSOrigins}
 	}
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
-	a := &App{
-		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io, guard: grd,
-		gw: siogw.New(svc, io.Of("/"), siogw.Config{
-			Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
-		}),
-		mux:      http.NewServeMux(),
-		shutDone: make(chan struct{}),
-	}
+	a.be, a.svc, a.io, a.guard = be, svc, io, grd
+	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{
+		Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
+	})
+	undo = append(undo, a.gw.Close, func() { _ = io.Shutdown(context.Background()) })
+	a.mux = http.NewServeMux()
+	a.shutDone = make(chan struct{})
 	if err := a.initTLS(); err != nil {
-		_ = io.Shutdown(context.Background())
-		a.gw.Close()
-		_ = svc.Close()
-		_ = be.close()
 		return nil, err
 	}
 	a.mux.Handle("/socket.io/", io)
-	a.mux.HandleFunc("/healthz", a.healthz)
 	if err := a.initGateways(); err != nil {
-		_ = io.Shutdown(context.Background())
-		a.gw.Close()
-		_ = svc.Close()
-		_ = be.close()
 		return nil, err
 	}
+	undo = append(undo, func() { _ = a.closeGateways(context.Background()) })
 	if err := a.initMQTT(); err != nil {
-		_ = a.closeGateways(context.Background())
-		_ = io.Shutdown(context.Background())
-		a.gw.Close()
-		_ = svc.Close()
-		_ = be.close()
 		return nil, err
 	}
+	a.mountOps()
 	a.mux.Handle("/", web.Handler())
 	a.hs = &http.Server{
 		Handler:           a.mux,
@@ -239,27 +251,10 @@ func (a *App) Config() Config { return a.cfg }
 func (a *App) Service() *chat.Service { return a.svc }
 
 // Handler serves "/" (the web page), "/socket.io/" (Socket.IO and the
-// client bundle) and "/healthz".
+// client bundle), the other gateways, "/healthz" and "/readyz" (health.go),
+// and "/metrics" and the status page unless they are elsewhere
+// (metrics_http.go).
 func (a *App) Handler() http.Handler { return a.mux }
-
-// healthz answers 200 "ok" while the server runs and the store answers,
-// 503 otherwise (load balancers stop sending clients during a shutdown).
-func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	if a.stopping.Load() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if _, err := a.store.LastSeq(ctx, a.svc.DefaultRoom()); err != nil {
-		a.log.Warn("healthz: store check failed", "err", err)
-		http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ok\n"))
-}
 
 // Serve serves on ln until Shutdown; it then returns nil. It logs the URL.
 func (a *App) Serve(ln net.Listener) error {
@@ -321,6 +316,8 @@ func (a *App) shutdown(ctx context.Context) error {
 	// shutdown below releases them, so both run together.
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- a.hs.Shutdown(ctx) }()
+	opsDone := make(chan error, 1)
+	go func() { opsDone <- a.closeOps(ctx) }()
 	var errs []error
 	// Sessions end first, so every client hears why (bye) before its
 	// connection closes.
@@ -335,6 +332,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = a.hs.Close()
+	}
+	if err := <-opsDone; err != nil {
+		errs = append(errs, err)
 	}
 	a.gw.Close()
 	if err := a.be.close(); err != nil {

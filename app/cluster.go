@@ -34,7 +34,9 @@ func IsStoreURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-func openBackends(cfg Config) (backends, error) {
+// observeLag receives the bus lag of every event from another node (the
+// metrics' histogram).
+func openBackends(cfg Config, observeLag func(time.Duration)) (backends, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	var be backends
@@ -55,7 +57,7 @@ func openBackends(cfg Config) (backends, error) {
 		return be, fmt.Errorf("%w: store %q: want postgres://… (or no store URL for SQLite)", ErrDatabase, RedactURL(cfg.StoreURL))
 	}
 	if cfg.RedisURL != "" {
-		bus, err := redis.Open(ctx, cfg.RedisURL, redis.Config{Logger: cfg.Logger})
+		bus, err := redis.Open(ctx, cfg.RedisURL, redis.Config{Logger: cfg.Logger, ObserveLag: observeLag})
 		if err != nil {
 			_ = be.store.Close()
 			return be, fmt.Errorf("%w %s: %w", ErrCluster, RedactURL(cfg.RedisURL), err)

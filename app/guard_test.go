@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"context"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,34 +15,6 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/internal/testutil"
 )
-
-// serveApp serves an app with cfg on loopback and returns its base URL.
-func serveApp(t *testing.T, cfg app.Config) (string, *app.App) {
-	t.Helper()
-	cfg.DBPath = filepath.Join(t.TempDir(), "banter.db")
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), a
-}
 
 func getWithOrigin(t *testing.T, url, origin string) (int, string) {
 	t.Helper()

@@ -234,6 +234,7 @@ func (r *room) fill() {
 	if r.closed {
 		return
 	}
+	r.svc.stats.gapFills.Add(1)
 	if err != nil {
 		r.svc.log.Warn("chat: cannot fill a message gap from the store", "room", r.name, "after", after, "err", err)
 	}
@@ -243,6 +244,7 @@ func (r *room) fill() {
 		}
 		ev := r.pending[msgs[i].Seq]
 		if ev == nil {
+			r.svc.stats.refilled.Add(1)
 			ev = &Event{Kind: EventMessage, Room: r.name, Message: &msgs[i]}
 		}
 		delete(r.pending, msgs[i].Seq)
@@ -252,6 +254,7 @@ func (r *room) fill() {
 }
 
 func (r *room) broadcastLocked(ev *Event) {
+	r.svc.stats.delivered(ev.Kind, len(r.members))
 	for m := range r.members {
 		m.sink.Deliver(ev)
 	}

@@ -119,6 +119,8 @@ type Service struct {
 	unsubAll func()
 
 	bg sync.WaitGroup // timers' callbacks in progress
+
+	stats counters // stats.go
 }
 
 // New returns a running Service. Close it to end every session.
@@ -244,11 +246,15 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
+	s.stats.started.Add(1)
 	if old != nil {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 		s.publishAll(ctx, oldLeft)
 		s.log.Info("chat: session resumed", "nickname", nick, "old", old.id, "new", sess.id)
 		return sess, nil // the nickname never went offline
+	}
+	if s.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
+		s.log.Debug("chat: session started", "session", sess.id, "nickname", nick)
 	}
 	s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
 	return sess, nil
@@ -358,6 +364,7 @@ func (s *Service) goBackground(f func()) bool {
 // the receivers repair gaps from the Store.
 func (s *Service) publish(ctx context.Context, topic string, ev *Event) {
 	if err := s.bus.Publish(context.WithoutCancel(ctx), topic, ev); err != nil {
+		s.stats.publishErrors.Add(1)
 		s.log.Warn("chat: bus publish failed", "topic", topic, "kind", ev.Kind.String(), "err", err)
 	}
 }
@@ -375,6 +382,7 @@ func (s *Service) onUserEvent(ev *Event) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats.delivered(EventUser, len(s.watchers))
 	for w := range s.watchers {
 		w.sink.Deliver(ev)
 	}
@@ -419,6 +427,7 @@ func (s *Service) endLocked(sess *Session) []*Event {
 		return nil
 	}
 	sess.closed = true
+	s.stats.ended.Add(1)
 	key := NickKey(sess.nick)
 	if s.users[key] == sess {
 		delete(s.users, key)

@@ -254,6 +254,7 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 // of a DM recipient, told before the room so that it joins in time.
 func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
 	if !s.msgRate.Take() {
+		s.svc.stats.rateLimited.Add(1)
 		return Message{}, ErrRateLimited
 	}
 	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID})
@@ -261,8 +262,10 @@ func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify s
 		return Message{}, storeErr(err)
 	}
 	if m.Duplicate {
+		s.svc.stats.duplicates.Add(1)
 		return m, nil // published when it was first stored
 	}
+	s.svc.stats.stored.Add(1)
 	ev := &Event{Kind: EventMessage, Room: room, Message: &m}
 	if notify != "" {
 		s.svc.publish(ctx, notify, ev)
@@ -325,6 +328,7 @@ func (s *Session) onDMNotice(ev *Event) {
 	if floor >= ev.Message.Seq {
 		// The room was already live here and delivered it before we
 		// joined: hand this one over directly.
+		svc.stats.delivered(EventMessage, 1)
 		s.sink.Deliver(ev)
 		return
 	}
@@ -416,6 +420,7 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 		return ErrNotMember
 	}
 	if active && !s.typRate.Take() {
+		s.svc.stats.rateLimited.Add(1)
 		return ErrRateLimited
 	}
 	s.svc.publish(ctx, name, &Event{Kind: EventTypingSignal, Room: name,

@@ -116,7 +116,11 @@ func (s *Socket) writePayload(w http.ResponseWriter, q []*Message) {
 	w.WriteHeader(http.StatusOK)
 	if _, err := w.Write(body); err != nil {
 		s.Close(ReasonTransportError)
+		return
 	}
+	tc := s.srv.stats.of(transportPolling)
+	tc.pktsOut.Add(uint64(len(q)))
+	tc.bytesOut.Add(uint64(len(body)))
 }
 
 // upgradeCheckInterval is how long a GET that arrives during an upgrade
@@ -171,6 +175,9 @@ func (s *Socket) servePost(w http.ResponseWriter, r *http.Request) {
 	default:
 		pkts, err = parser.DecodePayloadV3Text(body)
 	}
+	tc := s.srv.stats.of(transportPolling)
+	tc.pktsIn.Add(uint64(len(pkts)))
+	tc.bytesIn.Add(uint64(len(body)))
 	// Deliver the valid packets before an invalid one, as Node does.
 	for _, p := range pkts {
 		s.onPacket(p)

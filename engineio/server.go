@@ -127,6 +127,7 @@ type Server struct {
 	allDone  chan struct{} // closed when closing and sessions is empty
 
 	count atomic.Int64
+	stats counters // stats.go
 
 	ws       *wsEngine // nil when WebSocket is disabled
 	flushQ   chan *Socket
@@ -279,6 +280,7 @@ func (s *Server) allow(r *http.Request) error {
 // refuse answers a bad request. Upgrade requests get the same JSON error as
 // polling ones, which the WebSocket client reports as a failed handshake.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, upgrade bool, code ErrorCode, msg string) {
+	s.stats.refuse(code)
 	s.log.Debug("engine.io request refused", "remote", r.RemoteAddr, "code", int(code), "url", r.URL.String())
 	if upgrade {
 		w.Header().Set("Connection", "close")
@@ -442,15 +444,18 @@ func (s *Server) newSession(r *http.Request, protocol int, t transportKind, rele
 		return nil
 	}
 	s.sessions[sess.id] = sess
+	s.stats.opened(t) // under s.mu: before any close can count it gone
 	s.mu.Unlock()
 	s.count.Add(1)
 	sess.open()
 	return sess
 }
 
-func (s *Server) remove(sess *Socket) {
+// remove forgets sess and reports whether it was registered.
+func (s *Server) remove(sess *Socket) bool {
 	s.mu.Lock()
-	if s.sessions[sess.id] == sess {
+	removed := s.sessions[sess.id] == sess
+	if removed {
 		delete(s.sessions, sess.id)
 		s.count.Add(-1)
 		sess.release()
@@ -463,6 +468,7 @@ func (s *Server) remove(sess *Socket) {
 		}
 	}
 	s.mu.Unlock()
+	return removed
 }
 
 // Shutdown refuses new sessions, closes every open session with
@@ -484,6 +490,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	for _, sess := range all {
 		sess.Close(ReasonServerShutdown)
+		// A polling session closed earlier (a slow consumer, say) may be
+		// waiting up to a heartbeat for its client to fetch the close
+		// packet: Shutdown does not wait for that.
+		sess.finishPendingClose()
 	}
 	var err error
 	select {
@@ -503,27 +513,38 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// flushWorker writes queued packets of WebSocket sessions.
+// flushWorker writes queued packets of WebSocket sessions. It tallies
+// what it wrote locally and adds it to the shared counters when it runs
+// out of work or every tallyBatch writes, so a broadcast's writes touch no
+// shared cache line.
 func (s *Server) flushWorker() {
 	defer s.workers.Done()
 	var buf []byte
+	var tally sendTally
+	defer tally.publish(&s.stats)
 	for {
+		var sess *Socket
 		select {
-		case sess := <-s.flushQ:
-			buf = sess.flushWS(buf[:0])
-			if cap(buf) > 64<<10 {
-				buf = nil // do not pin a huge buffer
-			}
-		case <-s.stop:
-			// Drain what is left so no session waits forever.
-			for {
-				select {
-				case sess := <-s.flushQ:
-					buf = sess.flushWS(buf[:0])
-				default:
-					return
+		case sess = <-s.flushQ:
+		default:
+			tally.publish(&s.stats) // idle: make the counters current
+			select {
+			case sess = <-s.flushQ:
+			case <-s.stop:
+				// Drain what is left so no session waits forever.
+				for {
+					select {
+					case sess := <-s.flushQ:
+						buf = sess.flushWS(buf[:0], &tally)
+					default:
+						return
+					}
 				}
 			}
+		}
+		buf = sess.flushWS(buf[:0], &tally)
+		if cap(buf) > 64<<10 {
+			buf = nil // do not pin a huge buffer
 		}
 	}
 }
@@ -531,7 +552,7 @@ func (s *Server) flushWorker() {
 func (s *Server) scheduleFlush(sess *Socket) {
 	if ws := sess.ws; ws != nil && ws.blocking.Load() {
 		// Its writes may block: never on a shared worker.
-		go sess.flushWS(nil)
+		go sess.flushWS(nil, nil)
 		return
 	}
 	select {
@@ -539,7 +560,7 @@ func (s *Server) scheduleFlush(sess *Socket) {
 	default:
 		// The queue is full: flush on a goroutine of its own rather than block
 		// the sender (who may hold locks of the layer above).
-		go sess.flushWS(nil)
+		go sess.flushWS(nil, nil)
 	}
 }
 

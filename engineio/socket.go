@@ -132,6 +132,7 @@ func (s *Socket) open() {
 		s.timer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.onTimer)
 	}
 	s.mu.Unlock()
+	s.logOpened()
 	if cfg.OnConnection != nil {
 		cfg.OnConnection(s)
 	}
@@ -212,7 +213,7 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	s.mu.Unlock()
 	if flushHere {
 		bp := flushBufs.Get().(*[]byte)
-		*bp = s.flushWS((*bp)[:0])
+		*bp = s.flushWS((*bp)[:0], nil)
 		if cap(*bp) <= 64<<10 {
 			flushBufs.Put(bp)
 		}
@@ -339,6 +340,7 @@ func (s *Socket) Close(reason Reason) {
 	}
 	s.state = stateClosing
 	s.reason = reason
+	s.srv.stats.ending(reason)
 	if s.timer != nil {
 		s.timer.Stop()
 	}
@@ -376,6 +378,17 @@ func (s *Socket) Close(reason Reason) {
 	}
 }
 
+// finishPendingClose ends a polling session whose close is waiting for
+// its client's next GET (closeTimer), now.
+func (s *Socket) finishPendingClose() {
+	s.mu.Lock()
+	pending := s.state == stateClosing && s.closeTimer != nil
+	s.mu.Unlock()
+	if pending {
+		s.finishClose()
+	}
+}
+
 // clientCloseGrace is how long a polling session closed by the client's
 // close packet waits for a concurrent GET, which then gets a noop (as with
 // Node, where the GET is always handled first).
@@ -391,6 +404,7 @@ func (s *Socket) closeFromClient() {
 	}
 	s.state = stateClosing
 	s.reason = ReasonTransportClose
+	s.srv.stats.ending(ReasonTransportClose)
 	s.timer.Stop()
 	s.queue = append(s.queue, msgNoop)
 	pending := s.poll != nil
@@ -422,6 +436,7 @@ func (s *Socket) finishClose() {
 		s.closeTimer.Stop()
 	}
 	reason := s.reason
+	transport := s.transport
 	if s.poll != nil {
 		s.poll <- []*Message{msgClose}
 		s.poll = nil
@@ -429,8 +444,10 @@ func (s *Socket) finishClose() {
 	s.queue = nil
 	s.queuedBytes = 0
 	s.mu.Unlock()
-	s.srv.remove(s)
-	s.srv.log.Debug("engine.io session closed", "sid", s.id, "reason", string(reason))
+	if s.srv.remove(s) {
+		s.srv.stats.of(transport).open.Add(-1)
+		s.logClosed(transport, reason)
+	}
 	if s.handler != nil {
 		s.handler.OnClose(s, reason)
 	}

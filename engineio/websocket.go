@@ -196,6 +196,7 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		return
 	}
 	e.srv.sessions[sess.id] = sess
+	e.srv.stats.opened(transportWebSocket) // under srv.mu: before any close can count it gone
 	e.srv.mu.Unlock()
 	e.srv.count.Add(1)
 	sess.mu.Lock()
@@ -255,6 +256,9 @@ func (e *wsEngine) onMessage(c *websocket.Conn, mt websocket.MessageType, data [
 		return
 	}
 	sess := wc.sess
+	tc := e.srv.stats.of(transportWebSocket)
+	tc.pktsIn.Add(1)
+	tc.bytesIn.Add(uint64(len(data)))
 	var p parser.Packet
 	var err error
 	switch mt {
@@ -308,6 +312,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 		wc.probe = false
 		sess.transport = transportWebSocket
 		sess.ws = wc
+		sess.srv.stats.upgraded()
 		if sess.poll != nil {
 			// The client only upgrades once its poll has returned, so this
 			// GET was sent after the upgrade packet: refuse it, as Node does.
@@ -405,8 +410,10 @@ func (wc *wsConn) write(c *websocket.Conn, b []byte) error {
 // flushWS writes everything queued for a WebSocket session, one write per
 // batch, until the queue is empty. Only one flush runs per session at a time
 // (the flushing flag stays set until the queue is found empty), so frames
-// are never reordered. buf is scratch space, returned for reuse.
-func (s *Socket) flushWS(buf []byte) []byte {
+// are never reordered. buf is scratch space, returned for reuse. What is
+// written is counted in tally, or directly in the server's counters when
+// tally is nil.
+func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
 	for {
 		s.mu.Lock()
 		wc := s.ws
@@ -436,6 +443,8 @@ func (s *Socket) flushWS(buf []byte) []byte {
 			if err := wc.write(c, buf); err != nil {
 				s.Close(writeErrorReason(err))
 				closing = true
+			} else {
+				tally.add(&s.srv.stats, len(q), len(buf))
 			}
 		}
 		if closing {

@@ -64,6 +64,12 @@ type Config struct {
 	// RetryDelay is the pause before the subscriber reconnects. Default
 	// 200ms.
 	RetryDelay time.Duration
+	// ObserveLag, if set, is called for every event received from another
+	// node with the time since that node published it (its clock against
+	// ours: keep the nodes' clocks synchronized). It runs in the reading
+	// goroutine and must not block; negative lags (clock skew) are
+	// reported as 0.
+	ObserveLag func(time.Duration)
 }
 
 func (c Config) withDefaults() Config {
@@ -107,6 +113,8 @@ type Bus struct {
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	done   chan struct{} // the subscriber goroutine ended
+
+	stats counters // stats.go
 }
 
 var _ chat.Bus = (*Bus)(nil)
@@ -190,7 +198,7 @@ func (b *Bus) Publish(ctx context.Context, topic string, ev *chat.Event) error {
 		return ErrClosed
 	}
 	_ = b.local.Publish(ctx, topic, ev)
-	data, err := EncodeEvent(b.cfg.NodeID, ev)
+	data, err := EncodeEventAt(b.cfg.NodeID, time.Now(), ev)
 	if err != nil {
 		return err
 	}
@@ -198,8 +206,10 @@ func (b *Bus) Publish(ctx context.Context, topic string, ev *chat.Event) error {
 	defer cancel()
 	cmd := b.client.B().Publish().Channel(b.evPfx + topic).Message(rueidis.BinaryString(data)).Build()
 	if err := b.client.Do(ctx, cmd).Error(); err != nil {
+		b.stats.publishErrors.Add(1)
 		return fmt.Errorf("redis: publish %s: %w", topic, err)
 	}
+	b.stats.published.Add(1)
 	return nil
 }
 
@@ -282,6 +292,7 @@ func (b *Bus) subscriber() {
 		if b.ctx.Err() != nil {
 			return
 		}
+		b.stats.reconnects.Add(1)
 		b.log.Warn("redis: subscriber connection lost; reconnecting", "err", err, "in", b.cfg.RetryDelay)
 		select {
 		case <-b.ctx.Done():
@@ -365,13 +376,18 @@ func (b *Bus) onMessage(m rueidis.PubSubMessage) {
 	if !ok {
 		return
 	}
-	node, ev, err := DecodeEvent([]byte(m.Message))
+	node, at, ev, err := DecodeEventAt([]byte(m.Message))
 	if err != nil {
+		b.stats.dropped.Add(1)
 		b.log.Warn("redis: dropped an event", "channel", m.Channel, "err", err)
 		return
 	}
 	if node == b.cfg.NodeID {
 		return // delivered locally when published
+	}
+	b.stats.received.Add(1)
+	if b.cfg.ObserveLag != nil && !at.IsZero() {
+		b.cfg.ObserveLag(max(time.Since(at), 0))
 	}
 	_ = b.local.Publish(context.Background(), topic, ev)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/banter-chat/banter/chat"
 )
@@ -22,6 +23,7 @@ const wireVersion = 1
 type wireEvent struct {
 	V            int                `json:"v"`
 	Node         string             `json:"n"`
+	At           int64              `json:"at,omitempty"` // publication time, Unix µs (for bus lag); optional
 	Kind         chat.EventKind     `json:"k"`
 	Room         string             `json:"r,omitempty"`
 	Message      *chat.Message      `json:"m,omitempty"`
@@ -35,10 +37,20 @@ type wireEvent struct {
 // EventDisconnect is refused: it belongs to one session's sink and never
 // travels.
 func EncodeEvent(node string, ev *chat.Event) ([]byte, error) {
+	return EncodeEventAt(node, time.Time{}, ev)
+}
+
+// EncodeEventAt is EncodeEvent stamped with the publication time at (the
+// zero Time stamps nothing), so that receivers can measure the bus lag.
+// Nodes that predate the stamp ignore it.
+func EncodeEventAt(node string, at time.Time, ev *chat.Event) ([]byte, error) {
 	if ev == nil {
 		return nil, fmt.Errorf("%w: nil event", ErrBadEvent)
 	}
 	w := wireEvent{V: wireVersion, Node: node, Kind: ev.Kind, Room: ev.Room}
+	if !at.IsZero() {
+		w.At = at.UnixMicro()
+	}
 	switch ev.Kind {
 	case chat.EventMessage:
 		w.Message = ev.Message
@@ -62,20 +74,33 @@ func EncodeEvent(node string, ev *chat.Event) ([]byte, error) {
 // DecodeEvent parses a payload made by EncodeEvent and returns the
 // publishing node and a new Event.
 func DecodeEvent(data []byte) (node string, ev *chat.Event, err error) {
+	node, _, ev, err = DecodeEventAt(data)
+	return node, ev, err
+}
+
+// DecodeEventAt is DecodeEvent that also returns the publication time
+// stamped by EncodeEventAt (the zero Time when there is none).
+func DecodeEventAt(data []byte) (node string, at time.Time, ev *chat.Event, err error) {
 	var w wireEvent
 	if err := json.Unmarshal(data, &w); err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
+		return "", at, nil, fmt.Errorf("%w: %w", ErrBadEvent, err)
 	}
 	if w.V != wireVersion {
-		return "", nil, fmt.Errorf("%w: version %d, want %d", ErrBadEvent, w.V, wireVersion)
+		return "", at, nil, fmt.Errorf("%w: version %d, want %d", ErrBadEvent, w.V, wireVersion)
 	}
 	if w.Node == "" {
-		return "", nil, fmt.Errorf("%w: no node id", ErrBadEvent)
+		return "", at, nil, fmt.Errorf("%w: no node id", ErrBadEvent)
+	}
+	if w.At < 0 {
+		return "", at, nil, fmt.Errorf("%w: negative publication time", ErrBadEvent)
 	}
 	if err := checkPayload(&w); err != nil {
-		return "", nil, err
+		return "", at, nil, err
 	}
-	return w.Node, &chat.Event{
+	if w.At > 0 {
+		at = time.UnixMicro(w.At)
+	}
+	return w.Node, at, &chat.Event{
 		Kind: w.Kind, Room: w.Room, Message: w.Message, Presence: w.Presence,
 		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal,
 	}, nil

@@ -153,6 +153,7 @@ type serveFlags struct {
 	maxConnsPerIP   int
 	handshakeRate   float64
 	limitLoopback   bool
+	metricsAddr     string // "", "off" or an address (app/metrics_http.go)
 }
 
 // newServeFlags declares every setting of serve with its default; the
@@ -190,6 +191,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
 	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
+	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics and the /status page on this `address` instead of the main port, e.g. 127.0.0.1:9090; off disables them")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
@@ -287,6 +289,10 @@ func (f *serveFlags) origins() []string {
 
 // appConfig is the app.Config the settings describe.
 func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
+	metricsAddr := f.metricsAddr
+	if metricsAddr == "off" {
+		metricsAddr = ""
+	}
 	return app.Config{
 		Addr: f.addr, DBPath: f.db, Logger: log,
 		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: f.origins(),
@@ -297,6 +303,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
+		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",
 	}
 }
 
@@ -346,7 +353,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrDatabase) || errors.Is(err, app.ErrCluster) {
 			return exitDatabase
 		}
-		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) {
+		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) || errors.Is(err, app.ErrMetricsListen) {
 			return exitListen
 		}
 		if errors.Is(err, app.ErrConfig) || errors.Is(err, app.ErrTLS) {

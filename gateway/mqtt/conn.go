@@ -223,6 +223,10 @@ func (c *conn) killLocked(err error, bye bool) {
 	if c.dead {
 		return
 	}
+	if err == ErrSlowConsumer {
+		c.g.stats.slow.Add(1)
+		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
+	}
 	c.dead, c.stopErr, c.bye = true, err, bye && c.v5
 	c.q, c.qBytes = nil, 0
 	c.space.Broadcast()

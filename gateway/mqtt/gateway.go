@@ -121,6 +121,8 @@ type Gateway struct {
 	closeOnce sync.Once
 	closeErr  error
 	closeDone chan struct{}
+
+	stats counters // stats.go
 }
 
 // New returns a running Gateway for svc, with no listener yet: Serve adds

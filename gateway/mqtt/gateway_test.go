@@ -419,6 +419,9 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	bob := e.chatUser("bob", "general")
 	alice, _ := dial(t, e.addr, connectOpts{id: "a", user: "alice", clean: true, noAutoAck: true})
 	alice.subscribe(1, "banter/rooms/general")
+	if st := e.gw.Stats(); st.TCP != 1 || st.WebSocket != 0 || st.AcceptedTCP != 1 || st.SlowConsumers != 0 {
+		t.Fatalf("Stats with alice connected: %+v", st)
+	}
 	for i := range 5 {
 		bob.send("general", strings.Repeat("x", i+1))
 	}
@@ -426,6 +429,9 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	bob.next("alice left", func(ev *chat.Event) bool {
 		return ev.Kind == chat.EventPresence && ev.Presence.Nickname == "alice" && ev.Presence.Action == chat.PresenceLeft
 	})
+	if st := e.gw.Stats(); st.TCP != 0 || st.AcceptedTCP != 1 || st.SlowConsumers != 1 {
+		t.Fatalf("Stats after the slow consumer was cut off: %+v", st)
+	}
 }
 
 // TestResubscribeAfterReconnectWithUnackedMessage: the first SUBSCRIBE of

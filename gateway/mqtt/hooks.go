@@ -145,6 +145,12 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	g.mu.Lock()
 	g.conns[cl] = c
 	g.mu.Unlock()
+	if cl.Net.Listener == listenerWS {
+		g.stats.acceptedWS.Add(1)
+	} else {
+		g.stats.acceptedTCP.Add(1)
+	}
+	g.log.Debug("mqttgw: connected", "client", cl.ID, "nickname", nick, "transport", cl.Net.Listener, "remote", cl.Net.Remote)
 	return true
 }
 
@@ -509,6 +515,7 @@ func (h *hook) OnDisconnect(cl *mochi.Client, err error, expire bool) {
 	if err != nil {
 		reason = "mqtt: " + err.Error()
 	}
+	g.log.Debug("mqttgw: disconnected", "client", cl.ID, "reason", reason)
 	c.session().Disconnect(reason)
 	g.mu.Lock()
 	if c.st.cur == c {

@@ -128,6 +128,8 @@ type Gateway struct {
 	streams  sync.WaitGroup
 	stop     chan struct{}
 	janitor  sync.WaitGroup
+
+	stats counters // stats.go
 }
 
 // New returns a Gateway serving svc; its janitor runs until Close.

@@ -231,5 +231,6 @@ func (g *Gateway) connect(ctx context.Context, nickname, resume string, backend 
 		g.sessions[sess.Token()] = s
 	}
 	g.mu.Unlock()
+	g.stats.sessionsCreated.Add(1)
 	return s, nil
 }

@@ -183,6 +183,10 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	g.stats.streamsOpened.Add(1)
+	g.stats.streams.Add(1)
+	defer g.stats.streams.Add(-1)
+
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -231,6 +235,8 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		}
 		evs, closed, overflow := st.take()
 		if overflow {
+			g.stats.slow.Add(1)
+			g.log.Info("rest: slow consumer stream closed", "room", room, "remote", r.RemoteAddr)
 			sw.write(sseEvent("bye", byeEvent{Reason: "slow_consumer"}))
 			sw.flush()
 			return

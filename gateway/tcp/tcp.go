@@ -95,6 +95,8 @@ type Gateway struct {
 	lns    map[net.Listener]struct{}
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
+
+	stats counters // stats.go
 }
 
 // New returns a Gateway serving svc.
@@ -158,6 +160,8 @@ func (g *Gateway) start(nc net.Conn) {
 	g.conns[c] = struct{}{}
 	g.wg.Add(2)
 	g.mu.Unlock()
+	g.stats.accepted.Add(1)
+	g.log.Debug("tcp: connection opened", "remote", nc.RemoteAddr().String())
 	raw := nc
 	if w, ok := nc.(interface{ NetConn() net.Conn }); ok {
 		raw = w.NetConn() // a wrapping listener's connection (app's guard)
@@ -265,6 +269,7 @@ func (c *conn) serve() {
 	close(c.done)
 	c.out.Close()
 	c.proto.End("tcp: " + reason)
+	c.g.log.Debug("tcp: connection closed", "remote", c.nc.RemoteAddr().String(), "reason", reason)
 }
 
 func (c *conn) readLoop() string {
@@ -352,6 +357,7 @@ func (c *conn) writeLoop() {
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
+			c.g.stats.slow.Add(1)
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
 			// The queued lines are gone; the goodbye still says why (as /ws
 			// and SSE do), if the client takes it within the write timeout.

@@ -92,6 +92,8 @@ type Gateway struct {
 	closed bool
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
+
+	stats counters // stats.go
 }
 
 // New returns a Gateway serving svc.
@@ -138,6 +140,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.conns[c] = struct{}{}
 	g.mu.Unlock()
+	g.stats.accepted.Add(1)
+	g.log.Debug("ws: connection opened", "remote", r.RemoteAddr)
 	c.serve()
 	g.mu.Lock()
 	delete(g.conns, c)
@@ -209,6 +213,7 @@ func (c *conn) serve() {
 	<-writerDone
 	c.ws.CloseNow()
 	c.proto.End("ws: " + reason)
+	c.g.log.Debug("ws: connection closed", "reason", reason)
 }
 
 // readLoop runs the client's commands until the connection ends and
@@ -254,6 +259,7 @@ func (c *conn) writeLoop() {
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
+			c.g.stats.slow.Add(1)
 			c.g.log.Info("ws: slow consumer closed")
 			c.ws.Close(websocket.StatusTryAgainLater, "slow consumer")
 			return
