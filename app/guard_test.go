@@ -134,6 +134,9 @@ func TestConnectionLimits(t *testing.T) {
 	if st, _ := getWithOrigin(t, base+"/api/v1/rooms", ""); st != http.StatusOK {
 		t.Errorf("REST while at the connection limit: %d", st)
 	}
+	if n := scrape(t, base+"/metrics").get(t, `banter_connections_refused_total{reason="per_ip"}`); n != 3 {
+		t.Errorf("banter_connections_refused_total{reason=\"per_ip\"} = %v, want 3 (polling, /mqtt, TCP)", n)
+	}
 	c1.CloseNow()
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		st, _ := getWithOrigin(t, base+"/socket.io/?EIO=4&transport=polling", "")

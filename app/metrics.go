@@ -18,6 +18,7 @@ import (
 	"github.com/banter-chat/banter/gateway/rest"
 	"github.com/banter-chat/banter/gateway/tcp"
 	"github.com/banter-chat/banter/gateway/ws"
+	"github.com/banter-chat/banter/guard"
 	"github.com/banter-chat/banter/redis"
 )
 
@@ -190,15 +191,17 @@ type snapshot struct {
 	rest             rest.Stats
 	mqtt             mqttgw.Stats
 	bus              *redis.Stats // nil without a cluster bus
+	guard            guard.Stats
 }
 
 func (a *App) snapshot() snapshot {
 	s := snapshot{
-		eio:  a.io.Engine().Stats(),
-		chat: a.svc.Stats(),
-		ws:   a.gws.ws.Stats(),
-		rest: a.gws.rest.Stats(),
-		mqtt: a.mqtt.gw.Stats(),
+		eio:   a.io.Engine().Stats(),
+		chat:  a.svc.Stats(),
+		ws:    a.gws.ws.Stats(),
+		rest:  a.gws.rest.Stats(),
+		mqtt:  a.mqtt.gw.Stats(),
+		guard: a.guard.Stats(),
 	}
 	s.queued, s.largestQ = a.io.Engine().Backlog()
 	if a.gws.tcp != nil {
@@ -275,6 +278,8 @@ var (
 		"Engine.IO sessions upgraded from long-polling to WebSocket.")
 	descRefused = desc("banter_engineio_requests_refused_total",
 		"Engine.IO requests answered with a protocol error, by error.", "error")
+	descGuardRefused = desc("banter_connections_refused_total",
+		"Connections and handshakes refused by the admission guard, all gateways, by reason (server_full, per_ip, rate, origin).", "reason")
 	descPktsIn = desc("banter_engineio_packets_received_total",
 		"Engine.IO packets received from clients, by transport.", "transport")
 	descPktsOut = desc("banter_engineio_packets_sent_total",
@@ -327,7 +332,7 @@ type statsCollector struct{ a *App }
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descConnections, descConnectionsOpened, descDisconnects, descSlow, descUpgrades, descRefused,
-		descPktsIn, descPktsOut, descBytesIn, descBytesOut, descQueued, descLargestQ,
+		descGuardRefused, descPktsIn, descPktsOut, descBytesIn, descBytesOut, descQueued, descLargestQ,
 		descSessions, descRooms, descSessStarted, descSessEnded, descStored, descDupes, descLimited,
 		descDeliveries, descGapFills, descRefilled, descPubErrs,
 	} {
@@ -359,6 +364,10 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descSlow, sc.n, sc.gateway)
 	}
 	counter(descUpgrades, s.eio.Upgrades)
+	counter(descGuardRefused, s.guard.ServerFull, "server_full")
+	counter(descGuardRefused, s.guard.TooManyConns, "per_ip")
+	counter(descGuardRefused, s.guard.TooFast, "rate")
+	counter(descGuardRefused, s.guard.Origin, "origin")
 	for _, code := range engineio.ErrorCodes {
 		counter(descRefused, s.eio.Refused[code], labelValue(code.Error()))
 	}

@@ -117,6 +117,7 @@ var wantFamilies = map[string]string{
 	"banter_disconnects_total":                "counter",
 	"banter_slow_consumer_disconnects_total":  "counter",
 	"banter_engineio_upgrades_total":          "counter",
+	"banter_connections_refused_total":        "counter",
 	"banter_engineio_requests_refused_total":  "counter",
 	"banter_engineio_packets_received_total":  "counter",
 	"banter_engineio_packets_sent_total":      "counter",

@@ -65,6 +65,8 @@ type Guard struct {
 	origins map[string]bool // normalized "scheme://host[:port]"
 
 	total atomic.Int64
+	// refusals by kind (Stats)
+	full, perIP, fast, origin atomic.Uint64
 
 	mu     sync.Mutex
 	ips    map[netip.Prefix]*client
@@ -100,6 +102,16 @@ func New(cfg Config) (*Guard, error) {
 	return g, nil
 }
 
+// Stats are the refusals since New.
+type Stats struct {
+	ServerFull, TooManyConns, TooFast, Origin uint64
+}
+
+// Stats returns the refusals so far.
+func (g *Guard) Stats() Stats {
+	return Stats{ServerFull: g.full.Load(), TooManyConns: g.perIP.Load(), TooFast: g.fast.Load(), Origin: g.origin.Load()}
+}
+
 // Config returns the configuration.
 func (g *Guard) Config() Config { return g.cfg }
 
@@ -113,6 +125,7 @@ func (g *Guard) Conns() int { return int(g.total.Load()) }
 func (g *Guard) Admit(remoteAddr string) (release func(), err error) {
 	if n := g.total.Add(1); g.cfg.MaxConns > 0 && n > int64(g.cfg.MaxConns) {
 		g.total.Add(-1)
+		g.full.Add(1)
 		return nil, ErrServerFull
 	}
 	key, limited := g.key(remoteAddr)
@@ -125,10 +138,12 @@ func (g *Guard) Admit(remoteAddr string) (release func(), err error) {
 	c := g.clientLocked(key, now)
 	if g.cfg.MaxConnsPerIP > 0 && c.conns >= g.cfg.MaxConnsPerIP {
 		g.total.Add(-1)
+		g.perIP.Add(1)
 		return nil, ErrTooManyConns
 	}
 	if !g.takeLocked(c, now) {
 		g.total.Add(-1)
+		g.fast.Add(1)
 		return nil, ErrTooFast
 	}
 	c.conns++
@@ -147,6 +162,7 @@ func (g *Guard) Allow(remoteAddr string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.takeLocked(g.clientLocked(key, now), now) {
+		g.fast.Add(1)
 		return ErrTooFast
 	}
 	return nil
@@ -259,6 +275,7 @@ func (g *Guard) CheckOrigin(r *http.Request) error {
 	if n, ok := normalizeOrigin(origin); ok && g.origins[n] {
 		return nil
 	}
+	g.origin.Add(1)
 	return ErrOrigin
 }
 
