@@ -30,6 +30,7 @@ import (
 	"github.com/banter-chat/banter/engineio"
 	siogw "github.com/banter-chat/banter/gateway/sio"
 	"github.com/banter-chat/banter/guard"
+	"github.com/banter-chat/banter/internal/memreclaim"
 	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/web"
 )
@@ -156,10 +157,11 @@ type App struct {
 	mqtt  mqttState
 	tls   tlsState
 
-	metrics *metrics  // metrics.go
-	ops     opsServer // metrics listener (metrics_http.go)
-	ready   readiness // health.go
-	started time.Time
+	reclaimStop func()    // stops the memory reclaimer and waits for it
+	metrics     *metrics  // metrics.go
+	ops         opsServer // metrics listener (metrics_http.go)
+	ready       readiness // health.go
+	started     time.Time
 
 	stopping atomic.Bool
 	serving  atomic.Bool
@@ -221,6 +223,8 @@ func New(cfg Config) (_ *App, err error) {
 	undo = append(undo, a.gw.Close, func() { _ = io.Shutdown(context.Background()) })
 	a.mux = http.NewServeMux()
 	a.shutDone = make(chan struct{})
+	a.startReclaimer()
+	undo = append(undo, a.reclaimStop)
 	if err := a.initTLS(); err != nil {
 		return nil, err
 	}
@@ -242,6 +246,18 @@ func New(cfg Config) (_ *App, err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return a, nil
+}
+
+// startReclaimer returns memory to the OS after bursts of connections
+// (internal/memreclaim): the activity is Engine.IO handshakes and closes.
+func (a *App) startReclaimer() {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, memreclaim.EngineActivity(a.io.Engine()))
+	}()
+	a.reclaimStop = func() { cancel(); <-done }
 }
 
 // Config returns the configuration with defaults applied.
@@ -337,6 +353,7 @@ func (a *App) shutdown(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	a.gw.Close()
+	a.reclaimStop()
 	if err := a.be.close(); err != nil {
 		errs = append(errs, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/bench/workload"
+	"github.com/banter-chat/banter/internal/memreclaim"
 	"github.com/banter-chat/banter/socketio"
 )
 
@@ -47,6 +48,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	io := socketio.NewServer(socketio.Config{Logger: log})
 	workload.Mount(io, log)
+	// As the banter server does: memory goes back to the OS after bursts.
+	rctx, stopReclaim := context.WithCancel(ctx)
+	defer stopReclaim()
+	go memreclaim.Run(rctx, memreclaim.Config{Logger: log}, memreclaim.EngineActivity(io.Engine()))
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
 	if *debugAddr != "" {
