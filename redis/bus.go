@@ -1,9 +1,12 @@
 // Package redis carries chat events between Banter nodes through Redis
-// pub/sub (github.com/redis/rueidis).
+// pub/sub (github.com/redis/rueidis), and keeps the cluster's roster: which
+// nodes are alive and where, who is online and in which room.
 //
 // Entry points: Open(ctx, url, Config) returns a *Bus, a chat.Bus; give it to
-// chat.Config.Bus on every node and Close it after the Service. EncodeEvent
-// and DecodeEvent are the payload codec (pure).
+// chat.Config.Bus on every node and Close it after the Service. NewRoster(ctx,
+// bus, RosterConfig) returns a *Roster (roster.go), a chat.Roster on the same
+// connection, with the node's heartbeat; close it after the Service and
+// before the Bus. EncodeEvent and DecodeEvent are the payload codec (pure).
 //
 // Interest-based routing: a Bus subscribes to the Redis channel of a topic
 // (Config.Prefix + topic) only while this node has a local subscriber, so a
