@@ -43,6 +43,16 @@ type Config struct {
 	// a cluster sharing history and events (cluster.go, docs/cluster.md).
 	StoreURL string
 	RedisURL string
+	// Advertise is the base URL the other nodes reach this one at
+	// (http://10.0.0.5:3000), for the requests they forward to it (no
+	// sticky sessions). Default: derived from the listener (advertiseFor).
+	Advertise string
+	// ClusterHeartbeat and ClusterTTL: how often a node refreshes its
+	// liveness key in Redis, and how long the key lives; a node that
+	// stops is declared gone (its users leave) within TTL + heartbeat.
+	// Defaults 2s and 3 × ClusterHeartbeat.
+	ClusterHeartbeat time.Duration
+	ClusterTTL       time.Duration
 
 	// Engine.IO heartbeat: defaults 25s and 20s (as Node).
 	PingInterval time.Duration
@@ -96,6 +106,12 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 120 * time.Second
 	}
+	if c.ClusterHeartbeat <= 0 {
+		c.ClusterHeartbeat = 2 * time.Second
+	}
+	if c.ClusterTTL <= 0 {
+		c.ClusterTTL = 3 * c.ClusterHeartbeat
+	}
 	return c
 }
 
@@ -128,19 +144,29 @@ type App struct {
 func New(cfg Config) (*App, error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
+	if cfg.Advertise != "" {
+		if _, err := ParseAdvertise(cfg.Advertise); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	be, err := openBackends(cfg)
 	if err != nil {
 		return nil, err
 	}
 	store := be.store
 	svc, err := chat.New(chat.Config{
-		Store: store, Bus: be.chatBus(), Logger: log,
+		Store: store, Bus: be.chatBus(), Roster: be.chatRoster(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		DefaultRoom: cfg.DefaultRoom,
 	})
 	if err != nil {
 		_ = be.close()
 		return nil, fmt.Errorf("app: %w", err)
+	}
+	a := &App{
+		cfg: cfg, log: log, store: store, be: be, svc: svc,
+		mux:      http.NewServeMux(),
+		shutDone: make(chan struct{}),
 	}
 	ecfg := engineio.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
@@ -149,13 +175,12 @@ func New(cfg Config) (*App, error) {
 	if len(cfg.CORSOrigins) > 0 {
 		ecfg.CORS = &engineio.CORS{Origins: cfg.CORSOrigins}
 	}
-	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
-	a := &App{
-		cfg: cfg, log: log, store: store, be: be, svc: svc, io: io,
-		gw:       siogw.New(svc, io.Of("/"), siogw.Config{Logger: log}),
-		mux:      http.NewServeMux(),
-		shutDone: make(chan struct{}),
+	if be.roster != nil { // no sticky sessions: forward to a session's node
+		ecfg.SIDPrefix, ecfg.Owner = be.sidPrefix(), a.owner
 	}
+	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
+	a.io = io
+	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{Logger: log})
 	a.mux.Handle("/socket.io/", io)
 	a.mux.HandleFunc("/healthz", a.healthz)
 	if err := a.initGateways(); err != nil {
@@ -217,6 +242,14 @@ func (a *App) healthz(w http.ResponseWriter, r *http.Request) {
 func (a *App) Serve(ln net.Listener) error {
 	if !a.serving.CompareAndSwap(false, true) {
 		return errors.New("app: Serve called twice")
+	}
+	if a.be.roster != nil {
+		adv := a.cfg.Advertise
+		if adv == "" {
+			adv = advertiseFor(ln.Addr())
+		}
+		a.be.roster.SetAddress(adv)
+		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
 	}
 	a.log.Info("Banter listening on " + URL(ln.Addr()))
 	err := a.hs.Serve(ln)

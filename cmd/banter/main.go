@@ -131,6 +131,8 @@ type serveFlags struct {
 	apiKey, tcpAddr string
 	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
+	advertise       string
+	heartbeat, ttl  time.Duration
 }
 
 func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
@@ -158,6 +160,9 @@ func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
 	fs.StringVar(&f.mqttAddr, "mqtt", env("BANTER_MQTT", ""), "serve MQTT on this address, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt (env BANTER_MQTT)")
 	fs.StringVar(&f.store, "store", env("BANTER_STORE", ""), "PostgreSQL URL for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db (env BANTER_STORE)")
 	fs.StringVar(&f.redis, "redis", env("BANTER_REDIS", ""), "Redis URL carrying events between cluster nodes, e.g. redis://cache:6379/0 (env BANTER_REDIS)")
+	fs.StringVar(&f.advertise, "advertise", env("BANTER_ADVERTISE", ""), "with --redis: the URL other nodes reach this one at, e.g. http://10.0.0.5:3000; default: the listen address (a wildcard address: this machine's first non-loopback IP) (env BANTER_ADVERTISE)")
+	fs.DurationVar(&f.heartbeat, "cluster-heartbeat", 2*time.Second, "with --redis: how often this node refreshes its liveness key")
+	fs.DurationVar(&f.ttl, "cluster-ttl", 6*time.Second, "with --redis: how long a node's liveness key lives; a node that stops is declared gone (its users leave) within ttl + heartbeat; at least twice the heartbeat")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
@@ -199,6 +204,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "banter: --max-message-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive")
 		return exitUsage
 	}
+	if f.heartbeat <= 0 || f.ttl < 2*f.heartbeat {
+		fmt.Fprintln(stderr, "banter: --cluster-heartbeat must be positive and --cluster-ttl at least twice as long")
+		return exitUsage
+	}
+	if f.advertise != "" {
+		if _, err := app.ParseAdvertise(f.advertise); err != nil {
+			fmt.Fprintf(stderr, "banter: --advertise: %v\n", err)
+			return exitUsage
+		}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var origins []string
 	for _, o := range strings.Split(f.cors, ",") {
@@ -220,6 +235,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
+		Advertise: f.advertise, ClusterHeartbeat: f.heartbeat, ClusterTTL: f.ttl,
 	})
 	if err != nil {
 		ln.Close()
