@@ -24,9 +24,10 @@
 //
 // Delivery is at most once, as chat.Bus allows: an event published while a
 // subscription is still being set up, or while the connection is down, is
-// not seen by this node; the chat Service fills such gaps from the Store
-// when the next message of the room arrives, and reconnecting clients catch
-// up from the Store.
+// not seen by this node. When a subscription becomes live (again), the
+// topic's local handlers get a chat.EventSubscribed, and the chat Service
+// reads what the room may have missed from the Store; reconnecting clients
+// catch up from the Store too.
 package redis
 
 import (
@@ -345,6 +346,14 @@ func (b *Bus) sync(dc rueidis.DedicatedClient, have map[string]bool) error {
 			have[ch] = true
 		}
 	}
+	defer func() {
+		// Live from now on: what was published before (while setting up,
+		// or during an outage) may have been missed (chat.EventSubscribed).
+		for _, ch := range add {
+			topic := strings.TrimPrefix(ch, b.evPfx)
+			_ = b.local.Publish(context.Background(), topic, &chat.Event{Kind: chat.EventSubscribed})
+		}
+	}()
 	if len(del) > 0 {
 		if err := dc.Do(ctx, dc.B().Unsubscribe().Channel(del...).Build()).Error(); err != nil {
 			return fmt.Errorf("unsubscribe: %w", err)

@@ -225,6 +225,8 @@ func TestRosterNodeGone(t *testing.T) {
 	if _, err := carol.Join(ctx, "general", chat.JoinOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// Typing is lossy: send it once A hears the room.
+	testutil.Eventually(t, 5*time.Second, func() bool { return a.bus.Subscribed("general") }, "A never subscribed to general")
 	if err := carol.Typing(ctx, "general", true); err != nil {
 		t.Fatal(err)
 	}
