@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -47,6 +49,15 @@ type Roster interface {
 	// its own; the Service then publishes the departures (presence "left",
 	// user "offline") to everyone. The Service registers it in New.
 	OnNodeGone(f func(Gone))
+	// OnRejoin registers the function called when this node finds that
+	// the others had declared it gone (Redis unreachable for longer than
+	// the liveness TTL, or restarted empty) and cleaned up after it: its
+	// users and memberships are no longer recorded and everyone was told
+	// they left. The Service then claims and joins everything again and
+	// announces it; if that fails (Redis still flaky) f returns the error
+	// and the Roster calls it again later. Called on a goroutine of its
+	// own, never twice at once; registered in New.
+	OnRejoin(f func() error)
 }
 
 // Claim is a session's claim on its nickname (Roster.Claim). Token and
@@ -122,6 +133,67 @@ func (s *Service) onNodeGone(g Gone) {
 		}
 		s.log.Info("chat: a node stopped; its users left", "users", len(g.Users), "memberships", len(g.Members))
 	})
+}
+
+// onRejoin records this node's users and memberships again after the
+// cluster forgot them, and once all is recorded tells everyone they are
+// back. A nickname another node's user took meanwhile stays theirs: the
+// local session ends as replaced.
+func (s *Service) onRejoin() error {
+	var err error
+	s.goBackground(func() { err = s.rejoin() })
+	return err
+}
+
+func (s *Service) rejoin() error {
+	type entry struct {
+		sess  *Session
+		user  User
+		token string
+		rooms []string
+	}
+	s.mu.Lock()
+	all := make([]entry, 0, len(s.users))
+	for _, sess := range s.users {
+		e := entry{sess: sess, user: sess.user(), token: sess.token}
+		for name := range sess.rooms {
+			e.rooms = append(e.rooms, name)
+		}
+		all = append(all, e)
+	}
+	s.mu.Unlock()
+	ctx := context.Background()
+	back := all[:0]
+	for _, e := range all {
+		cctx, cancel := rosterCtx(ctx)
+		_, err := s.roster.Claim(cctx, Claim{User: e.user, Token: TokenDigest(e.token)})
+		cancel()
+		if errors.Is(err, ErrNicknameTaken) {
+			s.log.Warn("chat: a nickname was taken on another node while this one was cut off; ending the local session", "nickname", e.user.Nickname)
+			e.sess.replacedRemotely()
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("chat: rejoin the cluster: claim %s: %w", e.user.Nickname, err)
+		}
+		for _, room := range e.rooms {
+			jctx, cancel := rosterCtx(ctx)
+			_, err := s.roster.Join(jctx, room, e.user.ID, e.user.Nickname)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("chat: rejoin the cluster: join %s to %s: %w", e.user.Nickname, room, err)
+			}
+		}
+		back = append(back, e)
+	}
+	for _, e := range back {
+		for _, room := range e.rooms {
+			s.publish(ctx, room, presenceEvent(room, e.user.Nickname, PresenceJoined, ""))
+		}
+		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: e.user, Status: UserOnline}})
+	}
+	s.log.Warn("chat: this node had been declared gone by the cluster; its users are back", "users", len(back))
+	return nil
 }
 
 // rosterEnd records, in the background, that an ended session left its

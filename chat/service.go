@@ -145,6 +145,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.roster != nil {
 		s.roster.OnNodeGone(s.onNodeGone)
+		s.roster.OnRejoin(s.onRejoin)
 	}
 	return s, nil
 }

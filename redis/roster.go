@@ -72,10 +72,16 @@ type Roster struct {
 	node   string
 	pfx    string
 
-	mu     sync.Mutex
-	addr   string
-	live   map[string]string // node id → address, as of the last heartbeat
-	onGone func(chat.Gone)
+	mu        sync.Mutex
+	addr      string
+	live      map[string]string // node id → address, as of the last heartbeat
+	onGone    func(chat.Gone)
+	onRejoin  func() error
+	beaten    bool // a heartbeat succeeded: the node is registered
+	forgot    int  // times the cluster was found to have forgotten this node
+	rejoined  int  // the value of forgot that onRejoin last succeeded for
+	rejoining bool // onRejoin runs
+	bg        sync.WaitGroup
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -148,6 +154,13 @@ func (r *Roster) OnNodeGone(f func(chat.Gone)) {
 	r.mu.Unlock()
 }
 
+// OnRejoin implements chat.Roster.
+func (r *Roster) OnRejoin(f func() error) {
+	r.mu.Lock()
+	r.onRejoin = f
+	r.mu.Unlock()
+}
+
 // Close stops the heartbeat and withdraws the node: its liveness key, its
 // claims and memberships are deleted at once (the chat Service already told
 // everyone its users left). Calling it again does nothing.
@@ -159,6 +172,7 @@ func (r *Roster) Close() error {
 	}
 	r.cancel()
 	<-r.done
+	r.bg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	defer cancel()
 	err := scriptTick.Exec(ctx, r.client, []string{r.pfx + "nodes"}, []string{r.node, r.pfx, "withdraw"}).Error()
@@ -198,10 +212,43 @@ func (r *Roster) heartbeat(ctx context.Context) error {
 		c.B().Set().Key(r.pfx + "node:" + r.node).Value(addr).Px(r.cfg.TTL).Build(),
 		c.B().Sadd().Key(r.pfx + "nodes").Member(r.node).Build(),
 	}
-	for _, res := range c.DoMulti(ctx, cmds...) {
+	results := c.DoMulti(ctx, cmds...)
+	for _, res := range results {
 		if err := res.Error(); err != nil {
 			return fmt.Errorf("redis: roster: refresh node %s: %w", r.node, err)
 		}
+	}
+	// Added to the node set again although registered before: another
+	// node cleaned up after us (we were cut off for longer than the TTL,
+	// or Redis lost its data). Our records are gone; chat rewrites them.
+	added, _ := results[1].AsInt64()
+	r.mu.Lock()
+	if added == 1 && r.beaten {
+		r.forgot++
+		r.log.Warn("redis: roster: the cluster had declared this node gone; rejoining", "node", r.node)
+	}
+	r.beaten = true
+	onRejoin, gen := r.onRejoin, r.forgot
+	start := gen != r.rejoined && !r.rejoining && onRejoin != nil
+	if start {
+		r.rejoining = true
+		r.bg.Add(1)
+	}
+	r.mu.Unlock()
+	if start {
+		go func() {
+			defer r.bg.Done()
+			err := onRejoin()
+			if err != nil {
+				r.log.Warn("redis: roster: rejoining failed; retrying at the next heartbeat", "node", r.node, "err", err)
+			}
+			r.mu.Lock()
+			r.rejoining = false
+			if err == nil {
+				r.rejoined = gen
+			}
+			r.mu.Unlock()
+		}()
 	}
 	res, err := scriptTick.Exec(ctx, c, []string{r.pfx + "nodes"}, []string{r.node, r.pfx, ""}).ToArray()
 	if err != nil {
