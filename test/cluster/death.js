@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Node death: death.js PROXY_URL NODE1 NODE2 NODE3 PID3 PER_WRITER.
+// Node death: death.js PROXY_URL NODE1 NODE2 NODE3 PID3 PER_WRITER BUDGET_MS.
 // A writer and a reader are pinned to each node; every writer sends
 // PER_WRITER messages with client ids, one after the other. Midway the
 // script SIGKILLs node 3 (PID3, started by the Go test). Its writer and
@@ -9,15 +9,18 @@
 // token (the dead node holds their nicknames until its liveness key
 // expires). Then: every acked message is stored once, nothing else is
 // stored, and every reader has every seq once, in order within each
-// connection, with the acked ids.
+// connection, with the acked ids; and presence converges: within BUDGET_MS
+// of the kill, the room's members are the connected users (what the dead
+// node had recorded is gone).
 'use strict';
 
 const { scenario, same, truthy } = require('../interop/lib');
-const { connect, call, ok, until } = require('../e2e/chatlib');
+const { connect, call, ok, until, sleep } = require('../e2e/chatlib');
 
-const [n1, n2, n3, pidArg, perArg] = process.argv.slice(3);
+const [n1, n2, n3, pidArg, perArg, budgetArg] = process.argv.slice(3);
 const pid = Number(pidArg);
 const PER = Number(perArg);
+const budget = Number(budgetArg);
 
 // A connection that may die: resolves or rejects every pending call when
 // the connection ends, instead of waiting for an ack that cannot come.
@@ -42,7 +45,7 @@ async function reconnect(url) {
 }
 
 scenario('death', async (proxy, check) => {
-  truthy(pid > 0 && PER > 0, 'usage: death.js PROXY N1 N2 N3 PID3 PER_WRITER');
+  truthy(pid > 0 && PER > 0 && budget > 0, 'usage: death.js PROXY N1 N2 N3 PID3 PER_WRITER BUDGET_MS');
   const nodes = [n1, n2, n3];
 
   // Readers: seq → id over all their connections; events must come in
@@ -91,6 +94,7 @@ scenario('death', async (proxy, check) => {
   // Writers.
   const acks = new Map(); // clientId → ack
   let killed = false;
+  let killedAt = 0;
   const writer = async (i) => {
     const nick = `writer${i + 1}`;
     let sock = await connect(nodes[i]);
@@ -118,6 +122,7 @@ scenario('death', async (proxy, check) => {
       // at the same pace, and node 3's must still be sending).
       if (!killed && i === 2 && k + 1 >= PER / 2) {
         killed = true;
+        killedAt = Date.now();
         process.kill(pid, 'SIGKILL');
       }
     }
@@ -140,11 +145,9 @@ scenario('death', async (proxy, check) => {
   }
   const bySeq = new Map([...acks.values()].map((a) => [a.seq, a.id]));
   for (const r of readers) {
-    r.stopping = true;
     same(r.problems, [], `${r.name} problems`);
     same([...r.got.keys()].sort((x, y) => x - y), seqs, `${r.name} seqs`);
     for (const [seq, id] of r.got) same(id, bySeq.get(seq), `${r.name} seq ${seq} id`);
-    r.sock.close();
   }
   truthy(readers[2].reconnects >= 1, 'reader3 never reconnected');
   check('every reader has every acked message once, with its id (reader3 caught up on another node)');
@@ -156,5 +159,21 @@ scenario('death', async (proxy, check) => {
   truthy(total <= 200, 'PER too large for one history page');
   same(page.messages.map((m) => [m.seq, m.id]), seqs.map((s) => [s, bySeq.get(s)]), 'history after the death');
   check('history on a surviving node has exactly the acked messages');
+
+  // The writers are gone; writer3's session on the dead node was never
+  // ended, so only its expiry removes it from the room.
+  const want = ['reader1', 'reader2', 'reader3', 'verifier'];
+  let members;
+  for (;;) {
+    members = (await ok(v, 'join', 'general')).members;
+    if (JSON.stringify(members) === JSON.stringify(want)) break;
+    truthy(Date.now() - killedAt < budget, `members ${JSON.stringify(members)} ${Date.now() - killedAt} ms after the kill, want ${JSON.stringify(want)}`);
+    await sleep(50);
+  }
+  check(`presence converged ${Date.now() - killedAt} ms after the kill: the room's members are the connected users`);
+  for (const r of readers) {
+    r.stopping = true;
+    r.sock.close();
+  }
   v.close();
 }, { timeout: 80000 });
