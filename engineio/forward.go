@@ -2,7 +2,7 @@ package engineio
 
 import (
 	"context"
-	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -58,7 +58,7 @@ func newForwarder(s *Server) *forwarder {
 			pr.Out.Header.Set(ForwardedHeader, "1")
 		},
 		Transport: f.tr,
-		ErrorLog:  log.New(discardWriter{}, "", 0),
+		ErrorLog:  slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			// The owner is gone or unreachable: to the client its session
 			// is unknown, and it reconnects (to any node).
@@ -68,10 +68,6 @@ func newForwarder(s *Server) *forwarder {
 	}
 	return f
 }
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // serve forwards r to the owner of sid and reports whether it did; false
 // means the caller answers "Session ID unknown".
