@@ -127,14 +127,16 @@ func (r *Roster) SetAddress(addr string) {
 }
 
 // NodeAddress returns the advertised address of a live node: from the last
-// heartbeat's view, else (a node that started since) from Redis.
+// heartbeat's view, else (a node that started serving since) from Redis.
 func (r *Roster) NodeAddress(ctx context.Context, node string) (string, bool) {
 	r.mu.Lock()
-	addr, ok := r.live[node]
+	addr := r.live[node]
 	r.mu.Unlock()
-	if ok {
-		return addr, addr != ""
+	if addr != "" {
+		return addr, true
 	}
+	// Unknown at the last heartbeat, or known without an address yet (a
+	// node that had not started serving): ask Redis.
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	addr, err := r.client.Do(ctx, r.client.B().Get().Key(r.pfx+"node:"+node).Build()).ToString()
