@@ -23,7 +23,7 @@ type Config struct {
 	// Bus carries events between nodes. Default: a new LocalBus.
 	Bus Bus
 	// Roster shares users and room members with the other nodes of a
-	// cluster (presence.go). Default: none, the node is alone.
+	// cluster (roster.go). Default: none, the node is alone.
 	Roster Roster
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger

@@ -477,6 +477,9 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 		}
 	}
 	if err := s.lockOpen(); err != nil {
+		if svc.roster != nil { // ended meanwhile: nobody will release the claim
+			s.rosterRelease(ctx, NickKey(nn))
+		}
 		return err
 	}
 	old := s.nick
