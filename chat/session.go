@@ -207,6 +207,16 @@ func (s *Session) rosterJoin(ctx context.Context, room, nick string, local []str
 		if err != nil {
 			svc.log.Warn("chat: roster join failed", "room", room, "nickname", nick, "err", err)
 		}
+		// The session may have left or ended meanwhile, its Leave recorded
+		// before this Join: take the stale record back.
+		svc.mu.Lock()
+		stale := s.closed || s.rooms[room] == nil || s.nick != nick
+		svc.mu.Unlock()
+		if stale {
+			if err := svc.roster.Leave(pctx, s.id, nick, []string{room}); err != nil {
+				svc.log.Warn("chat: roster leave failed", "room", room, "nickname", nick, "err", err)
+			}
+		}
 		return others
 	}
 	if inBus {
