@@ -28,12 +28,14 @@ func testURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
-// uniquePrefix keeps this test's channels apart from anyone else's on the
-// shared Redis.
+// uniquePrefix keeps this test's channels and keys apart from anyone
+// else's on the shared Redis; the keys are deleted when the test ends.
 func uniquePrefix(t *testing.T) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return "banter-test-" + hex.EncodeToString(b) + ":"
+	p := "banter-test-" + hex.EncodeToString(b) + ":"
+	testutil.DeleteRedisKeysAtCleanup(t, testURL(), p)
+	return p
 }
 
 func open(t *testing.T, prefix string) *redis.Bus {

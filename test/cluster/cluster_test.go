@@ -92,6 +92,8 @@ func newCluster(t *testing.T, n int) *cluster {
 		storeURL: postgresURL() + sep + "search_path=" + schema,
 		redisURL: redisURL() + "?prefix=" + url.QueryEscape("banter-test-"+id+":"),
 	}
+	// Registered before the nodes start, so it runs after they are killed.
+	testutil.DeleteRedisKeysAtCleanup(t, redisURL(), "banter-test-"+id+":")
 	for range n {
 		c.nodes = append(c.nodes, startNode(t, c))
 	}
