@@ -54,7 +54,15 @@ func newForwarder(s *Server) *forwarder {
 			target := pr.In.Context().Value(targetKey{}).(*url.URL)
 			pr.SetURL(target)
 			pr.Out.Host = pr.In.Host // the owner sees the request the client sent
+			// Keep what a balancer in front said about the client, and add
+			// this hop.
+			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			for _, h := range []string{"X-Forwarded-Host", "X-Forwarded-Proto"} {
+				if v := pr.In.Header.Get(h); v != "" {
+					pr.Out.Header.Set(h, v)
+				}
+			}
 			pr.Out.Header.Set(ForwardedHeader, "1")
 		},
 		Transport: f.tr,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/coder/websocket"
 )
 
@@ -179,5 +180,45 @@ func TestSIDPrefixValidated(t *testing.T) {
 			}()
 			_ = engineio.NewServer(engineio.Config{SIDPrefix: p})
 		}()
+	}
+}
+
+// TestForwardHeaders: the owner gets the request as the client sent it
+// (Host included), marked as forwarded, with the client chain of a
+// balancer in front kept and this hop added.
+func TestForwardHeaders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	hosts := make(chan string, 1)
+	owner := testutil.StartHTTP(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		hosts <- r.Host
+		_, _ = w.Write([]byte("ok"))
+	}))
+	u, err := url.Parse(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := start(t, engineio.Config{Owner: func(context.Context, string) *url.URL { return u }})
+	req, _ := http.NewRequest(http.MethodPost, h.base+"?"+pollQuery(4, "x.y"), strings.NewReader("4hi"))
+	req.Header.Set("X-Forwarded-For", "203.0.113.7")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Host = "chat.example.com"
+	resp, err := h.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	hd := recv(t, got, "the forwarded request")
+	if host := <-hosts; host != "chat.example.com" {
+		t.Errorf("owner saw Host %q", host)
+	}
+	if v := hd.Get("X-Forwarded-For"); v != "203.0.113.7, 127.0.0.1" {
+		t.Errorf("X-Forwarded-For %q", v)
+	}
+	if v := hd.Get("X-Forwarded-Proto"); v != "https" {
+		t.Errorf("X-Forwarded-Proto %q", v)
+	}
+	if v := hd.Get(engineio.ForwardedHeader); v != "1" {
+		t.Errorf("%s %q", engineio.ForwardedHeader, v)
 	}
 }
