@@ -46,6 +46,16 @@ type Config struct {
 	// a cluster sharing history and events (cluster.go, docs/cluster.md).
 	StoreURL string
 	RedisURL string
+	// Advertise is the base URL the other nodes reach this one at
+	// (http://10.0.0.5:3000), for the requests they forward to it (no
+	// sticky sessions). Default: derived from the listener (advertiseFor).
+	Advertise string
+	// ClusterHeartbeat and ClusterTTL: how often a node refreshes its
+	// liveness key in Redis, and how long the key lives; a node that
+	// stops is declared gone (its users leave) within TTL + heartbeat.
+	// Defaults 2s and 3 × ClusterHeartbeat.
+	ClusterHeartbeat time.Duration
+	ClusterTTL       time.Duration
 
 	// Engine.IO heartbeat: defaults 25s and 20s (as Node).
 	PingInterval time.Duration
@@ -136,6 +146,12 @@ func (c Config) withDefaults() Config {
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 120 * time.Second
 	}
+	if c.ClusterHeartbeat <= 0 {
+		c.ClusterHeartbeat = 2 * time.Second
+	}
+	if c.ClusterTTL <= 0 {
+		c.ClusterTTL = 3 * c.ClusterHeartbeat
+	}
 	return c
 }
 
@@ -175,6 +191,11 @@ type App struct {
 func New(cfg Config) (_ *App, err error) {
 	cfg = cfg.withDefaults()
 	log := cfg.Logger
+	if cfg.Advertise != "" {
+		if _, err := ParseAdvertise(cfg.Advertise); err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+	}
 	// On failure, what was built is taken down in reverse order.
 	var undo []func()
 	defer func() {
@@ -194,8 +215,9 @@ func New(cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	undo = append(undo, func() { _ = be.close() })
+	a.be = be
 	svc, err := chat.New(chat.Config{
-		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Logger: log,
+		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Roster: be.chatRoster(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
 	})
@@ -215,8 +237,11 @@ func New(cfg Config) (_ *App, err error) {
 	if len(cfg.CORSOrigins) > 0 {
 		ecfg.CORS = &engineio.CORS{Origins: cfg.CORSOrigins}
 	}
+	if be.roster != nil { // no sticky sessions: forward to a session's node
+		ecfg.SIDPrefix, ecfg.Owner = be.sidPrefix(), a.owner
+	}
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
-	a.be, a.svc, a.io, a.guard = be, svc, io, grd
+	a.svc, a.io, a.guard = svc, io, grd
 	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{
 		Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
 	})
@@ -280,6 +305,17 @@ func (a *App) Serve(ln net.Listener) error {
 	url := URL(ln.Addr())
 	if a.tlsEnabled() {
 		url = "https" + url[len("http"):]
+	}
+	if a.be.roster != nil {
+		adv := a.cfg.Advertise
+		if adv == "" {
+			adv = advertiseFor(ln.Addr())
+			if a.tlsEnabled() {
+				adv = "https" + strings.TrimPrefix(adv, "http")
+			}
+		}
+		a.be.roster.SetAddress(adv)
+		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
 	}
 	a.log.Info("Banter listening on " + url)
 	err := a.hs.Serve(a.tlsListener(ln, "http/1.1"))

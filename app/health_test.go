@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,9 +167,9 @@ func TestClusterMetrics(t *testing.T) {
 	alice := dialChat(t, urlA, "alice", []string{"lobby"}, "websocket")
 	bob := dialChat(t, urlB, "bob", []string{"lobby"}, "websocket")
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		members, _ := b.Service().Members("lobby")
-		return len(members) == 1
-	}, "bob in lobby on node B")
+		members, _ := b.Service().Members("lobby") // cluster-wide: alice and bob
+		return slices.Contains(members, "bob") && slices.Contains(members, "alice")
+	}, "alice and bob in lobby, seen from node B")
 	// Node B's Redis subscriptions follow its users asynchronously: the
 	// users topic, then bob's DM topic and the room.
 	testutil.Eventually(t, 10*time.Second, func() bool {

@@ -15,7 +15,10 @@ import (
 //
 // Delivery is at most once and, across topics, unordered. The Service does
 // not rely on more: messages carry room and Seq, a gap is filled from the
-// Store, and a duplicate (Seq already delivered) is dropped.
+// Store, and a duplicate (Seq already delivered) is dropped. A Bus whose
+// subscriptions take effect asynchronously (or can break) should hand the
+// topic's handlers an EventSubscribed when a subscription becomes live:
+// a room then reads what it may have missed meanwhile from the Store.
 type Bus interface {
 	// Publish hands ev to every current subscriber of topic on every node,
 	// this one included. It may return before remote delivery.

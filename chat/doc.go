@@ -17,7 +17,8 @@
 //     node's state (the SocketChat user list is built from Users and
 //     EventUser). Service.Close ends everything.
 //   - Store is the history interface; chat/storetest is its conformance
-//     suite. Bus is the fan-out interface.
+//     suite. Bus is the fan-out interface. Roster (optional) shares users
+//     and room members with the other nodes of a cluster.
 //
 // # Rules
 //
@@ -56,6 +57,9 @@
 // background and Close waits for them.
 //
 // Across nodes: messages, presence events and typing travel on the Bus, so
-// members on every node see them. Member lists (JoinResult.Members,
-// Members, Users) and nickname uniqueness are per node in this version.
+// members on every node see them. With a Roster, member lists
+// (JoinResult.Members, Members, Users) and nickname uniqueness span the
+// cluster too, a resume token works on any node, and the users of a node
+// that died leave for everyone (roster.go); without one they are this
+// node's.
 package chat

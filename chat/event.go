@@ -27,6 +27,11 @@ const (
 	// user started/stopped typing); each node folds signals into
 	// EventTyping lists. Sinks never receive it.
 	EventTypingSignal
+	// EventSubscribed: no payload. A networked Bus tells a topic's local
+	// subscribers that its subscription became live (the first time, or
+	// again after a reconnection): events published before may have been
+	// missed. Never travels between nodes; sinks never receive it.
+	EventSubscribed
 )
 
 func (k EventKind) String() string {
@@ -43,6 +48,8 @@ func (k EventKind) String() string {
 		return "disconnect"
 	case EventTypingSignal:
 		return "typing-signal"
+	case EventSubscribed:
+		return "subscribed"
 	}
 	return "unknown"
 }

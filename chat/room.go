@@ -33,6 +33,7 @@ type room struct {
 	pending   map[int64]*Event
 	gapTimer  *time.Timer
 	filling   bool
+	refill    bool              // a fillFrom(true) arrived during a fill: run one after it
 	typing    map[string]typist // NickKey → typist
 	typTimer  *time.Timer
 	typNextAt time.Time
@@ -145,6 +146,13 @@ func (r *room) onEvent(ev *Event) {
 		}
 	case EventTypingSignal:
 		r.setTypingLocked(ev.TypingSignal.Nickname, ev.TypingSignal.Active)
+	case EventSubscribed:
+		// Messages published between our first join (or a Bus outage) and
+		// now did not reach us: look for them in the Store. Not in the
+		// Bus's goroutine.
+		if r.next > 0 {
+			go r.svc.goBackground(func() { r.fillFrom(true) })
+		}
 	}
 }
 
@@ -213,10 +221,19 @@ func (r *room) scheduleFillLocked(now bool) {
 
 // fill reads the messages missing before the pending ones from the Store
 // and delivers them in order.
-func (r *room) fill() {
+func (r *room) fill() { r.fillFrom(false) }
+
+// fillFrom is fill; with all, it also reads messages when none is pending
+// (the Bus may have lost the latest ones).
+func (r *room) fillFrom(all bool) {
 	r.mu.Lock()
-	r.gapTimer = nil
-	if r.closed || len(r.pending) == 0 || r.filling {
+	if !all {
+		r.gapTimer = nil
+	}
+	if r.filling && all {
+		r.refill = true // that fill may have read the Store too early
+	}
+	if r.closed || len(r.pending) == 0 && !all || r.filling {
 		r.mu.Unlock()
 		return
 	}
@@ -249,6 +266,10 @@ func (r *room) fill() {
 		}
 		delete(r.pending, msgs[i].Seq)
 		r.deliverMessageLocked(ev)
+	}
+	if r.refill || all && len(msgs) == MaxPageLimit { // more may follow
+		r.refill = false
+		go r.svc.goBackground(func() { r.fillFrom(true) })
 	}
 	r.flushLocked() // retries after GapWait if the store failed
 }

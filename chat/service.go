@@ -22,6 +22,9 @@ type Config struct {
 	Store Store
 	// Bus carries events between nodes. Default: a new LocalBus.
 	Bus Bus
+	// Roster shares users and room members with the other nodes of a
+	// cluster (roster.go). Default: none, the node is alone.
+	Roster Roster
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
 	// MaxMessageBytes is the largest message text, in bytes. Default 4096;
@@ -110,6 +113,7 @@ type Service struct {
 	store     Store
 	ownsStore bool
 	bus       Bus
+	roster    Roster // nil: single node
 
 	mu       sync.Mutex // guards everything below, and every Session's mutable fields
 	closed   bool
@@ -134,6 +138,7 @@ func New(cfg Config) (*Service, error) {
 		log:      cfg.Logger,
 		store:    cfg.Store,
 		bus:      cfg.Bus,
+		roster:   cfg.Roster,
 		users:    make(map[string]*Session),
 		rooms:    make(map[string]*room),
 		watchers: make(map[*Session]struct{}),
@@ -147,6 +152,10 @@ func New(cfg Config) (*Service, error) {
 	s.unsubAll, err = s.bus.Subscribe("", s.onUserEvent)
 	if err != nil {
 		return nil, fmt.Errorf("chat: subscribe to user events: %w", err)
+	}
+	if s.roster != nil {
+		s.roster.OnNodeGone(s.onNodeGone)
+		s.roster.OnRejoin(s.onRejoin)
 	}
 	return s, nil
 }
@@ -198,6 +207,10 @@ type ConnectParams struct {
 
 // Connect creates a session for a client connection. It fails with
 // ErrInvalidNickname, ErrNicknameTaken or ErrUnavailable (closed Service).
+//
+// In a cluster (Config.Roster) the nickname must also be free on the
+// other nodes; a ResumeToken of a session on another node takes its
+// nickname over, and that node ends the old session (ReasonReplaced).
 func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error) {
 	if p.Sink == nil {
 		return nil, Errorf(CodeInvalidArgument, "no sink")
@@ -247,11 +260,32 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	}
 	s.mu.Unlock()
 	s.stats.started.Add(1)
+	var displaced *User
+	if s.roster != nil {
+		if displaced, err = s.claim(ctx, sess, p.ResumeToken); err != nil {
+			s.mu.Lock()
+			s.endLocked(sess) // it joined nothing yet: no events
+			s.mu.Unlock()
+			if old != nil { // replaced locally, but another node holds the name
+				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+				s.publishAll(ctx, oldLeft)
+				s.rosterEnd(old.id, nick, roomsOf(oldLeft), false)
+			}
+			return nil, err
+		}
+	}
 	if old != nil {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 		s.publishAll(ctx, oldLeft)
+		s.rosterEnd(old.id, nick, roomsOf(oldLeft), false)
 		s.log.Info("chat: session resumed", "nickname", nick, "old", old.id, "new", sess.id)
 		return sess, nil // the nickname never went offline
+	}
+	if displaced != nil {
+		// Its node ends the old session (Session.onDMNotice).
+		s.publish(ctx, "@"+key, &Event{Kind: EventUser, User: &UserEvent{User: *displaced, Status: UserOffline}})
+		s.log.Info("chat: session resumed from another node", "nickname", nick, "old", displaced.ID, "new", sess.id)
+		return sess, nil
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
 		s.log.Debug("chat: session started", "session", sess.id, "nickname", nick)
@@ -260,7 +294,25 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	return sess, nil
 }
 
-// Users returns the users online on this node, sorted by NickKey.
+// claim takes sess's nickname cluster-wide (Roster.Claim). Only
+// ErrNicknameTaken is returned: when the Roster cannot answer, the node
+// carries on with local uniqueness (logged).
+func (s *Service) claim(ctx context.Context, sess *Session, resume string) (*User, error) {
+	pctx, cancel := rosterCtx(ctx)
+	defer cancel()
+	displaced, err := s.roster.Claim(pctx, Claim{User: sess.user(), Token: TokenDigest(sess.token), Resume: TokenDigest(resume)})
+	switch {
+	case errors.Is(err, ErrNicknameTaken):
+		return nil, ErrNicknameTaken
+	case err != nil:
+		s.log.Warn("chat: roster claim failed; nickname checked on this node only", "nickname", sess.nick, "err", err)
+		return nil, nil
+	}
+	return displaced, nil
+}
+
+// Users returns the users online, sorted by NickKey: on every node of a
+// cluster (Config.Roster; if it cannot answer, this node's, logged).
 func (s *Service) Users() []User {
 	s.mu.Lock()
 	out := make([]User, 0, len(s.users))
@@ -268,11 +320,30 @@ func (s *Service) Users() []User {
 		out = append(out, u.user())
 	}
 	s.mu.Unlock()
+	if s.roster != nil {
+		ctx, cancel := rosterCtx(context.Background())
+		others, err := s.roster.Users(ctx)
+		cancel()
+		if err != nil {
+			s.log.Warn("chat: roster users failed; listing this node's", "err", err)
+		}
+		seen := make(map[string]bool, len(out))
+		for _, u := range out {
+			seen[NickKey(u.Nickname)] = true
+		}
+		for _, u := range others {
+			if k := NickKey(u.Nickname); !seen[k] {
+				seen[k] = true
+				out = append(out, u)
+			}
+		}
+	}
 	slices.SortFunc(out, func(a, b User) int { return strings.Compare(NickKey(a.Nickname), NickKey(b.Nickname)) })
 	return out
 }
 
-// Lookup returns the online user with the given nickname (any case).
+// Lookup returns the user online on this node with the given nickname
+// (any case).
 func (s *Service) Lookup(nickname string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -282,19 +353,35 @@ func (s *Service) Lookup(nickname string) (User, bool) {
 	return User{}, false
 }
 
-// Members returns the nicknames of the sessions on this node that joined
-// room, sorted by NickKey. room is normalized first.
+// Members returns the nicknames of the sessions that joined room, sorted
+// by NickKey: on every node of a cluster (Config.Roster; if it cannot
+// answer, this node's, logged). room is normalized first.
 func (s *Service) Members(room string) ([]string, error) {
 	name, err := NormalizeRoom(room)
 	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	local := []string{}
 	if r := s.rooms[name]; r != nil {
-		return r.memberNicks(), nil
+		local = r.memberNicks()
 	}
-	return []string{}, nil
+	s.mu.Unlock()
+	return s.withRemoteMembers(name, local), nil
+}
+
+// withRemoteMembers adds the members of room on other nodes to local.
+func (s *Service) withRemoteMembers(room string, local []string) []string {
+	if s.roster == nil {
+		return local
+	}
+	ctx, cancel := rosterCtx(context.Background())
+	defer cancel()
+	others, err := s.roster.Members(ctx, room)
+	if err != nil {
+		s.log.Warn("chat: roster members failed; listing this node's", "room", room, "err", err)
+	}
+	return mergeNicks(local, others)
 }
 
 // Rooms lists the public rooms that have messages, with their counters.
@@ -309,7 +396,9 @@ func (s *Service) Rooms(ctx context.Context) ([]RoomInfo, error) {
 
 // Close ends every session (their sinks get EventDisconnect with
 // ReasonShutdown), waits for background work, and closes the Store if the
-// Service created it. Later calls on the Service or its sessions fail with
+// Service created it. It does not update the Roster: closing the node's
+// Roster afterwards withdraws everything of the node at once. Later calls
+// on the Service or its sessions fail with
 // ErrUnavailable or ErrNotConnected.
 func (s *Service) Close() error {
 	s.mu.Lock()

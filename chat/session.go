@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"slices"
 )
@@ -90,7 +91,7 @@ type JoinOptions struct {
 // LastSeq reaches the sink as an EventMessage, in order, once.
 type JoinResult struct {
 	Room     string    `json:"room"`
-	Members  []string  `json:"members"` // nicknames on this node, the joiner included
+	Members  []string  `json:"members"` // nicknames in the room (cluster-wide with a Roster), the joiner included
 	LastSeq  int64     `json:"lastSeq"`
 	Messages []Message `json:"messages"` // ascending; the latest page, or the catch-up page
 	// More: older messages exist before Messages (latest page), or newer
@@ -157,7 +158,7 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 		r.mu.Unlock()
 		members := r.memberNicks()
 		svc.mu.Unlock()
-		return floor, members, nil
+		return floor, svc.withRemoteMembers(name, members), nil
 	}
 	if at == 0 && len(s.rooms) >= svc.cfg.MaxRoomsPerSession {
 		svc.mu.Unlock()
@@ -190,8 +191,43 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 	members := r.memberNicks()
 	nick := s.nick
 	svc.mu.Unlock()
+	if svc.roster != nil {
+		members = s.rosterJoin(ctx, name, nick, members, at > 0)
+	}
 	svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
 	return floor, members, nil
+}
+
+// rosterJoin records the membership with the Roster and adds the other
+// nodes' members to local. inBus: called from a Bus handler (a DM
+// auto-join), which must not wait for the network: recorded in the
+// background, members not asked.
+func (s *Session) rosterJoin(ctx context.Context, room, nick string, local []string, inBus bool) []string {
+	svc := s.svc
+	record := func(ctx context.Context) []string {
+		pctx, cancel := rosterCtx(ctx)
+		defer cancel()
+		others, err := svc.roster.Join(pctx, room, s.id, nick)
+		if err != nil {
+			svc.log.Warn("chat: roster join failed", "room", room, "nickname", nick, "err", err)
+		}
+		// The session may have left or ended meanwhile, its Leave recorded
+		// before this Join: take the stale record back.
+		svc.mu.Lock()
+		stale := s.closed || s.rooms[room] == nil || s.nick != nick
+		svc.mu.Unlock()
+		if stale {
+			if err := svc.roster.Leave(pctx, s.id, nick, []string{room}); err != nil {
+				svc.log.Warn("chat: roster leave failed", "room", room, "nickname", nick, "err", err)
+			}
+		}
+		return others
+	}
+	if inBus {
+		go svc.goBackground(func() { record(context.Background()) })
+		return local
+	}
+	return mergeNicks(local, record(ctx))
 }
 
 var errJoinedMeanwhile = Errorf(CodeInternal, "joined meanwhile")
@@ -206,11 +242,21 @@ func (s *Session) Leave(ctx context.Context, room string) error {
 		return err
 	}
 	ev, err := s.leaveLocked(name)
+	nick := s.nick
 	s.svc.mu.Unlock()
-	if err == nil {
-		s.svc.publish(ctx, name, ev)
+	if err != nil {
+		return err
 	}
-	return err
+	if p := s.svc.roster; p != nil {
+		// Synchronous: a Join right after must not be undone by it.
+		pctx, cancel := rosterCtx(ctx)
+		if err := p.Leave(pctx, s.id, nick, []string{name}); err != nil {
+			s.svc.log.Warn("chat: roster leave failed", "room", name, "nickname", nick, "err", err)
+		}
+		cancel()
+	}
+	s.svc.publish(ctx, name, ev)
+	return nil
 }
 
 func (s *Session) leaveLocked(name string) (*Event, error) {
@@ -306,9 +352,16 @@ func (s *Session) DirectMessage(ctx context.Context, to, text, clientID string) 
 	return s.send(ctx, name, nick, text, clientID, "@"+NickKey(toNick))
 }
 
-// onDMNotice handles a DM addressed to this session's user: join the DM
-// room if needed, so that this and later messages are delivered.
+// onDMNotice handles what the Bus carries on the user's "@" topic: a DM
+// addressed to the user (join the DM room if needed, so that this and
+// later messages are delivered), or the notice that a connection on
+// another node resumed this very session (end it as replaced).
 func (s *Session) onDMNotice(ev *Event) {
+	if ev.Kind == EventUser && ev.User.Status == UserOffline && ev.User.ID == s.id {
+		// Not in the Bus's goroutine: ending publishes.
+		go s.svc.goBackground(s.replacedRemotely)
+		return
+	}
 	if ev.Kind != EventMessage {
 		return
 	}
@@ -437,7 +490,15 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 		return err
 	}
 	svc := s.svc
+	if svc.roster != nil {
+		if err := s.claimRename(ctx, nn); err != nil {
+			return err
+		}
+	}
 	if err := s.lockOpen(); err != nil {
+		if svc.roster != nil { // ended meanwhile: nobody will release the claim
+			s.rosterRelease(ctx, NickKey(nn))
+		}
 		return err
 	}
 	old := s.nick
@@ -449,6 +510,9 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 	if newKey != oldKey {
 		if svc.users[newKey] != nil {
 			svc.mu.Unlock()
+			if svc.roster != nil { // claimed above; no longer wanted
+				s.rosterRelease(ctx, newKey)
+			}
 			return ErrNicknameTaken
 		}
 		unsub, err := svc.bus.Subscribe("@"+newKey, s.onDMNotice)
@@ -472,10 +536,92 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 	}
 	s.nick = nn
 	u := s.user()
+	var stay []string // rooms the new name is in
+	for name := range s.rooms {
+		stay = append(stay, name)
+	}
 	svc.mu.Unlock()
+	if svc.roster != nil {
+		s.rosterRenamed(ctx, old, nn, roomsOf(evs), stay)
+	}
 	svc.publishAll(ctx, evs)
 	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserRenamed, From: old}})
 	return nil
+}
+
+// replacedRemotely ends the session whose nickname a resumed connection on
+// another node took over. Unlike a local resume it publishes no "left":
+// the new session may already be back in the same rooms (a resuming client
+// rejoins them at once), and a late "left" would wrongly show the user
+// gone. It does not go "offline" nor release the nickname (no longer
+// ours) either.
+func (s *Session) replacedRemotely() {
+	svc := s.svc
+	svc.mu.Lock()
+	if s.closed {
+		svc.mu.Unlock()
+		return
+	}
+	evs := svc.endLocked(s)
+	nick := s.nick
+	svc.mu.Unlock()
+	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+	svc.rosterEnd(s.id, nick, roomsOf(evs), false)
+	svc.log.Info("chat: session resumed on another node", "nickname", nick, "session", s.id)
+}
+
+// claimRename takes nickname nn cluster-wide before a rename (when only
+// its case changes, the claim is refreshed with it).
+func (s *Session) claimRename(ctx context.Context, nn string) error {
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	u := s.user()
+	u.Nickname = nn
+	token := s.token
+	svc.mu.Unlock()
+	pctx, cancel := rosterCtx(ctx)
+	defer cancel()
+	_, err := svc.roster.Claim(pctx, Claim{User: u, Token: TokenDigest(token)})
+	switch {
+	case errors.Is(err, ErrNicknameTaken):
+		return ErrNicknameTaken
+	case err != nil:
+		svc.log.Warn("chat: roster claim failed; nickname checked on this node only", "nickname", nn, "err", err)
+	}
+	return nil
+}
+
+func (s *Session) rosterRelease(ctx context.Context, key string) {
+	pctx, cancel := rosterCtx(ctx)
+	defer cancel()
+	if err := s.svc.roster.Release(pctx, key, s.id); err != nil {
+		s.svc.log.Warn("chat: roster release failed", "nickname", key, "err", err)
+	}
+}
+
+// rosterRenamed moves the session's records from old to nn: the old
+// name is released (unless only its case changed), its memberships are
+// replaced by nn's in the rooms it stays in, and dropped in the DM rooms
+// it left.
+func (s *Session) rosterRenamed(ctx context.Context, old, nn string, left, stay []string) {
+	svc := s.svc
+	pctx, cancel := rosterCtx(ctx)
+	defer cancel()
+	if NickKey(old) != NickKey(nn) {
+		if err := svc.roster.Release(pctx, NickKey(old), s.id); err != nil {
+			svc.log.Warn("chat: roster release failed", "nickname", old, "err", err)
+		}
+	}
+	if err := svc.roster.Leave(pctx, s.id, old, append(left, stay...)); err != nil {
+		svc.log.Warn("chat: roster leave failed", "nickname", old, "err", err)
+	}
+	for _, room := range stay {
+		if _, err := svc.roster.Join(pctx, room, s.id, nn); err != nil {
+			svc.log.Warn("chat: roster join failed", "room", room, "nickname", nn, "err", err)
+		}
+	}
 }
 
 // Disconnect ends the session: it leaves its rooms (members see "left"),
@@ -492,6 +638,7 @@ func (s *Session) Disconnect(reason string) {
 	u := s.user()
 	svc.mu.Unlock()
 	ctx := context.Background()
+	svc.rosterEnd(s.id, u.Nickname, roomsOf(evs), true)
 	svc.publishAll(ctx, evs)
 	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
 	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path

@@ -14,6 +14,10 @@
 // goroutine per connection, so an idle session costs memory only; queued
 // packets are written by a small pool of flush workers that coalesce
 // everything queued for a session into one write.
+//
+// Clusters without sticky sessions: with Config.SIDPrefix naming the node
+// and Config.Owner locating the node of a sid, a request for another node's
+// session is forwarded there (forward.go).
 package engineio
 
 import (
@@ -24,6 +28,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -78,6 +83,20 @@ type Config struct {
 	OnConnection func(s *Socket)
 	// Logger receives lifecycle logs (default: discard).
 	Logger *slog.Logger
+
+	// SIDPrefix starts every session id this server creates, so that the
+	// servers of a cluster can tell which of them owns a session (the node
+	// id). At most 32 characters of [A-Za-z0-9_.~-]: the id travels in URL
+	// queries.
+	SIDPrefix string
+	// Owner, when set, is asked about a long-polling request or WebSocket
+	// upgrade whose sid is not a session of this server. It returns the
+	// base URL of the server that owns sid (a cluster node's advertised
+	// address), and the request is forwarded there (forward.go), or nil:
+	// the client gets the usual "Session ID unknown" error. A request that
+	// was already forwarded (ForwardedHeader) is never forwarded again.
+	// Owner is called on the request's goroutine and may block briefly.
+	Owner func(ctx context.Context, sid string) *url.URL
 }
 
 // CORS configures cross-origin access to the polling transport.
@@ -114,7 +133,12 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if len(c.SIDPrefix) > 32 || strings.Trim(c.SIDPrefix, sidChars) != "" {
+		panic("engineio: Config.SIDPrefix " + strconv.Quote(c.SIDPrefix) + ": want at most 32 of [A-Za-z0-9_.~-]")
+	}
 }
+
+const sidChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.~-"
 
 // Server is an Engine.IO server. It is an http.Handler.
 type Server struct {
@@ -129,7 +153,8 @@ type Server struct {
 	count atomic.Int64
 	stats counters // stats.go
 
-	ws       *wsEngine // nil when WebSocket is disabled
+	ws       *wsEngine  // nil when WebSocket is disabled
+	fwd      *forwarder // nil without Config.Owner
 	flushQ   chan *Socket
 	workers  sync.WaitGroup
 	stop     chan struct{}
@@ -154,6 +179,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if !cfg.DisableWebSocket {
 		s.ws = newWSEngine(s)
+	}
+	if cfg.Owner != nil {
+		s.fwd = newForwarder(s)
 	}
 	return s
 }
@@ -186,6 +214,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if sid := q.Get("sid"); sid != "" {
 		sess := s.Session(sid)
 		if sess == nil {
+			if s.fwd != nil && s.fwd.serve(w, r, sid) {
+				return
+			}
 			s.refuse(w, r, upgrade, ErrUnknownSID, "")
 			return
 		}
@@ -432,7 +463,7 @@ func (s *Server) newSession(r *http.Request, protocol int, t transportKind, rele
 	sess := &Socket{
 		srv:            s,
 		release:        release,
-		id:             NewID(),
+		id:             s.cfg.SIDPrefix + NewID(),
 		protocol:       protocol,
 		supportsBinary: protocol == 4 || !r.URL.Query().Has("b64"),
 		handshake:      newHandshake(r),
@@ -474,8 +505,14 @@ func (s *Server) remove(sess *Socket) bool {
 // Shutdown refuses new sessions, closes every open session with
 // ReasonServerShutdown (flushing what is queued for it) and waits until all
 // are gone or ctx ends. It then stops the WebSocket event loop and the flush
-// workers.
+// workers. Requests it was forwarding to other servers are cut first.
 func (s *Server) Shutdown(ctx context.Context) error {
+	var fwdErr error
+	if s.fwd != nil {
+		// Requests relayed to other servers are not sessions of ours: cut
+		// them (their clients reconnect) so they do not hold us up.
+		fwdErr = s.fwd.shutdown(ctx)
+	}
 	s.mu.Lock()
 	if !s.closing {
 		s.closing = true
@@ -495,7 +532,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// packet: Shutdown does not wait for that.
 		sess.finishPendingClose()
 	}
-	var err error
+	err := fwdErr
 	select {
 	case <-s.allDone:
 	case <-ctx.Done():

@@ -176,7 +176,7 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 	// sends find it; it only becomes visible to the application in open().
 	sess := &Socket{
 		srv:            e.srv,
-		id:             NewID(),
+		id:             e.srv.cfg.SIDPrefix + NewID(),
 		protocol:       protocol,
 		supportsBinary: true,
 		handshake:      newHandshake(r),

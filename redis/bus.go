@@ -1,9 +1,12 @@
 // Package redis carries chat events between Banter nodes through Redis
-// pub/sub (github.com/redis/rueidis).
+// pub/sub (github.com/redis/rueidis), and keeps the cluster's roster: which
+// nodes are alive and where, who is online and in which room.
 //
 // Entry points: Open(ctx, url, Config) returns a *Bus, a chat.Bus; give it to
-// chat.Config.Bus on every node and Close it after the Service. EncodeEvent
-// and DecodeEvent are the payload codec (pure).
+// chat.Config.Bus on every node and Close it after the Service. NewRoster(ctx,
+// bus, RosterConfig) returns a *Roster (roster.go), a chat.Roster on the same
+// connection, with the node's heartbeat; close it after the Service and
+// before the Bus. EncodeEvent and DecodeEvent are the payload codec (pure).
 //
 // Interest-based routing: a Bus subscribes to the Redis channel of a topic
 // (Config.Prefix + topic) only while this node has a local subscriber, so a
@@ -21,9 +24,10 @@
 //
 // Delivery is at most once, as chat.Bus allows: an event published while a
 // subscription is still being set up, or while the connection is down, is
-// not seen by this node; the chat Service fills such gaps from the Store
-// when the next message of the room arrives, and reconnecting clients catch
-// up from the Store.
+// not seen by this node. When a subscription becomes live (again), the
+// topic's local handlers get a chat.EventSubscribed, and the chat Service
+// reads what the room may have missed from the Store; reconnecting clients
+// catch up from the Store too.
 package redis
 
 import (
@@ -353,6 +357,14 @@ func (b *Bus) sync(dc rueidis.DedicatedClient, have map[string]bool) error {
 			have[ch] = true
 		}
 	}
+	defer func() {
+		// Live from now on: what was published before (while setting up,
+		// or during an outage) may have been missed (chat.EventSubscribed).
+		for _, ch := range add {
+			topic := strings.TrimPrefix(ch, b.evPfx)
+			_ = b.local.Publish(context.Background(), topic, &chat.Event{Kind: chat.EventSubscribed})
+		}
+	}()
 	if len(del) > 0 {
 		if err := dc.Do(ctx, dc.B().Unsubscribe().Channel(del...).Build()).Error(); err != nil {
 			return fmt.Errorf("unsubscribe: %w", err)

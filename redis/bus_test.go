@@ -28,12 +28,14 @@ func testURL() string {
 	return "redis://127.0.0.1:6379/0"
 }
 
-// uniquePrefix keeps this test's channels apart from anyone else's on the
-// shared Redis.
+// uniquePrefix keeps this test's channels and keys apart from anyone
+// else's on the shared Redis; the keys are deleted when the test ends.
 func uniquePrefix(t *testing.T) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	return "banter-test-" + hex.EncodeToString(b) + ":"
+	p := "banter-test-" + hex.EncodeToString(b) + ":"
+	testutil.DeleteRedisKeysAtCleanup(t, testURL(), p)
+	return p
 }
 
 func open(t *testing.T, prefix string) *redis.Bus {
@@ -46,16 +48,28 @@ func open(t *testing.T, prefix string) *redis.Bus {
 	return b
 }
 
-// recorder collects the events a handler got.
+// recorder collects the events a handler got; it counts the
+// EventSubscribed signals apart.
 type recorder struct {
-	mu  sync.Mutex
-	evs []*chat.Event
+	mu   sync.Mutex
+	evs  []*chat.Event
+	live int // EventSubscribed received
 }
 
 func (r *recorder) handle(ev *chat.Event) {
 	r.mu.Lock()
-	r.evs = append(r.evs, ev)
+	if ev.Kind == chat.EventSubscribed {
+		r.live++
+	} else {
+		r.evs = append(r.evs, ev)
+	}
 	r.mu.Unlock()
+}
+
+func (r *recorder) subscribedSignals() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.live
 }
 
 func (r *recorder) texts() []string {
@@ -159,23 +173,18 @@ func TestInterest(t *testing.T) {
 		"node B still subscribed to lobby after its last local subscriber left")
 }
 
-// TestResubscribeAfterConnectionLoss: Redis drops the subscriber
-// connection (as on a Redis restart); the bus reconnects and subscribes
-// again by itself.
-func TestResubscribeAfterConnectionLoss(t *testing.T) {
-	p := uniquePrefix(t)
-	a, b := open(t, p), open(t, p)
-	var got recorder
-	subscribe(t, b, "lobby", got.handle)
-	rc := a.Client()
-	// Kill only node B's pub/sub connection, found by its client name.
+// killPubSub makes Redis drop victim's pub/sub connection (found by its
+// client name), as a Redis restart or a network cut would.
+func killPubSub(t *testing.T, via, victim *redis.Bus) {
+	t.Helper()
+	rc := via.Client()
 	list, err := rc.Do(context.Background(), rc.B().ClientList().TypePubsub().Build()).ToString()
 	if err != nil {
 		t.Fatal(err)
 	}
 	killed := 0
 	for line := range strings.SplitSeq(list, "\n") {
-		if !strings.Contains(line, " name=banter-"+b.NodeID()+" ") {
+		if !strings.Contains(line, " name=banter-"+victim.NodeID()+" ") {
 			continue
 		}
 		// RESP3 returns a verbatim string: "txt:id=12 addr=…".
@@ -190,10 +199,25 @@ func TestResubscribeAfterConnectionLoss(t *testing.T) {
 		killed++
 	}
 	if killed != 1 {
-		t.Fatalf("found %d pub/sub connections of node B, want 1:\n%s", killed, list)
+		t.Fatalf("found %d pub/sub connections of node %s, want 1:\n%s", killed, victim.NodeID(), list)
 	}
+}
+
+// TestResubscribeAfterConnectionLoss: Redis drops the subscriber
+// connection (as on a Redis restart); the bus reconnects and subscribes
+// again by itself.
+func TestResubscribeAfterConnectionLoss(t *testing.T) {
+	p := uniquePrefix(t)
+	a, b := open(t, p), open(t, p)
+	var got recorder
+	subscribe(t, b, "lobby", got.handle)
+	testutil.Eventually(t, 5*time.Second, func() bool { return got.subscribedSignals() == 1 }, "%d EventSubscribed after subscribing, want 1", got.subscribedSignals())
+	killPubSub(t, a, b)
 	testutil.Eventually(t, 5*time.Second, func() bool { return !b.Subscribed("lobby") }, "connection loss not noticed")
 	testutil.Eventually(t, 10*time.Second, func() bool { return b.Subscribed("lobby") }, "not subscribed again")
+	// The handlers hear that the subscription is live again (what was
+	// published meanwhile may be lost).
+	testutil.Eventually(t, 5*time.Second, func() bool { return got.subscribedSignals() == 2 }, "%d EventSubscribed after resubscribing, want 2", got.subscribedSignals())
 	publish(t, a, "lobby", msg("lobby", 1, "after"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "got %v after reconnecting", got.texts())
 }

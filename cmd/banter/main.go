@@ -154,6 +154,8 @@ type serveFlags struct {
 	handshakeRate   float64
 	limitLoopback   bool
 	metricsAddr     string // "", "off" or an address (app/metrics_http.go)
+	advertise       string
+	heartbeat, ttl  time.Duration
 }
 
 // newServeFlags declares every setting of serve with its default; the
@@ -192,6 +194,9 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
 	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics and the /status page on this `address` instead of the main port, e.g. 127.0.0.1:9090; off disables them")
+	fs.StringVar(&f.advertise, "advertise", "", "with --redis: the `URL` other nodes reach this one at, e.g. http://10.0.0.5:3000; default: the listen address (a wildcard address: this machine's first non-loopback IP)")
+	fs.DurationVar(&f.heartbeat, "cluster-heartbeat", 2*time.Second, "with --redis: how often this node refreshes its liveness key")
+	fs.DurationVar(&f.ttl, "cluster-ttl", 6*time.Second, "with --redis: how long a node's liveness key lives; a node that stops is declared gone (its users leave) within ttl + heartbeat; at least twice the heartbeat")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
@@ -261,6 +266,14 @@ func (f *serveFlags) check() error {
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
+	if f.heartbeat <= 0 || f.ttl < 2*f.heartbeat {
+		errs = append(errs, errors.New("--cluster-heartbeat must be positive and --cluster-ttl at least twice as long"))
+	}
+	if f.advertise != "" {
+		if _, err := app.ParseAdvertise(f.advertise); err != nil {
+			errs = append(errs, fmt.Errorf("--advertise: %w", err))
+		}
+	}
 	if f.store != "" && !app.IsStoreURL(f.store) {
 		errs = append(errs, fmt.Errorf("--store %q: want postgres://… (or no store for SQLite)", app.RedactURL(f.store)))
 	}
@@ -304,6 +317,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",
+		Advertise: f.advertise, ClusterHeartbeat: f.heartbeat, ClusterTTL: f.ttl,
 	}
 }
 

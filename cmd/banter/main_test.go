@@ -78,6 +78,8 @@ func TestCommandLine(t *testing.T) {
 		{"port taken via env", map[string]string{"BANTER_ADDR": busy.Addr().String(), "BANTER_DB": db}, nil, exitListen, "", "cannot listen on " + busy.Addr().String()},
 		{"database cannot be opened", nil, []string{"--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "missing", "dir", "x.db")}, exitDatabase, "", "cannot open the database"},
 		{"database is a directory", map[string]string{"BANTER_DB": dir}, []string{"--addr", "127.0.0.1:0"}, exitDatabase, "", "cannot open the database " + dir},
+		{"bad advertise", nil, []string{"--advertise", "10.0.0.5:3000"}, exitUsage, "", "--advertise"},
+		{"bad cluster ttl", nil, []string{"--cluster-heartbeat", "2s", "--cluster-ttl", "3s"}, exitUsage, "", "--cluster-ttl"},
 		{"bench usage", nil, []string{"bench"}, exitUsage, "", "missing subcommand"},
 		{"tls cert without key", nil, []string{"--tls-cert", "c.pem"}, exitUsage, "", "--tls-cert and --tls-key go together"},
 		{"tls files missing", nil, []string{"--addr", "127.0.0.1:0", "--db", db, "--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, exitUsage, "", "cannot load the TLS certificate"},

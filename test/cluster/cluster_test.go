@@ -20,6 +20,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +32,13 @@ import (
 )
 
 const scenarioTimeout = 90 * time.Second
+
+// The nodes' liveness: a node that dies is declared gone within
+// clusterTTL + clusterHeartbeat (short, to keep the tests quick).
+const (
+	clusterHeartbeat = 500 * time.Millisecond
+	clusterTTL       = 1500 * time.Millisecond
+)
 
 func postgresURL() string {
 	if u := os.Getenv("BANTER_TEST_POSTGRES"); u != "" {
@@ -84,6 +92,8 @@ func newCluster(t *testing.T, n int) *cluster {
 		storeURL: postgresURL() + sep + "search_path=" + schema,
 		redisURL: redisURL() + "?prefix=" + url.QueryEscape("banter-test-"+id+":"),
 	}
+	// Registered before the nodes start, so it runs after they are killed.
+	testutil.DeleteRedisKeysAtCleanup(t, redisURL(), "banter-test-"+id+":")
 	for range n {
 		c.nodes = append(c.nodes, startNode(t, c))
 	}
@@ -113,11 +123,24 @@ func TestMain(m *testing.M) {
 type node struct {
 	cmd    *exec.Cmd
 	url    string
+	id     string // cluster node id: the prefix of its Engine.IO session ids
 	stderr *lockedBuf
 	done   chan struct{}
 }
 
-var listeningLine = testutil.ListeningLine
+var (
+	listeningLine = testutil.ListeningLine
+	advertiseLine = regexp.MustCompile(`cluster node ([0-9a-f]+) advertises (http://\S+?)"`)
+)
+
+// owners maps node ids to node URLs.
+func (c *cluster) owners() map[string]string {
+	m := map[string]string{}
+	for _, n := range c.nodes {
+		m[n.id] = n.url
+	}
+	return m
+}
 
 func startNode(t *testing.T, c *cluster) *node {
 	t.Helper()
@@ -127,6 +150,7 @@ func startNode(t *testing.T, c *cluster) *node {
 		"--db", filepath.Join(t.TempDir(), "unused.db"),
 		"--store", c.storeURL, "--redis", c.redisURL,
 		"--ping-interval", "1s", "--ping-timeout", "1s",
+		"--cluster-heartbeat", clusterHeartbeat.String(), "--cluster-ttl", clusterTTL.String(),
 		// The writers of the scenarios send as fast as acks come back.
 		"--rate-burst", "100000", "--rate-per-second", "100000")
 	pr, pw := io.Pipe()
@@ -148,9 +172,16 @@ func startNode(t *testing.T, c *cluster) *node {
 		}
 	})
 	urlc := make(chan string, 1)
+	idc := make(chan [2]string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			if m := advertiseLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case idc <- [2]string{m[1], m[2]}:
+				default:
+				}
+			}
 			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case urlc <- m[1]:
@@ -167,6 +198,16 @@ func startNode(t *testing.T, c *cluster) *node {
 		t.Fatalf("banter exited before listening (PostgreSQL and Redis up? scripts/deps.sh starts them)\n%s", n.stderr.String())
 	case <-time.After(30 * time.Second):
 		t.Fatalf("banter did not log its URL within 30s\n%s", n.stderr.String())
+	}
+	// Logged before the URL.
+	select {
+	case m := <-idc:
+		n.id = m[0]
+		if m[1] != n.url {
+			t.Fatalf("node advertises %s, listens on %s", m[1], n.url)
+		}
+	default:
+		t.Fatalf("banter logged no cluster node id\n%s", n.stderr.String())
 	}
 	return n
 }

@@ -1,21 +1,26 @@
 #!/usr/bin/env node
-// Node death: death.js PROXY_URL NODE1 NODE2 NODE3 PID3 PER_WRITER.
+// Node death: death.js PROXY_URL NODE1 NODE2 NODE3 PID3 PER_WRITER BUDGET_MS.
 // A writer and a reader are pinned to each node; every writer sends
 // PER_WRITER messages with client ids, one after the other. Midway the
 // script SIGKILLs node 3 (PID3, started by the Go test). Its writer and
 // reader reconnect through the proxy, which sends them to a live node; the
 // writer resends what was not acknowledged with the same client id, the
-// reader catches up with `since`. Then: every acked message is stored once,
-// nothing else is stored, and every reader has every seq once, in order
-// within each connection, with the acked ids.
+// reader catches up with `since`; both resume their sessions with their
+// token (the dead node holds their nicknames until its liveness key
+// expires). Then: every acked message is stored once, nothing else is
+// stored, and every reader has every seq once, in order within each
+// connection, with the acked ids; and presence converges: within BUDGET_MS
+// of the kill, the room's members are the connected users (what the dead
+// node had recorded is gone).
 'use strict';
 
 const { scenario, same, truthy } = require('../interop/lib');
-const { connect, call, ok, until } = require('../e2e/chatlib');
+const { connect, call, ok, until, sleep } = require('../e2e/chatlib');
 
-const [n1, n2, n3, pidArg, perArg] = process.argv.slice(3);
+const [n1, n2, n3, pidArg, perArg, budgetArg] = process.argv.slice(3);
 const pid = Number(pidArg);
 const PER = Number(perArg);
+const budget = Number(budgetArg);
 
 // A connection that may die: resolves or rejects every pending call when
 // the connection ends, instead of waiting for an ack that cannot come.
@@ -40,7 +45,7 @@ async function reconnect(url) {
 }
 
 scenario('death', async (proxy, check) => {
-  truthy(pid > 0 && PER > 0, 'usage: death.js PROXY N1 N2 N3 PID3 PER_WRITER');
+  truthy(pid > 0 && PER > 0 && budget > 0, 'usage: death.js PROXY N1 N2 N3 PID3 PER_WRITER BUDGET_MS');
   const nodes = [n1, n2, n3];
 
   // Readers: seq → id over all their connections; events must come in
@@ -69,7 +74,8 @@ scenario('death', async (proxy, check) => {
       r.reconnects++;
       const s = await reconnect(proxy);
       attach(s);
-      const h = await ok(s, 'hello', { nickname: r.name, since: { general: r.lastSeen } });
+      const h = await ok(s, 'hello', { nickname: r.name, since: { general: r.lastSeen }, resume: r.token });
+      r.token = h.token;
       const jr = h.rooms[0];
       jr.messages.forEach(r.record);
       let more = jr.more;
@@ -81,18 +87,18 @@ scenario('death', async (proxy, check) => {
     };
     const s = await connect(nodes[i]);
     attach(s);
-    await ok(s, 'hello', { nickname: r.name, rooms: ['general'] });
+    r.token = (await ok(s, 'hello', { nickname: r.name, rooms: ['general'] })).token;
     readers.push(r);
   }
 
   // Writers.
   const acks = new Map(); // clientId → ack
   let killed = false;
-  let sentTotal = 0;
+  let killedAt = 0;
   const writer = async (i) => {
     const nick = `writer${i + 1}`;
     let sock = await connect(nodes[i]);
-    await ok(sock, 'hello', { nickname: nick, rooms: ['general'] });
+    let token = (await ok(sock, 'hello', { nickname: nick, rooms: ['general'] })).token;
     let reconnects = 0;
     for (let k = 0; k < PER; k++) {
       const clientId = `w${i + 1}-${k}`;
@@ -109,12 +115,14 @@ scenario('death', async (proxy, check) => {
           reconnects++;
           sock.close();
           sock = await reconnect(proxy);
-          await ok(sock, 'hello', { nickname: nick, rooms: ['general'] });
+          token = (await ok(sock, 'hello', { nickname: nick, rooms: ['general'], resume: token })).token;
         }
       }
-      sentTotal++;
-      if (!killed && sentTotal >= (3 * PER) / 2) {
+      // Midway through node 3's writer (not the total: writers do not run
+      // at the same pace, and node 3's must still be sending).
+      if (!killed && i === 2 && k + 1 >= PER / 2) {
         killed = true;
+        killedAt = Date.now();
         process.kill(pid, 'SIGKILL');
       }
     }
@@ -137,11 +145,9 @@ scenario('death', async (proxy, check) => {
   }
   const bySeq = new Map([...acks.values()].map((a) => [a.seq, a.id]));
   for (const r of readers) {
-    r.stopping = true;
     same(r.problems, [], `${r.name} problems`);
     same([...r.got.keys()].sort((x, y) => x - y), seqs, `${r.name} seqs`);
     for (const [seq, id] of r.got) same(id, bySeq.get(seq), `${r.name} seq ${seq} id`);
-    r.sock.close();
   }
   truthy(readers[2].reconnects >= 1, 'reader3 never reconnected');
   check('every reader has every acked message once, with its id (reader3 caught up on another node)');
@@ -153,5 +159,21 @@ scenario('death', async (proxy, check) => {
   truthy(total <= 200, 'PER too large for one history page');
   same(page.messages.map((m) => [m.seq, m.id]), seqs.map((s) => [s, bySeq.get(s)]), 'history after the death');
   check('history on a surviving node has exactly the acked messages');
+
+  // The writers are gone; writer3's session on the dead node was never
+  // ended, so only its expiry removes it from the room.
+  const want = ['reader1', 'reader2', 'reader3', 'verifier'];
+  let members;
+  for (;;) {
+    members = (await ok(v, 'join', 'general')).members;
+    if (JSON.stringify(members) === JSON.stringify(want)) break;
+    truthy(Date.now() - killedAt < budget, `members ${JSON.stringify(members)} ${Date.now() - killedAt} ms after the kill, want ${JSON.stringify(want)}`);
+    await sleep(50);
+  }
+  check(`presence converged ${Date.now() - killedAt} ms after the kill: the room's members are the connected users`);
+  for (const r of readers) {
+    r.stopping = true;
+    r.sock.close();
+  }
   v.close();
 }, { timeout: 80000 });
