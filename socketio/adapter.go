@@ -34,9 +34,8 @@ type Session struct {
 // embeds a *MemoryAdapter for the local part and overrides the methods
 // that reach other nodes.
 //
-// Methods other than those taking a context must not wait for the network:
-// they are called with the namespace's state locked or on a connection's
-// goroutine.
+// Methods without a context never wait for other nodes' answers (they may
+// publish, within a bounded time): they run on connections' goroutines.
 type Adapter interface {
 	AddAll(id string, rooms []string)
 	Del(id, room string)

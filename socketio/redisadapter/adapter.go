@@ -66,6 +66,12 @@ func globEscape(s string) string {
 	return b.String()
 }
 
+// isResponseChannel reports whether channel carries answers to our
+// requests.
+func (a *Adapter) isResponseChannel(channel string) bool {
+	return channel == a.responseChannel || channel == a.specificChannel
+}
+
 func (a *Adapter) ownChannels() []string {
 	return []string{a.requestChannel, a.responseChannel, a.specificChannel}
 }
@@ -377,15 +383,6 @@ func (a *Adapter) Close() {
 
 // --- messages from other nodes -----------------------------------------------
 
-// onChannelMessage handles a message of the request or a response channel.
-func (a *Adapter) onChannelMessage(channel string, msg []byte) {
-	if channel == a.requestChannel {
-		a.onRequest(msg)
-		return
-	}
-	a.onResponse(msg)
-}
-
 func (a *Adapter) onRequest(msg []byte) {
 	req, err := decodeRequest(msg)
 	if err != nil {
@@ -411,7 +408,12 @@ func (a *Adapter) onRequest(msg []byte) {
 		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), req.Opts.broadcastOptions())
 		sockets := make([]wireSocket, 0, len(local))
 		for _, s := range local {
-			sockets = append(sockets, toWireSocket(s))
+			w := toWireSocket(s)
+			if _, err := json.Marshal(w.Data); err != nil {
+				a.c.log.Warn("redisadapter: socket data cannot be sent as JSON; fetchSockets gets null", "sid", s.ID, "err", err)
+				w.Data = nil
+			}
+			sockets = append(sockets, w)
 		}
 		a.answer(req, map[string]any{"requestId": req.RequestID, "sockets": sockets})
 	case reqServerSideEmit:

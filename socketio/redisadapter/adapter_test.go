@@ -97,13 +97,17 @@ func newNode(t *testing.T, key string, cfg redisadapter.Config) *node {
 	cfg.Logger = slog.New(slog.NewTextHandler(n.log, nil))
 	n.cluster = redisadapter.New(redisClient(t), cfg)
 	n.srv = socketio.NewServer(socketio.Config{Adapter: n.cluster.Adapter, DisableClientBundle: true})
-	n.srv.Of("/").OnConnection(func(s *socketio.Socket) {
+	// In a middleware, not a connection handler: Banter writes the CONNECT
+	// reply before connection handlers run, so a client could otherwise act
+	// before its rooms are joined.
+	n.srv.Of("/").Use(func(s *socketio.Socket) error {
 		if rooms, ok := s.Handshake().Auth["rooms"].([]any); ok {
 			for _, r := range rooms {
 				s.Join(fmt.Sprint(r))
 			}
 		}
 		s.SetData(map[string]any{"name": s.Handshake().Auth["name"]})
+		return nil
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", n.srv)

@@ -95,6 +95,11 @@ func (c Config) withDefaults() Config {
 // dropped (with a log line), and the asking node times out.
 const outQueue = 4096
 
+// inQueue bounds the broadcasts and requests waiting for the dispatcher;
+// past it the subscriber waits (Redis buffers for the connection, up to its
+// client-output-buffer-limit for pub/sub).
+const inQueue = 16384
+
 // Cluster is one node's membership in the Redis pub/sub of a Socket.IO
 // cluster, shared by all its namespaces.
 type Cluster struct {
@@ -110,7 +115,8 @@ type Cluster struct {
 	ready      chan struct{}       // closed when everything wanted is subscribed; replaced when more is wanted
 	kick       chan struct{}
 
-	out chan outMsg // answers to publish
+	out   chan outMsg                // answers to publish
+	inbox chan rueidis.PubSubMessage // broadcasts and requests for the dispatcher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,11 +140,13 @@ func New(client rueidis.Client, cfg Config) *Cluster {
 		ready:      make(chan struct{}),
 		kick:       make(chan struct{}, 1),
 		out:        make(chan outMsg, outQueue),
+		inbox:      make(chan rueidis.PubSubMessage, inQueue),
 	}
 	close(c.ready) // nothing wanted yet
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.done.Add(2)
+	c.done.Add(3)
 	go c.subscriber()
+	go c.dispatcher()
 	go c.publisher()
 	return c
 }
@@ -409,24 +417,54 @@ func (c *Cluster) sync(dc rueidis.DedicatedClient, have map[string]bool) error {
 // end in '*' (they end in '#').
 func isPattern(x string) bool { return len(x) > 0 && x[len(x)-1] == '*' }
 
-// onMessage routes a message to its namespace's adapter.
+// onMessage runs on rueidis's reading goroutine. Answers to our requests
+// are handled at once; broadcasts and requests go, in order, to the
+// dispatcher, because they run application code (disconnect handlers,
+// serverSideEmit handlers) that may itself wait for answers: those must
+// not queue behind it.
 func (c *Cluster) onMessage(m rueidis.PubSubMessage) {
-	c.mu.Lock()
-	var a *Adapter
-	if m.Pattern != "" {
-		a = c.byPattern[m.Pattern]
-	} else {
-		a = c.byChannel[m.Channel]
+	if m.Pattern == "" {
+		c.mu.Lock()
+		a := c.byChannel[m.Channel]
+		c.mu.Unlock()
+		if a != nil && a.isResponseChannel(m.Channel) {
+			a.onResponse([]byte(m.Message))
+			return
+		}
 	}
-	c.mu.Unlock()
-	if a == nil {
-		return // a namespace closed meanwhile
+	select {
+	case c.inbox <- m:
+	case <-c.ctx.Done():
 	}
-	if m.Pattern != "" {
-		a.onBroadcast(m.Channel, []byte(m.Message))
-		return
+}
+
+// dispatcher hands broadcasts and requests to their namespace's adapter,
+// in the order Redis delivered them (a socketsJoin then a broadcast to the
+// room reach the room's new member).
+func (c *Cluster) dispatcher() {
+	defer c.done.Done()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case m := <-c.inbox:
+			c.mu.Lock()
+			var a *Adapter
+			if m.Pattern != "" {
+				a = c.byPattern[m.Pattern]
+			} else {
+				a = c.byChannel[m.Channel]
+			}
+			c.mu.Unlock()
+			switch {
+			case a == nil: // a namespace closed meanwhile
+			case m.Pattern != "":
+				a.onBroadcast(m.Channel, []byte(m.Message))
+			default:
+				a.onRequest([]byte(m.Message))
+			}
+		}
 	}
-	a.onChannelMessage(m.Channel, []byte(m.Message))
 }
 
 // randomID returns n random characters of [A-Za-z0-9] (Node uses uid2).

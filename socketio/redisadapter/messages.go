@@ -347,7 +347,7 @@ type request struct {
 // decodeRequest decodes a JSON or MessagePack request.
 func decodeRequest(msg []byte) (*request, error) {
 	if len(msg) > 0 && msg[0] == '{' {
-		var req request
+		req := request{Type: -1} // a request without a type is of no known type
 		if err := json.Unmarshal(msg, &req); err != nil {
 			return nil, fmt.Errorf("%w: request: %v", errMsgpack, err)
 		}

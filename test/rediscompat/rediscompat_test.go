@@ -65,12 +65,16 @@ func startBanter(t *testing.T, key string) string {
 	cluster := redisadapter.New(rc, redisadapter.Config{Key: key, RequestsTimeout: 3 * time.Second, Logger: logger})
 	srv := socketio.NewServer(socketio.Config{Adapter: cluster.Adapter, DisableClientBundle: true, Logger: logger})
 	root, ctl := srv.Of("/"), srv.Of("/ctl")
-	root.OnConnection(func(s *socketio.Socket) {
+	// A middleware: Banter writes the CONNECT reply before connection
+	// handlers run (Node runs them first), so joins there could come after
+	// the client's next step.
+	root.Use(func(s *socketio.Socket) error {
 		auth := s.Handshake().Auth
 		for _, r := range stringList(auth["rooms"]) {
 			s.Join(r)
 		}
 		s.SetData(map[string]any{"name": auth["name"]})
+		return nil
 	})
 	root.OnServerSideEmit("hello-servers", func(ev *socketio.ServerSideEvent) {
 		_ = ctl.Emit("server-side", ev.Args)
