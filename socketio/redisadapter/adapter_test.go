@@ -428,6 +428,20 @@ func TestServerSideEmit(t *testing.T) {
 	if !strings.Contains(err.Error(), "1 of 2") {
 		t.Fatalf("error does not say how many answered: %v", err)
 	}
+	// A handler may itself wait for the other nodes: answers are not read
+	// behind it.
+	b.srv.Of("/").OnServerSideEmit("nested", func(ev *socketio.ServerSideEvent) {
+		n, err := b.srv.Of("/").ServerCount(context.Background())
+		rooms, err2 := b.srv.Of("/").AllRooms(context.Background())
+		ev.Ack(fmt.Sprint(n, len(rooms), err, err2))
+	})
+	a.srv.Of("/").OnServerSideEmit("nested", func(ev *socketio.ServerSideEvent) { ev.Ack("a") })
+	c.srv.Of("/").OnServerSideEmit("nested", func(ev *socketio.ServerSideEvent) { ev.Ack("c") })
+	answers, err = a.srv.Of("/").ServerSideEmitWithAck(context.Background(), "nested")
+	sort.Slice(answers, func(i, j int) bool { return fmt.Sprint(answers[i]) < fmt.Sprint(answers[j]) })
+	if err != nil || fmt.Sprint(answers) != "[3 0 <nil> <nil> c]" {
+		t.Fatalf("nested: %v %v", answers, err)
+	}
 	if _, err := a.srv.Of("/").ServerSideEmitWithAck(context.Background(), "disconnect"); !errors.Is(err, socketio.ErrReservedEvent) {
 		t.Fatalf("reserved event: %v", err)
 	}
