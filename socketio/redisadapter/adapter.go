@@ -76,9 +76,6 @@ func (a *Adapter) ownChannels() []string {
 	return []string{a.requestChannel, a.responseChannel, a.specificChannel}
 }
 
-// UID returns this node's id in the namespace's messages.
-func (a *Adapter) UID() string { return a.uid }
-
 // pending is a request of ours waiting for the other nodes.
 type pending struct {
 	typ     int
@@ -102,11 +99,12 @@ type ackPending struct {
 // Broadcast delivers p here and, unless opts.Local, publishes it for the
 // other nodes: on key#nsp#room# when exactly one room is targeted, else on
 // key#nsp# (as Node's adapter does, so nodes skip rooms they do not have).
+// Local clients are served first: they do not wait for Redis.
 func (a *Adapter) Broadcast(p *parser.Packet, opts socketio.BroadcastOptions) {
+	a.MemoryAdapter.Broadcast(p, opts)
 	if !opts.Local {
 		a.publishBroadcast(p, opts)
 	}
-	a.MemoryAdapter.Broadcast(p, opts)
 }
 
 func (a *Adapter) publishBroadcast(p *parser.Packet, opts socketio.BroadcastOptions) {
