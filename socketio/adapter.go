@@ -105,8 +105,10 @@ type MemoryAdapter struct {
 	// Connection state recovery.
 	recMu    sync.Mutex
 	sessions map[string]*persisted // by pid
-	packets  []storedPacket        // ring of broadcast event packets, oldest first
-	offset   atomic.Uint64
+	// sessionRooms counts the persisted sessions in each room (HasRoom).
+	sessionRooms map[string]int
+	packets      []storedPacket // ring of broadcast event packets, oldest first
+	offset       atomic.Uint64
 }
 
 type persisted struct {
@@ -124,10 +126,11 @@ type storedPacket struct {
 // NewMemoryAdapter returns an in-memory adapter for n.
 func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
 	return &MemoryAdapter{
-		nsp:      n,
-		rooms:    make(map[string]map[string]struct{}),
-		sids:     make(map[string]map[string]struct{}),
-		sessions: make(map[string]*persisted),
+		nsp:          n,
+		rooms:        make(map[string]map[string]struct{}),
+		sids:         make(map[string]map[string]struct{}),
+		sessions:     make(map[string]*persisted),
+		sessionRooms: make(map[string]int),
 	}
 }
 
@@ -410,13 +413,23 @@ func (a *MemoryAdapter) AllRooms(context.Context) ([]string, error) {
 }
 
 // HasRoom reports whether a local socket is in room (a socket's own room
-// included). Cluster adapters use it to skip broadcasts for rooms this
-// node has no member in.
+// included), or a disconnected session kept for connection state recovery
+// was. Cluster adapters use it to skip broadcasts for rooms this node has
+// no member in: a broadcast a recoverable session missed must still be
+// stored for it.
 func (a *MemoryAdapter) HasRoom(room string) bool {
 	a.mu.RLock()
 	_, ok := a.rooms[room]
 	a.mu.RUnlock()
-	return ok || a.nsp.Socket(room) != nil
+	if ok || a.nsp.Socket(room) != nil {
+		return true
+	}
+	if a.nsp.srv.cfg.Recovery == nil {
+		return false
+	}
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	return a.sessionRooms[room] > 0
 }
 
 // ServerSideEmit implements Adapter: there is no other node.
@@ -459,7 +472,7 @@ func (a *MemoryAdapter) expireLocked(now time.Time) {
 	}
 	for pid, s := range a.sessions {
 		if now.After(s.expires) {
-			delete(a.sessions, pid)
+			a.forgetSessionLocked(pid)
 		}
 	}
 }
@@ -469,8 +482,27 @@ func (a *MemoryAdapter) PersistSession(s *Session) {
 		return
 	}
 	a.recMu.Lock()
+	a.forgetSessionLocked(s.PID)
 	a.sessions[s.PID] = &persisted{s: s, expires: time.Now().Add(a.nsp.srv.cfg.Recovery.MaxDisconnectionDuration)}
+	for _, r := range s.Rooms {
+		a.sessionRooms[r]++
+	}
 	a.recMu.Unlock()
+}
+
+// forgetSessionLocked drops the persisted session of pid, if any. Called
+// with a.recMu held.
+func (a *MemoryAdapter) forgetSessionLocked(pid string) {
+	ps := a.sessions[pid]
+	if ps == nil {
+		return
+	}
+	delete(a.sessions, pid)
+	for _, r := range ps.s.Rooms {
+		if a.sessionRooms[r]--; a.sessionRooms[r] <= 0 {
+			delete(a.sessionRooms, r)
+		}
+	}
 }
 
 func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
@@ -490,7 +522,7 @@ func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
 		// lost, the state cannot be recovered.
 		return nil, false
 	}
-	delete(a.sessions, pid)
+	a.forgetSessionLocked(pid)
 	return ps.s, true
 }
 

@@ -89,6 +89,13 @@ type node struct {
 // ("rooms": [...]) and keep their auth "name" as data.
 func newNode(t *testing.T, key string, cfg redisadapter.Config) *node {
 	t.Helper()
+	return newNodeWith(t, key, cfg, socketio.Config{})
+}
+
+// newNodeWith is newNode with a server configuration (its Adapter is set
+// here).
+func newNodeWith(t *testing.T, key string, cfg redisadapter.Config, scfg socketio.Config) *node {
+	t.Helper()
 	n := &node{log: &logBuffer{}}
 	cfg.Key = key
 	if cfg.RequestsTimeout == 0 {
@@ -96,7 +103,8 @@ func newNode(t *testing.T, key string, cfg redisadapter.Config) *node {
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(n.log, nil))
 	n.cluster = redisadapter.New(redisClient(t), cfg)
-	n.srv = socketio.NewServer(socketio.Config{Adapter: n.cluster.Adapter, DisableClientBundle: true})
+	scfg.Adapter, scfg.DisableClientBundle = n.cluster.Adapter, true
+	n.srv = socketio.NewServer(scfg)
 	// In a middleware, not a connection handler: Banter writes the CONNECT
 	// reply before connection handlers run, so a client could otherwise act
 	// before its rooms are joined.
@@ -508,4 +516,69 @@ func TestBadMessages(t *testing.T) {
 	}, "8 dropped messages logged")
 	marker(t, a, pa)
 	pa.nothing(t)
+}
+
+// TestRecoveryOnSameNode: a client that reconnects to its node recovers its
+// session, with the broadcasts other nodes sent meanwhile.
+func TestRecoveryOnSameNode(t *testing.T) {
+	key := uniqueKey()
+	a := newNodeWith(t, key, redisadapter.Config{}, socketio.Config{Recovery: &socketio.RecoveryConfig{}})
+	b := newNode(t, key, redisadapter.Config{})
+	waitServers(t, 2, a, b)
+	proxy, purl := testutil.StartProxy(t, a.url)
+	m, err := client.NewManager(purl, client.Config{Transports: []string{"websocket"},
+		ReconnectDelay: 10 * time.Millisecond, ReconnectDelayMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	s := m.Socket("/", client.SocketOptions{Auth: map[string]any{"name": "pa", "rooms": []string{"r"}}})
+	got := make(chan string, 16)
+	s.On("to-room", func(e *client.Event) {
+		v, _ := e.String(0)
+		got <- v
+	})
+	connects := make(chan struct{}, 4)
+	s.OnConnect(func() { connects <- struct{}{} })
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := s.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-connects
+	id := s.ID()
+	expect := func(want string) {
+		t.Helper()
+		select {
+		case v := <-got:
+			if v != want {
+				t.Fatalf("got %q, want %q", v, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no %q", want)
+		}
+	}
+	_ = b.srv.To("r").Emit("to-room", "before")
+	expect("before")
+
+	proxy.Down.Store(true)
+	proxy.Cut()
+	testutil.Eventually(t, waitTimeout, func() bool { return a.srv.Of("/").Len() == 0 }, "a saw the disconnect")
+	for i := range 3 {
+		_ = b.srv.To("r").Emit("to-room", fmt.Sprint("missed ", i))
+	}
+	proxy.Down.Store(false)
+	select {
+	case <-connects:
+	case <-time.After(waitTimeout):
+		t.Fatal("no reconnection")
+	}
+	if !s.Recovered() || s.ID() != id {
+		t.Fatalf("recovered %v, id %q (was %q)", s.Recovered(), s.ID(), id)
+	}
+	for i := range 3 {
+		expect(fmt.Sprint("missed ", i))
+	}
+	_ = b.srv.To("r").Emit("to-room", "after")
+	expect("after")
 }
