@@ -582,3 +582,49 @@ func TestRecoveryOnSameNode(t *testing.T) {
 	_ = b.srv.To("r").Emit("to-room", "after")
 	expect("after")
 }
+
+// TestNamespaceNames: broadcasts of a namespace whose name holds glob
+// characters reach the other node, and only that namespace.
+func TestNamespaceNames(t *testing.T) {
+	key := uniqueKey()
+	a, b := newNode(t, key, redisadapter.Config{}), newNode(t, key, redisadapter.Config{})
+	const odd = "/[x]*"
+	for _, n := range []*node{a, b} {
+		n.srv.Of(odd)
+		n.srv.Of("/x")
+	}
+	for _, n := range []*node{a, b} {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		if err := n.cluster.Ready(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	m, err := client.NewManager(b.url, client.Config{Transports: []string{"websocket"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	got := make(chan string, 4)
+	for _, nsp := range []string{odd, "/x"} {
+		s := m.Socket(nsp, client.SocketOptions{})
+		s.On("hello", func(e *client.Event) { got <- nsp })
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		if err := s.Connect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+	}
+	_ = a.srv.Of(odd).Emit("hello")
+	_ = a.srv.Of("/x").Emit("hello")
+	for _, want := range []string{odd, "/x"} {
+		select {
+		case nsp := <-got:
+			if nsp != want {
+				t.Fatalf("got hello on %q, want %q", nsp, want)
+			}
+		case <-time.After(waitTimeout):
+			t.Fatalf("no hello on %q", want)
+		}
+	}
+}
