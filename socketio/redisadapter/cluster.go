@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/socketio"
@@ -107,13 +108,13 @@ type Cluster struct {
 	log    *slog.Logger
 	client rueidis.Client
 
-	mu         sync.Mutex
-	closed     bool
-	byPattern  map[string]*Adapter // key#nsp#* → adapter (broadcasts)
-	byChannel  map[string]*Adapter // request and response channels → adapter
-	subscribed map[string]bool     // patterns and channels Redis confirmed
-	ready      chan struct{}       // closed when everything wanted is subscribed; replaced when more is wanted
-	kick       chan struct{}
+	closed atomic.Bool
+
+	mu        sync.RWMutex
+	byPattern map[string]*Adapter // key#nsp#* → adapter (broadcasts)
+	byChannel map[string]*Adapter // request and response channels → adapter
+	ready     chan struct{}       // closed when everything wanted is subscribed; replaced when more is wanted
+	kick      chan struct{}
 
 	out   chan outMsg                // answers to publish
 	inbox chan rueidis.PubSubMessage // broadcasts and requests for the dispatcher
@@ -136,11 +137,10 @@ func New(client rueidis.Client, cfg Config) *Cluster {
 	c := &Cluster{
 		cfg: cfg, log: cfg.Logger, client: client,
 		byPattern: make(map[string]*Adapter), byChannel: make(map[string]*Adapter),
-		subscribed: make(map[string]bool),
-		ready:      make(chan struct{}),
-		kick:       make(chan struct{}, 1),
-		out:        make(chan outMsg, outQueue),
-		inbox:      make(chan rueidis.PubSubMessage, inQueue),
+		ready: make(chan struct{}),
+		kick:  make(chan struct{}, 1),
+		out:   make(chan outMsg, outQueue),
+		inbox: make(chan rueidis.PubSubMessage, inQueue),
 	}
 	close(c.ready) // nothing wanted yet
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -194,11 +194,10 @@ func (c *Cluster) wantMoreLocked() {
 // created so far: from then on this node receives what other nodes
 // publish, and counts in their ServerCount.
 func (c *Cluster) Ready(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if c.closed.Load() {
 		return ErrClosed
 	}
+	c.mu.Lock()
 	ready := c.ready
 	c.mu.Unlock()
 	select {
@@ -212,13 +211,11 @@ func (c *Cluster) Ready(ctx context.Context) error {
 // Close stops the subscriber and the publisher; requests in flight fail
 // with ErrClosed. The rueidis client stays open (the caller owns it).
 func (c *Cluster) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.closed.CompareAndSwap(false, true) {
 		c.done.Wait()
 		return nil
 	}
-	c.closed = true
+	c.mu.Lock()
 	adapters := make([]*Adapter, 0, len(c.byPattern))
 	for _, a := range c.byPattern {
 		adapters = append(adapters, a)
@@ -241,10 +238,7 @@ func (c *Cluster) wake() {
 
 // publish sends msg now, bounded by PublishTimeout.
 func (c *Cluster) publish(ctx context.Context, channel string, msg []byte) error {
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
+	if c.closed.Load() {
 		return ErrClosed
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.PublishTimeout)
@@ -298,7 +292,6 @@ func (c *Cluster) subscriber() {
 	for {
 		err := c.session()
 		c.mu.Lock()
-		clear(c.subscribed)
 		c.wantMoreLocked()
 		c.mu.Unlock()
 		if c.ctx.Err() != nil {
@@ -391,11 +384,7 @@ func (c *Cluster) sync(dc rueidis.DedicatedClient, have map[string]bool) error {
 		delete(have, x)
 	}
 	c.mu.Lock()
-	clear(c.subscribed)
 	complete := true
-	for x := range have {
-		c.subscribed[x] = true
-	}
 	for p := range c.byPattern {
 		complete = complete && have[p]
 	}
@@ -424,9 +413,9 @@ func isPattern(x string) bool { return len(x) > 0 && x[len(x)-1] == '*' }
 // not queue behind it.
 func (c *Cluster) onMessage(m rueidis.PubSubMessage) {
 	if m.Pattern == "" {
-		c.mu.Lock()
+		c.mu.RLock()
 		a := c.byChannel[m.Channel]
-		c.mu.Unlock()
+		c.mu.RUnlock()
 		if a != nil && a.isResponseChannel(m.Channel) {
 			a.onResponse([]byte(m.Message))
 			return
@@ -448,14 +437,14 @@ func (c *Cluster) dispatcher() {
 		case <-c.ctx.Done():
 			return
 		case m := <-c.inbox:
-			c.mu.Lock()
+			c.mu.RLock()
 			var a *Adapter
 			if m.Pattern != "" {
 				a = c.byPattern[m.Pattern]
 			} else {
 				a = c.byChannel[m.Channel]
 			}
-			c.mu.Unlock()
+			c.mu.RUnlock()
 			switch {
 			case a == nil: // a namespace closed meanwhile
 			case m.Pattern != "":
