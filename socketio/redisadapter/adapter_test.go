@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -44,13 +45,16 @@ func uniqueKey() string {
 	return "banter-test-" + hex.EncodeToString(b)
 }
 
-func redisClient(t testing.TB) rueidis.Client {
+// redisClient connects to the test Redis; name (may be empty) names its
+// connections in CLIENT LIST.
+func redisClient(t testing.TB, name string) rueidis.Client {
 	t.Helper()
 	opt, err := rueidis.ParseURL(redisURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	opt.DisableCache = true
+	opt.ClientName = name
 	c, err := rueidis.NewClient(opt)
 	if err != nil {
 		t.Fatalf("Redis at %s is not reachable (is it running? scripts/deps.sh starts it): %v", redisURL(), err)
@@ -83,6 +87,7 @@ type node struct {
 	cluster *redisadapter.Cluster
 	url     string
 	log     *logBuffer
+	name    string // of its Redis connections
 }
 
 // newNode starts a server whose sockets join the rooms listed in their auth
@@ -102,7 +107,8 @@ func newNodeWith(t *testing.T, key string, cfg redisadapter.Config, scfg socketi
 		cfg.RequestsTimeout = 3 * time.Second
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(n.log, nil))
-	n.cluster = redisadapter.New(redisClient(t), cfg)
+	n.name = "banter-test-node-" + uniqueKey()
+	n.cluster = redisadapter.New(redisClient(t, n.name), cfg)
 	scfg.Adapter, scfg.DisableClientBundle = n.cluster.Adapter, true
 	n.srv = socketio.NewServer(scfg)
 	// In a middleware, not a connection handler: Banter writes the CONNECT
@@ -495,7 +501,7 @@ func TestBadMessages(t *testing.T) {
 	key := uniqueKey()
 	a := newNode(t, key, redisadapter.Config{})
 	pa := connect(t, a.url, "pa", "red")
-	rc := redisClient(t)
+	rc := redisClient(t, "")
 	ctx := context.Background()
 	for _, m := range []struct{ channel, msg string }{
 		{key + "#/#", "\x93\xa1x"},                                                        // truncated
@@ -627,4 +633,75 @@ func TestNamespaceNames(t *testing.T) {
 			t.Fatalf("no hello on %q", want)
 		}
 	}
+}
+
+// TestResubscribe: a node whose subscriber connection is killed subscribes
+// again and gets broadcasts again.
+func TestResubscribe(t *testing.T) {
+	key := uniqueKey()
+	a, b := newNode(t, key, redisadapter.Config{}), newNode(t, key, redisadapter.Config{RetryDelay: 20 * time.Millisecond})
+	waitServers(t, 2, a, b)
+	pb := connect(t, b.url, "pb")
+	rc := redisClient(t, "")
+	ctx := context.Background()
+	list, err := rc.Do(ctx, rc.B().ClientList().TypePubsub().Build()).ToString()
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := 0
+	for line := range strings.SplitSeq(list, "\n") {
+		if !strings.Contains(line, " name="+b.name+" ") {
+			continue
+		}
+		// RESP3 returns a verbatim string: "txt:id=12 addr=…".
+		idText, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "txt:"), "id="), " ")
+		id, err := strconv.ParseInt(idText, 10, 64)
+		if err != nil {
+			t.Fatalf("CLIENT LIST line %q: %v", line, err)
+		}
+		if err := rc.Do(ctx, rc.B().ClientKill().Id(id).Build()).Error(); err != nil {
+			t.Fatal(err)
+		}
+		killed++
+	}
+	if killed != 1 {
+		t.Fatalf("found %d pub/sub connections of node b, want 1:\n%s", killed, list)
+	}
+	testutil.Eventually(t, waitTimeout, func() bool { return strings.Contains(b.log.String(), "reconnecting") }, "connection loss noticed")
+	ready, cancel := context.WithTimeout(ctx, waitTimeout)
+	defer cancel()
+	if err := b.cluster.Ready(ready); err != nil {
+		t.Fatal(err)
+	}
+	waitServers(t, 2, a)
+	_ = a.srv.Emit("hello", "after")
+	if args := pb.expect(t, "hello"); args[0] != "after" {
+		t.Fatalf("got %v", args)
+	}
+}
+
+// TestClose: Close ends the cluster's goroutines and fails what waits.
+func TestClose(t *testing.T) {
+	testutil.CheckGoroutineLeaks(t)
+	rc := redisClient(t, "")
+	c := redisadapter.New(rc, redisadapter.Config{Key: uniqueKey(), Logger: slog.New(slog.DiscardHandler)})
+	srv := socketio.NewServer(socketio.Config{Adapter: c.Adapter, DisableClientBundle: true})
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := c.Ready(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := c.Ready(ctx); !errors.Is(err, redisadapter.ErrClosed) {
+		t.Fatalf("Ready after Close: %v", err)
+	}
+	if err := srv.Of("/").ServerSideEmit("x"); !errors.Is(err, redisadapter.ErrClosed) {
+		t.Fatalf("ServerSideEmit after Close: %v", err)
+	}
+	_ = srv.Shutdown(ctx)
 }
