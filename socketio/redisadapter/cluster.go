@@ -18,11 +18,14 @@
 //
 // Concurrency: all methods are safe for concurrent use. One goroutine owns
 // a dedicated Redis connection and keeps it subscribed to the channels of
-// every namespace (resubscribing after a reconnection); messages from other
-// nodes are handled in the order Redis delivers them, on rueidis's reading
-// goroutine: local deliveries only enqueue, and answers to other nodes are
-// published by a second goroutine. A Broadcast publishes before it returns
-// (bounded by Config.PublishTimeout); requests wait for answers at most
+// every namespace (resubscribing after a reconnection). Answers to this
+// node's requests are handled on rueidis's reading goroutine; broadcasts
+// and requests from other nodes go, in the order Redis delivers them, to a
+// dispatcher goroutine (they run application code: disconnect and
+// OnServerSideEmit handlers, which may wait for other nodes' answers);
+// answers to other nodes are published by a third goroutine. A Broadcast
+// delivers locally, then publishes before it returns (bounded by
+// Config.PublishTimeout); requests wait for answers at most
 // Config.RequestsTimeout.
 package redisadapter
 
