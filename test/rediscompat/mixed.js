@@ -212,7 +212,11 @@ scenario('mixed', async (banterURL, check) => {
   await banter('disconnectSockets', { in: ['blue'] });
   const reasons = await gone;
   same(reasons.map((r) => r[0]), ['io server disconnect', 'io server disconnect'], 'disconnect reasons');
-  check('disconnectSockets from Banter disconnects Node\'s sockets too');
+  const closed = Promise.all([once(nA, 'disconnect'), once(bA, 'disconnect')]);
+  io.in('red').disconnectSockets(true);
+  same((await closed).map((r) => r[0]), ['io server disconnect', 'io server disconnect'], 'disconnect reasons (close)');
+  await until('no socket left', async () => (await banter('fetchSockets')).length === 0);
+  check('disconnectSockets crosses both ways (with and without closing the connection)');
 
   for (const s of [...all, ctl]) s.disconnect();
   io.close();
