@@ -340,7 +340,10 @@ func (s *Socket) sendConnect(eng *engine) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.active || s.connected {
+	// Already asked on this connection: Open and the manager's run loop
+	// may both see a fresh connection, and a second CONNECT for a
+	// namespace makes the server close the connection (as Node does).
+	if !s.active || s.connected || s.eng == eng {
 		return
 	}
 	if s.pid != "" {

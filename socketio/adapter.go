@@ -1,13 +1,13 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/banter-chat/banter/engineio"
 	"github.com/banter-chat/banter/socketio/parser"
 )
 
@@ -28,8 +28,14 @@ type Session struct {
 }
 
 // Adapter stores room membership and delivers broadcasts. The in-memory
-// adapter serves one node; a cluster adapter (Redis) implements the same
-// interface and forwards broadcasts to the other nodes.
+// adapter serves one node; a cluster adapter (package
+// socketio/redisadapter) implements the same interface and forwards
+// broadcasts and requests to the other nodes. A cluster adapter usually
+// embeds a *MemoryAdapter for the local part and overrides the methods
+// that reach other nodes.
+//
+// Methods without a context never wait for other nodes' answers (they may
+// publish, within a bounded time): they run on connections' goroutines.
 type Adapter interface {
 	AddAll(id string, rooms []string)
 	Del(id, room string)
@@ -37,12 +43,37 @@ type Adapter interface {
 	SocketRooms(id string) []string
 	// Sockets returns the ids of local sockets matching opts.
 	Sockets(opts BroadcastOptions) []string
-	// Broadcast delivers p to the sockets matching opts, encoding it once.
+	// Broadcast delivers p to the sockets matching opts, encoding it once
+	// (and, unless opts.Local, to the other nodes).
 	Broadcast(p *parser.Packet, opts BroadcastOptions)
 	// BroadcastWithAck delivers p (with an ack id set by the adapter per
-	// socket) and calls onAck for every answer. It returns how many
-	// sockets were sent the packet.
-	BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, onAck func(args []any, err error)) int
+	// socket) and calls onAck for every answer. Every node that handled it
+	// calls onCount once with how many of its sockets were sent the packet
+	// (ServerCount nodes in all, unless opts.Local: then only this one).
+	// Answers still pending when ctx ends are no longer awaited.
+	BroadcastWithAck(ctx context.Context, p *parser.Packet, opts BroadcastOptions, onCount func(clients int), onAck func(args []any, err error))
+	// ServerCount returns the number of nodes serving the namespace,
+	// this one included (1 for a single node).
+	ServerCount(ctx context.Context) (int, error)
+	// FetchSockets returns the sockets matching opts on every node (on this
+	// one only with opts.Local).
+	FetchSockets(ctx context.Context, opts BroadcastOptions) ([]*RemoteSocket, error)
+	// AddSockets, DelSockets and DisconnectSockets make the sockets
+	// matching opts, on every node unless opts.Local, join rooms, leave
+	// rooms or disconnect. Local sockets are handled before they return;
+	// other nodes' asynchronously (the error says the request could not be
+	// sent).
+	AddSockets(opts BroadcastOptions, rooms []string) error
+	DelSockets(opts BroadcastOptions, rooms []string) error
+	DisconnectSockets(opts BroadcastOptions, close bool) error
+	// AllRooms returns the rooms of every node (a socket's own room
+	// included, as Node lists it).
+	AllRooms(ctx context.Context) ([]string, error)
+	// ServerSideEmit sends an event to the other nodes' namespaces (see
+	// Namespace.ServerSideEmit); ServerSideEmitWithAck waits for one
+	// answer from every other node.
+	ServerSideEmit(event string, args []any) error
+	ServerSideEmitWithAck(ctx context.Context, event string, args []any) ([]any, error)
 	// PersistSession and RestoreSession support connection state recovery:
 	// RestoreSession takes back the session of pid if it can be recovered
 	// from offset (the last packet the client saw).
@@ -74,8 +105,10 @@ type MemoryAdapter struct {
 	// Connection state recovery.
 	recMu    sync.Mutex
 	sessions map[string]*persisted // by pid
-	packets  []storedPacket        // ring of broadcast event packets, oldest first
-	offset   atomic.Uint64
+	// sessionRooms counts the persisted sessions in each room (HasRoom).
+	sessionRooms map[string]int
+	packets      []storedPacket // ring of broadcast event packets, oldest first
+	offset       atomic.Uint64
 }
 
 type persisted struct {
@@ -93,10 +126,11 @@ type storedPacket struct {
 // NewMemoryAdapter returns an in-memory adapter for n.
 func NewMemoryAdapter(n *Namespace) *MemoryAdapter {
 	return &MemoryAdapter{
-		nsp:      n,
-		rooms:    make(map[string]map[string]struct{}),
-		sids:     make(map[string]map[string]struct{}),
-		sessions: make(map[string]*persisted),
+		nsp:          n,
+		rooms:        make(map[string]map[string]struct{}),
+		sids:         make(map[string]map[string]struct{}),
+		sessions:     make(map[string]*persisted),
+		sessionRooms: make(map[string]int),
 	}
 }
 
@@ -276,9 +310,13 @@ func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
 	}
 }
 
-func (a *MemoryAdapter) BroadcastWithAck(p *parser.Packet, opts BroadcastOptions, onAck func([]any, error)) int {
+func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts BroadcastOptions, onCount func(int), onAck func([]any, error)) {
 	targets := a.targets(opts)
-	n := 0
+	type pending struct {
+		s  *Socket
+		id uint64
+	}
+	sent := make([]pending, 0, len(targets))
 	for _, s := range targets {
 		data, att := p.Data, p.Attachments
 		s.mu.Lock()
@@ -301,9 +339,106 @@ func (a *MemoryAdapter) BroadcastWithAck(p *parser.Packet, opts BroadcastOptions
 		}
 		s.mu.Unlock()
 		s.client.writePacket(&parser.Packet{Type: p.Type, Namespace: p.Namespace, ID: id, HasID: true, Data: data, Attachments: att})
-		n++
+		sent = append(sent, pending{s, id})
 	}
-	return n
+	onCount(len(sent))
+	if len(sent) > 0 && ctx.Done() != nil {
+		// Forget the callbacks of answers nobody waits for any more, so a
+		// socket that never answers does not keep them until it leaves.
+		context.AfterFunc(ctx, func() {
+			for _, ps := range sent {
+				ps.s.mu.Lock()
+				delete(ps.s.acks, ps.id)
+				ps.s.mu.Unlock()
+			}
+		})
+	}
+}
+
+// ServerCount implements Adapter: one node.
+func (a *MemoryAdapter) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// FetchSockets implements Adapter with this node's sockets.
+func (a *MemoryAdapter) FetchSockets(_ context.Context, opts BroadcastOptions) ([]*RemoteSocket, error) {
+	targets := a.targets(opts)
+	out := make([]*RemoteSocket, 0, len(targets))
+	for _, s := range targets {
+		out = append(out, s.remote())
+	}
+	return out, nil
+}
+
+// AddSockets implements Adapter with this node's sockets.
+func (a *MemoryAdapter) AddSockets(opts BroadcastOptions, rooms []string) error {
+	for _, s := range a.targets(opts) {
+		s.Join(rooms...)
+	}
+	return nil
+}
+
+// DelSockets implements Adapter with this node's sockets.
+func (a *MemoryAdapter) DelSockets(opts BroadcastOptions, rooms []string) error {
+	for _, s := range a.targets(opts) {
+		for _, r := range rooms {
+			s.Leave(r)
+		}
+	}
+	return nil
+}
+
+// DisconnectSockets implements Adapter with this node's sockets.
+func (a *MemoryAdapter) DisconnectSockets(opts BroadcastOptions, close bool) error {
+	for _, s := range a.targets(opts) {
+		s.Disconnect(close)
+	}
+	return nil
+}
+
+// AllRooms implements Adapter with this node's rooms.
+func (a *MemoryAdapter) AllRooms(context.Context) ([]string, error) {
+	a.nsp.mu.RLock()
+	out := make([]string, 0, len(a.nsp.sockets))
+	for id := range a.nsp.sockets {
+		out = append(out, id)
+	}
+	a.nsp.mu.RUnlock()
+	a.mu.RLock()
+	for r := range a.rooms {
+		if a.nsp.Socket(r) == nil {
+			out = append(out, r)
+		}
+	}
+	a.mu.RUnlock()
+	return out, nil
+}
+
+// HasRoom reports whether a local socket is in room (a socket's own room
+// included), or a disconnected session kept for connection state recovery
+// was. Cluster adapters use it to skip broadcasts for rooms this node has
+// no member in: a broadcast a recoverable session missed must still be
+// stored for it.
+func (a *MemoryAdapter) HasRoom(room string) bool {
+	a.mu.RLock()
+	_, ok := a.rooms[room]
+	a.mu.RUnlock()
+	if ok || a.nsp.Socket(room) != nil {
+		return true
+	}
+	if a.nsp.srv.cfg.Recovery == nil {
+		return false
+	}
+	a.recMu.Lock()
+	defer a.recMu.Unlock()
+	return a.sessionRooms[room] > 0
+}
+
+// ServerSideEmit implements Adapter: there is no other node.
+func (a *MemoryAdapter) ServerSideEmit(string, []any) error { return nil }
+
+// ServerSideEmitWithAck implements Adapter: there is no other node, so no
+// answer to wait for.
+func (a *MemoryAdapter) ServerSideEmitWithAck(context.Context, string, []any) ([]any, error) {
+	return []any{}, nil
 }
 
 // store appends an offset (a string, as Node does) to the event's arguments
@@ -337,7 +472,7 @@ func (a *MemoryAdapter) expireLocked(now time.Time) {
 	}
 	for pid, s := range a.sessions {
 		if now.After(s.expires) {
-			delete(a.sessions, pid)
+			a.forgetSessionLocked(pid)
 		}
 	}
 }
@@ -347,8 +482,27 @@ func (a *MemoryAdapter) PersistSession(s *Session) {
 		return
 	}
 	a.recMu.Lock()
+	a.forgetSessionLocked(s.PID)
 	a.sessions[s.PID] = &persisted{s: s, expires: time.Now().Add(a.nsp.srv.cfg.Recovery.MaxDisconnectionDuration)}
+	for _, r := range s.Rooms {
+		a.sessionRooms[r]++
+	}
 	a.recMu.Unlock()
+}
+
+// forgetSessionLocked drops the persisted session of pid, if any. Called
+// with a.recMu held.
+func (a *MemoryAdapter) forgetSessionLocked(pid string) {
+	ps := a.sessions[pid]
+	if ps == nil {
+		return
+	}
+	delete(a.sessions, pid)
+	for _, r := range ps.s.Rooms {
+		if a.sessionRooms[r]--; a.sessionRooms[r] <= 0 {
+			delete(a.sessionRooms, r)
+		}
+	}
 }
 
 func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
@@ -376,7 +530,7 @@ func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
 		a.nsp.srv.log.Debug("socket.io: session not recovered: it missed too much", "pid", pid, "bytes", missed)
 		return nil, false
 	}
-	delete(a.sessions, pid)
+	a.forgetSessionLocked(pid)
 	return ps.s, true
 }
 
@@ -453,5 +607,3 @@ func packetFor(opts BroadcastOptions, rooms map[string]bool) bool {
 }
 
 func (a *MemoryAdapter) Close() {}
-
-var _ = engineio.ErrClosed

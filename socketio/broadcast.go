@@ -76,8 +76,11 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 }
 
 // EmitWithAck broadcasts an event and collects every recipient's
-// acknowledgement. It returns when all have answered, or with the answers
-// so far and ErrAckTimeout when the Timeout (or ctx) ends first.
+// acknowledgement (its arguments; an answer from a socket on another node
+// carries only its first argument, as Node's adapters send it). It returns
+// when every node has said how many sockets it sent the event to and all of
+// them have answered, or with the answers so far and ErrAckTimeout when the
+// Timeout (or ctx) ends first.
 func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([][]any, error) {
 	if reservedEvents[event] {
 		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
@@ -91,12 +94,18 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		ctx, cancel = context.WithTimeout(ctx, b.timeout)
 		defer cancel()
 	}
+	servers := 1
+	if !b.opts.Local {
+		if servers, err = b.nsp.adapter.ServerCount(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var mu sync.Mutex
 	var responses [][]any
-	expected := -1
+	counted, expected := 0, 0
 	done := make(chan struct{})
 	check := func() {
-		if expected >= 0 && len(responses) >= expected {
+		if counted >= servers && len(responses) >= expected {
 			select {
 			case <-done:
 			default:
@@ -104,7 +113,17 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 			}
 		}
 	}
-	n := b.nsp.adapter.BroadcastWithAck(&parser.Packet{Type: parser.Event, Namespace: b.nsp.name, Data: data, Attachments: att}, b.opts,
+	// Answers that arrive after EmitWithAck returned are dropped.
+	ackCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	b.nsp.adapter.BroadcastWithAck(ackCtx, &parser.Packet{Type: parser.Event, Namespace: b.nsp.name, Data: data, Attachments: att}, b.opts,
+		func(n int) {
+			mu.Lock()
+			defer mu.Unlock()
+			counted++
+			expected += n
+			check()
+		},
 		func(vals []any, err error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -115,10 +134,6 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 			}
 			check()
 		})
-	mu.Lock()
-	expected = n
-	check()
-	mu.Unlock()
 	select {
 	case <-done:
 		mu.Lock()
@@ -131,37 +146,29 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 	}
 }
 
-// FetchSockets returns the matching sockets of this node.
-func (b *BroadcastOperator) FetchSockets() []*Socket {
-	ids := b.nsp.adapter.Sockets(b.opts)
-	out := make([]*Socket, 0, len(ids))
-	for _, id := range ids {
-		if s := b.nsp.Socket(id); s != nil {
-			out = append(out, s)
-		}
+// FetchSockets returns the matching sockets of every node (of this node
+// only after Local). Local() of a result is the *Socket when it is on this
+// node.
+func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	out, err := b.nsp.adapter.FetchSockets(ctx, b.opts)
+	for _, r := range out {
+		r.nsp = b.nsp
 	}
-	return out
+	return out, err
 }
 
-// SocketsJoin makes the matching sockets join rooms.
-func (b *BroadcastOperator) SocketsJoin(rooms ...string) {
-	for _, s := range b.FetchSockets() {
-		s.Join(rooms...)
-	}
+// SocketsJoin makes the matching sockets join rooms: this node's at once,
+// other nodes' when they get the request.
+func (b *BroadcastOperator) SocketsJoin(rooms ...string) error {
+	return b.nsp.adapter.AddSockets(b.opts, rooms)
 }
 
 // SocketsLeave makes the matching sockets leave rooms.
-func (b *BroadcastOperator) SocketsLeave(rooms ...string) {
-	for _, s := range b.FetchSockets() {
-		for _, r := range rooms {
-			s.Leave(r)
-		}
-	}
+func (b *BroadcastOperator) SocketsLeave(rooms ...string) error {
+	return b.nsp.adapter.DelSockets(b.opts, rooms)
 }
 
 // DisconnectSockets disconnects the matching sockets.
-func (b *BroadcastOperator) DisconnectSockets(close bool) {
-	for _, s := range b.FetchSockets() {
-		s.Disconnect(close)
-	}
+func (b *BroadcastOperator) DisconnectSockets(close bool) error {
+	return b.nsp.adapter.DisconnectSockets(b.opts, close)
 }

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"time"
@@ -24,6 +25,8 @@ type Namespace struct {
 	middlewares []Middleware
 	onConnect   []func(*Socket)
 	handlers    map[string][]EventHandler // for every socket of the namespace
+
+	serverHandlers map[string][]func(*ServerSideEvent) // ServerSideEmit from other nodes
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -207,14 +210,20 @@ func (n *Namespace) Volatile() *BroadcastOperator { return n.newOperator().Volat
 // Local returns a broadcast restricted to this node.
 func (n *Namespace) Local() *BroadcastOperator { return n.newOperator().Local() }
 
-// FetchSockets returns the sockets of the namespace on this node.
-func (n *Namespace) FetchSockets() []*Socket { return n.newOperator().FetchSockets() }
+// FetchSockets returns the sockets of the namespace on every node.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	return n.newOperator().FetchSockets(ctx)
+}
 
 // SocketsJoin makes every socket of the namespace join rooms.
-func (n *Namespace) SocketsJoin(rooms ...string) { n.newOperator().SocketsJoin(rooms...) }
+func (n *Namespace) SocketsJoin(rooms ...string) error { return n.newOperator().SocketsJoin(rooms...) }
 
 // SocketsLeave makes every socket of the namespace leave rooms.
-func (n *Namespace) SocketsLeave(rooms ...string) { n.newOperator().SocketsLeave(rooms...) }
+func (n *Namespace) SocketsLeave(rooms ...string) error {
+	return n.newOperator().SocketsLeave(rooms...)
+}
 
 // DisconnectSockets disconnects every socket of the namespace.
-func (n *Namespace) DisconnectSockets(close bool) { n.newOperator().DisconnectSockets(close) }
+func (n *Namespace) DisconnectSockets(close bool) error {
+	return n.newOperator().DisconnectSockets(close)
+}

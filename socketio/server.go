@@ -6,7 +6,10 @@
 // "/socket.io/" that also serves the official browser client bundle.
 // Server.Of returns a namespace; Namespace.OnConnection receives sockets;
 // Socket.On registers event handlers; Emit, To/In/Except and Timeout build
-// emits and broadcasts.
+// emits and broadcasts. Broadcasts and the cluster operations
+// (FetchSockets, SocketsJoin, ServerSideEmit...) go through each
+// namespace's Adapter: in-memory by default, socketio/redisadapter for a
+// cluster of Banter and Node Socket.IO servers.
 //
 // Concurrency: the handlers of one client connection run one at a time, in
 // packet order, on a goroutine of the transport (an HTTP request or the

@@ -303,8 +303,8 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	a.Leave("red")
 	_ = nsp.To("red").Emit("after-leave", "after-leave")
 	expect("after-leave", 1)
-	if got := len(nsp.To("blue").FetchSockets()); got != 2 {
-		t.Fatalf("FetchSockets(blue) = %d", got)
+	if got, err := nsp.To("blue").FetchSockets(context.Background()); err != nil || len(got) != 2 {
+		t.Fatalf("FetchSockets(blue) = %d, %v", len(got), err)
 	}
 	nsp.To("blue").SocketsJoin("green")
 	_ = nsp.To("green").Emit("green", "green")
@@ -318,7 +318,7 @@ func TestRoomsAndBroadcast(t *testing.T) {
 	if b.Connected() {
 		t.Fatal("b still connected")
 	}
-	if len(nsp.To("red").FetchSockets()) != 0 {
+	if got, _ := nsp.To("red").FetchSockets(context.Background()); len(got) != 0 {
 		t.Fatal("a disconnected socket is still in its rooms")
 	}
 }

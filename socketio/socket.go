@@ -195,7 +195,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 	if s.nsp.srv.cfg.Recovery != nil {
 		// Through the adapter, so the packet gets an offset and is kept for
 		// a client that reconnects.
-		s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}})
+		s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Local: true})
 		return nil
 	}
 	s.client.writePacket(p)
@@ -223,7 +223,7 @@ func (s *Socket) EmitRaw(event string, args json.RawMessage, att [][]byte) error
 	}
 	p := &parser.Packet{Type: parser.Event, Namespace: s.nsp.name, Data: data, Attachments: att}
 	if s.nsp.srv.cfg.Recovery != nil {
-		s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}})
+		s.nsp.adapter.Broadcast(p, BroadcastOptions{Rooms: []string{s.id}, Local: true})
 		return nil
 	}
 	s.client.writePacket(p)
