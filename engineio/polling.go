@@ -52,7 +52,7 @@ func (s *Socket) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	var q []*Message
 	switch {
-	case len(s.queue) > 0 || s.state != stateOpen:
+	case len(s.queue) > 0 && !s.corked || s.state != stateOpen:
 		q = s.takeQueueLocked()
 		s.mu.Unlock()
 	default:

@@ -65,6 +65,7 @@ type Socket struct {
 	probe       *wsConn         // a WebSocket being upgraded to
 	upgrading   bool            // probe answered, waiting for the upgrade packet
 	flushing    bool            // a WebSocket flush is scheduled
+	corked      bool            // writes held in queue (Cork)
 	timer       *time.Timer     // heartbeat
 	awaitPong   bool            // v4: ping sent, pong not yet received
 	deadline    int64           // unix ns after which the heartbeat has failed
@@ -177,20 +178,48 @@ func (s *Socket) Send(m *Message) error {
 // between them (Socket.IO binary packets and their attachments). On
 // WebSocket, when no flush is in progress, the caller writes them itself
 // (one non-blocking write, no goroutine hand-off): the fast path for replies
-// such as acks. Use Enqueue for broadcasts.
+// such as acks. Use Enqueue for broadcasts. A corked session is uncorked
+// first (see Cork).
 func (s *Socket) SendMany(ms ...*Message) error { return s.send(ms, true) }
 
 // Enqueue is SendMany without the inline write: a flush worker writes the
 // messages, coalescing them with whatever else is queued for the session.
 // A broadcast to many sessions uses it so the broadcaster does not do every
-// write itself and busy sessions get one write per batch.
+// write itself and busy sessions get one write per batch. It leaves a
+// corked session corked: the messages wait in its queue.
 func (s *Socket) Enqueue(ms ...*Message) error { return s.send(ms, false) }
+
+// Cork holds what is queued for the session until Uncork, SendMany or
+// Close: Enqueue and SendVolatile only queue meanwhile. Socket.IO corks a
+// connection while it attaches a socket and runs its connection handlers,
+// so the client sees the CONNECT reply only once the handlers' room joins
+// are done (as with Node, whose handlers run before the reply leaves).
+func (s *Socket) Cork() {
+	s.mu.Lock()
+	s.corked = true
+	s.mu.Unlock()
+}
+
+// Uncork releases what Cork held, in order.
+func (s *Socket) Uncork() {
+	s.mu.Lock()
+	if s.corked {
+		s.corked = false
+		if len(s.queue) > 0 {
+			s.kickLocked()
+		}
+	}
+	s.mu.Unlock()
+}
 
 func (s *Socket) send(ms []*Message, inline bool) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
 		return ErrClosed
+	}
+	if inline {
+		s.corked = false // a direct write wants out now, with what was held
 	}
 	n := 0
 	for _, m := range ms {
@@ -276,6 +305,9 @@ func (s *Socket) enqueueLocked(m *Message) {
 }
 
 func (s *Socket) kickLocked() {
+	if s.corked {
+		return
+	}
 	switch {
 	case s.transport == transportWebSocket && s.ws != nil:
 		if !s.flushing {
@@ -321,8 +353,12 @@ func (s *Socket) releasePollLocked() {
 	s.poll = nil
 }
 
-// takeQueue removes and returns everything queued.
+// takeQueue removes and returns everything queued (nothing while the
+// session is open and corked).
 func (s *Socket) takeQueueLocked() []*Message {
+	if s.corked && s.state == stateOpen {
+		return nil
+	}
 	q := s.queue
 	s.queue = nil
 	s.queuedBytes = 0
@@ -340,6 +376,7 @@ func (s *Socket) Close(reason Reason) {
 	}
 	s.state = stateClosing
 	s.reason = reason
+	s.corked = false // what was held goes out before the close
 	s.srv.stats.ending(reason)
 	if s.timer != nil {
 		s.timer.Stop()
@@ -404,6 +441,7 @@ func (s *Socket) closeFromClient() {
 	}
 	s.state = stateClosing
 	s.reason = ReasonTransportClose
+	s.corked = false
 	s.srv.stats.ending(ReasonTransportClose)
 	s.timer.Stop()
 	s.queue = append(s.queue, msgNoop)

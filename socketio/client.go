@@ -148,6 +148,11 @@ func (c *client) writePacket(p *parser.Packet) {
 	_ = c.conn.SendMany(encodePacket(p)...)
 }
 
+// enqueuePacket queues p without uncorking the connection (Cork).
+func (c *client) enqueuePacket(p *parser.Packet) {
+	_ = c.conn.Enqueue(encodePacket(p)...)
+}
+
 // encodePacket turns a packet into Engine.IO messages: the text frame, then
 // one binary message per attachment.
 func encodePacket(p *parser.Packet) []*engineio.Message {

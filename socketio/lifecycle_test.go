@@ -262,3 +262,33 @@ func mustJSON(v any) json.RawMessage {
 	}
 	return b
 }
+
+// As with Node, the client sees CONNECT only once the connection handlers
+// are done: a room they join is joined by then (a broadcast the client
+// triggers right after connecting reaches it). A handler that writes to
+// its socket is not held back by it.
+func TestConnectAfterHandlers(t *testing.T) {
+	ts := startServer(t, socketio.Config{})
+	nsp := ts.io.Of("/")
+	nsp.OnConnection(func(s *socketio.Socket) {
+		time.Sleep(100 * time.Millisecond) // a slow handler (a store read, say)
+		s.Join("room")
+	})
+	cl := ts.dial(t, 4, "")
+	cl.mustConnect("/", nil)
+	_ = nsp.To("room").Emit("news", 1)
+	cl.expectEvent("/", "news", 1)
+
+	// A handler that writes to its socket and then works on: what it wrote
+	// leaves at once, after CONNECT, not when it returns.
+	chat := ts.io.Of("/chat")
+	release := make(chan struct{})
+	chat.OnConnection(func(s *socketio.Socket) {
+		_ = s.Emit("hello", 2)
+		<-release
+	})
+	defer close(release)
+	cl.send(&parser.Packet{Type: parser.Connect, Namespace: "/chat"})
+	cl.nextIn("/chat", parser.Connect)
+	cl.expectEvent("/chat", "hello", 2)
+}

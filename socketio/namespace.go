@@ -170,6 +170,13 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		data, _ = json.Marshal(reply)
 	}
 	var handlers []func(*Socket)
+	// Like Node, whose connection handlers run before the CONNECT reply
+	// leaves: the connection is corked until the handlers return, so a
+	// client that sees CONNECT finds the rooms they joined already joined.
+	// A handler that writes to its socket (Emit, an ack) uncorks it at
+	// once, CONNECT first: it never waits on itself.
+	c.conn.Cork()
+	defer c.conn.Uncork()
 	n.adapter.Attach(s.id, restored, offset, func(missed []*parser.Packet) {
 		n.mu.Lock()
 		n.sockets[s.id] = s
@@ -178,9 +185,9 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		// Like Node: a recovered client gets what it missed, then CONNECT
 		// (socket.io-client buffers events until it is connected).
 		for _, p := range missed {
-			c.writePacket(p)
+			c.enqueuePacket(p)
 		}
-		c.writePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
+		c.enqueuePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
 	})
 	for _, h := range handlers {
 		h(s)
