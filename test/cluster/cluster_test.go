@@ -64,11 +64,14 @@ func randomID() string {
 type cluster struct {
 	storeURL, redisURL string
 	nodes              []*node
+	args               []string // extra flags for every node (newCluster's)
 }
 
 // newCluster prepares a fresh schema and channel prefix (dropped at the end)
 // and starts n nodes.
-func newCluster(t *testing.T, n int) *cluster {
+//
+// args are extra flags for every node (e.g. "--mqtt", "127.0.0.1:0").
+func newCluster(t *testing.T, n int, args ...string) *cluster {
 	t.Helper()
 	id := randomID()
 	schema := "banter_cluster_" + id
@@ -91,6 +94,7 @@ func newCluster(t *testing.T, n int) *cluster {
 	c := &cluster{
 		storeURL: postgresURL() + sep + "search_path=" + schema,
 		redisURL: redisURL() + "?prefix=" + url.QueryEscape("banter-test-"+id+":"),
+		args:     args,
 	}
 	// Registered before the nodes start, so it runs after they are killed.
 	testutil.DeleteRedisKeysAtCleanup(t, redisURL(), "banter-test-"+id+":")
@@ -124,6 +128,7 @@ type node struct {
 	cmd    *exec.Cmd
 	url    string
 	id     string // cluster node id: the prefix of its Engine.IO session ids
+	mqtt   string // host:port of MQTT over TCP, with --mqtt
 	stderr *lockedBuf
 	done   chan struct{}
 }
@@ -131,6 +136,7 @@ type node struct {
 var (
 	listeningLine = testutil.ListeningLine
 	advertiseLine = regexp.MustCompile(`cluster node ([0-9a-f]+) advertises (http://\S+?)"`)
+	mqttLine      = regexp.MustCompile(`Banter MQTT on (\S+?)"?$`)
 )
 
 // owners maps node ids to node URLs.
@@ -146,13 +152,14 @@ func startNode(t *testing.T, c *cluster) *node {
 	t.Helper()
 	// --db is unused with --store; it points into the test's directory so
 	// that a mistake cannot litter the repository.
-	cmd := exec.Command(banterBinary(t), "serve", "--addr", "127.0.0.1:0",
+	args := append([]string{"serve", "--addr", "127.0.0.1:0",
 		"--db", filepath.Join(t.TempDir(), "unused.db"),
 		"--store", c.storeURL, "--redis", c.redisURL,
 		"--ping-interval", "1s", "--ping-timeout", "1s",
 		"--cluster-heartbeat", clusterHeartbeat.String(), "--cluster-ttl", clusterTTL.String(),
 		// The writers of the scenarios send as fast as acks come back.
-		"--rate-burst", "100000", "--rate-per-second", "100000")
+		"--rate-burst", "100000", "--rate-per-second", "100000"}, c.args...)
+	cmd := exec.Command(banterBinary(t), args...)
 	pr, pw := io.Pipe()
 	n := &node{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
 	cmd.Stderr = io.MultiWriter(n.stderr, pw)
@@ -173,12 +180,19 @@ func startNode(t *testing.T, c *cluster) *node {
 	})
 	urlc := make(chan string, 1)
 	idc := make(chan [2]string, 1)
+	mqttc := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			if m := advertiseLine.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case idc <- [2]string{m[1], m[2]}:
+				default:
+				}
+			}
+			if m := mqttLine.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case mqttc <- m[1]:
 				default:
 				}
 			}
@@ -208,6 +222,10 @@ func startNode(t *testing.T, c *cluster) *node {
 		}
 	default:
 		t.Fatalf("banter logged no cluster node id\n%s", n.stderr.String())
+	}
+	select { // logged before the URL too
+	case n.mqtt = <-mqttc:
+	default:
 	}
 	return n
 }
