@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -27,30 +26,7 @@ import (
 // and returns its base URL.
 func gatewayApp(t *testing.T) (string, *app.App) {
 	t.Helper()
-	a, err := app.New(app.Config{
-		DBPath: filepath.Join(t.TempDir(), "banter.db"), APIKey: "secret-key", TCPAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), a
+	return apptest.Serve(t, app.Config{APIKey: "secret-key", TCPAddr: "127.0.0.1:0"})
 }
 
 // sioUser runs testdata/siouser.js: a Socket.IO user who waits in room for

@@ -19,6 +19,7 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/client"
 	"github.com/banter-chat/banter/client/chatclient"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -26,33 +27,10 @@ import (
 // logger unless set) on loopback and returns its base URL.
 func serveApp(t *testing.T, cfg app.Config) (string, *app.App) {
 	t.Helper()
-	if cfg.DBPath == "" && cfg.StoreURL == "" {
-		cfg.DBPath = filepath.Join(t.TempDir(), "banter.db")
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = quiet()
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), a
+	return apptest.Serve(t, cfg)
 }
 
 // exposition is one scrape of /metrics: the families announced by "# TYPE"

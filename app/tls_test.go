@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -114,35 +115,13 @@ func TestTLS(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	ca.issue(t, 100, certFile, keyFile)
 
-	a, err := app.New(app.Config{
-		DBPath: filepath.Join(dir, "banter.db"), TLSCertFile: certFile, TLSKeyFile: keyFile, MQTTAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	base := "https://" + ln.Addr().String()
+	base, a := apptest.Serve(t, app.Config{TLSCertFile: certFile, TLSKeyFile: keyFile, MQTTAddr: "127.0.0.1:0"})
+	addr := strings.TrimPrefix(base, "https://")
 	roots := x509.NewCertPool()
 	roots.AddCert(ca.cert)
 
 	// Plain HTTP on the TLS port is not served.
-	if resp, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+	if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), "ok") {
@@ -190,14 +169,14 @@ func TestTLS(t *testing.T) {
 	}
 
 	// A new certificate, reloaded without a restart: new connections get it.
-	if got := serverSerial(t, ln.Addr().String(), roots); got != 100 {
+	if got := serverSerial(t, addr, roots); got != 100 {
 		t.Fatalf("serial %d, want 100", got)
 	}
 	ca.issue(t, 101, certFile, keyFile)
 	if err := a.ReloadTLS(); err != nil {
 		t.Fatal(err)
 	}
-	if got := serverSerial(t, ln.Addr().String(), roots); got != 101 {
+	if got := serverSerial(t, addr, roots); got != 101 {
 		t.Errorf("after ReloadTLS: serial %d, want 101", got)
 	}
 	if got := serverSerial(t, a.MQTTAddr().String(), roots); got != 101 {
@@ -210,7 +189,7 @@ func TestTLS(t *testing.T) {
 	if err := a.ReloadTLS(); err == nil || !strings.Contains(err.Error(), "cannot load the TLS certificate") {
 		t.Errorf("ReloadTLS with a broken key: %v", err)
 	}
-	if got := serverSerial(t, ln.Addr().String(), roots); got != 101 {
+	if got := serverSerial(t, addr, roots); got != 101 {
 		t.Errorf("after a failed reload: serial %d, want 101", got)
 	}
 }

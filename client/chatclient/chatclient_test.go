@@ -4,10 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +12,7 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/client"
 	"github.com/banter-chat/banter/client/chatclient"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -23,30 +20,11 @@ const waitTimeout = 15 * time.Second
 
 func startApp(t *testing.T) string {
 	t.Helper()
-	a, err := app.New(app.Config{
-		DBPath: filepath.Join(t.TempDir(), "b.db"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	base, _ := apptest.Serve(t, app.Config{
 		// Generous limits: the tests send bursts.
 		RateBurst: 1000, RatePerSecond: 1000,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-	})
-	return "http://" + ln.Addr().String()
+	return base
 }
 
 func ctxT(t *testing.T) context.Context {

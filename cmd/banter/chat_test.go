@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/client/chatclient"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -23,25 +22,8 @@ const chatWait = 20 * time.Second
 // startChatServer runs the whole server in-process on a loopback port.
 func startChatServer(t *testing.T) string {
 	t.Helper()
-	a, err := app.New(app.Config{DBPath: filepath.Join(t.TempDir(), "b.db"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		<-served
-	})
-	return "http://" + ln.Addr().String()
+	base, _ := apptest.Serve(t, app.Config{})
+	return base
 }
 
 func runChat(t *testing.T, stdin string, args ...string) (int, string, string) {

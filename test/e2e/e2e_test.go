@@ -9,14 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -28,33 +27,10 @@ const scenarioTimeout = 90 * time.Second
 // succeed.
 func startApp(t *testing.T, cfg app.Config) (string, *app.App) {
 	t.Helper()
-	if cfg.DBPath == "" {
-		cfg.DBPath = filepath.Join(t.TempDir(), "banter.db")
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t)
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("app.Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("app.Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), a
+	return apptest.Serve(t, cfg)
 }
 
 // testLogger logs to the test at Warn and above (Info would log every

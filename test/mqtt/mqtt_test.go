@@ -7,17 +7,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -27,31 +25,9 @@ const timeout = 90 * time.Second
 // hold 1883 on this machine) and returns the HTTP URL and the MQTT port.
 func startApp(t *testing.T) (*app.App, string, string) {
 	t.Helper()
-	a, err := app.New(app.Config{
-		DBPath: filepath.Join(t.TempDir(), "banter.db"), MQTTAddr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
+	base, a := apptest.Serve(t, app.Config{MQTTAddr: "127.0.0.1:0"})
 	_, port, _ := net.SplitHostPort(a.MQTTAddr().String())
-	return a, "http://" + ln.Addr().String(), port
+	return a, base, port
 }
 
 func requireTool(t *testing.T, name string) {

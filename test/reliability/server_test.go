@@ -11,16 +11,14 @@ package reliability_test
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -47,37 +45,18 @@ func (l *logBuf) String() string {
 // URL, the app and its log (Debug and above: close reasons are there).
 func startApp(t *testing.T, cfg app.Config) (string, *app.App, *logBuf) {
 	t.Helper()
-	if cfg.DBPath == "" {
-		cfg.DBPath = filepath.Join(t.TempDir(), "banter.db")
-	}
 	logs := &logBuf{}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	a, err := app.New(cfg)
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
+	// Registered first: runs after the app's shutdown, with its last lines.
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("app.Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("app.Serve: %v", err)
-		}
 		if t.Failed() {
 			t.Logf("app log:\n%s", logs.String())
 		}
 	})
-	return "http://" + ln.Addr().String(), a, logs
+	base, a := apptest.Serve(t, cfg)
+	return base, a, logs
 }
 
 // TestMain removes the banter binary the tests built.
