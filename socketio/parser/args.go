@@ -222,7 +222,7 @@ func skipValue(data []byte, i int) int {
 func EncodeEvent(event string, args ...any) (data json.RawMessage, attachments [][]byte, err error) {
 	e := argsEncoder{buf: make([]byte, 0, 64)}
 	e.buf = append(e.buf, '[')
-	e.buf = appendString(e.buf, event)
+	e.buf = AppendJSONString(e.buf, event)
 	for _, a := range args {
 		e.buf = append(e.buf, ',')
 		if err := e.value(a); err != nil {

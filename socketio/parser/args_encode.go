@@ -65,7 +65,7 @@ func (e *argsEncoder) valueAt(v any) error {
 		}
 		e.placeholder(x)
 	case string:
-		e.buf = appendString(e.buf, x)
+		e.buf = AppendJSONString(e.buf, x)
 	case bool:
 		e.buf = strconv.AppendBool(e.buf, x)
 	case int:
@@ -106,7 +106,7 @@ func (e *argsEncoder) valueAt(v any) error {
 			if i > 0 {
 				e.buf = append(e.buf, ',')
 			}
-			e.buf = appendString(e.buf, k)
+			e.buf = AppendJSONString(e.buf, k)
 			e.buf = append(e.buf, ':')
 			if err := e.value(x[k]); err != nil {
 				return err
@@ -247,7 +247,7 @@ func (e *argsEncoder) mapValue(v reflect.Value) error {
 		if i > 0 {
 			e.buf = append(e.buf, ',')
 		}
-		e.buf = appendString(e.buf, p.key)
+		e.buf = AppendJSONString(e.buf, p.key)
 		e.buf = append(e.buf, ':')
 		if err := e.value(p.val.Interface()); err != nil {
 			return err
@@ -273,7 +273,7 @@ func (e *argsEncoder) structValue(v reflect.Value) error {
 			e.buf = append(e.buf, ',')
 		}
 		first = false
-		e.buf = appendString(e.buf, f.name)
+		e.buf = AppendJSONString(e.buf, f.name)
 		e.buf = append(e.buf, ':')
 		if err := e.value(fv.Interface()); err != nil {
 			return err
@@ -467,10 +467,11 @@ func holdsBinary(t reflect.Type, seen map[reflect.Type]bool) bool {
 	return false
 }
 
-// appendString appends s as a JSON string the way JavaScript's JSON.stringify writes
-// it: only '"', '\\' and control characters are escaped (short forms where JSON has
-// them, \u00xx otherwise); invalid UTF-8 becomes U+FFFD like in encoding/json.
-func appendString(dst []byte, s string) []byte {
+// AppendJSONString appends s as a JSON string the way JavaScript's JSON.stringify
+// writes it: only '"', '\\' and control characters are escaped (short forms where
+// JSON has them, \u00xx otherwise); invalid UTF-8 becomes U+FFFD like in
+// encoding/json (and as Node's Buffer.toString makes it).
+func AppendJSONString(dst []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	dst = append(dst, '"')
 	start := 0

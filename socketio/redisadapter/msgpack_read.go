@@ -5,7 +5,8 @@ import (
 	"math"
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/banter-chat/banter/socketio/parser"
 )
 
 // Reading MessagePack (notepack.io's output) and transcoding it to JSON.
@@ -333,7 +334,7 @@ func (r *reader) jsonValue(dst []byte, att [][]byte, depth int) (_ []byte, _ [][
 		if err != nil {
 			return nil, nil, false, err
 		}
-		return appendJSONString(dst, s), att, false, nil
+		return parser.AppendJSONString(dst, s), att, false, nil
 	}
 	r.i++
 	switch c {
@@ -439,7 +440,7 @@ func (r *reader) jsonMap(dst []byte, att [][]byte, depth int) ([]byte, [][]byte,
 		if !first {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = parser.AppendJSONString(dst, k)
 		dst = append(dst, ':')
 		var undef bool
 		dst, att, undef, err = r.jsonValue(dst, att, depth+1)
@@ -490,53 +491,5 @@ func appendJSNumber(dst []byte, f float64) []byte {
 func appendJSONDate(dst []byte, t time.Time) []byte {
 	dst = append(dst, '"')
 	dst = t.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
-	return append(dst, '"')
-}
-
-// appendJSONString writes s as JSON.stringify does; invalid UTF-8 becomes
-// U+FFFD, as Node's Buffer.toString makes it.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, "\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
