@@ -1,7 +1,6 @@
 package mqtt_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -26,18 +25,7 @@ func TestBrowserPageAndMQTT(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311",
-		"-u", "phone", "-i", "phone-1", "-q", "1", "-t", "banter/rooms/general", "-C", "2")
-	var subOut, subErr bytes.Buffer
-	sub.Stdout, sub.Stderr = &subOut, &subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
-	testutil.Eventually(t, 20*time.Second, func() bool {
-		m, _ := a.Service().Members("general")
-		return slices.Contains(m, "phone")
-	}, "mosquitto_sub joined general")
+	sub := startSub(t, ctx, a, port, "phone", "general", "-V", "mqttv311", "-q", "1", "-t", "banter/rooms/general", "-C", "2")
 
 	// Once the page's user is in the room, an MQTT app publishes.
 	published := make(chan error, 1)
@@ -70,11 +58,8 @@ func TestBrowserPageAndMQTT(t *testing.T) {
 	if err := <-published; err != nil {
 		t.Fatalf("mosquitto_pub: %v", err)
 	}
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
-	}
 	var got []string
-	for _, l := range strings.Split(strings.TrimSpace(subOut.String()), "\n") {
+	for _, l := range sub.wait(t) {
 		var m struct{ Text, From string }
 		if json.Unmarshal([]byte(l), &m) != nil {
 			t.Fatalf("mosquitto_sub printed %q", l)
@@ -96,34 +81,20 @@ func TestQoS2(t *testing.T) {
 	a, _, port := startApp(t)
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv5",
-		"-u", "q2sub", "-i", "q2sub", "-q", "2", "-t", "banter/rooms/q2", "-C", "1", "-F", "%q %p")
-	var subOut, subErr bytes.Buffer
-	sub.Stdout, sub.Stderr = &subOut, &subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
-	testutil.Eventually(t, 20*time.Second, func() bool {
-		m, _ := a.Service().Members("q2")
-		return slices.Contains(m, "q2sub")
-	}, "mosquitto_sub joined q2")
+	sub := startSub(t, ctx, a, port, "q2sub", "q2", "-V", "mqttv5", "-q", "2", "-t", "banter/rooms/q2", "-C", "1", "-F", "%q %p")
 	for _, v := range []string{"mqttv311", "mqttv5"} {
 		if out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-V", v, "-u", "q2pub", "-i", "q2pub-"+v,
 			"-q", "2", "-t", "banter/rooms/q2", "-m", `{"text":"exactly once","clientId":"q2-1"}`).CombinedOutput(); err != nil {
 			t.Fatalf("mosquitto_pub -q 2 (%s): %v\n%s", v, err, out)
 		}
 	}
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
-	}
-	qos, payload, _ := strings.Cut(strings.TrimSpace(subOut.String()), " ")
+	qos, payload, _ := strings.Cut(sub.wait(t)[0], " ")
 	var m struct {
 		Text string
 		Seq  int64
 	}
 	if qos != "1" || json.Unmarshal([]byte(payload), &m) != nil || m.Text != "exactly once" || m.Seq != 1 {
-		t.Fatalf("mosquitto_sub -q 2 got %q", subOut.String())
+		t.Fatalf("mosquitto_sub -q 2 got %q %q", qos, payload)
 	}
 	msgs, err := a.Service().Rooms(ctx)
 	if err != nil {

@@ -47,18 +47,7 @@ func TestRealClientsShareARoom(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
-	sub := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv311",
-		"-u", "mosqsub", "-i", "mosqsub", "-q", "1", "-t", "banter/rooms/lobby", "-C", "4", "-v")
-	var subOut, subErr bytes.Buffer
-	sub.Stdout, sub.Stderr = &subOut, &subErr
-	if err := sub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
-	testutil.Eventually(t, 20*time.Second, func() bool {
-		m, _ := a.Service().Members("lobby")
-		return slices.Contains(m, "mosqsub")
-	}, "mosquitto_sub joined lobby")
+	sub := startSub(t, ctx, a, port, "mosqsub", "lobby", "-V", "mqttv311", "-q", "1", "-t", "banter/rooms/lobby", "-C", "4", "-v")
 
 	out, err := testutil.RunNode(t, ctx, "rooms.js", url, port)
 	var rep struct {
@@ -71,10 +60,7 @@ func TestRealClientsShareARoom(t *testing.T) {
 	}
 	t.Logf("rooms.js: %s", strings.Join(rep.Checks, "; "))
 
-	if err := sub.Wait(); err != nil {
-		t.Fatalf("mosquitto_sub: %v\n%s", err, subErr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(subOut.String()), "\n")
+	lines := sub.wait(t)
 	var texts []string
 	for _, l := range lines {
 		topic, payload, _ := strings.Cut(l, " ")
@@ -166,4 +152,38 @@ func TestMosquittoPersistentSessionCatchUp(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// subscriber is a mosquitto_sub process.
+type subscriber struct {
+	cmd      *exec.Cmd
+	out, err bytes.Buffer
+}
+
+// startSub runs mosquitto_sub on port as user (also its client id) with
+// args (topic, QoS, count…), and waits until user is a member of room.
+func startSub(t *testing.T, ctx context.Context, a *app.App, port, user, room string, args ...string) *subscriber {
+	t.Helper()
+	s := &subscriber{}
+	s.cmd = exec.CommandContext(ctx, "mosquitto_sub", append([]string{"-h", "127.0.0.1", "-p", port, "-u", user, "-i", user}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.err
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() })
+	testutil.Eventually(t, 20*time.Second, func() bool {
+		m, _ := a.Service().Members(room)
+		return slices.Contains(m, user)
+	}, "mosquitto_sub (%s) joined %s", user, room)
+	return s
+}
+
+// wait waits for mosquitto_sub to exit (its -C count reached) and returns
+// its output lines.
+func (s *subscriber) wait(t *testing.T) []string {
+	t.Helper()
+	if err := s.cmd.Wait(); err != nil {
+		t.Fatalf("mosquitto_sub: %v\n%s", err, s.err.String())
+	}
+	return strings.Split(strings.TrimSpace(s.out.String()), "\n")
 }
