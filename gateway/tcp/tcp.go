@@ -96,7 +96,7 @@ type Gateway struct {
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
 
-	stats counters // stats.go
+	stats jsonproto.ConnCounters // stats.go
 }
 
 // New returns a Gateway serving svc.
@@ -160,7 +160,7 @@ func (g *Gateway) start(nc net.Conn) {
 	g.conns[c] = struct{}{}
 	g.wg.Add(2)
 	g.mu.Unlock()
-	g.stats.accepted.Add(1)
+	g.stats.Accepted()
 	g.log.Debug("tcp: connection opened", "remote", nc.RemoteAddr().String())
 	raw := nc
 	if w, ok := nc.(interface{ NetConn() net.Conn }); ok {
@@ -357,7 +357,7 @@ func (c *conn) writeLoop() {
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
-			c.g.stats.slow.Add(1)
+			c.g.stats.SlowConsumer()
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
 			// The queued lines are gone; the goodbye still says why (as /ws
 			// and SSE do), if the client takes it within the write timeout.

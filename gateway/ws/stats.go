@@ -1,17 +1,9 @@
 package ws
 
-import "sync/atomic"
+import "github.com/banter-chat/banter/gateway/ws/jsonproto"
 
 // Stats is a snapshot of the gateway's connections, for metrics.
-type Stats struct {
-	Connections   int    // open now
-	Accepted      uint64 // connections served since New
-	SlowConsumers uint64 // connections closed because their queue overflowed
-}
-
-type counters struct {
-	accepted, slow atomic.Uint64
-}
+type Stats = jsonproto.ConnStats
 
 // Stats returns the gateway's counters (it takes the gateway's lock
 // briefly).
@@ -19,5 +11,5 @@ func (g *Gateway) Stats() Stats {
 	g.mu.Lock()
 	n := len(g.conns)
 	g.mu.Unlock()
-	return Stats{Connections: n, Accepted: g.stats.accepted.Load(), SlowConsumers: g.stats.slow.Load()}
+	return g.stats.Snapshot(n)
 }

@@ -93,7 +93,7 @@ type Gateway struct {
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
 
-	stats counters // stats.go
+	stats jsonproto.ConnCounters // stats.go
 }
 
 // New returns a Gateway serving svc.
@@ -140,7 +140,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.conns[c] = struct{}{}
 	g.mu.Unlock()
-	g.stats.accepted.Add(1)
+	g.stats.Accepted()
 	g.log.Debug("ws: connection opened", "remote", r.RemoteAddr)
 	c.serve()
 	g.mu.Lock()
@@ -259,7 +259,7 @@ func (c *conn) writeLoop() {
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
-			c.g.stats.slow.Add(1)
+			c.g.stats.SlowConsumer()
 			c.g.log.Info("ws: slow consumer closed")
 			c.ws.Close(websocket.StatusTryAgainLater, "slow consumer")
 			return
