@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,19 +19,9 @@ import (
 
 // The machine's PostgreSQL and Redis (scripts/deps.sh starts them, as for
 // test/cluster); BANTER_TEST_POSTGRES and BANTER_TEST_REDIS override them.
-func testPostgresURL() string {
-	if u := os.Getenv("BANTER_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testPostgresURL() string { return testutil.PostgresURL() }
 
-func testRedisURL() string {
-	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func testRedisURL() string { return testutil.RedisURL() }
 
 // clusterURLs returns a fresh schema's store URL and a fresh channel
 // prefix's Redis URL, with their hosts replaced by storeHost and

@@ -6,25 +6,20 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/chat/storetest"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/banter-chat/banter/postgres"
 	"github.com/jackc/pgx/v5"
 )
 
 // testURL is the machine's PostgreSQL (scripts/deps.sh starts it);
 // BANTER_TEST_POSTGRES overrides it.
-func testURL() string {
-	if u := os.Getenv("BANTER_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func testURL() string { return testutil.PostgresURL() }
 
 // freshSchema returns a schema name no one uses and drops it when the test
 // ends.

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,12 +20,7 @@ import (
 
 // testURL is the machine's Redis (scripts/deps.sh starts it);
 // BANTER_TEST_REDIS overrides it.
-func testURL() string {
-	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func testURL() string { return testutil.RedisURL() }
 
 // uniquePrefix keeps this test's channels and keys apart from anyone
 // else's on the shared Redis; the keys are deleted when the test ends.

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -30,12 +29,7 @@ const waitTimeout = 10 * time.Second
 
 // redisURL is the machine's Redis (scripts/deps.sh starts it);
 // BANTER_TEST_REDIS overrides it.
-func redisURL() string {
-	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func redisURL() string { return testutil.RedisURL() }
 
 // uniqueKey keeps a test's channels apart from anyone else's on the shared
 // Redis.

@@ -40,19 +40,9 @@ const (
 	clusterTTL       = 1500 * time.Millisecond
 )
 
-func postgresURL() string {
-	if u := os.Getenv("BANTER_TEST_POSTGRES"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func postgresURL() string { return testutil.PostgresURL() }
 
-func redisURL() string {
-	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func redisURL() string { return testutil.RedisURL() }
 
 func randomID() string {
 	b := make([]byte, 6)

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -32,12 +31,7 @@ import (
 // The scenario bounds itself at 30 s; this only catches a hung Node.
 const scenarioTimeout = 90 * time.Second
 
-func redisURL() string {
-	if u := os.Getenv("BANTER_TEST_REDIS"); u != "" {
-		return u
-	}
-	return "redis://127.0.0.1:6379/0"
-}
+func redisURL() string { return testutil.RedisURL() }
 
 func uniqueKey() string {
 	b := make([]byte, 6)
