@@ -26,8 +26,20 @@
 // Public rooms (NormalizeRoom): lowercased, [a-z0-9][a-z0-9_-]*, at most 64
 // bytes, created by their first join. DM rooms: "dm:<key>:<key>" of two
 // nickname keys in ascending order (DMRoom); only those two users may join
-// or read them. There are no accounts: whoever holds a nickname holds its
-// DM rooms.
+// or read them. An anonymous session (no Identity) is whoever holds the
+// nickname, DM rooms included.
+//
+// # Identity and rights
+//
+// Service.Authenticate turns a client's token into an Identity through
+// Config.Authenticator (package auth); ConnectParams.Identity carries it.
+// With Config.RequireIdentity every session needs one. A verified session
+// has its token's nickname (Rename is forbidden), may join, read and post
+// only in the public rooms its Identity allows (ErrForbidden otherwise;
+// DMs are always allowed), and replaces any other session of the same
+// Subject and any anonymous holder of its nickname (one session per user).
+// Admins may Kick. Message and typing rate limits are per user (Subject,
+// or nickname when anonymous), shared by its sessions on every gateway.
 //
 // Messages get a server ID, a per-room Seq (1, 2, 3… without gaps,
 // assigned by the Store) and a server timestamp. An optional client id makes

@@ -20,8 +20,10 @@ const (
 	// nickname; delivered only to sessions connected with WatchUsers.
 	EventUser
 	// EventDisconnect: Disconnect is set. The Service ended this session
-	// (replaced by a resumed connection, or shutdown); the gateway should
-	// close the client's connection. Sent only to that session's sink.
+	// (replaced by a resumed connection or the same user's new one,
+	// kicked, or shutdown); the gateway should close the client's
+	// connection (without inviting an automatic reconnect, unless the
+	// reason is shutdown). Sent only to that session's sink.
 	EventDisconnect
 	// EventTypingSignal: TypingSignal is set. Travels on the Bus only (one
 	// user started/stopped typing); each node folds signals into
@@ -106,6 +108,7 @@ const (
 	PresenceJoined  PresenceAction = "joined"
 	PresenceLeft    PresenceAction = "left"
 	PresenceRenamed PresenceAction = "renamed" // Nickname is the new name, From the old one
+	PresenceKicked  PresenceAction = "kicked"  // an admin (By) ended Nickname's session, with Reason
 )
 
 // Presence is the payload of EventPresence.
@@ -114,6 +117,8 @@ type Presence struct {
 	Nickname string         `json:"nickname"`
 	Action   PresenceAction `json:"action"`
 	From     string         `json:"from,omitempty"`
+	By       string         `json:"by,omitempty"`     // kicked: the admin's nickname
+	Reason   string         `json:"reason,omitempty"` // kicked: the admin's reason
 }
 
 // Typing is the payload of EventTyping: who is typing in Room, sorted by
@@ -159,11 +164,14 @@ type DisconnectReason string
 const (
 	ReasonReplaced DisconnectReason = "replaced" // a new connection resumed this session
 	ReasonShutdown DisconnectReason = "shutdown" // the Service is closing
+	ReasonKicked   DisconnectReason = "kicked"   // an admin ended the session (Session.Kick)
 )
 
 // Disconnect is the payload of EventDisconnect.
 type Disconnect struct {
-	Reason DisconnectReason `json:"reason"`
+	Reason  DisconnectReason `json:"reason"`
+	By      string           `json:"by,omitempty"`      // kicked: the admin's nickname
+	Message string           `json:"message,omitempty"` // kicked: the admin's reason
 }
 
 // Sink receives the events of one session. The gateway implements it.

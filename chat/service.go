@@ -29,9 +29,12 @@ type Config struct {
 	MaxMessageBytes int
 	// TypingTTL is how long "typing" lasts without a refresh. Default 5s.
 	TypingTTL time.Duration
-	// RateBurst and RatePerSecond shape each session's token bucket for
+	// RateBurst and RatePerSecond shape each user's token bucket for
 	// messages (Send, DirectMessage); typing signals have a bucket of their
-	// own with the same shape. Defaults 20 and 5.
+	// own with the same shape. Defaults 20 and 5. A user is an Identity's
+	// Subject (all its sessions, on every gateway, share the buckets) or,
+	// for anonymous sessions, a nickname; a bucket outlives its sessions
+	// until it is full again, so reconnecting does not refill it.
 	RateBurst     int
 	RatePerSecond float64
 	// DefaultRoom is the room of the SocketChat compatibility events.
@@ -48,6 +51,13 @@ type Config struct {
 	GapWait time.Duration
 	// Now is the clock for rate limiting and timestamps. Default time.Now.
 	Now func() time.Time
+	// Authenticator verifies tokens (Service.Authenticate). nil: tokens
+	// are refused.
+	Authenticator Authenticator
+	// RequireIdentity makes Connect refuse sessions without an Identity
+	// (ErrUnauthenticated): the "required" authentication mode. It needs
+	// an Authenticator.
+	RequireIdentity bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -91,6 +101,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.RequireIdentity && c.Authenticator == nil {
+		return c, fmt.Errorf("chat: RequireIdentity needs an Authenticator")
+	}
 	return c, nil
 }
 
@@ -106,7 +119,10 @@ type Service struct {
 	mu       sync.Mutex // guards everything below, and every Session's mutable fields
 	closed   bool
 	users    map[string]*Session // NickKey → session; nicknames are unique
-	rooms    map[string]*room    // rooms with local members (or joins in progress)
+	subjects map[string]*Session // Identity.Subject → its session
+	limits   map[string]*userLimit
+	sweepAt  int              // len(limits) that triggers the next sweep
+	rooms    map[string]*room // rooms with local members (or joins in progress)
 	watchers map[*Session]struct{}
 	unsubAll func()
 
@@ -125,6 +141,9 @@ func New(cfg Config) (*Service, error) {
 		store:    cfg.Store,
 		bus:      cfg.Bus,
 		users:    make(map[string]*Session),
+		subjects: make(map[string]*Session),
+		limits:   make(map[string]*userLimit),
+		sweepAt:  1024,
 		rooms:    make(map[string]*room),
 		watchers: make(map[*Session]struct{}),
 	}
@@ -172,7 +191,14 @@ func (s *Service) Limits() Limits {
 
 // ConnectParams describes a new session.
 type ConnectParams struct {
+	// Nickname is the anonymous user's choice; ignored with an Identity
+	// (its Nickname is used).
 	Nickname string
+	// Identity is the verified user (Service.Authenticate), nil for an
+	// anonymous session. With one, a session of the same Subject, or an
+	// anonymous session holding the nickname, is replaced (it gets
+	// EventDisconnect with ReasonReplaced).
+	Identity *Identity
 	// Sink receives the session's events. Required.
 	Sink Sink
 	// ResumeToken, if it equals the Token of the session currently holding
@@ -190,57 +216,95 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	if p.Sink == nil {
 		return nil, Errorf(CodeInvalidArgument, "no sink")
 	}
-	nick, err := NormalizeNickname(p.Nickname)
+	id := p.Identity
+	if id == nil && s.cfg.RequireIdentity {
+		return nil, ErrUnauthenticated
+	}
+	nickname := p.Nickname
+	if id != nil {
+		if id.Subject == "" {
+			return nil, Errorf(CodeTokenInvalid, "token has no subject")
+		}
+		nickname = id.Nickname
+	}
+	nick, err := NormalizeNickname(nickname)
 	if err != nil {
 		return nil, err
 	}
 	key := NickKey(nick)
 	sess := &Session{
-		svc:     s,
-		id:      randomHex(8),
-		token:   randomHex(16),
-		sink:    p.Sink,
-		nick:    nick,
-		since:   s.cfg.Now().UnixMilli(),
-		rooms:   make(map[string]*room),
-		msgRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
-		typRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+		svc:   s,
+		id:    randomHex(8),
+		token: randomHex(16),
+		sink:  p.Sink,
+		ident: id,
+		nick:  nick,
+		since: s.cfg.Now().UnixMilli(),
+		rooms: make(map[string]*room),
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrUnavailable
 	}
-	old := s.users[key]
-	if old != nil {
-		if p.ResumeToken == "" || subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) != 1 {
+	// The sessions this one replaces: the nickname's holder (resumed, the
+	// same user, or an anonymous squatter of a verified name) and the
+	// Subject's other session (its token's nickname may have changed).
+	var replaced []*Session
+	if old := s.users[key]; old != nil {
+		resumed := p.ResumeToken != "" && subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) == 1
+		sameUser := id != nil && (old.ident == nil || old.ident.Subject == id.Subject)
+		if !resumed && !sameUser {
 			s.mu.Unlock()
 			return nil, ErrNicknameTaken
 		}
+		replaced = append(replaced, old)
+	}
+	if id != nil {
+		if old := s.subjects[id.Subject]; old != nil && !slices.Contains(replaced, old) {
+			replaced = append(replaced, old)
+		}
 	}
 	var oldLeft []*Event
-	if old != nil {
-		oldLeft = s.endLocked(old)
+	for _, old := range replaced {
+		oldLeft = append(oldLeft, s.endLocked(old, PresenceLeft, "", "")...)
+		if NickKey(old.nick) != key {
+			oldLeft = append(oldLeft, &Event{Kind: EventUser, User: &UserEvent{User: old.user(), Status: UserOffline}})
+		}
 	}
 	s.users[key] = sess
+	if id != nil {
+		s.subjects[id.Subject] = sess
+	}
+	sess.lim = s.acquireLimitLocked(sess.limitKey())
 	if p.WatchUsers {
 		s.watchers[sess] = struct{}{}
 	}
 	sess.unsubDM, err = s.bus.Subscribe("@"+key, sess.onDMNotice)
 	if err != nil {
-		delete(s.users, key)
-		delete(s.watchers, sess)
+		s.endLocked(sess, PresenceLeft, "", "")
 		s.mu.Unlock()
+		for _, old := range replaced {
+			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+		}
+		s.publishAll(ctx, oldLeft)
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
-	if old != nil {
+	online := true
+	for _, old := range replaced {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-		s.publishAll(ctx, oldLeft)
-		s.log.Info("chat: session resumed", "nickname", nick, "old", old.id, "new", sess.id)
-		return sess, nil // the nickname never went offline
+		if NickKey(old.nick) == key {
+			online = false // the nickname never went offline
+		}
 	}
-	s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
+	s.publishAll(ctx, oldLeft)
+	if len(replaced) > 0 {
+		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
+	}
+	if online {
+		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
+	}
 	return sess, nil
 }
 
@@ -306,7 +370,7 @@ func (s *Service) Close() error {
 	var evs []*Event
 	for _, u := range s.users {
 		// Other nodes must hear that these users left.
-		evs = append(evs, s.endLocked(u)...)
+		evs = append(evs, s.endLocked(u, PresenceLeft, "", "")...)
 		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: u.user(), Status: UserOffline}})
 		ended = append(ended, u)
 	}
@@ -403,8 +467,9 @@ func (s *Service) releaseLocked(r *room) {
 }
 
 // endLocked removes sess from everything and returns the presence events
-// to publish (after unlocking) for the rooms it was in.
-func (s *Service) endLocked(sess *Session) []*Event {
+// (action, by and reason for every room it was in) to publish after
+// unlocking.
+func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason string) []*Event {
 	if sess.closed {
 		return nil
 	}
@@ -412,6 +477,12 @@ func (s *Service) endLocked(sess *Session) []*Event {
 	key := NickKey(sess.nick)
 	if s.users[key] == sess {
 		delete(s.users, key)
+	}
+	if sess.ident != nil && s.subjects[sess.ident.Subject] == sess {
+		delete(s.subjects, sess.ident.Subject)
+	}
+	if sess.lim != nil {
+		sess.lim.refs--
 	}
 	delete(s.watchers, sess)
 	if sess.unsubDM != nil {
@@ -421,7 +492,9 @@ func (s *Service) endLocked(sess *Session) []*Event {
 	for name, r := range sess.rooms {
 		r.removeMember(sess)
 		s.releaseLocked(r)
-		evs = append(evs, presenceEvent(name, sess.nick, PresenceLeft, ""))
+		ev := presenceEvent(name, sess.nick, action, "")
+		ev.Presence.By, ev.Presence.Reason = by, reason
+		evs = append(evs, ev)
 	}
 	clear(sess.rooms)
 	return evs

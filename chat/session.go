@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"unicode/utf8"
 )
 
 // Session is one client connection's view of the Service, created by
@@ -11,11 +12,12 @@ import (
 // Disconnect (or Service.Close, or replacement by a resumed connection)
 // every method fails with ErrNotConnected.
 type Session struct {
-	svc              *Service
-	id, token        string
-	sink             Sink
-	since            int64
-	msgRate, typRate *Bucket
+	svc       *Service
+	id, token string
+	sink      Sink
+	since     int64
+	ident     *Identity  // nil: anonymous
+	lim       *userLimit // the user's buckets, shared by its sessions
 
 	// Guarded by svc.mu.
 	nick    string
@@ -63,15 +65,65 @@ func (s *Session) lockOpen() error {
 	return nil
 }
 
-// mayReadLocked reports whether the session may read room: any public room,
+// Identity returns the verified identity, nil for an anonymous session.
+func (s *Session) Identity() *Identity { return s.ident }
+
+// mayReadLocked reports whether the session may join and read room
+// (canonical): the public rooms its Identity allows (all when anonymous),
 // and the DM rooms it is one of the two users of.
 func (s *Session) mayReadLocked(room string) bool {
 	a, b, ok := DMParticipants(room)
 	if !ok {
-		return true
+		return s.ident.MayRead(room)
 	}
 	me := NickKey(s.nick)
 	return me == a || me == b
+}
+
+// mayPostLocked is mayReadLocked for posting and typing.
+func (s *Session) mayPostLocked(room string) bool {
+	if IsDMRoom(room) {
+		return s.mayReadLocked(room)
+	}
+	return s.ident.MayPost(room)
+}
+
+// MayRead reports whether the session may join and read room (any
+// spelling; false for an invalid name).
+func (s *Session) MayRead(room string) bool {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return false
+	}
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	return s.mayReadLocked(name)
+}
+
+// MayPost reports whether the session may post to room.
+func (s *Session) MayPost(room string) bool {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return false
+	}
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	return s.mayPostLocked(name)
+}
+
+// readForbidden is the error for a room the session may not read.
+func readForbidden(room string) error {
+	if IsDMRoom(room) {
+		return ErrForbidden
+	}
+	return Errorf(CodeForbidden, "your token does not allow room %q", room)
+}
+
+func postForbidden(room string) error {
+	if IsDMRoom(room) {
+		return ErrForbidden
+	}
+	return Errorf(CodeForbidden, "your token does not allow posting in room %q", room)
 }
 
 // JoinOptions selects what Join returns besides membership.
@@ -149,7 +201,7 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 	}
 	if !s.mayReadLocked(name) {
 		svc.mu.Unlock()
-		return 0, nil, ErrForbidden
+		return 0, nil, readForbidden(name)
 	}
 	if r := s.rooms[name]; r != nil { // already a member
 		r.mu.Lock()
@@ -238,10 +290,13 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 	if err := s.lockOpen(); err != nil {
 		return Message{}, err
 	}
-	member, nick := s.rooms[name] != nil, s.nick
+	member, nick, may := s.rooms[name] != nil, s.nick, s.mayPostLocked(name)
 	s.svc.mu.Unlock()
-	if !member {
+	switch {
+	case !member:
 		return Message{}, ErrNotMember
+	case !may:
+		return Message{}, postForbidden(name)
 	}
 	return s.send(ctx, name, nick, text, clientID, "")
 }
@@ -249,7 +304,7 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 // send rate-limits, stores and publishes. notify, if set, is the "@" topic
 // of a DM recipient, told before the room so that it joins in time.
 func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
-	if !s.msgRate.Take() {
+	if !s.lim.msg.Take() {
 		return Message{}, ErrRateLimited
 	}
 	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID})
@@ -367,7 +422,7 @@ func (s *Session) read(ctx context.Context, room string, seq int64, limit int,
 	ok := s.mayReadLocked(name)
 	s.svc.mu.Unlock()
 	if !ok {
-		return nil, ErrForbidden
+		return nil, readForbidden(name)
 	}
 	msgs, err := f(ctx, name, seq, limit)
 	if msgs == nil && err == nil {
@@ -382,7 +437,7 @@ func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err := s.lockOpen(); err != nil {
 		return nil, err
 	}
-	me := NickKey(s.nick)
+	me, id := NickKey(s.nick), s.ident
 	s.svc.mu.Unlock()
 	all, err := s.svc.store.Rooms(ctx)
 	if err != nil {
@@ -390,7 +445,10 @@ func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	}
 	return slices.DeleteFunc(all, func(r RoomInfo) bool {
 		a, b, dm := DMParticipants(r.Name)
-		return dm && a != me && b != me
+		if !dm {
+			return !id.MayRead(r.Name)
+		}
+		return a != me && b != me
 	}), nil
 }
 
@@ -406,12 +464,15 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 	if err := s.lockOpen(); err != nil {
 		return err
 	}
-	member, nick := s.rooms[name] != nil, s.nick
+	member, nick, may := s.rooms[name] != nil, s.nick, s.mayPostLocked(name)
 	s.svc.mu.Unlock()
-	if !member {
+	switch {
+	case !member:
 		return ErrNotMember
+	case !may:
+		return postForbidden(name)
 	}
-	if active && !s.typRate.Take() {
+	if active && !s.lim.typ.Take() {
 		return ErrRateLimited
 	}
 	s.svc.publish(ctx, name, &Event{Kind: EventTypingSignal, Room: name,
@@ -421,7 +482,8 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 
 // Rename changes the nickname. Members of the session's rooms get a
 // "renamed" presence event; the DM rooms of the old nickname are left (they
-// belong to that name). Errors: ErrInvalidNickname, ErrNicknameTaken.
+// belong to that name). Errors: ErrInvalidNickname, ErrNicknameTaken,
+// ErrForbidden (an authenticated session: its token sets the nickname).
 func (s *Session) Rename(ctx context.Context, nickname string) error {
 	nn, err := NormalizeNickname(nickname)
 	if err != nil {
@@ -436,6 +498,10 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 	if nn == old {
 		svc.mu.Unlock()
 		return nil
+	}
+	if s.ident != nil {
+		svc.mu.Unlock()
+		return Errorf(CodeForbidden, "your nickname is set by your token and cannot be changed")
 	}
 	if newKey != oldKey {
 		if svc.users[newKey] != nil {
@@ -479,7 +545,7 @@ func (s *Session) Disconnect(reason string) {
 		svc.mu.Unlock()
 		return
 	}
-	evs := svc.endLocked(s)
+	evs := svc.endLocked(s, PresenceLeft, "", "")
 	u := s.user()
 	svc.mu.Unlock()
 	ctx := context.Background()
@@ -488,4 +554,51 @@ func (s *Session) Disconnect(reason string) {
 	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
 		svc.log.Debug("chat: session ended", "session", s.id, "nickname", u.Nickname, "reason", reason)
 	}
+}
+
+// Kick ends the session of the user named nickname on this node: its
+// rooms' members see a "kicked" presence event with the caller as By and
+// reason, and the user gets EventDisconnect with ReasonKicked (clients
+// are told "bye" and not invited to reconnect; nothing stops them from
+// connecting again: there is no ban list). Only an admin may kick.
+// Errors: ErrForbidden (not an admin), ErrInvalidNickname, ErrNotFound
+// (nobody of that name online on this node), ErrInvalidArgument (the
+// caller itself, or a reason over 256 bytes).
+func (s *Session) Kick(ctx context.Context, nickname, reason string) error {
+	nick, err := NormalizeNickname(nickname)
+	if err != nil {
+		return err
+	}
+	if len(reason) > 256 {
+		return Errorf(CodeInvalidArgument, "kick reason must be at most 256 bytes")
+	}
+	if !utf8.ValidString(reason) {
+		return Errorf(CodeInvalidArgument, "kick reason must be valid UTF-8")
+	}
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	if s.ident == nil || !s.ident.Admin {
+		svc.mu.Unlock()
+		return Errorf(CodeForbidden, "only admins may kick")
+	}
+	target := svc.users[NickKey(nick)]
+	switch {
+	case target == nil:
+		svc.mu.Unlock()
+		return Errorf(CodeNotFound, "%s is not online", nick)
+	case target == s:
+		svc.mu.Unlock()
+		return Errorf(CodeInvalidArgument, "you cannot kick yourself")
+	}
+	by := s.nick
+	evs := svc.endLocked(target, PresenceKicked, by, reason)
+	u := target.user()
+	svc.mu.Unlock()
+	target.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonKicked, By: by, Message: reason}})
+	svc.publishAll(ctx, evs)
+	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	svc.log.Info("chat: user kicked", "nickname", u.Nickname, "by", by, "reason", reason)
+	return nil
 }

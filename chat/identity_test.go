@@ -1,0 +1,226 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+)
+
+// tokens is a test Authenticator: the token is a key of the map.
+type tokens map[string]*chat.Identity
+
+func (t tokens) Authenticate(_ context.Context, tok string) (*chat.Identity, error) {
+	if id, ok := t[tok]; ok {
+		return id, nil
+	}
+	if tok == "expired" {
+		return nil, chat.ErrTokenExpired
+	}
+	return nil, chat.ErrTokenInvalid
+}
+
+func connectAs(t *testing.T, svc *chat.Service, token string) client {
+	t.Helper()
+	id, err := svc.Authenticate(ctx, token)
+	if err != nil {
+		t.Fatalf("Authenticate(%q): %v", token, err)
+	}
+	rec := newRecorder()
+	s, err := svc.Connect(ctx, chat.ConnectParams{Nickname: "chosen", Identity: id, Sink: rec})
+	if err != nil {
+		t.Fatalf("Connect(%q): %v", token, err)
+	}
+	return client{s, rec}
+}
+
+var testTokens = tokens{
+	"alice": {Subject: "u-alice", Nickname: "Alice"},
+	"bob":   {Subject: "u-bob", Nickname: "bob", Rooms: []string{"general", "team-*"}, Post: []string{"team-*"}},
+	"eve":   {Subject: "u-eve", Nickname: "eve", Rooms: []string{}},
+	"admin": {Subject: "u-admin", Nickname: "mod", Admin: true, Rooms: []string{}},
+}
+
+func TestAuthenticateModes(t *testing.T) {
+	anon := newService(t, chat.Config{})
+	if id, err := anon.Authenticate(ctx, ""); id != nil || err != nil {
+		t.Fatalf("anonymous, no token: %v %v", id, err)
+	}
+	_, err := anon.Authenticate(ctx, "alice")
+	wantErr(t, "token without an Authenticator", err, chat.ErrTokenInvalid)
+
+	if _, err := chat.New(chat.Config{RequireIdentity: true}); err == nil {
+		t.Fatal("RequireIdentity without an Authenticator accepted")
+	}
+	req := newService(t, chat.Config{Authenticator: testTokens, RequireIdentity: true})
+	_, err = req.Authenticate(ctx, "")
+	wantErr(t, "required, no token", err, chat.ErrUnauthenticated)
+	_, err = req.Connect(ctx, chat.ConnectParams{Nickname: "sneaky", Sink: newRecorder()})
+	wantErr(t, "required, Connect without identity", err, chat.ErrUnauthenticated)
+	_, err = req.Authenticate(ctx, "expired")
+	wantErr(t, "expired", err, chat.ErrTokenExpired)
+	_, err = req.Authenticate(ctx, "forged")
+	wantErr(t, "forged", err, chat.ErrTokenInvalid)
+
+	a := connectAs(t, req, "alice")
+	if a.Nickname() != "Alice" || a.Identity().Subject != "u-alice" {
+		t.Fatalf("nickname %q identity %+v: the token's, not the chosen one", a.Nickname(), a.Identity())
+	}
+	err = a.Rename(ctx, "Alicia")
+	wantErr(t, "rename with a token", err, chat.ErrForbidden)
+}
+
+func TestRoomRights(t *testing.T) {
+	svc := newService(t, chat.Config{Authenticator: testTokens})
+	bob := connectAs(t, svc, "bob")
+	eve := connectAs(t, svc, "eve")
+	anon := connect(t, svc, "anon", false)
+
+	join(t, bob, "general")
+	_, err := bob.Send(ctx, "general", "hi", "")
+	wantErr(t, "bob posts to general (read only)", err, chat.ErrForbidden)
+	err = bob.Typing(ctx, "general", true)
+	wantErr(t, "bob types in general", err, chat.ErrForbidden)
+	join(t, bob, "Team-A")
+	send(t, bob, "team-a", "hello team")
+	_, err = bob.Join(ctx, "random", chat.JoinOptions{})
+	wantErr(t, "bob joins random", err, chat.ErrForbidden)
+	_, err = bob.History(ctx, "random", 0, 10)
+	wantErr(t, "bob reads random", err, chat.ErrForbidden)
+	if !bob.MayRead("general") || bob.MayPost("general") || !bob.MayPost("team-b") || bob.MayRead("random") {
+		t.Fatal("MayRead/MayPost disagree with the token")
+	}
+
+	// No public room at all for eve; DMs still work.
+	_, err = eve.Join(ctx, "general", chat.JoinOptions{})
+	wantErr(t, "eve joins general", err, chat.ErrForbidden)
+	if _, err := eve.DirectMessage(ctx, "bob", "psst", ""); err != nil {
+		t.Fatalf("eve DMs bob: %v", err)
+	}
+	// Anonymous users keep today's rights.
+	join(t, anon, "random")
+	send(t, anon, "random", "free for all")
+
+	// Room lists show only what the user may read.
+	rooms, err := bob.Rooms(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range rooms {
+		names = append(names, r.Name)
+	}
+	if !slices.Equal(names, []string{"dm:bob:eve", "team-a"}) {
+		t.Fatalf("bob's rooms %v", names)
+	}
+}
+
+func TestIdentityReplacesSessions(t *testing.T) {
+	svc := newService(t, chat.Config{Authenticator: testTokens})
+	watcher := connect(t, svc, "watcher", true)
+	squatter := connect(t, svc, "alice", false) // an anonymous user took the verified name
+	a1 := connectAs(t, svc, "alice")
+	if ev := squatter.take(chat.EventDisconnect); len(ev) != 1 || ev[0].Disconnect.Reason != chat.ReasonReplaced {
+		t.Fatalf("squatter got %v, want a replaced disconnect", ev)
+	}
+	join(t, a1, "general")
+	a2 := connectAs(t, svc, "alice") // the same user again: replaces a1
+	if ev := a1.take(chat.EventDisconnect); len(ev) != 1 {
+		t.Fatalf("first session got %d disconnects", len(ev))
+	}
+	if _, err := a1.Send(ctx, "general", "x", ""); !errors.Is(err, chat.ErrNotConnected) {
+		t.Fatalf("replaced session still sends: %v", err)
+	}
+	join(t, a2, "general")
+	// An anonymous user cannot take a verified user's name.
+	_, err := svc.Connect(ctx, chat.ConnectParams{Nickname: "ALICE", Sink: newRecorder()})
+	wantErr(t, "anonymous takes Alice", err, chat.ErrNicknameTaken)
+	// Nor can another subject with the same name.
+	other := tokens{"x": {Subject: "u-other", Nickname: "alice"}}
+	svc2 := newService(t, chat.Config{Authenticator: other})
+	connectAs(t, svc2, "x")
+	_, err = svc2.Connect(ctx, chat.ConnectParams{Identity: &chat.Identity{Subject: "u-third", Nickname: "Alice"}, Sink: newRecorder()})
+	wantErr(t, "another subject named alice", err, chat.ErrNicknameTaken)
+
+	users := svc.Users()
+	if len(users) != 2 || users[0].Nickname != "Alice" || users[1].Nickname != "watcher" {
+		t.Fatalf("users %+v", users)
+	}
+	_ = watcher
+}
+
+func TestSharedRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1e9, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	svc := newService(t, chat.Config{Authenticator: testTokens, RateBurst: 3, RatePerSecond: 1, Now: clock})
+	a := connectAs(t, svc, "alice")
+	join(t, a, "r")
+	send(t, a, "r", "1")
+	send(t, a, "r", "2")
+	// Reconnecting (a new session of the same subject) does not refill
+	// the bucket.
+	a.Disconnect("test")
+	a = connectAs(t, svc, "alice")
+	join(t, a, "r")
+	send(t, a, "r", "3")
+	_, err := a.Send(ctx, "r", "4", "")
+	wantErr(t, "4th message across two sessions", err, chat.ErrRateLimited)
+	// The same for an anonymous nickname.
+	b := connect(t, svc, "bob", false)
+	join(t, b, "r")
+	for i := range 3 {
+		send(t, b, "r", fmt.Sprint(i))
+	}
+	b.Disconnect("test")
+	b = connect(t, svc, "bob", false)
+	join(t, b, "r")
+	_, err = b.Send(ctx, "r", "again", "")
+	wantErr(t, "anonymous reconnect", err, chat.ErrRateLimited)
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	send(t, b, "r", "one token later")
+}
+
+func TestKick(t *testing.T) {
+	svc := newService(t, chat.Config{Authenticator: testTokens})
+	mod := connectAs(t, svc, "admin")
+	alice := connectAs(t, svc, "alice")
+	anon := connect(t, svc, "troll", false)
+	join(t, alice, "general")
+	join(t, anon, "general")
+	alice.take(chat.EventPresence)
+
+	err := alice.Kick(ctx, "troll", "spam")
+	wantErr(t, "non-admin kicks", err, chat.ErrForbidden)
+	err = mod.Kick(ctx, "nobody", "")
+	wantErr(t, "kick nobody", err, chat.ErrNotFound)
+	err = mod.Kick(ctx, "mod", "")
+	wantErr(t, "kick yourself", err, chat.ErrInvalidArgument)
+
+	if err := mod.Kick(ctx, "Troll", "spam"); err != nil {
+		t.Fatalf("kick: %v", err)
+	}
+	ev := anon.take(chat.EventDisconnect)
+	if len(ev) != 1 || ev[0].Disconnect.Reason != chat.ReasonKicked || ev[0].Disconnect.By != "mod" || ev[0].Disconnect.Message != "spam" {
+		t.Fatalf("kicked user got %+v", ev)
+	}
+	p := alice.take(chat.EventPresence)
+	if len(p) != 1 || p[0].Presence.Action != chat.PresenceKicked || p[0].Presence.Nickname != "troll" || p[0].Presence.By != "mod" || p[0].Presence.Reason != "spam" {
+		t.Fatalf("room members got %v", presences(p))
+	}
+	if _, err := anon.Send(ctx, "general", "still here?", ""); !errors.Is(err, chat.ErrNotConnected) {
+		t.Fatalf("kicked session sends: %v", err)
+	}
+	if _, ok := svc.Lookup("troll"); ok {
+		t.Fatal("kicked user still online")
+	}
+	// The admin's empty room rights do not stop it from joining.
+	join(t, mod, "anything")
+}
