@@ -148,9 +148,12 @@ func (c *conn) Deliver(ev *chat.Event) {
 		c.pushLocked(out{topic: t, payload: payload, qos: qos}, ev.Kind == chat.EventTyping)
 		c.qmu.Unlock()
 	case chat.EventDisconnect:
-		if ev.Disconnect.Reason == chat.ReasonReplaced {
+		switch ev.Disconnect.Reason {
+		case chat.ReasonReplaced:
 			c.stop(packets.ErrSessionTakenOver, false)
-		} else {
+		case chat.ReasonKicked:
+			c.stop(packets.ErrAdministrativeAction, true)
+		default:
 			c.stop(packets.ErrServerShuttingDown, true)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/banter-chat/banter/chat"
 )
@@ -111,19 +112,33 @@ type joinFailure struct {
 	Error ErrorBody `json:"error"`
 }
 
+// createSession connects a session: anonymous with a nickname, or as the
+// user of a JWT sent as "Authorization: Bearer <jwt>" (or in the body's
+// "token"), whose nickname it then has.
 func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 	var a struct {
 		Nickname *string  `json:"nickname"`
 		Rooms    []string `json:"rooms"`
 		Resume   string   `json:"resume"`
+		Token    string   `json:"token"`
 	}
-	if err := decodeBody(r, &a, false); err != nil {
+	if err := decodeBody(r, &a, true); err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	if a.Nickname == nil {
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
+	if t := token(r, false); a.Token == "" && strings.Count(t, ".") == 2 {
+		a.Token = t // a JWT; anything else (an old session token) is not ours to judge here
+	}
+	if a.Nickname == nil && a.Token == "" {
+		if g.svc.RequiresIdentity() {
+			g.fail(w, r, chat.ErrUnauthenticated)
+		} else {
+			g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
+		}
 		return
+	}
+	if a.Nickname == nil {
+		a.Nickname = new(string)
 	}
 	if len(a.Rooms) > 50 {
 		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "at most 50 rooms"))
@@ -131,7 +146,15 @@ func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := g.ctx(r)
 	defer cancel()
-	s, err := g.connect(ctx, *a.Nickname, a.Resume, false)
+	ident, err := g.svc.Authenticate(ctx, a.Token)
+	if err != nil {
+		if code := chat.ErrorCode(err); code == chat.CodeUnavailable || code == chat.CodeInternal {
+			g.log.Warn("rest: cannot verify a token", "err", err)
+		}
+		g.fail(w, r, err)
+		return
+	}
+	s, err := g.connect(ctx, *a.Nickname, ident, a.Resume, false)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -471,6 +494,24 @@ func (g *Gateway) typing(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx, cancel := g.ctx(r)
 	defer cancel()
 	if err := s.sess.Typing(ctx, r.PathValue("room"), *a.Typing); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okOnly{OK: true})
+}
+
+// kick ends another user's session (admins only).
+func (g *Gateway) kick(w http.ResponseWriter, r *http.Request, s *session) {
+	var a struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeBody(r, &a, true); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	ctx, cancel := g.ctx(r)
+	defer cancel()
+	if err := s.sess.Kick(ctx, r.PathValue("nickname"), a.Reason); err != nil {
 		g.fail(w, r, err)
 		return
 	}

@@ -117,6 +117,7 @@ type helloArgs struct {
 	Since      json.RawMessage `json:"since"`
 	WatchUsers bool            `json:"watchUsers"`
 	Resume     string          `json:"resume"`
+	Token      string          `json:"token"`
 
 	since []sinceEntry // Since decoded, in the order sent
 }
@@ -131,7 +132,7 @@ func bindHello(ev *socketio.Event) (helloArgs, error) {
 	if err := bindArg(ev, 0, "hello", &a); err != nil {
 		return a, err
 	}
-	if a.Nickname == nil {
+	if a.Nickname == nil && a.Token == "" {
 		return a, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing")
 	}
 	var err error
@@ -282,4 +283,20 @@ func mustJSON(v any) json.RawMessage {
 		panic(fmt.Sprintf("siogw: cannot encode %T: %v", v, err))
 	}
 	return b
+}
+
+type kickArgs struct {
+	Nickname string `json:"nickname"`
+	Reason   string `json:"reason"`
+}
+
+func bindKick(ev *socketio.Event) (kickArgs, error) {
+	var a kickArgs
+	if err := bindArg(ev, 0, "kick", &a); err != nil {
+		return a, err
+	}
+	if a.Nickname == "" {
+		return a, chat.Errorf(chat.CodeInvalidNickname, "kick: field \"nickname\" is missing")
+	}
+	return a, nil
 }

@@ -37,7 +37,24 @@ func (c *conn) onV1(ev *socketio.Event) {
 		c.page(ev, sess)
 	case "typing":
 		c.typing(ev, sess)
+	case "kick":
+		c.kick(ev, sess)
 	}
+}
+
+func (c *conn) kick(ev *socketio.Event, sess *chat.Session) {
+	a, err := bindKick(ev)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	if err := sess.Kick(ctx, a.Nickname, a.Reason); err != nil {
+		c.fail(ev, err)
+		return
+	}
+	c.ok(ev, okAck{OK: true})
 }
 
 type helloAck struct {
@@ -75,11 +92,24 @@ func (c *conn) hello(ev *socketio.Event) {
 	}
 	ctx, cancel := c.g.ctx()
 	defer cancel()
+	// A token in hello is verified even when the handshake had one (it
+	// takes precedence); without one, the handshake's identity holds.
+	ident := c.ident
+	if a.Token != "" {
+		if ident, err = c.g.svc.Authenticate(ctx, a.Token); err != nil {
+			c.fail(ev, err)
+			return
+		}
+	}
+	nickname := ""
+	if a.Nickname != nil {
+		nickname = *a.Nickname
+	}
 	// The dialect is set before Connect: events may reach the sink before
 	// Connect returns.
 	c.dialect.Store(int32(dialectV1))
 	sess, err := c.g.svc.Connect(ctx, chat.ConnectParams{
-		Nickname: *a.Nickname, Sink: c, ResumeToken: a.Resume, WatchUsers: a.WatchUsers,
+		Nickname: nickname, Identity: ident, Sink: c, ResumeToken: a.Resume, WatchUsers: a.WatchUsers,
 	})
 	if err != nil {
 		c.dialect.Store(int32(dialectNone))
