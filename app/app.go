@@ -25,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
 	siogw "github.com/banter-chat/banter/gateway/sio"
@@ -68,6 +69,12 @@ type Config struct {
 	// MQTTAddr, if set, serves MQTT over TCP there (MQTT over WebSocket
 	// is always at /mqtt; mqtt.go).
 	MQTTAddr string
+
+	// Auth configures client authentication (package auth): the mode
+	// (anonymous by default) and the JWT key material. With key material
+	// every gateway verifies tokens; with Mode required it refuses
+	// clients without one.
+	Auth auth.Config
 
 	// FullSync fsyncs every commit (acknowledged messages survive power
 	// loss, not only a crash of the process). Default off.
@@ -133,11 +140,16 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	store := be.store
-	svc, err := chat.New(chat.Config{
+	ccfg := chat.Config{
 		Store: store, Bus: be.chatBus(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		DefaultRoom: cfg.DefaultRoom,
-	})
+	}
+	if ccfg.Authenticator, ccfg.RequireIdentity, err = newAuthenticator(cfg.Auth); err != nil {
+		_ = be.close()
+		return nil, err
+	}
+	svc, err := chat.New(ccfg)
 	if err != nil {
 		_ = be.close()
 		return nil, fmt.Errorf("app: %w", err)
@@ -182,6 +194,31 @@ func New(cfg Config) (*App, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	return a, nil
+}
+
+// ErrAuth is wrapped by New's error when the authentication
+// configuration is wrong (or a JWKS URL cannot be fetched).
+var ErrAuth = errors.New("app: authentication configuration")
+
+// newAuthenticator builds the JWT verifier of cfg, if it has key material.
+func newAuthenticator(cfg auth.Config) (chat.Authenticator, bool, error) {
+	mode, err := auth.ParseMode(string(cfg.Mode))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	if !cfg.Enabled() {
+		if mode == auth.ModeRequired {
+			return nil, false, fmt.Errorf("%w: mode required needs a JWT secret, public key or JWKS", ErrAuth)
+		}
+		return nil, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := auth.New(ctx, cfg)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return v, mode == auth.ModeRequired, nil
 }
 
 // Config returns the configuration with defaults applied.
