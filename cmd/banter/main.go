@@ -61,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "chat":
 		return chatMain(ctx, args, getenv, os.Stdin, stdout, stderr)
+	case "token":
+		return tokenMain(args, getenv, stdout, stderr)
 	case "bench":
 		if err := bench.Main(ctx, args, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "banter bench:", err)
@@ -88,6 +90,7 @@ Usage:
   banter [serve] [flags]   run the server (the default command)
   banter bench <sub> ...   load generator and benchmark report (banter bench help)
   banter chat --nick NAME  the terminal chat client (banter chat --help)
+  banter token --sub ID    print a signed JWT for tests (banter token --help)
   banter version           print the version
   banter help              this text
 
@@ -131,6 +134,7 @@ type serveFlags struct {
 	apiKey, tcpAddr string
 	mqttAddr        string
 	store, redis    string // cluster backends (app/cluster.go)
+	auth            *authFlags
 }
 
 func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
@@ -159,6 +163,7 @@ func newServeFlags(getenv func(string) string, out io.Writer) *serveFlags {
 	fs.StringVar(&f.store, "store", env("BANTER_STORE", ""), "PostgreSQL URL for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db (env BANTER_STORE)")
 	fs.StringVar(&f.redis, "redis", env("BANTER_REDIS", ""), "Redis URL carrying events between cluster nodes, e.g. redis://cache:6379/0 (env BANTER_REDIS)")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
+	f.auth = addAuthFlags(fs, getenv)
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
 		fs.PrintDefaults()
@@ -199,6 +204,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "banter: --max-message-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive")
 		return exitUsage
 	}
+	authCfg, err := f.auth.config()
+	if err != nil {
+		fmt.Fprintf(stderr, "banter: %v\n", err)
+		return exitUsage
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	var origins []string
 	for _, o := range strings.Split(f.cors, ",") {
@@ -219,7 +229,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: origins,
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
-		StoreURL: f.store, RedisURL: f.redis,
+		StoreURL: f.store, RedisURL: f.redis, Auth: authCfg,
 	})
 	if err != nil {
 		ln.Close()
@@ -229,6 +239,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) {
 			return exitListen
+		}
+		if errors.Is(err, app.ErrAuth) {
+			return exitUsage
 		}
 		return exitFailure
 	}
