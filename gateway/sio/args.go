@@ -132,9 +132,6 @@ func bindHello(ev *socketio.Event) (helloArgs, error) {
 	if err := bindArg(ev, 0, "hello", &a); err != nil {
 		return a, err
 	}
-	if a.Nickname == nil && a.Token == "" {
-		return a, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing")
-	}
 	var err error
 	if a.since, err = orderedSince(a.Since); err != nil {
 		return a, err

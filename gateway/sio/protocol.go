@@ -90,6 +90,10 @@ func (c *conn) hello(ev *socketio.Event) {
 		c.fail(ev, err)
 		return
 	}
+	if a.Nickname == nil && a.Token == "" && c.ident == nil {
+		c.fail(ev, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing"))
+		return
+	}
 	ctx, cancel := c.g.ctx()
 	defer cancel()
 	// A token in hello is verified even when the handshake had one (it

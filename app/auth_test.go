@@ -1,0 +1,489 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/auth"
+	"github.com/banter-chat/banter/internal/testutil"
+)
+
+var (
+	rsaOnce sync.Once
+	rsaKey  *rsa.PrivateKey
+)
+
+// authKey is the RSA key the test tokens are signed with (RS256 pinned).
+func authKey(t *testing.T) (*rsa.PrivateKey, []byte) {
+	t.Helper()
+	rsaOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		rsaKey = k
+	})
+	der, err := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rsaKey, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// authApp serves the whole app in required mode with every gateway on.
+func authApp(t *testing.T, burst int) (url string, a *app.App) {
+	t.Helper()
+	_, pub := authKey(t)
+	a, err := app.New(app.Config{
+		DBPath: filepath.Join(t.TempDir(), "banter.db"), TCPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		RateBurst: burst, RatePerSecond: 0.01,
+		Auth: auth.Config{Mode: auth.ModeRequired, PublicKeyPEM: pub},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + ln.Addr().String(), a
+}
+
+// A token case of the matrix and what every gateway must answer.
+type tokenCase struct {
+	name  string
+	token string
+	code  string // "" = accepted
+}
+
+func tokenCases(t *testing.T, sub string) []tokenCase {
+	key, pub := authKey(t)
+	valid, err := auth.Sign("RS256", key, auth.Claims{Subject: sub, Nickname: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, _ := auth.Sign("RS256", key, auth.Claims{Subject: sub, Now: time.Now().Add(-2 * time.Hour)})
+	exp := time.Now().Add(time.Hour).Unix()
+	// Algorithm confusion: HS256 keyed with the RSA public key's PEM.
+	hs, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "exp": exp}).SignedString(pub)
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": sub, "exp": exp}).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	return []tokenCase{
+		{"valid", valid, ""},
+		{"expired", expired, "token_expired"},
+		{"HS256 when RS256 is pinned", hs, "token_invalid"},
+		{"alg none", none, "token_invalid"},
+		{"missing", "", "unauthenticated"},
+	}
+}
+
+func errCode(v map[string]any) string {
+	e, _ := v["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// TestAuthSocketIO: the official socket.io-client sends the token in the
+// handshake's auth; refusals are CONNECT_ERROR with data {code, message}.
+func TestAuthSocketIO(t *testing.T) {
+	testutil.RequireNode(t)
+	url, _ := authApp(t, 20)
+	cases := tokenCases(t, "sio-user")
+	toks := make([]string, len(cases))
+	for i, c := range cases {
+		toks[i] = c.token
+	}
+	arg, _ := json.Marshal(toks)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	out, err := testutil.RunNode(t, ctx, "testdata/sioauth.js", url, string(arg))
+	if err != nil {
+		t.Fatalf("sioauth.js: %v\n%s", err, out)
+	}
+	var res []struct {
+		Connected bool           `json:"connected"`
+		Hello     map[string]any `json:"hello"`
+		Error     string         `json:"error"`
+		Data      map[string]any `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &res); err != nil || len(res) != len(cases) {
+		t.Fatalf("sioauth.js printed %q: %v", out, err)
+	}
+	for i, c := range cases {
+		r := res[i]
+		if c.code == "" {
+			if !r.Connected || r.Hello["ok"] != true || r.Hello["nickname"] != "sio-user" {
+				t.Errorf("%s: %+v, want connected as sio-user", c.name, r)
+			}
+			continue
+		}
+		if r.Connected || r.Data["code"] != c.code || r.Error == "" || r.Error != r.Data["message"] {
+			t.Errorf("%s: %+v, want CONNECT_ERROR with code %s", c.name, r, c.code)
+		}
+		if c.token != "" && strings.Contains(r.Error, c.token) {
+			t.Errorf("%s: the error echoes the token", c.name)
+		}
+	}
+}
+
+// TestAuthREST: POST /api/v1/sessions with Authorization: Bearer <jwt>.
+func TestAuthREST(t *testing.T) {
+	url, _ := authApp(t, 20)
+	for _, c := range tokenCases(t, "rest-user") {
+		st, h, v := api(t, "POST", url+"/api/v1/sessions", c.token, nil)
+		if c.code == "" {
+			if st != http.StatusCreated || v["nickname"] != "rest-user" {
+				t.Errorf("%s: %d %v", c.name, st, v)
+			}
+			continue
+		}
+		www := h.Get("WWW-Authenticate")
+		if st != http.StatusUnauthorized || errCode(v) != c.code || !strings.HasPrefix(www, "Bearer ") ||
+			(c.token != "") != strings.Contains(www, `error="invalid_token"`) {
+			t.Errorf("%s: %d %v WWW-Authenticate %q, want 401 %s", c.name, st, v, www, c.code)
+		}
+	}
+	// A nickname alone is not enough in required mode.
+	if st, _, v := api(t, "POST", url+"/api/v1/sessions", "", map[string]any{"nickname": "anon"}); st != 401 || errCode(v) != "unauthenticated" {
+		t.Errorf("nickname without token: %d %v", st, v)
+	}
+}
+
+// TestAuthWS: hello {token} on /ws; a refused one gets the error reply,
+// then the connection closes.
+func TestAuthWS(t *testing.T) {
+	url, _ := authApp(t, 20)
+	for _, c := range tokenCases(t, "ws-user") {
+		w := dialWS(t, url)
+		w.send(map[string]any{"type": "hello", "ref": 1, "token": c.token, "nickname": "ignored"})
+		r := w.next(c.name+": hello reply", isReply(1))
+		if c.code == "" {
+			if r["ok"] != true || r["nickname"] != "ws-user" {
+				t.Errorf("%s: %v", c.name, r)
+			}
+			continue
+		}
+		if r["ok"] != false || errCode(r) != c.code {
+			t.Errorf("%s: %v, want %s", c.name, r, c.code)
+		}
+		waitClosed(t, c.name, w.in)
+	}
+}
+
+func waitClosed[T any](t *testing.T, what string, in <-chan T) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-in:
+			if !ok {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s: the connection stayed open after the refusal", what)
+		}
+	}
+}
+
+// tcpLines dials the TCP gateway and returns a line sender and the lines
+// it receives (closed at EOF).
+func tcpLines(t *testing.T, a *app.App) (func(string), <-chan string) {
+	t.Helper()
+	nc, err := net.Dial("tcp", a.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	in := make(chan string, 100)
+	go func() {
+		defer close(in)
+		sc := bufio.NewScanner(nc)
+		for sc.Scan() {
+			in <- sc.Text()
+		}
+	}()
+	return func(s string) {
+		if _, err := io.WriteString(nc, s+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}, in
+}
+
+// TestAuthTCP: JSON hello {token} and text mode's /token on raw TCP.
+func TestAuthTCP(t *testing.T) {
+	_, a := authApp(t, 20)
+	for _, c := range tokenCases(t, "tcp-user") {
+		send, in := tcpLines(t, a)
+		b, _ := json.Marshal(map[string]any{"type": "hello", "ref": 1, "token": c.token})
+		send(string(b))
+		var r map[string]any
+		select {
+		case line, ok := <-in:
+			if !ok || json.Unmarshal([]byte(line), &r) != nil {
+				t.Fatalf("%s: no JSON reply (%q)", c.name, line)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no reply", c.name)
+		}
+		if c.code == "" {
+			if r["ok"] != true || r["nickname"] != "tcp-user" {
+				t.Errorf("%s: %v", c.name, r)
+			}
+			continue
+		}
+		if r["ok"] != false || errCode(r) != c.code {
+			t.Errorf("%s: %v, want %s", c.name, r, c.code)
+		}
+		waitClosed(t, c.name, in)
+	}
+	// Text mode: a nickname is refused (with a hint), /token works.
+	send, in := tcpLines(t, a)
+	send("alice")
+	var lines []string
+	for l := range in {
+		lines = append(lines, l)
+	}
+	if !strings.Contains(strings.Join(lines, "\n"), "! unauthenticated") || !strings.Contains(strings.Join(lines, "\n"), "/token JWT") {
+		t.Errorf("text mode without a token: %q", lines)
+	}
+	send, in = tcpLines(t, a)
+	send("/token " + tokenCases(t, "human")[0].token)
+	if l := <-in; !strings.Contains(l, "welcome, human") {
+		t.Errorf("text mode /token: %q", l)
+	}
+}
+
+// TestAuthMQTT: mosquitto_pub (MQTT 3.1.1 and 5) with the JWT as password.
+func TestAuthMQTT(t *testing.T) {
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		t.Skip("mosquitto_pub not installed (scripts/deps.sh installs mosquitto-clients)")
+	}
+	_, a := authApp(t, 20)
+	_, port, _ := net.SplitHostPort(a.MQTTAddr().String())
+	pub := func(version, user, password string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		args := []string{"-h", "127.0.0.1", "-p", port, "-V", version, "-i", "probe-" + version, "-t", "banter/rooms/general", "-m", "hi", "-q", "1"}
+		if user != "" {
+			args = append(args, "-u", user)
+		}
+		if password != "" {
+			args = append(args, "-P", password)
+		}
+		out, err := exec.CommandContext(ctx, "mosquitto_pub", args...).CombinedOutput()
+		return string(out), err
+	}
+	for _, version := range []string{"mqttv311", "mqttv5"} {
+		for _, c := range tokenCases(t, "mqtt-user") {
+			// MQTT 3.1.1 allows a password only with a username
+			// [MQTT-3.1.2-22]: the token's user; MQTT 5 needs none.
+			user := ""
+			if version == "mqttv311" && c.token != "" {
+				user = "mqtt-user"
+			}
+			out, err := pub(version, user, c.token)
+			if c.code == "" {
+				if err != nil {
+					t.Errorf("%s %s: %v %s", version, c.name, err, out)
+				}
+				continue
+			}
+			if err == nil || !strings.Contains(strings.ToLower(out), "bad user name or password") {
+				t.Errorf("%s %s: %v %q, want a refusal for a bad user name or password", version, c.name, err, out)
+			}
+		}
+		// A username that is not the token's user: not authorized.
+		out, err := pub(version, "somebody-else", tokenCases(t, "mqtt-user")[0].token)
+		if err == nil || !strings.Contains(strings.ToLower(out), "not authori") {
+			t.Errorf("%s wrong username: %v %q, want not authorized", version, err, out)
+		}
+		// The token's nickname as username is fine.
+		if out, err := pub(version, "mqtt-user", tokenCases(t, "mqtt-user")[0].token); err != nil {
+			t.Errorf("%s matching username: %v %s", version, err, out)
+		}
+	}
+}
+
+func signed(t *testing.T, c auth.Claims) string {
+	t.Helper()
+	key, _ := authKey(t)
+	tok, err := auth.Sign("RS256", key, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// wsHello dials /ws and says hello with token, joining rooms.
+func wsHello(t *testing.T, url, token string, rooms ...string) *wsClient {
+	t.Helper()
+	w := dialWS(t, url)
+	w.send(map[string]any{"type": "hello", "ref": 0, "token": token, "rooms": rooms})
+	if r := w.next("hello", isReply(0)); r["ok"] != true {
+		t.Fatalf("hello: %v", r)
+	}
+	return w
+}
+
+// TestAuthRoomRights: the token's rooms and post claims hold on /ws, REST
+// and MQTT alike.
+func TestAuthRoomRights(t *testing.T) {
+	url, a := authApp(t, 20)
+	reader := signed(t, auth.Claims{Subject: "u-r", Nickname: "reader", Rooms: []string{"general", "team-*"}, Post: []string{"team-*"}})
+	w := wsHello(t, url, reader)
+	w.send(map[string]any{"type": "join", "ref": 1, "room": "general"})
+	if r := w.next("join general", isReply(1)); r["ok"] != true {
+		t.Fatalf("join general: %v", r)
+	}
+	w.send(map[string]any{"type": "send", "ref": 2, "room": "general", "text": "x"})
+	if r := w.next("post to general", isReply(2)); errCode(r) != "forbidden" {
+		t.Fatalf("post to a read-only room: %v", r)
+	}
+	w.send(map[string]any{"type": "join", "ref": 3, "room": "random"})
+	if r := w.next("join random", isReply(3)); errCode(r) != "forbidden" || !strings.Contains(r["error"].(map[string]any)["message"].(string), "random") {
+		t.Fatalf("join a room outside the token: %v", r)
+	}
+	w.send(map[string]any{"type": "join", "ref": 4, "room": "team-x"})
+	w.next("join team-x", isReply(4))
+	w.send(map[string]any{"type": "send", "ref": 5, "room": "team-x", "text": "hello team"})
+	if r := w.next("post to team-x", isReply(5)); r["ok"] != true {
+		t.Fatalf("post to team-x: %v", r)
+	}
+	// Nickname changes are refused: the token names the user.
+	w.send(map[string]any{"type": "nick", "ref": 6, "nickname": "other"})
+	if r := w.next("nick", isReply(6)); errCode(r) != "forbidden" {
+		t.Fatalf("rename: %v", r)
+	}
+
+	// REST: the same rights for a session made from a JWT.
+	other := signed(t, auth.Claims{Subject: "u-o", Nickname: "outsider", Rooms: []string{"general"}})
+	st, _, v := api(t, "POST", url+"/api/v1/sessions", other, map[string]any{"rooms": []string{"general", "team-x"}})
+	if st != http.StatusCreated {
+		t.Fatalf("session: %d %v", st, v)
+	}
+	rooms := v["rooms"].([]any)
+	if rooms[0].(map[string]any)["ok"] != true || errCode(rooms[1].(map[string]any)) != "forbidden" {
+		t.Fatalf("joins of the session: %v", rooms)
+	}
+	st, _, v = api(t, "GET", url+"/api/v1/rooms/team-x/messages", v["token"].(string), nil)
+	if st != http.StatusForbidden || errCode(v) != "forbidden" {
+		t.Fatalf("history of team-x: %d %v", st, v)
+	}
+
+	// MQTT: publishing to a read-only room is refused (PUBACK "not
+	// authorized" for MQTT 5), in an allowed one accepted.
+	if _, err := exec.LookPath("mosquitto_pub"); err == nil {
+		_, port, _ := net.SplitHostPort(a.MQTTAddr().String())
+		for room, ok := range map[string]bool{"general": false, "team-x": true} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			out, err := exec.CommandContext(ctx, "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv5", "-P", reader,
+				"-t", "banter/rooms/"+room, "-m", "from mqtt", "-q", "1").CombinedOutput()
+			cancel()
+			// mosquitto_pub exits 0 after a refused QoS 1 publish but
+			// prints the PUBACK's reason.
+			refused := strings.Contains(strings.ToLower(string(out)), "not authorized")
+			if err != nil || refused == ok {
+				t.Errorf("mosquitto_pub to %s: %v %q (want accepted=%v)", room, err, out, ok)
+			}
+		}
+	}
+}
+
+// TestAuthKick: an admin (REST) kicks a /ws user; the user gets bye
+// {reason: kicked} and is disconnected; the room sees "kicked".
+func TestAuthKick(t *testing.T) {
+	url, a := authApp(t, 20)
+	victim := wsHello(t, url, signed(t, auth.Claims{Subject: "u-v", Nickname: "victim"}), "general")
+	watcher := wsHello(t, url, signed(t, auth.Claims{Subject: "u-w", Nickname: "watcher"}), "general")
+	plain := signed(t, auth.Claims{Subject: "u-p", Nickname: "plain"})
+	st, _, v := api(t, "POST", url+"/api/v1/sessions", plain, nil)
+	if st != http.StatusCreated {
+		t.Fatal(st, v)
+	}
+	if st, _, v := api(t, "POST", url+"/api/v1/users/victim/kick", v["token"].(string), map[string]any{"reason": "spam"}); st != http.StatusForbidden {
+		t.Fatalf("kick without the admin role: %d %v", st, v)
+	}
+	admin := signed(t, auth.Claims{Subject: "u-a", Nickname: "mod", Roles: []string{"admin"}, Rooms: []string{}})
+	_, _, v = api(t, "POST", url+"/api/v1/sessions", admin, nil)
+	modTok := v["token"].(string)
+	if st, _, v := api(t, "POST", url+"/api/v1/users/nobody/kick", modTok, nil); st != http.StatusNotFound || errCode(v) != "not_found" {
+		t.Fatalf("kick nobody: %d %v", st, v)
+	}
+	if st, _, v := api(t, "POST", url+"/api/v1/users/victim/kick", modTok, map[string]any{"reason": "spam"}); st != 200 {
+		t.Fatalf("kick: %d %v", st, v)
+	}
+	bye := victim.next("bye", func(v map[string]any) bool { return v["type"] == "bye" })
+	if d := bye["data"].(map[string]any); d["reason"] != "kicked" || d["by"] != "mod" || d["message"] != "spam" {
+		t.Fatalf("bye: %v", bye)
+	}
+	waitClosed(t, "kicked /ws user", victim.in)
+	p := watcher.next("kicked presence", func(v map[string]any) bool {
+		d, _ := v["data"].(map[string]any)
+		return v["type"] == "presence" && d["action"] == "kicked"
+	})
+	if d := p["data"].(map[string]any); d["nickname"] != "victim" || d["by"] != "mod" || d["reason"] != "spam" {
+		t.Fatalf("presence: %v", p)
+	}
+	if _, ok := a.Service().Lookup("victim"); ok {
+		t.Fatal("victim still online")
+	}
+}
+
+// TestAuthSharedRateLimit: one user's message bucket is shared by its
+// sessions on every gateway: a burst spent on /ws is not refilled by
+// coming back over REST (the new session replaces the old one).
+func TestAuthSharedRateLimit(t *testing.T) {
+	url, _ := authApp(t, 3)
+	tok := signed(t, auth.Claims{Subject: "u-c", Nickname: "carol"})
+	w := wsHello(t, url, tok, "general")
+	for i := range 2 {
+		w.send(map[string]any{"type": "send", "ref": i + 1, "room": "general", "text": "ws"})
+		if r := w.next("send", isReply(float64(i+1))); r["ok"] != true {
+			t.Fatalf("send %d: %v", i, r)
+		}
+	}
+	st, _, v := api(t, "POST", url+"/api/v1/sessions", tok, nil)
+	if st != http.StatusCreated {
+		t.Fatal(st, v)
+	}
+	if bye := w.next("replaced", func(v map[string]any) bool { return v["type"] == "bye" }); bye["data"].(map[string]any)["reason"] != "replaced" {
+		t.Fatalf("bye: %v", bye)
+	}
+	rt := v["token"].(string)
+	if st, _, v := api(t, "POST", url+"/api/v1/rooms/general/messages", rt, map[string]any{"text": "rest 1"}); st != http.StatusCreated {
+		t.Fatalf("3rd message: %d %v", st, v)
+	}
+	if st, _, v := api(t, "POST", url+"/api/v1/rooms/general/messages", rt, map[string]any{"text": "rest 2"}); st != http.StatusTooManyRequests || errCode(v) != "rate_limited" {
+		t.Fatalf("4th message of a burst of 3 across gateways: %d %v", st, v)
+	}
+}
