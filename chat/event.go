@@ -29,6 +29,10 @@ const (
 	// user started/stopped typing); each node folds signals into
 	// EventTyping lists. Sinks never receive it.
 	EventTypingSignal
+	// EventDeleted: Deleted is set. A moderator deleted a message of the
+	// room (it is a tombstone in the Store from now on); delivered to
+	// the room's members.
+	EventDeleted
 )
 
 func (k EventKind) String() string {
@@ -45,6 +49,8 @@ func (k EventKind) String() string {
 		return "disconnect"
 	case EventTypingSignal:
 		return "typing-signal"
+	case EventDeleted:
+		return "deleted"
 	}
 	return "unknown"
 }
@@ -64,6 +70,7 @@ type Event struct {
 	User         *UserEvent
 	Disconnect   *Disconnect
 	TypingSignal *TypingSignal
+	Deleted      *Deleted
 
 	encMu sync.Mutex
 	enc   []encoded // one per wire format; usually one or two
@@ -135,6 +142,14 @@ type TypingSignal struct {
 	Active   bool   `json:"active"`
 }
 
+// Deleted is the payload of EventDeleted: message Seq of Room was
+// deleted by the admin By.
+type Deleted struct {
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+	By   string `json:"by"`
+}
+
 // User is an online user, as listed by Service.Users.
 type User struct {
 	ID       string `json:"id"` // the session id: stable while connected
@@ -194,7 +209,8 @@ type SinkFunc func(ev *Event)
 func (f SinkFunc) Deliver(ev *Event) { f(ev) }
 
 // ClientEvent returns the name and payload under which gateways send e to
-// clients (docs/protocol.md): "message", "presence", "typing" or "user".
+// clients (docs/protocol.md): "message", "presence", "typing", "user" or
+// "deleted".
 // ok is false for kinds that are not sent to clients (disconnect notices,
 // bus-only typing signals).
 func (e *Event) ClientEvent() (name string, payload any, ok bool) {
@@ -207,6 +223,8 @@ func (e *Event) ClientEvent() (name string, payload any, ok bool) {
 		return "typing", e.Typing, true
 	case EventUser:
 		return "user", e.User, true
+	case EventDeleted:
+		return "deleted", e.Deleted, true
 	}
 	return "", nil, false
 }

@@ -224,3 +224,37 @@ func TestKick(t *testing.T) {
 	// The admin's empty room rights do not stop it from joining.
 	join(t, mod, "anything")
 }
+
+func TestDeleteMessage(t *testing.T) {
+	svc := newService(t, chat.Config{Authenticator: testTokens})
+	mod := connectAs(t, svc, "admin")
+	alice := connectAs(t, svc, "alice")
+	join(t, alice, "general")
+	send(t, alice, "general", "one")
+	bad := send(t, alice, "general", "abuse")
+	send(t, alice, "general", "three")
+
+	_, err := alice.DeleteMessage(ctx, "general", bad.Seq)
+	wantErr(t, "non-admin deletes", err, chat.ErrForbidden)
+	_, err = mod.DeleteMessage(ctx, "general", 99)
+	wantErr(t, "delete a seq not stored", err, chat.ErrNotFound)
+	_, err = mod.DeleteMessage(ctx, "general", 0)
+	wantErr(t, "delete seq 0", err, chat.ErrInvalidArgument)
+
+	// The admin need not be a member (nor allowed to read: Rooms is []).
+	m, err := mod.DeleteMessage(ctx, "General", bad.Seq)
+	if err != nil || !m.Deleted || m.Text != "" || m.Seq != bad.Seq || m.Sender != "Alice" {
+		t.Fatalf("delete: %+v %v", m, err)
+	}
+	ev := alice.take(chat.EventDeleted)
+	if len(ev) != 1 || *ev[0].Deleted != (chat.Deleted{Room: "general", Seq: bad.Seq, By: "mod"}) {
+		t.Fatalf("members got %v", ev)
+	}
+	if name, payload, ok := ev[0].ClientEvent(); !ok || name != "deleted" || payload != ev[0].Deleted {
+		t.Fatalf("client event %q %v %v", name, payload, ok)
+	}
+	hist, err := alice.History(ctx, "general", 0, 10)
+	if err != nil || len(hist) != 3 || !hist[1].Deleted || hist[1].Text != "" || hist[0].Text != "one" {
+		t.Fatalf("history after delete: %+v %v", hist, err)
+	}
+}

@@ -145,6 +145,8 @@ func (r *room) onEvent(ev *Event) {
 		}
 	case EventTypingSignal:
 		r.setTypingLocked(ev.TypingSignal.Nickname, ev.TypingSignal.Active)
+	case EventDeleted:
+		r.broadcastLocked(ev)
 	}
 }
 

@@ -602,3 +602,37 @@ func (s *Session) Kick(ctx context.Context, nickname, reason string) error {
 	svc.log.Info("chat: user kicked", "nickname", u.Nickname, "by", by, "reason", reason)
 	return nil
 }
+
+// DeleteMessage deletes message seq of room: the Store keeps a tombstone
+// (Message.Deleted, no text; seqs stay gap-free, history shows it as
+// deleted) and the room's members, on every node and gateway, get
+// EventDeleted. Only an admin may delete, in any room (DM rooms
+// included: moderation of abuse reports). Deleting a deleted message
+// again succeeds and tells the members again. Errors: ErrForbidden,
+// ErrInvalidRoom, ErrInvalidArgument (seq < 1), ErrNotFound,
+// ErrUnavailable.
+func (s *Session) DeleteMessage(ctx context.Context, room string, seq int64) (Message, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := CheckSeq(seq); err != nil {
+		return Message{}, err
+	}
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return Message{}, err
+	}
+	admin, by := s.ident != nil && s.ident.Admin, s.nick
+	svc.mu.Unlock()
+	if !admin {
+		return Message{}, Errorf(CodeForbidden, "only admins may delete messages")
+	}
+	m, err := svc.store.Delete(ctx, name, seq)
+	if err != nil {
+		return Message{}, storeErr(err)
+	}
+	svc.publish(ctx, name, &Event{Kind: EventDeleted, Room: name, Deleted: &Deleted{Room: name, Seq: seq, By: by}})
+	svc.log.Info("chat: message deleted", "room", name, "seq", seq, "by", by)
+	return m, nil
+}

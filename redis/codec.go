@@ -29,6 +29,7 @@ type wireEvent struct {
 	Typing       *chat.Typing       `json:"t,omitempty"`
 	User         *chat.UserEvent    `json:"u,omitempty"`
 	TypingSignal *chat.TypingSignal `json:"s,omitempty"`
+	Deleted      *chat.Deleted      `json:"d,omitempty"`
 }
 
 // EncodeEvent returns the payload that carries ev from node to the others.
@@ -50,6 +51,8 @@ func EncodeEvent(node string, ev *chat.Event) ([]byte, error) {
 		w.User = ev.User
 	case chat.EventTypingSignal:
 		w.TypingSignal = ev.TypingSignal
+	case chat.EventDeleted:
+		w.Deleted = ev.Deleted
 	default:
 		return nil, fmt.Errorf("%w: kind %s does not travel on the bus", ErrBadEvent, ev.Kind)
 	}
@@ -77,7 +80,7 @@ func DecodeEvent(data []byte) (node string, ev *chat.Event, err error) {
 	}
 	return w.Node, &chat.Event{
 		Kind: w.Kind, Room: w.Room, Message: w.Message, Presence: w.Presence,
-		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal,
+		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal, Deleted: w.Deleted,
 	}, nil
 }
 
@@ -85,7 +88,7 @@ func DecodeEvent(data []byte) (node string, ev *chat.Event, err error) {
 // so that a handler can trust what it dereferences.
 func checkPayload(w *wireEvent) error {
 	set := 0
-	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil} {
+	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil, w.Deleted != nil} {
 		if p {
 			set++
 		}
@@ -115,6 +118,11 @@ func checkPayload(w *wireEvent) error {
 		}
 	case chat.EventUser:
 		ok = w.User != nil
+	case chat.EventDeleted:
+		ok = w.Deleted != nil
+		if ok {
+			room = w.Deleted.Room
+		}
 	default:
 		return fmt.Errorf("%w: unknown kind %d", ErrBadEvent, w.Kind)
 	}
