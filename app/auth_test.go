@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -485,5 +486,148 @@ func TestAuthSharedRateLimit(t *testing.T) {
 	}
 	if st, _, v := api(t, "POST", url+"/api/v1/rooms/general/messages", rt, map[string]any{"text": "rest 2"}); st != http.StatusTooManyRequests || errCode(v) != "rate_limited" {
 		t.Fatalf("4th message of a burst of 3 across gateways: %d %v", st, v)
+	}
+}
+
+// TestAuthDeleteMessage: an admin deletes a message over /ws; the room's
+// members on Socket.IO (socket.io-client), /ws, SSE, TCP text and MQTT
+// (mosquitto_sub on the presence topic) are told, and history keeps a
+// tombstone in its place.
+func TestAuthDeleteMessage(t *testing.T) {
+	testutil.RequireNode(t)
+	url, a := authApp(t, 20)
+	author := wsHello(t, url, signed(t, auth.Claims{Subject: "u-au", Nickname: "author"}), "general")
+	for i, text := range []string{"fine", "abusive", "fine too"} {
+		author.send(map[string]any{"type": "send", "ref": i + 1, "room": "general", "text": text})
+		if r := author.next("send", isReply(float64(i+1))); r["ok"] != true {
+			t.Fatalf("send: %v", r)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// Socket.IO member.
+	sioTok := signed(t, auth.Claims{Subject: "u-s", Nickname: "siomember"})
+	sioOut := make(chan string, 1)
+	go func() {
+		out, err := testutil.RunNode(t, ctx, "testdata/siodeleted.js", url, sioTok, "general")
+		if err != nil {
+			out += " " + err.Error()
+		}
+		sioOut <- out
+	}()
+	// SSE member.
+	_, _, v := api(t, "POST", url+"/api/v1/sessions", signed(t, auth.Claims{Subject: "u-e", Nickname: "ssemember"}), nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url+"/api/v1/rooms/general/events?token="+v["token"].(string), nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sse := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			sse <- sc.Text()
+		}
+		close(sse)
+	}()
+	// TCP text member.
+	send, tcpIn := tcpLines(t, a)
+	send("/token " + signed(t, auth.Claims{Subject: "u-t", Nickname: "tcpmember"}))
+	// MQTT member.
+	var mqttOut chan string
+	if _, err := exec.LookPath("mosquitto_sub"); err == nil {
+		_, port, _ := net.SplitHostPort(a.MQTTAddr().String())
+		mqttOut = make(chan string, 100)
+		cmd := exec.CommandContext(ctx, "mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv5",
+			"-P", signed(t, auth.Claims{Subject: "u-m", Nickname: "mqttmember"}), "-t", "banter/rooms/general/presence", "-F", "%p")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		go func() {
+			defer close(mqttOut)
+			sc := bufio.NewScanner(stdout)
+			for sc.Scan() {
+				mqttOut <- sc.Text()
+			}
+		}()
+	}
+	want := []string{"ssemember", "tcpmember", "siomember"}
+	if mqttOut != nil {
+		want = append(want, "mqttmember")
+	}
+	var members []string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		members, _ = a.Service().Members("general")
+		if !slices.ContainsFunc(want, func(n string) bool { return !slices.Contains(members, n) }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members of general %v, want %v among them", members, want)
+		}
+	}
+
+	// Not an admin: refused. Then the admin deletes message 2.
+	author.send(map[string]any{"type": "delete", "ref": 10, "room": "general", "seq": 2})
+	if r := author.next("delete by the author", isReply(10)); errCode(r) != "forbidden" {
+		t.Fatalf("delete without the admin role: %v", r)
+	}
+	mod := wsHello(t, url, signed(t, auth.Claims{Subject: "u-mod", Nickname: "mod", Roles: []string{"admin"}}))
+	mod.send(map[string]any{"type": "delete", "ref": 1, "room": "general", "seq": 2})
+	if r := mod.next("delete", isReply(1)); r["ok"] != true || r["seq"] != 2.0 {
+		t.Fatalf("delete: %v", r)
+	}
+
+	isDeleted := func(v map[string]any) bool {
+		d, _ := v["data"].(map[string]any)
+		return v["type"] == "deleted" && d["room"] == "general" && d["seq"] == 2.0 && d["by"] == "mod"
+	}
+	author.next("/ws deleted event", isDeleted)
+	waitLine := func(what string, in <-chan string, want func(string) bool) {
+		t.Helper()
+		timeout := time.After(30 * time.Second) // a hang guard
+		for {
+			select {
+			case line, ok := <-in:
+				if !ok {
+					t.Fatalf("%s: closed before the deleted notice", what)
+				}
+				if want(line) {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("%s: no deleted notice", what)
+			}
+		}
+	}
+	waitLine("SSE", sse, func(l string) bool { return l == "event: deleted" })
+	if data := <-sse; !strings.Contains(data, `"seq":2`) || !strings.Contains(data, `"by":"mod"`) {
+		t.Fatalf("SSE deleted data %q", data)
+	}
+	waitLine("TCP", tcpIn, func(l string) bool { return l == "* message 2 of general was deleted by mod" })
+	if out := <-sioOut; !strings.Contains(out, `"deleted":{"room":"general","seq":2,"by":"mod"}`) {
+		t.Fatalf("Socket.IO member: %s", out)
+	}
+	if mqttOut != nil {
+		waitLine("MQTT", mqttOut, func(l string) bool {
+			return strings.Contains(l, `"action":"deleted"`) && strings.Contains(l, `"seq":2`) && strings.Contains(l, `"by":"mod"`)
+		})
+	}
+	// History: a tombstone in place, seqs gap-free.
+	author.send(map[string]any{"type": "history", "ref": 20, "room": "general"})
+	r := author.next("history", isReply(20))
+	msgs := r["messages"].([]any)
+	if len(msgs) != 3 {
+		t.Fatalf("history: %v", r)
+	}
+	m := msgs[1].(map[string]any)
+	if m["seq"] != 2.0 || m["deleted"] != true || m["text"] != "" || m["from"] != "author" || msgs[2].(map[string]any)["text"] != "fine too" {
+		t.Fatalf("history after delete: %v", msgs)
 	}
 }

@@ -130,7 +130,7 @@ func (c *conn) Deliver(ev *chat.Event) {
 			c.routeMessageLocked(ev.Message, payload)
 		}
 		c.qmu.Unlock()
-	case chat.EventPresence, chat.EventTyping:
+	case chat.EventPresence, chat.EventTyping, chat.EventDeleted:
 		t := PresenceTopic(ev.Room)
 		if ev.Kind == chat.EventTyping {
 			t = TypingTopic(ev.Room)

@@ -144,11 +144,13 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 	})
 	for _, route := range order {
 		method, path, _ := strings.Cut(route, " ")
-		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob").Replace(path)
+		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob", "{seq}", "1").Replace(path)
 		key := tok
 		switch {
 		case strings.HasSuffix(path, "/publish"):
 			key = "k"
+		case strings.HasSuffix(path, "/{seq}"):
+			key = adminTok // message 1 of general: posted above
 		case strings.HasSuffix(path, "/kick"):
 			key = adminTok
 			u = strings.Replace(u, "/bob/", "/carol/", 1) // carol's session is made by POST /sessions

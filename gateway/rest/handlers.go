@@ -517,3 +517,26 @@ func (g *Gateway) kick(w http.ResponseWriter, r *http.Request, s *session) {
 	}
 	writeJSON(w, http.StatusOK, okOnly{OK: true})
 }
+
+type deleteResult struct {
+	OK   bool   `json:"ok"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+// deleteMessage turns a message into a tombstone (admins only).
+func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, s *session) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "the message's seq must be an integer"))
+		return
+	}
+	ctx, cancel := g.ctx(r)
+	defer cancel()
+	m, err := s.sess.DeleteMessage(ctx, r.PathValue("room"), seq)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deleteResult{OK: true, Room: m.Room, Seq: m.Seq})
+}

@@ -165,6 +165,7 @@ var routeTable = []route{
 	{"POST", "/rooms/{room}/leave", func(g *Gateway) http.HandlerFunc { return g.auth(g.leave) }},
 	{"GET", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.messages) }},
 	{"POST", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.post) }},
+	{"DELETE", "/rooms/{room}/messages/{seq}", func(g *Gateway) http.HandlerFunc { return g.auth(g.deleteMessage) }},
 	{"POST", "/rooms/{room}/typing", func(g *Gateway) http.HandlerFunc { return g.auth(g.typing) }},
 	{"GET", "/rooms/{room}/events", func(g *Gateway) http.HandlerFunc { return g.events }},
 	{"POST", "/publish", func(g *Gateway) http.HandlerFunc { return g.publish }},

@@ -297,3 +297,19 @@ func bindKick(ev *socketio.Event) (kickArgs, error) {
 	}
 	return a, nil
 }
+
+type deleteArgs struct {
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+func bindDelete(ev *socketio.Event) (deleteArgs, error) {
+	var a deleteArgs
+	if err := bindArg(ev, 0, "delete", &a); err != nil {
+		return a, err
+	}
+	if a.Room == "" {
+		return a, chat.Errorf(chat.CodeInvalidRoom, "delete: field \"room\" is missing")
+	}
+	return a, nil
+}

@@ -38,7 +38,7 @@ func (d dialect) String() string {
 // eventDialect says which dialect an event name belongs to.
 func eventDialect(name string) dialect {
 	switch name {
-	case "hello", "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick":
+	case "hello", "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick", "delete":
 		return dialectV1
 	case "connectUser", "exitUser", "chatMessage", "startType", "stopType":
 		return dialectSocketChat

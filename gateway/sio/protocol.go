@@ -39,7 +39,31 @@ func (c *conn) onV1(ev *socketio.Event) {
 		c.typing(ev, sess)
 	case "kick":
 		c.kick(ev, sess)
+	case "delete":
+		c.deleteMessage(ev, sess)
 	}
+}
+
+type deleteAck struct {
+	OK   bool   `json:"ok"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+func (c *conn) deleteMessage(ev *socketio.Event, sess *chat.Session) {
+	a, err := bindDelete(ev)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	m, err := sess.DeleteMessage(ctx, a.Room, a.Seq)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	c.ok(ev, deleteAck{OK: true, Room: m.Room, Seq: m.Seq})
 }
 
 func (c *conn) kick(ev *socketio.Event, sess *chat.Session) {

@@ -12,7 +12,7 @@ import (
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
 // start with "[room] " (messages), "* " (information) or "! " (errors).
 
-const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /quit, /help
+const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room`
 
 type keyText struct{}
@@ -38,6 +38,9 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 	switch ev.Kind {
 	case chat.EventMessage:
 		return []byte(formatMessage(ev.Message)), nil
+	case chat.EventDeleted:
+		d := ev.Deleted
+		return []byte("* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By), nil
 	case chat.EventPresence:
 		p := ev.Presence
 		switch p.Action {
@@ -160,6 +163,18 @@ func (c *conn) textLine(line string) {
 			return
 		}
 		c.say("in %s: %s", room, strings.Join(members, ", "))
+	case "delete":
+		room, seqText, _ := strings.Cut(arg, " ")
+		seq, err := strconv.ParseInt(strings.TrimSpace(seqText), 10, 64)
+		if room == "" || err != nil {
+			c.Send([]byte("! invalid_argument: usage: /delete ROOM SEQ"), false)
+			return
+		}
+		if _, err := c.proto.Exec(jsonproto.Command{Type: "delete", Room: room, Seq: seq}); err != nil {
+			c.fail(err)
+			return
+		}
+		c.say("message %d of %s deleted", seq, room)
 	case "kick":
 		nick, reason, _ := strings.Cut(arg, " ")
 		if nick == "" {

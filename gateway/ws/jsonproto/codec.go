@@ -33,6 +33,7 @@ type Command struct {
 	Resume     string           `json:"resume,omitempty"`
 	Token      string           `json:"token,omitempty"`  // hello: a JWT
 	Reason     string           `json:"reason,omitempty"` // kick
+	Seq        int64            `json:"seq,omitempty"`    // delete
 
 	Room     string  `json:"room,omitempty"`
 	To       string  `json:"to,omitempty"`

@@ -281,6 +281,11 @@ type (
 		TS        int64  `json:"ts"`
 		Duplicate bool   `json:"duplicate,omitempty"`
 	}
+	// DeleteResult answers delete.
+	DeleteResult struct {
+		Room string `json:"room"`
+		Seq  int64  `json:"seq"`
+	}
 	// PageResult answers history and since.
 	PageResult struct {
 		Room     string         `json:"room"`
@@ -298,7 +303,7 @@ func (c *Conn) Exec(cmd Command) (any, error) {
 		return c.hello(ctx, cmd)
 	case "pong":
 		return nil, nil // the answer to a server ping; reading it was the point
-	case "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick":
+	case "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick", "delete":
 	default:
 		return nil, chat.Errorf(chat.CodeInvalidArgument, "unknown command %q", cmd.Type)
 	}
@@ -307,6 +312,15 @@ func (c *Conn) Exec(cmd Command) (any, error) {
 		return nil, chat.Errorf(chat.CodeNotConnected, "say hello first")
 	}
 	switch cmd.Type {
+	case "delete":
+		if cmd.Room == "" {
+			return nil, chat.Errorf(chat.CodeInvalidRoom, "delete: field \"room\" is missing")
+		}
+		m, err := sess.DeleteMessage(ctx, cmd.Room, cmd.Seq)
+		if err != nil {
+			return nil, err
+		}
+		return DeleteResult{Room: m.Room, Seq: m.Seq}, nil
 	case "kick":
 		if cmd.Nickname == "" {
 			return nil, chat.Errorf(chat.CodeInvalidNickname, "kick: field \"nickname\" is missing")
