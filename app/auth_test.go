@@ -631,3 +631,35 @@ func TestAuthDeleteMessage(t *testing.T) {
 		t.Fatalf("history after delete: %v", msgs)
 	}
 }
+
+// TestAuthSocketIOv2Kick: a socket.io-client 2.x user authenticates with
+// ?token= (protocol v4 has no handshake auth); an admin on
+// socket.io-client 4 kicks it: bye {reason: kicked} and a server
+// disconnect (no automatic reconnect).
+func TestAuthSocketIOv2Kick(t *testing.T) {
+	testutil.RequireNode(t)
+	url, _ := authApp(t, 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := testutil.RunNode(t, ctx, "testdata/siokick.js", url,
+		signed(t, auth.Claims{Subject: "u-old", Nickname: "oldclient"}),
+		signed(t, auth.Claims{Subject: "u-mod", Nickname: "mod", Roles: []string{"admin"}}))
+	if err != nil {
+		t.Fatalf("siokick.js: %v\n%s", err, out)
+	}
+	var r struct {
+		V2Hello map[string]any `json:"v2hello"`
+		Bye     map[string]any `json:"bye"`
+		Reason  string         `json:"reason"`
+		Kick    map[string]any `json:"kick"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &r); err != nil {
+		t.Fatalf("siokick.js printed %q: %v", out, err)
+	}
+	if r.V2Hello["ok"] != true || r.V2Hello["nickname"] != "oldclient" {
+		t.Fatalf("v2 hello with ?token=: %v", r.V2Hello)
+	}
+	if r.Kick["ok"] != true || r.Bye["reason"] != "kicked" || r.Bye["by"] != "mod" || r.Bye["message"] != "spam" || r.Reason != "io server disconnect" {
+		t.Fatalf("kick: %+v", r)
+	}
+}
