@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -172,6 +173,12 @@ func TestAuthREST(t *testing.T) {
 		if st != http.StatusUnauthorized || errCode(v) != c.code || !strings.HasPrefix(www, "Bearer ") ||
 			(c.token != "") != strings.Contains(www, `error="invalid_token"`) {
 			t.Errorf("%s: %d %v WWW-Authenticate %q, want 401 %s", c.name, st, v, www, c.code)
+		}
+	}
+	// Nothing is public in required mode.
+	for _, path := range []string{"/users", "/rooms", "/rooms/general/members"} {
+		if st, h, v := api(t, "GET", url+"/api/v1"+path, "", nil); st != 401 || errCode(v) != "not_connected" || h.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s without a session: %d %v", path, st, v)
 		}
 	}
 	// A nickname alone is not enough in required mode.
@@ -396,9 +403,18 @@ func TestAuthRoomRights(t *testing.T) {
 	if rooms[0].(map[string]any)["ok"] != true || errCode(rooms[1].(map[string]any)) != "forbidden" {
 		t.Fatalf("joins of the session: %v", rooms)
 	}
-	st, _, v = api(t, "GET", url+"/api/v1/rooms/team-x/messages", v["token"].(string), nil)
+	otherTok := v["token"].(string)
+	st, _, v = api(t, "GET", url+"/api/v1/rooms/team-x/messages", otherTok, nil)
 	if st != http.StatusForbidden || errCode(v) != "forbidden" {
 		t.Fatalf("history of team-x: %d %v", st, v)
+	}
+	st, _, v = api(t, "GET", url+"/api/v1/rooms/team-x/members", otherTok, nil)
+	if st != http.StatusForbidden || errCode(v) != "forbidden" {
+		t.Fatalf("members of team-x: %d %v", st, v)
+	}
+	st, _, v = api(t, "GET", url+"/api/v1/rooms", otherTok, nil)
+	if st != 200 || strings.Contains(fmt.Sprint(v["rooms"]), "team-x") {
+		t.Fatalf("rooms lists team-x to an outsider: %d %v", st, v)
 	}
 
 	// MQTT: publishing to a read-only room is refused (PUBACK "not

@@ -223,7 +223,21 @@ type usersResult struct {
 	Users []chat.User `json:"users"`
 }
 
+// viewer returns the session of a request to a route that needs none,
+// if it sent a token, or always when the server requires identities
+// (then nothing is public).
+func (g *Gateway) viewer(r *http.Request) (*session, error) {
+	if token(r, false) == "" && !g.svc.RequiresIdentity() {
+		return nil, nil
+	}
+	return g.lookup(r, false)
+}
+
 func (g *Gateway) users(w http.ResponseWriter, r *http.Request) {
+	if _, err := g.viewer(r); err != nil {
+		g.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, usersResult{OK: true, Users: g.svc.Users()})
 }
 
@@ -237,13 +251,12 @@ func (g *Gateway) rooms(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := g.ctx(r)
 	defer cancel()
 	var rooms []chat.RoomInfo
-	var err error
-	if token(r, false) != "" {
-		var s *session
-		if s, err = g.lookup(r, false); err == nil {
-			rooms, err = s.sess.Rooms(ctx)
-		}
-	} else {
+	s, err := g.viewer(r)
+	switch {
+	case err != nil:
+	case s != nil:
+		rooms, err = s.sess.Rooms(ctx) // the rooms its token allows, and its DM rooms
+	default:
 		rooms, err = g.svc.Rooms(ctx)
 	}
 	if err != nil {
@@ -264,23 +277,28 @@ type membersResult struct {
 }
 
 // members lists who is in a room on this node. A DM room's members are
-// shown only to its two users.
+// shown only to its two users, a room a token does not allow to nobody.
 func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 	room, err := chat.NormalizeRoom(r.PathValue("room"))
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	if a, b, dm := chat.DMParticipants(room); dm {
-		s, err := g.lookup(r, false)
-		if err != nil {
-			g.fail(w, r, err)
-			return
-		}
-		if me := chat.NickKey(s.sess.Nickname()); me != a && me != b {
+	s, err := g.viewer(r)
+	if err == nil && s == nil && chat.IsDMRoom(room) {
+		err = errNoToken
+	}
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	if s != nil && !s.sess.MayRead(room) {
+		if chat.IsDMRoom(room) {
 			g.fail(w, r, chat.ErrForbidden)
-			return
+		} else {
+			g.fail(w, r, chat.Errorf(chat.CodeForbidden, "your token does not allow room %q", room))
 		}
+		return
 	}
 	members, err := g.svc.Members(room)
 	if err != nil {
