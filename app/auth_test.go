@@ -54,11 +54,16 @@ func authKey(t *testing.T) (*rsa.PrivateKey, []byte) {
 func authApp(t *testing.T, burst int) (url string, a *app.App) {
 	t.Helper()
 	_, pub := authKey(t)
+	return serveAuthApp(t, burst, auth.Config{Mode: auth.ModeRequired, PublicKeyPEM: pub})
+}
+
+func serveAuthApp(t *testing.T, burst int, ac auth.Config) (url string, a *app.App) {
+	t.Helper()
 	a, err := app.New(app.Config{
 		DBPath: filepath.Join(t.TempDir(), "banter.db"), TCPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
 		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
 		RateBurst: burst, RatePerSecond: 0.01,
-		Auth: auth.Config{Mode: auth.ModeRequired, PublicKeyPEM: pub},
+		Auth: ac,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -677,5 +682,44 @@ func TestAuthSocketIOv2Kick(t *testing.T) {
 	}
 	if r.Kick["ok"] != true || r.Bye["reason"] != "kicked" || r.Bye["by"] != "mod" || r.Bye["message"] != "spam" || r.Reason != "io server disconnect" {
 		t.Fatalf("kick: %+v", r)
+	}
+}
+
+// TestAuthAnonymousMode: the default mode. With a verifier, no token
+// means a self-chosen nickname, a bad token is refused, a good one gives
+// the token's user. Without one, a token a client sends is refused, but
+// an Authorization header (perhaps a proxy's) is not read.
+func TestAuthAnonymousMode(t *testing.T) {
+	_, pub := authKey(t)
+	url, _ := serveAuthApp(t, 20, auth.Config{PublicKeyPEM: pub})
+	cases := tokenCases(t, "verified")
+	w := dialWS(t, url)
+	w.send(map[string]any{"type": "hello", "ref": 1, "nickname": "anon"})
+	if r := w.next("anonymous hello", isReply(1)); r["ok"] != true || r["nickname"] != "anon" {
+		t.Fatalf("anonymous hello: %v", r)
+	}
+	w.send(map[string]any{"type": "nick", "ref": 2, "nickname": "anon2"})
+	if r := w.next("anonymous rename", isReply(2)); r["ok"] != true {
+		t.Fatalf("anonymous rename: %v", r)
+	}
+	for _, c := range cases[:4] { // valid, expired, HS256, none
+		st, _, v := api(t, "POST", url+"/api/v1/sessions", c.token, map[string]any{"nickname": "x"})
+		switch {
+		case c.code == "" && (st != http.StatusCreated || v["nickname"] != "verified"):
+			t.Errorf("%s: %d %v", c.name, st, v)
+		case c.code != "" && (st != http.StatusUnauthorized || errCode(v) != c.code):
+			t.Errorf("%s in anonymous mode: %d %v, want 401 %s", c.name, st, v, c.code)
+		}
+	}
+
+	url, _ = serveAuthApp(t, 20, auth.Config{})
+	st, _, v := api(t, "POST", url+"/api/v1/sessions", cases[0].token, map[string]any{"nickname": "behind-a-proxy"})
+	if st != http.StatusCreated || v["nickname"] != "behind-a-proxy" {
+		t.Fatalf("a bearer header without a verifier: %d %v", st, v)
+	}
+	w = dialWS(t, url)
+	w.send(map[string]any{"type": "hello", "ref": 1, "nickname": "y", "token": cases[0].token})
+	if r := w.next("hello with a token, no verifier", isReply(1)); errCode(r) != "token_invalid" {
+		t.Fatalf("a token without a verifier: %v", r)
 	}
 }

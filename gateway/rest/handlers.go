@@ -126,8 +126,11 @@ func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	if t := token(r, false); a.Token == "" && strings.Count(t, ".") == 2 {
-		a.Token = t // a JWT; anything else (an old session token) is not ours to judge here
+	if t := token(r, false); a.Token == "" && g.svc.AcceptsTokens() && strings.Count(t, ".") == 2 {
+		// A JWT. Anything else (an old session token), or any header
+		// when the server does not verify tokens (a proxy's own bearer
+		// token), is not ours to judge here.
+		a.Token = t
 	}
 	if a.Nickname == nil && a.Token == "" {
 		if g.svc.RequiresIdentity() {

@@ -124,7 +124,7 @@ type handshakeIdentity struct{ id *chat.Identity }
 // bad one, or none when tokens are required, refuses the connection with
 // CONNECT_ERROR {message, data: {code, message}}.
 func (g *Gateway) authenticate(sock *socketio.Socket) error {
-	tok := handshakeToken(sock.Handshake())
+	tok := handshakeToken(sock.Handshake(), g.svc.AcceptsTokens())
 	if tok == "" && !g.svc.RequiresIdentity() {
 		return nil
 	}
@@ -142,9 +142,16 @@ func (g *Gateway) authenticate(sock *socketio.Socket) error {
 	return nil
 }
 
-func handshakeToken(h *socketio.Handshake) string {
+// handshakeToken finds the token of a handshake. The auth payload is the
+// client's own statement; the header and the query may come from
+// elsewhere (a proxy passing its own bearer token, a page's URL), so they
+// are read only when the server verifies tokens.
+func handshakeToken(h *socketio.Handshake, acceptsTokens bool) string {
 	if t, ok := h.Auth["token"].(string); ok && t != "" {
 		return t
+	}
+	if !acceptsTokens {
+		return ""
 	}
 	if t, ok := strings.CutPrefix(h.Headers().Get("Authorization"), "Bearer "); ok {
 		return strings.TrimSpace(t)
