@@ -137,8 +137,11 @@ func TestIdentityReplacesSessions(t *testing.T) {
 		t.Fatalf("replaced session still sends: %v", err)
 	}
 	join(t, a2, "general")
+	// Not even with the verified session's resume token.
+	_, err := svc.Connect(ctx, chat.ConnectParams{Nickname: "Alice", ResumeToken: a2.Token(), Sink: newRecorder()})
+	wantErr(t, "anonymous resume of a verified session", err, chat.ErrNicknameTaken)
 	// An anonymous user cannot take a verified user's name.
-	_, err := svc.Connect(ctx, chat.ConnectParams{Nickname: "ALICE", Sink: newRecorder()})
+	_, err = svc.Connect(ctx, chat.ConnectParams{Nickname: "ALICE", Sink: newRecorder()})
 	wantErr(t, "anonymous takes Alice", err, chat.ErrNicknameTaken)
 	// Nor can another subject with the same name.
 	other := tokens{"x": {Subject: "u-other", Nickname: "alice"}}

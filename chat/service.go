@@ -252,7 +252,10 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	// Subject's other session (its token's nickname may have changed).
 	var replaced []*Session
 	if old := s.users[key]; old != nil {
-		resumed := p.ResumeToken != "" && subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) == 1
+		// A verified session is resumed only by the same user: its
+		// resume token must not let an anonymous client take it over.
+		resumed := p.ResumeToken != "" && subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) == 1 &&
+			(old.ident == nil || (id != nil && id.Subject == old.ident.Subject))
 		sameUser := id != nil && (old.ident == nil || old.ident.Subject == id.Subject)
 		if !resumed && !sameUser {
 			s.mu.Unlock()
