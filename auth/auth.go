@@ -208,7 +208,7 @@ type Verifier struct {
 	cfg    Config
 	algs   []string
 	hmac   []byte
-	static []jwk  // a PEM key or an inline JWKS
+	static []jwk // a PEM key or an inline JWKS
 	remote *jwksCache
 	parser *jwt.Parser
 }
