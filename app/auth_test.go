@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/auth"
+	"github.com/banter-chat/banter/client"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -721,5 +723,68 @@ func TestAuthAnonymousMode(t *testing.T) {
 	w.send(map[string]any{"type": "hello", "ref": 1, "nickname": "y", "token": cases[0].token})
 	if r := w.next("hello with a token, no verifier", isReply(1)); errCode(r) != "token_invalid" {
 		t.Fatalf("a token without a verifier: %v", r)
+	}
+}
+
+// TestAuthCompatibilityDialects: SocketChat and classic clients carry the
+// token in the handshake (the project's Go Socket.IO client here): the
+// session has the token's nickname whatever name the app sends, and in
+// required mode a socket without a token is refused at CONNECT.
+func TestAuthCompatibilityDialects(t *testing.T) {
+	url, a := authApp(t, 20)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dial := func(token string) (*client.Socket, error) {
+		opts := client.SocketOptions{}
+		if token != "" {
+			opts.Auth = map[string]any{"token": token}
+		}
+		s, err := client.Dial(ctx, url, client.Config{Transports: []string{"websocket"}}, opts)
+		if err == nil {
+			t.Cleanup(func() { _ = s.Manager().Close() })
+		}
+		return s, err
+	}
+	_, err := dial("")
+	var ce *client.ConnectError
+	if !errors.As(err, &ce) || ce.Data.(map[string]any)["code"] != "unauthenticated" {
+		t.Fatalf("no token: %v, want a connect error with code unauthenticated", err)
+	}
+
+	sc, err := dial(signed(t, auth.Claims{Subject: "u-ios", Nickname: "iosuser"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sc.EmitWithAck(ctx, "connectUser", "Someone Else"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.Service().Lookup("iosuser"); !ok {
+		t.Fatal("SocketChat user is not online under the token's nickname")
+	}
+	if _, ok := a.Service().Lookup("Someone Else"); ok {
+		t.Fatal("SocketChat user got the nickname it chose")
+	}
+
+	cl, err := dial(signed(t, auth.Claims{Subject: "u-web", Nickname: "webuser"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := cl.EmitWithAck(ctx, "chat message", "hello from the tutorial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		OK  bool  `json:"ok"`
+		Seq int64 `json:"seq"`
+	}
+	if err := ack.Bind(0, &r); err != nil || !r.OK {
+		t.Fatalf("chat message ack: %v %+v", err, r)
+	}
+	w := wsHello(t, url, signed(t, auth.Claims{Subject: "u-reader", Nickname: "reader"}))
+	w.send(map[string]any{"type": "history", "ref": 1, "room": "general"})
+	msgs := w.next("history", isReply(1))["messages"].([]any)
+	last := msgs[len(msgs)-1].(map[string]any)
+	if last["from"] != "webuser" || last["text"] != "hello from the tutorial" {
+		t.Fatalf("classic message stored as %v", last)
 	}
 }
