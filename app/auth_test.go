@@ -788,3 +788,16 @@ func TestAuthCompatibilityDialects(t *testing.T) {
 		t.Fatalf("classic message stored as %v", last)
 	}
 }
+
+// TestAuthSessionEndsWithItsToken: a /ws session whose token expires is
+// told bye {reason: token_expired} and closed.
+func TestAuthSessionEndsWithItsToken(t *testing.T) {
+	_, pub := authKey(t)
+	url, _ := serveAuthApp(t, 20, auth.Config{Mode: auth.ModeRequired, PublicKeyPEM: pub, Leeway: -1})
+	w := wsHello(t, url, signed(t, auth.Claims{Subject: "u-brief", Nickname: "brief", TTL: 2 * time.Second}), "general")
+	bye := w.next("bye at expiry", func(v map[string]any) bool { return v["type"] == "bye" })
+	if bye["data"].(map[string]any)["reason"] != "token_expired" {
+		t.Fatalf("bye: %v", bye)
+	}
+	waitClosed(t, "expired /ws session", w.in)
+}

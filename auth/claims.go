@@ -41,6 +41,10 @@ func (v *Verifier) identity(c jwt.MapClaims) (*chat.Identity, error) {
 		return nil, invalid(ErrBadClaims, "token nickname is not usable: %s", msg)
 	}
 	id := &chat.Identity{Subject: sub, Nickname: canon}
+	if exp, err := c.GetExpirationTime(); err == nil && exp != nil {
+		// The leeway that let the token in also lets the session live.
+		id.Expires = exp.Add(v.cfg.Leeway)
+	}
 	if id.Rooms, err = patterns(c, v.cfg.RoomsClaim); err != nil {
 		return nil, err
 	}

@@ -24,7 +24,8 @@
 //
 // # Claims
 //
-// "exp" is required; "nbf" and "iat" are checked when present; "iss" and
+// "exp" is required (and becomes Identity.Expires: the session ends with
+// its token); "nbf" and "iat" are checked when present; "iss" and
 // "aud" when configured; Config.Leeway absorbs clock skew. "sub" is the
 // user id (required). The nickname is Config.NicknameClaim ("name"),
 // falling back to "sub". "rooms" lists the room patterns the user may

@@ -38,7 +38,8 @@
 // only in the public rooms its Identity allows (ErrForbidden otherwise;
 // DMs are always allowed), and replaces any other session of the same
 // Subject and any anonymous holder of its nickname (one session per user).
-// Admins may Kick. Message and typing rate limits are per user (Subject,
+// A verified session ends when its Identity expires (ReasonExpired).
+// Admins may Kick and DeleteMessage. Message and typing rate limits are per user (Subject,
 // or nickname when anonymous), shared by its sessions on every gateway.
 //
 // Messages get a server ID, a per-room Seq (1, 2, 3… without gaps,

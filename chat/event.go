@@ -177,9 +177,10 @@ type UserEvent struct {
 type DisconnectReason string
 
 const (
-	ReasonReplaced DisconnectReason = "replaced" // a new connection resumed this session
-	ReasonShutdown DisconnectReason = "shutdown" // the Service is closing
-	ReasonKicked   DisconnectReason = "kicked"   // an admin ended the session (Session.Kick)
+	ReasonReplaced DisconnectReason = "replaced"      // a new connection resumed this session
+	ReasonShutdown DisconnectReason = "shutdown"      // the Service is closing
+	ReasonKicked   DisconnectReason = "kicked"        // an admin ended the session (Session.Kick)
+	ReasonExpired  DisconnectReason = "token_expired" // the session's token expired (Identity.Expires)
 )
 
 // Disconnect is the payload of EventDisconnect.

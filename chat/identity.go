@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path"
 	"strings"
+	"time"
 )
 
 // Identity is a verified user: who a session is and what it may do, as a
@@ -32,6 +33,10 @@ type Identity struct {
 	// type in (it must also be allowed to join them). nil: the same as
 	// Rooms; empty: none (read only).
 	Post []string
+	// Expires, if set, ends the session then (EventDisconnect with
+	// ReasonExpired): a session does not outlive its token. Connect
+	// refuses an Identity that has already expired.
+	Expires time.Time
 }
 
 // MayRead reports whether id may join and read the public room (canonical

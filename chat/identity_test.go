@@ -261,3 +261,41 @@ func TestDeleteMessage(t *testing.T) {
 		t.Fatalf("history after delete: %+v %v", hist, err)
 	}
 }
+
+func TestSessionEndsWithItsToken(t *testing.T) {
+	svc := newService(t, chat.Config{Authenticator: testTokens})
+	watcher := connect(t, svc, "watcher", false)
+	join(t, watcher, "general")
+	_, err := svc.Connect(ctx, chat.ConnectParams{Sink: newRecorder(),
+		Identity: &chat.Identity{Subject: "u-x", Nickname: "late", Expires: time.Now().Add(-time.Second)}})
+	wantErr(t, "an identity already expired", err, chat.ErrTokenExpired)
+
+	rec := newRecorder()
+	s, err := svc.Connect(ctx, chat.ConnectParams{Sink: rec,
+		Identity: &chat.Identity{Subject: "u-s", Nickname: "short", Expires: time.Now().Add(100 * time.Millisecond)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short := client{s, rec}
+	join(t, short, "general")
+	short.waitFor(t, chat.EventDisconnect, "the token's expiry", func(ev *chat.Event) bool {
+		return ev.Disconnect.Reason == chat.ReasonExpired
+	})
+	watcher.waitFor(t, chat.EventPresence, "short left", func(ev *chat.Event) bool {
+		return ev.Presence.Nickname == "short" && ev.Presence.Action == chat.PresenceLeft
+	})
+	if _, err := short.Send(ctx, "general", "still here?", ""); !errors.Is(err, chat.ErrNotConnected) {
+		t.Fatalf("expired session sends: %v", err)
+	}
+	// A session that ends first stops its timer (nothing fires later).
+	rec2 := newRecorder()
+	s2, err := svc.Connect(ctx, chat.ConnectParams{Sink: rec2,
+		Identity: &chat.Identity{Subject: "u-s", Nickname: "short", Expires: time.Now().Add(time.Hour)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Disconnect("test")
+	if ev := rec2.take(chat.EventDisconnect); len(ev) != 0 {
+		t.Fatalf("a disconnected session was told %v", ev)
+	}
+}

@@ -225,6 +225,9 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		if id.Subject == "" {
 			return nil, Errorf(CodeTokenInvalid, "token has no subject")
 		}
+		if !id.Expires.IsZero() && !id.Expires.After(s.cfg.Now()) {
+			return nil, ErrTokenExpired
+		}
 		nickname = id.Nickname
 	}
 	nick, err := NormalizeNickname(nickname)
@@ -280,6 +283,10 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		s.subjects[id.Subject] = sess
 	}
 	sess.lim = s.acquireLimitLocked(sess.limitKey())
+	if id != nil && !id.Expires.IsZero() {
+		// A timer, not a goroutine: idle sessions stay cheap.
+		sess.expiry = time.AfterFunc(id.Expires.Sub(s.cfg.Now()), func() { s.goBackground(sess.expire) })
+	}
 	if p.WatchUsers {
 		s.watchers[sess] = struct{}{}
 	}
@@ -486,6 +493,9 @@ func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason str
 	}
 	if sess.lim != nil {
 		sess.lim.refs--
+	}
+	if sess.expiry != nil {
+		sess.expiry.Stop()
 	}
 	delete(s.watchers, sess)
 	if sess.unsubDM != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"slices"
+	"time"
 	"unicode/utf8"
 )
 
@@ -16,8 +17,9 @@ type Session struct {
 	id, token string
 	sink      Sink
 	since     int64
-	ident     *Identity  // nil: anonymous
-	lim       *userLimit // the user's buckets, shared by its sessions
+	ident     *Identity   // nil: anonymous
+	lim       *userLimit  // the user's buckets, shared by its sessions
+	expiry    *time.Timer // ends the session when its token expires; set before it is shared
 
 	// Guarded by svc.mu.
 	nick    string
@@ -533,6 +535,25 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 	svc.publishAll(ctx, evs)
 	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserRenamed, From: old}})
 	return nil
+}
+
+// expire ends the session because its token expired: like Disconnect,
+// and its sink is told (the client reconnects with a fresh token).
+func (s *Session) expire() {
+	svc := s.svc
+	svc.mu.Lock()
+	if s.closed {
+		svc.mu.Unlock()
+		return
+	}
+	evs := svc.endLocked(s, PresenceLeft, "", "")
+	u := s.user()
+	svc.mu.Unlock()
+	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonExpired}})
+	ctx := context.Background()
+	svc.publishAll(ctx, evs)
+	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	svc.log.Debug("chat: session token expired", "session", s.id, "nickname", u.Nickname)
 }
 
 // Disconnect ends the session: it leaves its rooms (members see "left"),

@@ -153,6 +153,8 @@ func (c *conn) Deliver(ev *chat.Event) {
 			c.stop(packets.ErrSessionTakenOver, false)
 		case chat.ReasonKicked:
 			c.stop(packets.ErrAdministrativeAction, true)
+		case chat.ReasonExpired:
+			c.stop(packets.ErrMaxConnectTime, true) // MQTT 5 0xA0: the token's time is up
 		default:
 			c.stop(packets.ErrServerShuttingDown, true)
 		}
