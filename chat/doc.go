@@ -39,8 +39,9 @@
 // DMs are always allowed), and replaces any other session of the same
 // Subject and any anonymous holder of its nickname (one session per user).
 // A verified session ends when its Identity expires (ReasonExpired).
-// Admins may Kick and DeleteMessage. Message and typing rate limits are per user (Subject,
-// or nickname when anonymous), shared by its sessions on every gateway.
+// Admins may Kick and DeleteMessage (a tombstone stays in the Store).
+// Message and typing rate limits are per user (Subject, or nickname when
+// anonymous), shared by its sessions on every gateway.
 //
 // Messages get a server ID, a per-room Seq (1, 2, 3… without gaps,
 // assigned by the Store) and a server timestamp. An optional client id makes
