@@ -154,7 +154,15 @@ func TestIdentityReplacesSessions(t *testing.T) {
 	if len(users) != 2 || users[0].Nickname != "Alice" || users[1].Nickname != "watcher" {
 		t.Fatalf("users %+v", users)
 	}
-	_ = watcher
+	// Watchers saw the squatter go and Alice come; Alice's own second
+	// session did not flicker.
+	var seen []string
+	for _, ev := range watcher.take(chat.EventUser) {
+		seen = append(seen, ev.User.Nickname+":"+string(ev.User.Status))
+	}
+	if want := []string{"watcher:online", "alice:online", "alice:offline", "Alice:online"}; !slices.Equal(seen, want) {
+		t.Fatalf("user events %v, want %v", seen, want)
+	}
 }
 
 func TestSharedRateLimit(t *testing.T) {

@@ -254,6 +254,7 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	// same user, or an anonymous squatter of a verified name) and the
 	// Subject's other session (its token's nickname may have changed).
 	var replaced []*Session
+	continued := false // the nickname's holder was this user: it never goes offline
 	if old := s.users[key]; old != nil {
 		// A verified session is resumed only by the same user: its
 		// resume token must not let an anonymous client take it over.
@@ -265,6 +266,7 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 			return nil, ErrNicknameTaken
 		}
 		replaced = append(replaced, old)
+		continued = resumed || (old.ident != nil && id != nil && old.ident.Subject == id.Subject)
 	}
 	if id != nil {
 		if old := s.subjects[id.Subject]; old != nil && !slices.Contains(replaced, old) {
@@ -274,7 +276,7 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	var oldLeft []*Event
 	for _, old := range replaced {
 		oldLeft = append(oldLeft, s.endLocked(old, PresenceLeft, "", "")...)
-		if NickKey(old.nick) != key {
+		if NickKey(old.nick) != key || !continued {
 			oldLeft = append(oldLeft, &Event{Kind: EventUser, User: &UserEvent{User: old.user(), Status: UserOffline}})
 		}
 	}
@@ -297,22 +299,21 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		for _, old := range replaced {
 			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 		}
+		if continued { // it did go offline after all
+			oldLeft = append(oldLeft, &Event{Kind: EventUser, User: &UserEvent{User: replaced[0].user(), Status: UserOffline}})
+		}
 		s.publishAll(ctx, oldLeft)
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
-	online := true
 	for _, old := range replaced {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-		if NickKey(old.nick) == key {
-			online = false // the nickname never went offline
-		}
 	}
 	s.publishAll(ctx, oldLeft)
 	if len(replaced) > 0 {
 		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
 	}
-	if online {
+	if !continued {
 		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
 	}
 	return sess, nil
