@@ -93,7 +93,6 @@ type Conn struct {
 	mu    sync.Mutex
 	sess  *chat.Session
 	ended bool
-	ident *chat.Identity // from Authenticate, for a hello without token
 }
 
 // identity verifies the token of hello (Service.Authenticate: none is
@@ -104,21 +103,6 @@ func (c *Conn) identity(ctx context.Context, token string) (*chat.Identity, erro
 		c.cfg.Logger.Warn("jsonproto: cannot verify a token", "err", err)
 	}
 	return id, err
-}
-
-// Authenticate verifies a token outside hello (the TCP text mode's
-// /token command) and remembers the identity for the next hello.
-func (c *Conn) Authenticate(token string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.CallTimeout)
-	defer cancel()
-	id, err := c.identity(ctx, token)
-	if err != nil {
-		return err
-	}
-	c.mu.Lock()
-	c.ident = id
-	c.mu.Unlock()
-	return nil
 }
 
 // NewConn returns the protocol state of a new connection on t. cfg must
@@ -409,14 +393,9 @@ func (c *Conn) hello(ctx context.Context, cmd Command) (any, error) {
 	if len(cmd.Rooms)+len(cmd.Since) > MaxHelloRooms {
 		return nil, chat.Errorf(chat.CodeInvalidArgument, "hello: at most %d rooms in rooms and since", MaxHelloRooms)
 	}
-	c.mu.Lock()
-	ident := c.ident
-	c.mu.Unlock()
-	if cmd.Token != "" || ident == nil {
-		var err error
-		if ident, err = c.identity(ctx, cmd.Token); err != nil {
-			return nil, err
-		}
+	ident, err := c.identity(ctx, cmd.Token)
+	if err != nil {
+		return nil, err
 	}
 	sess, err := c.svc.Connect(ctx, chat.ConnectParams{
 		Nickname: cmd.Nickname, Identity: ident, Sink: c, ResumeToken: cmd.Resume, WatchUsers: cmd.WatchUsers,
