@@ -262,9 +262,17 @@ func (c *conn) drain() {
 			c.qmu.Unlock()
 			if err != nil {
 				if bye {
+					// MQTT 5 DISCONNECT with the reason: the code of err
+					// (administrative action, maximum connect time…),
+					// else "server shutting down".
+					code := packets.ErrServerShuttingDown.Code
+					var pc packets.Code
+					if errors.As(err, &pc) {
+						code = pc.Code
+					}
 					_ = c.cl.WritePacket(packets.Packet{
 						FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
-						ReasonCode:  packets.ErrServerShuttingDown.Code,
+						ReasonCode:  code,
 					})
 				}
 				c.cl.Stop(err)
