@@ -36,8 +36,11 @@
 // With Config.RequireIdentity every session needs one. A verified session
 // has its token's nickname (Rename is forbidden), may join, read and post
 // only in the public rooms its Identity allows (ErrForbidden otherwise;
-// DMs are always allowed), and replaces any other session of the same
-// Subject and any anonymous holder of its nickname (one session per user).
+// DMs are always allowed). A verified user may have several sessions
+// (devices, gateways): others see one user (members, presence, online
+// status follow its first and last session), each session gets the
+// user's events. A verified user replaces an anonymous holder of its
+// nickname.
 // A verified session ends when its Identity expires (ReasonExpired).
 // Admins may Kick and DeleteMessage (a tombstone stays in the Store).
 // Message and typing rate limits are per user (Subject, or nickname when

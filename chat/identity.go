@@ -15,9 +15,9 @@ import (
 //
 // An Identity is immutable once passed to Connect.
 type Identity struct {
-	// Subject is the stable user id (a JWT's "sub"). Required. Sessions
-	// of the same Subject share one message rate limit, and a new
-	// session of a Subject replaces the one already online.
+	// Subject is the stable user id (a JWT's "sub"). Required. The
+	// sessions of a Subject are one user (several devices) and share one
+	// message rate limit.
 	Subject string
 	// Nickname is the display name, set by the token: the user cannot
 	// choose another one (Rename fails with ErrForbidden).

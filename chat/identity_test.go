@@ -120,47 +120,78 @@ func TestRoomRights(t *testing.T) {
 	}
 }
 
-func TestIdentityReplacesSessions(t *testing.T) {
+// TestIdentitySessions: a verified user may be connected several times
+// (devices, gateways): one user online, one member per room, each session
+// gets the room's messages; an anonymous squatter of the name is replaced.
+func TestIdentitySessions(t *testing.T) {
 	svc := newService(t, chat.Config{Authenticator: testTokens})
 	watcher := connect(t, svc, "watcher", true)
+	join(t, watcher, "general")
+	watcher.take(chat.EventPresence)
 	squatter := connect(t, svc, "alice", false) // an anonymous user took the verified name
 	a1 := connectAs(t, svc, "alice")
 	if ev := squatter.take(chat.EventDisconnect); len(ev) != 1 || ev[0].Disconnect.Reason != chat.ReasonReplaced {
 		t.Fatalf("squatter got %v, want a replaced disconnect", ev)
 	}
 	join(t, a1, "general")
-	a2 := connectAs(t, svc, "alice") // the same user again: replaces a1
-	if ev := a1.take(chat.EventDisconnect); len(ev) != 1 {
-		t.Fatalf("first session got %d disconnects", len(ev))
+	a2 := connectAs(t, svc, "alice") // the same user on another device
+	if ev := a1.take(chat.EventDisconnect); len(ev) != 0 {
+		t.Fatalf("the first device was disconnected: %v", ev)
 	}
-	if _, err := a1.Send(ctx, "general", "x", ""); !errors.Is(err, chat.ErrNotConnected) {
-		t.Fatalf("replaced session still sends: %v", err)
+	res := join(t, a2, "general")
+	if !slices.Equal(res.Members, []string{"Alice", "watcher"}) {
+		t.Fatalf("members %v: Alice once", res.Members)
 	}
-	join(t, a2, "general")
-	// Not even with the verified session's resume token.
+	if p := presences(watcher.take(chat.EventPresence)); !slices.Equal(p, []string{"general:Alice:joined"}) {
+		t.Fatalf("watcher saw %v: one join for two devices", p)
+	}
+	m := send(t, a1, "general", "from the phone")
+	for _, c := range []client{a1, a2, watcher} {
+		if got := messages(c.take(chat.EventMessage)); !slices.Equal(got, []string{fmt.Sprintf("general#%d:from the phone", m.Seq)}) {
+			t.Fatalf("%s got %v", c.Nickname(), got)
+		}
+	}
+	if users := svc.Users(); len(users) != 2 || users[0].Nickname != "Alice" || users[0].ID != a1.ID() {
+		t.Fatalf("users %+v: Alice once, as her first session", users)
+	}
+	// Not even with a verified session's resume token may an anonymous
+	// client take the name; nor may another subject.
 	_, err := svc.Connect(ctx, chat.ConnectParams{Nickname: "Alice", ResumeToken: a2.Token(), Sink: newRecorder()})
 	wantErr(t, "anonymous resume of a verified session", err, chat.ErrNicknameTaken)
-	// An anonymous user cannot take a verified user's name.
 	_, err = svc.Connect(ctx, chat.ConnectParams{Nickname: "ALICE", Sink: newRecorder()})
 	wantErr(t, "anonymous takes Alice", err, chat.ErrNicknameTaken)
-	// Nor can another subject with the same name.
-	other := tokens{"x": {Subject: "u-other", Nickname: "alice"}}
-	svc2 := newService(t, chat.Config{Authenticator: other})
-	connectAs(t, svc2, "x")
-	_, err = svc2.Connect(ctx, chat.ConnectParams{Identity: &chat.Identity{Subject: "u-third", Nickname: "Alice"}, Sink: newRecorder()})
+	_, err = svc.Connect(ctx, chat.ConnectParams{Identity: &chat.Identity{Subject: "u-third", Nickname: "Alice"}, Sink: newRecorder()})
 	wantErr(t, "another subject named alice", err, chat.ErrNicknameTaken)
-
-	users := svc.Users()
-	if len(users) != 2 || users[0].Nickname != "Alice" || users[1].Nickname != "watcher" {
-		t.Fatalf("users %+v", users)
+	// A reconnect with a session's resume token replaces that session only.
+	a3 := connectAs(t, svc, "alice")
+	rec := newRecorder()
+	s4, err := svc.Connect(ctx, chat.ConnectParams{Identity: testTokens["alice"], ResumeToken: a3.Token(), Sink: rec})
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Watchers saw the squatter go and Alice come; Alice's own second
-	// session did not flicker.
+	if len(a3.take(chat.EventDisconnect)) != 1 || len(a1.take(chat.EventDisconnect)) != 0 {
+		t.Fatal("resume replaced the wrong session")
+	}
+	s4.Disconnect("test")
+
+	// Leaving with one device keeps the user in the room; the last one
+	// leaving is "left", and the last session ending "offline".
+	if err := a1.Leave(ctx, "general"); err != nil {
+		t.Fatal(err)
+	}
+	a1.Disconnect("test")
+	if p := watcher.take(chat.EventPresence); len(p) != 0 {
+		t.Fatalf("watcher saw %v while Alice is still there", presences(p))
+	}
+	a2.Disconnect("test")
+	if p := presences(watcher.take(chat.EventPresence)); !slices.Equal(p, []string{"general:Alice:left"}) {
+		t.Fatalf("watcher saw %v", p)
+	}
 	var seen []string
 	for _, ev := range watcher.take(chat.EventUser) {
 		seen = append(seen, ev.User.Nickname+":"+string(ev.User.Status))
 	}
-	if want := []string{"watcher:online", "alice:online", "alice:offline", "Alice:online"}; !slices.Equal(seen, want) {
+	if want := []string{"watcher:online", "alice:online", "alice:offline", "Alice:online", "Alice:offline"}; !slices.Equal(seen, want) {
 		t.Fatalf("user events %v, want %v", seen, want)
 	}
 }
@@ -174,14 +205,18 @@ func TestSharedRateLimit(t *testing.T) {
 	join(t, a, "r")
 	send(t, a, "r", "1")
 	send(t, a, "r", "2")
-	// Reconnecting (a new session of the same subject) does not refill
-	// the bucket.
+	// Another device shares the bucket; reconnecting does not refill it.
+	a2 := connectAs(t, svc, "alice")
+	join(t, a2, "r")
+	send(t, a2, "r", "3")
+	_, err := a.Send(ctx, "r", "4", "")
+	wantErr(t, "4th message across two devices", err, chat.ErrRateLimited)
 	a.Disconnect("test")
+	a2.Disconnect("test")
 	a = connectAs(t, svc, "alice")
 	join(t, a, "r")
-	send(t, a, "r", "3")
-	_, err := a.Send(ctx, "r", "4", "")
-	wantErr(t, "4th message across two sessions", err, chat.ErrRateLimited)
+	_, err = a.Send(ctx, "r", "5", "")
+	wantErr(t, "after reconnecting", err, chat.ErrRateLimited)
 	// The same for an anonymous nickname.
 	b := connect(t, svc, "bob", false)
 	join(t, b, "r")
@@ -230,6 +265,17 @@ func TestKick(t *testing.T) {
 		t.Fatalf("kicked session sends: %v", err)
 	}
 	if _, ok := svc.Lookup("troll"); ok {
+		t.Fatal("kicked user still online")
+	}
+	// Every device of a verified user is kicked.
+	phone := connectAs(t, svc, "alice")
+	if err := mod.Kick(ctx, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(alice.take(chat.EventDisconnect)) != 1 || len(phone.take(chat.EventDisconnect)) != 1 {
+		t.Fatal("a device of the kicked user was not told")
+	}
+	if _, ok := svc.Lookup("alice"); ok {
 		t.Fatal("kicked user still online")
 	}
 	// The admin's empty room rights do not stop it from joining.

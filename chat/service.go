@@ -118,8 +118,8 @@ type Service struct {
 
 	mu       sync.Mutex // guards everything below, and every Session's mutable fields
 	closed   bool
-	users    map[string]*Session // NickKey → session; nicknames are unique
-	subjects map[string]*Session // Identity.Subject → its session
+	users    map[string]*user // NickKey → user; nicknames are unique
+	subjects map[string]*user // Identity.Subject → its user
 	limits   map[string]*userLimit
 	sweepAt  int              // len(limits) that triggers the next sweep
 	rooms    map[string]*room // rooms with local members (or joins in progress)
@@ -140,8 +140,8 @@ func New(cfg Config) (*Service, error) {
 		log:      cfg.Logger,
 		store:    cfg.Store,
 		bus:      cfg.Bus,
-		users:    make(map[string]*Session),
-		subjects: make(map[string]*Session),
+		users:    make(map[string]*user),
+		subjects: make(map[string]*user),
 		limits:   make(map[string]*userLimit),
 		sweepAt:  1024,
 		rooms:    make(map[string]*room),
@@ -195,9 +195,10 @@ type ConnectParams struct {
 	// (its Nickname is used).
 	Nickname string
 	// Identity is the verified user (Service.Authenticate), nil for an
-	// anonymous session. With one, a session of the same Subject, or an
-	// anonymous session holding the nickname, is replaced (it gets
-	// EventDisconnect with ReasonReplaced).
+	// anonymous session. A verified user may have several sessions (one
+	// per device); an anonymous session holding its nickname, or its
+	// sessions under another nickname (the token's name changed), are
+	// replaced (EventDisconnect with ReasonReplaced).
 	Identity *Identity
 	// Sink receives the session's events. Required.
 	Sink Sink
@@ -250,39 +251,45 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		s.mu.Unlock()
 		return nil, ErrUnavailable
 	}
-	// The sessions this one replaces: the nickname's holder (resumed, the
-	// same user, or an anonymous squatter of a verified name) and the
-	// Subject's other session (its token's nickname may have changed).
+	// Which user the session belongs to, and the sessions it replaces.
+	u := s.users[key]
 	var replaced []*Session
-	continued := false // the nickname's holder was this user: it never goes offline
-	if old := s.users[key]; old != nil {
-		// A verified session is resumed only by the same user: its
-		// resume token must not let an anonymous client take it over.
-		resumed := p.ResumeToken != "" && subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) == 1 &&
-			(old.ident == nil || (id != nil && id.Subject == old.ident.Subject))
-		sameUser := id != nil && (old.ident == nil || old.ident.Subject == id.Subject)
-		if !resumed && !sameUser {
-			s.mu.Unlock()
-			return nil, ErrNicknameTaken
-		}
-		replaced = append(replaced, old)
-		continued = resumed || (old.ident != nil && id != nil && old.ident.Subject == id.Subject)
+	joins := false // sess joins u, which stays online throughout
+	switch {
+	case u == nil:
+	case u.ident == nil && id != nil:
+		// An anonymous holder of a verified user's nickname.
+		replaced = append(replaced, u.sessions...)
+	case p.ResumeToken != "" && u.session(p.ResumeToken) != nil && (u.ident == nil || (id != nil && id.Subject == u.ident.Subject)):
+		// A reconnect before the old connection was noticed dead. A
+		// verified session is resumed only by the same user.
+		replaced, joins = append(replaced, u.session(p.ResumeToken)), true
+	case id != nil && u.ident.Subject == id.Subject:
+		joins = true // another device
+	default:
+		s.mu.Unlock()
+		return nil, ErrNicknameTaken
 	}
 	if id != nil {
-		if old := s.subjects[id.Subject]; old != nil && !slices.Contains(replaced, old) {
-			replaced = append(replaced, old)
+		if su := s.subjects[id.Subject]; su != nil && su != u {
+			replaced = append(replaced, su.sessions...) // the token's name changed
 		}
 	}
-	var oldLeft []*Event
+	if joins {
+		sess.u = u
+		u.sessions = append(u.sessions, sess)
+	}
+	var oldEvs []*Event
 	for _, old := range replaced {
-		oldLeft = append(oldLeft, s.endLocked(old, PresenceLeft, "", "")...)
-		if NickKey(old.nick) != key || !continued {
-			oldLeft = append(oldLeft, &Event{Kind: EventUser, User: &UserEvent{User: old.user(), Status: UserOffline}})
-		}
+		oldEvs = append(oldEvs, s.endLocked(old, PresenceLeft, "", "")...)
 	}
-	s.users[key] = sess
-	if id != nil {
-		s.subjects[id.Subject] = sess
+	if !joins {
+		u = &user{key: key, ident: id, sessions: []*Session{sess}}
+		sess.u = u
+		s.users[key] = u
+		if id != nil {
+			s.subjects[id.Subject] = u
+		}
 	}
 	sess.lim = s.acquireLimitLocked(sess.limitKey())
 	if id != nil && !id.Expires.IsZero() {
@@ -294,26 +301,25 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	}
 	sess.unsubDM, err = s.bus.Subscribe("@"+key, sess.onDMNotice)
 	if err != nil {
+		// Ended unseen: its events (an "offline" for a user never
+		// announced) are not published.
 		s.endLocked(sess, PresenceLeft, "", "")
 		s.mu.Unlock()
 		for _, old := range replaced {
 			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 		}
-		if continued { // it did go offline after all
-			oldLeft = append(oldLeft, &Event{Kind: EventUser, User: &UserEvent{User: replaced[0].user(), Status: UserOffline}})
-		}
-		s.publishAll(ctx, oldLeft)
+		s.publishAll(ctx, oldEvs)
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
 	for _, old := range replaced {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 	}
-	s.publishAll(ctx, oldLeft)
+	s.publishAll(ctx, oldEvs)
 	if len(replaced) > 0 {
 		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
 	}
-	if !continued {
+	if !joins {
 		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
 	}
 	return sess, nil
@@ -324,7 +330,7 @@ func (s *Service) Users() []User {
 	s.mu.Lock()
 	out := make([]User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u.user())
+		out = append(out, u.info())
 	}
 	s.mu.Unlock()
 	slices.SortFunc(out, func(a, b User) int { return strings.Compare(NickKey(a.Nickname), NickKey(b.Nickname)) })
@@ -336,7 +342,7 @@ func (s *Service) Lookup(nickname string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.users[NickKey(strings.TrimSpace(nickname))]; u != nil {
-		return u.user(), true
+		return u.info(), true
 	}
 	return User{}, false
 }
@@ -381,9 +387,10 @@ func (s *Service) Close() error {
 	var evs []*Event
 	for _, u := range s.users {
 		// Other nodes must hear that these users left.
-		evs = append(evs, s.endLocked(u, PresenceLeft, "", "")...)
-		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: u.user(), Status: UserOffline}})
-		ended = append(ended, u)
+		for _, sess := range slices.Clone(u.sessions) {
+			evs = append(evs, s.endLocked(sess, PresenceLeft, "", "")...)
+			ended = append(ended, sess)
+		}
 	}
 	s.unsubAll()
 	for _, r := range s.rooms { // rooms still joining
@@ -477,20 +484,24 @@ func (s *Service) releaseLocked(r *room) {
 	r.close()
 }
 
-// endLocked removes sess from everything and returns the presence events
-// (action, by and reason for every room it was in) to publish after
-// unlocking.
+// endLocked removes sess from everything and returns the events to
+// publish after unlocking: presence (action, by, reason) in each room the
+// user leaves with it, and the user's "offline" when it was its last
+// session.
 func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason string) []*Event {
 	if sess.closed {
 		return nil
 	}
 	sess.closed = true
-	key := NickKey(sess.nick)
-	if s.users[key] == sess {
-		delete(s.users, key)
-	}
-	if sess.ident != nil && s.subjects[sess.ident.Subject] == sess {
-		delete(s.subjects, sess.ident.Subject)
+	u := sess.u
+	last := u.remove(sess)
+	if last {
+		if s.users[u.key] == u {
+			delete(s.users, u.key)
+		}
+		if u.ident != nil && s.subjects[u.ident.Subject] == u {
+			delete(s.subjects, u.ident.Subject)
+		}
 	}
 	if sess.lim != nil {
 		sess.lim.refs--
@@ -504,18 +515,27 @@ func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason str
 	}
 	var evs []*Event
 	for name, r := range sess.rooms {
-		r.removeMember(sess)
+		gone := r.removeMember(sess)
 		s.releaseLocked(r)
-		ev := presenceEvent(name, sess.nick, action, "")
-		ev.Presence.By, ev.Presence.Reason = by, reason
-		evs = append(evs, ev)
+		if gone {
+			ev := presenceEvent(name, sess.nick, action, "")
+			ev.Presence.By, ev.Presence.Reason = by, reason
+			evs = append(evs, ev)
+		}
 	}
 	clear(sess.rooms)
+	if last {
+		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOffline}})
+	}
 	return evs
 }
 
 func presenceEvent(room, nick string, a PresenceAction, from string) *Event {
 	return &Event{Kind: EventPresence, Room: room, Presence: &Presence{Room: room, Nickname: nick, Action: a, From: from}}
+}
+
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 func randomHex(n int) string {

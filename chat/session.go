@@ -22,6 +22,7 @@ type Session struct {
 	expiry    *time.Timer // ends the session when its token expires; set before it is shared
 
 	// Guarded by svc.mu.
+	u       *user // its user (several sessions: multi-device)
 	nick    string
 	closed  bool
 	rooms   map[string]*room
@@ -236,11 +237,13 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 		return 0, nil, err
 	}
 	s.rooms[name] = r
-	floor := r.addMember(s)
+	floor, first := r.addMember(s)
 	members := r.memberNicks()
 	nick := s.nick
 	svc.mu.Unlock()
-	svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
+	if first { // another session of the user was there already: no news
+		svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
+	}
 	return floor, members, nil
 }
 
@@ -257,7 +260,7 @@ func (s *Session) Leave(ctx context.Context, room string) error {
 	}
 	ev, err := s.leaveLocked(name)
 	s.svc.mu.Unlock()
-	if err == nil {
+	if ev != nil {
 		s.svc.publish(ctx, name, ev)
 	}
 	return err
@@ -269,8 +272,11 @@ func (s *Session) leaveLocked(name string) (*Event, error) {
 		return nil, ErrNotMember
 	}
 	delete(s.rooms, name)
-	r.removeMember(s)
+	last := r.removeMember(s)
 	s.svc.releaseLocked(r)
+	if !last { // the user is still there with another session
+		return nil, nil
+	}
 	return presenceEvent(name, s.nick, PresenceLeft, ""), nil
 }
 
@@ -517,16 +523,20 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 		}
 		s.unsubDM()
 		s.unsubDM = unsub
+		// An anonymous user: exactly one session.
 		delete(svc.users, oldKey)
-		svc.users[newKey] = s
+		s.u.key = newKey
+		svc.users[newKey] = s.u
 	}
 	var evs []*Event
-	for name := range s.rooms {
+	for name, r := range s.rooms {
 		if IsDMRoom(name) && newKey != oldKey {
-			ev, _ := s.leaveLocked(name)
-			evs = append(evs, ev)
+			if ev, _ := s.leaveLocked(name); ev != nil {
+				evs = append(evs, ev)
+			}
 			continue
 		}
+		r.renameMember(oldKey, newKey)
 		evs = append(evs, presenceEvent(name, nn, PresenceRenamed, old))
 	}
 	s.nick = nn
@@ -547,13 +557,11 @@ func (s *Session) expire() {
 		return
 	}
 	evs := svc.endLocked(s, PresenceLeft, "", "")
-	u := s.user()
+	nick := s.nick
 	svc.mu.Unlock()
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonExpired}})
-	ctx := context.Background()
-	svc.publishAll(ctx, evs)
-	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
-	svc.log.Debug("chat: session token expired", "session", s.id, "nickname", u.Nickname)
+	svc.publishAll(context.Background(), evs)
+	svc.log.Debug("chat: session token expired", "session", s.id, "nickname", nick)
 }
 
 // Disconnect ends the session: it leaves its rooms (members see "left"),
@@ -567,18 +575,17 @@ func (s *Session) Disconnect(reason string) {
 		return
 	}
 	evs := svc.endLocked(s, PresenceLeft, "", "")
-	u := s.user()
+	nick := s.nick
 	svc.mu.Unlock()
 	ctx := context.Background()
-	svc.publishAll(ctx, evs)
-	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	svc.publishAll(ctx, evs)                   // with the user's "offline" when this was its last session
 	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
-		svc.log.Debug("chat: session ended", "session", s.id, "nickname", u.Nickname, "reason", reason)
+		svc.log.Debug("chat: session ended", "session", s.id, "nickname", nick, "reason", reason)
 	}
 }
 
-// Kick ends the session of the user named nickname on this node: its
-// rooms' members see a "kicked" presence event with the caller as By and
+// Kick ends the sessions (every device) of the user named nickname on
+// this node: its rooms' members see a "kicked" presence event with the caller as By and
 // reason, and the user gets EventDisconnect with ReasonKicked (clients
 // are told "bye" and not invited to reconnect; nothing stops them from
 // connecting again: there is no ban list). Only an admin may kick.
@@ -609,17 +616,22 @@ func (s *Session) Kick(ctx context.Context, nickname, reason string) error {
 	case target == nil:
 		svc.mu.Unlock()
 		return Errorf(CodeNotFound, "%s is not online", nick)
-	case target == s:
+	case target == s.u:
 		svc.mu.Unlock()
 		return Errorf(CodeInvalidArgument, "you cannot kick yourself")
 	}
 	by := s.nick
-	evs := svc.endLocked(target, PresenceKicked, by, reason)
-	u := target.user()
+	sessions := slices.Clone(target.sessions)
+	var evs []*Event
+	for _, t := range sessions {
+		evs = append(evs, svc.endLocked(t, PresenceKicked, by, reason)...)
+	}
 	svc.mu.Unlock()
-	target.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonKicked, By: by, Message: reason}})
-	svc.publishAll(ctx, evs)
-	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	for _, t := range sessions {
+		t.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonKicked, By: by, Message: reason}})
+	}
+	svc.publishAll(ctx, evs) // presence "kicked" per room, then the user's "offline"
+	u := sessions[0].user()
 	svc.log.Info("chat: user kicked", "nickname", u.Nickname, "by", by, "reason", reason)
 	return nil
 }
