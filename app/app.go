@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
 	siogw "github.com/banter-chat/banter/gateway/sio"
@@ -110,6 +111,12 @@ type Config struct {
 	// the MQTT listener MQTTS (tls.go). Both or neither.
 	TLSCertFile string
 	TLSKeyFile  string
+
+	// Auth configures client authentication (package auth): the mode
+	// (anonymous by default) and the JWT key material. With key material
+	// every gateway verifies tokens; with Mode required it refuses
+	// clients without one.
+	Auth auth.Config
 
 	// FullSync fsyncs every commit (acknowledged messages survive power
 	// loss, not only a crash of the process). Default off.
@@ -216,11 +223,15 @@ func New(cfg Config) (_ *App, err error) {
 	}
 	undo = append(undo, func() { _ = be.close() })
 	a.be = be
-	svc, err := chat.New(chat.Config{
+	ccfg := chat.Config{
 		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Roster: be.chatRoster(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
-	})
+	}
+	if ccfg.Authenticator, ccfg.RequireIdentity, err = newAuthenticator(cfg.Auth); err != nil {
+		return nil, err
+	}
+	svc, err := chat.New(ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
@@ -283,6 +294,31 @@ func (a *App) startReclaimer() {
 		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, memreclaim.EngineActivity(a.io.Engine()))
 	}()
 	a.reclaimStop = func() { cancel(); <-done }
+}
+
+// ErrAuth is wrapped by New's error when the authentication
+// configuration is wrong (or a JWKS URL cannot be fetched).
+var ErrAuth = errors.New("app: authentication configuration")
+
+// newAuthenticator builds the JWT verifier of cfg, if it has key material.
+func newAuthenticator(cfg auth.Config) (chat.Authenticator, bool, error) {
+	mode, err := auth.ParseMode(string(cfg.Mode))
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	if !cfg.Enabled() {
+		if mode == auth.ModeRequired {
+			return nil, false, fmt.Errorf("%w: mode required needs a JWT secret, public key or JWKS", ErrAuth)
+		}
+		return nil, false, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	v, err := auth.New(ctx, cfg)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return v, mode == auth.ModeRequired, nil
 }
 
 // Config returns the configuration with defaults applied.

@@ -27,8 +27,25 @@
 // Public rooms (NormalizeRoom): lowercased, [a-z0-9][a-z0-9_-]*, at most 64
 // bytes, created by their first join. DM rooms: "dm:<key>:<key>" of two
 // nickname keys in ascending order (DMRoom); only those two users may join
-// or read them. There are no accounts: whoever holds a nickname holds its
-// DM rooms.
+// or read them. An anonymous session (no Identity) is whoever holds the
+// nickname, DM rooms included.
+//
+// # Identity and rights
+//
+// Service.Authenticate turns a client's token into an Identity through
+// Config.Authenticator (package auth); ConnectParams.Identity carries it.
+// With Config.RequireIdentity every session needs one. A verified session
+// has its token's nickname (Rename is forbidden), may join, read and post
+// only in the public rooms its Identity allows (ErrForbidden otherwise;
+// DMs are always allowed). A verified user may have several sessions
+// (devices, gateways): others see one user (members, presence, online
+// status follow its first and last session), each session gets the
+// user's events. A verified user replaces an anonymous holder of its
+// nickname.
+// A verified session ends when its Identity expires (ReasonExpired).
+// Admins may Kick and DeleteMessage (a tombstone stays in the Store).
+// Message and typing rate limits are per user (Subject, or nickname when
+// anonymous), shared by its sessions on every gateway.
 //
 // Messages get a server ID, a per-room Seq (1, 2, 3… without gaps,
 // assigned by the Store) and a server timestamp. An optional client id makes

@@ -18,8 +18,12 @@ const (
 	CodeInvalidMessage  Code = "invalid_message" // not valid UTF-8
 	CodeEmptyMessage    Code = "empty_message"
 	CodeMessageTooLarge Code = "message_too_large"
-	CodeNotMember       Code = "not_member" // must join the room first
-	CodeForbidden       Code = "forbidden"  // a DM room of other users
+	CodeNotMember       Code = "not_member"      // must join the room first
+	CodeForbidden       Code = "forbidden"       // a DM room of other users, a room the token does not allow, not an admin
+	CodeNotFound        Code = "not_found"       // no such user online (kick)
+	CodeUnauthenticated Code = "unauthenticated" // a token is required and none was sent
+	CodeTokenExpired    Code = "token_expired"   // the token's exp has passed: get a new one
+	CodeTokenInvalid    Code = "token_invalid"   // malformed, wrong algorithm, bad signature, wrong issuer/audience, bad claims
 	CodeRateLimited     Code = "rate_limited"
 	CodeTooManyRooms    Code = "too_many_rooms" // Config.MaxRoomsPerSession
 	CodeInvalidArgument Code = "invalid_argument"
@@ -67,6 +71,10 @@ var (
 	ErrForbidden       = &Error{Code: CodeForbidden, Message: "this room belongs to other users"}
 	ErrRateLimited     = &Error{Code: CodeRateLimited, Message: "too many messages, slow down"}
 	ErrTooManyRooms    = &Error{Code: CodeTooManyRooms, Message: "joined too many rooms; leave one first"}
+	ErrNotFound        = &Error{Code: CodeNotFound, Message: "not found"}
+	ErrUnauthenticated = &Error{Code: CodeUnauthenticated, Message: "authentication required: send a token"}
+	ErrTokenExpired    = &Error{Code: CodeTokenExpired, Message: "token expired"}
+	ErrTokenInvalid    = &Error{Code: CodeTokenInvalid, Message: "invalid token"}
 	ErrInvalidArgument = &Error{Code: CodeInvalidArgument, Message: "invalid argument"}
 	ErrNotConnected    = &Error{Code: CodeNotConnected, Message: "session has ended"}
 	ErrUnavailable     = &Error{Code: CodeUnavailable, Message: "service unavailable, try again later"}

@@ -20,8 +20,10 @@ const (
 	// nickname; delivered only to sessions connected with WatchUsers.
 	EventUser
 	// EventDisconnect: Disconnect is set. The Service ended this session
-	// (replaced by a resumed connection, or shutdown); the gateway should
-	// close the client's connection. Sent only to that session's sink.
+	// (replaced by a resumed connection or the same user's new one,
+	// kicked, or shutdown); the gateway should close the client's
+	// connection (without inviting an automatic reconnect, unless the
+	// reason is shutdown). Sent only to that session's sink.
 	EventDisconnect
 	// EventTypingSignal: TypingSignal is set. Travels on the Bus only (one
 	// user started/stopped typing); each node folds signals into
@@ -32,6 +34,10 @@ const (
 	// again after a reconnection): events published before may have been
 	// missed. Never travels between nodes; sinks never receive it.
 	EventSubscribed
+	// EventDeleted: Deleted is set. A moderator deleted a message of the
+	// room (it is a tombstone in the Store from now on); delivered to
+	// the room's members.
+	EventDeleted
 )
 
 func (k EventKind) String() string {
@@ -50,6 +56,8 @@ func (k EventKind) String() string {
 		return "typing-signal"
 	case EventSubscribed:
 		return "subscribed"
+	case EventDeleted:
+		return "deleted"
 	}
 	return "unknown"
 }
@@ -69,6 +77,7 @@ type Event struct {
 	User         *UserEvent
 	Disconnect   *Disconnect
 	TypingSignal *TypingSignal
+	Deleted      *Deleted
 
 	encMu sync.Mutex
 	enc   []encoded // one per wire format; usually one or two
@@ -113,6 +122,7 @@ const (
 	PresenceJoined  PresenceAction = "joined"
 	PresenceLeft    PresenceAction = "left"
 	PresenceRenamed PresenceAction = "renamed" // Nickname is the new name, From the old one
+	PresenceKicked  PresenceAction = "kicked"  // an admin (By) ended Nickname's session, with Reason
 )
 
 // Presence is the payload of EventPresence.
@@ -121,6 +131,8 @@ type Presence struct {
 	Nickname string         `json:"nickname"`
 	Action   PresenceAction `json:"action"`
 	From     string         `json:"from,omitempty"`
+	By       string         `json:"by,omitempty"`     // kicked: the admin's nickname
+	Reason   string         `json:"reason,omitempty"` // kicked: the admin's reason
 }
 
 // Typing is the payload of EventTyping: who is typing in Room, sorted by
@@ -135,6 +147,14 @@ type TypingSignal struct {
 	Room     string `json:"room"`
 	Nickname string `json:"nickname"`
 	Active   bool   `json:"active"`
+}
+
+// Deleted is the payload of EventDeleted: message Seq of Room was
+// deleted by the admin By.
+type Deleted struct {
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+	By   string `json:"by"`
 }
 
 // User is an online user, as listed by Service.Users.
@@ -164,13 +184,17 @@ type UserEvent struct {
 type DisconnectReason string
 
 const (
-	ReasonReplaced DisconnectReason = "replaced" // a new connection resumed this session
-	ReasonShutdown DisconnectReason = "shutdown" // the Service is closing
+	ReasonReplaced DisconnectReason = "replaced"      // a new connection resumed this session
+	ReasonShutdown DisconnectReason = "shutdown"      // the Service is closing
+	ReasonKicked   DisconnectReason = "kicked"        // an admin ended the session (Session.Kick)
+	ReasonExpired  DisconnectReason = "token_expired" // the session's token expired (Identity.Expires)
 )
 
 // Disconnect is the payload of EventDisconnect.
 type Disconnect struct {
-	Reason DisconnectReason `json:"reason"`
+	Reason  DisconnectReason `json:"reason"`
+	By      string           `json:"by,omitempty"`      // kicked: the admin's nickname
+	Message string           `json:"message,omitempty"` // kicked: the admin's reason
 }
 
 // Sink receives the events of one session. The gateway implements it.
@@ -193,7 +217,8 @@ type SinkFunc func(ev *Event)
 func (f SinkFunc) Deliver(ev *Event) { f(ev) }
 
 // ClientEvent returns the name and payload under which gateways send e to
-// clients (docs/protocol.md): "message", "presence", "typing" or "user".
+// clients (docs/protocol.md): "message", "presence", "typing", "user" or
+// "deleted".
 // ok is false for kinds that are not sent to clients (disconnect notices,
 // bus-only typing signals).
 func (e *Event) ClientEvent() (name string, payload any, ok bool) {
@@ -206,6 +231,8 @@ func (e *Event) ClientEvent() (name string, payload any, ok bool) {
 		return "typing", e.Typing, true
 	case EventUser:
 		return "user", e.User, true
+	case EventDeleted:
+		return "deleted", e.Deleted, true
 	}
 	return "", nil, false
 }

@@ -161,6 +161,31 @@ func (s *MemStore) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	return out, nil
 }
 
+// Delete implements Store.
+func (s *MemStore) Delete(ctx context.Context, room string, seq int64) (Message, error) {
+	if err := CheckRoomArg(room); err != nil {
+		return Message{}, err
+	}
+	if err := CheckSeq(seq); err != nil {
+		return Message{}, err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return Message{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return Message{}, ErrUnavailable
+	}
+	r := s.rooms[room]
+	if r == nil || seq > int64(len(r.msgs)) {
+		return Message{}, Errorf(CodeNotFound, "room %s has no message %d", room, seq)
+	}
+	m := &r.msgs[seq-1]
+	m.Deleted, m.Text = true, ""
+	return *m, nil
+}
+
 // Close implements Store. The messages are dropped.
 func (s *MemStore) Close() error {
 	s.mu.Lock()

@@ -7,7 +7,7 @@ import (
 
 // Bucket is a token bucket: burst tokens at most, refilled at rate per
 // second. Taking from an empty bucket fails; nothing queues. The Service
-// uses one per session for messages; gateways use it for their own request
+// uses one per user for messages; gateways use it for their own request
 // limits. Safe for concurrent use.
 type Bucket struct {
 	mu     sync.Mutex
@@ -40,4 +40,13 @@ func (b *Bucket) Take() bool {
 	}
 	b.tokens--
 	return true
+}
+
+// Full reports whether the bucket has refilled to its burst: it then
+// behaves exactly like a new one.
+func (b *Bucket) Full() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el := b.now().Sub(b.last).Seconds()
+	return b.tokens+max(el, 0)*b.rate >= b.burst
 }

@@ -29,7 +29,8 @@ type room struct {
 	mu        sync.Mutex
 	closed    bool
 	members   map[*Session]struct{}
-	next      int64 // 0 until known (initSeq)
+	nicks     map[string]int // NickKey → member sessions of that user (several: multi-device)
+	next      int64          // 0 until known (initSeq)
 	pending   map[int64]*Event
 	gapTimer  *time.Timer
 	filling   bool
@@ -53,6 +54,7 @@ func newRoom(s *Service, name string) *room {
 		svc:     s,
 		name:    name,
 		members: make(map[*Session]struct{}),
+		nicks:   make(map[string]int),
 		pending: make(map[int64]*Event),
 		typing:  make(map[string]typist),
 	}
@@ -99,26 +101,56 @@ func (r *room) initSeq(ctx context.Context, at int64) error {
 }
 
 // addMember adds sess and returns the Seq of the last message it will not
-// receive as an event: its snapshot (history) ends there.
-func (r *room) addMember(sess *Session) int64 {
+// receive as an event (its snapshot, history, ends there), and whether it
+// is its user's first session in the room (then the user joined). Called
+// with svc.mu held (nicknames are guarded by it).
+func (r *room) addMember(sess *Session) (floor int64, first bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.members[sess] = struct{}{}
-	return r.next - 1
+	key := NickKey(sess.nick)
+	r.nicks[key]++
+	return r.next - 1, r.nicks[key] == 1
 }
 
-func (r *room) removeMember(sess *Session) {
+// removeMember removes sess and reports whether it was its user's last
+// session in the room (then the user left). Called with svc.mu held.
+func (r *room) removeMember(sess *Session) (last bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.members[sess]; !ok {
+		return false
+	}
 	delete(r.members, sess)
+	key := NickKey(sess.nick)
+	if r.nicks[key]--; r.nicks[key] > 0 {
+		return false
+	}
+	delete(r.nicks, key)
+	return true
+}
+
+// renameMember moves a member's count to its new nickname (Rename).
+func (r *room) renameMember(oldKey, newKey string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.nicks[oldKey]; n > 0 {
+		delete(r.nicks, oldKey)
+		r.nicks[newKey] += n
+	}
 }
 
 // memberNicks is called with svc.mu held (nicknames are guarded by it).
+// A user with several sessions in the room is listed once.
 func (r *room) memberNicks() []string {
 	r.mu.Lock()
-	out := make([]string, 0, len(r.members))
+	out := make([]string, 0, len(r.nicks))
+	seen := make(map[string]bool, len(r.nicks))
 	for m := range r.members {
-		out = append(out, m.nick)
+		if k := NickKey(m.nick); !seen[k] {
+			seen[k] = true
+			out = append(out, m.nick)
+		}
 	}
 	r.mu.Unlock()
 	slices.SortFunc(out, func(a, b string) int { return strings.Compare(NickKey(a), NickKey(b)) })
@@ -153,6 +185,8 @@ func (r *room) onEvent(ev *Event) {
 		if r.next > 0 {
 			go r.svc.goBackground(func() { r.fillFrom(true) })
 		}
+	case EventDeleted:
+		r.broadcastLocked(ev)
 	}
 }
 

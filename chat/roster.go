@@ -67,6 +67,10 @@ type Claim struct {
 	User   User
 	Token  string
 	Resume string // "" when the client presented none
+	// Subject is the verified user's subject ("" when anonymous): a claim
+	// held on another node by the same subject (another device of the
+	// user) is shared, not a conflict.
+	Subject string
 }
 
 // Gone is what a dead node had: its users and their room memberships.
@@ -146,18 +150,33 @@ func (s *Service) onRejoin() error {
 }
 
 func (s *Service) rejoin() error {
+	type membership struct{ session, room string }
 	type entry struct {
-		sess  *Session
-		user  User
-		token string
-		rooms []string
+		sessions []*Session
+		user     User // ID: the session id of the user's claim
+		token    string
+		subject  string
+		members  []membership
+		rooms    []string // distinct, for the announcements
 	}
 	s.mu.Lock()
 	all := make([]entry, 0, len(s.users))
-	for _, sess := range s.users {
-		e := entry{sess: sess, user: sess.user(), token: sess.token}
-		for name := range sess.rooms {
-			e.rooms = append(e.rooms, name)
+	for _, u := range s.users {
+		info := u.info()
+		info.ID = u.claimID
+		e := entry{sessions: slices.Clone(u.sessions), user: info, token: u.sessions[0].token}
+		if u.ident != nil {
+			e.subject = u.ident.Subject
+		}
+		seen := map[string]bool{}
+		for _, sess := range u.sessions {
+			for name := range sess.rooms {
+				e.members = append(e.members, membership{sess.id, name})
+				if !seen[name] {
+					seen[name] = true
+					e.rooms = append(e.rooms, name)
+				}
+			}
 		}
 		all = append(all, e)
 	}
@@ -166,22 +185,24 @@ func (s *Service) rejoin() error {
 	back := all[:0]
 	for _, e := range all {
 		cctx, cancel := rosterCtx(ctx)
-		_, err := s.roster.Claim(cctx, Claim{User: e.user, Token: TokenDigest(e.token)})
+		_, err := s.roster.Claim(cctx, Claim{User: e.user, Token: TokenDigest(e.token), Subject: e.subject})
 		cancel()
 		if errors.Is(err, ErrNicknameTaken) {
-			s.log.Warn("chat: a nickname was taken on another node while this one was cut off; ending the local session", "nickname", e.user.Nickname)
-			e.sess.replacedRemotely()
+			s.log.Warn("chat: a nickname was taken on another node while this one was cut off; ending the local sessions", "nickname", e.user.Nickname)
+			for _, sess := range e.sessions {
+				sess.replacedRemotely()
+			}
 			continue
 		}
 		if err != nil {
 			return fmt.Errorf("chat: rejoin the cluster: claim %s: %w", e.user.Nickname, err)
 		}
-		for _, room := range e.rooms {
+		for _, m := range e.members {
 			jctx, cancel := rosterCtx(ctx)
-			_, err := s.roster.Join(jctx, room, e.user.ID, e.user.Nickname)
+			_, err := s.roster.Join(jctx, m.room, m.session, e.user.Nickname)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("chat: rejoin the cluster: join %s to %s: %w", e.user.Nickname, room, err)
+				return fmt.Errorf("chat: rejoin the cluster: join %s to %s: %w", e.user.Nickname, m.room, err)
 			}
 		}
 		back = append(back, e)
@@ -197,27 +218,53 @@ func (s *Service) rejoin() error {
 }
 
 // rosterEnd records, in the background, that an ended session left its
-// rooms and, if release, its nickname. The session is over, so nothing it
-// does later can race with this; records of other sessions (a reconnect
-// with the same nickname) are kept because they carry another session id.
-func (s *Service) rosterEnd(sessionID, nick string, rooms []string, release bool) {
+// rooms and, with w.claimID, that its user's nickname is free (the Roster
+// releases it only if that claim still holds it). The session is over, so
+// nothing it does later can race with this; records of other sessions (a
+// reconnect with the same nickname, another device) are kept because they
+// carry another session id.
+func (s *Service) rosterEnd(w rosterEndWork) {
 	if s.roster == nil {
 		return
 	}
 	go s.goBackground(func() {
 		ctx, cancel := rosterCtx(context.Background())
 		defer cancel()
-		if len(rooms) > 0 {
-			if err := s.roster.Leave(ctx, sessionID, nick, rooms); err != nil {
-				s.log.Warn("chat: roster leave failed", "nickname", nick, "err", err)
+		if len(w.rooms) > 0 {
+			if err := s.roster.Leave(ctx, w.session, w.nick, w.rooms); err != nil {
+				s.log.Warn("chat: roster leave failed", "nickname", w.nick, "err", err)
 			}
 		}
-		if release {
-			if err := s.roster.Release(ctx, NickKey(nick), sessionID); err != nil {
-				s.log.Warn("chat: roster release failed", "nickname", nick, "err", err)
+		if w.claimID != "" {
+			if err := s.roster.Release(ctx, NickKey(w.nick), w.claimID); err != nil {
+				s.log.Warn("chat: roster release failed", "nickname", w.nick, "err", err)
 			}
 		}
 	})
+}
+
+// rosterEndWork is what the Roster must learn of an ended session: the
+// rooms it leaves, and the nickname claim to release when it was its
+// user's last session here.
+type rosterEndWork struct {
+	session, nick string
+	rooms         []string
+	claimID       string
+}
+
+// flushRosterEnds sends the Roster what endLocked recorded. Call it after
+// the lock is released, wherever sessions were ended.
+func (s *Service) flushRosterEnds() {
+	if s.roster == nil {
+		return
+	}
+	s.mu.Lock()
+	w := s.rosterEnds
+	s.rosterEnds = nil
+	s.mu.Unlock()
+	for _, e := range w {
+		s.rosterEnd(e)
+	}
 }
 
 // roomsOf returns the rooms of presence "left" events.

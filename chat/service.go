@@ -32,9 +32,12 @@ type Config struct {
 	MaxMessageBytes int
 	// TypingTTL is how long "typing" lasts without a refresh. Default 5s.
 	TypingTTL time.Duration
-	// RateBurst and RatePerSecond shape each session's token bucket for
+	// RateBurst and RatePerSecond shape each user's token bucket for
 	// messages (Send, DirectMessage); typing signals have a bucket of their
-	// own with the same shape. Defaults 20 and 5.
+	// own with the same shape. Defaults 20 and 5. A user is an Identity's
+	// Subject (all its sessions, on every gateway, share the buckets) or,
+	// for anonymous sessions, a nickname; a bucket outlives its sessions
+	// until it is full again, so reconnecting does not refill it.
 	RateBurst     int
 	RatePerSecond float64
 	// MaxRoomsPerSession caps the rooms a session is in (DM rooms
@@ -56,6 +59,13 @@ type Config struct {
 	GapWait time.Duration
 	// Now is the clock for rate limiting and timestamps. Default time.Now.
 	Now func() time.Time
+	// Authenticator verifies tokens (Service.Authenticate). nil: tokens
+	// are refused.
+	Authenticator Authenticator
+	// RequireIdentity makes Connect refuse sessions without an Identity
+	// (ErrUnauthenticated): the "required" authentication mode. It needs
+	// an Authenticator.
+	RequireIdentity bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -102,6 +112,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.RequireIdentity && c.Authenticator == nil {
+		return c, fmt.Errorf("chat: RequireIdentity needs an Authenticator")
+	}
 	return c, nil
 }
 
@@ -117,14 +130,19 @@ type Service struct {
 
 	mu       sync.Mutex // guards everything below, and every Session's mutable fields
 	closed   bool
-	users    map[string]*Session // NickKey → session; nicknames are unique
-	rooms    map[string]*room    // rooms with local members (or joins in progress)
+	users    map[string]*user // NickKey → user; nicknames are unique
+	subjects map[string]*user // Identity.Subject → its user
+	limits   map[string]*userLimit
+	sweepAt  int              // len(limits) that triggers the next sweep
+	rooms    map[string]*room // rooms with local members (or joins in progress)
 	watchers map[*Session]struct{}
 	unsubAll func()
 
 	bg sync.WaitGroup // timers' callbacks in progress
 
 	stats counters // stats.go
+
+	rosterEnds []rosterEndWork // ended sessions to tell the Roster (flushRosterEnds)
 }
 
 // New returns a running Service. Close it to end every session.
@@ -139,7 +157,10 @@ func New(cfg Config) (*Service, error) {
 		store:    cfg.Store,
 		bus:      cfg.Bus,
 		roster:   cfg.Roster,
-		users:    make(map[string]*Session),
+		users:    make(map[string]*user),
+		subjects: make(map[string]*user),
+		limits:   make(map[string]*userLimit),
+		sweepAt:  1024,
 		rooms:    make(map[string]*room),
 		watchers: make(map[*Session]struct{}),
 	}
@@ -193,7 +214,15 @@ func (s *Service) Limits() Limits {
 
 // ConnectParams describes a new session.
 type ConnectParams struct {
+	// Nickname is the anonymous user's choice; ignored with an Identity
+	// (its Nickname is used).
 	Nickname string
+	// Identity is the verified user (Service.Authenticate), nil for an
+	// anonymous session. A verified user may have several sessions (one
+	// per device); an anonymous session holding its nickname, or its
+	// sessions under another nickname (the token's name changed), are
+	// replaced (EventDisconnect with ReasonReplaced).
+	Identity *Identity
 	// Sink receives the session's events. Required.
 	Sink Sink
 	// ResumeToken, if it equals the Token of the session currently holding
@@ -215,82 +244,144 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	if p.Sink == nil {
 		return nil, Errorf(CodeInvalidArgument, "no sink")
 	}
-	nick, err := NormalizeNickname(p.Nickname)
+	id := p.Identity
+	if id == nil && s.cfg.RequireIdentity {
+		return nil, ErrUnauthenticated
+	}
+	nickname := p.Nickname
+	if id != nil {
+		if id.Subject == "" {
+			return nil, Errorf(CodeTokenInvalid, "token has no subject")
+		}
+		if !id.Expires.IsZero() && !id.Expires.After(s.cfg.Now()) {
+			return nil, ErrTokenExpired
+		}
+		nickname = id.Nickname
+	}
+	nick, err := NormalizeNickname(nickname)
 	if err != nil {
 		return nil, err
 	}
 	key := NickKey(nick)
 	sess := &Session{
-		svc:     s,
-		id:      randomHex(8),
-		token:   randomHex(16),
-		sink:    p.Sink,
-		nick:    nick,
-		since:   s.cfg.Now().UnixMilli(),
-		rooms:   make(map[string]*room),
-		msgRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
-		typRate: NewBucket(s.cfg.RateBurst, s.cfg.RatePerSecond, s.cfg.Now),
+		svc:   s,
+		id:    randomHex(8),
+		token: randomHex(16),
+		sink:  p.Sink,
+		ident: id,
+		nick:  nick,
+		since: s.cfg.Now().UnixMilli(),
+		rooms: make(map[string]*room),
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, ErrUnavailable
 	}
-	old := s.users[key]
-	if old != nil {
-		if p.ResumeToken == "" || subtle.ConstantTimeCompare([]byte(p.ResumeToken), []byte(old.token)) != 1 {
-			s.mu.Unlock()
-			return nil, ErrNicknameTaken
+	// Which user the session belongs to, and the sessions it replaces.
+	u := s.users[key]
+	var replaced []*Session
+	joins := false // sess joins u, which stays online throughout
+	switch {
+	case u == nil:
+	case u.ident == nil && id != nil:
+		// An anonymous holder of a verified user's nickname.
+		replaced = append(replaced, u.sessions...)
+	case p.ResumeToken != "" && u.session(p.ResumeToken) != nil && (u.ident == nil || (id != nil && id.Subject == u.ident.Subject)):
+		// A reconnect before the old connection was noticed dead. A
+		// verified session is resumed only by the same user.
+		replaced, joins = append(replaced, u.session(p.ResumeToken)), true
+	case id != nil && u.ident.Subject == id.Subject:
+		joins = true // another device
+	default:
+		s.mu.Unlock()
+		return nil, ErrNicknameTaken
+	}
+	if id != nil {
+		if su := s.subjects[id.Subject]; su != nil && su != u {
+			replaced = append(replaced, su.sessions...) // the token's name changed
 		}
 	}
-	var oldLeft []*Event
-	if old != nil {
-		oldLeft = s.endLocked(old)
+	if joins {
+		sess.u = u
+		u.sessions = append(u.sessions, sess)
 	}
-	s.users[key] = sess
+	var oldEvs []*Event
+	for _, old := range replaced {
+		oldEvs = append(oldEvs, s.endLocked(old, PresenceLeft, "", "")...)
+	}
+	if !joins {
+		u = &user{key: key, ident: id, sessions: []*Session{sess}, claimID: sess.id}
+		sess.u = u
+		s.users[key] = u
+		if id != nil {
+			s.subjects[id.Subject] = u
+		}
+	}
+	sess.lim = s.acquireLimitLocked(sess.limitKey())
+	if id != nil && !id.Expires.IsZero() {
+		// A timer, not a goroutine: idle sessions stay cheap.
+		sess.expiry = time.AfterFunc(id.Expires.Sub(s.cfg.Now()), func() { s.goBackground(sess.expire) })
+	}
 	if p.WatchUsers {
 		s.watchers[sess] = struct{}{}
 	}
+	s.stats.started.Add(1)
 	sess.unsubDM, err = s.bus.Subscribe("@"+key, sess.onDMNotice)
 	if err != nil {
-		delete(s.users, key)
-		delete(s.watchers, sess)
+		// Ended unseen: its events (an "offline" for a user never
+		// announced) are not published.
+		s.endLocked(sess, PresenceLeft, "", "")
 		s.mu.Unlock()
+		for _, old := range replaced {
+			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+		}
+		s.publishAll(ctx, oldEvs)
+		s.flushRosterEnds()
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
-	s.stats.started.Add(1)
-	var displaced *User
-	if s.roster != nil {
-		if displaced, err = s.claim(ctx, sess, p.ResumeToken); err != nil {
+	if s.roster != nil && !joins {
+		// A new user on this node: take the nickname cluster-wide.
+		displaced, err := s.claim(ctx, sess, p.ResumeToken)
+		if err != nil {
 			s.mu.Lock()
-			s.endLocked(sess) // it joined nothing yet: no events
+			s.endLocked(sess, PresenceLeft, "", "") // it joined nothing yet: no events
 			s.mu.Unlock()
-			if old != nil { // replaced locally, but another node holds the name
+			for _, old := range replaced { // replaced here, but another node holds the name
 				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-				s.publishAll(ctx, oldLeft)
-				s.rosterEnd(old.id, nick, roomsOf(oldLeft), false)
 			}
+			s.publishAll(ctx, oldEvs)
+			s.flushRosterEnds()
 			return nil, err
 		}
+		if displaced != nil {
+			// Resumed from another node: that node ends the old session
+			// (Session.onDMNotice); the user never went offline.
+			for _, old := range replaced {
+				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+			}
+			s.publishAll(ctx, oldEvs)
+			s.flushRosterEnds()
+			s.publish(ctx, "@"+key, &Event{Kind: EventUser, User: &UserEvent{User: *displaced, Status: UserOffline}})
+			s.log.Info("chat: session resumed from another node", "nickname", nick, "old", displaced.ID, "new", sess.id)
+			return sess, nil
+		}
 	}
-	if old != nil {
+	for _, old := range replaced {
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-		s.publishAll(ctx, oldLeft)
-		s.rosterEnd(old.id, nick, roomsOf(oldLeft), false)
-		s.log.Info("chat: session resumed", "nickname", nick, "old", old.id, "new", sess.id)
-		return sess, nil // the nickname never went offline
 	}
-	if displaced != nil {
-		// Its node ends the old session (Session.onDMNotice).
-		s.publish(ctx, "@"+key, &Event{Kind: EventUser, User: &UserEvent{User: *displaced, Status: UserOffline}})
-		s.log.Info("chat: session resumed from another node", "nickname", nick, "old", displaced.ID, "new", sess.id)
-		return sess, nil
+	s.publishAll(ctx, oldEvs)
+	s.flushRosterEnds()
+	if len(replaced) > 0 {
+		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
 	}
 	if s.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
 		s.log.Debug("chat: session started", "session", sess.id, "nickname", nick)
 	}
-	s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
+	if !joins {
+		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
+	}
 	return sess, nil
 }
 
@@ -300,7 +391,11 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 func (s *Service) claim(ctx context.Context, sess *Session, resume string) (*User, error) {
 	pctx, cancel := rosterCtx(ctx)
 	defer cancel()
-	displaced, err := s.roster.Claim(pctx, Claim{User: sess.user(), Token: TokenDigest(sess.token), Resume: TokenDigest(resume)})
+	var subject string
+	if sess.ident != nil {
+		subject = sess.ident.Subject
+	}
+	displaced, err := s.roster.Claim(pctx, Claim{User: sess.user(), Token: TokenDigest(sess.token), Resume: TokenDigest(resume), Subject: subject})
 	switch {
 	case errors.Is(err, ErrNicknameTaken):
 		return nil, ErrNicknameTaken
@@ -317,7 +412,7 @@ func (s *Service) Users() []User {
 	s.mu.Lock()
 	out := make([]User, 0, len(s.users))
 	for _, u := range s.users {
-		out = append(out, u.user())
+		out = append(out, u.info())
 	}
 	s.mu.Unlock()
 	if s.roster != nil {
@@ -348,7 +443,7 @@ func (s *Service) Lookup(nickname string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.users[NickKey(strings.TrimSpace(nickname))]; u != nil {
-		return u.user(), true
+		return u.info(), true
 	}
 	return User{}, false
 }
@@ -411,9 +506,10 @@ func (s *Service) Close() error {
 	var evs []*Event
 	for _, u := range s.users {
 		// Other nodes must hear that these users left.
-		evs = append(evs, s.endLocked(u)...)
-		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: u.user(), Status: UserOffline}})
-		ended = append(ended, u)
+		for _, sess := range slices.Clone(u.sessions) {
+			evs = append(evs, s.endLocked(sess, PresenceLeft, "", "")...)
+			ended = append(ended, sess)
+		}
 	}
 	s.unsubAll()
 	for _, r := range s.rooms { // rooms still joining
@@ -509,34 +605,70 @@ func (s *Service) releaseLocked(r *room) {
 	r.close()
 }
 
-// endLocked removes sess from everything and returns the presence events
-// to publish (after unlocking) for the rooms it was in.
-func (s *Service) endLocked(sess *Session) []*Event {
+// endLocked removes sess from everything and returns the events to
+// publish after unlocking: presence (action, by, reason) in each room the
+// user leaves with it, and the user's "offline" when it was its last
+// session.
+func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason string) []*Event {
 	if sess.closed {
 		return nil
 	}
 	sess.closed = true
 	s.stats.ended.Add(1)
-	key := NickKey(sess.nick)
-	if s.users[key] == sess {
-		delete(s.users, key)
+	u := sess.u
+	last := u.remove(sess)
+	if last {
+		if s.users[u.key] == u {
+			delete(s.users, u.key)
+		}
+		if u.ident != nil && s.subjects[u.ident.Subject] == u {
+			delete(s.subjects, u.ident.Subject)
+		}
+	}
+	if sess.lim != nil {
+		sess.lim.refs--
+	}
+	if sess.expiry != nil {
+		sess.expiry.Stop()
 	}
 	delete(s.watchers, sess)
 	if sess.unsubDM != nil {
 		sess.unsubDM()
 	}
+	if s.roster != nil {
+		// Recorded now, sent to the Roster after the lock (flushRosterEnds).
+		w := rosterEndWork{session: sess.id, nick: sess.nick}
+		for name := range sess.rooms {
+			w.rooms = append(w.rooms, name)
+		}
+		if last {
+			w.claimID = u.claimID
+		}
+		s.rosterEnds = append(s.rosterEnds, w)
+	}
 	var evs []*Event
 	for name, r := range sess.rooms {
-		r.removeMember(sess)
+		gone := r.removeMember(sess)
 		s.releaseLocked(r)
-		evs = append(evs, presenceEvent(name, sess.nick, PresenceLeft, ""))
+		if gone {
+			ev := presenceEvent(name, sess.nick, action, "")
+			ev.Presence.By, ev.Presence.Reason = by, reason
+			evs = append(evs, ev)
+		}
 	}
 	clear(sess.rooms)
+	if last {
+		evs = append(evs, &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOffline}})
+	}
 	return evs
 }
 
 func presenceEvent(room, nick string, a PresenceAction, from string) *Event {
 	return &Event{Kind: EventPresence, Room: room, Presence: &Presence{Room: room, Nickname: nick, Action: a, From: from}}
+}
+
+func constantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 func randomHex(n int) string {

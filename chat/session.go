@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"time"
+	"unicode/utf8"
 )
 
 // Session is one client connection's view of the Service, created by
@@ -12,13 +14,16 @@ import (
 // Disconnect (or Service.Close, or replacement by a resumed connection)
 // every method fails with ErrNotConnected.
 type Session struct {
-	svc              *Service
-	id, token        string
-	sink             Sink
-	since            int64
-	msgRate, typRate *Bucket
+	svc       *Service
+	id, token string
+	sink      Sink
+	since     int64
+	ident     *Identity   // nil: anonymous
+	lim       *userLimit  // the user's buckets, shared by its sessions
+	expiry    *time.Timer // ends the session when its token expires; set before it is shared
 
 	// Guarded by svc.mu.
+	u       *user // its user (several sessions: multi-device)
 	nick    string
 	closed  bool
 	rooms   map[string]*room
@@ -64,15 +69,65 @@ func (s *Session) lockOpen() error {
 	return nil
 }
 
-// mayReadLocked reports whether the session may read room: any public room,
+// Identity returns the verified identity, nil for an anonymous session.
+func (s *Session) Identity() *Identity { return s.ident }
+
+// mayReadLocked reports whether the session may join and read room
+// (canonical): the public rooms its Identity allows (all when anonymous),
 // and the DM rooms it is one of the two users of.
 func (s *Session) mayReadLocked(room string) bool {
 	a, b, ok := DMParticipants(room)
 	if !ok {
-		return true
+		return s.ident.MayRead(room)
 	}
 	me := NickKey(s.nick)
 	return me == a || me == b
+}
+
+// mayPostLocked is mayReadLocked for posting and typing.
+func (s *Session) mayPostLocked(room string) bool {
+	if IsDMRoom(room) {
+		return s.mayReadLocked(room)
+	}
+	return s.ident.MayPost(room)
+}
+
+// MayRead reports whether the session may join and read room (any
+// spelling; false for an invalid name).
+func (s *Session) MayRead(room string) bool {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return false
+	}
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	return s.mayReadLocked(name)
+}
+
+// MayPost reports whether the session may post to room.
+func (s *Session) MayPost(room string) bool {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return false
+	}
+	s.svc.mu.Lock()
+	defer s.svc.mu.Unlock()
+	return s.mayPostLocked(name)
+}
+
+// readForbidden is the error for a room the session may not read.
+func readForbidden(room string) error {
+	if IsDMRoom(room) {
+		return ErrForbidden
+	}
+	return Errorf(CodeForbidden, "your token does not allow room %q", room)
+}
+
+func postForbidden(room string) error {
+	if IsDMRoom(room) {
+		return ErrForbidden
+	}
+	return Errorf(CodeForbidden, "your token does not allow posting in room %q", room)
 }
 
 // JoinOptions selects what Join returns besides membership.
@@ -150,7 +205,7 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 	}
 	if !s.mayReadLocked(name) {
 		svc.mu.Unlock()
-		return 0, nil, ErrForbidden
+		return 0, nil, readForbidden(name)
 	}
 	if r := s.rooms[name]; r != nil { // already a member
 		r.mu.Lock()
@@ -187,14 +242,16 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 		return 0, nil, err
 	}
 	s.rooms[name] = r
-	floor := r.addMember(s)
+	floor, first := r.addMember(s)
 	members := r.memberNicks()
 	nick := s.nick
 	svc.mu.Unlock()
 	if svc.roster != nil {
 		members = s.rosterJoin(ctx, name, nick, members, at > 0)
 	}
-	svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
+	if first { // another session of the user was there already: no news
+		svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
+	}
 	return floor, members, nil
 }
 
@@ -255,7 +312,9 @@ func (s *Session) Leave(ctx context.Context, room string) error {
 		}
 		cancel()
 	}
-	s.svc.publish(ctx, name, ev)
+	if ev != nil { // nil: another session of the user stays in the room
+		s.svc.publish(ctx, name, ev)
+	}
 	return nil
 }
 
@@ -265,8 +324,11 @@ func (s *Session) leaveLocked(name string) (*Event, error) {
 		return nil, ErrNotMember
 	}
 	delete(s.rooms, name)
-	r.removeMember(s)
+	last := r.removeMember(s)
 	s.svc.releaseLocked(r)
+	if !last { // the user is still there with another session
+		return nil, nil
+	}
 	return presenceEvent(name, s.nick, PresenceLeft, ""), nil
 }
 
@@ -288,10 +350,13 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 	if err := s.lockOpen(); err != nil {
 		return Message{}, err
 	}
-	member, nick := s.rooms[name] != nil, s.nick
+	member, nick, may := s.rooms[name] != nil, s.nick, s.mayPostLocked(name)
 	s.svc.mu.Unlock()
-	if !member {
+	switch {
+	case !member:
 		return Message{}, ErrNotMember
+	case !may:
+		return Message{}, postForbidden(name)
 	}
 	return s.send(ctx, name, nick, text, clientID, "")
 }
@@ -299,7 +364,7 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 // send rate-limits, stores and publishes. notify, if set, is the "@" topic
 // of a DM recipient, told before the room so that it joins in time.
 func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
-	if !s.msgRate.Take() {
+	if !s.lim.msg.Take() {
 		s.svc.stats.rateLimited.Add(1)
 		return Message{}, ErrRateLimited
 	}
@@ -428,7 +493,7 @@ func (s *Session) read(ctx context.Context, room string, seq int64, limit int,
 	ok := s.mayReadLocked(name)
 	s.svc.mu.Unlock()
 	if !ok {
-		return nil, ErrForbidden
+		return nil, readForbidden(name)
 	}
 	msgs, err := f(ctx, name, seq, limit)
 	if msgs == nil && err == nil {
@@ -443,7 +508,7 @@ func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err := s.lockOpen(); err != nil {
 		return nil, err
 	}
-	me := NickKey(s.nick)
+	me, id := NickKey(s.nick), s.ident
 	s.svc.mu.Unlock()
 	all, err := s.svc.store.Rooms(ctx)
 	if err != nil {
@@ -451,7 +516,10 @@ func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	}
 	return slices.DeleteFunc(all, func(r RoomInfo) bool {
 		a, b, dm := DMParticipants(r.Name)
-		return dm && a != me && b != me
+		if !dm {
+			return !id.MayRead(r.Name)
+		}
+		return a != me && b != me
 	}), nil
 }
 
@@ -467,12 +535,15 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 	if err := s.lockOpen(); err != nil {
 		return err
 	}
-	member, nick := s.rooms[name] != nil, s.nick
+	member, nick, may := s.rooms[name] != nil, s.nick, s.mayPostLocked(name)
 	s.svc.mu.Unlock()
-	if !member {
+	switch {
+	case !member:
 		return ErrNotMember
+	case !may:
+		return postForbidden(name)
 	}
-	if active && !s.typRate.Take() {
+	if active && !s.lim.typ.Take() {
 		s.svc.stats.rateLimited.Add(1)
 		return ErrRateLimited
 	}
@@ -483,7 +554,8 @@ func (s *Session) Typing(ctx context.Context, room string, active bool) error {
 
 // Rename changes the nickname. Members of the session's rooms get a
 // "renamed" presence event; the DM rooms of the old nickname are left (they
-// belong to that name). Errors: ErrInvalidNickname, ErrNicknameTaken.
+// belong to that name). Errors: ErrInvalidNickname, ErrNicknameTaken,
+// ErrForbidden (an authenticated session: its token sets the nickname).
 func (s *Session) Rename(ctx context.Context, nickname string) error {
 	nn, err := NormalizeNickname(nickname)
 	if err != nil {
@@ -507,6 +579,10 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 		svc.mu.Unlock()
 		return nil
 	}
+	if s.ident != nil {
+		svc.mu.Unlock()
+		return Errorf(CodeForbidden, "your nickname is set by your token and cannot be changed")
+	}
 	if newKey != oldKey {
 		if svc.users[newKey] != nil {
 			svc.mu.Unlock()
@@ -522,16 +598,20 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 		}
 		s.unsubDM()
 		s.unsubDM = unsub
+		// An anonymous user: exactly one session.
 		delete(svc.users, oldKey)
-		svc.users[newKey] = s
+		s.u.key = newKey
+		svc.users[newKey] = s.u
 	}
 	var evs []*Event
-	for name := range s.rooms {
+	for name, r := range s.rooms {
 		if IsDMRoom(name) && newKey != oldKey {
-			ev, _ := s.leaveLocked(name)
-			evs = append(evs, ev)
+			if ev, _ := s.leaveLocked(name); ev != nil {
+				evs = append(evs, ev)
+			}
 			continue
 		}
+		r.renameMember(oldKey, newKey)
 		evs = append(evs, presenceEvent(name, nn, PresenceRenamed, old))
 	}
 	s.nick = nn
@@ -549,12 +629,30 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 	return nil
 }
 
+// expire ends the session because its token expired: like Disconnect,
+// and its sink is told (the client reconnects with a fresh token).
+func (s *Session) expire() {
+	svc := s.svc
+	svc.mu.Lock()
+	if s.closed {
+		svc.mu.Unlock()
+		return
+	}
+	evs := svc.endLocked(s, PresenceLeft, "", "")
+	nick := s.nick
+	svc.mu.Unlock()
+	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonExpired}})
+	svc.publishAll(context.Background(), evs)
+	svc.flushRosterEnds()
+	svc.log.Debug("chat: session token expired", "session", s.id, "nickname", nick)
+}
+
 // replacedRemotely ends the session whose nickname a resumed connection on
 // another node took over. Unlike a local resume it publishes no "left":
 // the new session may already be back in the same rooms (a resuming client
 // rejoins them at once), and a late "left" would wrongly show the user
-// gone. It does not go "offline" nor release the nickname (no longer
-// ours) either.
+// gone. It does not go "offline" either, and the nickname's claim is no
+// longer this node's (the Roster's release of it is a no-op).
 func (s *Session) replacedRemotely() {
 	svc := s.svc
 	svc.mu.Lock()
@@ -562,11 +660,11 @@ func (s *Session) replacedRemotely() {
 		svc.mu.Unlock()
 		return
 	}
-	evs := svc.endLocked(s)
+	svc.endLocked(s, PresenceLeft, "", "") // its events are not published (above)
 	nick := s.nick
 	svc.mu.Unlock()
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-	svc.rosterEnd(s.id, nick, roomsOf(evs), false)
+	svc.flushRosterEnds()
 	svc.log.Info("chat: session resumed on another node", "nickname", nick, "session", s.id)
 }
 
@@ -634,14 +732,99 @@ func (s *Session) Disconnect(reason string) {
 		svc.mu.Unlock()
 		return
 	}
-	evs := svc.endLocked(s)
-	u := s.user()
+	evs := svc.endLocked(s, PresenceLeft, "", "")
+	nick := s.nick
 	svc.mu.Unlock()
 	ctx := context.Background()
-	svc.rosterEnd(s.id, u.Nickname, roomsOf(evs), true)
-	svc.publishAll(ctx, evs)
-	svc.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
+	svc.publishAll(ctx, evs) // with the user's "offline" when this was its last session
+	svc.flushRosterEnds()
 	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
-		svc.log.Debug("chat: session ended", "session", s.id, "nickname", u.Nickname, "reason", reason)
+		svc.log.Debug("chat: session ended", "session", s.id, "nickname", nick, "reason", reason)
 	}
+}
+
+// Kick ends the sessions (every device) of the user named nickname on
+// this node: its rooms' members see a "kicked" presence event with the caller as By and
+// reason, and the user gets EventDisconnect with ReasonKicked (clients
+// are told "bye" and not invited to reconnect; nothing stops them from
+// connecting again: there is no ban list). Only an admin may kick.
+// Errors: ErrForbidden (not an admin), ErrInvalidNickname, ErrNotFound
+// (nobody of that name online on this node), ErrInvalidArgument (the
+// caller itself, or a reason over 256 bytes).
+func (s *Session) Kick(ctx context.Context, nickname, reason string) error {
+	nick, err := NormalizeNickname(nickname)
+	if err != nil {
+		return err
+	}
+	if len(reason) > 256 {
+		return Errorf(CodeInvalidArgument, "kick reason must be at most 256 bytes")
+	}
+	if !utf8.ValidString(reason) {
+		return Errorf(CodeInvalidArgument, "kick reason must be valid UTF-8")
+	}
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return err
+	}
+	if s.ident == nil || !s.ident.Admin {
+		svc.mu.Unlock()
+		return Errorf(CodeForbidden, "only admins may kick")
+	}
+	target := svc.users[NickKey(nick)]
+	switch {
+	case target == nil:
+		svc.mu.Unlock()
+		return Errorf(CodeNotFound, "%s is not online", nick)
+	case target == s.u:
+		svc.mu.Unlock()
+		return Errorf(CodeInvalidArgument, "you cannot kick yourself")
+	}
+	by := s.nick
+	sessions := slices.Clone(target.sessions)
+	var evs []*Event
+	for _, t := range sessions {
+		evs = append(evs, svc.endLocked(t, PresenceKicked, by, reason)...)
+	}
+	svc.mu.Unlock()
+	for _, t := range sessions {
+		t.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonKicked, By: by, Message: reason}})
+	}
+	svc.publishAll(ctx, evs) // presence "kicked" per room, then the user's "offline"
+	u := sessions[0].user()
+	svc.log.Info("chat: user kicked", "nickname", u.Nickname, "by", by, "reason", reason)
+	return nil
+}
+
+// DeleteMessage deletes message seq of room: the Store keeps a tombstone
+// (Message.Deleted, no text; seqs stay gap-free, history shows it as
+// deleted) and the room's members, on every node and gateway, get
+// EventDeleted. Only an admin may delete, in any room (DM rooms
+// included: moderation of abuse reports). Deleting a deleted message
+// again succeeds and tells the members again. Errors: ErrForbidden,
+// ErrInvalidRoom, ErrInvalidArgument (seq < 1), ErrNotFound,
+// ErrUnavailable.
+func (s *Session) DeleteMessage(ctx context.Context, room string, seq int64) (Message, error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return Message{}, err
+	}
+	if err := CheckSeq(seq); err != nil {
+		return Message{}, err
+	}
+	svc := s.svc
+	if err := s.lockOpen(); err != nil {
+		return Message{}, err
+	}
+	admin, by := s.ident != nil && s.ident.Admin, s.nick
+	svc.mu.Unlock()
+	if !admin {
+		return Message{}, Errorf(CodeForbidden, "only admins may delete messages")
+	}
+	m, err := svc.store.Delete(ctx, name, seq)
+	if err != nil {
+		return Message{}, storeErr(err)
+	}
+	svc.publish(ctx, name, &Event{Kind: EventDeleted, Room: name, Deleted: &Deleted{Room: name, Seq: seq, By: by}})
+	svc.log.Info("chat: message deleted", "room", name, "seq", seq, "by", by)
+	return m, nil
 }

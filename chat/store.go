@@ -24,6 +24,10 @@ type Message struct {
 	Text     string `json:"text"`
 	ClientID string `json:"clientId,omitempty"`
 	TS       int64  `json:"ts"` // server time, Unix milliseconds
+	// Deleted marks a tombstone: a moderator deleted the message
+	// (Store.Delete). Text is empty; Seq, ID, Sender and TS stay, so that
+	// sequence numbers remain gap-free.
+	Deleted bool `json:"deleted,omitempty"`
 	// Duplicate is set by Append when ClientID was seen before: the Message
 	// is the original one and nothing was stored.
 	Duplicate bool `json:"-"`
@@ -83,6 +87,13 @@ type Store interface {
 	LastSeq(ctx context.Context, room string) (int64, error)
 	// Rooms lists every room with at least one message, ordered by name.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
+	// Delete turns message seq of room into a tombstone (Deleted set,
+	// Text emptied, everything else kept) and returns it. Deleting a
+	// tombstone again changes nothing and returns it. A room or seq that
+	// does not exist is ErrNotFound. The change is durable before Delete
+	// returns; an Append retried with the deleted message's client id
+	// still answers with the (deleted) original.
+	Delete(ctx context.Context, room string, seq int64) (Message, error)
 	// Close waits for appends in progress, then releases resources.
 	// Calling it again returns nil.
 	Close() error
@@ -122,6 +133,14 @@ func CheckRoomArg(room string) error {
 	}
 	if canon != room {
 		return Errorf(CodeInvalidRoom, "room name %q is not canonical (want %q)", room, canon)
+	}
+	return nil
+}
+
+// CheckSeq validates the seq argument of Delete.
+func CheckSeq(seq int64) error {
+	if seq < 1 {
+		return Errorf(CodeInvalidArgument, "sequence number must be at least 1")
 	}
 	return nil
 }

@@ -231,7 +231,7 @@ func (db *DB) checkRead(ctx context.Context, room string, hasRoom bool) error {
 	return nil
 }
 
-const msgColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts`
+const msgColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted`
 
 func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ...any) ([]chat.Message, error) {
 	rows, err := db.r.Query(ctx, query, args...)
@@ -243,7 +243,7 @@ func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ..
 	for rows.Next() {
 		m := chat.Message{Room: room}
 		var id int64
-		if err := rows.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS); err != nil {
+		if err := rows.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted); err != nil {
 			return nil, storeErr(op, err)
 		}
 		m.ID = strconv.FormatInt(id, 10)
@@ -253,6 +253,39 @@ func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ..
 		return nil, storeErr(op, err)
 	}
 	return out, nil
+}
+
+// Delete implements chat.Store: one autocommit UPDATE on the writers'
+// pool (the row lock it takes waits for an append batch holding it).
+func (db *DB) Delete(ctx context.Context, room string, seq int64) (chat.Message, error) {
+	if err := chat.CheckRoomArg(room); err != nil {
+		return chat.Message{}, err
+	}
+	if err := chat.CheckSeq(seq); err != nil {
+		return chat.Message{}, err
+	}
+	db.mu.RLock() // Close waits for it
+	defer db.mu.RUnlock()
+	if db.closed {
+		return chat.Message{}, chat.ErrUnavailable
+	}
+	if err := ctx.Err(); err != nil {
+		return chat.Message{}, fmt.Errorf("postgres: %w", err)
+	}
+	m := chat.Message{Room: room}
+	var id int64
+	err := db.w.QueryRow(ctx, `UPDATE messages SET deleted = true, text = ''
+		WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2
+		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted`, room, seq).
+		Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return chat.Message{}, chat.Errorf(chat.CodeNotFound, "room %s has no message %d", room, seq)
+	}
+	if err != nil {
+		return chat.Message{}, storeErr("delete", err)
+	}
+	m.ID = strconv.FormatInt(id, 10)
+	return m, nil
 }
 
 // History implements chat.Store.

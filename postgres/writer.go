@@ -48,11 +48,11 @@ const lockRoomSQL = `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALU
 // duplicate check sees every message committed by other nodes to this room,
 // and earlier statements of this batch. Parameters: room, sender,
 // sender_key, text, client_id (NULL for none), ts. Returns id, seq, sender,
-// text, ts, duplicate.
+// text, ts, duplicate, deleted.
 const appendSQL = `WITH rm AS (
 	SELECT id FROM rooms WHERE name = $1
 ), dup AS (
-	SELECT m.id, m.seq, m.sender, m.text, m.ts FROM messages m, rm
+	SELECT m.id, m.seq, m.sender, m.text, m.ts, m.deleted FROM messages m, rm
 	WHERE m.room_id = rm.id AND m.sender_key = $3 AND m.client_id = $5::text
 ), upd AS (
 	UPDATE rooms SET last_seq = last_seq + 1, msg_count = msg_count + 1, last_ts = $6
@@ -63,9 +63,9 @@ const appendSQL = `WITH rm AS (
 	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6 FROM upd
 	RETURNING id, seq
 )
-SELECT id, seq, $2::text, $4::text, $6::bigint, false FROM ins
+SELECT id, seq, $2::text, $4::text, $6::bigint, false, false FROM ins
 UNION ALL
-SELECT id, seq, sender, text, ts, true FROM dup`
+SELECT id, seq, sender, text, ts, true, deleted FROM dup`
 
 // writer commits batches of queued appends on its own connection.
 type writer struct {
@@ -156,7 +156,7 @@ func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) error {
 	for i, r := range batch {
 		m := chat.Message{Room: r.Draft.Room, ClientID: r.Draft.ClientID}
 		var id int64
-		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate)
+		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate, &m.Deleted)
 		if err != nil {
 			_ = br.Close()
 			return w.fail("insert", err, len(batch))

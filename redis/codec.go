@@ -31,6 +31,7 @@ type wireEvent struct {
 	Typing       *chat.Typing       `json:"t,omitempty"`
 	User         *chat.UserEvent    `json:"u,omitempty"`
 	TypingSignal *chat.TypingSignal `json:"s,omitempty"`
+	Deleted      *chat.Deleted      `json:"d,omitempty"`
 }
 
 // EncodeEvent returns the payload that carries ev from node to the others.
@@ -62,6 +63,8 @@ func EncodeEventAt(node string, at time.Time, ev *chat.Event) ([]byte, error) {
 		w.User = ev.User
 	case chat.EventTypingSignal:
 		w.TypingSignal = ev.TypingSignal
+	case chat.EventDeleted:
+		w.Deleted = ev.Deleted
 	default:
 		return nil, fmt.Errorf("%w: kind %s does not travel on the bus", ErrBadEvent, ev.Kind)
 	}
@@ -102,7 +105,7 @@ func DecodeEventAt(data []byte) (node string, at time.Time, ev *chat.Event, err 
 	}
 	return w.Node, at, &chat.Event{
 		Kind: w.Kind, Room: w.Room, Message: w.Message, Presence: w.Presence,
-		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal,
+		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal, Deleted: w.Deleted,
 	}, nil
 }
 
@@ -110,7 +113,7 @@ func DecodeEventAt(data []byte) (node string, at time.Time, ev *chat.Event, err 
 // so that a handler can trust what it dereferences.
 func checkPayload(w *wireEvent) error {
 	set := 0
-	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil} {
+	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil, w.Deleted != nil} {
 		if p {
 			set++
 		}
@@ -140,6 +143,11 @@ func checkPayload(w *wireEvent) error {
 		}
 	case chat.EventUser:
 		ok = w.User != nil
+	case chat.EventDeleted:
+		ok = w.Deleted != nil
+		if ok {
+			room = w.Deleted.Room
+		}
 	default:
 		return fmt.Errorf("%w: unknown kind %d", ErrBadEvent, w.Kind)
 	}

@@ -14,6 +14,7 @@ func sampleEvents() []*chat.Event {
 		{Kind: chat.EventPresence, Room: "lobby", Presence: &chat.Presence{Room: "lobby", Nickname: "bob", Action: chat.PresenceRenamed, From: "bobby"}},
 		{Kind: chat.EventTyping, Room: "dm:a:b", Typing: &chat.Typing{Room: "dm:a:b", Nicknames: []string{"a"}}},
 		{Kind: chat.EventTypingSignal, Room: "lobby", TypingSignal: &chat.TypingSignal{Room: "lobby", Nickname: "al", Active: true}},
+		{Kind: chat.EventDeleted, Room: "lobby", Deleted: &chat.Deleted{Room: "lobby", Seq: 3, By: "mod"}},
 		{Kind: chat.EventUser, User: &chat.UserEvent{User: chat.User{ID: "s1", Nickname: "al", Since: 5}, Status: chat.UserOnline}},
 	}
 }

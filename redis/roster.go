@@ -331,6 +331,7 @@ type userRecord struct {
 	Nick  string `json:"nick"`
 	Since int64  `json:"since"`
 	Token string `json:"tok,omitempty"`
+	Sub   string `json:"sub,omitempty"` // a verified user's subject
 }
 
 func (u userRecord) user() chat.User { return chat.User{ID: u.ID, Nickname: u.Nick, Since: u.Since} }
@@ -347,7 +348,7 @@ func (r *Roster) timeout(ctx context.Context) (context.Context, context.CancelFu
 
 // Claim implements chat.Roster.
 func (r *Roster) Claim(ctx context.Context, c chat.Claim) (*chat.User, error) {
-	rec, err := json.Marshal(userRecord{Node: r.node, ID: c.User.ID, Nick: c.User.Nickname, Since: c.User.Since, Token: c.Token})
+	rec, err := json.Marshal(userRecord{Node: r.node, ID: c.User.ID, Nick: c.User.Nickname, Since: c.User.Since, Token: c.Token, Sub: c.Subject})
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +356,7 @@ func (r *Roster) Claim(ctx context.Context, c chat.Claim) (*chat.User, error) {
 	defer cancel()
 	res, err := scriptClaim.Exec(ctx, r.client,
 		[]string{r.pfx + "users", r.pfx + "nicks:" + r.node},
-		[]string{chat.NickKey(c.User.Nickname), string(rec), r.node, r.pfx + "node:", c.Resume}).ToArray()
+		[]string{chat.NickKey(c.User.Nickname), string(rec), r.node, r.pfx + "node:", c.Resume, c.Subject}).ToArray()
 	if err != nil {
 		return nil, fmt.Errorf("redis: roster: claim: %w", err)
 	}
@@ -363,8 +364,11 @@ func (r *Roster) Claim(ctx context.Context, c chat.Claim) (*chat.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: roster: claim: %w", err)
 	}
-	if ok == 0 {
+	switch ok {
+	case 0:
 		return nil, chat.ErrNicknameTaken
+	case 2: // another device of the same verified user holds it on its node
+		return nil, nil
 	}
 	if len(res) < 2 {
 		return nil, nil

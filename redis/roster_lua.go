@@ -35,14 +35,19 @@ end
 `
 
 // scriptClaim: KEYS users, nicks:<me>; ARGV nickKey, record, me, node key
-// prefix, resume digest. Returns {1} (claimed), {1, displaced record} (taken
-// over from a live node by resume) or {0, holder record} (taken).
+// prefix, resume digest, subject. Returns {1} (claimed), {1, displaced
+// record} (taken over from a live node by resume), {2} (held on a live node
+// by the same verified subject: shared, nothing recorded) or {0, holder
+// record} (taken).
 var scriptClaim = rueidis.NewLuaScript(`
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local displaced = nil
 if cur then
   local c = cjson.decode(cur)
   if c.n ~= ARGV[3] and redis.call('EXISTS', ARGV[4] .. c.n) == 1 then
+    if ARGV[6] ~= '' and c.sub == ARGV[6] then
+      return {2}
+    end
     if ARGV[5] == '' or c.tok ~= ARGV[5] then
       return {0, cur}
     end

@@ -390,3 +390,35 @@ func TestRosterRejoinAfterCutOff(t *testing.T) {
 		t.Fatalf("carol's nickname after her node rejoined: %v, want taken", err)
 	}
 }
+
+// A verified user's devices may be on different nodes (a round-robin
+// balancer puts them anywhere): the same subject shares its nickname
+// across nodes, another subject or an anonymous user is refused, and the
+// user is listed once.
+func TestRosterSameSubjectOnTwoNodes(t *testing.T) {
+	ns := rosterCluster(t, 2)
+	a, b := ns[0], ns[1]
+	id := func(sub string) *chat.Identity { return &chat.Identity{Subject: sub, Nickname: "Carol"} }
+	phone, _ := connect(t, a, "", chat.ConnectParams{Identity: id("u-carol")})
+	laptop, _ := connect(t, b, "", chat.ConnectParams{Identity: id("u-carol")})
+	if _, err := b.svc.Connect(context.Background(), chat.ConnectParams{Identity: id("u-other"), Sink: &sink{}}); !errors.Is(err, chat.ErrNicknameTaken) {
+		t.Fatalf("another subject named Carol on node B: %v, want nickname taken", err)
+	}
+	if _, err := b.svc.Connect(context.Background(), chat.ConnectParams{Nickname: "carol", Sink: &sink{}}); !errors.Is(err, chat.ErrNicknameTaken) {
+		t.Fatalf("an anonymous carol on node B: %v, want nickname taken", err)
+	}
+	for _, n := range ns {
+		if got := nicks(n.svc.Users()); !slices.Equal(got, []string{"Carol"}) {
+			t.Fatalf("users: %v, want Carol once", got)
+		}
+	}
+	laptop.Disconnect("test")
+	phone.Disconnect("test")
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		s, err := b.svc.Connect(context.Background(), chat.ConnectParams{Nickname: "carol", Sink: &sink{}})
+		if err == nil {
+			s.Disconnect("test")
+		}
+		return err == nil
+	}, "Carol's nickname not released after both devices left")
+}

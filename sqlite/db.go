@@ -219,7 +219,7 @@ func (db *DB) checkRead(ctx context.Context, room string, hasRoom bool) error {
 	return nil
 }
 
-const msgColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts`
+const msgColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted`
 
 func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ...any) ([]chat.Message, error) {
 	rows, err := db.r.QueryContext(ctx, query, args...)
@@ -231,7 +231,7 @@ func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ..
 	for rows.Next() {
 		m := chat.Message{Room: room}
 		var id int64
-		if err := rows.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS); err != nil {
+		if err := rows.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted); err != nil {
 			return nil, storeErr(op, err)
 		}
 		m.ID = strconv.FormatInt(id, 10)
@@ -274,6 +274,40 @@ func (db *DB) Since(ctx context.Context, room string, afterSeq int64, limit int)
 	return db.queryMessages(ctx, "since", room, `SELECT `+msgColumns+`
 		FROM messages m JOIN rooms r ON r.id = m.room_id
 		WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, room, afterSeq, limit)
+}
+
+// Delete implements chat.Store. It runs on the writer's connection
+// (between the writer's batches: the pool has one connection), as one
+// autocommit statement.
+func (db *DB) Delete(ctx context.Context, room string, seq int64) (chat.Message, error) {
+	if err := chat.CheckRoomArg(room); err != nil {
+		return chat.Message{}, err
+	}
+	if err := chat.CheckSeq(seq); err != nil {
+		return chat.Message{}, err
+	}
+	db.mu.RLock() // Close waits for it
+	defer db.mu.RUnlock()
+	if db.closed {
+		return chat.Message{}, chat.ErrUnavailable
+	}
+	if err := ctx.Err(); err != nil {
+		return chat.Message{}, fmt.Errorf("sqlite: %w", err)
+	}
+	m := chat.Message{Room: room}
+	var id int64
+	err := db.w.QueryRowContext(ctx, `UPDATE messages SET deleted = 1, text = ''
+		WHERE room_id = (SELECT id FROM rooms WHERE name = ?) AND seq = ?
+		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted`, room, seq).
+		Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return chat.Message{}, chat.Errorf(chat.CodeNotFound, "room %s has no message %d", room, seq)
+	}
+	if err != nil {
+		return chat.Message{}, storeErr("delete", err)
+	}
+	m.ID = strconv.FormatInt(id, 10)
+	return m, nil
 }
 
 // LastSeq implements chat.Store.

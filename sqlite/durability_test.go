@@ -140,8 +140,8 @@ func TestSchemaVersion(t *testing.T) {
 	}
 	defer raw.Close()
 	var v int
-	if err := raw.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != 1 {
-		t.Fatalf("schema version %d, %v; want 1", v, err)
+	if err := raw.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != 2 {
+		t.Fatalf("schema version %d, %v; want 2", v, err)
 	}
 	var mode string
 	if err := raw.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {

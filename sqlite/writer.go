@@ -51,7 +51,7 @@ func newWriter(db *DB) (*writer, error) {
 		{&w.selRoom, `SELECT id, last_seq, msg_count, last_ts FROM rooms WHERE name = ?`},
 		{&w.insRoom, `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALUES (?, 0, 0, 0)`},
 		{&w.updRoom, `UPDATE rooms SET last_seq = ?, msg_count = ?, last_ts = ? WHERE id = ?`},
-		{&w.selDup, `SELECT id, seq, sender, text, ts FROM messages
+		{&w.selDup, `SELECT id, seq, sender, text, ts, deleted FROM messages
 			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
 		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -172,7 +172,7 @@ func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) (err error
 		}
 		if inserted == 0 {
 			m := chat.Message{Room: d.Room, ClientID: d.ClientID, Duplicate: true}
-			if err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS); err != nil {
+			if err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Deleted); err != nil {
 				return w.fail("duplicate", err, len(batch))
 			}
 			m.ID = strconv.FormatInt(id, 10)

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 		{"Rooms", testRooms},
 		{"BadInput", testBadInput},
 		{"ContextCanceled", testContext},
+		{"Delete", testDelete},
 		{"Closed", testClosed},
 	}
 	for _, tc := range tests {
@@ -493,16 +494,85 @@ func testClosed(t *testing.T, s chat.Store) {
 	wantCode(t, "LastSeq after Close", err, chat.CodeUnavailable)
 	_, err = s.Rooms(ctx)
 	wantCode(t, "Rooms after Close", err, chat.CodeUnavailable)
+	_, err = s.Delete(ctx, "r", 1)
+	wantCode(t, "Delete after Close", err, chat.CodeUnavailable)
+}
+
+// testDelete: a deleted message is a tombstone in place (seqs stay
+// gap-free), deleting twice is harmless, and its client id still
+// de-duplicates.
+func testDelete(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	m1 := mustAppend(t, s, draft("r", "alice", "one", ""))
+	m2 := mustAppend(t, s, draft("r", "bob", "two", "c2"))
+	m3 := mustAppend(t, s, draft("r", "alice", "three", ""))
+	other := mustAppend(t, s, draft("r2", "bob", "two", ""))
+	for range 2 { // the second time changes nothing
+		d, err := s.Delete(ctx, "r", 2)
+		if err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		want := m2
+		want.Text, want.Deleted = "", true
+		if d != want {
+			t.Fatalf("Delete returned %+v, want %+v", d, want)
+		}
+	}
+	m2.Text, m2.Deleted = "", true
+	got, err := s.Since(ctx, "r", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []chat.Message{m1, m2, m3}; !slices.Equal(got, want) {
+		t.Fatalf("Since after Delete = %+v, want %+v", got, want)
+	}
+	got, err = s.History(ctx, "r", 0, 10)
+	if err != nil || !slices.Equal(got, []chat.Message{m1, m2, m3}) {
+		t.Fatalf("History after Delete = %+v, %v", got, err)
+	}
+	if got, _ := s.Since(ctx, "r2", 0, 10); !slices.Equal(got, []chat.Message{other}) {
+		t.Fatalf("another room changed: %+v", got)
+	}
+	if d := mustAppend(t, s, draft("r", "bob", "two again", "c2")); !d.Duplicate || !d.Deleted || d.Text != "" || d.Seq != 2 {
+		t.Fatalf("retry of the deleted message's client id: %+v", d)
+	}
+	if n := lastSeq(t, s, "r"); n != 3 {
+		t.Fatalf("LastSeq after Delete = %d, want 3", n)
+	}
+	if m := mustAppend(t, s, draft("r", "alice", "four", "")); m.Seq != 4 {
+		t.Fatalf("append after Delete has seq %d, want 4", m.Seq)
+	}
+	_, err = s.Delete(ctx, "r", 9)
+	wantCode(t, "Delete of a seq not stored", err, chat.CodeNotFound)
+	_, err = s.Delete(ctx, "nowhere", 1)
+	wantCode(t, "Delete in an unknown room", err, chat.CodeNotFound)
+	_, err = s.Delete(ctx, "r", 0)
+	wantCode(t, "Delete of seq 0", err, chat.CodeInvalidArgument)
+	_, err = s.Delete(ctx, "Not Canonical", 1)
+	wantCode(t, "Delete in a non-canonical room", err, chat.CodeInvalidRoom)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := s.Delete(cctx, "r", 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Delete with a canceled context: %v", err)
+	}
 }
 
 func testPersistence(t *testing.T, s chat.Store, reopen func(*testing.T, chat.Store) chat.Store) {
 	ctx := context.Background()
 	before := fill(t, s, "r", 5)
 	withID := mustAppend(t, s, draft("r", "bob", "keep me", "k1"))
+	deleted, err := s.Delete(ctx, "r", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before[2] = deleted
 	s = reopen(t, s)
 	got, err := s.Since(ctx, "r", 0, 100)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !got[2].Deleted || got[2].Text != "" {
+		t.Fatalf("a deleted message after reopen: %+v", got[2])
 	}
 	if want := append(before, withID); !slices.Equal(got, want) {
 		t.Fatalf("after reopen Since = %+v, want %+v", got, want)

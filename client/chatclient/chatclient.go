@@ -35,8 +35,12 @@ import (
 
 // Config configures a Client.
 type Config struct {
-	// Nickname to connect with (required).
+	// Nickname to connect with (required without Token).
 	Nickname string
+	// Token is a JWT for servers that verify them: it is sent in the
+	// Socket.IO handshake's auth, and the session then has the token's
+	// nickname (Nickname is ignored).
+	Token string
 	// Rooms to join in the hello.
 	Rooms []string
 	// WatchUsers asks for user events (online/offline/renamed).
@@ -92,7 +96,11 @@ func Dial(ctx context.Context, url string, cfg Config) (*Client, error) {
 	for _, r := range cfg.Rooms {
 		c.rooms[r] = &room{name: r, joining: true}
 	}
-	c.sock = m.Socket("/", client.SocketOptions{})
+	var opts client.SocketOptions
+	if cfg.Token != "" {
+		opts.Auth = map[string]any{"token": cfg.Token}
+	}
+	c.sock = m.Socket("/", opts)
 	c.sock.On("message", c.onMessage)
 	c.sock.On("presence", func(ev *client.Event) {
 		var p PresenceEvent
@@ -186,7 +194,10 @@ func Dial(ctx context.Context, url string, cfg Config) (*Client, error) {
 // joined in catch-up mode from the last seq it holds.
 func (c *Client) hello(ctx context.Context) error {
 	c.mu.Lock()
-	args := map[string]any{"nickname": c.nick, "watchUsers": c.cfg.WatchUsers}
+	args := map[string]any{"watchUsers": c.cfg.WatchUsers}
+	if c.nick != "" && c.cfg.Token == "" { // with a token, the token names the user
+		args["nickname"] = c.nick
+	}
 	if c.token != "" {
 		args["resume"] = c.token
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/client"
 	"github.com/banter-chat/banter/client/chatclient"
 	"github.com/banter-chat/banter/internal/apptest"
@@ -20,9 +21,15 @@ const waitTimeout = 15 * time.Second
 
 func startApp(t *testing.T) string {
 	t.Helper()
+	return startAppWith(t, auth.Config{})
+}
+
+func startAppWith(t *testing.T, ac auth.Config) string {
+	t.Helper()
 	base, _ := apptest.Serve(t, app.Config{
 		// Generous limits: the tests send bursts.
 		RateBurst: 1000, RatePerSecond: 1000,
+		Auth: ac,
 	})
 	return base
 }
@@ -239,5 +246,32 @@ func TestCatchUp(t *testing.T) {
 		return ok && s.Reason == "reconnecting"
 	}) {
 		t.Error("no reconnecting state event")
+	}
+}
+
+// TestToken: against a server that requires tokens, a client with one gets
+// the token's nickname; one without is refused.
+func TestToken(t *testing.T) {
+	secret := []byte("chatclient-test-secret-0123456789")
+	url := startAppWith(t, auth.Config{Mode: auth.ModeRequired, HMACSecret: secret})
+	tok, err := auth.Sign("HS256", secret, auth.Claims{Subject: "u-7", Nickname: "Tokened"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := chatclient.Dial(ctxT(t), url, chatclient.Config{Token: tok, Rooms: []string{"general"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s := c.Session(); s.Nickname != "Tokened" {
+		t.Fatalf("nickname %q, want the token's", s.Nickname)
+	}
+	if _, err := c.Send(ctxT(t), "general", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := chatclient.Dial(ctx, url, chatclient.Config{Nickname: "anon"}); err == nil {
+		t.Fatal("a client without a token got a session")
 	}
 }

@@ -44,7 +44,8 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 		return def
 	}
 	url := fs.String("url", env("BANTER_URL", "http://localhost:3000"), "server URL (env BANTER_URL)")
-	nick := fs.String("nick", env("BANTER_NICK", ""), "your nickname (env BANTER_NICK; required)")
+	nick := fs.String("nick", env("BANTER_NICK", ""), "your nickname (env BANTER_NICK; required without --token)")
+	token := fs.String("token", env("BANTER_TOKEN", ""), "a JWT for servers that require one; the nickname is then the token's (env BANTER_TOKEN)")
 	room := fs.String("room", "", "room to join and show first (default: the server's default room)")
 	plain := fs.Bool("plain", false, "line mode even on a terminal")
 	follow := fs.Bool("follow", false, "line mode: keep printing messages after the end of input, until interrupted")
@@ -63,8 +64,8 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "banter chat: unexpected argument %q\n", fs.Arg(0))
 		return exitUsage
 	}
-	if strings.TrimSpace(*nick) == "" {
-		fmt.Fprintln(stderr, "banter chat: --nick is required")
+	if strings.TrimSpace(*nick) == "" && *token == "" {
+		fmt.Fprintln(stderr, "banter chat: --nick is required (or --token)")
 		return exitUsage
 	}
 	tty := isTerminal(stdin) && isTerminal(stdout) && !*plain
@@ -75,7 +76,7 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 		rooms = []string{*room}
 	}
 	dctx, cancel := context.WithTimeout(ctx, *timeout)
-	c, err := chatclient.Dial(dctx, *url, chatclient.Config{Nickname: *nick, Rooms: rooms, OnEvent: events.Push})
+	c, err := chatclient.Dial(dctx, *url, chatclient.Config{Nickname: *nick, Token: *token, Rooms: rooms, OnEvent: events.Push})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "banter chat: cannot start a session at %s: %v\n", *url, err)

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/bench"
 	"github.com/banter-chat/banter/guard"
 )
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stdout, stderr)
 	case "chat":
 		return chatMain(ctx, args, getenv, os.Stdin, stdout, stderr)
+	case "token":
+		return tokenMain(args, getenv, stdout, stderr)
 	case "bench":
 		if err := bench.Main(ctx, args, stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "banter bench:", err)
@@ -95,6 +98,7 @@ Usage:
                            configuration (secrets masked)
   banter bench <sub> ...   load generator and benchmark report (banter bench help)
   banter chat --nick NAME  the terminal chat client (banter chat --help)
+  banter token --sub ID    print a signed JWT for tests (banter token --help)
   banter version           print the version
   banter help              this text
 
@@ -156,6 +160,8 @@ type serveFlags struct {
 	metricsAddr     string // "", "off" or an address (app/metrics_http.go)
 	advertise       string
 	heartbeat, ttl  time.Duration
+	auth            *authFlags
+	authCfg         auth.Config // read by parseServe
 }
 
 // newServeFlags declares every setting of serve with its default; the
@@ -198,6 +204,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.DurationVar(&f.heartbeat, "cluster-heartbeat", 2*time.Second, "with --redis: how often this node refreshes its liveness key")
 	fs.DurationVar(&f.ttl, "cluster-ttl", 6*time.Second, "with --redis: how long a node's liveness key lives; a node that stops is declared gone (its users leave) within ttl + heartbeat; at least twice the heartbeat")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
+	f.auth = addAuthFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
 		printUsage(out, fs)
@@ -240,6 +247,10 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return nil, nil, usageError{err.Error()}
 	}
 	if err := f.check(); err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	f.auth.getenv = getenv // BANTER_JWT_SECRET: the secret is never a flag
+	if f.authCfg, err = f.auth.config(); err != nil {
 		return nil, nil, usageError{err.Error()}
 	}
 	return f, settings, nil
@@ -318,6 +329,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",
 		Advertise: f.advertise, ClusterHeartbeat: f.heartbeat, ClusterTTL: f.ttl,
+		Auth: f.authCfg,
 	}
 }
 
@@ -370,7 +382,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) || errors.Is(err, app.ErrMetricsListen) {
 			return exitListen
 		}
-		if errors.Is(err, app.ErrConfig) || errors.Is(err, app.ErrTLS) {
+		if errors.Is(err, app.ErrConfig) || errors.Is(err, app.ErrTLS) || errors.Is(err, app.ErrAuth) {
 			return exitUsage
 		}
 		return exitFailure

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -84,6 +85,12 @@ func TestCommandLine(t *testing.T) {
 		{"tls cert without key", nil, []string{"--tls-cert", "c.pem"}, exitUsage, "", "--tls-cert and --tls-key go together"},
 		{"tls files missing", nil, []string{"--addr", "127.0.0.1:0", "--db", db, "--tls-cert", filepath.Join(dir, "c.pem"), "--tls-key", filepath.Join(dir, "k.pem")}, exitUsage, "", "cannot load the TLS certificate"},
 		{"bad origin", nil, []string{"--cors-origins", "chat.example.com"}, exitUsage, "", `--cors-origins: guard: origin "chat.example.com": want scheme://host`},
+		{"auth required without keys", nil, []string{"--addr", "127.0.0.1:0", "--db", db, "--auth-mode", "required"}, exitUsage, "", "mode required needs"},
+		{"bad auth mode", nil, []string{"--auth-mode", "open"}, exitUsage, "", "--auth-mode"},
+		{"short JWT secret", map[string]string{"BANTER_JWT_SECRET": "short"}, []string{"--addr", "127.0.0.1:0", "--db", db}, exitUsage, "", "at least 32 are required"},
+		{"missing secret file", nil, []string{"--jwt-secret-file", filepath.Join(dir, "nope")}, exitUsage, "", "--jwt-secret-file"},
+		{"token without sub", map[string]string{"BANTER_JWT_SECRET": "0123456789abcdef0123456789abcdef"}, []string{"token"}, exitUsage, "", "--sub is required"},
+		{"token without key", nil, []string{"token", "--sub", "alice"}, exitUsage, "", "--secret-file"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := func(k string) string { return c.env[k] }
@@ -183,5 +190,30 @@ func writeSelfSigned(t *testing.T, certFile, keyFile string) {
 	}
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTokenHelper: `banter token` prints a token that the verifier of the
+// same secret accepts, with the claims asked for.
+func TestTokenHelper(t *testing.T) {
+	secret := "0123456789abcdef0123456789abcdef"
+	file := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(file, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCmd(t, noEnv, "token", "--secret-file", file, "--sub", "u1", "--name", "Alice", "--rooms", "general,team-*", "--post", "", "--admin")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	v, err := auth.New(context.Background(), auth.Config{HMACSecret: []byte(secret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := v.Authenticate(context.Background(), strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("the printed token does not verify: %v", err)
+	}
+	if id.Subject != "u1" || id.Nickname != "Alice" || !id.Admin || len(id.Rooms) != 2 || id.Post == nil || len(id.Post) != 0 {
+		t.Fatalf("identity %+v", id)
 	}
 }

@@ -46,6 +46,7 @@ type connectOpts struct {
 	willTopic string
 	will      []byte
 	noAutoAck bool
+	password  *string // nil: "any"
 }
 
 // dial connects and returns the client and the CONNACK.
@@ -74,6 +75,9 @@ func dialWithProps(t testing.TB, addr string, o connectOpts, props ...func(*pack
 	pk.Connect = packets.ConnectParams{
 		ProtocolName: []byte("MQTT"), ClientIdentifier: o.id, Clean: o.clean, Keepalive: o.keepalive,
 		Username: []byte(o.user), UsernameFlag: o.user != "", Password: []byte("any"), PasswordFlag: true,
+	}
+	if o.password != nil {
+		pk.Connect.Password, pk.Connect.PasswordFlag = []byte(*o.password), *o.password != ""
 	}
 	for _, f := range props {
 		f(&pk.Properties)
@@ -324,9 +328,16 @@ type env struct {
 
 func start(t testing.TB, cfg mqttgw.Config) *env {
 	t.Helper()
+	return startWith(t, chat.Config{}, cfg)
+}
+
+// startWith is start with chat settings (an Authenticator, say).
+func startWith(t testing.TB, ccfg chat.Config, cfg mqttgw.Config) *env {
+	t.Helper()
 	testutil.CheckGoroutineLeaks(t)
 	store := chat.NewMemStore()
-	svc, err := chat.New(chat.Config{Store: store, RateBurst: 1000, RatePerSecond: 1000})
+	ccfg.Store, ccfg.RateBurst, ccfg.RatePerSecond = store, 1000, 1000
+	svc, err := chat.New(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}

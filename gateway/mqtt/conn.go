@@ -130,7 +130,7 @@ func (c *conn) Deliver(ev *chat.Event) {
 			c.routeMessageLocked(ev.Message, payload)
 		}
 		c.qmu.Unlock()
-	case chat.EventPresence, chat.EventTyping:
+	case chat.EventPresence, chat.EventTyping, chat.EventDeleted:
 		t := PresenceTopic(ev.Room)
 		if ev.Kind == chat.EventTyping {
 			t = TypingTopic(ev.Room)
@@ -148,9 +148,14 @@ func (c *conn) Deliver(ev *chat.Event) {
 		c.pushLocked(out{topic: t, payload: payload, qos: qos}, ev.Kind == chat.EventTyping)
 		c.qmu.Unlock()
 	case chat.EventDisconnect:
-		if ev.Disconnect.Reason == chat.ReasonReplaced {
+		switch ev.Disconnect.Reason {
+		case chat.ReasonReplaced:
 			c.stop(packets.ErrSessionTakenOver, false)
-		} else {
+		case chat.ReasonKicked:
+			c.stop(packets.ErrAdministrativeAction, true)
+		case chat.ReasonExpired:
+			c.stop(packets.ErrMaxConnectTime, true) // MQTT 5 0xA0: the token's time is up
+		default:
 			c.stop(packets.ErrServerShuttingDown, true)
 		}
 	}
@@ -261,9 +266,17 @@ func (c *conn) drain() {
 			c.qmu.Unlock()
 			if err != nil {
 				if bye {
+					// MQTT 5 DISCONNECT with the reason: the code of err
+					// (administrative action, maximum connect time…),
+					// else "server shutting down".
+					code := packets.ErrServerShuttingDown.Code
+					var pc packets.Code
+					if errors.As(err, &pc) {
+						code = pc.Code
+					}
 					_ = c.cl.WritePacket(packets.Packet{
 						FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
-						ReasonCode:  packets.ErrServerShuttingDown.Code,
+						ReasonCode:  code,
 					})
 				}
 				c.cl.Stop(err)

@@ -22,8 +22,11 @@ type Config struct {
 	Logger *slog.Logger // default: discard
 
 	// Authenticate checks the CONNECT credentials and returns the
-	// nickname. Default: any password is accepted and the username is
-	// the nickname (tokens come with accounts).
+	// nickname, replacing the default: the password is a JWT verified by
+	// chat.Service.Authenticate when the Service accepts tokens (a
+	// username, if given, must be the token's nickname or subject);
+	// without a password the client is anonymous and the username is the
+	// nickname, unless the Service requires identities.
 	Authenticate func(ctx context.Context, username string, password []byte) (nickname string, err error)
 
 	// MaxKeepalive bounds the keepalive a client may ask for, and is
@@ -113,8 +116,9 @@ type Gateway struct {
 
 	mu     sync.Mutex
 	closed bool
-	states map[string]*state       // by MQTT client id
-	conns  map[*mochi.Client]*conn // live connections
+	states map[string]*state                // by MQTT client id
+	conns  map[*mochi.Client]*conn          // live connections
+	idents map[*mochi.Client]*chat.Identity // verified in OnConnect, taken in OnConnectAuthenticate
 	lns    map[net.Listener]struct{}
 
 	wg        sync.WaitGroup // writers, accept loops and connection goroutines
@@ -133,6 +137,7 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 		svc: svc, cfg: cfg, log: cfg.Logger,
 		states:    make(map[string]*state),
 		conns:     make(map[*mochi.Client]*conn),
+		idents:    make(map[*mochi.Client]*chat.Identity),
 		lns:       make(map[net.Listener]struct{}),
 		closeDone: make(chan struct{}),
 	}

@@ -66,7 +66,7 @@ func (h *hook) OnConnect(cl *mochi.Client, pk packets.Packet) error {
 		cl.State.Keepalive = max
 		cl.State.ServerKeepalive = true // MQTT 5: told in the CONNACK
 	}
-	return nil
+	return h.g.authenticate(cl, pk)
 }
 
 // OnConnectAuthenticate turns the CONNECT into a chat session: the
@@ -82,7 +82,10 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 	defer cancel()
 	user := string(pk.Connect.Username)
 	nick := user
-	if g.cfg.Authenticate != nil {
+	ident := g.takeIdentity(cl)
+	if ident != nil {
+		nick = ident.Nickname
+	} else if g.cfg.Authenticate != nil {
 		var err error
 		if nick, err = g.cfg.Authenticate(ctx, user, pk.Connect.Password); err != nil {
 			g.log.Info("mqttgw: authentication failed", "client", cl.ID, "username", user, "err", err)
@@ -126,7 +129,7 @@ func (h *hook) OnConnectAuthenticate(cl *mochi.Client, pk packets.Packet) bool {
 			resume = s.Token()
 		}
 	}
-	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Sink: c, ResumeToken: resume})
+	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Identity: ident, Sink: c, ResumeToken: resume})
 	if err != nil {
 		g.mu.Lock()
 		if st.cur == c {
@@ -275,8 +278,21 @@ func (c *conn) allowed(topic string, write bool) error {
 			return chat.Errorf(chat.CodeForbidden, "this topic is only for subscribing")
 		}
 	}
-	if t.room != "" && !mayRead(t.room, c.me) {
+	if t.room == "" {
+		return nil
+	}
+	if !mayRead(t.room, c.me) {
 		return chat.ErrForbidden
+	}
+	// The token's rights: publishing a message or typing needs "post",
+	// everything else "rooms".
+	sess := c.session()
+	if write && (t.kind == kindRoom || t.kind == kindTyping) {
+		if !sess.MayPost(t.room) {
+			return chat.Errorf(chat.CodeForbidden, "your token does not allow posting in room %q", t.room)
+		}
+	} else if !sess.MayRead(t.room) {
+		return chat.Errorf(chat.CodeForbidden, "your token does not allow room %q", t.room)
 	}
 	return nil
 }

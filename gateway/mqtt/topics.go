@@ -251,6 +251,12 @@ func encodeEvent(ev *chat.Event) ([]byte, error) {
 		return json.Marshal(ev.Presence)
 	case chat.EventTyping:
 		return json.Marshal(ev.Typing)
+	case chat.EventDeleted:
+		// On the presence topic: {"action":"deleted","room","seq","by"}.
+		return json.Marshal(struct {
+			Action string `json:"action"`
+			*chat.Deleted
+		}{"deleted", ev.Deleted})
 	}
 	return nil, nil
 }

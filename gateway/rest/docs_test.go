@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/gateway/rest"
 	"github.com/banter-chat/banter/internal/testutil"
@@ -84,7 +85,12 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 		t.Errorf("docs/openapi.yaml routes differ from the implementation:\n doc:  %q\n impl: %q", oa, impl)
 	}
 
-	svc, err := chat.New(chat.Config{})
+	secret := []byte("docs-test-secret-0123456789abcdef")
+	verifier, err := auth.New(context.Background(), auth.Config{HMACSecret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := chat.New(chat.Config{Authenticator: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +103,17 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 		t.Fatalf("create session: %d %v", st, v)
 	}
 	tok := v["token"].(string)
+	jwt, err := auth.Sign("HS256", secret, auth.Claims{Subject: "m", Nickname: "mod", Roles: []string{"admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, v = call(t, "POST", url+"/api/v1/sessions", jwt, ``)
+	if st != http.StatusCreated {
+		t.Fatalf("create an admin session with a JWT: %d %v", st, v)
+	}
+	adminTok := v["token"].(string)
 	bodies := map[string]string{
+		"POST /api/v1/users/{nickname}/kick":     `{"reason":"docs test"}`,
 		"POST /api/v1/sessions":                  `{"nickname":"carol"}`,
 		"PUT /api/v1/sessions/current/nickname":  `{"nickname":"Alice"}`,
 		"POST /api/v1/users/{nickname}/messages": `{"text":"psst"}`,
@@ -117,7 +133,7 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 			switch {
 			case strings.HasSuffix(r, "/join"):
 				return -1
-			case strings.HasSuffix(r, "/leave"):
+			case strings.HasSuffix(r, "/leave"), strings.HasSuffix(r, "/kick"):
 				return 1
 			case strings.HasPrefix(r, "DELETE"):
 				return 2
@@ -128,10 +144,16 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 	})
 	for _, route := range order {
 		method, path, _ := strings.Cut(route, " ")
-		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob").Replace(path)
+		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob", "{seq}", "1").Replace(path)
 		key := tok
-		if strings.HasSuffix(path, "/publish") {
+		switch {
+		case strings.HasSuffix(path, "/publish"):
 			key = "k"
+		case strings.HasSuffix(path, "/{seq}"):
+			key = adminTok // message 1 of general: posted above
+		case strings.HasSuffix(path, "/kick"):
+			key = adminTok
+			u = strings.Replace(u, "/bob/", "/carol/", 1) // carol's session is made by POST /sessions
 		}
 		if strings.HasSuffix(path, "/events") {
 			req, _ := http.NewRequest(method, u+"?token="+tok, nil)

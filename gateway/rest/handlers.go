@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/banter-chat/banter/chat"
 )
@@ -111,19 +112,36 @@ type joinFailure struct {
 	Error ErrorBody `json:"error"`
 }
 
+// createSession connects a session: anonymous with a nickname, or as the
+// user of a JWT sent as "Authorization: Bearer <jwt>" (or in the body's
+// "token"), whose nickname it then has.
 func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 	var a struct {
 		Nickname *string  `json:"nickname"`
 		Rooms    []string `json:"rooms"`
 		Resume   string   `json:"resume"`
+		Token    string   `json:"token"`
 	}
-	if err := decodeBody(r, &a, false); err != nil {
+	if err := decodeBody(r, &a, true); err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	if a.Nickname == nil {
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
+	if t := token(r, false); a.Token == "" && g.svc.AcceptsTokens() && strings.Count(t, ".") == 2 {
+		// A JWT. Anything else (an old session token), or any header
+		// when the server does not verify tokens (a proxy's own bearer
+		// token), is not ours to judge here.
+		a.Token = t
+	}
+	if a.Nickname == nil && a.Token == "" {
+		if g.svc.RequiresIdentity() {
+			g.fail(w, r, chat.ErrUnauthenticated)
+		} else {
+			g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
+		}
 		return
+	}
+	if a.Nickname == nil {
+		a.Nickname = new(string)
 	}
 	if len(a.Rooms) > 50 {
 		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "at most 50 rooms"))
@@ -131,7 +149,15 @@ func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := g.ctx(r)
 	defer cancel()
-	s, err := g.connect(ctx, *a.Nickname, a.Resume, false)
+	ident, err := g.svc.Authenticate(ctx, a.Token)
+	if err != nil {
+		if code := chat.ErrorCode(err); code == chat.CodeUnavailable || code == chat.CodeInternal {
+			g.log.Warn("rest: cannot verify a token", "err", err)
+		}
+		g.fail(w, r, err)
+		return
+	}
+	s, err := g.connect(ctx, *a.Nickname, ident, a.Resume, false)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -200,7 +226,21 @@ type usersResult struct {
 	Users []chat.User `json:"users"`
 }
 
+// viewer returns the session of a request to a route that needs none,
+// if it sent a token, or always when the server requires identities
+// (then nothing is public).
+func (g *Gateway) viewer(r *http.Request) (*session, error) {
+	if token(r, false) == "" && !g.svc.RequiresIdentity() {
+		return nil, nil
+	}
+	return g.lookup(r, false)
+}
+
 func (g *Gateway) users(w http.ResponseWriter, r *http.Request) {
+	if _, err := g.viewer(r); err != nil {
+		g.fail(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, usersResult{OK: true, Users: g.svc.Users()})
 }
 
@@ -214,13 +254,12 @@ func (g *Gateway) rooms(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := g.ctx(r)
 	defer cancel()
 	var rooms []chat.RoomInfo
-	var err error
-	if token(r, false) != "" {
-		var s *session
-		if s, err = g.lookup(r, false); err == nil {
-			rooms, err = s.sess.Rooms(ctx)
-		}
-	} else {
+	s, err := g.viewer(r)
+	switch {
+	case err != nil:
+	case s != nil:
+		rooms, err = s.sess.Rooms(ctx) // the rooms its token allows, and its DM rooms
+	default:
 		rooms, err = g.svc.Rooms(ctx)
 	}
 	if err != nil {
@@ -241,23 +280,28 @@ type membersResult struct {
 }
 
 // members lists who is in a room on this node. A DM room's members are
-// shown only to its two users.
+// shown only to its two users, a room a token does not allow to nobody.
 func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 	room, err := chat.NormalizeRoom(r.PathValue("room"))
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	if a, b, dm := chat.DMParticipants(room); dm {
-		s, err := g.lookup(r, false)
-		if err != nil {
-			g.fail(w, r, err)
-			return
-		}
-		if me := chat.NickKey(s.sess.Nickname()); me != a && me != b {
+	s, err := g.viewer(r)
+	if err == nil && s == nil && chat.IsDMRoom(room) {
+		err = errNoToken
+	}
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	if s != nil && !s.sess.MayRead(room) {
+		if chat.IsDMRoom(room) {
 			g.fail(w, r, chat.ErrForbidden)
-			return
+		} else {
+			g.fail(w, r, chat.Errorf(chat.CodeForbidden, "your token does not allow room %q", room))
 		}
+		return
 	}
 	members, err := g.svc.Members(room)
 	if err != nil {
@@ -475,4 +519,45 @@ func (g *Gateway) typing(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	writeJSON(w, http.StatusOK, okOnly{OK: true})
+}
+
+// kick ends another user's session (admins only).
+func (g *Gateway) kick(w http.ResponseWriter, r *http.Request, s *session) {
+	var a struct {
+		Reason string `json:"reason"`
+	}
+	if err := decodeBody(r, &a, true); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	ctx, cancel := g.ctx(r)
+	defer cancel()
+	if err := s.sess.Kick(ctx, r.PathValue("nickname"), a.Reason); err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, okOnly{OK: true})
+}
+
+type deleteResult struct {
+	OK   bool   `json:"ok"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+// deleteMessage turns a message into a tombstone (admins only).
+func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, s *session) {
+	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
+	if err != nil {
+		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "the message's seq must be an integer"))
+		return
+	}
+	ctx, cancel := g.ctx(r)
+	defer cancel()
+	m, err := s.sess.DeleteMessage(ctx, r.PathValue("room"), seq)
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, deleteResult{OK: true, Room: m.Room, Seq: m.Seq})
 }

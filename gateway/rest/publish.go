@@ -114,7 +114,14 @@ func (g *Gateway) sender(ctx context.Context, nickname string) (*session, error)
 		s.touch()
 		return s, nil
 	}
-	s, err = g.connect(ctx, nick, "", true)
+	// Backends hold the API key: when clients need tokens, they get an
+	// identity of their own (every public room; subject "backend:<nick>",
+	// so a user's verified nickname stays theirs).
+	var ident *chat.Identity
+	if g.svc.RequiresIdentity() {
+		ident = &chat.Identity{Subject: "backend:" + key, Nickname: nick}
+	}
+	s, err = g.connect(ctx, nick, ident, "", true)
 	if errors.Is(err, chat.ErrNicknameTaken) {
 		return nil, chat.Errorf(chat.CodeNicknameTaken, "%q is online as a user: publish with another \"from\"", nick)
 	}

@@ -36,6 +36,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -159,12 +160,14 @@ var routeTable = []route{
 	{"PUT", "/sessions/current/nickname", func(g *Gateway) http.HandlerFunc { return g.auth(g.rename) }},
 	{"GET", "/users", func(g *Gateway) http.HandlerFunc { return g.users }},
 	{"POST", "/users/{nickname}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.directMessage) }},
+	{"POST", "/users/{nickname}/kick", func(g *Gateway) http.HandlerFunc { return g.auth(g.kick) }},
 	{"GET", "/rooms", func(g *Gateway) http.HandlerFunc { return g.rooms }},
 	{"GET", "/rooms/{room}/members", func(g *Gateway) http.HandlerFunc { return g.members }},
 	{"POST", "/rooms/{room}/join", func(g *Gateway) http.HandlerFunc { return g.auth(g.join) }},
 	{"POST", "/rooms/{room}/leave", func(g *Gateway) http.HandlerFunc { return g.auth(g.leave) }},
 	{"GET", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.messages) }},
 	{"POST", "/rooms/{room}/messages", func(g *Gateway) http.HandlerFunc { return g.auth(g.post) }},
+	{"DELETE", "/rooms/{room}/messages/{seq}", func(g *Gateway) http.HandlerFunc { return g.auth(g.deleteMessage) }},
 	{"POST", "/rooms/{room}/typing", func(g *Gateway) http.HandlerFunc { return g.auth(g.typing) }},
 	{"GET", "/rooms/{room}/events", func(g *Gateway) http.HandlerFunc { return g.events }},
 	{"POST", "/publish", func(g *Gateway) http.HandlerFunc { return g.publish }},
@@ -261,6 +264,10 @@ func httpStatus(err error) int {
 		return http.StatusRequestEntityTooLarge
 	case chat.CodeNicknameTaken, chat.CodeNotMember, chat.CodeTooManyRooms:
 		return http.StatusConflict
+	case chat.CodeNotFound:
+		return http.StatusNotFound
+	case chat.CodeUnauthenticated, chat.CodeTokenExpired, chat.CodeTokenInvalid:
+		return http.StatusUnauthorized
 	case chat.CodeForbidden:
 		return http.StatusForbidden
 	case chat.CodeRateLimited:
@@ -295,9 +302,20 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	case http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", `Bearer realm="banter"`)
+		w.Header().Set("WWW-Authenticate", wwwAuthenticate(code, msg))
 	}
 	writeJSON(w, status, failure{OK: false, Error: ErrorBody{Code: code, Message: msg}})
+}
+
+// wwwAuthenticate is the challenge of a 401 (RFC 6750 section 3): a
+// refused token is "invalid_token" with the reason; a missing one carries
+// no error code.
+func wwwAuthenticate(code chat.Code, msg string) string {
+	switch code {
+	case chat.CodeTokenExpired, chat.CodeTokenInvalid:
+		return `Bearer realm="banter", error="invalid_token", error_description=` + strconv.Quote(msg)
+	}
+	return `Bearer realm="banter"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -168,6 +168,7 @@ func token(r *http.Request, allowQuery bool) string {
 
 var (
 	errNoToken  = chat.Errorf(chat.CodeNotConnected, "no session: send Authorization: Bearer <token> from POST /api/v1/sessions")
+	errJWT      = chat.Errorf(chat.CodeNotConnected, "this route takes the session token of POST /api/v1/sessions, not a JWT: send the JWT to POST /api/v1/sessions first")
 	errBadToken = chat.Errorf(chat.CodeNotConnected, "unknown or expired session token: create a session with POST /api/v1/sessions")
 )
 
@@ -182,6 +183,9 @@ func (g *Gateway) lookup(r *http.Request, allowQuery bool) (*session, error) {
 	s := g.sessions[tok]
 	g.mu.Unlock()
 	if s == nil {
+		if strings.Count(tok, ".") == 2 {
+			return nil, errJWT
+		}
 		return nil, errBadToken
 	}
 	if !s.reqs.Take() {
@@ -205,8 +209,9 @@ func (g *Gateway) auth(h func(http.ResponseWriter, *http.Request, *session)) htt
 	}
 }
 
-// connect creates a chat session for a REST client or a publish sender.
-func (g *Gateway) connect(ctx context.Context, nickname, resume string, backend bool) (*session, error) {
+// connect creates a chat session for a REST client (ident: its verified
+// identity, nil when anonymous) or a publish sender.
+func (g *Gateway) connect(ctx context.Context, nickname string, ident *chat.Identity, resume string, backend bool) (*session, error) {
 	g.mu.Lock()
 	closed := g.closed
 	g.mu.Unlock()
@@ -214,7 +219,7 @@ func (g *Gateway) connect(ctx context.Context, nickname, resume string, backend 
 		return nil, chat.ErrUnavailable
 	}
 	s := g.newSession(backend)
-	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nickname, Sink: s, ResumeToken: resume})
+	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nickname, Identity: ident, Sink: s, ResumeToken: resume})
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,7 @@ type helloArgs struct {
 	Since      json.RawMessage `json:"since"`
 	WatchUsers bool            `json:"watchUsers"`
 	Resume     string          `json:"resume"`
+	Token      string          `json:"token"`
 
 	since []sinceEntry // Since decoded, in the order sent
 }
@@ -130,9 +131,6 @@ func bindHello(ev *socketio.Event) (helloArgs, error) {
 	var a helloArgs
 	if err := bindArg(ev, 0, "hello", &a); err != nil {
 		return a, err
-	}
-	if a.Nickname == nil {
-		return a, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing")
 	}
 	var err error
 	if a.since, err = orderedSince(a.Since); err != nil {
@@ -282,4 +280,36 @@ func mustJSON(v any) json.RawMessage {
 		panic(fmt.Sprintf("siogw: cannot encode %T: %v", v, err))
 	}
 	return b
+}
+
+type kickArgs struct {
+	Nickname string `json:"nickname"`
+	Reason   string `json:"reason"`
+}
+
+func bindKick(ev *socketio.Event) (kickArgs, error) {
+	var a kickArgs
+	if err := bindArg(ev, 0, "kick", &a); err != nil {
+		return a, err
+	}
+	if a.Nickname == "" {
+		return a, chat.Errorf(chat.CodeInvalidNickname, "kick: field \"nickname\" is missing")
+	}
+	return a, nil
+}
+
+type deleteArgs struct {
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+func bindDelete(ev *socketio.Event) (deleteArgs, error) {
+	var a deleteArgs
+	if err := bindArg(ev, 0, "delete", &a); err != nil {
+		return a, err
+	}
+	if a.Room == "" {
+		return a, chat.Errorf(chat.CodeInvalidRoom, "delete: field \"room\" is missing")
+	}
+	return a, nil
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // The classic dialect: socket.io's "get started" chat. A socket that sends
-// "chat message" gets an anonymous session (guest-<n>) in the default room
-// on its first message; every socket that has not chosen another dialect
+// "chat message" gets a session (guest-<n>, or the handshake token's
+// identity) in the default room on its first message; every socket that has not chosen another dialect
 // receives "chat message" for each message of the default room sent
 // through this gateway.
 
@@ -34,10 +34,14 @@ func (c *conn) onClassic(ev *socketio.Event) {
 	sess := c.session()
 	if sess == nil {
 		c.dialect.Store(int32(dialectClassic))
-		for range guestAttempts {
-			sess, err = g.svc.Connect(ctx, chat.ConnectParams{Nickname: g.nextGuest(), Sink: c})
-			if !errors.Is(err, chat.ErrNicknameTaken) {
-				break
+		if c.ident != nil {
+			sess, err = g.svc.Connect(ctx, chat.ConnectParams{Identity: c.ident, Sink: c})
+		} else {
+			for range guestAttempts {
+				sess, err = g.svc.Connect(ctx, chat.ConnectParams{Nickname: g.nextGuest(), Sink: c})
+				if !errors.Is(err, chat.ErrNicknameTaken) {
+					break
+				}
 			}
 		}
 		if err == nil {

@@ -38,7 +38,7 @@ func (d dialect) String() string {
 // eventDialect says which dialect an event name belongs to.
 func eventDialect(name string) dialect {
 	switch name {
-	case "hello", "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing":
+	case "hello", "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick", "delete":
 		return dialectV1
 	case "connectUser", "exitUser", "chatMessage", "startType", "stopType":
 		return dialectSocketChat
@@ -55,6 +55,8 @@ type conn struct {
 	g    *Gateway
 	sock *socketio.Socket
 	reqs *chat.Bucket
+	// ident is the identity of the handshake's token (nil: none sent).
+	ident *chat.Identity
 
 	dialect atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
 	closed  atomic.Bool  // the socket disconnected
@@ -251,7 +253,7 @@ func sharedMessage(ev *chat.Event, key any, enc func(*chat.Event) ([]byte, error
 // encodes (once per event and format) and enqueues.
 func (c *conn) Deliver(ev *chat.Event) {
 	if ev.Kind == chat.EventDisconnect {
-		c.bye(ev.Disconnect.Reason)
+		c.bye(ev.Disconnect)
 		return
 	}
 	switch c.getDialect() {
@@ -270,20 +272,22 @@ func (c *conn) Deliver(ev *chat.Event) {
 }
 
 type byePayload struct {
-	Reason string `json:"reason"`
+	Reason  string `json:"reason"`
+	By      string `json:"by,omitempty"`
+	Message string `json:"message,omitempty"`
 }
 
 // bye tells a protocol 1 client why the server ends its session, then
-// closes the connection. A replaced session gets a Socket.IO DISCONNECT
-// (clients do not reconnect on their own: the new connection has taken
-// over); on shutdown only the transport is closed, so clients reconnect
-// with back-off, as they should.
-func (c *conn) bye(reason chat.DisconnectReason) {
+// closes the connection. A replaced or kicked session gets a Socket.IO
+// DISCONNECT (clients do not reconnect on their own: the new connection has
+// taken over, or an admin said so); on shutdown only the transport is
+// closed, so clients reconnect with back-off, as they should.
+func (c *conn) bye(d *chat.Disconnect) {
 	if c.getDialect() == dialectV1 {
-		c.send(packetText("bye", mustJSON(byePayload{Reason: string(reason)})), false)
+		c.send(packetText("bye", mustJSON(byePayload{Reason: string(d.Reason), By: d.By, Message: d.Message})), false)
 	}
-	switch reason {
-	case chat.ReasonReplaced:
+	switch d.Reason {
+	case chat.ReasonReplaced, chat.ReasonKicked:
 		c.sock.Disconnect(true)
 	default:
 		c.sock.Conn().Close(engineio.ReasonServerShutdown)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,8 +109,54 @@ func New(svc *chat.Service, nsp *socketio.Namespace, cfg Config) *Gateway {
 		conns: make(map[*conn]struct{}),
 	}
 	g.sc.init()
+	nsp.Use(g.authenticate)
 	nsp.OnConnection(g.onConnection)
 	return g
+}
+
+// handshakeIdentity is the socket data the authentication middleware
+// leaves for onConnection.
+type handshakeIdentity struct{ id *chat.Identity }
+
+// authenticate is the namespace middleware: a token in the handshake (the
+// CONNECT auth payload's "token", or ?token= / Authorization: Bearer for
+// clients that cannot send auth, like socket.io 2.x) is verified, and a
+// bad one, or none when tokens are required, refuses the connection with
+// CONNECT_ERROR {message, data: {code, message}}.
+func (g *Gateway) authenticate(sock *socketio.Socket) error {
+	tok := handshakeToken(sock.Handshake(), g.svc.AcceptsTokens())
+	if tok == "" && !g.svc.RequiresIdentity() {
+		return nil
+	}
+	ctx, cancel := g.ctx()
+	defer cancel()
+	id, err := g.svc.Authenticate(ctx, tok)
+	if err != nil {
+		code, msg := chat.ClientError(err)
+		if code == chat.CodeUnavailable || code == chat.CodeInternal {
+			g.log.Warn("siogw: cannot verify a token", "err", err)
+		}
+		return &socketio.ConnectError{Message: msg, Data: errorBody{Code: code, Message: msg}}
+	}
+	sock.SetData(handshakeIdentity{id})
+	return nil
+}
+
+// handshakeToken finds the token of a handshake. The auth payload is the
+// client's own statement; the header and the query may come from
+// elsewhere (a proxy passing its own bearer token, a page's URL), so they
+// are read only when the server verifies tokens.
+func handshakeToken(h *socketio.Handshake, acceptsTokens bool) string {
+	if t, ok := h.Auth["token"].(string); ok && t != "" {
+		return t
+	}
+	if !acceptsTokens {
+		return ""
+	}
+	if t, ok := strings.CutPrefix(h.Headers().Get("Authorization"), "Bearer "); ok {
+		return strings.TrimSpace(t)
+	}
+	return h.Query().Get("token")
 }
 
 // Close stops the gateway: later connections are refused, SocketChat
@@ -169,6 +216,9 @@ func (g *Gateway) onConnection(sock *socketio.Socket) {
 		return
 	}
 	c := newConn(g, sock)
+	if hi, ok := sock.Data().(handshakeIdentity); ok {
+		c.ident = hi.id
+	}
 	g.conns[c] = struct{}{}
 	g.bgMu.Unlock()
 	// Until it picks a dialect, a socket may be a listening-only classic

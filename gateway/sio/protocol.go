@@ -37,7 +37,48 @@ func (c *conn) onV1(ev *socketio.Event) {
 		c.page(ev, sess)
 	case "typing":
 		c.typing(ev, sess)
+	case "kick":
+		c.kick(ev, sess)
+	case "delete":
+		c.deleteMessage(ev, sess)
 	}
+}
+
+type deleteAck struct {
+	OK   bool   `json:"ok"`
+	Room string `json:"room"`
+	Seq  int64  `json:"seq"`
+}
+
+func (c *conn) deleteMessage(ev *socketio.Event, sess *chat.Session) {
+	a, err := bindDelete(ev)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	m, err := sess.DeleteMessage(ctx, a.Room, a.Seq)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	c.ok(ev, deleteAck{OK: true, Room: m.Room, Seq: m.Seq})
+}
+
+func (c *conn) kick(ev *socketio.Event, sess *chat.Session) {
+	a, err := bindKick(ev)
+	if err != nil {
+		c.fail(ev, err)
+		return
+	}
+	ctx, cancel := c.g.ctx()
+	defer cancel()
+	if err := sess.Kick(ctx, a.Nickname, a.Reason); err != nil {
+		c.fail(ev, err)
+		return
+	}
+	c.ok(ev, okAck{OK: true})
 }
 
 type helloAck struct {
@@ -73,13 +114,30 @@ func (c *conn) hello(ev *socketio.Event) {
 		c.fail(ev, err)
 		return
 	}
+	if a.Nickname == nil && a.Token == "" && c.ident == nil {
+		c.fail(ev, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing"))
+		return
+	}
 	ctx, cancel := c.g.ctx()
 	defer cancel()
+	// A token in hello is verified even when the handshake had one (it
+	// takes precedence); without one, the handshake's identity holds.
+	ident := c.ident
+	if a.Token != "" {
+		if ident, err = c.g.svc.Authenticate(ctx, a.Token); err != nil {
+			c.fail(ev, err)
+			return
+		}
+	}
+	nickname := ""
+	if a.Nickname != nil {
+		nickname = *a.Nickname
+	}
 	// The dialect is set before Connect: events may reach the sink before
 	// Connect returns.
 	c.dialect.Store(int32(dialectV1))
 	sess, err := c.g.svc.Connect(ctx, chat.ConnectParams{
-		Nickname: *a.Nickname, Sink: c, ResumeToken: a.Resume, WatchUsers: a.WatchUsers,
+		Nickname: nickname, Identity: ident, Sink: c, ResumeToken: a.Resume, WatchUsers: a.WatchUsers,
 	})
 	if err != nil {
 		c.dialect.Store(int32(dialectNone))

@@ -186,6 +186,9 @@ func (c *conn) connectUser(ev *socketio.Event) {
 		return
 	}
 	g := c.g
+	if c.ident != nil {
+		nick = c.ident.Nickname // the handshake token names the user
+	}
 	if old := c.session(); old != nil {
 		if chat.NickKey(old.Nickname()) == chat.NickKey(trimNick(nick)) {
 			// Connected already as this user: just repeat the news.
@@ -200,7 +203,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 	ctx, cancel := g.ctx()
 	defer cancel()
 	c.dialect.Store(int32(dialectSocketChat))
-	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Sink: c})
+	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Identity: c.ident, Sink: c})
 	if err == nil {
 		if _, err = sess.Join(ctx, g.svc.DefaultRoom(), chat.JoinOptions{Limit: 1}); err != nil {
 			sess.Disconnect("join of the default room failed")

@@ -12,14 +12,25 @@ import (
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
 // start with "[room] " (messages), "* " (information) or "! " (errors).
 
-const textHelp = `* commands: /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /quit, /help
+const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room`
 
 type keyText struct{}
 
-var textFormat = &jsonproto.Format{Key: keyText{}, Event: encodeText, Bye: textBye}
+var textFormat = &jsonproto.Format{Key: keyText{}, Event: encodeText, Bye: textDisconnect}
 
 func textBye(reason string) []byte { return []byte("* bye (" + reason + ")") }
+
+func textDisconnect(d *chat.Disconnect) []byte {
+	if d.Reason == chat.ReasonKicked {
+		line := "* bye (kicked by " + d.By
+		if d.Message != "" {
+			line += ": " + d.Message
+		}
+		return []byte(line + ")")
+	}
+	return textBye(string(d.Reason))
+}
 
 // encodeText renders a chat event as one line; typing and user events are
 // not shown (too chatty for a terminal).
@@ -27,6 +38,9 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 	switch ev.Kind {
 	case chat.EventMessage:
 		return []byte(formatMessage(ev.Message)), nil
+	case chat.EventDeleted:
+		d := ev.Deleted
+		return []byte("* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By), nil
 	case chat.EventPresence:
 		p := ev.Presence
 		switch p.Action {
@@ -36,6 +50,12 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 			return []byte("* " + p.Nickname + " left " + p.Room), nil
 		case chat.PresenceRenamed:
 			return []byte("* " + p.From + " is now known as " + p.Nickname), nil
+		case chat.PresenceKicked:
+			line := "* " + p.Nickname + " was kicked from " + p.Room + " by " + p.By
+			if p.Reason != "" {
+				line += " (" + p.Reason + ")"
+			}
+			return []byte(line), nil
 		}
 	}
 	return nil, nil
@@ -85,6 +105,9 @@ func (c *conn) textLine(line string) {
 		return
 	case "nick":
 		c.nick(arg)
+		return
+	case "token":
+		c.token(arg)
 		return
 	}
 	if sess == nil {
@@ -140,6 +163,29 @@ func (c *conn) textLine(line string) {
 			return
 		}
 		c.say("in %s: %s", room, strings.Join(members, ", "))
+	case "delete":
+		room, seqText, _ := strings.Cut(arg, " ")
+		seq, err := strconv.ParseInt(strings.TrimSpace(seqText), 10, 64)
+		if room == "" || err != nil {
+			c.Send([]byte("! invalid_argument: usage: /delete ROOM SEQ"), false)
+			return
+		}
+		if _, err := c.proto.Exec(jsonproto.Command{Type: "delete", Room: room, Seq: seq}); err != nil {
+			c.fail(err)
+			return
+		}
+		c.say("message %d of %s deleted", seq, room)
+	case "kick":
+		nick, reason, _ := strings.Cut(arg, " ")
+		if nick == "" {
+			c.Send([]byte("! invalid_argument: usage: /kick NICK [REASON]"), false)
+			return
+		}
+		if _, err := c.proto.Exec(jsonproto.Command{Type: "kick", Nickname: nick, Reason: strings.TrimSpace(reason)}); err != nil {
+			c.fail(err)
+			return
+		}
+		c.say("%s was kicked", nick)
 	case "msg":
 		to, text, _ := strings.Cut(arg, " ")
 		if to == "" {
@@ -187,9 +233,32 @@ func (c *conn) nick(name string) {
 		c.say("you are now known as %s", res.(jsonproto.NickResult).Nickname)
 		return
 	}
-	res, err := c.proto.Exec(jsonproto.Command{Type: "hello", Nickname: name})
+	c.hello(jsonproto.Command{Type: "hello", Nickname: name})
+}
+
+// token starts the session with a JWT: the nickname is the token's.
+func (c *conn) token(tok string) {
+	if c.proto.Session() != nil {
+		c.Send([]byte("! invalid_argument: /token comes first, before the session starts"), false)
+		return
+	}
+	if tok == "" {
+		c.Send([]byte("! invalid_argument: usage: /token JWT"), false)
+		return
+	}
+	c.hello(jsonproto.Command{Type: "hello", Token: tok})
+}
+
+func (c *conn) hello(cmd jsonproto.Command) {
+	res, err := c.proto.Exec(cmd)
 	if err != nil {
 		c.fail(err)
+		if jsonproto.IsAuthError(err) {
+			if cmd.Token == "" {
+				c.Send([]byte("* this server needs a token: /token JWT"), false)
+			}
+			c.bye(string(chat.ErrorCode(err)))
+		}
 		return
 	}
 	c.say("welcome, %s (/help for commands)", res.(jsonproto.HelloResult).Nickname)

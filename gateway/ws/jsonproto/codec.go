@@ -31,6 +31,9 @@ type Command struct {
 	Since      map[string]int64 `json:"since,omitempty"`
 	WatchUsers bool             `json:"watchUsers,omitempty"`
 	Resume     string           `json:"resume,omitempty"`
+	Token      string           `json:"token,omitempty"`  // hello: a JWT
+	Reason     string           `json:"reason,omitempty"` // kick
+	Seq        int64            `json:"seq,omitempty"`    // delete
 
 	Room     string  `json:"room,omitempty"`
 	To       string  `json:"to,omitempty"`
@@ -198,9 +201,13 @@ func EncodeChatEvent(ev *chat.Event) ([]byte, error) {
 // EncodeBye is the "bye" event sent before the server closes a connection
 // on purpose.
 func EncodeBye(reason string) []byte {
-	b, _ := EncodeEvent("bye", struct {
-		Reason string `json:"reason"`
-	}{reason})
+	return EncodeDisconnect(&chat.Disconnect{Reason: chat.DisconnectReason(reason)})
+}
+
+// EncodeDisconnect is EncodeBye with the details of a kick: {"type":"bye",
+// "data":{"reason":"kicked","by":...,"message":...}}.
+func EncodeDisconnect(d *chat.Disconnect) []byte {
+	b, _ := EncodeEvent("bye", d) // strings only: cannot fail
 	return b
 }
 

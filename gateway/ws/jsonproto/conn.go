@@ -71,13 +71,13 @@ type Format struct {
 	// Event encodes a chat event; nil bytes mean "not sent".
 	Event func(*chat.Event) ([]byte, error)
 	// Bye encodes the frame sent before the server ends a session.
-	Bye func(reason string) []byte
+	Bye func(d *chat.Disconnect) []byte
 }
 
 type keyJSON struct{}
 
 // JSON is the format of docs/protocol.md, "Plain WebSocket".
-var JSON = &Format{Key: keyJSON{}, Event: EncodeChatEvent, Bye: EncodeBye}
+var JSON = &Format{Key: keyJSON{}, Event: EncodeChatEvent, Bye: EncodeDisconnect}
 
 // Conn is the chat side of one client connection: it runs commands against
 // the chat Service and is its session's chat.Sink. Commands of one
@@ -93,6 +93,16 @@ type Conn struct {
 	mu    sync.Mutex
 	sess  *chat.Session
 	ended bool
+}
+
+// identity verifies the token of hello (Service.Authenticate: none is
+// fine in anonymous mode, and then the nickname is the client's choice).
+func (c *Conn) identity(ctx context.Context, token string) (*chat.Identity, error) {
+	id, err := c.svc.Authenticate(ctx, token)
+	if code := chat.ErrorCode(err); code == chat.CodeUnavailable || code == chat.CodeInternal {
+		c.cfg.Logger.Warn("jsonproto: cannot verify a token", "err", err)
+	}
+	return id, err
 }
 
 // NewConn returns the protocol state of a new connection on t. cfg must
@@ -128,7 +138,7 @@ func (c *Conn) End(reason string) {
 func (c *Conn) Deliver(ev *chat.Event) {
 	f := c.format.Load()
 	if ev.Kind == chat.EventDisconnect {
-		c.t.Send(f.Bye(string(ev.Disconnect.Reason)), false)
+		c.t.Send(f.Bye(ev.Disconnect), false)
 		c.t.Close(string(ev.Disconnect.Reason))
 		return
 	}
@@ -160,6 +170,13 @@ func (c *Conn) HandleFrame(data []byte) {
 		}
 		res, err = c.Exec(cmd)
 	}
+	defer func() {
+		if cmd.Type == "hello" && IsAuthError(err) {
+			// A refused token ends the connection: the client must
+			// come back with a good one (docs/protocol.md).
+			c.t.Close(string(chat.ErrorCode(err)))
+		}
+	}()
 	switch {
 	case err == nil && cmd.HasID():
 		c.t.Send(EncodeReply(cmd.ID, res), false)
@@ -176,6 +193,15 @@ func (c *Conn) HandleFrame(data []byte) {
 		b, _ := EncodeEvent("error", body)
 		c.t.Send(b, false)
 	}
+}
+
+// IsAuthError reports whether err refused a token (or its absence).
+func IsAuthError(err error) bool {
+	switch chat.ErrorCode(err) {
+	case chat.CodeUnauthenticated, chat.CodeTokenExpired, chat.CodeTokenInvalid:
+		return true
+	}
+	return false
 }
 
 func (c *Conn) logFailure(cmd string, err error) {
@@ -239,6 +265,11 @@ type (
 		TS        int64  `json:"ts"`
 		Duplicate bool   `json:"duplicate,omitempty"`
 	}
+	// DeleteResult answers delete.
+	DeleteResult struct {
+		Room string `json:"room"`
+		Seq  int64  `json:"seq"`
+	}
 	// PageResult answers history and since.
 	PageResult struct {
 		Room     string         `json:"room"`
@@ -256,7 +287,7 @@ func (c *Conn) Exec(cmd Command) (any, error) {
 		return c.hello(ctx, cmd)
 	case "pong":
 		return nil, nil // the answer to a server ping; reading it was the point
-	case "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing":
+	case "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick", "delete":
 	default:
 		return nil, chat.Errorf(chat.CodeInvalidArgument, "unknown command %q", cmd.Type)
 	}
@@ -265,6 +296,20 @@ func (c *Conn) Exec(cmd Command) (any, error) {
 		return nil, chat.Errorf(chat.CodeNotConnected, "say hello first")
 	}
 	switch cmd.Type {
+	case "delete":
+		if cmd.Room == "" {
+			return nil, chat.Errorf(chat.CodeInvalidRoom, "delete: field \"room\" is missing")
+		}
+		m, err := sess.DeleteMessage(ctx, cmd.Room, cmd.Seq)
+		if err != nil {
+			return nil, err
+		}
+		return DeleteResult{Room: m.Room, Seq: m.Seq}, nil
+	case "kick":
+		if cmd.Nickname == "" {
+			return nil, chat.Errorf(chat.CodeInvalidNickname, "kick: field \"nickname\" is missing")
+		}
+		return nil, sess.Kick(ctx, cmd.Nickname, cmd.Reason)
 	case "nick":
 		if err := sess.Rename(ctx, cmd.Nickname); err != nil {
 			return nil, err
@@ -348,8 +393,12 @@ func (c *Conn) hello(ctx context.Context, cmd Command) (any, error) {
 	if len(cmd.Rooms)+len(cmd.Since) > MaxHelloRooms {
 		return nil, chat.Errorf(chat.CodeInvalidArgument, "hello: at most %d rooms in rooms and since", MaxHelloRooms)
 	}
+	ident, err := c.identity(ctx, cmd.Token)
+	if err != nil {
+		return nil, err
+	}
 	sess, err := c.svc.Connect(ctx, chat.ConnectParams{
-		Nickname: cmd.Nickname, Sink: c, ResumeToken: cmd.Resume, WatchUsers: cmd.WatchUsers,
+		Nickname: cmd.Nickname, Identity: ident, Sink: c, ResumeToken: cmd.Resume, WatchUsers: cmd.WatchUsers,
 	})
 	if err != nil {
 		return nil, err
