@@ -67,7 +67,8 @@ class Room {
 
 const state = {
   nickname: '',
-  token: '',
+  token: '', // resume token of the chat session (hello ack)
+  jwt: '', // sign-in token (JWT) from the application that linked here: #token=…
   socket: null,
   ready: false, // hello acknowledged on the current connection
   everReady: false,
@@ -125,12 +126,25 @@ function connect() {
     setConn('offline', 'Cannot load the chat client');
     return;
   }
-  const socket = io({ autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 5000 });
+  const socket = io({
+    autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 5000,
+    // Read at every (re)connection: the sign-in token, if any.
+    auth: (cb) => cb(state.jwt ? { token: state.jwt } : {}),
+  });
   state.socket = socket;
   socket.on('connect', () => onConnect(socket));
   socket.on('disconnect', (reason) => onDisconnect(socket, reason));
-  socket.on('connect_error', () => {
-    if (socket === state.socket) setConn(navigator.onLine === false ? 'offline' : 'reconnecting');
+  socket.on('connect_error', (err) => {
+    if (socket !== state.socket) return;
+    const code = err && err.data && err.data.code;
+    if (code === 'unauthenticated' || code === 'token_expired' || code === 'token_invalid') {
+      // Refused by the server, not a network problem: retrying cannot help.
+      stop();
+      setConn('offline', 'Not signed in');
+      showLogin(signInText(code, err.message));
+      return;
+    }
+    setConn(navigator.onLine === false ? 'offline' : 'reconnecting');
   });
   socket.io.on('reconnect_attempt', () => {
     if (socket === state.socket) setConn(navigator.onLine === false ? 'offline' : 'reconnecting');
@@ -830,6 +844,26 @@ function setDrawer(open) {
   $('scrim').hidden = !open;
 }
 
+function signInText(code, message) {
+  if (code === 'token_expired') return 'Your sign-in link has expired: open a fresh one from the application that sent you here.';
+  if (code === 'unauthenticated') return 'This chat server requires signing in: open it from the link your application gives you.';
+  return `Your sign-in link was refused${message ? ` (${message})` : ''}.`;
+}
+
+// takeJWT returns a sign-in token given in the URL fragment (#token=…,
+// never sent to servers or logs) and removes it from the address bar; a
+// token taken earlier in this tab is kept in sessionStorage.
+function takeJWT() {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    const jwt = decodeURIComponent(m[1]);
+    storage.set('sessionStorage', 'banter.jwt', jwt);
+    history.replaceState(null, '', location.pathname + location.search);
+    return jwt;
+  }
+  return storage.get('sessionStorage', 'banter.jwt', '');
+}
+
 function showLogin(error) {
   $('chat').hidden = true;
   $('login').hidden = false;
@@ -857,6 +891,8 @@ function signOut() {
   state.known.clear();
   state.everReady = false;
   state.token = '';
+  state.jwt = '';
+  storage.set('sessionStorage', 'banter.jwt', undefined);
   $('nickname').value = state.nickname;
   showLogin('');
 }
@@ -934,8 +970,10 @@ function init() {
     if (state.socket && !state.socket.connected && !state.replaced) state.socket.connect();
   });
 
+  state.jwt = takeJWT();
   const saved = storage.get('localStorage', 'banter.nickname', '');
-  if (saved && !checkNickname(saved)) start(saved);
+  if (state.jwt) start(''); // the token names the user
+  else if (saved && !checkNickname(saved)) start(saved);
   else showLogin('');
   document.body.dataset.ready = '1';
 }
