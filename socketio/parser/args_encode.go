@@ -506,7 +506,7 @@ func AppendJSONString(dst []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
+			dst = append(dst, "\ufffd"...) // the character itself, as JSON.stringify writes a JS string holding it
 			i++
 			start = i
 			continue
