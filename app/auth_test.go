@@ -11,11 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -27,6 +25,7 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/client"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -61,32 +60,11 @@ func authApp(t *testing.T, burst int) (url string, a *app.App) {
 
 func serveAuthApp(t *testing.T, burst int, ac auth.Config) (url string, a *app.App) {
 	t.Helper()
-	a, err := app.New(app.Config{
-		DBPath: filepath.Join(t.TempDir(), "banter.db"), TCPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
-		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	return apptest.Serve(t, app.Config{
+		TCPAddr: "127.0.0.1:0", MQTTAddr: "127.0.0.1:0",
 		RateBurst: burst, RatePerSecond: 0.01,
 		Auth: ac,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Serve(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	return "http://" + ln.Addr().String(), a
 }
 
 // A token case of the matrix and what every gateway must answer.
