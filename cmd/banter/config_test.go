@@ -78,6 +78,12 @@ max-message-bytes: 1000
 
 // Secrets never appear in `banter config`.
 func TestConfigMasksSecrets(t *testing.T) {
+	code, out, _ := runCmd(t, func(k string) string {
+		return map[string]string{"BANTER_JWT_SECRET": "jwt-secret-0123456789abcdef012345"}[k]
+	}, "config")
+	if code != exitOK || strings.Contains(out, "jwt-secret-0123") || !strings.Contains(out, "BANTER_JWT_SECRET: set") {
+		t.Errorf("banter config with BANTER_JWT_SECRET: exit %d\n%s", code, out)
+	}
 	got := configLines(t, map[string]string{
 		"BANTER_API_KEY": "s3cret-key",
 		"BANTER_STORE":   "postgres://banter:hunter2@db:5432/banter",

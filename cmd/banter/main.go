@@ -253,6 +253,9 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if f.authCfg, err = f.auth.config(); err != nil {
 		return nil, nil, usageError{err.Error()}
 	}
+	if f.authCfg.Mode == auth.ModeRequired && !f.authCfg.Enabled() {
+		return nil, nil, usageError{"--auth-mode required needs key material: --jwt-secret-file (or BANTER_JWT_SECRET), --jwt-public-key or --jwt-jwks"}
+	}
 	return f, settings, nil
 }
 
@@ -342,6 +345,9 @@ func configMain(args []string, getenv func(string) string, stdout, stderr io.Wri
 		return usageExit(err, stderr)
 	}
 	printConfig(stdout, settings)
+	if getenv("BANTER_JWT_SECRET") != "" {
+		fmt.Fprintln(stdout, "# BANTER_JWT_SECRET: set (the JWT HMAC secret; never printed)")
+	}
 	return exitOK
 }
 
