@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // DecodeArgs decodes a JSON array payload into []any and puts the attachments back in
@@ -27,7 +29,15 @@ func DecodeArgs(data json.RawMessage, attachments [][]byte) ([]any, error) {
 	}
 	var args []any
 	if err := json.Unmarshal(data, &args); err != nil {
-		return nil, invalidf("invalid JSON arguments: %v", err)
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) || !strings.HasPrefix(te.Value, "number") {
+			return nil, invalidf("invalid JSON arguments: %v", err)
+		}
+		// A number beyond float64 (1e700): JavaScript's JSON.parse makes
+		// it ±Infinity, and so do we (found by FuzzDecoder).
+		if args, err = decodeHugeNumbers(data); err != nil {
+			return nil, invalidf("invalid JSON arguments: %v", err)
+		}
 	}
 	if args == nil {
 		args = []any{}
@@ -41,6 +51,38 @@ func DecodeArgs(data json.RawMessage, attachments [][]byte) ([]any, error) {
 			return nil, err
 		}
 		args[i] = v
+	}
+	return args, nil
+}
+
+// decodeHugeNumbers decodes data keeping numbers as json.Number, then
+// turns them into float64 as JSON.parse does: out of range is ±Inf.
+func decodeHugeNumbers(data []byte) ([]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var args []any
+	if err := dec.Decode(&args); err != nil {
+		return nil, err
+	}
+	var conv func(v any) any
+	conv = func(v any) any {
+		switch x := v.(type) {
+		case json.Number:
+			f, _ := strconv.ParseFloat(string(x), 64) // ±Inf with ErrRange past float64
+			return f
+		case []any:
+			for i := range x {
+				x[i] = conv(x[i])
+			}
+		case map[string]any:
+			for k := range x {
+				x[k] = conv(x[k])
+			}
+		}
+		return v
+	}
+	for i := range args {
+		args[i] = conv(args[i])
 	}
 	return args, nil
 }

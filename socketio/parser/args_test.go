@@ -3,6 +3,7 @@ package parser
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -358,5 +359,23 @@ func TestTypeString(t *testing.T) {
 	}
 	if ReservedEvent("message") || !ReservedEvent("disconnecting") {
 		t.Error("ReservedEvent misclassifies")
+	}
+}
+
+// Numbers beyond float64 are ±Infinity, as JavaScript's JSON.parse makes
+// them (a client may send 1e700; found by FuzzDecoder).
+func TestDecodeArgsHugeNumbers(t *testing.T) {
+	args, err := DecodeArgs([]byte(`[1e700, -1e700, {"a": [1e400]}, 1.5]`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := args[2].(map[string]any)
+	inner, _ := m["a"].([]any)
+	if len(args) != 4 || !math.IsInf(args[0].(float64), 1) || !math.IsInf(args[1].(float64), -1) ||
+		len(inner) != 1 || !math.IsInf(inner[0].(float64), 1) || args[3] != 1.5 {
+		t.Fatalf("DecodeArgs = %#v", args)
+	}
+	if _, err := DecodeArgs([]byte(`[1e700, tru]`), nil); err == nil {
+		t.Fatal("invalid JSON after a huge number accepted")
 	}
 }

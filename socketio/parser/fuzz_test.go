@@ -2,6 +2,7 @@ package parser
 
 import (
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 )
@@ -147,6 +148,11 @@ func FuzzDecodeArgs(f *testing.F) {
 		}
 
 		enc, encAtts, err := EncodeArgs(args...)
+		if err != nil && errors.Is(err, ErrUnsupportedValue) && hasNonFinite(any(args)) {
+			// A number past float64 decodes to ±Infinity (as JSON.parse does),
+			// which JSON cannot write back (EncodeArgs refuses it).
+			return
+		}
 		if err != nil {
 			t.Fatalf("EncodeArgs of decoded %#v: %v", args, err)
 		}
@@ -160,4 +166,25 @@ func FuzzDecodeArgs(f *testing.F) {
 			t.Fatalf("round trip changed %#v into %#v (via %q)", args, again, enc)
 		}
 	})
+}
+
+// hasNonFinite reports whether v holds a NaN or an infinite float64.
+func hasNonFinite(v any) bool {
+	switch x := v.(type) {
+	case float64:
+		return math.IsNaN(x) || math.IsInf(x, 0)
+	case []any:
+		for _, e := range x {
+			if hasNonFinite(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if hasNonFinite(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
