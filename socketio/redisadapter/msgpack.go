@@ -79,7 +79,13 @@ func appendUint(b []byte, v uint64) []byte {
 // appendNumber writes a JavaScript number as notepack does: integral
 // finite values as integers, the rest as float64.
 func appendNumber(b []byte, f float64) []byte {
-	if f == math.Trunc(f) && f >= -(1<<63) && f < 1<<63 {
+	// An integral float64 is an integer on the wire only while it is exact
+	// (|f| ≤ 2^53): past that it stays a float64, so reading it back writes
+	// the same JavaScript number (an int64 would print its exact digits:
+	// -9223372036854776000 would come back as -9223372036854775808; found
+	// by FuzzTranscode). Integers from JSON integer literals keep their
+	// exact int64 (jsonTranscoder.number).
+	if f == math.Trunc(f) && f >= -(1<<53) && f <= 1<<53 {
 		return appendInt(b, int64(f))
 	}
 	return binary.BigEndian.AppendUint64(append(b, 0xcb), math.Float64bits(f))
