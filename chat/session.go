@@ -633,14 +633,10 @@ func (s *Session) Rename(ctx context.Context, nickname string) error {
 // and its sink is told (the client reconnects with a fresh token).
 func (s *Session) expire() {
 	svc := s.svc
-	svc.mu.Lock()
-	if s.closed {
-		svc.mu.Unlock()
+	evs, nick, ok := s.end()
+	if !ok {
 		return
 	}
-	evs := svc.endLocked(s, PresenceLeft, "", "")
-	nick := s.nick
-	svc.mu.Unlock()
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonExpired}})
 	svc.publishAll(context.Background(), evs)
 	svc.flushRosterEnds()
@@ -655,14 +651,10 @@ func (s *Session) expire() {
 // longer this node's (the Roster's release of it is a no-op).
 func (s *Session) replacedRemotely() {
 	svc := s.svc
-	svc.mu.Lock()
-	if s.closed {
-		svc.mu.Unlock()
+	_, nick, ok := s.end() // its events are not published (above)
+	if !ok {
 		return
 	}
-	svc.endLocked(s, PresenceLeft, "", "") // its events are not published (above)
-	nick := s.nick
-	svc.mu.Unlock()
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 	svc.flushRosterEnds()
 	svc.log.Info("chat: session resumed on another node", "nickname", nick, "session", s.id)
@@ -722,19 +714,28 @@ func (s *Session) rosterRenamed(ctx context.Context, old, nn string, left, stay 
 	}
 }
 
+// end ends the session (endLocked under the Service's lock) and returns
+// the events to publish and its nickname; ok is false when it had ended
+// already.
+func (s *Session) end() (evs []*Event, nick string, ok bool) {
+	svc := s.svc
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if s.closed {
+		return nil, "", false
+	}
+	return svc.endLocked(s, PresenceLeft, "", ""), s.nick, true
+}
+
 // Disconnect ends the session: it leaves its rooms (members see "left"),
 // stops typing, and its user goes offline. reason is for logs. Calling it
 // again does nothing.
 func (s *Session) Disconnect(reason string) {
 	svc := s.svc
-	svc.mu.Lock()
-	if s.closed {
-		svc.mu.Unlock()
+	evs, nick, ok := s.end()
+	if !ok {
 		return
 	}
-	evs := svc.endLocked(s, PresenceLeft, "", "")
-	nick := s.nick
-	svc.mu.Unlock()
 	ctx := context.Background()
 	svc.publishAll(ctx, evs) // with the user's "offline" when this was its last session
 	svc.flushRosterEnds()
