@@ -10,19 +10,15 @@
 package cluster_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -103,9 +99,6 @@ func (c *cluster) hostPorts() []string {
 	return out
 }
 
-// banterBinary is the binary the nodes run, built once per test binary.
-func banterBinary(t *testing.T) string { return testutil.BanterBinary(t) }
-
 // TestMain removes the banter binary the tests built.
 func TestMain(m *testing.M) {
 	code := m.Run()
@@ -115,18 +108,15 @@ func TestMain(m *testing.M) {
 
 // node is a running banter process of the cluster.
 type node struct {
-	cmd    *exec.Cmd
-	url    string
-	id     string // cluster node id: the prefix of its Engine.IO session ids
-	mqtt   string // host:port of MQTT over TCP, with --mqtt
-	stderr *lockedBuf
-	done   chan struct{}
+	*testutil.Banter
+	url  string // http://127.0.0.1:PORT
+	id   string // cluster node id: the prefix of its Engine.IO session ids
+	mqtt string // host:port of MQTT over TCP, with --mqtt
 }
 
 var (
-	listeningLine = testutil.ListeningLine
 	advertiseLine = regexp.MustCompile(`cluster node ([0-9a-f]+) advertises (http://\S+?)"`)
-	mqttLine      = regexp.MustCompile(`Banter MQTT on (\S+?)"?$`)
+	mqttLine      = regexp.MustCompile(`(?m)Banter MQTT on (\S+?)"?$`)
 )
 
 // owners maps node ids to node URLs.
@@ -149,73 +139,20 @@ func startNode(t *testing.T, c *cluster) *node {
 		"--cluster-heartbeat", clusterHeartbeat.String(), "--cluster-ttl", clusterTTL.String(),
 		// The writers of the scenarios send as fast as acks come back.
 		"--rate-burst", "100000", "--rate-per-second", "100000"}, c.args...)
-	cmd := exec.Command(banterBinary(t), args...)
-	pr, pw := io.Pipe()
-	n := &node{cmd: cmd, stderr: &lockedBuf{}, done: make(chan struct{})}
-	cmd.Stderr = io.MultiWriter(n.stderr, pw)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start banter: %v", err)
+	p := testutil.StartBanter(t, args...)
+	n := &node{Banter: p, url: p.URL}
+	// Both are logged before the URL, so they are in the log by now.
+	log := p.Stderr.String()
+	m := advertiseLine.FindStringSubmatch(log)
+	if m == nil {
+		t.Fatalf("banter logged no cluster node id\n%s", log)
 	}
-	go func() {
-		_ = cmd.Wait()
-		pw.Close()
-		close(n.done)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-n.done
-		if t.Failed() {
-			t.Logf("banter %s stderr:\n%s", n.url, n.stderr.String())
-		}
-	})
-	urlc := make(chan string, 1)
-	idc := make(chan [2]string, 1)
-	mqttc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if m := advertiseLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case idc <- [2]string{m[1], m[2]}:
-				default:
-				}
-			}
-			if m := mqttLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case mqttc <- m[1]:
-				default:
-				}
-			}
-			if m := listeningLine.FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urlc <- m[1]:
-				default:
-				}
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
-	select {
-	case u := <-urlc:
-		n.url = strings.Replace(u, "localhost", "127.0.0.1", 1)
-	case <-n.done:
-		t.Fatalf("banter exited before listening (PostgreSQL and Redis up? scripts/deps.sh starts them)\n%s", n.stderr.String())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("banter did not log its URL within 30s\n%s", n.stderr.String())
+	n.id = m[1]
+	if m[2] != n.url {
+		t.Fatalf("node advertises %s, listens on %s", m[2], n.url)
 	}
-	// Logged before the URL.
-	select {
-	case m := <-idc:
-		n.id = m[0]
-		if m[1] != n.url {
-			t.Fatalf("node advertises %s, listens on %s", m[1], n.url)
-		}
-	default:
-		t.Fatalf("banter logged no cluster node id\n%s", n.stderr.String())
-	}
-	select { // logged before the URL too
-	case n.mqtt = <-mqttc:
-	default:
+	if m := mqttLine.FindStringSubmatch(log); m != nil {
+		n.mqtt = m[1]
 	}
 	return n
 }
@@ -223,27 +160,10 @@ func startNode(t *testing.T, c *cluster) *node {
 // kill SIGKILLs the node and waits until it is gone.
 func (n *node) kill(t *testing.T) {
 	t.Helper()
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := n.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-n.done
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	<-n.Done()
 }
 
 // report is the last stdout line of a scenario script.

@@ -16,9 +16,9 @@ func TestNodeDeath(t *testing.T) {
 	// Presence converges within TTL + heartbeat; the rest is slack.
 	budget := clusterTTL + clusterHeartbeat + 3*time.Second
 	runScenario(t, "death.js", p.URL(), c.nodes[0].url, c.nodes[1].url, victim.url,
-		strconv.Itoa(victim.cmd.Process.Pid), "40", strconv.FormatInt(budget.Milliseconds(), 10))
+		strconv.Itoa(victim.Cmd.Process.Pid), "40", strconv.FormatInt(budget.Milliseconds(), 10))
 	select {
-	case <-victim.done:
+	case <-victim.Done():
 	default:
 		t.Fatal("node 3 still runs: the scenario did not kill it")
 	}

@@ -62,9 +62,9 @@ func TestClusterPresence(t *testing.T) {
 	// machine (a Redis round trip, the Bus, the client).
 	budget := clusterTTL + clusterHeartbeat + 3*time.Second
 	runScenario(t, "presence.js", c.nodes[0].url, c.nodes[1].url, victim.url,
-		strconv.Itoa(victim.cmd.Process.Pid), strconv.FormatInt(budget.Milliseconds(), 10))
+		strconv.Itoa(victim.Cmd.Process.Pid), strconv.FormatInt(budget.Milliseconds(), 10))
 	select {
-	case <-victim.done:
+	case <-victim.Done():
 	default:
 		t.Fatal("node 3 still runs: the scenario did not kill it")
 	}
