@@ -252,21 +252,6 @@ type rosterEndWork struct {
 	claimID       string
 }
 
-// flushRosterEnds sends the Roster what endLocked recorded. Call it after
-// the lock is released, wherever sessions were ended.
-func (s *Service) flushRosterEnds() {
-	if s.roster == nil {
-		return
-	}
-	s.mu.Lock()
-	w := s.rosterEnds
-	s.rosterEnds = nil
-	s.mu.Unlock()
-	for _, e := range w {
-		s.rosterEnd(e)
-	}
-}
-
 // roomsOf returns the rooms of presence "left" events.
 func roomsOf(evs []*Event) []string {
 	out := make([]string, 0, len(evs))

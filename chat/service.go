@@ -141,8 +141,6 @@ type Service struct {
 	bg sync.WaitGroup // timers' callbacks in progress
 
 	stats counters // stats.go
-
-	rosterEnds []rosterEndWork // ended sessions to tell the Roster (flushRosterEnds)
 }
 
 // New returns a running Service. Close it to end every session.
@@ -337,7 +335,6 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 		}
 		s.publishAll(ctx, oldEvs)
-		s.flushRosterEnds()
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
@@ -352,7 +349,6 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 			}
 			s.publishAll(ctx, oldEvs)
-			s.flushRosterEnds()
 			return nil, err
 		}
 		if displaced != nil {
@@ -362,7 +358,6 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 			}
 			s.publishAll(ctx, oldEvs)
-			s.flushRosterEnds()
 			s.publish(ctx, "@"+key, &Event{Kind: EventUser, User: &UserEvent{User: *displaced, Status: UserOffline}})
 			s.log.Info("chat: session resumed from another node", "nickname", nick, "old", displaced.ID, "new", sess.id)
 			return sess, nil
@@ -372,7 +367,6 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
 	}
 	s.publishAll(ctx, oldEvs)
-	s.flushRosterEnds()
 	if len(replaced) > 0 {
 		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
 	}
@@ -636,7 +630,7 @@ func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason str
 		sess.unsubDM()
 	}
 	if s.roster != nil {
-		// Recorded now, sent to the Roster after the lock (flushRosterEnds).
+		// Sent to the Roster in the background (it waits for the lock).
 		w := rosterEndWork{session: sess.id, nick: sess.nick}
 		for name := range sess.rooms {
 			w.rooms = append(w.rooms, name)
@@ -644,7 +638,7 @@ func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason str
 		if last {
 			w.claimID = u.claimID
 		}
-		s.rosterEnds = append(s.rosterEnds, w)
+		s.rosterEnd(w)
 	}
 	var evs []*Event
 	for name, r := range sess.rooms {

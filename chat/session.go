@@ -639,7 +639,6 @@ func (s *Session) expire() {
 	}
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonExpired}})
 	svc.publishAll(context.Background(), evs)
-	svc.flushRosterEnds()
 	svc.log.Debug("chat: session token expired", "session", s.id, "nickname", nick)
 }
 
@@ -656,7 +655,6 @@ func (s *Session) replacedRemotely() {
 		return
 	}
 	s.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-	svc.flushRosterEnds()
 	svc.log.Info("chat: session resumed on another node", "nickname", nick, "session", s.id)
 }
 
@@ -737,8 +735,7 @@ func (s *Session) Disconnect(reason string) {
 		return
 	}
 	ctx := context.Background()
-	svc.publishAll(ctx, evs) // with the user's "offline" when this was its last session
-	svc.flushRosterEnds()
+	svc.publishAll(ctx, evs)                   // with the user's "offline" when this was its last session
 	if svc.log.Enabled(ctx, slog.LevelDebug) { // checked first: on the churn path
 		svc.log.Debug("chat: session ended", "session", s.id, "nickname", nick, "reason", reason)
 	}

@@ -422,3 +422,29 @@ func TestRosterSameSubjectOnTwoNodes(t *testing.T) {
 		return err == nil
 	}, "Carol's nickname not released after both devices left")
 }
+
+// A kicked user's nickname and memberships are released cluster-wide, as
+// when it disconnects.
+func TestRosterKickReleases(t *testing.T) {
+	ns := rosterCluster(t, 2)
+	a, b := ns[0], ns[1]
+	admin, _ := connect(t, a, "", chat.ConnectParams{Identity: &chat.Identity{Subject: "u-admin", Nickname: "Boss", Admin: true}})
+	dave, _ := connect(t, a, "dave", chat.ConnectParams{})
+	if _, err := dave.Join(context.Background(), "hall", chat.JoinOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Kick(context.Background(), "dave", "spam"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		m, _ := b.svc.Members("hall")
+		return !slices.Contains(m, "dave")
+	}, "dave still a member of hall after the kick")
+	testutil.Eventually(t, 5*time.Second, func() bool {
+		s, err := b.svc.Connect(context.Background(), chat.ConnectParams{Nickname: "dave", Sink: &sink{}})
+		if err == nil {
+			s.Disconnect("test")
+		}
+		return err == nil
+	}, "dave's nickname not released after the kick")
+}
