@@ -151,7 +151,8 @@ type Server struct {
 	allDone  chan struct{} // closed when closing and sessions is empty
 
 	count atomic.Int64
-	stats counters // stats.go
+	stats counters    // stats.go
+	hb    *heartbeats // heartbeat.go
 
 	ws       *wsEngine  // nil when WebSocket is disabled
 	fwd      *forwarder // nil without Config.Owner
@@ -172,6 +173,7 @@ func NewServer(cfg Config) *Server {
 		flushQ:   make(chan *Socket, 1<<16),
 		stop:     make(chan struct{}),
 	}
+	s.hb = newHeartbeats(&s.cfg, (*Socket).onTimer)
 	n := runtime.GOMAXPROCS(0)
 	s.workers.Add(n)
 	for range n {
@@ -543,6 +545,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.workers.Wait()
+		s.hb.stopAll()
 		if s.ws != nil {
 			s.ws.stop()
 		}

@@ -66,9 +66,8 @@ type Socket struct {
 	upgrading   bool            // probe answered, waiting for the upgrade packet
 	flushing    bool            // a WebSocket flush is scheduled
 	corked      bool            // writes held in queue (Cork)
-	timer       *time.Timer     // heartbeat
 	awaitPong   bool            // v4: ping sent, pong not yet received
-	deadline    int64           // unix ns after which the heartbeat has failed
+	hb          hbLink          // heartbeat timer (heartbeat.go); hb.when is the deadline
 	closeTimer  *time.Timer     // polling close waiting for the last GET
 }
 
@@ -127,10 +126,9 @@ func (s *Socket) open() {
 	s.mu.Lock()
 	s.queue = append(s.queue, &Message{pkt: parser.Packet{Type: parser.Open, Data: data}})
 	if s.protocol == 4 {
-		s.timer = time.AfterFunc(cfg.PingInterval, s.onTimer)
+		s.srv.hb.reset(s, hbInterval)
 	} else {
-		s.deadline = time.Now().Add(cfg.PingInterval + cfg.PingTimeout).UnixNano()
-		s.timer = time.AfterFunc(cfg.PingInterval+cfg.PingTimeout, s.onTimer)
+		s.srv.hb.reset(s, hbV3)
 	}
 	s.mu.Unlock()
 	s.logOpened()
@@ -141,30 +139,32 @@ func (s *Socket) open() {
 
 // onTimer drives the heartbeat. v4: the server pings every PingInterval and
 // expects a pong within PingTimeout. v3: the client pings; silence for
-// PingInterval+PingTimeout ends the session.
-func (s *Socket) onTimer() {
+// PingInterval+PingTimeout ends the session. gen is the timer generation
+// that fired: a timer reset or stopped since is not acted on. It runs on the
+// heartbeat scheduler's goroutine, so a close (and the application's
+// OnClose) runs on its own.
+func (s *Socket) onTimer(gen uint32) {
 	s.mu.Lock()
-	if s.state != stateOpen {
+	if s.state != stateOpen || s.hb.gen != gen {
 		s.mu.Unlock()
 		return
 	}
 	if s.protocol == 4 && !s.awaitPong {
 		s.awaitPong = true
-		s.deadline = time.Now().Add(s.srv.cfg.PingTimeout).UnixNano()
-		s.timer.Reset(s.srv.cfg.PingTimeout)
+		s.srv.hb.reset(s, hbTimeout)
 		s.enqueueLocked(msgPing)
 		s.mu.Unlock()
 		return
 	}
 	s.mu.Unlock()
-	s.Close(ReasonPingTimeout)
+	go s.Close(ReasonPingTimeout)
 }
 
 // heartbeatExpiredLocked reports whether the heartbeat deadline has passed
 // even if the timer has not fired yet (timers may run late on a busy machine;
 // a request arriving after the deadline must see the session as dead).
 func (s *Socket) heartbeatExpiredLocked() bool {
-	return (s.protocol == 3 || s.awaitPong) && time.Now().UnixNano() > s.deadline
+	return (s.protocol == 3 || s.awaitPong) && time.Now().UnixNano() > s.hb.when
 }
 
 // Send queues a message. It never blocks. It fails with ErrClosed on a closed
@@ -378,9 +378,7 @@ func (s *Socket) Close(reason Reason) {
 	s.reason = reason
 	s.corked = false // what was held goes out before the close
 	s.srv.stats.ending(reason)
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.srv.hb.stop(s)
 	probe := s.probe
 	s.probe = nil
 	finish := false
@@ -443,7 +441,7 @@ func (s *Socket) closeFromClient() {
 	s.reason = ReasonTransportClose
 	s.corked = false
 	s.srv.stats.ending(ReasonTransportClose)
-	s.timer.Stop()
+	s.srv.hb.stop(s)
 	s.queue = append(s.queue, msgNoop)
 	pending := s.poll != nil
 	if pending {
@@ -508,7 +506,7 @@ func (s *Socket) onPacket(p parser.Packet) {
 		s.mu.Lock()
 		if s.state == stateOpen && s.awaitPong {
 			s.awaitPong = false
-			s.timer.Reset(s.srv.cfg.PingInterval)
+			s.srv.hb.reset(s, hbInterval)
 		}
 		s.mu.Unlock()
 	case parser.Ping:
@@ -518,8 +516,7 @@ func (s *Socket) onPacket(p parser.Packet) {
 		}
 		s.mu.Lock()
 		if s.state == stateOpen {
-			s.deadline = time.Now().Add(s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout).UnixNano()
-			s.timer.Reset(s.srv.cfg.PingInterval + s.srv.cfg.PingTimeout)
+			s.srv.hb.reset(s, hbV3)
 			if string(p.Data) == "probe" {
 				s.enqueueLocked(msgPong3P)
 			} else {
