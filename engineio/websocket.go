@@ -1,6 +1,8 @@
 package engineio
 
 import (
+	"crypto/sha1" //nolint:gosec // the WebSocket accept key (RFC 6455)
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -17,22 +19,19 @@ import (
 )
 
 // wsEngine serves WebSocket connections from an event loop. Connections are
-// accepted by net/http, upgraded, and handed over to nbio's poller, so an idle
-// connection has no goroutine and no read buffer of its own.
+// accepted by net/http, upgraded here (the 101 response goes out in the same
+// write as the session's first packets), and handed over to nbio's poller,
+// so an idle connection has no goroutine and no read buffer of its own.
 //
-// The library is used for the handshake and for reading (frame parsing,
-// masking, fragments, control frames). Writes bypass it: frames are encoded
-// here (server frames are unmasked and trivial) so that a broadcast frame is
-// encoded once and everything queued for a connection goes out in one write.
+// nbio is used for reading (frame parsing, masking, fragments, control
+// frames). Writes bypass it: frames are encoded here (server frames are
+// unmasked and trivial) so that a broadcast frame is encoded once and
+// everything queued for a connection goes out in one write.
 type wsEngine struct {
 	srv      *Server
 	exec     *executor
 	engine   *nbhttp.Engine
 	upgrader *websocket.Upgrader
-
-	// pending maps a connection (by address pair) to its wsConn while the
-	// upgrade is in progress: the client may send before Upgrade returns.
-	pending sync.Map
 
 	mu      sync.Mutex
 	started bool // the event loop runs (see start)
@@ -43,8 +42,8 @@ type wsEngine struct {
 // an upgrade of one).
 type wsConn struct {
 	sess *Socket
-	// c is set by the upgrading request's goroutine, or by the first message
-	// handler when the client's frames overtake it (see lookup).
+	// c is set once the handshake's response is written, before the
+	// client's frames can be read.
 	c     atomic.Pointer[websocket.Conn]
 	probe bool // still probing: not yet the session's transport (only touched by this connection's serial handlers and under sess.mu)
 	// blocking: the connection is not on the epoll loop (a TLS connection
@@ -117,63 +116,121 @@ func (e *wsEngine) stop() {
 	e.exec.Close()
 }
 
-func connKey(local, remote net.Addr) string {
-	return local.String() + "|" + remote.String()
-}
-
-// accept upgrades the request and registers wc as its connection.
-func (e *wsEngine) accept(w http.ResponseWriter, r *http.Request, wc *wsConn) bool {
+// hijack checks the WebSocket handshake of r (RFC 6455 4.2.1) and takes
+// over its connection. It returns the Sec-WebSocket-Accept value for the
+// 101 response. On failure the client has had its HTTP error.
+func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, []byte, bool) {
 	if err := e.start(); err != nil {
 		e.srv.log.Warn("websocket event loop unavailable", "err", err)
 		http.Error(w, "websocket unavailable", http.StatusServiceUnavailable)
-		return false
+		return nil, nil, false
 	}
-	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
-	key := ""
-	if local != nil {
-		key = local.String() + "|" + r.RemoteAddr
-		e.pending.Store(key, wc)
+	status := 0
+	switch {
+	case r.Method != http.MethodGet:
+		status = http.StatusMethodNotAllowed
+	case !isWebSocketUpgrade(r), !headerHasToken(r.Header, "Sec-WebSocket-Version", "13"):
+		status = http.StatusBadRequest
 	}
-	c, err := e.upgrader.UpgradeAndTransferConnToPoller(w, r, nil)
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		status = http.StatusBadRequest
+	}
+	if status != 0 {
+		w.Header().Set("Sec-WebSocket-Version", "13")
+		http.Error(w, http.StatusText(status), status)
+		return nil, nil, false
+	}
+	h, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "websocket needs HTTP/1.1", http.StatusInternalServerError)
+		return nil, nil, false
+	}
+	conn, rw, err := h.Hijack()
 	if err != nil {
-		if key != "" {
-			e.pending.Delete(key)
+		e.srv.log.Debug("websocket hijack failed", "remote", r.RemoteAddr, "err", err)
+		return nil, nil, false
+	}
+	if rw.Reader.Buffered() > 0 {
+		// Bytes after the upgrade request, before our 101: no client does
+		// that, and nbio's reader would never see them.
+		_ = conn.Close()
+		return nil, nil, false
+	}
+	sum := sha1.Sum([]byte(key + websocketGUID)) //nolint:gosec // RFC 6455
+	return conn, base64.StdEncoding.AppendEncode(nil, sum[:]), true
+}
+
+const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// attach writes the 101 response and frames (the first packets of the
+// session) in one write, then serves conn: a plain TCP connection moves
+// onto nbio's event loop; anything else (TLS) gets a reading goroutine and
+// blocking writes. wc is the connection's session before any frame of the
+// client can be read. On error conn is closed.
+func (e *wsEngine) attach(conn net.Conn, accept, frames []byte, wc *wsConn) error {
+	resp := make([]byte, 0, 128+len(frames))
+	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	resp = append(resp, accept...)
+	resp = append(resp, "\r\n\r\n"...)
+	resp = append(resp, frames...)
+	tc, onLoop := conn.(*net.TCPConn)
+	if onLoop {
+		if n := e.srv.cfg.SocketSendBuffer; n > 0 {
+			_ = tc.SetWriteBuffer(n)
 		}
-		e.srv.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
-		return false
 	}
-	if nc, onLoop := c.Conn.(*nbio.Conn); !onLoop {
+	_ = conn.SetDeadline(time.Now().Add(e.srv.cfg.WriteTimeout))
+	if _, err := conn.Write(resp); err != nil {
+		_ = conn.Close()
+		return err
+	}
+	_ = conn.SetDeadline(time.Time{})
+	if !onLoop {
 		wc.blocking.Store(true)
-	} else if n := e.srv.cfg.SocketSendBuffer; n > 0 {
-		_ = nc.SetWriteBuffer(n)
+		c := websocket.NewServerConn(e.upgrader, conn, "", false, false)
+		c.Engine = e.engine
+		c.Execute = func(f func()) bool { f(); return true } // in order, on the reading goroutine
+		c.SetSession(wc)
+		wc.c.Store(c)
+		go c.HandleRead(websocket.DefaultBlockingReadBufferSize)
+		return nil
 	}
-	wc.c.Store(c)
+	// As nbio's Upgrader does for a *net.TCPConn, with the session set
+	// before the event loop can deliver a frame.
+	nbc, err := nbio.NBConn(tc) // a duplicate of the descriptor; tc is closed
+	if err != nil {
+		_ = conn.Close()
+		return err
+	}
+	c := websocket.NewServerConn(e.upgrader, nbc, "", false, false)
+	c.Engine = e.engine
+	c.Execute = nbc.Execute
 	c.SetSession(wc)
-	if key != "" {
-		e.pending.Delete(key)
+	wc.c.Store(c)
+	nbc.SetSession(c)
+	nbc.OnData(func(nc *nbio.Conn, data []byte) {
+		if err := c.Parse(data); err != nil {
+			_ = nc.CloseWithError(err)
+		}
+	})
+	if err := e.engine.AddTransferredConn(nbc); err != nil {
+		_ = nbc.Close()
+		return err
 	}
-	return true
+	return nil
 }
 
-// lookup finds the wsConn of an nbio connection.
-func (e *wsEngine) lookup(c *websocket.Conn) *wsConn {
-	if wc, ok := c.Session().(*wsConn); ok {
-		return wc
-	}
-	if v, ok := e.pending.Load(connKey(c.LocalAddr(), c.RemoteAddr())); ok {
-		wc := v.(*wsConn)
-		wc.c.CompareAndSwap(nil, c)
-		return wc
-	}
-	wc, _ := c.SessionWithLock().(*wsConn)
-	return wc
-}
-
-// handshake opens a new session directly over WebSocket.
+// handshake opens a new session directly over WebSocket. The 101 response,
+// the OPEN packet and whatever the application queued while the session
+// opened (a v3 client's implicit Socket.IO CONNECT) leave in one write.
 func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int, release func()) {
+	conn, accept, ok := e.hijack(w, r)
+	if !ok {
+		release()
+		return
+	}
 	wc := &wsConn{}
-	// The session exists before the upgrade so the first frames the client
-	// sends find it; it only becomes visible to the application in open().
 	sess := &Socket{
 		srv:            e.srv,
 		id:             e.srv.cfg.SIDPrefix + NewID(),
@@ -182,45 +239,64 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		handshake:      newHandshake(r),
 		transport:      transportWebSocket,
 		release:        release,
+		ws:             wc,
+		flushing:       true, // this goroutine writes until the first flush is done
 	}
 	wc.sess = sess
-	if !e.accept(w, r, wc) {
-		release()
-		return
-	}
 	e.srv.mu.Lock()
 	if e.srv.closing {
 		e.srv.mu.Unlock()
 		release()
-		wc.close()
+		_ = conn.Close()
 		return
 	}
 	e.srv.sessions[sess.id] = sess
 	e.srv.stats.opened(transportWebSocket) // under srv.mu: before any close can count it gone
 	e.srv.mu.Unlock()
 	e.srv.count.Add(1)
-	sess.mu.Lock()
-	sess.ws = wc
-	sess.mu.Unlock()
 	sess.open()
 	sess.mu.Lock()
-	sess.kickLocked()
+	q := sess.takeQueueLocked()
 	sess.mu.Unlock()
+	bp := flushBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for _, m := range q {
+		buf = append(buf, m.wsFrame(protocol)...)
+	}
+	if err := e.attach(conn, accept, buf, wc); err != nil {
+		e.srv.log.Debug("websocket handshake failed", "remote", r.RemoteAddr, "err", err)
+		sess.Close(ReasonTransportError)
+		sess.mu.Lock()
+		sess.flushing = false
+		sess.mu.Unlock()
+		sess.finishClose()
+	} else {
+		(*sendTally)(nil).add(&e.srv.stats, len(q), len(buf))
+		// What was queued meanwhile, and a close that came meanwhile.
+		buf = sess.flushWS(buf, nil)
+	}
+	*bp = buf
+	if cap(buf) <= 64<<10 {
+		flushBufs.Put(bp)
+	}
 }
 
 // upgrade accepts a WebSocket that probes an upgrade of a polling session.
 func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket) {
+	conn, accept, ok := e.hijack(w, r)
+	if !ok {
+		return
+	}
 	wc := &wsConn{sess: sess, probe: true}
-	// Register the probe before the upgrade completes: the client sends
-	// "2probe" as soon as it reads the 101, and the event loop may deliver
-	// it before accept returns.
+	// Registered before the 101 is written: the client sends "2probe" as
+	// soon as it reads it.
 	sess.mu.Lock()
 	dup := sess.state != stateOpen || sess.transport != transportPolling || sess.probe != nil
 	if !dup {
 		sess.probe = wc
 	}
 	sess.mu.Unlock()
-	if !e.accept(w, r, wc) {
+	if err := e.attach(conn, accept, nil, wc); err != nil {
 		sess.mu.Lock()
 		if sess.probe == wc {
 			sess.probe = nil
@@ -250,7 +326,7 @@ func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket)
 }
 
 func (e *wsEngine) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte) {
-	wc := e.lookup(c)
+	wc, _ := c.Session().(*wsConn)
 	if wc == nil {
 		_ = c.Close()
 		return
@@ -330,7 +406,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 }
 
 func (e *wsEngine) onClose(c *websocket.Conn, err error) {
-	wc := e.lookup(c)
+	wc, _ := c.Session().(*wsConn)
 	if wc == nil || wc.sess == nil {
 		return
 	}
