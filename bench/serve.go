@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/bench/workload"
+	"github.com/banter-chat/banter/engineio"
 	"github.com/banter-chat/banter/internal/memreclaim"
 	"github.com/banter-chat/banter/socketio"
 )
@@ -66,7 +67,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go func() { _ = ds.Serve(dl) }()
 		defer ds.Close()
 	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := engineio.Listen(*addr)
 	if err != nil {
 		return fmt.Errorf("bench serve: %w", err)
 	}

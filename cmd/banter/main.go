@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -32,6 +31,7 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/bench"
+	"github.com/banter-chat/banter/engineio"
 	"github.com/banter-chat/banter/guard"
 )
 
@@ -370,7 +370,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return usageExit(err, stderr)
 	}
 	log := f.logger(stderr)
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := engineio.Listen(f.addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "banter: cannot listen on %s: %v\n", f.addr, err)
 		if errors.Is(err, syscall.EADDRINUSE) {
