@@ -43,33 +43,37 @@ const (
 
 // Socket is one Engine.IO session. Its methods are safe for concurrent use.
 type Socket struct {
-	srv            *Server
-	id             string
-	protocol       int
-	supportsBinary bool
-	handshake      *Handshake
-	handler        Handler
-	release        func() // Config.Admit's, called once by Server.remove
+	srv       *Server
+	id        string
+	protocol  int
+	handshake *Handshake
+	handler   Handler
+	release   func() // Config.Admit's, called once by Server.remove
 
 	// recvMu serializes deliveries to handler.OnMessage.
 	recvMu sync.Mutex
 
 	mu          sync.Mutex
-	state       sessionState
 	reason      Reason
-	transport   transportKind
 	queue       []*Message
 	queuedBytes int
 	poll        chan []*Message // pending GET; receives the packets it must answer with
-	posting     bool            // a POST is being processed
 	ws          *wsConn         // the WebSocket transport once open or upgraded
 	probe       *wsConn         // a WebSocket being upgraded to
-	upgrading   bool            // probe answered, waiting for the upgrade packet
-	flushing    bool            // a WebSocket flush is scheduled
-	corked      bool            // writes held in queue (Cork)
-	awaitPong   bool            // v4: ping sent, pong not yet received
 	hb          hbLink          // heartbeat timer (heartbeat.go); hb.when is the deadline
 	closeTimer  *time.Timer     // polling close waiting for the last GET
+
+	// One-byte fields together (no padding between them: a Socket is kept
+	// per connection). supportsBinary is set once; the others are guarded
+	// by mu.
+	supportsBinary bool
+	state          sessionState
+	transport      transportKind
+	posting        bool // a POST is being processed
+	upgrading      bool // probe answered, waiting for the upgrade packet
+	flushing       bool // a WebSocket flush is scheduled
+	corked         bool // writes held in queue (Cork)
+	awaitPong      bool // v4: ping sent, pong not yet received
 }
 
 // ID returns the session id (sid).

@@ -99,11 +99,25 @@ type Socket struct {
 	pid         string
 	data        any
 	handlers    map[string][]EventHandler
-	anyHandler  []func(ev *Event)
-	onDisc      []func(Reason)
-	closeReason Reason // set once disconnected
+	hooks       *socketHooks // OnAny and OnDisconnect handlers; nil until one is registered
+	closeReason Reason       // set once disconnected
 	acks        map[uint64]func(args []json.RawMessage, attachments [][]byte, err error)
 	nextAck     uint64
+}
+
+// socketHooks holds a socket's catch-all and disconnect handlers, allocated
+// on first use: most sockets have none (handlers on the namespace serve
+// them), and a Socket is kept per connection.
+type socketHooks struct {
+	any  []func(ev *Event)
+	disc []func(Reason)
+}
+
+func (s *Socket) hooksLocked() *socketHooks {
+	if s.hooks == nil {
+		s.hooks = &socketHooks{}
+	}
+	return s.hooks
 }
 
 // ID returns the socket id (also the name of its own room).
@@ -160,7 +174,8 @@ func (s *Socket) On(event string, h EventHandler) {
 // OnAny registers a handler that sees every event before the specific ones.
 func (s *Socket) OnAny(h func(ev *Event)) {
 	s.mu.Lock()
-	s.anyHandler = append(s.anyHandler, h)
+	h0 := s.hooksLocked()
+	h0.any = append(h0.any, h)
 	s.mu.Unlock()
 }
 
@@ -174,7 +189,8 @@ func (s *Socket) OnDisconnect(h func(reason Reason)) {
 		h(reason)
 		return
 	}
-	s.onDisc = append(s.onDisc, h)
+	h0 := s.hooksLocked()
+	h0.disc = append(h0.disc, h)
 	s.mu.Unlock()
 }
 
@@ -413,7 +429,10 @@ func (s *Socket) dispatch(ev *Event) {
 		s.mu.Unlock()
 		return
 	}
-	anys := s.anyHandler
+	var anys []func(*Event)
+	if s.hooks != nil {
+		anys = s.hooks.any
+	}
 	hs := s.handlers[ev.Name]
 	s.mu.Unlock()
 	s.nsp.mu.RLock()
@@ -442,7 +461,10 @@ func (s *Socket) onClose(reason Reason) {
 	s.closeReason = reason
 	acks := s.acks
 	s.acks = nil
-	handlers := s.onDisc
+	var handlers []func(Reason)
+	if s.hooks != nil {
+		handlers = s.hooks.disc
+	}
 	s.mu.Unlock()
 	if s.nsp.srv.cfg.Recovery != nil && recoverable(reason) {
 		s.nsp.adapter.PersistSession(&Session{
