@@ -39,6 +39,10 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChurn(ctx, rest, stdout, stderr)
 	case "report":
 		return runReport(ctx, rest, stdout, stderr)
+	case "floor-serve":
+		return runFloorServe(ctx, rest, stdout, stderr)
+	case "floor":
+		return runFloor(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -54,6 +58,9 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
   echo     closed-loop acked echo; acks/s and RTT
   churn    connect+disconnect at a rate; handshakes/s, RSS after
   report   results (JSON lines) -> docs/benchmarks.md and SVG plots
+  floor-serve, floor
+           the platform's floor: one goroutine writing to N plain TCP
+           connections (no protocol), latency from the write loop's start
 `
 
 // Result is one scenario run, printed as one JSON line.

@@ -135,12 +135,19 @@ func summarize(vs []float64) stat {
 type report struct {
 	rs      []Result
 	servers []string // banter first, node second, others after
+	floor   []Result // "floor" runs: the platform, not a server
 }
 
-func newReport(rs []Result) *report {
+func newReport(all []Result) *report {
 	seen := map[string]bool{}
 	var servers []string
-	for _, r := range rs {
+	var rs, floor []Result
+	for _, r := range all {
+		if r.Scenario == "floor" {
+			floor = append(floor, r)
+			continue
+		}
+		rs = append(rs, r)
 		if !seen[r.Server] {
 			seen[r.Server] = true
 			servers = append(servers, r.Server)
@@ -156,7 +163,43 @@ func newReport(rs []Result) *report {
 		return 2
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return rank(servers[i]) < rank(servers[j]) })
-	return &report{rs: rs, servers: servers}
+	return &report{rs: rs, servers: servers, floor: floor}
+}
+
+// floorSection renders the platform floor runs (bench floor): what one
+// goroutine writing to N plain TCP connections costs on this machine.
+func (r *report) floorSection() string {
+	if len(r.floor) == 0 {
+		return ""
+	}
+	byN := map[float64][]Result{}
+	var ns []float64
+	for _, x := range r.floor {
+		n := x.Params["receivers"]
+		if _, ok := byN[n]; !ok {
+			ns = append(ns, n)
+		}
+		byN[n] = append(byN[n], x)
+	}
+	sort.Float64s(ns)
+	var b strings.Builder
+	b.WriteString("## Platform floor: one writer, N plain TCP connections\n\n")
+	b.WriteString("`banter bench floor-serve` (pinned like the servers) writes an 8-byte timestamp to N accepted connections in a loop from one goroutine, with no protocol at all; `banter bench floor` (pinned like the generator) reads them. Latency is from the start of the write loop to each read: the least any single-core server can achieve when one message goes to N clients on this machine.\n\n")
+	b.WriteString("| receivers | latency p50 ms | latency p99 ms | latency max ms | writer CPU µs per write | runs |\n|---|---|---|---|---|---|\n")
+	for _, n := range ns {
+		st := func(k string) stat {
+			var vs []float64
+			for _, x := range byN[n] {
+				if v, ok := x.Metrics[k]; ok {
+					vs = append(vs, v)
+				}
+			}
+			return summarize(vs)
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", fmtNum(n), st("latency_p50_ms"), st("latency_p99_ms"), st("latency_max_ms"), st("writer_cpu_us_per_delivery"), len(byN[n]))
+	}
+	b.WriteString("\n")
+	return b.String()
 }
 
 // steps returns the step values of a scenario, ascending.
@@ -349,6 +392,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 		}
 		b.WriteString("\n")
 	}
+	b.WriteString(r.floorSection())
 	b.WriteString("## Plots\n\n")
 	fmt.Fprintf(&b, "![memory vs connections](%s/memory.svg)\n\n![latency vs load](%s/latency.svg)\n\n![CPU per delivery vs load](%s/cpu.svg)\n\n", plots, plots, plots)
 	if notes != "" {
@@ -395,34 +439,39 @@ func (r *report) targets() string {
 			row(fmt.Sprintf("server CPU µs per delivery ≤ 1/3 of Node's at %s offered deliveries/s", fmtNum(step)), bv, nv, bv.med/nv.med, yes(bv.med <= nv.med/3))
 		}
 	}
-	// Saturated fan-out: the best deliveries/s with p99 ≤ 100 ms.
-	best := func(srv string) (stat, bool) {
-		var top stat
-		bound := false
-		for _, step := range r.steps("fanout") {
-			d, p := r.stat("fanout", srv, step, "deliveries_s"), r.stat("fanout", srv, step, "latency_p99_ms")
-			if d.ok() && p.ok() && p.med <= 100 && d.med > top.med {
-				top = d
-				bound = r.genBound("fanout", srv, step) > 0
-			}
+	// Saturated fan-out: Banter's best deliveries/s with p99 ≤ 100 ms
+	// against Node's saturation throughput (its best deliveries/s at any
+	// latency, as the issue states it: "Node saturates near 140k/s ... p99
+	// in the hundreds of ms"), provided Node did saturate: at its best step
+	// it delivered less than 95% of what was offered.
+	var bb, nsat stat
+	var bbound bool
+	nsatStep := 0.0
+	for _, step := range r.steps("fanout") {
+		d, p := r.stat("fanout", "banter", step, "deliveries_s"), r.stat("fanout", "banter", step, "latency_p99_ms")
+		if d.ok() && p.ok() && p.med <= 100 && d.med > bb.med {
+			bb = d
+			bbound = r.genBound("fanout", "banter", step) > 0
 		}
-		return top, bound
+		if n := r.stat("fanout", "node", step, "deliveries_s"); n.ok() && n.med > nsat.med {
+			nsat, nsatStep = n, step
+		}
 	}
-	bb, bbound := best("banter")
-	nb, _ := best("node")
-	if bb.ok() || nb.ok() {
-		met := yes(bb.ok() && nb.ok() && bb.med >= 5*nb.med)
+	if bb.ok() || nsat.ok() {
+		met := yes(bb.ok() && nsat.ok() && bb.med >= 5*nsat.med)
 		switch {
-		case !nb.ok():
-			met = "**not measurable here**: Node had no step with p99 ≤ 100 ms"
-		case bbound && !(bb.med >= 5*nb.med):
+		case !nsat.ok():
+			met = "**not measurable here**: no Node result"
+		case nsat.med >= 0.95*nsatStep:
+			met = "**not measurable here**: Node was not saturated by the highest step"
+		case bbound && !(bb.med >= 5*nsat.med):
 			met = "**not measurable here**: the generator was the bottleneck"
 		}
 		ratio := math.NaN()
-		if nb.med > 0 {
-			ratio = bb.med / nb.med
+		if nsat.med > 0 {
+			ratio = bb.med / nsat.med
 		}
-		row("fan-out deliveries/s with p99 ≤ 100 ms, 1,000 receivers, ≥ 5× Node's", bb, nb, ratio, met)
+		row("fan-out, 1,000 receivers: Banter's deliveries/s with p99 ≤ 100 ms ≥ 5× Node's saturation deliveries/s (any latency)", bb, nsat, ratio, met)
 	}
 	// The same from CPU cost: what one fully used core would deliver. On a
 	// shared machine this is steadier than a measured ceiling.

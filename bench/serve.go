@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		dm := http.NewServeMux()
 		dm.HandleFunc("/debug/pprof/", httppprof.Index)
 		dm.HandleFunc("/debug/pprof/profile", httppprof.Profile)
+		dm.HandleFunc("/debug/pprof/trace", httppprof.Trace)
 		ds := &http.Server{Handler: dm, ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = ds.Serve(dl) }()
 		defer ds.Close()
