@@ -444,6 +444,27 @@ func (s *Socket) Close(reason Reason) {
 	}
 }
 
+// closeLost ends a WebSocket session whose connection is already gone
+// (the event loop reported it closed): nothing queued can be written any
+// more, so no flush is scheduled for it and the session ends here.
+func (s *Socket) closeLost(reason Reason) {
+	s.mu.Lock()
+	if s.state == stateOpen {
+		s.state = stateClosing
+		s.reason = reason
+		s.corked = false
+		s.srv.stats.ending(reason)
+		s.srv.hb.stop(s)
+	}
+	probe := s.probe
+	s.probe = nil
+	s.mu.Unlock()
+	if probe != nil {
+		probe.close()
+	}
+	s.finishClose()
+}
+
 // finishPendingClose ends a polling session whose close is waiting for
 // its client's next GET (closeTimer), now.
 func (s *Socket) finishPendingClose() {

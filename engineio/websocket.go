@@ -449,21 +449,19 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 	if !active {
 		return
 	}
+	// The connection is closed: the session ends now, with the reason
+	// the way it was lost tells (or the one it was already closing with).
 	switch {
 	case state == stateClosing:
 		sess.finishClose()
 	case errors.Is(err, websocket.ErrMessageTooLarge):
-		sess.Close(ReasonPayloadTooLarge)
-		sess.finishClose()
+		sess.closeLost(ReasonPayloadTooLarge)
 	case errors.Is(err, nbio.ErrOverflow):
-		sess.Close(ReasonSlowConsumer)
-		sess.finishClose()
+		sess.closeLost(ReasonSlowConsumer)
 	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err) || isCloseFrame(err):
-		sess.Close(ReasonTransportClose)
-		sess.finishClose()
+		sess.closeLost(ReasonTransportClose)
 	default:
-		sess.Close(ReasonTransportError)
-		sess.finishClose()
+		sess.closeLost(ReasonTransportError)
 	}
 }
 
