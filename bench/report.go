@@ -100,7 +100,11 @@ func readResults(path string) ([]Result, error) {
 }
 
 // stepParam is the parameter that tells the steps of a scenario apart.
-var stepParam = map[string]string{"idle": "connections", "fanout": "offered_deliveries_s", "fanout-stalled": "stalled", "echo": "clients", "churn": "rate"}
+// largeFanout is the receiver count from which a fan-out result goes to
+// the "fanout-large" table (the ladder's 19,000-receiver steps).
+const largeFanout = 10000
+
+var stepParam = map[string]string{"idle": "connections", "fanout": "offered_deliveries_s", "fanout-large": "offered_deliveries_s", "fanout-stalled": "stalled", "echo": "clients", "churn": "rate"}
 
 type stat struct {
 	med, lo, hi float64
@@ -147,6 +151,9 @@ func newReport(all []Result) *report {
 			floor = append(floor, r)
 			continue
 		}
+		if r.Scenario == "fanout" && r.Params["receivers"] >= largeFanout {
+			r.Scenario = "fanout-large" // a table of its own: not the same receiver count
+		}
 		rs = append(rs, r)
 		if !seen[r.Server] {
 			seen[r.Server] = true
@@ -164,6 +171,28 @@ func newReport(all []Result) *report {
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return rank(servers[i]) < rank(servers[j]) })
 	return &report{rs: rs, servers: servers, floor: floor}
+}
+
+// floorNote tells the platform floor's p99 for the receiver count of a
+// fan-out scenario, when the floor was measured for it.
+func (r *report) floorNote(scenario string) string {
+	var n float64
+	for _, x := range r.rs {
+		if x.Scenario == scenario {
+			n = x.Params["receivers"]
+			break
+		}
+	}
+	var vs []float64
+	for _, x := range r.floor {
+		if x.Params["receivers"] == n {
+			vs = append(vs, x.Metrics["latency_p99_ms"])
+		}
+	}
+	if len(vs) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the platform floor's p99 for %s receivers is %s ms: see Platform floor)", fmtNum(n), summarize(vs))
 }
 
 // floorSection renders the platform floor runs (bench floor): what one
@@ -291,6 +320,10 @@ var tables = []struct {
 		{"bytes_per_conn", "server RSS bytes per connection", true}, {"rss_after_mb", "server RSS MiB", true},
 		{"connect_p99_ms", "connect p99 ms", false}, {"failures", "failures", false}, {"dropped", "dropped while held", false}}},
 	{"fanout", "Broadcast (`chat message` to all), 10 senders", "offered deliveries/s", []column{
+		{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
+		{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
+		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}},
+	{"fanout-large", "Broadcast (`chat message` to all) to 19,000 receivers, 10 senders", "offered deliveries/s", []column{
 		{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
 		{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
 		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}},
@@ -446,34 +479,46 @@ func (r *report) targets() string {
 	// latency, as the issue states it: "Node saturates near 140k/s ... p99
 	// in the hundreds of ms"), provided Node did saturate: at its best step
 	// it delivered less than 95% of what was offered.
-	var bb, nsat stat
-	var bbound bool
-	nsatStep := 0.0
-	for _, step := range r.steps("fanout") {
-		d, p := r.stat("fanout", "banter", step, "deliveries_s"), r.stat("fanout", "banter", step, "latency_p99_ms")
-		if d.ok() && p.ok() && p.med <= 100 && d.med > bb.med {
-			bb = d
-			bbound = r.genBound("fanout", "banter", step) > 0
+	for _, sc := range []struct{ scenario, receivers string }{{"fanout", "1,000"}, {"fanout-large", "19,000"}} {
+		var bb, bany, nsat stat
+		var bbound bool
+		nsatStep, banyStep := 0.0, 0.0
+		for _, step := range r.steps(sc.scenario) {
+			d, p := r.stat(sc.scenario, "banter", step, "deliveries_s"), r.stat(sc.scenario, "banter", step, "latency_p99_ms")
+			if d.ok() && d.med > bany.med {
+				bany, banyStep = d, step
+			}
+			if d.ok() && p.ok() && p.med <= 100 && d.med > bb.med {
+				bb = d
+				bbound = r.genBound(sc.scenario, "banter", step) > 0
+			}
+			if n := r.stat(sc.scenario, "node", step, "deliveries_s"); n.ok() && n.med > nsat.med {
+				nsat, nsatStep = n, step
+			}
 		}
-		if n := r.stat("fanout", "node", step, "deliveries_s"); n.ok() && n.med > nsat.med {
-			nsat, nsatStep = n, step
+		if !nsat.ok() {
+			continue
 		}
-	}
-	if bb.ok() || nsat.ok() {
-		met := yes(bb.ok() && nsat.ok() && bb.med >= 5*nsat.med)
+		met := yes(bb.ok() && bb.med >= 5*nsat.med)
 		switch {
-		case !nsat.ok():
-			met = "**not measurable here**: no Node result"
 		case nsat.med >= 0.95*nsatStep:
 			met = "**not measurable here**: Node was not saturated by the highest step"
+		case !bb.ok():
+			met = "**not met**: no step with p99 ≤ 100 ms" + r.floorNote(sc.scenario)
+			if bany.ok() && nsat.med > 0 {
+				met += fmt.Sprintf("; at any latency Banter delivered %s/s, %.2f× Node's saturation", fmtNum(bany.med), bany.med/nsat.med)
+				if bany.med >= 0.95*banyStep {
+					met += " (all it was offered)"
+				}
+			}
 		case bbound && !(bb.med >= 5*nsat.med):
 			met = "**not measurable here**: the generator was the bottleneck"
 		}
 		ratio := math.NaN()
-		if nsat.med > 0 {
+		if nsat.med > 0 && bb.ok() {
 			ratio = bb.med / nsat.med
 		}
-		row("fan-out, 1,000 receivers: Banter's deliveries/s with p99 ≤ 100 ms ≥ 5× Node's saturation deliveries/s (any latency)", bb, nsat, ratio, met)
+		row(fmt.Sprintf("fan-out, %s receivers: Banter's deliveries/s with p99 ≤ 100 ms ≥ 5× Node's saturation deliveries/s (any latency)", sc.receivers), bb, nsat, ratio, met)
 	}
 	// The same from CPU cost: what one fully used core would deliver. On a
 	// shared machine this is steadier than a measured ceiling.
