@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +31,12 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	perWorker := fs.Int("per-worker", 9500, "connections per worker process (each must stay under the 20,000-descriptor limit)")
 	settle := fs.Duration("settle", 3*time.Second, "wait after the last connection before reading the server's RSS")
 	hold := fs.Duration("hold", 0, "keep the connections open this long after measuring")
+	nodes := fs.String("nodes", "", "several server nodes, as ADDR=PID,ADDR=PID,... (instead of --addr and --server-pid): above ~19,000 connections one server process runs out of descriptors; workers are spread over the nodes and their RSS is summed")
 	if err := parseFlags(fs, args, stderr); err != nil {
+		return err
+	}
+	addrs, pids, err := parseNodes(*nodes, &c)
+	if err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
@@ -50,11 +57,9 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// Each worker gets its own source address: 28k ephemeral ports each.
 		c.sources = workers
 	}
-	var rss0 int64
-	if c.serverPID > 0 {
-		if rss0, err = procRSS(c.serverPID); err != nil {
-			return err
-		}
+	rss0, err := sumRSS(pids)
+	if err != nil {
+		return err
 	}
 	prog := &progress{w: stderr}
 	ws := make([]*idleWorker, 0, workers)
@@ -68,7 +73,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if i < *n%workers {
 			cnt++
 		}
-		wargs := []string{"idle-worker", "--addr", c.addr, "--n", fmt.Sprint(cnt),
+		wargs := []string{"idle-worker", "--addr", addrs[i%len(addrs)], "--n", fmt.Sprint(cnt),
 			"--rate", fmt.Sprint(*rate / float64(workers)), "--concurrency", fmt.Sprint(*conc),
 			"--sources", fmt.Sprint(min(c.sources, 1)), "--src-base", fmt.Sprint(i % max(c.sources, 1)), "--timeout", c.timeout.String()}
 		w, err := startIdleWorker(ctx, self, wargs, stderr)
@@ -107,7 +112,7 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return ctx.Err()
 	}
 	r := &Result{Scenario: "idle",
-		Params: map[string]float64{"connections": float64(*n), "rate": *rate, "workers": float64(workers)},
+		Params: map[string]float64{"connections": float64(*n), "rate": *rate, "workers": float64(workers), "nodes": float64(len(addrs))},
 		Metrics: map[string]float64{
 			"connected":       float64(total.Connected),
 			"failures":        float64(total.Failures),
@@ -115,8 +120,8 @@ func runIdle(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			"connect_seconds": total.ElapsedMS / 1000,
 		}}
 	h.latencyMetrics(r.Metrics, "connect_")
-	if c.serverPID > 0 {
-		rss1, err := procRSS(c.serverPID)
+	if len(pids) > 0 {
+		rss1, err := sumRSS(pids)
 		if err != nil {
 			return err
 		}
@@ -305,4 +310,45 @@ func selfCommand(args []string) ([]string, error) {
 		return nil, fmt.Errorf("bench: worker processes need Main's args to be the tail of os.Args")
 	}
 	return append([]string{exe}, osArgs[1:k-1]...), nil
+}
+
+// parseNodes reads --nodes (ADDR=PID,...) into addresses and server pids;
+// without it the one node is --addr (and --server-pid, when given). Every
+// address is checked like --addr.
+func parseNodes(nodes string, c *common) (addrs []string, pids []int, err error) {
+	if nodes == "" {
+		if c.serverPID > 0 {
+			pids = []int{c.serverPID}
+		}
+		return []string{c.addr}, pids, nil
+	}
+	for _, nd := range strings.Split(nodes, ",") {
+		a, p, ok := strings.Cut(strings.TrimSpace(nd), "=")
+		pid, perr := strconv.Atoi(p)
+		if !ok || perr != nil || pid <= 0 {
+			return nil, nil, fmt.Errorf("%w: --nodes %q: want ADDR=PID,ADDR=PID,...", ErrUsage, nodes)
+		}
+		one := *c
+		one.addr, one.serverPID = a, pid
+		if err := one.check(); err != nil {
+			return nil, nil, err
+		}
+		addrs = append(addrs, a)
+		pids = append(pids, pid)
+	}
+	c.addr, c.serverPID = addrs[0], pids[0]
+	return addrs, pids, nil
+}
+
+// sumRSS is the total resident set size of the server nodes.
+func sumRSS(pids []int) (int64, error) {
+	var total int64
+	for _, pid := range pids {
+		v, err := procRSS(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += v
+	}
+	return total, nil
 }

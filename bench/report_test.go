@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -114,6 +115,11 @@ func TestMainUsageErrors(t *testing.T) {
 		{"echo", "--clients", "0"},
 		{"churn", "--bogus"},
 		{"idle", "extra-arg"},
+		{"idle", "--nodes", "127.0.0.1:1"},
+		{"idle", "--nodes", "127.0.0.1:1=x"},
+		{"idle", "--nodes", "10.0.0.1:80=1"},
+		{"floor", "--n", "0"},
+		{"floor", "--rounds", "5000"},
 	} {
 		err := Main(context.Background(), args, io.Discard, io.Discard)
 		if !errors.Is(err, ErrUsage) {
@@ -144,5 +150,29 @@ func TestSelfCommand(t *testing.T) {
 	}
 	if _, err := selfCommand([]string{"--other"}); err == nil {
 		t.Fatal("args not from os.Args accepted")
+	}
+}
+
+func TestParseNodes(t *testing.T) {
+	c := common{addr: "127.0.0.1:3000"}
+	addrs, pids, err := parseNodes("", &c)
+	if err != nil || len(addrs) != 1 || addrs[0] != "127.0.0.1:3000" || len(pids) != 0 {
+		t.Fatalf("no --nodes: %v %v %v", addrs, pids, err)
+	}
+	self := os.Getpid()
+	spec := fmt.Sprintf("127.0.0.1:3001=%d, 127.0.0.1:3002=%d", self, self)
+	addrs, pids, err = parseNodes(spec, &c)
+	if err != nil || len(addrs) != 2 || addrs[1] != "127.0.0.1:3002" || len(pids) != 2 || pids[0] != self {
+		t.Fatalf("--nodes %q: %v %v %v", spec, addrs, pids, err)
+	}
+	if c.addr != "127.0.0.1:3001" || c.serverPID != self {
+		t.Fatalf("the first node is not the common one: %+v", c)
+	}
+	one, err := sumRSS(pids[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two, err := sumRSS(pids); err != nil || two < 2*one-(1<<20) {
+		t.Fatalf("sum of two = %d (one: %d), %v", two, one, err)
 	}
 }
