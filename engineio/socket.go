@@ -272,17 +272,33 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	}
 	s.mu.Unlock()
 	if flushHere {
-		bp := flushBufs.Get().(*[]byte)
-		*bp = s.flushWS((*bp)[:0], nil)
-		if cap(*bp) <= 64<<10 {
-			flushBufs.Put(bp)
-		}
+		bp := getFlushBuf()
+		putFlushBuf(bp, s.flushWS((*bp)[:0], nil))
 	}
 	return nil
 }
 
 // flushBufs recycles the scratch buffers of inline flushes.
 var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getFlushBuf() *[]byte { return flushBufs.Get().(*[]byte) }
+
+// putFlushBuf returns buf (the grown contents of bp) to the pool, unless it
+// grew too large to keep.
+func putFlushBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= 64<<10 {
+		*bp = buf
+		flushBufs.Put(bp)
+	}
+}
+
+// appendFrames appends the WebSocket frames of ms.
+func appendFrames(buf []byte, ms []*Message, protocol int) []byte {
+	for _, m := range ms {
+		buf = append(buf, m.wsFrame(protocol)...)
+	}
+	return buf
+}
 
 // Queued returns the bytes queued for the session and not yet handed to
 // its transport.
@@ -405,11 +421,7 @@ func (s *Socket) Close(reason Reason) {
 		s.mu.Unlock()
 		return
 	}
-	s.state = stateClosing
-	s.reason = reason
-	s.corked = false // what was held goes out before the close
-	s.srv.stats.ending(reason)
-	s.srv.hb.stop(s)
+	s.beginCloseLocked(reason)
 	probe := s.probe
 	s.probe = nil
 	finish := false
@@ -444,17 +456,23 @@ func (s *Socket) Close(reason Reason) {
 	}
 }
 
+// beginCloseLocked moves an open session to closing with reason: the
+// first step of every way a session ends. Callers hold s.mu.
+func (s *Socket) beginCloseLocked(reason Reason) {
+	s.state = stateClosing
+	s.reason = reason
+	s.corked = false // what was held goes out before the close
+	s.srv.stats.ending(reason)
+	s.srv.hb.stop(s)
+}
+
 // closeLost ends a WebSocket session whose connection is already gone
 // (the event loop reported it closed): nothing queued can be written any
 // more, so no flush is scheduled for it and the session ends here.
 func (s *Socket) closeLost(reason Reason) {
 	s.mu.Lock()
 	if s.state == stateOpen {
-		s.state = stateClosing
-		s.reason = reason
-		s.corked = false
-		s.srv.stats.ending(reason)
-		s.srv.hb.stop(s)
+		s.beginCloseLocked(reason)
 	}
 	probe := s.probe
 	s.probe = nil
@@ -489,11 +507,7 @@ func (s *Socket) closeFromClient() {
 		s.Close(ReasonTransportClose)
 		return
 	}
-	s.state = stateClosing
-	s.reason = ReasonTransportClose
-	s.corked = false
-	s.srv.stats.ending(ReasonTransportClose)
-	s.srv.hb.stop(s)
+	s.beginCloseLocked(ReasonTransportClose)
 	s.queue = append(s.queue, msgNoop)
 	pending := s.poll != nil
 	if pending {

@@ -285,27 +285,17 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 	sess.mu.Lock()
 	q := sess.takeQueueLocked()
 	sess.mu.Unlock()
-	bp := flushBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
-	for _, m := range q {
-		buf = append(buf, m.wsFrame(protocol)...)
-	}
+	bp := getFlushBuf()
+	buf := appendFrames((*bp)[:0], q, protocol)
 	if err := e.attach(conn, accept, buf, wc); err != nil {
 		e.srv.log.Debug("websocket handshake failed", "remote", r.RemoteAddr, "err", err)
-		sess.Close(ReasonTransportError)
-		sess.mu.Lock()
-		sess.flushing = false
-		sess.mu.Unlock()
-		sess.finishClose()
+		sess.closeLost(ReasonTransportError)
 	} else {
 		(*sendTally)(nil).add(&e.srv.stats, len(q), len(buf))
 		// What was queued meanwhile, and a close that came meanwhile.
 		buf = sess.flushWS(buf, nil)
 	}
-	*bp = buf
-	if cap(buf) <= 64<<10 {
-		flushBufs.Put(bp)
-	}
+	putFlushBuf(bp, buf)
 }
 
 // upgrade accepts a WebSocket that probes an upgrade of a polling session.
@@ -536,10 +526,7 @@ func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
 			s.mu.Unlock()
 			return buf
 		}
-		buf = buf[:0]
-		for _, m := range q {
-			buf = append(buf, m.wsFrame(s.protocol)...)
-		}
+		buf = appendFrames(buf[:0], q, s.protocol)
 		if len(buf) > 0 {
 			if err := wc.write(c, buf); err != nil {
 				s.Close(writeErrorReason(err))
