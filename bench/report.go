@@ -183,16 +183,28 @@ func (r *report) floorNote(scenario string) string {
 			break
 		}
 	}
-	var vs []float64
-	for _, x := range r.floor {
-		if x.Params["receivers"] == n {
-			vs = append(vs, x.Metrics["latency_p99_ms"])
-		}
-	}
-	if len(vs) == 0 {
+	p99, runs := r.floorStat(n, "latency_p99_ms")
+	if runs == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (the platform floor's p99 for %s receivers is %s ms: see Platform floor)", fmtNum(n), summarize(vs))
+	return fmt.Sprintf(" (the platform floor's p99 for %s receivers is %s ms: see Platform floor)", fmtNum(n), p99)
+}
+
+// floorStat summarizes metric k over the floor runs with n receivers, and
+// counts those runs.
+func (r *report) floorStat(n float64, k string) (stat, int) {
+	var vs []float64
+	runs := 0
+	for _, x := range r.floor {
+		if x.Params["receivers"] != n {
+			continue
+		}
+		runs++
+		if v, ok := x.Metrics[k]; ok {
+			vs = append(vs, v)
+		}
+	}
+	return summarize(vs), runs
 }
 
 // floorSection renders the platform floor runs (bench floor): what one
@@ -201,14 +213,11 @@ func (r *report) floorSection() string {
 	if len(r.floor) == 0 {
 		return ""
 	}
-	byN := map[float64][]Result{}
 	var ns []float64
 	for _, x := range r.floor {
-		n := x.Params["receivers"]
-		if _, ok := byN[n]; !ok {
+		if n := x.Params["receivers"]; !slices.Contains(ns, n) {
 			ns = append(ns, n)
 		}
-		byN[n] = append(byN[n], x)
 	}
 	sort.Float64s(ns)
 	var b strings.Builder
@@ -216,16 +225,9 @@ func (r *report) floorSection() string {
 	b.WriteString("`banter bench floor-serve` (pinned like the servers) writes an 8-byte timestamp to N accepted connections in a loop from one goroutine, with no protocol at all; `banter bench floor` (pinned like the generator) reads them. Latency is from the start of the write loop to each read: the least any single-core server can achieve when one message goes to N clients on this machine.\n\n")
 	b.WriteString("| receivers | latency p50 ms | latency p99 ms | latency max ms | writer CPU µs per write | runs |\n|---|---|---|---|---|---|\n")
 	for _, n := range ns {
-		st := func(k string) stat {
-			var vs []float64
-			for _, x := range byN[n] {
-				if v, ok := x.Metrics[k]; ok {
-					vs = append(vs, v)
-				}
-			}
-			return summarize(vs)
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", fmtNum(n), st("latency_p50_ms"), st("latency_p99_ms"), st("latency_max_ms"), st("writer_cpu_us_per_delivery"), len(byN[n]))
+		st := func(k string) stat { v, _ := r.floorStat(n, k); return v }
+		_, runs := r.floorStat(n, "latency_p50_ms")
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %d |\n", fmtNum(n), st("latency_p50_ms"), st("latency_p99_ms"), st("latency_max_ms"), st("writer_cpu_us_per_delivery"), runs)
 	}
 	b.WriteString("\n")
 	return b.String()
@@ -312,6 +314,12 @@ type column struct {
 	ratio         bool
 }
 
+// fanoutColumns are the rows of both broadcast tables.
+var fanoutColumns = []column{
+	{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
+	{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
+	{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}
+
 var tables = []struct {
 	scenario, title, step string
 	cols                  []column
@@ -319,14 +327,8 @@ var tables = []struct {
 	{"idle", "Idle connections", "connections", []column{
 		{"bytes_per_conn", "server RSS bytes per connection", true}, {"rss_after_mb", "server RSS MiB", true},
 		{"connect_p99_ms", "connect p99 ms", false}, {"failures", "failures", false}, {"dropped", "dropped while held", false}}},
-	{"fanout", "Broadcast (`chat message` to all), 10 senders", "offered deliveries/s", []column{
-		{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
-		{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
-		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}},
-	{"fanout-large", "Broadcast (`chat message` to all) to 19,000 receivers, 10 senders", "offered deliveries/s", []column{
-		{"deliveries_s", "deliveries/s", true}, {"cpu_us_per_delivery", "server CPU µs per delivery", true},
-		{"server_cpu", "server CPU (cores)", false}, {"latency_p50_ms", "latency p50 ms", false},
-		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}, {"duplicated", "duplicated", false}}},
+	{"fanout", "Broadcast (`chat message` to all), 10 senders", "offered deliveries/s", fanoutColumns},
+	{"fanout-large", "Broadcast (`chat message` to all) to 19,000 receivers, 10 senders", "offered deliveries/s", fanoutColumns},
 	{"fanout-stalled", "Broadcast to 1,000 receivers at 200 msgs/s, with and without frozen receivers (connected, never reading)", "frozen receivers", []column{
 		{"deliveries_s", "deliveries/s", true}, {"latency_p50_ms", "latency p50 ms", false},
 		{"latency_p99_ms", "latency p99 ms", true}, {"latency_max_ms", "latency max ms", false}, {"lost", "lost", false}}},
