@@ -65,12 +65,16 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
 
 // Result is one scenario run, printed as one JSON line.
 type Result struct {
-	Scenario string             `json:"scenario"`
-	Server   string             `json:"server"`
-	Run      int                `json:"run,omitempty"`
-	Time     time.Time          `json:"time"`
-	Params   map[string]float64 `json:"params"`
-	Metrics  map[string]float64 `json:"metrics"`
+	Scenario string `json:"scenario"`
+	Server   string `json:"server"`
+	// Shape and Dialect: how the senders' traffic was spread in time and
+	// what was spoken (fan-out scenarios; empty elsewhere).
+	Shape   string             `json:"shape,omitempty"`
+	Dialect string             `json:"dialect,omitempty"`
+	Run     int                `json:"run,omitempty"`
+	Time    time.Time          `json:"time"`
+	Params  map[string]float64 `json:"params"`
+	Metrics map[string]float64 `json:"metrics"`
 	// GeneratorCPU is the generator's CPU (all its processes) as a fraction
 	// of one core during the measured window.
 	GeneratorCPU float64 `json:"generator_cpu"`

@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "debug logs to stderr")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this loopback address (evidence for performance reports)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	maxWriteDelay := fs.Duration("max-write-delay", 0, "engineio.Config.MaxWriteDelay: longest a frame waits to share a write under load (0: the default; negative: never)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	io := socketio.NewServer(socketio.Config{Logger: log})
+	io := socketio.NewServer(socketio.Config{Logger: log, Engine: engineio.Config{MaxWriteDelay: *maxWriteDelay}})
 	workload.Mount(io, log)
 	// As the banter server does: memory goes back to the OS after bursts.
 	rctx, stopReclaim := context.WithCancel(ctx)

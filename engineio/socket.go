@@ -62,6 +62,7 @@ type Socket struct {
 	probe       *wsConn         // a WebSocket being upgraded to
 	hb          hbLink          // heartbeat timer (heartbeat.go); hb.when is the deadline
 	closeTimer  *time.Timer     // polling close waiting for the last GET
+	lastTick    uint32          // the pacing period of the last WebSocket write (flush.go)
 
 	// One-byte fields together (no padding between them: a Socket is kept
 	// per connection). supportsBinary is set once; the others are guarded
@@ -69,11 +70,12 @@ type Socket struct {
 	supportsBinary bool
 	state          sessionState
 	transport      transportKind
-	posting        bool // a POST is being processed
-	upgrading      bool // probe answered, waiting for the upgrade packet
-	flushing       bool // a WebSocket flush is scheduled
-	corked         bool // writes held in queue (Cork)
-	awaitPong      bool // v4: ping sent, pong not yet received
+	posting        bool  // a POST is being processed
+	upgrading      bool  // probe answered, waiting for the upgrade packet
+	flushing       bool  // a WebSocket flush is scheduled
+	corked         bool  // writes held in queue (Cork)
+	awaitPong      bool  // v4: ping sent, pong not yet received
+	recent         uint8 // bit i: a WebSocket write in pacing period lastTick-i (flush.go)
 }
 
 // ID returns the session id (sid).
@@ -278,28 +280,6 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	return nil
 }
 
-// flushBufs recycles the scratch buffers of inline flushes.
-var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func getFlushBuf() *[]byte { return flushBufs.Get().(*[]byte) }
-
-// putFlushBuf returns buf (the grown contents of bp) to the pool, unless it
-// grew too large to keep.
-func putFlushBuf(bp *[]byte, buf []byte) {
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-		flushBufs.Put(bp)
-	}
-}
-
-// appendFrames appends the WebSocket frames of ms.
-func appendFrames(buf []byte, ms []*Message, protocol int) []byte {
-	for _, m := range ms {
-		buf = append(buf, m.wsFrame(protocol)...)
-	}
-	return buf
-}
-
 // Queued returns the bytes queued for the session and not yet handed to
 // its transport.
 func (s *Socket) Queued() int {
@@ -359,7 +339,7 @@ func (s *Socket) kickLocked() {
 	case s.transport == transportWebSocket && s.ws != nil:
 		if !s.flushing {
 			s.flushing = true
-			s.srv.scheduleFlush(s)
+			s.srv.flushSoon(s)
 		}
 	case s.poll != nil:
 		s.poll <- s.takeQueueLocked()
@@ -430,7 +410,7 @@ func (s *Socket) Close(reason Reason) {
 		// The flush worker writes the queue, then the close frame.
 		if !s.flushing {
 			s.flushing = true
-			s.srv.scheduleFlush(s)
+			s.srv.flushNow(s)
 		}
 	case s.poll != nil:
 		s.queue = append(s.queue, msgClose)

@@ -77,15 +77,13 @@ func newWSEngine(srv *Server) *wsEngine {
 	u := websocket.NewUpgrader()
 	u.Engine = e.engine
 	u.KeepaliveTime = 0 // Engine.IO has its own heartbeat
-	u.MessageLengthLimit = int64ToInt(int64(srv.cfg.MaxPayload))
+	u.MessageLengthLimit = srv.cfg.MaxPayload
 	u.CheckOrigin = func(*http.Request) bool { return true } // AllowRequest decides
 	u.OnMessage(e.onMessage)
 	u.OnClose(e.onClose)
 	e.upgrader = u
 	return e
 }
-
-func int64ToInt(v int64) int { return int(v) }
 
 // start starts the event loop on the first WebSocket, not in NewServer:
 // nbio v1.6.12's Engine.Stop hangs forever when it runs before the poller
@@ -496,52 +494,4 @@ func (wc *wsConn) write(c *websocket.Conn, b []byte) error {
 	}
 	_, err := c.Conn.Write(b)
 	return err
-}
-
-// flushWS writes everything queued for a WebSocket session, one write per
-// batch, until the queue is empty. Only one flush runs per session at a time
-// (the flushing flag stays set until the queue is found empty), so frames
-// are never reordered. buf is scratch space, returned for reuse. What is
-// written is counted in tally, or directly in the server's counters when
-// tally is nil.
-func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
-	for {
-		s.mu.Lock()
-		wc := s.ws
-		q := s.takeQueueLocked()
-		closing := s.state != stateOpen
-		if len(q) == 0 && !closing {
-			s.flushing = false
-			s.mu.Unlock()
-			return buf
-		}
-		s.mu.Unlock()
-		var c *websocket.Conn
-		if wc != nil {
-			c = wc.c.Load()
-		}
-		if c == nil {
-			s.mu.Lock()
-			s.flushing = false
-			s.mu.Unlock()
-			return buf
-		}
-		buf = appendFrames(buf[:0], q, s.protocol)
-		if len(buf) > 0 {
-			if err := wc.write(c, buf); err != nil {
-				s.Close(writeErrorReason(err))
-				closing = true
-			} else {
-				tally.add(&s.srv.stats, len(q), len(buf))
-			}
-		}
-		if closing {
-			s.mu.Lock()
-			s.flushing = false
-			s.mu.Unlock()
-			wc.close()
-			s.finishClose()
-			return buf
-		}
-	}
 }

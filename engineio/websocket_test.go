@@ -368,3 +368,45 @@ func TestSendVolatileDropsForStalledWebSocket(t *testing.T) {
 		t.Fatal("the session closed")
 	}
 }
+
+// Under pacing a session with a steady stream of frames gets them in
+// fewer writes than frames, every frame once and in order; a close flushes
+// what is held.
+func TestWebSocketPacedWrites(t *testing.T) {
+	h := start(t, engineio.Config{})
+	engineio.PinWriteDelay(h.srv, 20*time.Millisecond)
+	c := h.dial("EIO=4&transport=websocket")
+	if _, open, err := wsRead(t, c); err != nil || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("first frame %q, %v", open, err)
+	}
+	sess := h.nextSession()
+	w0 := h.srv.Stats().WebSocket.Writes
+	const n = 600
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// One frame every 2 ms: alone, each would be a write of its own.
+		for i := range n {
+			if err := sess.s.Enqueue(engineio.TextMessage(strconv.Itoa(i))); err != nil {
+				t.Errorf("Enqueue %d: %v", i, err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for i := range n {
+		wsExpect(t, c, "4"+strconv.Itoa(i))
+	}
+	<-done
+	if w := h.srv.Stats().WebSocket.Writes - w0; w > n/3 {
+		t.Errorf("%d frames took %d writes: not paced", n, w)
+	}
+	// Frames held at the moment of a close still go out before it.
+	for i := range 50 {
+		_ = sess.s.Enqueue(engineio.TextMessage("last" + strconv.Itoa(i)))
+	}
+	sess.s.Close(engineio.ReasonForcedClose)
+	for i := range 50 {
+		wsExpect(t, c, "4last"+strconv.Itoa(i))
+	}
+}
