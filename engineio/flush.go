@@ -4,8 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lesismal/nbio/nbhttp/websocket"
 )
 
 // Writing WebSocket sessions.
@@ -107,7 +105,7 @@ const hotPeriods = 0b111
 // sess.flushing.
 func (s *Server) flushSoon(sess *Socket) {
 	if sess.recent&hotPeriods == hotPeriods && s.pace.window.Load() > 0 && sess.lastTick == s.pace.tick.Load() {
-		if ws := sess.ws; ws == nil || !ws.blocking.Load() {
+		if ws := sess.ws; ws == nil || !ws.Blocking() {
 			select {
 			case s.pace.held <- sess:
 				return
@@ -121,7 +119,7 @@ func (s *Server) flushSoon(sess *Socket) {
 // flushNow hands sess to a flush worker. The caller holds sess.mu and has
 // set sess.flushing.
 func (s *Server) flushNow(sess *Socket) {
-	if ws := sess.ws; ws != nil && ws.blocking.Load() {
+	if ws := sess.ws; ws != nil && ws.Blocking() {
 		// Its writes may block: never on a shared worker.
 		go sess.flushWS(nil, nil)
 		return
@@ -162,11 +160,7 @@ func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
 			s.lastTick = t
 		}
 		s.mu.Unlock()
-		var c *websocket.Conn
-		if wc != nil {
-			c = wc.c.Load()
-		}
-		if c == nil {
+		if wc == nil {
 			s.mu.Lock()
 			s.flushing = false
 			s.mu.Unlock()
@@ -174,7 +168,7 @@ func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
 		}
 		buf = appendFrames(buf[:0], q, s.protocol)
 		if len(buf) > 0 {
-			if err := wc.write(c, buf); err != nil {
+			if err := wc.write(buf); err != nil {
 				s.Close(writeErrorReason(err))
 				closing = true
 			} else {

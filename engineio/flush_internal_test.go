@@ -64,16 +64,6 @@ func TestPacingHoldsOnlyHotSessions(t *testing.T) {
 			t.Fatalf("%s: releaseHeld left %d sessions", tc.name, len(srv.pace.held))
 		}
 	}
-	// A blocking (TLS) connection's flush is never held.
-	s := newSess(0b111, tick)
-	s.ws.blocking.Store(true)
-	srv.pace.window.Store(int64(time.Hour))
-	s.mu.Lock()
-	srv.flushSoon(s)
-	s.mu.Unlock()
-	if len(srv.pace.held) != 0 {
-		t.Error("blocking connection held")
-	}
 }
 
 // recent records the periods of a session's writes: consecutive periods

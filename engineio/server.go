@@ -10,7 +10,7 @@
 //
 // Concurrency: a Socket's Handler.OnMessage calls are serialized and in
 // order. Send and Close may be called from any goroutine. WebSocket
-// connections are served by an event loop (github.com/lesismal/nbio), not a
+// connections are served by an event loop (internal/evloop), not a
 // goroutine per connection, so an idle session costs memory only; queued
 // packets are written by a small pool of flush workers that coalesce
 // everything queued for a session into one write, and under load hold a
@@ -581,8 +581,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	// Once only: nbio's Engine.Stop panics when called twice, and two
-	// concurrent Shutdowns must not both close s.stop.
+	// Once only: two concurrent Shutdowns must not both close s.stop.
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.workers.Wait()

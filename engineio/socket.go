@@ -266,7 +266,7 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	s.queue = append(s.queue, ms...)
 	s.queuedBytes += n
 	flushHere := false
-	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing && !s.ws.blocking.Load() {
+	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing && !s.ws.Blocking() {
 		s.flushing = true
 		flushHere = true
 	} else {
@@ -309,19 +309,17 @@ func (s *Socket) SendVolatile(ms ...*Message) bool {
 	return true
 }
 
-// volatileKernelBacklog is the unsent byte count in the kernel above which
-// a WebSocket session counts as backlogged for SendVolatile. Our queue is
-// flushed at once into the connection, so a client that stopped reading
-// shows its backlog there (and in nbio's buffer behind it), not in
-// queuedBytes.
+// volatileKernelBacklog is the unsent byte count (held by the event loop
+// or the kernel) above which a WebSocket session counts as backlogged for
+// SendVolatile. Our queue is flushed at once into the connection, so a
+// client that stopped reading shows its backlog there, not in queuedBytes.
 const volatileKernelBacklog = 8 << 10
 
 func (s *Socket) wsBackloggedLocked() bool {
 	if s.transport != transportWebSocket || s.ws == nil {
 		return false
 	}
-	c := s.ws.c.Load()
-	return c != nil && kernelUnsent(c.Conn) > volatileKernelBacklog
+	return s.ws.Unsent() > volatileKernelBacklog
 }
 
 // enqueueLocked appends m and wakes whatever transport will write it.
