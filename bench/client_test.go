@@ -75,7 +75,7 @@ func TestWorkloadOnBothServers(t *testing.T) {
 			}
 
 			// chat message goes to everyone, sender included, intact.
-			msg := dialectChatMessage.appendSend(nil, 3, 9, 1700000000123456, "xyz")
+			msg := dialectChatMessage.appendSend(nil, "", 3, 9, 1700000000123456, "xyz")
 			if err := a.writeText(msg); err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +215,7 @@ func TestDialectPackets(t *testing.T) {
 		{dialectChatMessage, `42["chat message","@@1.2.3.xy"]`},
 		{dialectV1, `423["send",{"room":"bench","text":"@@1.2.3.xy","clientId":"b1-2"}]`},
 	} {
-		if got := string(tc.d.appendSend(nil, 1, 2, 3, "xy")); got != tc.want {
+		if got := string(tc.d.appendSend(nil, "bench", 1, 2, 3, "xy")); got != tc.want {
 			t.Errorf("%v: %s, want %s", tc.d, got, tc.want)
 		}
 	}

@@ -37,14 +37,14 @@ func parseDialect(v string) (dialect, error) {
 }
 
 // setup makes connection number i a participant: for protocol 1 a hello
-// with a nickname of its own into benchRoom, waiting up to timeout for the
+// with a nickname of its own into rv.room, waiting up to timeout for the
 // ack (which rv's reading loop hands over); timeout 0 sends without waiting
 // (connections nobody reads).
 func (d dialect) setup(rv *receiver, i int, timeout time.Duration) error {
 	if d != dialectV1 {
 		return nil
 	}
-	if err := rv.c.writeText(appendHello(nil, i, []string{benchRoom})); err != nil {
+	if err := rv.c.writeText(appendHello(nil, i, []string{rv.room})); err != nil {
 		return err
 	}
 	if timeout == 0 {
@@ -82,12 +82,15 @@ func awaitAck(acks <-chan []byte, timeout time.Duration, what string) error {
 	}
 }
 
-// appendSend appends message n of sender s, sent at t (µs since the epoch).
-func (d dialect) appendSend(b []byte, s, n int, t int64, pad string) []byte {
+// appendSend appends message n of sender s, sent at t (µs since the epoch)
+// (protocol 1: to room).
+func (d dialect) appendSend(b []byte, room string, s, n int, t int64, pad string) []byte {
 	if d == dialectV1 {
 		b = append(b, "42"...)
 		b = strconv.AppendInt(b, int64(n)+1, 10) // ack id; 0 is setup's
-		b = append(b, `["send",{"room":"`+benchRoom+`","text":"`...)
+		b = append(b, `["send",{"room":`...)
+		b = strconv.AppendQuote(b, room)
+		b = append(b, `,"text":"`...)
 		b = appendMark(b, s, n, t, pad)
 		b = append(b, `","clientId":"b`...)
 		b = strconv.AppendInt(b, int64(s), 10)

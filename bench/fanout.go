@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,6 +34,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	size := fs.Int("size", 32, "bytes of text in each message")
 	crate := fs.Float64("connect-rate", 3000, "connections opened per second")
 	stalled := fs.Int("stalled", 0, "extra connections that stop reading once connected (frozen clients): they receive every broadcast too, and must not slow the others")
+	rooms := fs.String("rooms", "one", "with --dialect v1: one (every connection in one room: a fan-out) or own (each connection in a room of its own and sending: acked sends, each stored and delivered to its sender only)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -46,6 +48,15 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	dl, err := parseDialect(*dialectName)
 	if err != nil {
 		return err
+	}
+	own := *rooms == "own"
+	switch {
+	case *rooms != "one" && !own:
+		return fmt.Errorf("%w: --rooms %q: want one or own", ErrUsage, *rooms)
+	case own && dl != dialectV1:
+		return fmt.Errorf("%w: --rooms own needs --dialect v1", ErrUsage)
+	case own:
+		*senders = *n // everyone sends, to their own room
 	}
 	switch {
 	case *n < 1 || *n > 19_000:
@@ -80,7 +91,12 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		rmu.Unlock()
 		wg.Add(1)
 		go func() { defer wg.Done(); rv.loop() }()
-		return dl.setup(rv, int(nicks.Add(1)), c.timeout)
+		i := int(nicks.Add(1))
+		rv.room = benchRoom
+		if own {
+			rv.room = benchRoom + "-" + strconv.Itoa(i)
+		}
+		return dl.setup(rv, i, c.timeout)
 	}
 	prog := &progress{w: stderr}
 	cr := connectMany(ctx, &c, *n, *crate, 64, prog, onConn)
@@ -93,7 +109,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		// Connected like the others, then never read: the server's queue
 		// and the kernel buffers towards them fill up.
 		sc := connectMany(ctx, &c, *stalled, *crate, 8, prog, func(cn *conn) error {
-			return dl.setup(&receiver{c: cn, acks: make(chan []byte, 1)}, int(nicks.Add(1)), 0)
+			return dl.setup(&receiver{c: cn, room: benchRoom, acks: make(chan []byte, 1)}, int(nicks.Add(1)), 0)
 		})
 		defer closeAll(sc.conns)
 		if len(sc.conns) < *stalled {
@@ -116,7 +132,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sw.Add(1)
 		go func() {
 			defer sw.Done()
-			err := sendScheduled(ctx, recvs[s].c, dl, s, perSender, sh.schedule(s, *senders, *rate, start), winEnd, pad, &sent)
+			err := sendScheduled(ctx, recvs[s], dl, s, perSender, sh.schedule(s, *senders, *rate, start), winEnd, pad, &sent)
 			if err != nil {
 				sendErr.CompareAndSwap(nil, &err)
 			}
@@ -156,8 +172,14 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return n
 	}
+	// Who receives a message: everyone, or with rooms of their own only
+	// its sender.
+	fan := int64(*n)
+	if own {
+		fan = 1
+	}
 	deadline := time.Now().Add(*drain)
-	for sumReceived(recvs) < (sent.Load()-refused())*int64(*n) && time.Now().Before(deadline) && ctx.Err() == nil {
+	for sumReceived(recvs) < (sent.Load()-refused())*fan && time.Now().Before(deadline) && ctx.Err() == nil {
 		sleepUntil(ctx, time.Now().Add(20*time.Millisecond))
 	}
 	prog.done()
@@ -172,7 +194,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dups += rv.dups
 		bad += rv.bad
 	}
-	want := (sent.Load() - refused()) * int64(*n)
+	want := (sent.Load() - refused()) * fan
 	deliveries := float64(d1-d0) / wall.Seconds()
 	scenario := "fanout"
 	fs.Visit(func(f *flag.Flag) {
@@ -180,6 +202,9 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			scenario = "fanout-stalled" // its own table: the step is the number of frozen clients
 		}
 	})
+	if own {
+		scenario = "send" // acked sends: each message stored and delivered once
+	}
 	r := &Result{Scenario: scenario, Shape: sh.String(), Dialect: dl.String(),
 		Params: map[string]float64{"receivers": float64(*n), "senders": float64(*senders), "rate": *rate,
 			"offered_deliveries_s": *rate * float64(*n), "duration_s": dur.Seconds(), "size": float64(*size),
@@ -262,7 +287,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 // sendScheduled sends sender s's messages at the instants of its schedule
 // until end, never more than maxMsgs. A message's time stamp is when it was
 // written, so a sender that falls behind does not flatter the latency.
-func sendScheduled(ctx context.Context, c *conn, dl dialect, s, maxMsgs int, sc *schedule, end time.Time, pad string, sent *atomic.Int64) error {
+func sendScheduled(ctx context.Context, rv *receiver, dl dialect, s, maxMsgs int, sc *schedule, end time.Time, pad string, sent *atomic.Int64) error {
 	var buf []byte
 	for n := range maxMsgs {
 		at := sc.next()
@@ -272,8 +297,8 @@ func sendScheduled(ctx context.Context, c *conn, dl dialect, s, maxMsgs int, sc 
 		if !sleepUntil(ctx, at) {
 			return ctx.Err()
 		}
-		buf = dl.appendSend(buf[:0], s, n, time.Now().UnixMicro(), pad)
-		if err := c.writeText(buf); err != nil {
+		buf = dl.appendSend(buf[:0], rv.room, s, n, time.Now().UnixMicro(), pad)
+		if err := rv.c.writeText(buf); err != nil {
 			return err
 		}
 		sent.Add(1)
@@ -284,6 +309,7 @@ func sendScheduled(ctx context.Context, c *conn, dl dialect, s, maxMsgs int, sc 
 // receiver counts what one connection receives.
 type receiver struct {
 	c         *conn
+	room      string // protocol 1: the room it joined
 	perSender int
 	seen      []uint64 // bit s*perSender+n: message n of sender s arrived
 	received  atomic.Int64

@@ -37,6 +37,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEcho(ctx, rest, stdout, stderr)
 	case "churn":
 		return runChurn(ctx, rest, stdout, stderr)
+	case "joinstorm":
+		return runJoinStorm(ctx, rest, stdout, stderr)
 	case "report":
 		return runReport(ctx, rest, stdout, stderr)
 	case "floor-serve":
@@ -54,9 +56,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for flags)
   serve    run the Banter workload server; prints "LISTENING port pid"
   idle     hold N idle connections; server bytes per connection
-  fanout   broadcast to N receivers; deliveries/s, latency, server CPU per delivery
+  fanout   broadcast to N receivers, senders on independent schedules (or
+           synchronized: --shape burst); deliveries/s, latency, server CPU and
+           writes per delivery; --dialect v1 --rooms own: acked sends
   echo     closed-loop acked echo; acks/s and RTT
   churn    connect+disconnect at a rate; handshakes/s, RSS after
+  joinstorm
+           N chat users say hello into one room at once (banter's protocol 1
+           over Socket.IO or the TCP gateway); time until all joined, presence
+           events and bytes the clients received
   report   results (JSON lines) -> docs/benchmarks.md and SVG plots
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
