@@ -39,8 +39,6 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChurn(ctx, rest, stdout, stderr)
 	case "joinstorm":
 		return runJoinStorm(ctx, rest, stdout, stderr)
-	case "report":
-		return runReport(ctx, rest, stdout, stderr)
 	case "floor-serve":
 		return runFloorServe(ctx, rest, stdout, stderr)
 	case "floor":
@@ -65,7 +63,6 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
            N chat users say hello into one room at once (banter's protocol 1
            over Socket.IO or the TCP gateway); time until all joined, presence
            events and bytes the clients received
-  report   results (JSON lines) -> docs/benchmarks.md and SVG plots
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
            connections (no protocol), latency from the write loop's start
@@ -206,11 +203,11 @@ func printTable(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "parameter", "value")
 	for _, k := range keys(r.Params) {
-		fmt.Fprintf(w, "  %-28s %s\n", k, fmtNum(r.Params[k]))
+		fmt.Fprintf(w, "  %-28s %s\n", k, FormatNum(r.Params[k]))
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "metric", "value")
 	for _, k := range keys(r.Metrics) {
-		fmt.Fprintf(w, "  %-28s %s\n", k, fmtNum(r.Metrics[k]))
+		fmt.Fprintf(w, "  %-28s %s\n", k, FormatNum(r.Metrics[k]))
 	}
 	fmt.Fprintf(w, "  %-28s %.0f%%\n", "generator CPU", 100*r.GeneratorCPU)
 	for _, n := range r.Notes {
@@ -218,7 +215,9 @@ func printTable(w io.Writer, r *Result) {
 	}
 }
 
-func fmtNum(v float64) string {
+// FormatNum formats a figure of a result for people: integers as such,
+// others with two decimals, or fewer digits when small or large.
+func FormatNum(v float64) string {
 	switch {
 	case v == float64(int64(v)) && v < 1e15 && v > -1e15:
 		return fmt.Sprintf("%d", int64(v))
