@@ -128,10 +128,7 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		// announced) are not published.
 		s.endLocked(sess, PresenceLeft, "", "")
 		s.mu.Unlock()
-		for _, old := range replaced {
-			old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-		}
-		s.publishAll(ctx, oldEvs)
+		s.tellReplaced(ctx, replaced, oldEvs)
 		return nil, Wrap(CodeUnavailable, ErrUnavailable.Message, err)
 	}
 	s.mu.Unlock()
@@ -142,28 +139,19 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 			s.mu.Lock()
 			s.endLocked(sess, PresenceLeft, "", "") // it joined nothing yet: no events
 			s.mu.Unlock()
-			for _, old := range replaced { // replaced here, but another node holds the name
-				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-			}
-			s.publishAll(ctx, oldEvs)
+			s.tellReplaced(ctx, replaced, oldEvs) // replaced here, but another node holds the name
 			return nil, err
 		}
 		if displaced != nil {
 			// Resumed from another node: that node ends the old session
 			// (Session.onDMNotice); the user never went offline.
-			for _, old := range replaced {
-				old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-			}
-			s.publishAll(ctx, oldEvs)
+			s.tellReplaced(ctx, replaced, oldEvs)
 			s.publish(ctx, "@"+key, &Event{Kind: EventUser, User: &UserEvent{User: *displaced, Status: UserOffline}})
 			s.log.Info("chat: session resumed from another node", "nickname", nick, "old", displaced.ID, "new", sess.id)
 			return sess, nil
 		}
 	}
-	for _, old := range replaced {
-		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
-	}
-	s.publishAll(ctx, oldEvs)
+	s.tellReplaced(ctx, replaced, oldEvs)
 	if len(replaced) > 0 {
 		s.log.Info("chat: session replaced", "nickname", nick, "new", sess.id)
 	}
@@ -174,6 +162,17 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 		s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: sess.user(), Status: UserOnline}})
 	}
 	return sess, nil
+}
+
+// tellReplaced is the tail Connect runs, whatever its outcome, for the
+// sessions it replaced (ended under s.mu, their events in evs): each sink
+// is told ReasonReplaced, then the events (presence "left", the user's
+// "offline") are published. Called without locks.
+func (s *Service) tellReplaced(ctx context.Context, replaced []*Session, evs []*Event) {
+	for _, old := range replaced {
+		old.sink.Deliver(&Event{Kind: EventDisconnect, Disconnect: &Disconnect{Reason: ReasonReplaced}})
+	}
+	s.publishAll(ctx, evs)
 }
 
 // claim takes sess's nickname cluster-wide (Roster.Claim). Only
