@@ -116,7 +116,7 @@ func (s *Service) Connect(ctx context.Context, p ConnectParams) (*Session, error
 	sess.lim = s.acquireLimitLocked(sess.limitKey())
 	if id != nil && !id.Expires.IsZero() {
 		// A timer, not a goroutine: idle sessions stay cheap.
-		sess.expiry = time.AfterFunc(id.Expires.Sub(s.cfg.Now()), func() { s.goBackground(sess.expire) })
+		sess.expiry = time.AfterFunc(id.Expires.Sub(s.cfg.Now()), func() { s.runTracked(sess.expire) })
 	}
 	if p.WatchUsers {
 		s.watchers[sess] = struct{}{}

@@ -156,7 +156,7 @@ func (s *Session) rosterJoin(ctx context.Context, room, nick string, local []str
 		return others
 	}
 	if inBus {
-		go svc.goBackground(func() { record(context.Background()) })
+		go svc.runTracked(func() { record(context.Background()) })
 		return local
 	}
 	return mergeNicks(local, record(ctx))

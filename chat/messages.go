@@ -97,7 +97,7 @@ func (s *Session) DirectMessage(ctx context.Context, to, text, clientID string) 
 func (s *Session) onDMNotice(ev *Event) {
 	if ev.Kind == EventUser && ev.User.Status == UserOffline && ev.User.ID == s.id {
 		// Not in the Bus's goroutine: ending publishes.
-		go s.svc.goBackground(s.replacedRemotely)
+		go s.svc.runTracked(s.replacedRemotely)
 		return
 	}
 	if ev.Kind != EventMessage {

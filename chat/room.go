@@ -183,7 +183,7 @@ func (r *room) onEvent(ev *Event) {
 		// now did not reach us: look for them in the Store. Not in the
 		// Bus's goroutine.
 		if r.next > 0 {
-			go r.svc.goBackground(func() { r.fillFrom(true) })
+			go r.svc.runTracked(func() { r.fillFrom(true) })
 		}
 	case EventDeleted:
 		r.broadcastLocked(ev)
@@ -250,7 +250,7 @@ func (r *room) scheduleFillLocked(now bool) {
 		}
 		r.gapTimer.Stop()
 	}
-	r.gapTimer = time.AfterFunc(wait, func() { r.svc.goBackground(r.fill) })
+	r.gapTimer = time.AfterFunc(wait, func() { r.svc.runTracked(r.fill) })
 }
 
 // fill reads the messages missing before the pending ones from the Store
@@ -303,7 +303,7 @@ func (r *room) fillFrom(all bool) {
 	}
 	if r.refill || all && len(msgs) == MaxPageLimit { // more may follow
 		r.refill = false
-		go r.svc.goBackground(func() { r.fillFrom(true) })
+		go r.svc.runTracked(func() { r.fillFrom(true) })
 	}
 	r.flushLocked() // retries after GapWait if the store failed
 }
@@ -357,7 +357,7 @@ func (r *room) armTypingLocked(at time.Time) {
 		r.typTimer.Stop()
 	}
 	r.typNextAt = at
-	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.goBackground(r.expireTyping) })
+	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.runTracked(r.expireTyping) })
 }
 
 func (r *room) expireTyping() {

@@ -260,18 +260,20 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// goBackground runs f unless the Service is closed; Close waits for it.
-func (s *Service) goBackground(f func()) bool {
+// runTracked runs f now, on the caller's goroutine, unless the Service is
+// closed; Close waits for it. It takes s.mu, so a caller that holds a lock
+// of the Service (or runs on the Bus's goroutine, which must not wait)
+// starts it on a goroutine of its own: go s.runTracked(f).
+func (s *Service) runTracked(f func()) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return false
+		return
 	}
 	s.bg.Add(1)
 	s.mu.Unlock()
 	defer s.bg.Done()
 	f()
-	return true
 }
 
 // publish sends ev on the Bus. A failure is logged, not returned: the
