@@ -201,6 +201,7 @@ func (s *Service) claim(ctx context.Context, sess *Session, resume string) (*Use
 // user leaves with it, and the user's "offline" when it was its last
 // session.
 func (s *Service) endLocked(sess *Session, action PresenceAction, by, reason string) []*Event {
+	assertHeld(rankService, "Service.endLocked")
 	if sess.closed {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,7 +25,7 @@ type room struct {
 	refs  int
 	unsub func()
 
-	mu        sync.Mutex
+	mu        roomMutex // after Service.mu (doc.go, "Lock order")
 	closed    bool
 	members   map[*Session]struct{}
 	nicks     map[string]int // NickKey → member sessions of that user (several: multi-device)
@@ -308,7 +307,9 @@ func (r *room) fillFrom(all bool) {
 	r.flushLocked() // retries after GapWait if the store failed
 }
 
+// broadcastLocked hands ev to every member's Sink, under r.mu.
 func (r *room) broadcastLocked(ev *Event) {
+	assertHeld(rankRoom, "room.broadcastLocked")
 	r.svc.stats.delivered(ev.Kind, len(r.members))
 	for m := range r.members {
 		m.sink.Deliver(ev)

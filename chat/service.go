@@ -127,7 +127,7 @@ type Service struct {
 	bus       Bus
 	roster    Roster // nil: single node
 
-	mu       sync.Mutex // guards everything below, and every Session's mutable fields
+	mu       serviceMutex // guards everything below, and every Session's mutable fields; lock order: doc.go
 	closed   bool
 	users    map[string]*user // NickKey → user; nicknames are unique
 	subjects map[string]*user // Identity.Subject → its user
@@ -166,6 +166,12 @@ func New(cfg Config) (*Service, error) {
 	}
 	if s.bus == nil {
 		s.bus = NewLocalBus()
+	}
+	// Race builds check that these are called without the Service's
+	// locks; other builds get them back unchanged.
+	s.store, s.bus = checkedStore(s.store), checkedBus(s.bus)
+	if s.roster != nil {
+		s.roster = checkedRoster(s.roster)
 	}
 	s.unsubAll, err = s.bus.Subscribe("", s.onUserEvent)
 	if err != nil {
