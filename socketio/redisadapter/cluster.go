@@ -7,8 +7,8 @@
 // its Adapter method as socketio.Config.Adapter, wait for Ready before
 // counting on other nodes, and Close the Cluster after the Server's
 // Shutdown. The wire format (channels, MessagePack and JSON messages) is
-// described in messages.go and msgpack.go; docs/cluster.md has the
-// deployment guide.
+// package wire, pure and fuzzed; this package does the Redis I/O and the
+// bookkeeping of requests. docs/cluster.md has the deployment guide.
 //
 // What crosses nodes: broadcasts (to all, rooms, except rooms, volatile;
 // Local ones stay), broadcasts with acknowledgements, FetchSockets,
