@@ -16,16 +16,6 @@ const (
 	rankRoom                        // room.mu
 )
 
-func (r lockRank) String() string {
-	switch r {
-	case rankService:
-		return "Service.mu"
-	case rankRoom:
-		return "room.mu"
-	}
-	return "unknown lock"
-}
-
 // serviceMutex is Service.mu.
 type serviceMutex struct{ sync.Mutex }
 

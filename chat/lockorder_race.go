@@ -17,6 +17,16 @@ import (
 // so.
 var held sync.Map // uint64 → *[]lockRank
 
+func (r lockRank) String() string {
+	switch r {
+	case rankService:
+		return "Service.mu"
+	case rankRoom:
+		return "room.mu"
+	}
+	return "unknown lock"
+}
+
 func goid() uint64 {
 	var buf [64]byte
 	s := string(buf[:runtime.Stack(buf[:], false)])

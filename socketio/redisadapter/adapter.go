@@ -83,7 +83,6 @@ type pending struct {
 	want    int // answers expected
 	got     int
 	sockets []*socketio.RemoteSocket
-	ids     []string
 	rooms   []string
 	answers []any
 	err     error
