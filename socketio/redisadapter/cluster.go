@@ -293,7 +293,7 @@ func (c *Cluster) numsub(ctx context.Context, channel string) (int, error) {
 func (c *Cluster) subscriber() {
 	defer c.done.Done()
 	for {
-		err := c.session()
+		err := c.runConnection()
 		c.mu.Lock()
 		c.wantMoreLocked()
 		c.mu.Unlock()
@@ -309,7 +309,9 @@ func (c *Cluster) subscriber() {
 	}
 }
 
-func (c *Cluster) session() error {
+// runConnection runs one dedicated connection until it breaks (the error)
+// or Close (nil).
+func (c *Cluster) runConnection() error {
 	dc, release := c.client.Dedicate()
 	defer release()
 	defer dc.Close()
