@@ -92,6 +92,7 @@ type Config struct {
 // Store is a chat.Store over a Backend. See the package documentation.
 type Store struct {
 	name string
+	what string // "name: append", prefixes Append's context errors
 	cfg  Config
 	log  *slog.Logger
 	be   Backend
@@ -141,7 +142,7 @@ func New(be Backend, cfg Config) (*Store, error) {
 		ws = append(ws, w)
 	}
 	s := &Store{
-		name: cfg.Name, cfg: cfg, log: cfg.Logger, be: be,
+		name: cfg.Name, what: cfg.Name + ": append", cfg: cfg, log: cfg.Logger, be: be,
 		reqs: make(chan *request, cfg.QueueSize),
 	}
 	for _, w := range ws {
@@ -169,9 +170,8 @@ func (s *Store) Append(ctx context.Context, d chat.Draft) (chat.Message, error) 
 	if err := chat.CheckDraft(d); err != nil {
 		return chat.Message{}, err
 	}
-	what := s.name + ": append"
 	if err := ctx.Err(); err != nil {
-		return chat.Message{}, fmt.Errorf("%s: %w", what, err)
+		return chat.Message{}, fmt.Errorf("%s: %w", s.what, err)
 	}
 	req := newRequest(d)
 	s.mu.RLock()
@@ -184,9 +184,9 @@ func (s *Store) Append(ctx context.Context, d chat.Draft) (chat.Message, error) 
 		s.mu.RUnlock()
 	case <-ctx.Done():
 		s.mu.RUnlock()
-		return chat.Message{}, fmt.Errorf("%s: %w", what, ctx.Err())
+		return chat.Message{}, fmt.Errorf("%s: %w", s.what, ctx.Err())
 	}
-	return req.wait(ctx, what)
+	return req.wait(ctx, s.what)
 }
 
 // run is one writer: it commits queued appends until Close closes the
