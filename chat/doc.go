@@ -73,6 +73,42 @@
 // encoding per wire format. Timers (typing expiry, gap fill) run in the
 // background and Close waits for them.
 //
+// # Lock order
+//
+// A goroutine that holds a lock takes only locks further down this list:
+//
+//	Service.mu   users, subjects, rate buckets, the room table, watchers,
+//	             and every Session's mutable fields (nick, rooms, closed)
+//	room.mu      one room's members, sequencer and typing list
+//	the Sink's   whatever the gateway takes in Deliver (Engine.IO's session
+//	locks        lock, an outbox's mutex)
+//
+// Leaves, held while taking no other lock: LocalBus.mu (Subscribe and
+// unsubscribe run under Service.mu), Bucket.mu (read under Service.mu when
+// rate buckets are swept), MemStore.mu, Event's encoding lock.
+//
+// Which callbacks run under which lock:
+//
+//   - Sink.Deliver: under room.mu for a room's events (message, presence,
+//     typing, deleted); under Service.mu for EventUser to WatchUsers
+//     sessions; under no lock for EventDisconnect and a DM handed over on
+//     the user's "@" topic. It must not call the Service back.
+//   - Bus.Subscribe and the unsubscribe it returns: under Service.mu.
+//     Bus.Publish: under no lock. Bus handlers (room.onEvent,
+//     Session.onDMNotice, Service.onUserEvent) are called with none of
+//     these locks held and take them in order.
+//   - Store, Roster and Authenticator methods: under no lock. The Roster's
+//     OnNodeGone and OnRejoin functions run on the Roster's goroutine with
+//     no lock held.
+//   - Timers (typing expiry, gap fill, token expiry) run on the runtime's
+//     timer goroutines with no lock held; work that must not block its
+//     caller is started as go s.runTracked(f), which takes Service.mu.
+//   - Config.Now is called under either lock.
+//
+// Tests built with the race detector check this (lockorder_race.go): a lock
+// taken out of order, or a Store, Roster or Bus.Publish call made under a
+// lock, panics at once naming both. Other builds compile the checks away.
+//
 // Across nodes: messages, presence events and typing travel on the Bus, so
 // members on every node see them. With a Roster, member lists
 // (JoinResult.Members, Members, Users) and nickname uniqueness span the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,7 +25,7 @@ type room struct {
 	refs  int
 	unsub func()
 
-	mu        sync.Mutex
+	mu        roomMutex // after Service.mu (doc.go, "Lock order")
 	closed    bool
 	members   map[*Session]struct{}
 	nicks     map[string]int // NickKey → member sessions of that user (several: multi-device)
@@ -183,7 +182,7 @@ func (r *room) onEvent(ev *Event) {
 		// now did not reach us: look for them in the Store. Not in the
 		// Bus's goroutine.
 		if r.next > 0 {
-			go r.svc.goBackground(func() { r.fillFrom(true) })
+			go r.svc.runTracked(func() { r.fillFrom(true) })
 		}
 	case EventDeleted:
 		r.broadcastLocked(ev)
@@ -250,7 +249,7 @@ func (r *room) scheduleFillLocked(now bool) {
 		}
 		r.gapTimer.Stop()
 	}
-	r.gapTimer = time.AfterFunc(wait, func() { r.svc.goBackground(r.fill) })
+	r.gapTimer = time.AfterFunc(wait, func() { r.svc.runTracked(r.fill) })
 }
 
 // fill reads the messages missing before the pending ones from the Store
@@ -303,12 +302,14 @@ func (r *room) fillFrom(all bool) {
 	}
 	if r.refill || all && len(msgs) == MaxPageLimit { // more may follow
 		r.refill = false
-		go r.svc.goBackground(func() { r.fillFrom(true) })
+		go r.svc.runTracked(func() { r.fillFrom(true) })
 	}
 	r.flushLocked() // retries after GapWait if the store failed
 }
 
+// broadcastLocked hands ev to every member's Sink, under r.mu.
 func (r *room) broadcastLocked(ev *Event) {
+	assertHeld(rankRoom, "room.broadcastLocked")
 	r.svc.stats.delivered(ev.Kind, len(r.members))
 	for m := range r.members {
 		m.sink.Deliver(ev)
@@ -357,7 +358,7 @@ func (r *room) armTypingLocked(at time.Time) {
 		r.typTimer.Stop()
 	}
 	r.typNextAt = at
-	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.goBackground(r.expireTyping) })
+	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.runTracked(r.expireTyping) })
 }
 
 func (r *room) expireTyping() {

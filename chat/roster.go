@@ -127,7 +127,7 @@ func mergeNicks(local, others []string) []string {
 // each of their rooms (members everywhere see it, and typing ends), and
 // "offline" for watchers.
 func (s *Service) onNodeGone(g Gone) {
-	s.goBackground(func() {
+	s.runTracked(func() {
 		ctx := context.Background()
 		for _, m := range g.Members {
 			s.publish(ctx, m.Room, presenceEvent(m.Room, m.Nickname, PresenceLeft, ""))
@@ -145,7 +145,7 @@ func (s *Service) onNodeGone(g Gone) {
 // local session ends as replaced.
 func (s *Service) onRejoin() error {
 	var err error
-	s.goBackground(func() { err = s.rejoin() })
+	s.runTracked(func() { err = s.rejoin() })
 	return err
 }
 
@@ -227,7 +227,7 @@ func (s *Service) rosterEnd(w rosterEndWork) {
 	if s.roster == nil {
 		return
 	}
-	go s.goBackground(func() {
+	go s.runTracked(func() {
 		ctx, cancel := rosterCtx(context.Background())
 		defer cancel()
 		if len(w.rooms) > 0 {

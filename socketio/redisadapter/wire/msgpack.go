@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 import (
 	"encoding/binary"
@@ -21,11 +21,12 @@ import (
 // type -1, and the legacy fixext 8 type 0), ArrayBuffer (ext type 0).
 // Pure: no I/O.
 
-// errMsgpack is wrapped by every error about malformed MessagePack or JSON.
-var errMsgpack = errors.New("redisadapter: malformed message")
+// ErrMalformed is wrapped by every error about a malformed message
+// (MessagePack or JSON).
+var ErrMalformed = errors.New("redisadapter: malformed message")
 
 func malformed(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", errMsgpack, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 }
 
 // maxDepth bounds nesting in both directions (a hostile message must not
@@ -33,8 +34,6 @@ func malformed(format string, args ...any) error {
 const maxDepth = 500
 
 // --- writing MessagePack ----------------------------------------------------
-
-func appendNil(b []byte) []byte { return append(b, 0xc0) }
 
 func appendBool(b []byte, v bool) []byte {
 	if v {

@@ -2,7 +2,7 @@
 // codec of @socket.io/redis-adapter and @socket.io/redis-emitter) for the
 // values below, with the JSON socket.io-parser would send for them
 // (Buffers as placeholders). Regenerate with:
-//   NODE_PATH=../../../node_modules node golden.js > notepack_golden.json
+//   NODE_PATH=../../../../node_modules node golden.js > notepack_golden.json
 "use strict";
 const notepack = require("notepack.io");
 

@@ -1,4 +1,4 @@
-package storeq
+package sqlstore
 
 import (
 	"context"
@@ -14,23 +14,23 @@ import (
 func TestAbandonAndClaim(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	gone := NewRequest(chat.Draft{Room: "a"})
-	if _, err := gone.Wait(ctx, "test: append"); !errors.Is(err, context.Canceled) {
+	gone := newRequest(chat.Draft{Room: "a"})
+	if _, err := gone.wait(ctx, "test: append"); !errors.Is(err, context.Canceled) {
 		t.Fatalf("abandoned request: %v", err)
 	}
-	kept := NewRequest(chat.Draft{Room: "b"})
-	batch := Claim([]*Request{gone, kept})
+	kept := newRequest(chat.Draft{Room: "b"})
+	batch := claim([]*request{gone, kept})
 	if len(batch) != 1 || batch[0] != kept {
 		t.Fatalf("claimed %d requests, want only the one still waited for", len(batch))
 	}
-	Answer(batch, []Result{{Msg: chat.Message{Room: "b", Seq: 7}}}, nil)
-	if m, err := kept.Wait(ctx, "test: append"); err != nil || m.Seq != 7 {
+	answer(batch, []chat.Message{{Room: "b", Seq: 7}}, nil)
+	if m, err := kept.wait(ctx, "test: append"); err != nil || m.Seq != 7 {
 		t.Fatalf("claimed request after its context ended: %+v %v", m, err)
 	}
-	failed := NewRequest(chat.Draft{Room: "c"})
+	failed := newRequest(chat.Draft{Room: "c"})
 	boom := errors.New("boom")
-	Answer(Claim([]*Request{failed}), make([]Result, 1), boom)
-	if _, err := failed.Wait(context.Background(), "test: append"); !errors.Is(err, boom) {
+	answer(claim([]*request{failed}), make([]chat.Message, 1), boom)
+	if _, err := failed.wait(context.Background(), "test: append"); !errors.Is(err, boom) {
 		t.Fatalf("failed batch: %v", err)
 	}
 }

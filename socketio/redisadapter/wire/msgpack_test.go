@@ -1,4 +1,4 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/socketio/parser"
 )
 
@@ -178,13 +177,13 @@ func TestMalformed(t *testing.T) {
 		bytes.Repeat([]byte{0x91}, maxDepth+10),
 	} {
 		r := reader{b: in}
-		if _, _, err := r.appendMsgpackJSON(nil, nil); !errors.Is(err, errMsgpack) {
-			t.Errorf("% x: err = %v, want errMsgpack", in[:min(len(in), 8)], err)
+		if _, _, err := r.appendMsgpackJSON(nil, nil); !errors.Is(err, ErrMalformed) {
+			t.Errorf("% x: err = %v, want ErrMalformed", in[:min(len(in), 8)], err)
 		}
 	}
 	for _, in := range []string{``, `[1,]`, `{"a"}`, `"\x01"`, `[1] 2`, `nul`, `"\u12"`, `{"_placeholder":true,"num":3}`} {
-		if _, err := appendJSON(nil, []byte(in), [][]byte{{1}}); !errors.Is(err, errMsgpack) {
-			t.Errorf("%q: err = %v, want errMsgpack", in, err)
+		if _, err := appendJSON(nil, []byte(in), [][]byte{{1}}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: err = %v, want ErrMalformed", in, err)
 		}
 	}
 }
@@ -219,24 +218,24 @@ func TestBroadcastMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &parser.Packet{Type: parser.Event, Namespace: "/chat", Data: data, Attachments: att}
-	opts := socketio.BroadcastOptions{Rooms: []string{"a", "b", "a"}, Except: []string{"c"}, Volatile: true}
-	msg, err := encodeBroadcast("node1", p, opts)
+	opts := Opts{Rooms: []string{"a", "b", "a"}, Except: []string{"c"}, Volatile: true}
+	msg, err := EncodeBroadcast("node1", p, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if uid, err := broadcastUID(msg); err != nil || uid != "node1" {
+	if uid, err := BroadcastUID(msg); err != nil || uid != "node1" {
 		t.Fatalf("uid %q %v", uid, err)
 	}
-	m, err := decodeBroadcast(msg)
+	m, err := DecodeBroadcast(msg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.uid != "node1" || m.packet.Namespace != "/chat" || string(m.packet.Data) != string(data) ||
-		len(m.packet.Attachments) != 2 || !bytes.Equal(m.packet.Attachments[1], []byte{3}) {
-		t.Fatalf("packet %+v data %s", m.packet, m.packet.Data)
+	if m.UID != "node1" || m.Packet.Namespace != "/chat" || string(m.Packet.Data) != string(data) ||
+		len(m.Packet.Attachments) != 2 || !bytes.Equal(m.Packet.Attachments[1], []byte{3}) {
+		t.Fatalf("packet %+v data %s", m.Packet, m.Packet.Data)
 	}
-	if !slices.Equal(m.opts.Rooms, []string{"a", "b"}) || !slices.Equal(m.opts.Except, []string{"c"}) || !m.opts.Volatile || m.opts.Local {
-		t.Fatalf("opts %+v", m.opts)
+	if !slices.Equal(m.Opts.Rooms, []string{"a", "b"}) || !slices.Equal(m.Opts.Except, []string{"c"}) || !m.Opts.Volatile || m.Opts.Local {
+		t.Fatalf("opts %+v", m.Opts)
 	}
 }
 
@@ -247,36 +246,36 @@ func TestGoldenNodeMessages(t *testing.T) {
 	for _, c := range loadGolden(t) {
 		cases[c.Name] = c
 	}
-	m, err := decodeBroadcast(unhex(t, cases["emitter"].Hex))
+	m, err := DecodeBroadcast(unhex(t, cases["emitter"].Hex))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.uid != "emitter" || m.packet.Namespace != "/admin" || string(m.packet.Data) != `["news",{"n":1}]` ||
-		len(m.opts.Rooms) != 0 || !slices.Equal(m.opts.Except, []string{"x", "y"}) || !m.opts.Volatile {
-		t.Fatalf("emitter message: %+v %s %+v", m, m.packet.Data, m.opts)
+	if m.UID != "emitter" || m.Packet.Namespace != "/admin" || string(m.Packet.Data) != `["news",{"n":1}]` ||
+		len(m.Opts.Rooms) != 0 || !slices.Equal(m.Opts.Except, []string{"x", "y"}) || !m.Opts.Volatile {
+		t.Fatalf("emitter message: %+v %s %+v", m, m.Packet.Data, m.Opts)
 	}
-	req, err := decodeRequest(unhex(t, cases["request"].Hex))
+	req, err := DecodeRequest(unhex(t, cases["request"].Hex))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if req.UID != "u1" || req.RequestID != "r1" || req.Type != reqBroadcast || req.timeout != 1000 ||
-		string(req.packet.Data) != `["ev",{"_placeholder":true,"num":0}]` || string(req.packet.Attachments[0]) != "ab" ||
-		!slices.Equal(req.bopts.Except, []string{"e"}) {
+	if req.UID != "u1" || req.RequestID != "r1" || req.Type != TypeBroadcast || req.Timeout != 1000 ||
+		string(req.Packet.Data) != `["ev",{"_placeholder":true,"num":0}]` || string(req.Packet.Attachments[0]) != "ab" ||
+		!slices.Equal(req.BroadcastOpts.Except, []string{"e"}) {
 		t.Fatalf("request: %+v", req)
 	}
-	res, err := decodeResponse(unhex(t, cases["ack"].Hex))
+	res, err := DecodeResponse(unhex(t, cases["ack"].Hex))
 	if err != nil {
 		t.Fatal(err)
 	}
-	args, err := parser.DecodeArgs(res.ack, res.attachments)
-	if err != nil || res.Type != reqBroadcastAck || res.RequestID != "r1" || len(args) != 1 {
+	args, err := parser.DecodeArgs(res.Ack, res.Attachments)
+	if err != nil || res.Type != TypeBroadcastAck || res.RequestID != "r1" || len(args) != 1 {
 		t.Fatalf("ack response: %+v %v %v", res, args, err)
 	}
 	if v := args[0].(map[string]any); v["ok"] != true || !bytes.Equal(v["blob"].([]byte), []byte{255}) {
 		t.Fatalf("ack value %v", v)
 	}
 	// Banter's own BROADCAST_ACK for the same answer is what notepack wrote.
-	ours, err := encodeBroadcastAck("r1", []any{map[string]any{"blob": []byte{255}, "ok": true}})
+	ours, err := EncodeBroadcastAck("r1", []any{map[string]any{"blob": []byte{255}, "ok": true}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,55 +1,46 @@
-package redisadapter
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
-	"time"
 
-	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/socketio/parser"
 )
 
-// The messages of @socket.io/redis-adapter 8.x (lib/index.ts), pure
-// encoders and decoders.
-//
-// Broadcasts go to key#nsp# (key#nsp#room# when exactly one room is
-// targeted) as MessagePack [uid, packet, opts] with packet {type, data,
-// nsp} and opts {rooms, except, flags}. Requests go to key-request#nsp# as
-// JSON, except BROADCAST (a broadcast with acknowledgements), which is
-// MessagePack because its packet may hold binary. Responses go to
-// key-response#nsp# (or key-response#nsp#uid# with
-// publishOnSpecificResponseChannel) as JSON, except BROADCAST_ACK
-// (MessagePack). A reader tells them apart by the first byte: '{' is JSON.
-
-// Request types (RequestType in lib/index.ts).
+// Request and response types (RequestType in lib/index.ts).
 const (
-	reqSockets = iota
-	reqAllRooms
-	reqRemoteJoin
-	reqRemoteLeave
-	reqRemoteDisconnect
-	reqRemoteFetch
-	reqServerSideEmit
-	reqBroadcast
-	reqBroadcastClientCount
-	reqBroadcastAck
+	TypeSockets = iota
+	TypeAllRooms
+	TypeRemoteJoin
+	TypeRemoteLeave
+	TypeRemoteDisconnect
+	TypeRemoteFetch
+	TypeServerSideEmit
+	TypeBroadcast
+	TypeBroadcastClientCount
+	TypeBroadcastAck
 )
 
-// broadcast is a decoded broadcast message.
-type broadcast struct {
-	uid    string
-	packet *parser.Packet
-	opts   socketio.BroadcastOptions
+// Opts are a broadcast's options, as socketio.BroadcastOptions (the same
+// fields: the adapter converts one into the other).
+type Opts struct {
+	Rooms    []string // empty: every socket of the namespace
+	Except   []string // sockets in any of these rooms are skipped
+	Volatile bool     // may be dropped for a client with a backlog
+	Local    bool     // this node only (never set by a decoded message)
 }
 
-// encodeBroadcast writes [uid, packet, opts] for a broadcast of p (an
+// Broadcast is a decoded broadcast message.
+type Broadcast struct {
+	UID    string
+	Packet *parser.Packet
+	Opts   Opts
+}
+
+// EncodeBroadcast writes [uid, packet, opts] for a broadcast of p (an
 // EVENT whose Data is the JSON array [event, args...]).
-func encodeBroadcast(uid string, p *parser.Packet, opts socketio.BroadcastOptions) ([]byte, error) {
+func EncodeBroadcast(uid string, p *parser.Packet, opts Opts) ([]byte, error) {
 	b := make([]byte, 0, 32+len(uid)+len(p.Data)+attachmentsLen(p.Attachments))
 	b = appendArrayHeader(b, 3)
 	b = appendStr(b, uid)
@@ -86,12 +77,12 @@ func appendPacket(b []byte, p *parser.Packet) ([]byte, error) {
 
 // appendOpts writes {rooms, except, flags}. timeout (milliseconds, 0 for
 // none) is the broadcast-with-ack flag.
-func appendOpts(b []byte, opts socketio.BroadcastOptions, timeout int64) []byte {
+func appendOpts(b []byte, opts Opts, timeout int64) []byte {
 	b = appendMapHeader(b, 3)
 	b = appendStr(b, "rooms")
-	b = appendStrings(b, dedup(opts.Rooms))
+	b = appendStrings(b, Dedup(opts.Rooms))
 	b = appendStr(b, "except")
-	b = appendStrings(b, dedup(opts.Except))
+	b = appendStrings(b, Dedup(opts.Except))
 	b = appendStr(b, "flags")
 	n := 0
 	if opts.Volatile {
@@ -112,8 +103,8 @@ func appendOpts(b []byte, opts socketio.BroadcastOptions, timeout int64) []byte 
 	return b
 }
 
-// dedup returns ss without repeated names, in order (Node sends Sets).
-func dedup(ss []string) []string {
+// Dedup returns ss without repeated names, in order (Node sends Sets).
+func Dedup(ss []string) []string {
 	if len(ss) < 2 {
 		return ss
 	}
@@ -128,9 +119,9 @@ func dedup(ss []string) []string {
 	return out
 }
 
-// broadcastUID returns the uid of a broadcast message without decoding the
+// BroadcastUID returns the uid of a broadcast message without decoding the
 // rest, so a node drops its own publications cheaply.
-func broadcastUID(msg []byte) (string, error) {
+func BroadcastUID(msg []byte) (string, error) {
 	r := reader{b: msg}
 	if n, err := r.arrayLen(); err != nil {
 		return "", err
@@ -140,8 +131,8 @@ func broadcastUID(msg []byte) (string, error) {
 	return r.key()
 }
 
-// decodeBroadcast decodes [uid, packet, opts].
-func decodeBroadcast(msg []byte) (*broadcast, error) {
+// DecodeBroadcast decodes [uid, packet, opts].
+func DecodeBroadcast(msg []byte) (*Broadcast, error) {
 	r := reader{b: msg}
 	n, err := r.arrayLen()
 	if err != nil {
@@ -150,14 +141,14 @@ func decodeBroadcast(msg []byte) (*broadcast, error) {
 	if n != 3 {
 		return nil, malformed("broadcast: %d elements, want [uid, packet, opts]", n)
 	}
-	m := &broadcast{}
-	if m.uid, err = r.key(); err != nil {
+	m := &Broadcast{}
+	if m.UID, err = r.key(); err != nil {
 		return nil, err
 	}
-	if m.packet, err = r.packet(); err != nil {
+	if m.Packet, err = r.packet(); err != nil {
 		return nil, err
 	}
-	if m.opts, _, err = r.opts(); err != nil {
+	if m.Opts, _, err = r.opts(); err != nil {
 		return nil, err
 	}
 	if r.i != len(msg) {
@@ -215,7 +206,7 @@ func (r *reader) packet() (*parser.Packet, error) {
 
 // opts reads {rooms, except, flags}; timeout is flags.timeout in
 // milliseconds (0 when absent).
-func (r *reader) opts() (opts socketio.BroadcastOptions, timeout int64, err error) {
+func (r *reader) opts() (opts Opts, timeout int64, err error) {
 	if r.isNil() {
 		return opts, 0, nil
 	}
@@ -245,7 +236,7 @@ func (r *reader) opts() (opts socketio.BroadcastOptions, timeout int64, err erro
 	return opts, timeout, nil
 }
 
-func (r *reader) flags(opts *socketio.BroadcastOptions) (timeout int64, err error) {
+func (r *reader) flags(opts *Opts) (timeout int64, err error) {
 	if r.isNil() {
 		return 0, nil
 	}
@@ -277,10 +268,12 @@ func (r *reader) flags(opts *socketio.BroadcastOptions) (timeout int64, err erro
 	return timeout, nil
 }
 
-// roomList is a JSON array of room names; Node allows numbers too.
-type roomList []string
+// RoomList is a JSON array of room names; Node allows numbers too.
+type RoomList []string
 
-func (l *roomList) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON reads room names, numbers written as JavaScript prints
+// them.
+func (l *RoomList) UnmarshalJSON(b []byte) error {
 	var raw []json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		return err
@@ -302,54 +295,57 @@ func (l *roomList) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// wireOpts is opts in a JSON request.
-type wireOpts struct {
-	Rooms  roomList `json:"rooms"`
-	Except roomList `json:"except"`
+// RequestOpts are a JSON request's opts.
+type RequestOpts struct {
+	Rooms  RoomList `json:"rooms"`
+	Except RoomList `json:"except"`
 }
 
-func toWireOpts(o socketio.BroadcastOptions) *wireOpts {
-	w := &wireOpts{Rooms: dedup(o.Rooms), Except: dedup(o.Except)}
+// NewRequestOpts returns o as a request's opts: sets as arrays, never null.
+func NewRequestOpts(o Opts) *RequestOpts {
+	w := &RequestOpts{Rooms: Dedup(o.Rooms), Except: Dedup(o.Except)}
 	if w.Rooms == nil {
-		w.Rooms = roomList{}
+		w.Rooms = RoomList{}
 	}
 	if w.Except == nil {
-		w.Except = roomList{}
+		w.Except = RoomList{}
 	}
 	return w
 }
 
-func (w *wireOpts) broadcastOptions() socketio.BroadcastOptions {
+// Opts returns the rooms to target and skip (none for nil).
+func (w *RequestOpts) Opts() Opts {
 	if w == nil {
-		return socketio.BroadcastOptions{}
+		return Opts{}
 	}
-	return socketio.BroadcastOptions{Rooms: w.Rooms, Except: w.Except}
+	return Opts{Rooms: w.Rooms, Except: w.Except}
 }
 
-// request is any message of the request channel.
-type request struct {
+// Request is any message of the request channel.
+type Request struct {
 	UID       string          `json:"uid,omitempty"`
 	RequestID string          `json:"requestId,omitempty"`
 	Type      int             `json:"type"`
-	Rooms     roomList        `json:"rooms,omitempty"` // SOCKETS: targets; REMOTE_JOIN/LEAVE: rooms to join/leave
-	Opts      *wireOpts       `json:"opts,omitempty"`
+	Rooms     RoomList        `json:"rooms,omitempty"` // SOCKETS: targets; REMOTE_JOIN/LEAVE: rooms to join/leave
+	Opts      *RequestOpts    `json:"opts,omitempty"`
 	SID       string          `json:"sid,omitempty"` // REMOTE_JOIN/LEAVE/DISCONNECT of one socket (older peers)
 	Room      string          `json:"room,omitempty"`
 	Close     bool            `json:"close,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"` // SERVER_SIDE_EMIT: [event, args...]
 
-	// BROADCAST (MessagePack only): the packet, its options and timeout.
-	packet  *parser.Packet
-	bopts   socketio.BroadcastOptions
-	timeout int64
+	// BROADCAST (MessagePack only): the packet, its options and its
+	// timeout in milliseconds (0: none).
+	Packet        *parser.Packet `json:"-"`
+	BroadcastOpts Opts           `json:"-"`
+	Timeout       int64          `json:"-"`
 }
 
-// decodeRequest decodes a JSON or MessagePack request.
-func decodeRequest(msg []byte) (*request, error) {
+// DecodeRequest decodes a JSON or MessagePack request.
+func DecodeRequest(msg []byte) (*Request, error) {
 	if len(msg) > 0 && msg[0] == '{' {
-		req := request{Type: -1} // a request without a type is of no known type
+		req := Request{Type: -1} // a request without a type is of no known type
 		if err := json.Unmarshal(msg, &req); err != nil {
-			return nil, fmt.Errorf("%w: request: %v", errMsgpack, err)
+			return nil, fmt.Errorf("%w: request: %v", ErrMalformed, err)
 		}
 		return &req, nil
 	}
@@ -358,7 +354,7 @@ func decodeRequest(msg []byte) (*request, error) {
 	if err != nil {
 		return nil, fmt.Errorf("request: %w", err)
 	}
-	req := &request{Type: -1}
+	req := &Request{Type: -1}
 	for range n {
 		k, err := r.key()
 		if err != nil {
@@ -374,9 +370,9 @@ func decodeRequest(msg []byte) (*request, error) {
 			f, err = r.number()
 			req.Type = int(f)
 		case "packet":
-			req.packet, err = r.packet()
+			req.Packet, err = r.packet()
 		case "opts":
-			req.bopts, req.timeout, err = r.opts()
+			req.BroadcastOpts, req.Timeout, err = r.opts()
 		default:
 			// Other requests in MessagePack (a custom Node parser): take
 			// them through JSON.
@@ -395,7 +391,7 @@ func decodeRequest(msg []byte) (*request, error) {
 	return req, nil
 }
 
-func (req *request) setJSONField(k string, js []byte) error {
+func (req *Request) setJSONField(k string, js []byte) error {
 	switch k {
 	case "rooms":
 		return json.Unmarshal(js, &req.Rooms)
@@ -411,8 +407,9 @@ func (req *request) setJSONField(k string, js []byte) error {
 	return nil
 }
 
-// encodeBroadcastRequest writes a BROADCAST request (MessagePack).
-func encodeBroadcastRequest(uid, requestID string, p *parser.Packet, opts socketio.BroadcastOptions, timeout int64) ([]byte, error) {
+// EncodeBroadcastRequest writes a BROADCAST request (MessagePack);
+// timeout is in milliseconds (0: none).
+func EncodeBroadcastRequest(uid, requestID string, p *parser.Packet, opts Opts, timeout int64) ([]byte, error) {
 	b := make([]byte, 0, 64+len(p.Data)+attachmentsLen(p.Attachments))
 	b = appendMapHeader(b, 5)
 	b = appendStr(b, "uid")
@@ -420,7 +417,7 @@ func encodeBroadcastRequest(uid, requestID string, p *parser.Packet, opts socket
 	b = appendStr(b, "requestId")
 	b = appendStr(b, requestID)
 	b = appendStr(b, "type")
-	b = appendInt(b, reqBroadcast)
+	b = appendInt(b, TypeBroadcast)
 	b = appendStr(b, "packet")
 	b, err := appendPacket(b, p)
 	if err != nil {
@@ -430,26 +427,27 @@ func encodeBroadcastRequest(uid, requestID string, p *parser.Packet, opts socket
 	return appendOpts(b, opts, timeout), nil
 }
 
-// response is any message of the response channels.
-type response struct {
+// Response is any message of the response channels.
+type Response struct {
 	Type        int             `json:"type,omitempty"`
 	RequestID   string          `json:"requestId"`
-	Sockets     json.RawMessage `json:"sockets,omitempty"` // SOCKETS: ids; REMOTE_FETCH: wireSockets
-	Rooms       roomList        `json:"rooms,omitempty"`   // ALL_ROOMS
+	Sockets     json.RawMessage `json:"sockets,omitempty"` // SOCKETS: ids; REMOTE_FETCH: Sockets
+	Rooms       RoomList        `json:"rooms,omitempty"`   // ALL_ROOMS
 	ClientCount int             `json:"clientCount,omitempty"`
 	Data        json.RawMessage `json:"data,omitempty"` // SERVER_SIDE_EMIT answer
 
 	// BROADCAST_ACK: the client's answer ([arg] as JSON, or nil when
 	// the client answered nothing) and its attachments.
-	ack         json.RawMessage
-	attachments [][]byte
+	Ack         json.RawMessage `json:"-"`
+	Attachments [][]byte        `json:"-"`
 }
 
-func decodeResponse(msg []byte) (*response, error) {
-	var res response
+// DecodeResponse decodes a JSON or MessagePack response.
+func DecodeResponse(msg []byte) (*Response, error) {
+	var res Response
 	if len(msg) > 0 && msg[0] == '{' {
 		if err := json.Unmarshal(msg, &res); err != nil {
-			return nil, fmt.Errorf("%w: response: %v", errMsgpack, err)
+			return nil, fmt.Errorf("%w: response: %v", ErrMalformed, err)
 		}
 		return &res, nil
 	}
@@ -472,8 +470,8 @@ func decodeResponse(msg []byte) (*response, error) {
 			res.RequestID, err = r.key()
 		case "packet":
 			var js []byte
-			js, res.attachments, err = r.appendMsgpackJSON([]byte{'['}, nil)
-			res.ack = append(js, ']')
+			js, res.Attachments, err = r.appendMsgpackJSON([]byte{'['}, nil)
+			res.Ack = append(js, ']')
 		case "clientCount":
 			var f float64
 			f, err = r.number()
@@ -498,9 +496,9 @@ func decodeResponse(msg []byte) (*response, error) {
 	return &res, nil
 }
 
-// encodeBroadcastAck writes a BROADCAST_ACK response: the first argument
+// EncodeBroadcastAck writes a BROADCAST_ACK response: the first argument
 // of a client's answer (Node's adapter keeps only that one).
-func encodeBroadcastAck(requestID string, args []any) ([]byte, error) {
+func EncodeBroadcastAck(requestID string, args []any) ([]byte, error) {
 	b := make([]byte, 0, 64)
 	n := 2
 	if len(args) > 0 {
@@ -508,7 +506,7 @@ func encodeBroadcastAck(requestID string, args []any) ([]byte, error) {
 	}
 	b = appendMapHeader(b, n)
 	b = appendStr(b, "type")
-	b = appendInt(b, reqBroadcastAck)
+	b = appendInt(b, TypeBroadcastAck)
 	b = appendStr(b, "requestId")
 	b = appendStr(b, requestID)
 	if len(args) > 0 {
@@ -526,118 +524,30 @@ func encodeBroadcastAck(requestID string, args []any) ([]byte, error) {
 	return b, nil
 }
 
-// wireSocket is a socket in a REMOTE_FETCH response.
-type wireSocket struct {
-	ID        string        `json:"id"`
-	Handshake wireHandshake `json:"handshake"`
-	Rooms     roomList      `json:"rooms"`
-	Data      any           `json:"data,omitempty"`
+// Socket is a socket in a REMOTE_FETCH response.
+type Socket struct {
+	ID        string    `json:"id"`
+	Handshake Handshake `json:"handshake"`
+	Rooms     RoomList  `json:"rooms"`
+	Data      any       `json:"data,omitempty"`
 }
 
-// wireHandshake is Node's socket.handshake.
-type wireHandshake struct {
+// Handshake is Node's socket.handshake.
+type Handshake struct {
 	Headers map[string]any `json:"headers"`
-	Time    string         `json:"time"`
+	Time    string         `json:"time"` // as JavaScript's Date.prototype.toString
 	Address string         `json:"address"`
 	XDomain bool           `json:"xdomain"`
 	Secure  bool           `json:"secure"`
-	Issued  float64        `json:"issued"`
+	Issued  float64        `json:"issued"` // Unix milliseconds
 	URL     string         `json:"url"`
 	Query   map[string]any `json:"query"`
 	Auth    map[string]any `json:"auth"`
 }
 
-// jsDateString formats t as JavaScript's Date.prototype.toString.
-func jsDateString(t time.Time) string {
-	return t.Format("Mon Jan 02 2006 15:04:05 GMT-0700") + " (" + t.Format("MST") + ")"
-}
-
-func toWireSocket(s *socketio.RemoteSocket) wireSocket {
-	h := s.Handshake
-	headers := make(map[string]any, len(h.Headers))
-	for k, v := range h.Headers {
-		// As Node's IncomingMessage.headers: lower case, repeated
-		// headers joined, set-cookie kept as a list.
-		switch k = strings.ToLower(k); k {
-		case "set-cookie":
-			headers[k] = v
-		case "cookie":
-			headers[k] = strings.Join(v, "; ")
-		default:
-			headers[k] = strings.Join(v, ", ")
-		}
-	}
-	query := make(map[string]any, len(h.Query))
-	for k, v := range h.Query {
-		if len(v) == 1 {
-			query[k] = v[0]
-		} else {
-			query[k] = v
-		}
-	}
-	auth := h.Auth
-	if auth == nil {
-		auth = map[string]any{}
-	}
-	rooms := s.Rooms
-	if rooms == nil {
-		rooms = []string{}
-	}
-	return wireSocket{
-		ID: s.ID,
-		Handshake: wireHandshake{
-			Headers: headers, Time: jsDateString(h.Time), Address: h.Address, XDomain: h.XDomain,
-			Secure: h.Secure, Issued: float64(h.Time.UnixMilli()), URL: h.URL, Query: query, Auth: auth,
-		},
-		Rooms: rooms,
-		Data:  s.Data,
-	}
-}
-
-func (w *wireSocket) remoteSocket() *socketio.RemoteSocket {
-	h := w.Handshake
-	headers := make(http.Header, len(h.Headers))
-	for k, v := range h.Headers {
-		headers[http.CanonicalHeaderKey(k)] = stringValues(v)
-	}
-	query := make(url.Values, len(h.Query))
-	for k, v := range h.Query {
-		query[k] = stringValues(v)
-	}
-	return &socketio.RemoteSocket{
-		ID: w.ID,
-		Handshake: socketio.HandshakeInfo{
-			Headers: headers, Time: time.UnixMilli(int64(h.Issued)), Address: h.Address,
-			XDomain: h.XDomain, Secure: h.Secure, URL: h.URL, Query: query, Auth: h.Auth,
-		},
-		Rooms: w.Rooms,
-		Data:  w.Data,
-	}
-}
-
-// stringValues turns a header or query value (a string or an array of
-// them) into a list.
-func stringValues(v any) []string {
-	switch x := v.(type) {
-	case string:
-		return []string{x}
-	case []any:
-		out := make([]string, 0, len(x))
-		for _, e := range x {
-			out = append(out, fmt.Sprint(e))
-		}
-		return out
-	case nil:
-		return nil
-	case float64:
-		return []string{strconv.FormatFloat(x, 'f', -1, 64)}
-	}
-	return []string{fmt.Sprint(v)}
-}
-
-// encodeJSON marshals a JSON request or response without HTML escaping
+// EncodeJSON marshals a JSON request or response without HTML escaping
 // (as JSON.stringify).
-func encodeJSON(v any) ([]byte, error) {
+func EncodeJSON(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
