@@ -20,9 +20,15 @@ type JoinOptions struct {
 // Seq <= LastSeq is history (ask with History/Since); every message after
 // LastSeq reaches the sink as an EventMessage, in order, once.
 type JoinResult struct {
-	Room     string    `json:"room"`
-	Members  []string  `json:"members"` // nicknames in the room (cluster-wide with a Roster), the joiner included
-	LastSeq  int64     `json:"lastSeq"`
+	Room string `json:"room"`
+	// Members are the nicknames in the room (cluster-wide with a Roster),
+	// the joiner included, sorted by NickKey; in a large room
+	// (Config.LargeRoom) only the first Config.MemberPage of them, and
+	// MoreMembers is set (Service.MemberPage lists the others).
+	Members     []string `json:"members"`
+	MemberCount int      `json:"memberCount"`
+	MoreMembers bool     `json:"moreMembers,omitempty"`
+	LastSeq     int64    `json:"lastSeq"`
 	Messages []Message `json:"messages"` // ascending; the latest page, or the catch-up page
 	// More: older messages exist before Messages (latest page), or newer
 	// ones up to LastSeq after it (catch-up: call Since again).
@@ -46,11 +52,12 @@ func (s *Session) Join(ctx context.Context, room string, opt JoinOptions) (JoinR
 	if err != nil {
 		return JoinResult{}, err
 	}
-	floor, members, err := s.join(ctx, name, 0)
+	floor, snap, err := s.join(ctx, name, 0)
 	if err != nil {
 		return JoinResult{}, err
 	}
-	res := JoinResult{Room: name, Members: members, LastSeq: floor, Messages: []Message{}}
+	res := JoinResult{Room: name, Members: snap.names, MemberCount: snap.count, MoreMembers: snap.more,
+		LastSeq: floor, Messages: []Message{}}
 	var msgs []Message
 	switch {
 	case opt.CatchUp && opt.After < floor:
@@ -73,31 +80,35 @@ func (s *Session) Join(ctx context.Context, room string, opt JoinOptions) (JoinR
 // join adds the session to room (canonical) and returns the snapshot floor
 // and the members. at > 0 starts a new room's sequencer at that Seq (see
 // onDMNotice).
-func (s *Session) join(ctx context.Context, name string, at int64) (int64, []string, error) {
+func (s *Session) join(ctx context.Context, name string, at int64) (int64, memberSnapshot, error) {
 	svc := s.svc
 	if err := s.lockOpen(); err != nil {
-		return 0, nil, err
+		return 0, memberSnapshot{}, err
 	}
 	if !s.mayReadLocked(name) {
 		svc.mu.Unlock()
-		return 0, nil, readForbidden(name)
+		return 0, memberSnapshot{}, readForbidden(name)
 	}
 	if r := s.rooms[name]; r != nil { // already a member
 		r.mu.Lock()
 		floor := r.next - 1
+		snap := r.snapshotLocked()
 		r.mu.Unlock()
-		members := r.memberNicks()
 		svc.mu.Unlock()
-		return floor, svc.withRemoteMembers(name, members), nil
+		if !snap.more {
+			snap.names = svc.withRemoteMembers(name, snap.names)
+			snap.count = len(snap.names)
+		}
+		return floor, snap, nil
 	}
 	if at == 0 && len(s.rooms) >= svc.cfg.MaxRoomsPerSession {
 		svc.mu.Unlock()
-		return 0, nil, ErrTooManyRooms
+		return 0, memberSnapshot{}, ErrTooManyRooms
 	}
 	r, err := svc.roomLocked(name)
 	svc.mu.Unlock()
 	if err != nil {
-		return 0, nil, err
+		return 0, memberSnapshot{}, err
 	}
 	// Outside the lock: this may read the Store.
 	err = r.initSeq(ctx, at)
@@ -114,28 +125,29 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, []str
 		if err == errJoinedMeanwhile {
 			return s.join(ctx, name, at)
 		}
-		return 0, nil, err
+		return 0, memberSnapshot{}, err
 	}
 	s.rooms[name] = r
 	floor, first := r.addMember(s)
-	members := r.memberNicks()
+	snap := r.snapshot()
 	nick := s.nick
 	svc.mu.Unlock()
 	if svc.roster != nil {
-		members = s.rosterJoin(ctx, name, nick, members, at > 0)
+		snap = s.rosterJoin(ctx, r, nick, snap, at > 0)
 	}
 	if first { // another session of the user was there already: no news
 		svc.publish(ctx, name, presenceEvent(name, nick, PresenceJoined, ""))
 	}
-	return floor, members, nil
+	return floor, snap, nil
 }
 
 // rosterJoin records the membership with the Roster and adds the other
-// nodes' members to local. inBus: called from a Bus handler (a DM
-// auto-join), which must not wait for the network: recorded in the
-// background, members not asked.
-func (s *Session) rosterJoin(ctx context.Context, room, nick string, local []string, inBus bool) []string {
+// nodes' members to the snapshot (a large room's: their count). inBus:
+// called from a Bus handler (a DM auto-join), which must not wait for the
+// network: recorded in the background, members not asked.
+func (s *Session) rosterJoin(ctx context.Context, r *room, nick string, snap memberSnapshot, inBus bool) memberSnapshot {
 	svc := s.svc
+	room := r.name
 	record := func(ctx context.Context) []string {
 		pctx, cancel := rosterCtx(ctx)
 		defer cancel()
@@ -157,9 +169,25 @@ func (s *Session) rosterJoin(ctx context.Context, room, nick string, local []str
 	}
 	if inBus {
 		go svc.runTracked(func() { record(context.Background()) })
-		return local
+		return snap
 	}
-	return mergeNicks(local, record(ctx))
+	others := record(ctx)
+	r.mu.Lock()
+	remote := 0
+	for _, n := range others {
+		if _, here := r.nicks[NickKey(n)]; !here {
+			remote++
+		}
+	}
+	r.pres.remote = remote // the Roster's answer is the freshest count
+	count := r.usersLocked()
+	r.mu.Unlock()
+	if snap.more {
+		snap.count = count
+		return snap
+	}
+	names := mergeNicks(snap.names, others)
+	return memberSnapshot{names: names, count: len(names)}
 }
 
 var errJoinedMeanwhile = Errorf(CodeInternal, "joined meanwhile")

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -37,6 +36,7 @@ type room struct {
 	typing    map[string]typist // NickKey → typist
 	typTimer  *time.Timer
 	typNextAt time.Time
+	pres      roomPresence // large rooms (roompresence.go)
 }
 
 type typist struct {
@@ -69,6 +69,7 @@ func (r *room) close() {
 	if r.typTimer != nil {
 		r.typTimer.Stop()
 	}
+	r.stopPresenceTimerLocked()
 	clear(r.pending)
 }
 
@@ -139,21 +140,20 @@ func (r *room) renameMember(oldKey, newKey string) {
 	}
 }
 
-// memberNicks is called with svc.mu held (nicknames are guarded by it).
-// A user with several sessions in the room is listed once.
+// snapshot returns the member snapshot of a join result. Called with
+// svc.mu held (nicknames are guarded by it).
+func (r *room) snapshot() memberSnapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshotLocked()
+}
+
+// memberNicks lists this node's members, once each, sorted by NickKey.
+// Called with svc.mu held (nicknames are guarded by it).
 func (r *room) memberNicks() []string {
 	r.mu.Lock()
-	out := make([]string, 0, len(r.nicks))
-	seen := make(map[string]bool, len(r.nicks))
-	for m := range r.members {
-		if k := NickKey(m.nick); !seen[k] {
-			seen[k] = true
-			out = append(out, m.nick)
-		}
-	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(NickKey(a), NickKey(b)) })
-	return out
+	defer r.mu.Unlock()
+	return r.localNicksLocked()
 }
 
 // onEvent is the room's Bus handler.
@@ -167,7 +167,9 @@ func (r *room) onEvent(ev *Event) {
 	case EventMessage:
 		r.onMessageLocked(ev)
 	case EventPresence:
-		r.broadcastLocked(ev)
+		if !r.onPresenceLocked(ev) { // a large room counts instead
+			r.broadcastLocked(ev)
+		}
 		if p := ev.Presence; p.Action != PresenceJoined {
 			old := p.Nickname
 			if p.Action == PresenceRenamed {
@@ -329,11 +331,12 @@ func (r *room) setTypingLocked(nick string, active bool) {
 		delete(r.typing, key)
 	}
 	if was != active {
-		r.broadcastTypingLocked()
+		r.typingChangedLocked()
 	}
 }
 
-func (r *room) broadcastTypingLocked() {
+// sendTypingLocked tells the members who is typing.
+func (r *room) sendTypingLocked() {
 	if len(r.members) == 0 {
 		return
 	}
@@ -383,6 +386,6 @@ func (r *room) expireTyping() {
 		r.armTypingLocked(next)
 	}
 	if changed {
-		r.broadcastTypingLocked()
+		r.typingChangedLocked()
 	}
 }

@@ -130,7 +130,9 @@ func (s *Service) onNodeGone(g Gone) {
 	s.runTracked(func() {
 		ctx := context.Background()
 		for _, m := range g.Members {
-			s.publish(ctx, m.Room, presenceEvent(m.Room, m.Nickname, PresenceLeft, ""))
+			ev := presenceEvent(m.Room, m.Nickname, PresenceLeft, "")
+			ev.remoteUser = true
+			s.publish(ctx, m.Room, ev)
 		}
 		for _, u := range g.Users {
 			s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})

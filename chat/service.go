@@ -56,6 +56,21 @@ type Config struct {
 	// (concurrent senders, or a lost Bus publication) is held before the
 	// missing ones are read from the Store. Default 200ms.
 	GapWait time.Duration
+	// LargeRoom is the number of users above which a room is large: its
+	// members no longer get a presence event for every user who joins or
+	// leaves (N users joining a room would cost N² of them), but an
+	// EventMembers with the count, at most once per PresenceWindow, and
+	// join results carry the first MemberPage members (Members lists them
+	// all on demand). A room is small again at half of it. Default
+	// 200.
+	LargeRoom int
+	// PresenceWindow is the shortest interval between two member counts
+	// of a large room (and between two typing lists of it). Default 1s.
+	PresenceWindow time.Duration
+	// MemberPage is how many members a join result of a large room lists
+	// (sorted by NickKey), and the most Service.MemberPage returns at
+	// once. Default 100.
+	MemberPage int
 	// Now is the clock for rate limiting and timestamps. Default time.Now.
 	Now func() time.Time
 	// Authenticator verifies tokens (Service.Authenticate). nil: tokens
@@ -107,6 +122,15 @@ func (c Config) withDefaults() (Config, error) {
 	c.PageLimit = min(c.PageLimit, c.MaxPageLimit)
 	if c.GapWait <= 0 {
 		c.GapWait = 200 * time.Millisecond
+	}
+	if c.LargeRoom <= 0 {
+		c.LargeRoom = 200
+	}
+	if c.PresenceWindow <= 0 {
+		c.PresenceWindow = time.Second
+	}
+	if c.MemberPage <= 0 {
+		c.MemberPage = 100
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -286,6 +310,9 @@ func (s *Service) runTracked(f func()) {
 // action it reports already happened (a message is stored and acked), and
 // the receivers repair gaps from the Store.
 func (s *Service) publish(ctx context.Context, topic string, ev *Event) {
+	if ev.from == nil {
+		ev.from = s
+	}
 	if err := s.bus.Publish(context.WithoutCancel(ctx), topic, ev); err != nil {
 		s.stats.publishErrors.Add(1)
 		s.log.Warn("chat: bus publish failed", "topic", topic, "kind", ev.Kind.String(), "err", err)
