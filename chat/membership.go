@@ -25,11 +25,11 @@ type JoinResult struct {
 	// the joiner included, sorted by NickKey; in a large room
 	// (Config.LargeRoom) only the first Config.MemberPage of them, and
 	// MoreMembers is set (Service.MemberPage lists the others).
-	Members     []string `json:"members"`
-	MemberCount int      `json:"memberCount"`
-	MoreMembers bool     `json:"moreMembers,omitempty"`
-	LastSeq     int64    `json:"lastSeq"`
-	Messages []Message `json:"messages"` // ascending; the latest page, or the catch-up page
+	Members     []string  `json:"members"`
+	MemberCount int       `json:"memberCount"`
+	MoreMembers bool      `json:"moreMembers,omitempty"`
+	LastSeq     int64     `json:"lastSeq"`
+	Messages    []Message `json:"messages"` // ascending; the latest page, or the catch-up page
 	// More: older messages exist before Messages (latest page), or newer
 	// ones up to LastSeq after it (catch-up: call Since again).
 	More bool `json:"more"`
