@@ -79,8 +79,8 @@ func TestChatLineMode(t *testing.T) {
 
 	// A line that cannot be posted makes the exit status 1.
 	code, out, errOut = runChat(t, "/leave\norphan\n/nick\n/bogus\n", "--url", url, "--nick", "bot3", "--room", "general")
-	if code != exitFailure || !strings.Contains(out, "! no room") || !strings.Contains(out, "! usage: /nick NAME") ||
-		!strings.Contains(out, "! unknown command /bogus") || !strings.Contains(errOut, "orphan") {
+	if code != exitFailure || !strings.Contains(out, "! line 2 not sent: no room") || !strings.Contains(out, "! usage: /nick NAME") ||
+		!strings.Contains(out, "! unknown command /bogus") || !strings.Contains(errOut, "1 line not sent: line 2: no room") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	// Bad command lines and an unreachable server.
