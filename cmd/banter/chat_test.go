@@ -93,10 +93,10 @@ func TestChatLineMode(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	if code, _, errOut := runChat(t, "hi\n", "--url", dead, "--nick", "x", "--timeout", "300ms"); code != exitFailure || !strings.Contains(errOut, "cannot start a session") {
+	if code, _, errOut := runChat(t, "hi\n", "--url", dead, "--nick", "x", "--timeout", "300ms"); code != exitFailure || !strings.Contains(errOut, "cannot start a session") || !strings.Contains(errOut, "nothing is listening") {
 		t.Fatalf("unreachable: %d %s", code, errOut)
 	}
-	if code, _, errOut := runChat(t, "hi\n", "--url", url, "--nick", "Watcher"); code != exitFailure || !strings.Contains(errOut, "nickname_taken") {
+	if code, _, errOut := runChat(t, "hi\n", "--url", url, "--nick", "Watcher"); code != exitFailure || !strings.Contains(errOut, "nickname is already in use: choose another nickname") {
 		t.Fatalf("taken nickname: %d %s", code, errOut)
 	}
 }
