@@ -2,6 +2,8 @@ package chat
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -145,6 +147,43 @@ func NickKey(nickname string) string {
 	if ascii {
 		return strings.ToLower(nickname) // no allocation when already lower case
 	}
+	return cachedKey(nickname)
+}
+
+// keyCache remembers the keys of non-ASCII nicknames: folding costs a few
+// microseconds, and the same few nicknames are keyed again and again
+// (member lists, rate limits, DM rooms). It holds at most keyCacheSize
+// entries and starts afresh when full, so distinct nicknames sent by a
+// client cannot grow it.
+var keyCache atomic.Pointer[keyCacheMap]
+
+type keyCacheMap struct {
+	m sync.Map // nickname → key
+	n atomic.Int32
+}
+
+const keyCacheSize = 4096
+
+func cachedKey(nickname string) string {
+	c := keyCache.Load()
+	if c == nil {
+		keyCache.CompareAndSwap(nil, &keyCacheMap{})
+		c = keyCache.Load()
+	}
+	if k, ok := c.m.Load(nickname); ok {
+		return k.(string)
+	}
+	k := foldFixed(nickname)
+	if c.n.Add(1) > keyCacheSize {
+		keyCache.CompareAndSwap(c, &keyCacheMap{})
+	} else {
+		c.m.Store(strings.Clone(nickname), k) // not a slice of a larger buffer
+	}
+	return k
+}
+
+// foldFixed folds a nickname to its key.
+func foldFixed(nickname string) string {
 	k := foldKey(nickname)
 	// A mapped character's folded form can map again (rarely): stop at the
 	// fixed point so that NickKey(NickKey(s)) == NickKey(s).
