@@ -97,11 +97,8 @@ func checkNickRunes(s string) error {
 const zwj = '\u200d' // ZERO WIDTH JOINER
 
 // isBidiControl reports the characters that change the direction of the
-// text around them (Unicode's Bidi_Control property).
-func isBidiControl(r rune) bool {
-	return r == '\u061c' || r == '\u200e' || r == '\u200f' ||
-		r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069'
-}
+// text around them (U+202E…: Unicode's Bidi_Control property).
+func isBidiControl(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }
 
 // isInvisible reports characters that show nothing: format characters
 // (zero-width space, soft hyphen, tags…), the other default-ignorable code

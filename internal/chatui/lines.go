@@ -209,6 +209,10 @@ func (f *failures) err() error {
 // tooLarge is the local refusal of a message over the server's limit, worded
 // like the server's.
 func tooLarge(size, limit int) error {
+	if limit <= 0 { // a server that announced no limit: line mode's own bound
+		return &chatclient.Error{Code: "message_too_large",
+			Message: fmt.Sprintf("the line is %d bytes; line mode reads at most %d", size, keepBytes(0))}
+	}
 	return &chatclient.Error{Code: "message_too_large",
 		Message: fmt.Sprintf("the message is %d bytes; the server accepts at most %d", size, limit)}
 }

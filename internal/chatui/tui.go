@@ -209,6 +209,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				// take a chunk that spells a key name ("up", "left", "home")
 				// for that key.
 				insertRunes(&m.input, msg.Runes)
+				if slices.Contains(msg.Runes, '\n') || slices.Contains(msg.Runes, '\r') {
+					m.notice("", "* the line breaks of the paste became spaces: a message typed here is one line")
+				}
 			} else {
 				var cmd tea.Cmd
 				m.input, cmd = m.input.Update(msg)
