@@ -346,7 +346,7 @@ func storeErr(err error) error {
 }
 
 func (s *Service) checkMessage(text, clientID string) error {
-	if err := CheckText(text, s.cfg.MaxMessageBytes); err != nil {
+	if err := CheckMessageText(text, s.cfg.MaxMessageBytes); err != nil {
 		return err
 	}
 	return CheckClientID(clientID)
