@@ -22,8 +22,10 @@
 //
 // # Rules
 //
-// Nicknames (NormalizeNickname): 1-32 characters, trimmed, no control
-// characters, no ':'; unique among online users ignoring case (NickKey).
+// Nicknames (NormalizeNickname): 1-32 characters, trimmed, no control,
+// invisible or bidi characters, nothing like ':'; unique among online users
+// under NickKey, which folds case, compatibility forms and look-alike
+// characters (fullwidth, Cyrillic or Greek letters that look Latin).
 // Public rooms (NormalizeRoom): lowercased, [a-z0-9][a-z0-9_-]*, at most 64
 // bytes, created by their first join. DM rooms: "dm:<key>:<key>" of two
 // nickname keys in ascending order (DMRoom); only those two users may join
