@@ -63,7 +63,8 @@
 // reads messages lost on the Bus from the Store. A client that reconnects
 // joins with JoinOptions{CatchUp: true, After: lastSeenSeq} and pages with
 // Since until More is false: no loss, no duplicates. Presence and typing
-// are best-effort and not persisted.
+// are best-effort and not persisted; a room above Config.LargeRoom users
+// gets member counts instead of per-user presence (roompresence.go).
 //
 // # Concurrency
 //
