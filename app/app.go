@@ -354,6 +354,14 @@ func (a *App) Serve(ln net.Listener) error {
 		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
 	}
 	a.log.Info("Banter listening on " + url)
+	if !a.tlsEnabled() {
+		// WebSocket handshakes of Socket.IO are read and answered on the
+		// event loop; everything else reaches net/http (engineio.Accept).
+		var err error
+		if ln, err = a.io.Engine().Accept(ln, a.cfg.ReadHeaderTimeout, engineio.Route{Prefix: "/socket.io/", Handler: a.io}); err != nil {
+			return err
+		}
+	}
 	err := a.hs.Serve(a.tlsListener(ln, "http/1.1"))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio/parser"
@@ -40,6 +41,9 @@ type wsEngine struct {
 // an upgrade of one).
 type wsConn struct {
 	evloop.Conn
+	// hs: the connection was accepted on the loop and is still in HTTP
+	// (accept.go); nil once it is a WebSocket.
+	hs     atomic.Pointer[httpHead]
 	sess   *Socket
 	parser wsframe.Parser // touched only by the connection's reading side
 	// probe: still probing, not yet the session's transport (only touched
@@ -99,11 +103,14 @@ func (e *wsEngine) stop() {
 // hijack checks the WebSocket handshake of r (RFC 6455 4.2.1) and takes
 // over its connection. It returns the Sec-WebSocket-Accept value for the
 // 101 response. On failure the client has had its HTTP error.
-func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, []byte, bool) {
+//
+// A request read on the event loop (accept.go) is already there: loop is
+// its connection and conn is nil.
+func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (conn net.Conn, accept []byte, loop *wsConn, ok bool) {
 	if _, err := e.start(); err != nil {
 		e.srv.log.Warn("websocket event loop unavailable", "err", err)
 		http.Error(w, "websocket unavailable", http.StatusServiceUnavailable)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	status := 0
 	switch {
@@ -119,25 +126,29 @@ func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, []b
 	if status != 0 {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, http.StatusText(status), status)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	h, ok := w.(http.Hijacker)
-	if !ok {
+	if lw, isLoop := w.(*loopWriter); isLoop {
+		lw.hijacked = true
+		return nil, []byte(wsframe.AcceptKey(key)), lw.wc, true
+	}
+	h, isHijacker := w.(http.Hijacker)
+	if !isHijacker {
 		http.Error(w, "websocket needs HTTP/1.1", http.StatusInternalServerError)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	conn, rw, err := h.Hijack()
 	if err != nil {
 		e.srv.log.Debug("websocket hijack failed", "remote", r.RemoteAddr, "err", err)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if rw.Reader.Buffered() > 0 {
 		// Bytes after the upgrade request, before our 101: no client does
 		// that, and the event loop would never see them.
 		_ = conn.Close()
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return conn, []byte(wsframe.AcceptKey(key)), true
+	return conn, []byte(wsframe.AcceptKey(key)), nil, true
 }
 
 // attach writes the 101 response and frames (the first packets of the
@@ -151,6 +162,11 @@ func (e *wsEngine) attach(conn net.Conn, accept, frames []byte, wc *wsConn) erro
 	resp = append(resp, accept...)
 	resp = append(resp, "\r\n\r\n"...)
 	resp = append(resp, frames...)
+	if conn == nil { // read on the loop (accept.go): a WebSocket from now on
+		wc.parser.MaxMessage = e.srv.cfg.MaxPayload
+		wc.hs.Store(nil)
+		return wc.Write(resp)
+	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		if n := e.srv.cfg.SocketSendBuffer; n > 0 {
 			_ = tc.SetWriteBuffer(n)
@@ -176,12 +192,14 @@ func (e *wsEngine) attach(conn net.Conn, accept, frames []byte, wc *wsConn) erro
 // the OPEN packet and whatever the application queued while the session
 // opened (a v3 client's implicit Socket.IO CONNECT) leave in one write.
 func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int, release func()) {
-	conn, accept, ok := e.hijack(w, r)
+	conn, accept, wc, ok := e.hijack(w, r)
 	if !ok {
 		release()
 		return
 	}
-	wc := &wsConn{}
+	if wc == nil {
+		wc = &wsConn{}
+	}
 	sess := &Socket{
 		srv:            e.srv,
 		id:             e.srv.cfg.SIDPrefix + NewID(),
@@ -193,12 +211,18 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		ws:             wc,
 		flushing:       true, // this goroutine writes until the first flush is done
 	}
-	wc.sess = sess
+	wc.execMu.Lock()
+	wc.sess = sess // (OnClose of a loop connection reads it meanwhile)
+	wc.execMu.Unlock()
 	e.srv.mu.Lock()
 	if e.srv.closing {
 		e.srv.mu.Unlock()
 		release()
-		_ = conn.Close()
+		if conn != nil {
+			_ = conn.Close()
+		} else {
+			wc.CloseWithError(nil)
+		}
 		return
 	}
 	e.srv.sessions[sess.id] = sess
@@ -224,8 +248,12 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 
 // upgrade accepts a WebSocket that probes an upgrade of a polling session.
 func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket) {
-	conn, accept, ok := e.hijack(w, r)
+	conn, accept, lw, ok := e.hijack(w, r)
 	if !ok {
+		return
+	}
+	if lw != nil { // upgrades are never read on the loop (accept.go)
+		lw.CloseWithError(nil)
 		return
 	}
 	wc := &wsConn{sess: sess, probe: true}
@@ -270,6 +298,10 @@ func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket)
 // goroutine: it must not block, so packets go to the executor, but for
 // the heartbeat, which only touches the session under its lock.
 func (wc *wsConn) OnData(_ *evloop.Conn, b []byte) {
+	if h := wc.hs.Load(); h != nil {
+		wc.onHTTP(h, b)
+		return
+	}
 	if err := wc.parser.Feed(b, wc.onFrame); err != nil {
 		code, reason := wsframe.CloseProtocolError, ReasonTransportError
 		var pe *wsframe.ProtocolError
@@ -445,7 +477,13 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 // (evloop.Handler): a client that sends a Socket.IO disconnect and closes
 // at once has its disconnect handled first.
 func (wc *wsConn) OnClose(_ *evloop.Conn, err error) {
-	if wc.sess == nil {
+	wc.execMu.Lock()
+	sess := wc.sess
+	wc.execMu.Unlock()
+	if sess == nil { // still in HTTP (accept.go): no session to end
+		if h := wc.hs.Load(); h != nil {
+			h.l.untrack(wc)
+		}
 		return
 	}
 	wc.closeErr = err

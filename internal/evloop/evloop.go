@@ -185,6 +185,16 @@ func (l *Loop) AddConn(nc net.Conn, c *Conn) error {
 // SetHandler sets the handler of a Conn given to AddConn, before AddConn.
 func (c *Conn) SetHandler(h Handler) { c.h = h }
 
+// nextGen returns a connection's generation: never 0, which marks
+// listeners' events.
+func (l *Loop) nextGen() uint32 {
+	for {
+		if g := l.gen.Add(1); g != 0 {
+			return g
+		}
+	}
+}
+
 // Close closes every connection (OnClose gets ErrLoopClosed, or the
 // reason a connection was already closing with) and stops the loops,
 // waiting for their goroutines. Connections added afterwards are refused.

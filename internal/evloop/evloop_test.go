@@ -373,3 +373,96 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// A Listener accepts on the poller; its connections are served like added
+// ones; Close stops accepting; Detach hands a connection to Go's poller
+// with nothing lost.
+func TestListenerAndDetach(t *testing.T) {
+	l := newLoop(t, evloop.Config{})
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closes := make(chan error, 16)
+	detached := make(chan net.Conn, 1)
+	remotes := make(chan net.Addr, 4)
+	ls, err := l.Listen(ln, func(remote net.Addr) (*evloop.Conn, evloop.Handler) {
+		remotes <- remote
+		return new(evloop.Conn), &detacher{echo: echo{closes: closes}, detached: detached}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ls.SetSendBuffer(128 << 10); err != nil {
+		t.Fatal(err)
+	}
+	addr := ls.Addr().String()
+
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	if got := <-remotes; got.String() != c.LocalAddr().String() {
+		t.Errorf("remote %v, want %v", got, c.LocalAddr())
+	}
+	r := bufio.NewReader(c)
+	io.WriteString(c, "on the loop\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "on the loop\n" {
+		t.Fatalf("echo: %q %v", got, err)
+	}
+	// "detach" hands the connection over: the echo goes on in Go.
+	io.WriteString(c, "detach\n")
+	nc := <-detached
+	defer nc.Close()
+	go func() { _, _ = io.Copy(nc, nc) }()
+	io.WriteString(c, "in go\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "in go\n" {
+		t.Fatalf("echo after Detach: %q %v", got, err)
+	}
+	select {
+	case err := <-closes:
+		t.Fatalf("OnClose(%v) after Detach", err)
+	default:
+	}
+
+	// Close stops accepting; the connections stay.
+	if err := ls.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		d, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		d.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("the listener still accepts after Close")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	io.WriteString(c, "still here\n")
+	if got, err := r.ReadString('\n'); err != nil || got != "still here\n" {
+		t.Fatalf("echo after the listener closed: %q %v", got, err)
+	}
+}
+
+// detacher echoes lines until "detach", then detaches the connection.
+type detacher struct {
+	echo
+	detached chan net.Conn
+}
+
+func (d *detacher) OnData(c *evloop.Conn, b []byte) {
+	if string(b) == "detach\n" {
+		nc, err := c.Detach()
+		if err != nil {
+			panic(err)
+		}
+		d.detached <- nc
+		return
+	}
+	d.echo.OnData(c, b)
+}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -24,6 +25,9 @@ type poller struct {
 	stopd atomic.Bool
 	buf   []byte
 	table *table // the Loop's
+	// listeners accepting on this poller, by descriptor (listen_linux.go);
+	// their events carry generation 0.
+	listeners sync.Map
 }
 
 const (
@@ -75,7 +79,7 @@ func (l *Loop) addConn(nc net.Conn, c *Conn) error {
 	p := l.pollers[int(l.next.Add(1))%len(l.pollers)]
 	c.p = p
 	c.fd = int32(fd)
-	c.gen = l.gen.Add(1)
+	c.gen = l.nextGen()
 	if !p.table.set(fd, c) {
 		unix.Close(fd)
 		return fmt.Errorf("evloop: descriptor %d out of range", fd)
@@ -170,6 +174,12 @@ func (p *poller) run() {
 				}
 				continue
 			}
+			if ev.Pad == 0 {
+				if ls, ok := p.listeners.Load(ev.Fd); ok {
+					ls.(*Listener).onAccept(ev.Events)
+				}
+				continue
+			}
 			c := p.table.get(fd)
 			if c == nil || c.gen != uint32(ev.Pad) {
 				continue // stale: that connection is gone
@@ -194,6 +204,9 @@ func (p *poller) handle(c *Conn, events uint32) {
 			switch {
 			case n > 0:
 				c.h.OnData(c, p.buf[:n])
+				if c.detachedOrClosed() {
+					return // OnData detached it (Detach), or the loop stopped
+				}
 				if n < len(p.buf) {
 					if events&evHup != 0 {
 						p.close(c, io.EOF)
@@ -217,6 +230,14 @@ func (p *poller) handle(c *Conn, events uint32) {
 			}
 		}
 	}
+}
+
+// detachedOrClosed reports whether c's descriptor is no longer the
+// poller's to read.
+func (c *Conn) detachedOrClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateClosed
 }
 
 // flush writes what waits in c.out.
@@ -277,8 +298,13 @@ func (p *poller) stop() {
 	_, _ = unix.Write(p.evfd, one[:])
 }
 
-// closeAll closes every connection of a stopped poller, and the poller.
+// closeAll closes every connection of a stopped poller, its listeners, and
+// the poller.
 func (p *poller) closeAll() {
+	p.listeners.Range(func(_, v any) bool {
+		v.(*Listener).finish()
+		return true
+	})
 	p.table.each(func(c *Conn) {
 		if c.p == p {
 			p.close(c, ErrLoopClosed)

@@ -3,6 +3,7 @@
 package evloop
 
 import (
+	"errors"
 	"log/slog"
 	"net"
 )
@@ -28,3 +29,24 @@ func writeFD(int32, []byte) (int, error) { return 0, net.ErrClosed }
 func kernelUnsent(int32) int { return 0 }
 
 func reserveProcs(int, *slog.Logger) {}
+
+// Listener is not available without the event loop.
+type Listener struct{}
+
+// Listen is not available without the event loop: callers serve ln
+// themselves.
+func (l *Loop) Listen(*net.TCPListener, func(net.Addr) (*Conn, Handler)) (*Listener, error) {
+	return nil, errors.ErrUnsupported
+}
+
+// Addr is nil.
+func (ls *Listener) Addr() net.Addr { return nil }
+
+// SetSendBuffer does nothing.
+func (ls *Listener) SetSendBuffer(int) error { return errors.ErrUnsupported }
+
+// Close does nothing.
+func (ls *Listener) Close() error { return nil }
+
+// Detach is not available without the event loop.
+func (c *Conn) Detach() (net.Conn, error) { return nil, errors.ErrUnsupported }

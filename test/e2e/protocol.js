@@ -23,7 +23,7 @@ scenario('protocol', async (url, check) => {
   same(h.nickname, 'Alice', 'nickname trimmed');
   same(h.defaultRoom, 'general', 'defaultRoom');
   same(h.limits, { maxMessageBytes: 4096, pageLimit: 50, maxPageLimit: 200, typingTtlMs: 5000, rateBurst: 20, ratePerSecond: 5, maxRooms: 100 }, 'limits');
-  same(h.rooms, [{ ok: true, room: 'general', members: ['Alice'], lastSeq: 0, messages: [], more: false }], 'hello join results');
+  same(h.rooms, [{ ok: true, room: 'general', members: ['Alice'], memberCount: 1, lastSeq: 0, messages: [], more: false }], 'hello join results');
   truthy(!('users' in h), 'no users without watchUsers');
   await waitFor(a, 'own presence', (e) => e[0] === 'presence' && e[1].nickname === 'Alice' && e[1].room === 'general');
   same(a.events.find((e) => e[0] === 'presence')[1], { room: 'general', nickname: 'Alice', action: 'joined' }, 'presence shape');
