@@ -1,5 +1,5 @@
 // Package tcp is Banter's raw TCP gateway: newline-delimited JSON commands
-// and events (the protocol of package jsonproto, one object per line), or
+// and events (the JSON framing of package proto1, one object per line), or
 // plain text lines for humans (`nc localhost 4000`: /nick, /join, text).
 // docs/protocol.md, "TCP", is the contract.
 //
@@ -12,7 +12,7 @@
 // # Concurrency
 //
 // Each connection has a reader goroutine (running its commands one at a
-// time) and a writer goroutine draining a jsonproto.Outbox bounded in
+// time) and a writer goroutine draining an outbox.Outbox bounded in
 // bytes; chat delivers into the outbox without blocking. A client whose
 // outbox overflows is closed (it reconnects and catches up); typing is
 // dropped instead. Every goroutine is counted and Close waits for all.
@@ -30,7 +30,8 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/internal/outbox"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
@@ -39,7 +40,7 @@ type Config struct {
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
 	// Protocol configures the command side (call timeout, request bucket).
-	Protocol jsonproto.Config
+	Protocol proto1.Config
 	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
 	MaxBufferedBytes int
 	// WriteTimeout bounds one flush to the socket. Default 10s.
@@ -62,7 +63,6 @@ func (c Config) withDefaults() Config {
 	if c.Protocol.Logger == nil {
 		c.Protocol.Logger = c.Logger
 	}
-	c.Protocol = c.Protocol.WithDefaults()
 	if c.MaxBufferedBytes <= 0 {
 		c.MaxBufferedBytes = 1 << 20
 	}
@@ -86,9 +86,9 @@ var ErrClosed = errors.New("tcp: gateway closed")
 
 // Gateway serves the line protocol on TCP listeners.
 type Gateway struct {
-	cfg Config
-	log *slog.Logger
-	svc *chat.Service
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
 
 	mu     sync.Mutex
 	closed bool
@@ -96,13 +96,13 @@ type Gateway struct {
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
 
-	stats jsonproto.ConnCounters // stats.go
+	stats outbox.ConnCounters // stats.go
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{cfg: cfg, log: cfg.Logger, svc: svc,
+	return &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
 		lns: make(map[net.Listener]struct{}), conns: make(map[*conn]struct{})}
 }
 
@@ -220,12 +220,12 @@ const (
 	modeText
 )
 
-// conn is one TCP connection; it is the jsonproto.Transport.
+// conn is one TCP connection; it is the proto1.Transport.
 type conn struct {
 	g     *Gateway
 	nc    net.Conn
-	out   *jsonproto.Outbox
-	proto *jsonproto.Conn
+	out   *outbox.Outbox
+	proto *proto1.JSONConn
 	done  chan struct{} // closed when the reader ends
 
 	mu   sync.Mutex
@@ -236,15 +236,15 @@ type conn struct {
 }
 
 func newConn(g *Gateway, nc net.Conn) *conn {
-	c := &conn{g: g, nc: nc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
-	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
+	c := &conn{g: g, nc: nc, out: outbox.New(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
+	c.proto = g.proto.NewJSONConn(c)
 	return c
 }
 
-// Send implements jsonproto.Transport.
+// Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
 
-// Close implements jsonproto.Transport: the writer closes the connection
+// Close implements proto1.Transport: the writer closes the connection
 // once what is queued is written.
 func (c *conn) Close(string) { c.out.Close() }
 
@@ -256,12 +256,16 @@ func (c *conn) getMode() mode {
 
 // bye says goodbye in the connection's language and closes it.
 func (c *conn) bye(reason string) {
-	if c.getMode() == modeText {
-		c.Send(textBye(reason), false)
-	} else {
-		c.Send(jsonproto.EncodeBye(reason), false)
-	}
+	c.Send(c.byeFrame(reason), false)
 	c.Close(reason)
+}
+
+// byeFrame is "bye" with reason in the connection's language.
+func (c *conn) byeFrame(reason string) []byte {
+	if c.getMode() == modeText {
+		return textBye(reason)
+	}
+	return proto1.EncodeBye(&chat.Disconnect{Reason: chat.DisconnectReason(reason)})
 }
 
 func (c *conn) serve() {
@@ -274,7 +278,7 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() string {
 	sc := bufio.NewScanner(c.nc)
-	sc.Buffer(make([]byte, 0, 4096), jsonproto.MaxFrameBytes)
+	sc.Buffer(make([]byte, 0, 4096), proto1.MaxFrameBytes)
 	for {
 		idle := c.g.cfg.IdleTimeout
 		if c.getMode() == modeText {
@@ -325,8 +329,7 @@ func (c *conn) protocolError(msg string) {
 	if c.getMode() == modeText {
 		c.Send([]byte("! "+msg), false)
 	} else {
-		b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: msg})
-		c.Send(b, false)
+		c.Send(proto1.EncodeError(chat.Errorf(chat.CodeInvalidArgument, "%s", msg), ""), false)
 	}
 	c.bye("protocol_error")
 }
@@ -350,7 +353,7 @@ func (c *conn) writeLoop() {
 			return
 		case <-ping.C:
 			if c.getMode() == modeJSON {
-				c.out.Push(jsonproto.Ping, true)
+				c.out.Push(proto1.Ping, true)
 			}
 			continue
 		case <-c.out.Wake():
@@ -361,12 +364,7 @@ func (c *conn) writeLoop() {
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
 			// The queued lines are gone; the goodbye still says why (as /ws
 			// and SSE do), if the client takes it within the write timeout.
-			reason := "slow_consumer"
-			bye := jsonproto.EncodeBye(reason)
-			if c.getMode() == modeText {
-				bye = textBye(reason)
-			}
-			_ = c.flush(bw, [][]byte{bye})
+			_ = c.flush(bw, [][]byte{c.byeFrame("slow_consumer")})
 			return
 		}
 		if err := c.flush(bw, frames); err != nil || closed {

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
@@ -17,7 +17,7 @@ const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM],
 
 type keyText struct{}
 
-var textFormat = &jsonproto.Format{Key: keyText{}, Event: encodeText, Bye: textDisconnect}
+var textFormat = &proto1.Format{Key: keyText{}, Event: encodeText, Bye: textDisconnect}
 
 func textBye(reason string) []byte { return []byte("* bye (" + reason + ")") }
 
@@ -89,7 +89,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "send", Room: c.room, Text: &line}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdSend, Room: c.room, Text: &line}); err != nil {
 			c.fail(err)
 		}
 		return
@@ -122,12 +122,12 @@ func (c *conn) textLine(line string) {
 		if room == "" {
 			room = c.room
 		}
-		res, err := c.proto.Exec(jsonproto.Command{Type: "leave", Room: room})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdLeave, Room: room})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		left := res.(jsonproto.RoomResult).Room
+		left := res.(proto1.RoomResult).Room
 		c.say("you left %s", left)
 		if left == c.room {
 			c.room = ""
@@ -137,12 +137,12 @@ func (c *conn) textLine(line string) {
 			}
 		}
 	case "rooms":
-		res, err := c.proto.Exec(jsonproto.Command{Type: "rooms"})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdRooms})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		rooms := res.(jsonproto.RoomsResult).Rooms
+		rooms := res.(proto1.RoomsResult).Rooms
 		if len(rooms) == 0 {
 			c.say("no rooms with messages yet")
 		}
@@ -154,7 +154,7 @@ func (c *conn) textLine(line string) {
 		if room == "" {
 			room = c.room
 		}
-		members, err := c.g.svc.Members(room)
+		members, err := c.g.proto.Service().Members(room)
 		if err == nil && chat.IsDMRoom(room) {
 			err = chat.ErrForbidden // DM membership is private
 		}
@@ -170,7 +170,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte("! invalid_argument: usage: /delete ROOM SEQ"), false)
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "delete", Room: room, Seq: seq}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDelete, Room: room, Seq: seq}); err != nil {
 			c.fail(err)
 			return
 		}
@@ -181,7 +181,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte("! invalid_argument: usage: /kick NICK [REASON]"), false)
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "kick", Nickname: nick, Reason: strings.TrimSpace(reason)}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdKick, Nickname: &nick, Reason: strings.TrimSpace(reason)}); err != nil {
 			c.fail(err)
 			return
 		}
@@ -192,7 +192,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte("! invalid_argument: usage: /msg NICK TEXT"), false)
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "dm", To: to, Text: &text}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDM, To: to, Text: &text}); err != nil {
 			c.fail(err)
 		}
 	case "history":
@@ -209,12 +209,12 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
 			return
 		}
-		res, err := c.proto.Exec(jsonproto.Command{Type: "history", Room: c.room, Limit: n})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdHistory, Room: c.room, Limit: n})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		for _, m := range res.(jsonproto.PageResult).Messages {
+		for _, m := range res.(proto1.PageResult).Messages {
 			c.Send([]byte(formatMessage(&m)), false)
 		}
 	default:
@@ -225,15 +225,15 @@ func (c *conn) textLine(line string) {
 // nick starts the session (joining the default room) or renames it.
 func (c *conn) nick(name string) {
 	if c.proto.Session() != nil {
-		res, err := c.proto.Exec(jsonproto.Command{Type: "nick", Nickname: name})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdNick, Nickname: &name})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		c.say("you are now known as %s", res.(jsonproto.NickResult).Nickname)
+		c.say("you are now known as %s", res.(proto1.NickResult).Nickname)
 		return
 	}
-	c.hello(jsonproto.Command{Type: "hello", Nickname: name})
+	c.hello(proto1.Command{Name: proto1.CmdHello, Nickname: &name})
 }
 
 // token starts the session with a JWT: the nickname is the token's.
@@ -246,14 +246,14 @@ func (c *conn) token(tok string) {
 		c.Send([]byte("! invalid_argument: usage: /token JWT"), false)
 		return
 	}
-	c.hello(jsonproto.Command{Type: "hello", Token: tok})
+	c.hello(proto1.Command{Name: proto1.CmdHello, Token: tok})
 }
 
-func (c *conn) hello(cmd jsonproto.Command) {
-	res, err := c.proto.Exec(cmd)
+func (c *conn) hello(cmd proto1.Command) {
+	res, err := c.proto.Run(cmd)
 	if err != nil {
 		c.fail(err)
-		if jsonproto.IsAuthError(err) {
+		if proto1.IsAuthError(err) {
 			if cmd.Token == "" {
 				c.Send([]byte("* this server needs a token: /token JWT"), false)
 			}
@@ -261,8 +261,8 @@ func (c *conn) hello(cmd jsonproto.Command) {
 		}
 		return
 	}
-	c.say("welcome, %s (/help for commands)", res.(jsonproto.HelloResult).Nickname)
-	c.join(c.g.svc.DefaultRoom())
+	c.say("welcome, %s (/help for commands)", res.(proto1.HelloResult).Nickname)
+	c.join(c.g.proto.Service().DefaultRoom())
 }
 
 // join joins room, makes it current and shows its last messages.
@@ -271,12 +271,12 @@ func (c *conn) join(room string) {
 		c.Send([]byte("! invalid_argument: usage: /join ROOM"), false)
 		return
 	}
-	res, err := c.proto.Exec(jsonproto.Command{Type: "join", Room: room, Limit: 10})
+	res, err := c.proto.Run(proto1.Command{Name: proto1.CmdJoin, Room: room, Limit: 10})
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	jr := res.(jsonproto.JoinResult)
+	jr := res.(chat.JoinResult)
 	c.room = jr.Room
 	c.say("you are now talking in %s (members: %s)", jr.Room, strings.Join(jr.Members, ", "))
 	for _, m := range jr.Messages {

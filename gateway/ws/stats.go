@@ -1,9 +1,9 @@
 package ws
 
-import "github.com/banter-chat/banter/gateway/ws/jsonproto"
+import "github.com/banter-chat/banter/gateway/internal/outbox"
 
 // Stats is a snapshot of the gateway's connections, for metrics.
-type Stats = jsonproto.ConnStats
+type Stats = outbox.ConnStats
 
 // Stats returns the gateway's counters (it takes the gateway's lock
 // briefly).

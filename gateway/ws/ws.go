@@ -1,6 +1,7 @@
 // Package ws is Banter's plain WebSocket gateway: JSON text frames at /ws
 // for clients that want no Socket.IO framing (docs/protocol.md, "Plain
-// WebSocket"; the protocol itself is package jsonproto).
+// WebSocket"; the commands and the JSON framing are package proto1, shared
+// with the other gateways).
 //
 // # Entry points
 //
@@ -12,7 +13,7 @@
 // # Concurrency
 //
 // Each connection has a reader (the HTTP handler's goroutine, running the
-// client's commands one at a time) and a writer draining a jsonproto.Outbox
+// client's commands one at a time) and a writer draining an outbox.Outbox
 // bounded in bytes; chat delivers into the outbox without blocking. A
 // client whose outbox overflows is closed with status 1013 "slow consumer"
 // (it reconnects and catches up with since); typing is dropped instead.
@@ -32,7 +33,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/internal/outbox"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
@@ -41,7 +43,7 @@ type Config struct {
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
 	// Protocol configures the command side (call timeout, request bucket).
-	Protocol jsonproto.Config
+	Protocol proto1.Config
 	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
 	MaxBufferedBytes int
 	// WriteTimeout bounds one frame write. Default 10s.
@@ -65,7 +67,6 @@ func (c Config) withDefaults() Config {
 	if c.Protocol.Logger == nil {
 		c.Protocol.Logger = c.Logger
 	}
-	c.Protocol = c.Protocol.WithDefaults()
 	if c.MaxBufferedBytes <= 0 {
 		c.MaxBufferedBytes = 1 << 20
 	}
@@ -83,23 +84,23 @@ func (c Config) withDefaults() Config {
 
 // Gateway serves /ws.
 type Gateway struct {
-	cfg  Config
-	log  *slog.Logger
-	svc  *chat.Service
-	opts websocket.AcceptOptions
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
+	opts  websocket.AcceptOptions
 
 	mu     sync.Mutex
 	closed bool
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
 
-	stats jsonproto.ConnCounters // stats.go
+	stats outbox.ConnCounters // stats.go
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, svc: svc, conns: make(map[*conn]struct{})}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol), conns: make(map[*conn]struct{})}
 	for _, p := range cfg.OriginPatterns {
 		if p == "*" {
 			g.opts.InsecureSkipVerify = true
@@ -129,9 +130,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	wsc.SetReadLimit(jsonproto.MaxFrameBytes)
-	c := &conn{g: g, ws: wsc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
-	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
+	wsc.SetReadLimit(proto1.MaxFrameBytes)
+	c := &conn{g: g, ws: wsc, out: outbox.New(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
+	c.proto = g.proto.NewJSONConn(c)
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
@@ -159,7 +160,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	g.mu.Unlock()
 	for _, c := range conns {
-		c.Send(jsonproto.EncodeBye(string(chat.ReasonShutdown)), false)
+		c.Send(proto1.EncodeBye(&chat.Disconnect{Reason: chat.ReasonShutdown}), false)
 		c.Close(string(chat.ReasonShutdown))
 	}
 	done := make(chan struct{})
@@ -175,22 +176,22 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 }
 
-// conn is one WebSocket connection; it is the jsonproto.Transport.
+// conn is one WebSocket connection; it is the proto1.Transport.
 type conn struct {
 	g     *Gateway
 	ws    *websocket.Conn
-	out   *jsonproto.Outbox
-	proto *jsonproto.Conn
+	out   *outbox.Outbox
+	proto *proto1.JSONConn
 	done  chan struct{} // closed when the reader ends
 
 	mu     sync.Mutex
 	reason string
 }
 
-// Send implements jsonproto.Transport.
+// Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
 
-// Close implements jsonproto.Transport: the writer closes the connection
+// Close implements proto1.Transport: the writer closes the connection
 // after writing what is queued.
 func (c *conn) Close(reason string) {
 	c.mu.Lock()
@@ -236,8 +237,7 @@ func (c *conn) readLoop() string {
 			return "read error"
 		}
 		if typ != websocket.MessageText {
-			b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: "frames must be text (JSON)"})
-			c.Send(b, false)
+			c.Send(proto1.EncodeError(errBinaryFrame, ""), false)
 			continue
 		}
 		c.proto.HandleFrame(data)
@@ -253,7 +253,7 @@ func (c *conn) writeLoop() {
 		case <-c.done:
 			return
 		case <-ping.C:
-			c.out.Push(jsonproto.Ping, true)
+			c.out.Push(proto1.Ping, true)
 			continue
 		case <-c.out.Wake():
 		}
@@ -293,3 +293,5 @@ func (c *conn) write(f []byte) error {
 	}
 	return err
 }
+
+var errBinaryFrame = chat.Errorf(chat.CodeInvalidArgument, "frames must be text (JSON)")
