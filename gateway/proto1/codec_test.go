@@ -332,3 +332,49 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestOrderedSince(t *testing.T) {
+	got, err := orderedSince(json.RawMessage(`{"zeta": 4, "alpha": 0, "mid": 17}`), "hello")
+	want := []RoomSeq{{"zeta", 4}, {"alpha", 0}, {"mid", 17}}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("orderedSince = %v, %v", got, err)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("entry %d = %v, want %v (order of the keys as sent)", i, got[i], want[i])
+		}
+	}
+	if got, err := orderedSince(json.RawMessage(`null`), "hello"); got != nil || err != nil {
+		t.Errorf("null since = %v, %v", got, err)
+	}
+	for _, bad := range []string{`[]`, `{"a": -1}`, `{"a": 1.5}`, `{"a": "3"}`, `{"a": 1`, `"x"`, `{"a": 99999999999999999999}`} {
+		if _, err := orderedSince(json.RawMessage(bad), "hello"); !errors.Is(err, chat.ErrInvalidArgument) {
+			t.Errorf("orderedSince(%s) = %v, want invalid_argument", bad, err)
+		}
+	}
+}
+
+// The payload of every event kind, as every gateway sends it.
+func TestEventPayloadGolden(t *testing.T) {
+	for _, c := range []struct {
+		ev         *chat.Event
+		name, want string
+	}{
+		{&chat.Event{Kind: chat.EventMessage, Room: "general", Message: &chat.Message{ID: "7", Room: "general", Seq: 3, Sender: "Al", Text: "hi \"x\"", TS: 5}},
+			"message", `{"id":"7","room":"general","seq":3,"from":"Al","text":"hi \"x\"","ts":5}`},
+		{&chat.Event{Kind: chat.EventPresence, Room: "r", Presence: &chat.Presence{Room: "r", Nickname: "b", Action: chat.PresenceLeft}},
+			"presence", `{"room":"r","nickname":"b","action":"left"}`},
+		{&chat.Event{Kind: chat.EventTyping, Room: "r", Typing: &chat.Typing{Room: "r", Nicknames: []string{}}},
+			"typing", `{"room":"r","nicknames":[]}`},
+		{&chat.Event{Kind: chat.EventUser, User: &chat.UserEvent{User: chat.User{ID: "1", Nickname: "b", Since: 2}, Status: chat.UserRenamed, From: "a"}},
+			"user", `{"id":"1","nickname":"b","since":2,"status":"renamed","from":"a"}`},
+		{&chat.Event{Kind: chat.EventDeleted, Room: "r", Deleted: &chat.Deleted{Room: "r", Seq: 4, By: "mod"}},
+			"deleted", `{"room":"r","seq":4,"by":"mod"}`},
+		{&chat.Event{Kind: chat.EventDisconnect, Disconnect: &chat.Disconnect{}}, "", ``},
+	} {
+		name, payload, err := EventPayload(c.ev)
+		if err != nil || name != c.name || string(payload) != c.want {
+			t.Errorf("EventPayload(%v) = %q %s, %v\nwant %q %s", c.ev.Kind, name, payload, err, c.name, c.want)
+		}
+	}
+}

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/tcp"
 	"github.com/banter-chat/banter/gateway/proto1"
+	"github.com/banter-chat/banter/gateway/tcp"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
