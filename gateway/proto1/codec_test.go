@@ -24,7 +24,7 @@ func TestDecode(t *testing.T) {
 		{"dm", `{"to":"Bob","text":""}`, `{"Name":"dm","To":"Bob","Text":""}`},
 		{"history", `{"room":"r","before":20,"limit":5}`, `{"Name":"history","Room":"r","Before":20,"Limit":5}`},
 		{"since", `{"room":"r","after":3}`, `{"Name":"since","Room":"r","After":3}`},
-		{"typing", `{"room":"r","typing":false}`, `{"Name":"typing","Room":"r"}`},
+		{"typing", `{"room":"r","typing":false}`, `{"Name":"typing","Room":"r","Typing":false}`},
 		{"kick", `{"nickname":"troll","reason":"spam"}`, `{"Name":"kick","Nickname":"troll","Reason":"spam"}`},
 		{"delete", `{"room":"r","seq":42}`, `{"Name":"delete","Room":"r","Seq":42}`},
 		{"rooms", ``, `{"Name":"rooms"}`},
@@ -135,7 +135,7 @@ func TestInvalidText(t *testing.T) {
 		if _, err := DecodeArg("send", json.RawMessage(in)); chat.ErrorCode(err) != chat.CodeInvalidMessage {
 			t.Errorf("send %q: %v, want invalid_message", in, err)
 		}
-		if _, err := DecodeBody("dm", []byte(in)); chat.ErrorCode(err) != chat.CodeInvalidMessage {
+		if _, err := DecodeBody("dm", []byte(in), nil); chat.ErrorCode(err) != chat.CodeInvalidMessage {
 			t.Errorf("dm body %q: %v, want invalid_message", in, err)
 		}
 		if _, _, err := DecodeFrame([]byte(`{"type":"send",` + in[1:])); chat.ErrorCode(err) != chat.CodeInvalidMessage {
@@ -201,13 +201,13 @@ func TestDecodeFrame(t *testing.T) {
 }
 
 func TestDecodeBody(t *testing.T) {
-	if cmd, err := DecodeBody(CmdJoin, nil); err == nil || chat.ErrorCode(err) != chat.CodeInvalidRoom || cmd.Name != CmdJoin {
+	if cmd, err := DecodeBody(CmdJoin, nil, nil); err == nil || chat.ErrorCode(err) != chat.CodeInvalidRoom || cmd.Name != CmdJoin {
 		t.Errorf("empty body is {}: %+v %v", cmd, err)
 	}
-	if _, err := DecodeBody(CmdSend, []byte(`nope`)); err == nil || !strings.Contains(err.Error(), "the request body must be a JSON object") {
+	if _, err := DecodeBody(CmdSend, []byte(`nope`), nil); err == nil || !strings.Contains(err.Error(), "the request body must be a JSON object") {
 		t.Errorf("non-object body: %v", err)
 	}
-	if _, err := DecodeBody(CmdSend, []byte(`{"room":"r","text":5}`)); err == nil || !strings.HasPrefix(err.Error(), `invalid_argument: field "text" must be`) {
+	if _, err := DecodeBody(CmdSend, []byte(`{"room":"r","text":5}`), nil); err == nil || !strings.HasPrefix(err.Error(), `invalid_argument: field "text" must be`) {
 		t.Errorf("body errors name no command: %v", err)
 	}
 }

@@ -56,7 +56,7 @@ type Command struct {
 	After    *int64  // join (catch-up), since
 	Before   int64   // history
 	Limit    int     // join, history, since
-	Typing   bool    // typing
+	Typing   *bool   // typing
 	Reason   string  // kick
 	Seq      int64   // delete
 }
@@ -82,20 +82,21 @@ const (
 // event's first argument, nil when it has none. Errors are *chat.Errors
 // naming the command and the culprit.
 func DecodeArg(name string, arg json.RawMessage) (Command, error) {
-	return decode(name, arg, formArg, name)
+	return decode(name, arg, formArg, name, nil)
 }
 
 // DecodeObject decodes command name from obj, a JSON object of its fields
 // (a /ws frame or a TCP line: their "type" and "ref" are not fields and
 // are ignored, like every unknown field).
 func DecodeObject(name string, obj json.RawMessage) (Command, error) {
-	return decode(name, obj, formObject, name)
+	return decode(name, obj, formObject, name, nil)
 }
 
 // DecodeBody is DecodeObject for an HTTP request body: an empty body is
-// {}, and error messages speak of "the request body" rather than of the
-// command.
-func DecodeBody(name string, body []byte) (Command, error) {
+// {}, error messages do not name the command (a route is not one), and
+// path, if not nil, sets the fields the route's path carries (the room,
+// the nickname) before the command is checked.
+func DecodeBody(name string, body []byte, path func(*Command)) (Command, error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 {
 		body = []byte("{}")
@@ -106,7 +107,7 @@ func DecodeBody(name string, body []byte) (Command, error) {
 	if body[0] != '{' {
 		return Command{Name: name}, chat.Errorf(chat.CodeInvalidArgument, "the request body must be a JSON object")
 	}
-	return decode(name, body, formObject, "")
+	return decode(name, body, formObject, "", path)
 }
 
 // isTextCommand: commands whose input carries message text.
@@ -176,8 +177,8 @@ type (
 		Typing *bool  `json:"typing"`
 	}
 	kickArgs struct {
-		Nickname string `json:"nickname"`
-		Reason   string `json:"reason"`
+		Nickname *string `json:"nickname"`
+		Reason   string  `json:"reason"`
 	}
 	deleteArgs struct {
 		Room string `json:"room"`
@@ -185,18 +186,14 @@ type (
 	}
 )
 
-func decode(name string, raw json.RawMessage, f form, label string) (Command, error) {
+func decode(name string, raw json.RawMessage, f form, label string, fill func(*Command)) (Command, error) {
 	cmd := Command{Name: name}
 	if !IsCommand(name) {
 		return cmd, chat.Errorf(chat.CodeInvalidArgument, "unknown command %q", name)
 	}
-	if name == CmdRooms {
-		return cmd, nil // no argument
-	}
-	isText := isTextCommand(name)
 	absent := isNull(raw)
-	// Socket.IO's string forms.
 	if f == formArg {
+		// Socket.IO's string forms: chat judges the value.
 		switch name {
 		case CmdNick:
 			var nick string
@@ -210,129 +207,140 @@ func decode(name string, raw json.RawMessage, f form, label string) (Command, er
 				return cmd, Unmarshal(raw, "join: the room", false, &cmd.Room)
 			}
 		}
-		if absent {
+		if absent && name != CmdRooms {
 			return cmd, chat.Errorf(chat.CodeInvalidArgument, "%s: the argument is missing (an object)", name)
 		}
-	} else if absent {
-		raw = json.RawMessage("{}")
 	}
-	obj := func(v any) error { return Unmarshal(raw, label, isText, v) }
-	switch name {
+	if name != CmdRooms && !absent {
+		if err := parse(&cmd, raw, label); err != nil {
+			return cmd, err
+		}
+	}
+	if fill != nil {
+		fill(&cmd)
+	}
+	return cmd, validate(cmd, label)
+}
+
+// parse reads the fields of cmd.Name from the object raw.
+func parse(cmd *Command, raw json.RawMessage, label string) error {
+	obj := func(v any) error { return Unmarshal(raw, label, isTextCommand(cmd.Name), v) }
+	switch cmd.Name {
 	case CmdHello:
 		var a helloArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
+			return err
 		}
 		since, err := orderedSince(a.Since, label)
 		if err != nil {
-			return cmd, err
-		}
-		if len(a.Rooms)+len(since) > MaxHelloRooms {
-			return cmd, chat.Errorf(chat.CodeInvalidArgument, "%sat most %d rooms in rooms and since", prefix(label), MaxHelloRooms)
+			return err
 		}
 		cmd.Nickname, cmd.Rooms, cmd.Since = a.Nickname, a.Rooms, since
 		cmd.WatchUsers, cmd.Resume, cmd.Token = a.WatchUsers, a.Resume, a.Token
 	case CmdNick:
 		var a nickArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Nickname == nil {
-			return cmd, missing(chat.CodeInvalidNickname, label, "nickname")
+			return err
 		}
 		cmd.Nickname = a.Nickname
 	case CmdLeave:
 		var a roomArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Room == "" {
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room = a.Room
 	case CmdJoin:
 		var a joinArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Room == "" {
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room, cmd.After, cmd.Limit = a.Room, a.After, a.Limit
 	case CmdSend:
 		var a sendArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		switch {
-		case a.Text == nil:
-			return cmd, missing(chat.CodeInvalidArgument, label, "text")
-		case a.Room == "":
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room, cmd.Text, cmd.ClientID = a.Room, a.Text, a.ClientID
 	case CmdDM:
 		var a dmArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		switch {
-		case a.Text == nil:
-			return cmd, missing(chat.CodeInvalidArgument, label, "text")
-		case a.To == "":
-			return cmd, missing(chat.CodeInvalidNickname, label, "to")
+			return err
 		}
 		cmd.To, cmd.Text, cmd.ClientID = a.To, a.Text, a.ClientID
 	case CmdHistory:
 		var a historyArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Room == "" {
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room, cmd.Before, cmd.Limit = a.Room, a.Before, a.Limit
 	case CmdSince:
 		var a sinceArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Room == "" {
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room, cmd.After, cmd.Limit = a.Room, a.After, a.Limit
 	case CmdTyping:
 		var a typingArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
+			return err
 		}
-		switch {
-		case a.Room == "":
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
-		case a.Typing == nil:
-			return cmd, missing(chat.CodeInvalidArgument, label, "typing")
-		}
-		cmd.Room, cmd.Typing = a.Room, *a.Typing
+		cmd.Room, cmd.Typing = a.Room, a.Typing
 	case CmdKick:
 		var a kickArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
+			return err
 		}
-		if a.Nickname == "" {
-			return cmd, missing(chat.CodeInvalidNickname, label, "nickname")
-		}
-		cmd.Nickname, cmd.Reason = &a.Nickname, a.Reason
+		cmd.Nickname, cmd.Reason = a.Nickname, a.Reason
 	case CmdDelete:
 		var a deleteArgs
 		if err := obj(&a); err != nil {
-			return cmd, err
-		}
-		if a.Room == "" {
-			return cmd, missing(chat.CodeInvalidRoom, label, "room")
+			return err
 		}
 		cmd.Room, cmd.Seq = a.Room, a.Seq
 	}
-	return cmd, nil
+	return nil
+}
+
+// validate checks that cmd has what its command needs. A missing name is
+// refused with the code of a bad one (invalid_room, invalid_nickname),
+// anything else missing with invalid_argument; the values themselves are
+// chat's to judge.
+func validate(cmd Command, label string) error {
+	switch cmd.Name {
+	case CmdHello:
+		if len(cmd.Rooms)+len(cmd.Since) > MaxHelloRooms {
+			return chat.Errorf(chat.CodeInvalidArgument, "%sat most %d rooms in rooms and since", prefix(label), MaxHelloRooms)
+		}
+	case CmdNick:
+		if cmd.Nickname == nil {
+			return missing(chat.CodeInvalidNickname, label, "nickname")
+		}
+	case CmdKick:
+		if cmd.Nickname == nil || *cmd.Nickname == "" {
+			return missing(chat.CodeInvalidNickname, label, "nickname")
+		}
+	case CmdSend, CmdDM:
+		switch {
+		case cmd.Text == nil:
+			return missing(chat.CodeInvalidArgument, label, "text")
+		case cmd.Name == CmdDM && cmd.To == "":
+			return missing(chat.CodeInvalidNickname, label, "to")
+		case cmd.Name == CmdSend && cmd.Room == "":
+			return missing(chat.CodeInvalidRoom, label, "room")
+		}
+	case CmdTyping:
+		switch {
+		case cmd.Room == "":
+			return missing(chat.CodeInvalidRoom, label, "room")
+		case cmd.Typing == nil:
+			return missing(chat.CodeInvalidArgument, label, "typing")
+		}
+	case CmdJoin, CmdLeave, CmdHistory, CmdSince, CmdDelete:
+		if cmd.Room == "" {
+			return missing(chat.CodeInvalidRoom, label, "room")
+		}
+	}
+	return nil
 }
 
 // orderedSince decodes {"room": seq, ...} keeping the order of the keys:

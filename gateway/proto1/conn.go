@@ -267,7 +267,10 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 		canon, _ := chat.NormalizeRoom(cmd.Room) // the read succeeded: valid
 		return PageResult{Room: canon, Messages: msgs}, nil
 	case CmdTyping:
-		return nil, sess.Typing(ctx, cmd.Room, cmd.Typing)
+		if cmd.Typing == nil {
+			return nil, missing(chat.CodeInvalidArgument, CmdTyping, "typing")
+		}
+		return nil, sess.Typing(ctx, cmd.Room, *cmd.Typing)
 	case CmdKick:
 		if cmd.Nickname == nil {
 			return nil, missing(chat.CodeInvalidNickname, CmdKick, "nickname")
@@ -306,7 +309,7 @@ func (c *Conn) hello(ctx context.Context, cmd Command, sink chat.Sink) (HelloRes
 	case cmd.Nickname != nil:
 		nickname = *cmd.Nickname
 	case ident == nil:
-		return HelloResult{}, chat.Errorf(chat.CodeInvalidNickname, "hello: field \"nickname\" is missing")
+		return HelloResult{}, chat.Errorf(chat.CodeInvalidNickname, "field \"nickname\" is missing (or send a token)")
 	}
 	sess, err := svc.Connect(ctx, chat.ConnectParams{
 		Nickname: nickname, Identity: ident, Sink: sink, ResumeToken: cmd.Resume, WatchUsers: cmd.WatchUsers,
