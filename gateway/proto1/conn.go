@@ -48,6 +48,18 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Inherit returns c with its Logger and Now, when unset, taken from the
+// gateway's own (nil: keep the defaults).
+func (c Config) Inherit(logger *slog.Logger, now func() time.Time) Config {
+	if c.Logger == nil {
+		c.Logger = logger
+	}
+	if c.Now == nil {
+		c.Now = now
+	}
+	return c
+}
+
 // Server is what a gateway's connections share: the chat Service and the
 // configuration.
 type Server struct {

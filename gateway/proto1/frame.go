@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/banter-chat/banter/chat"
 )
@@ -76,6 +77,41 @@ func validRef(ref json.RawMessage) bool {
 	}
 	_, err := strconv.ParseFloat(string(ref), 64)
 	return err == nil
+}
+
+// FrameLimits are the connection limits of the JSON framing
+// (docs/protocol.md, "Plain WebSocket"), the settings of its transports
+// (/ws, TCP). The zero value of every field means its default.
+type FrameLimits struct {
+	// MaxBufferedBytes bounds what is queued for one client; past it the
+	// client is closed as a slow consumer (typing is dropped instead).
+	// Default 1 MiB.
+	MaxBufferedBytes int
+	// WriteTimeout bounds one write to the client. Default 10s.
+	WriteTimeout time.Duration
+	// PingInterval is how often the server sends {"type":"ping"}; clients
+	// answer {"type":"pong"}. Default 25s.
+	PingInterval time.Duration
+	// IdleTimeout closes a connection that sent nothing for this long.
+	// Default 60s (more than two ping intervals).
+	IdleTimeout time.Duration
+}
+
+// WithDefaults returns l with every zero field set to its default.
+func (l FrameLimits) WithDefaults() FrameLimits {
+	if l.MaxBufferedBytes <= 0 {
+		l.MaxBufferedBytes = 1 << 20
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 10 * time.Second
+	}
+	if l.PingInterval <= 0 {
+		l.PingInterval = 25 * time.Second
+	}
+	if l.IdleTimeout <= 0 {
+		l.IdleTimeout = 60 * time.Second
+	}
+	return l
 }
 
 // Transport is the connection under a JSONConn.

@@ -51,11 +51,17 @@ func (g *Gateway) run(w http.ResponseWriter, r *http.Request, s *session, status
 	if err == nil {
 		res, err = s.Exec(r.Context(), cmd, s)
 	}
+	g.answer(w, r, status, res, err)
+}
+
+// answer writes a command's answer: {"ok": true, ...result} with status,
+// or the error's.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, status int, result any, err error) {
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	writeBody(w, status, append(proto1.Ack(res), '\n'))
+	writeBody(w, status, append(proto1.Ack(result), '\n'))
 }
 
 func pathRoom(r *http.Request) func(*proto1.Command) {
@@ -91,11 +97,7 @@ func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
 		cmd.Token = t
 	}
 	res, err := g.connect(r.Context(), cmd)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeBody(w, http.StatusCreated, append(proto1.Ack(res), '\n'))
+	g.answer(w, r, http.StatusCreated, res, err)
 }
 
 type sessionInfo struct {
@@ -160,11 +162,7 @@ func (g *Gateway) rooms(w http.ResponseWriter, r *http.Request) {
 		}
 		res = proto1.RoomsResult{Rooms: rooms}
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeBody(w, http.StatusOK, append(proto1.Ack(res), '\n'))
+	g.answer(w, r, http.StatusOK, res, err)
 }
 
 type membersResult struct {
@@ -275,12 +273,12 @@ func etagMatch(header, etag string) bool {
 }
 
 // sent answers a posted message: 201, or 200 for a duplicate.
-func sent(w http.ResponseWriter, res proto1.SendResult) {
+func (g *Gateway) sent(w http.ResponseWriter, r *http.Request, res proto1.SendResult, err error) {
 	status := http.StatusCreated
 	if res.Duplicate {
 		status = http.StatusOK
 	}
-	writeBody(w, status, append(proto1.Ack(res), '\n'))
+	g.answer(w, r, status, res, err)
 }
 
 // sendJoining runs send for s, joining the room first if the session is
@@ -306,11 +304,7 @@ func (g *Gateway) post(w http.ResponseWriter, r *http.Request, s *session) {
 	if err == nil {
 		res, err = sendJoining(r.Context(), s, cmd)
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	sent(w, res)
+	g.sent(w, r, res, err)
 }
 
 func (g *Gateway) directMessage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -319,11 +313,8 @@ func (g *Gateway) directMessage(w http.ResponseWriter, r *http.Request, s *sessi
 	if err == nil {
 		res, err = s.Exec(r.Context(), cmd, s)
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	sent(w, res.(proto1.SendResult))
+	sr, _ := res.(proto1.SendResult)
+	g.sent(w, r, sr, err)
 }
 
 func (g *Gateway) typing(w http.ResponseWriter, r *http.Request, s *session) {

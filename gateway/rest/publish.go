@@ -72,11 +72,7 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		res, err = sendJoining(r.Context(), s, cmd)
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	sent(w, res)
+	g.sent(w, r, res, err)
 }
 
 // sender returns the publish session of nickname, connecting it if needed.

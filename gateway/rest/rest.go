@@ -44,17 +44,18 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/internal/conns"
 	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
 // default.
 type Config struct {
-	// Logger receives operational logs. Default: discard.
-	Logger *slog.Logger
 	// APIKey authenticates server-side publish (POST /api/v1/publish).
 	// Empty: publishing is disabled (403 with an explanation).
 	APIKey string
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
 	// PublishNickname is the sender of a publish that names none. Default
 	// "server".
 	PublishNickname string
@@ -97,12 +98,7 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Protocol.Logger == nil {
-		c.Protocol.Logger = c.Logger
-	}
-	if c.Protocol.Now == nil {
-		c.Protocol.Now = c.Now
-	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, c.Now)
 	return c
 }
 
@@ -241,18 +237,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	for _, s := range all {
 		s.end("gateway closed", chat.ReasonShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		g.janitor.Wait()
-		g.streams.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return conns.Wait(ctx, &g.janitor, &g.streams)
 }
 
 // statusError is a chat error with an HTTP status other than the one its

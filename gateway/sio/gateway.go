@@ -64,12 +64,7 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.Protocol.Logger == nil {
-		c.Protocol.Logger = c.Logger
-	}
-	if c.Protocol.Now == nil {
-		c.Protocol.Now = c.Now
-	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, c.Now)
 	return c
 }
 

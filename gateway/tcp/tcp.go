@@ -12,7 +12,7 @@
 // # Concurrency
 //
 // Each connection has a reader goroutine (running its commands one at a
-// time) and a writer goroutine draining an outbox.Outbox bounded in
+// time) and a writer goroutine draining an conns.Outbox bounded in
 // bytes; chat delivers into the outbox without blocking. A client whose
 // outbox overflows is closed (it reconnects and catches up); typing is
 // dropped instead. Every goroutine is counted and Close waits for all.
@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/internal/outbox"
+	"github.com/banter-chat/banter/gateway/internal/conns"
 	"github.com/banter-chat/banter/gateway/proto1"
 )
 
@@ -39,18 +39,12 @@ import (
 type Config struct {
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
-	// Protocol configures the command side (call timeout, request bucket).
+	// Protocol configures the command side (call timeout, request
+	// bucket); its Logger defaults to this Config's.
 	Protocol proto1.Config
-	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
-	MaxBufferedBytes int
-	// WriteTimeout bounds one flush to the socket. Default 10s.
-	WriteTimeout time.Duration
-	// PingInterval is how often a JSON-mode connection gets
-	// {"type":"ping"}; it answers {"type":"pong"}. Default 25s.
-	PingInterval time.Duration
-	// IdleTimeout closes a JSON-mode connection that sent no line for this
-	// long. Default 60s (more than two ping intervals).
-	IdleTimeout time.Duration
+	// Limits are the connections' queue bound, write timeout (one flush),
+	// and, in JSON mode, heartbeat and idle timeout.
+	Limits proto1.FrameLimits
 	// TextIdleTimeout is the same for text mode, where a human types (and
 	// gets no pings to answer). Default 30m.
 	TextIdleTimeout time.Duration
@@ -60,21 +54,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Protocol.Logger == nil {
-		c.Protocol.Logger = c.Logger
-	}
-	if c.MaxBufferedBytes <= 0 {
-		c.MaxBufferedBytes = 1 << 20
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = 25 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
-	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, nil)
+	c.Limits = c.Limits.WithDefaults()
 	if c.TextIdleTimeout <= 0 {
 		c.TextIdleTimeout = 30 * time.Minute
 	}
@@ -93,34 +74,27 @@ type Gateway struct {
 	mu     sync.Mutex
 	closed bool
 	lns    map[net.Listener]struct{}
-	conns  map[*conn]struct{}
-	wg     sync.WaitGroup
+	open   conns.Set[*conn]
 
-	stats outbox.ConnCounters // stats.go
+	stats conns.Counters // stats.go
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
 	return &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
-		lns: make(map[net.Listener]struct{}), conns: make(map[*conn]struct{})}
+		lns: make(map[net.Listener]struct{})}
 }
 
 // Serve accepts connections on ln until Close (then it returns ErrClosed)
 // or until ln fails. ln is closed when Serve returns.
 func (g *Gateway) Serve(ln net.Listener) error {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	if !g.listening(ln, true) {
 		ln.Close()
 		return ErrClosed
 	}
-	g.lns[ln] = struct{}{}
-	g.mu.Unlock()
 	defer func() {
-		g.mu.Lock()
-		delete(g.lns, ln)
-		g.mu.Unlock()
+		g.listening(ln, false)
 		ln.Close()
 	}()
 	var backoff time.Duration
@@ -149,18 +123,29 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	}
 }
 
-func (g *Gateway) start(nc net.Conn) {
+// listening records that Serve accepts on ln (or no longer does); it
+// reports false once the gateway is closed.
+func (g *Gateway) listening(ln net.Listener, on bool) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !on {
+		delete(g.lns, ln)
+		return true
+	}
 	if g.closed {
-		g.mu.Unlock()
+		return false
+	}
+	g.lns[ln] = struct{}{}
+	return true
+}
+
+func (g *Gateway) start(nc net.Conn) {
+	c := newConn(g, nc)
+	if !g.open.Add(c, 2) { // its reader and writer
 		nc.Close()
 		return
 	}
-	c := newConn(g, nc)
-	g.conns[c] = struct{}{}
-	g.wg.Add(2)
-	g.mu.Unlock()
-	g.stats.Accepted()
+	g.stats.Opened()
 	g.log.Debug("tcp: connection opened", "remote", nc.RemoteAddr().String())
 	raw := nc
 	if w, ok := nc.(interface{ NetConn() net.Conn }); ok {
@@ -170,15 +155,14 @@ func (g *Gateway) start(nc net.Conn) {
 		_ = tc.SetKeepAlive(true) // text mode has no pings: let the kernel find dead peers
 	}
 	go func() {
-		defer g.wg.Done()
+		defer g.open.Leave()
 		c.writeLoop()
 	}()
 	go func() {
-		defer g.wg.Done()
+		defer g.open.Leave()
+		defer g.stats.Closed()
 		c.serve()
-		g.mu.Lock()
-		delete(g.conns, c)
-		g.mu.Unlock()
+		g.open.Remove(c)
 	}()
 }
 
@@ -190,25 +174,18 @@ func (g *Gateway) Close(ctx context.Context) error {
 	for ln := range g.lns {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
 	g.mu.Unlock()
-	for _, c := range conns {
+	open := g.open.Close()
+	for _, c := range open {
 		c.bye(string(chat.ReasonShutdown))
 	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
+	err := g.open.Wait(ctx)
+	if err != nil {
+		for _, c := range open {
 			c.nc.Close()
 		}
-		return ctx.Err()
 	}
+	return err
 }
 
 // mode is what a connection speaks; its first line decides.
@@ -224,7 +201,7 @@ const (
 type conn struct {
 	g     *Gateway
 	nc    net.Conn
-	out   *outbox.Outbox
+	out   *conns.Outbox
 	proto *proto1.JSONConn
 	done  chan struct{} // closed when the reader ends
 
@@ -236,7 +213,7 @@ type conn struct {
 }
 
 func newConn(g *Gateway, nc net.Conn) *conn {
-	c := &conn{g: g, nc: nc, out: outbox.New(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
+	c := &conn{g: g, nc: nc, out: conns.NewOutbox(g.cfg.Limits.MaxBufferedBytes, &g.stats), done: make(chan struct{})}
 	c.proto = g.proto.NewJSONConn(c)
 	return c
 }
@@ -280,7 +257,7 @@ func (c *conn) readLoop() string {
 	sc := bufio.NewScanner(c.nc)
 	sc.Buffer(make([]byte, 0, 4096), proto1.MaxFrameBytes)
 	for {
-		idle := c.g.cfg.IdleTimeout
+		idle := c.g.cfg.Limits.IdleTimeout
 		if c.getMode() == modeText {
 			idle = c.g.cfg.TextIdleTimeout
 		}
@@ -342,7 +319,7 @@ var newline = []byte{'\n'}
 func (c *conn) writeLoop() {
 	defer c.nc.Close()
 	bw := bufio.NewWriterSize(c.nc, 4096)
-	ping := time.NewTicker(c.g.cfg.PingInterval)
+	ping := time.NewTicker(c.g.cfg.Limits.PingInterval)
 	defer ping.Stop()
 	for {
 		select {
@@ -360,7 +337,6 @@ func (c *conn) writeLoop() {
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
-			c.g.stats.SlowConsumer()
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
 			// The queued lines are gone; the goodbye still says why (as /ws
 			// and SSE do), if the client takes it within the write timeout.
@@ -377,7 +353,7 @@ func (c *conn) flush(bw *bufio.Writer, frames [][]byte) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.Limits.WriteTimeout))
 	for _, f := range frames {
 		bw.Write(f)
 		bw.Write(newline)

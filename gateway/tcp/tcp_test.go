@@ -61,7 +61,7 @@ func dial(t *testing.T, addr string) (net.Conn, func() []string) {
 }
 
 func TestIdleJSONConnectionIsClosed(t *testing.T) {
-	addr, svc := start(t, tcp.Config{IdleTimeout: 100 * time.Millisecond, PingInterval: time.Hour})
+	addr, svc := start(t, tcp.Config{Limits: proto1.FrameLimits{IdleTimeout: 100 * time.Millisecond, PingInterval: time.Hour}})
 	c, readAll := dial(t, addr)
 	c.Write([]byte(`{"type":"hello","nickname":"ann"}` + "\n"))
 	got := readAll()

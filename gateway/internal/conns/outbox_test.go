@@ -1,9 +1,10 @@
-package outbox
+package conns
 
 import "testing"
 
 func TestOutbox(t *testing.T) {
-	o := New(10)
+	var counters Counters
+	o := NewOutbox(10, &counters)
 	if !o.Push([]byte("123456"), false) || !o.Push([]byte("x"), true) {
 		t.Fatal("push refused")
 	}
@@ -21,7 +22,10 @@ func TestOutbox(t *testing.T) {
 	if o.Push([]byte("a"), false) {
 		t.Fatal("push after overflow accepted")
 	}
-	o2 := New(10)
+	if n := counters.Snapshot().SlowConsumers; n != 1 {
+		t.Fatalf("%d slow consumers counted, want 1", n)
+	}
+	o2 := NewOutbox(10, nil)
 	o2.Push([]byte("bye"), false)
 	o2.Close()
 	if frames, closed, _ := o2.Take(); len(frames) != 1 || !closed {
