@@ -22,7 +22,7 @@ type Outbox struct {
 	closed   bool
 	overflow bool
 	wake     chan struct{}
-	counters *Counters      // counts the overflow; may be nil
+	counters *Counters // counts the overflow; may be nil
 }
 
 // NewOutbox returns an Outbox holding at most maxBytes of queued frames; an
