@@ -304,7 +304,7 @@ func (c *conn) readLoop() string {
 
 func (c *conn) protocolError(msg string) {
 	if c.getMode() == modeText {
-		c.Send([]byte("! "+msg), false)
+		c.line("! " + msg)
 	} else {
 		c.Send(proto1.EncodeError(chat.Errorf(chat.CodeInvalidArgument, "%s", msg), ""), false)
 	}

@@ -11,6 +11,7 @@ import (
 
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
 // start with "[room] " (messages), "* " (information) or "! " (errors).
+// Every line passes terminalSafe (terminal.go) before it is queued.
 
 const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room`
@@ -27,54 +28,59 @@ func textDisconnect(d *chat.Disconnect) []byte {
 		if d.Message != "" {
 			line += ": " + d.Message
 		}
-		return []byte(line + ")")
+		return []byte(terminalSafe(line+")", false))
 	}
 	return textBye(string(d.Reason))
 }
 
-// encodeText renders a chat event as one line; typing and user events are
-// not shown (too chatty for a terminal).
+// encodeText renders a chat event as one line (once per event for every
+// text-mode client); typing and user events are not shown (too chatty for
+// a terminal).
 func encodeText(ev *chat.Event) ([]byte, error) {
+	var line string
 	switch ev.Kind {
 	case chat.EventMessage:
 		return []byte(formatMessage(ev.Message)), nil
 	case chat.EventDeleted:
 		d := ev.Deleted
-		return []byte("* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By), nil
+		line = "* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By
 	case chat.EventPresence:
 		p := ev.Presence
 		switch p.Action {
 		case chat.PresenceJoined:
-			return []byte("* " + p.Nickname + " joined " + p.Room), nil
+			line = "* " + p.Nickname + " joined " + p.Room
 		case chat.PresenceLeft:
-			return []byte("* " + p.Nickname + " left " + p.Room), nil
+			line = "* " + p.Nickname + " left " + p.Room
 		case chat.PresenceRenamed:
-			return []byte("* " + p.From + " is now known as " + p.Nickname), nil
+			line = "* " + p.From + " is now known as " + p.Nickname
 		case chat.PresenceKicked:
-			line := "* " + p.Nickname + " was kicked from " + p.Room + " by " + p.By
+			line = "* " + p.Nickname + " was kicked from " + p.Room + " by " + p.By
 			if p.Reason != "" {
 				line += " (" + p.Reason + ")"
 			}
-			return []byte(line), nil
 		}
 	}
-	return nil, nil
+	if line == "" {
+		return nil, nil
+	}
+	return []byte(terminalSafe(line, false)), nil
 }
 
 // formatMessage is "[room] from: text"; line breaks in the text become
 // indented continuation lines so one message never looks like two.
 func formatMessage(m *chat.Message) string {
 	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\n    ")
-	return "[" + m.Room + "] " + m.Sender + ": " + text
+	return terminalSafe("["+m.Room+"] "+m.Sender+": ", false) + terminalSafe(text, true)
 }
 
-func (c *conn) say(format string, args ...any) {
-	c.Send([]byte("* "+fmt.Sprintf(format, args...)), false)
-}
+// line queues one line for the client, made safe for its terminal.
+func (c *conn) line(s string) { c.Send([]byte(terminalSafe(s, false)), false) }
+
+func (c *conn) say(format string, args ...any) { c.line("* " + fmt.Sprintf(format, args...)) }
 
 func (c *conn) fail(err error) {
 	code, msg := chat.ClientError(err)
-	c.Send([]byte("! "+string(code)+": "+msg), false)
+	c.line("! " + string(code) + ": " + msg)
 }
 
 // textLine runs one line of text mode.
@@ -86,7 +92,7 @@ func (c *conn) textLine(line string) {
 			return
 		}
 		if c.room == "" {
-			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			c.line("! not_member: join a room first (/join ROOM)")
 			return
 		}
 		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdSend, Room: c.room, Text: &line}); err != nil {
@@ -111,7 +117,7 @@ func (c *conn) textLine(line string) {
 		return
 	}
 	if sess == nil {
-		c.Send([]byte("! not_connected: choose a nickname first (/nick NAME)"), false)
+		c.line("! not_connected: choose a nickname first (/nick NAME)")
 		return
 	}
 	switch strings.ToLower(cmd) {
@@ -167,7 +173,7 @@ func (c *conn) textLine(line string) {
 		room, seqText, _ := strings.Cut(arg, " ")
 		seq, err := strconv.ParseInt(strings.TrimSpace(seqText), 10, 64)
 		if room == "" || err != nil {
-			c.Send([]byte("! invalid_argument: usage: /delete ROOM SEQ"), false)
+			c.line("! invalid_argument: usage: /delete ROOM SEQ")
 			return
 		}
 		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDelete, Room: room, Seq: seq}); err != nil {
@@ -178,7 +184,7 @@ func (c *conn) textLine(line string) {
 	case "kick":
 		nick, reason, _ := strings.Cut(arg, " ")
 		if nick == "" {
-			c.Send([]byte("! invalid_argument: usage: /kick NICK [REASON]"), false)
+			c.line("! invalid_argument: usage: /kick NICK [REASON]")
 			return
 		}
 		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdKick, Nickname: &nick, Reason: strings.TrimSpace(reason)}); err != nil {
@@ -189,7 +195,7 @@ func (c *conn) textLine(line string) {
 	case "msg":
 		to, text, _ := strings.Cut(arg, " ")
 		if to == "" {
-			c.Send([]byte("! invalid_argument: usage: /msg NICK TEXT"), false)
+			c.line("! invalid_argument: usage: /msg NICK TEXT")
 			return
 		}
 		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDM, To: to, Text: &text}); err != nil {
@@ -200,13 +206,13 @@ func (c *conn) textLine(line string) {
 		if arg != "" {
 			v, err := strconv.Atoi(arg)
 			if err != nil || v < 1 {
-				c.Send([]byte("! invalid_argument: usage: /history [N], N a positive number"), false)
+				c.line("! invalid_argument: usage: /history [N], N a positive number")
 				return
 			}
 			n = v
 		}
 		if c.room == "" {
-			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			c.line("! not_member: join a room first (/join ROOM)")
 			return
 		}
 		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdHistory, Room: c.room, Limit: n})
@@ -218,7 +224,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte(formatMessage(&m)), false)
 		}
 	default:
-		c.Send([]byte("! invalid_argument: unknown command /"+cmd+" (/help lists them)"), false)
+		c.line("! invalid_argument: unknown command /"+cmd+" (/help lists them)")
 	}
 }
 
@@ -239,11 +245,11 @@ func (c *conn) nick(name string) {
 // token starts the session with a JWT: the nickname is the token's.
 func (c *conn) token(tok string) {
 	if c.proto.Session() != nil {
-		c.Send([]byte("! invalid_argument: /token comes first, before the session starts"), false)
+		c.line("! invalid_argument: /token comes first, before the session starts")
 		return
 	}
 	if tok == "" {
-		c.Send([]byte("! invalid_argument: usage: /token JWT"), false)
+		c.line("! invalid_argument: usage: /token JWT")
 		return
 	}
 	c.hello(proto1.Command{Name: proto1.CmdHello, Token: tok})
@@ -255,7 +261,7 @@ func (c *conn) hello(cmd proto1.Command) {
 		c.fail(err)
 		if proto1.IsAuthError(err) {
 			if cmd.Token == "" {
-				c.Send([]byte("* this server needs a token: /token JWT"), false)
+				c.line("* this server needs a token: /token JWT")
 			}
 			c.bye(string(chat.ErrorCode(err)))
 		}
@@ -268,7 +274,7 @@ func (c *conn) hello(cmd proto1.Command) {
 // join joins room, makes it current and shows its last messages.
 func (c *conn) join(room string) {
 	if room == "" {
-		c.Send([]byte("! invalid_argument: usage: /join ROOM"), false)
+		c.line("! invalid_argument: usage: /join ROOM")
 		return
 	}
 	res, err := c.proto.Run(proto1.Command{Name: proto1.CmdJoin, Room: room, Limit: 10})
