@@ -224,7 +224,7 @@ func (c *conn) textLine(line string) {
 			c.Send([]byte(formatMessage(&m)), false)
 		}
 	default:
-		c.line("! invalid_argument: unknown command /"+cmd+" (/help lists them)")
+		c.line("! invalid_argument: unknown command /" + cmd + " (/help lists them)")
 	}
 }
 
