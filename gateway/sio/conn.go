@@ -52,18 +52,21 @@ func eventDialect(name string) dialect {
 // connectUser, or its first "chat message"), its chat session: the
 // embedded proto1.Conn holds the session, the request bucket and the
 // handshake's identity. It is the session's chat.Sink.
+//
+// One per socket: keep it small (memory per idle connection is a headline
+// figure); the fields are ordered so that it packs into 112 bytes.
 type conn struct {
 	proto1.Conn
 	g    *Gateway
 	sock *socketio.Socket
 
-	dialect atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
-
 	// SocketChat typing refresher (see socketchat.go).
-	typMu      sync.Mutex
-	typTimer   *time.Timer
-	typUntil   time.Time
-	typStopped bool
+	typMu    sync.Mutex
+	typTimer *time.Timer
+	typUntil time.Time
+
+	dialect    atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
+	typStopped bool         // guarded by typMu
 }
 
 func (c *conn) getDialect() dialect { return dialect(c.dialect.Load()) }
