@@ -6,7 +6,8 @@
 // "/socket.io/" that also serves the official browser client bundle.
 // Server.Of returns a namespace; Namespace.OnConnection receives sockets;
 // Socket.On registers event handlers; Emit, To/In/Except and Timeout build
-// emits and broadcasts. Broadcasts and the cluster operations
+// emits and broadcasts; Namespace.PrepareEvent encodes an event once for a
+// fan-out whose recipients the caller picks (Socket.Enqueue, SendVolatile). Broadcasts and the cluster operations
 // (FetchSockets, SocketsJoin, ServerSideEmit...) go through each
 // namespace's Adapter: in-memory by default, socketio/redisadapter for a
 // cluster of Banter and Node Socket.IO servers.
