@@ -204,16 +204,6 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 	return nil
 }
 
-func (s *Server) namespaces() []*Namespace {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Namespace, 0, len(s.nsps))
-	for _, n := range s.nsps {
-		out = append(out, n)
-	}
-	return out
-}
-
 func (s *Server) onEngineConnection(conn *engineio.Socket) {
 	c := newClient(s, conn)
 	conn.SetHandler(c)
