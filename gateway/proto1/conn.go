@@ -123,9 +123,6 @@ func (c *Conn) Init(srv *Server, ident *chat.Identity) {
 	c.reqs = chat.NewBucket(srv.cfg.RequestBurst, srv.cfg.RequestsPerSecond, srv.cfg.Now)
 }
 
-// Server returns the connection's command layer.
-func (c *Conn) Server() *Server { return c.srv }
-
 // Identity returns the identity the transport verified (nil: none).
 func (c *Conn) Identity() *chat.Identity { return c.ident }
 
