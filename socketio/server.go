@@ -7,10 +7,11 @@
 // Server.Of returns a namespace; Namespace.OnConnection receives sockets;
 // Socket.On registers event handlers; Emit, To/In/Except and Timeout build
 // emits and broadcasts; Namespace.PrepareEvent encodes an event once for a
-// fan-out whose recipients the caller picks (Socket.Enqueue, SendVolatile). Broadcasts and the cluster operations
-// (FetchSockets, SocketsJoin, ServerSideEmit...) go through each
-// namespace's Adapter: in-memory by default, socketio/redisadapter for a
-// cluster of Banter and Node Socket.IO servers.
+// fan-out whose recipients the caller picks (Socket.Enqueue,
+// SendVolatile). Broadcasts and the cluster operations (FetchSockets,
+// SocketsJoin, ServerSideEmit...) go through each namespace's Adapter:
+// in-memory by default, socketio/redisadapter for a cluster of Banter and
+// Node Socket.IO servers.
 //
 // Concurrency: the handlers of one client connection run one at a time, in
 // packet order, on a goroutine of the transport (an HTTP request or the
