@@ -29,6 +29,7 @@ import (
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/gateway/proto1"
 	siogw "github.com/banter-chat/banter/gateway/sio"
 	"github.com/banter-chat/banter/guard"
 	"github.com/banter-chat/banter/internal/memreclaim"
@@ -254,7 +255,8 @@ func New(cfg Config) (_ *App, err error) {
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
 	a.svc, a.io, a.guard = svc, io, grd
 	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{
-		Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
+		Logger:   log,
+		Protocol: proto1.Config{RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond},
 	})
 	undo = append(undo, a.gw.Close, func() { _ = io.Shutdown(context.Background()) })
 	a.mux = http.NewServeMux()

@@ -157,7 +157,7 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 	// Connected before it is visible in c.sockets, under c.mu: a concurrent
 	// client.OnClose either sees it (and disconnects it) or we see c.closed.
 	s.mu.Lock()
-	s.connected = true
+	s.connected.Store(true)
 	s.mu.Unlock()
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()

@@ -1,5 +1,5 @@
 // Package tcp is Banter's raw TCP gateway: newline-delimited JSON commands
-// and events (the protocol of package jsonproto, one object per line), or
+// and events (the JSON framing of package proto1, one object per line), or
 // plain text lines for humans (`nc localhost 4000`: /nick, /join, text).
 // docs/protocol.md, "TCP", is the contract.
 //
@@ -12,7 +12,7 @@
 // # Concurrency
 //
 // Each connection has a reader goroutine (running its commands one at a
-// time) and a writer goroutine draining a jsonproto.Outbox bounded in
+// time) and a writer goroutine draining an conns.Outbox bounded in
 // bytes; chat delivers into the outbox without blocking. A client whose
 // outbox overflows is closed (it reconnects and catches up); typing is
 // dropped instead. Every goroutine is counted and Close waits for all.
@@ -30,7 +30,8 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/internal/conns"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
@@ -38,18 +39,12 @@ import (
 type Config struct {
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
-	// Protocol configures the command side (call timeout, request bucket).
-	Protocol jsonproto.Config
-	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
-	MaxBufferedBytes int
-	// WriteTimeout bounds one flush to the socket. Default 10s.
-	WriteTimeout time.Duration
-	// PingInterval is how often a JSON-mode connection gets
-	// {"type":"ping"}; it answers {"type":"pong"}. Default 25s.
-	PingInterval time.Duration
-	// IdleTimeout closes a JSON-mode connection that sent no line for this
-	// long. Default 60s (more than two ping intervals).
-	IdleTimeout time.Duration
+	// Protocol configures the command side (call timeout, request
+	// bucket); its Logger defaults to this Config's.
+	Protocol proto1.Config
+	// Limits are the connections' queue bound, write timeout (one flush),
+	// and, in JSON mode, heartbeat and idle timeout.
+	Limits proto1.FrameLimits
 	// TextIdleTimeout is the same for text mode, where a human types (and
 	// gets no pings to answer). Default 30m.
 	TextIdleTimeout time.Duration
@@ -59,22 +54,8 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Protocol.Logger == nil {
-		c.Protocol.Logger = c.Logger
-	}
-	c.Protocol = c.Protocol.WithDefaults()
-	if c.MaxBufferedBytes <= 0 {
-		c.MaxBufferedBytes = 1 << 20
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = 25 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
-	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, nil)
+	c.Limits = c.Limits.WithDefaults()
 	if c.TextIdleTimeout <= 0 {
 		c.TextIdleTimeout = 30 * time.Minute
 	}
@@ -86,41 +67,34 @@ var ErrClosed = errors.New("tcp: gateway closed")
 
 // Gateway serves the line protocol on TCP listeners.
 type Gateway struct {
-	cfg Config
-	log *slog.Logger
-	svc *chat.Service
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
 
 	mu     sync.Mutex
 	closed bool
 	lns    map[net.Listener]struct{}
-	conns  map[*conn]struct{}
-	wg     sync.WaitGroup
+	open   conns.Set[*conn]
 
-	stats jsonproto.ConnCounters // stats.go
+	stats conns.Counters // stats.go
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	return &Gateway{cfg: cfg, log: cfg.Logger, svc: svc,
-		lns: make(map[net.Listener]struct{}), conns: make(map[*conn]struct{})}
+	return &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
+		lns: make(map[net.Listener]struct{})}
 }
 
 // Serve accepts connections on ln until Close (then it returns ErrClosed)
 // or until ln fails. ln is closed when Serve returns.
 func (g *Gateway) Serve(ln net.Listener) error {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	if !g.listening(ln, true) {
 		ln.Close()
 		return ErrClosed
 	}
-	g.lns[ln] = struct{}{}
-	g.mu.Unlock()
 	defer func() {
-		g.mu.Lock()
-		delete(g.lns, ln)
-		g.mu.Unlock()
+		g.listening(ln, false)
 		ln.Close()
 	}()
 	var backoff time.Duration
@@ -149,18 +123,29 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	}
 }
 
-func (g *Gateway) start(nc net.Conn) {
+// listening records that Serve accepts on ln (or no longer does); it
+// reports false once the gateway is closed.
+func (g *Gateway) listening(ln net.Listener, on bool) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !on {
+		delete(g.lns, ln)
+		return true
+	}
 	if g.closed {
-		g.mu.Unlock()
+		return false
+	}
+	g.lns[ln] = struct{}{}
+	return true
+}
+
+func (g *Gateway) start(nc net.Conn) {
+	c := newConn(g, nc)
+	if !g.open.Add(c, 2) { // its reader and writer
 		nc.Close()
 		return
 	}
-	c := newConn(g, nc)
-	g.conns[c] = struct{}{}
-	g.wg.Add(2)
-	g.mu.Unlock()
-	g.stats.Accepted()
+	g.stats.Opened()
 	g.log.Debug("tcp: connection opened", "remote", nc.RemoteAddr().String())
 	raw := nc
 	if w, ok := nc.(interface{ NetConn() net.Conn }); ok {
@@ -170,15 +155,14 @@ func (g *Gateway) start(nc net.Conn) {
 		_ = tc.SetKeepAlive(true) // text mode has no pings: let the kernel find dead peers
 	}
 	go func() {
-		defer g.wg.Done()
+		defer g.open.Leave()
 		c.writeLoop()
 	}()
 	go func() {
-		defer g.wg.Done()
+		defer g.open.Leave()
+		defer g.stats.Closed()
 		c.serve()
-		g.mu.Lock()
-		delete(g.conns, c)
-		g.mu.Unlock()
+		g.open.Remove(c)
 	}()
 }
 
@@ -190,25 +174,18 @@ func (g *Gateway) Close(ctx context.Context) error {
 	for ln := range g.lns {
 		ln.Close()
 	}
-	conns := make([]*conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
 	g.mu.Unlock()
-	for _, c := range conns {
+	open := g.open.Close()
+	for _, c := range open {
 		c.bye(string(chat.ReasonShutdown))
 	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
+	err := g.open.Wait(ctx)
+	if err != nil {
+		for _, c := range open {
 			c.nc.Close()
 		}
-		return ctx.Err()
 	}
+	return err
 }
 
 // mode is what a connection speaks; its first line decides.
@@ -220,12 +197,12 @@ const (
 	modeText
 )
 
-// conn is one TCP connection; it is the jsonproto.Transport.
+// conn is one TCP connection; it is the proto1.Transport.
 type conn struct {
 	g     *Gateway
 	nc    net.Conn
-	out   *jsonproto.Outbox
-	proto *jsonproto.Conn
+	out   *conns.Outbox
+	proto *proto1.JSONConn
 	done  chan struct{} // closed when the reader ends
 
 	mu   sync.Mutex
@@ -236,15 +213,15 @@ type conn struct {
 }
 
 func newConn(g *Gateway, nc net.Conn) *conn {
-	c := &conn{g: g, nc: nc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
-	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
+	c := &conn{g: g, nc: nc, out: conns.NewOutbox(g.cfg.Limits.MaxBufferedBytes, &g.stats), done: make(chan struct{})}
+	c.proto = g.proto.NewJSONConn(c)
 	return c
 }
 
-// Send implements jsonproto.Transport.
+// Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
 
-// Close implements jsonproto.Transport: the writer closes the connection
+// Close implements proto1.Transport: the writer closes the connection
 // once what is queued is written.
 func (c *conn) Close(string) { c.out.Close() }
 
@@ -256,12 +233,16 @@ func (c *conn) getMode() mode {
 
 // bye says goodbye in the connection's language and closes it.
 func (c *conn) bye(reason string) {
-	if c.getMode() == modeText {
-		c.Send(textBye(reason), false)
-	} else {
-		c.Send(jsonproto.EncodeBye(reason), false)
-	}
+	c.Send(c.byeFrame(reason), false)
 	c.Close(reason)
+}
+
+// byeFrame is "bye" with reason in the connection's language.
+func (c *conn) byeFrame(reason string) []byte {
+	if c.getMode() == modeText {
+		return textBye(reason)
+	}
+	return proto1.EncodeBye(&chat.Disconnect{Reason: chat.DisconnectReason(reason)})
 }
 
 func (c *conn) serve() {
@@ -274,9 +255,9 @@ func (c *conn) serve() {
 
 func (c *conn) readLoop() string {
 	sc := bufio.NewScanner(c.nc)
-	sc.Buffer(make([]byte, 0, 4096), jsonproto.MaxFrameBytes)
+	sc.Buffer(make([]byte, 0, 4096), proto1.MaxFrameBytes)
 	for {
-		idle := c.g.cfg.IdleTimeout
+		idle := c.g.cfg.Limits.IdleTimeout
 		if c.getMode() == modeText {
 			idle = c.g.cfg.TextIdleTimeout
 		}
@@ -323,10 +304,9 @@ func (c *conn) readLoop() string {
 
 func (c *conn) protocolError(msg string) {
 	if c.getMode() == modeText {
-		c.Send([]byte("! "+msg), false)
+		c.line("! " + msg)
 	} else {
-		b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: msg})
-		c.Send(b, false)
+		c.Send(proto1.EncodeError(chat.Errorf(chat.CodeInvalidArgument, "%s", msg), ""), false)
 	}
 	c.bye("protocol_error")
 }
@@ -339,7 +319,7 @@ var newline = []byte{'\n'}
 func (c *conn) writeLoop() {
 	defer c.nc.Close()
 	bw := bufio.NewWriterSize(c.nc, 4096)
-	ping := time.NewTicker(c.g.cfg.PingInterval)
+	ping := time.NewTicker(c.g.cfg.Limits.PingInterval)
 	defer ping.Stop()
 	for {
 		select {
@@ -350,23 +330,17 @@ func (c *conn) writeLoop() {
 			return
 		case <-ping.C:
 			if c.getMode() == modeJSON {
-				c.out.Push(jsonproto.Ping, true)
+				c.out.Push(proto1.Ping, true)
 			}
 			continue
 		case <-c.out.Wake():
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
-			c.g.stats.SlowConsumer()
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.nc.RemoteAddr().String())
 			// The queued lines are gone; the goodbye still says why (as /ws
 			// and SSE do), if the client takes it within the write timeout.
-			reason := "slow_consumer"
-			bye := jsonproto.EncodeBye(reason)
-			if c.getMode() == modeText {
-				bye = textBye(reason)
-			}
-			_ = c.flush(bw, [][]byte{bye})
+			_ = c.flush(bw, [][]byte{c.byeFrame("slow_consumer")})
 			return
 		}
 		if err := c.flush(bw, frames); err != nil || closed {
@@ -379,7 +353,7 @@ func (c *conn) flush(bw *bufio.Writer, frames [][]byte) error {
 	if len(frames) == 0 {
 		return nil
 	}
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.Limits.WriteTimeout))
 	for _, f := range frames {
 		bw.Write(f)
 		bw.Write(newline)

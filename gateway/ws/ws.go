@@ -1,6 +1,7 @@
 // Package ws is Banter's plain WebSocket gateway: JSON text frames at /ws
 // for clients that want no Socket.IO framing (docs/protocol.md, "Plain
-// WebSocket"; the protocol itself is package jsonproto).
+// WebSocket"; the commands and the JSON framing are package proto1, shared
+// with the other gateways).
 //
 // # Entry points
 //
@@ -12,7 +13,7 @@
 // # Concurrency
 //
 // Each connection has a reader (the HTTP handler's goroutine, running the
-// client's commands one at a time) and a writer draining a jsonproto.Outbox
+// client's commands one at a time) and a writer draining an conns.Outbox
 // bounded in bytes; chat delivers into the outbox without blocking. A
 // client whose outbox overflows is closed with status 1013 "slow consumer"
 // (it reconnects and catches up with since); typing is dropped instead.
@@ -32,74 +33,51 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/internal/conns"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
 // default.
 type Config struct {
-	// Logger receives operational logs. Default: discard.
-	Logger *slog.Logger
-	// Protocol configures the command side (call timeout, request bucket).
-	Protocol jsonproto.Config
-	// MaxBufferedBytes bounds what is queued for one client. Default 1 MiB.
-	MaxBufferedBytes int
-	// WriteTimeout bounds one frame write. Default 10s.
-	WriteTimeout time.Duration
-	// PingInterval is how often the server sends {"type":"ping"}; clients
-	// answer {"type":"pong"}. Default 25s.
-	PingInterval time.Duration
-	// IdleTimeout closes a connection that sent nothing for this long.
-	// Default 60s (more than two ping intervals).
-	IdleTimeout time.Duration
 	// OriginPatterns lists the browser origins (host patterns, see
 	// websocket.AcceptOptions) allowed besides the same origin; "*" allows
 	// any. Native clients send no Origin and are always allowed.
 	OriginPatterns []string
+	// Limits are the connections' queue bound, write timeout, heartbeat
+	// and idle timeout.
+	Limits proto1.FrameLimits
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
+	// Protocol configures the command side (call timeout, request
+	// bucket); its Logger defaults to this Config's.
+	Protocol proto1.Config
 }
 
 func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
-	if c.Protocol.Logger == nil {
-		c.Protocol.Logger = c.Logger
-	}
-	c.Protocol = c.Protocol.WithDefaults()
-	if c.MaxBufferedBytes <= 0 {
-		c.MaxBufferedBytes = 1 << 20
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = 10 * time.Second
-	}
-	if c.PingInterval <= 0 {
-		c.PingInterval = 25 * time.Second
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = 60 * time.Second
-	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, nil)
+	c.Limits = c.Limits.WithDefaults()
 	return c
 }
 
 // Gateway serves /ws.
 type Gateway struct {
-	cfg  Config
-	log  *slog.Logger
-	svc  *chat.Service
-	opts websocket.AcceptOptions
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
+	opts  websocket.AcceptOptions
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[*conn]struct{}
-	wg     sync.WaitGroup
-
-	stats jsonproto.ConnCounters // stats.go
+	open  conns.Set[*conn]
+	stats conns.Counters // stats.go
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, svc: svc, conns: make(map[*conn]struct{})}
+	g := &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol)}
 	for _, p := range cfg.OriginPatterns {
 		if p == "*" {
 			g.opts.InsecureSkipVerify = true
@@ -113,15 +91,11 @@ func New(svc *chat.Service, cfg Config) *Gateway {
 
 // ServeHTTP upgrades the request and serves the connection until it ends.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	if !g.open.Enter() {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	g.wg.Add(1)
-	g.mu.Unlock()
-	defer g.wg.Done()
+	defer g.open.Leave()
 	// Accept answers a request that is not a WebSocket upgrade (or comes
 	// from a foreign origin) with an HTTP error itself.
 	wsc, err := websocket.Accept(w, r, &g.opts)
@@ -129,68 +103,53 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.log.Debug("ws: upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	wsc.SetReadLimit(jsonproto.MaxFrameBytes)
-	c := &conn{g: g, ws: wsc, out: jsonproto.NewOutbox(g.cfg.MaxBufferedBytes), done: make(chan struct{})}
-	c.proto = jsonproto.NewConn(g.svc, c, g.cfg.Protocol)
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	wsc.SetReadLimit(proto1.MaxFrameBytes)
+	c := &conn{g: g, ws: wsc, out: conns.NewOutbox(g.cfg.Limits.MaxBufferedBytes, &g.stats), done: make(chan struct{})}
+	c.proto = g.proto.NewJSONConn(c)
+	if !g.open.Add(c, 0) {
 		wsc.Close(websocket.StatusGoingAway, "server shutting down")
 		return
 	}
-	g.conns[c] = struct{}{}
-	g.mu.Unlock()
-	g.stats.Accepted()
+	defer g.open.Remove(c)
+	g.stats.Opened()
+	defer g.stats.Closed()
 	g.log.Debug("ws: connection opened", "remote", r.RemoteAddr)
 	c.serve()
-	g.mu.Lock()
-	delete(g.conns, c)
-	g.mu.Unlock()
 }
 
 // Close refuses new connections, closes the open ones (with "bye" reason
 // shutdown if chat has not said it already) and waits for them, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
-	g.mu.Lock()
-	g.closed = true
-	conns := make([]*conn, 0, len(g.conns))
-	for c := range g.conns {
-		conns = append(conns, c)
-	}
-	g.mu.Unlock()
-	for _, c := range conns {
-		c.Send(jsonproto.EncodeBye(string(chat.ReasonShutdown)), false)
+	open := g.open.Close()
+	for _, c := range open {
+		c.Send(proto1.EncodeBye(&chat.Disconnect{Reason: chat.ReasonShutdown}), false)
 		c.Close(string(chat.ReasonShutdown))
 	}
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range conns {
+	err := g.open.Wait(ctx)
+	if err != nil {
+		for _, c := range open {
 			c.ws.CloseNow()
 		}
-		return ctx.Err()
 	}
+	return err
 }
 
-// conn is one WebSocket connection; it is the jsonproto.Transport.
+// conn is one WebSocket connection; it is the proto1.Transport.
 type conn struct {
 	g     *Gateway
 	ws    *websocket.Conn
-	out   *jsonproto.Outbox
-	proto *jsonproto.Conn
+	out   *conns.Outbox
+	proto *proto1.JSONConn
 	done  chan struct{} // closed when the reader ends
 
 	mu     sync.Mutex
 	reason string
 }
 
-// Send implements jsonproto.Transport.
+// Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) { c.out.Push(frame, lossy) }
 
-// Close implements jsonproto.Transport: the writer closes the connection
+// Close implements proto1.Transport: the writer closes the connection
 // after writing what is queued.
 func (c *conn) Close(reason string) {
 	c.mu.Lock()
@@ -222,7 +181,7 @@ func (c *conn) readLoop() string {
 	for {
 		// Cancelling Read's context closes the connection: that is the
 		// idle timeout.
-		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.IdleTimeout)
+		ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Limits.IdleTimeout)
 		typ, data, err := c.ws.Read(ctx)
 		timedOut := ctx.Err() != nil
 		cancel()
@@ -236,8 +195,7 @@ func (c *conn) readLoop() string {
 			return "read error"
 		}
 		if typ != websocket.MessageText {
-			b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: chat.CodeInvalidArgument, Message: "frames must be text (JSON)"})
-			c.Send(b, false)
+			c.Send(proto1.EncodeError(errBinaryFrame, ""), false)
 			continue
 		}
 		c.proto.HandleFrame(data)
@@ -246,20 +204,19 @@ func (c *conn) readLoop() string {
 
 // writeLoop writes queued frames and heartbeats until the connection ends.
 func (c *conn) writeLoop() {
-	ping := time.NewTicker(c.g.cfg.PingInterval)
+	ping := time.NewTicker(c.g.cfg.Limits.PingInterval)
 	defer ping.Stop()
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-ping.C:
-			c.out.Push(jsonproto.Ping, true)
+			c.out.Push(proto1.Ping, true)
 			continue
 		case <-c.out.Wake():
 		}
 		frames, closed, overflow := c.out.Take()
 		if overflow {
-			c.g.stats.SlowConsumer()
 			c.g.log.Info("ws: slow consumer closed")
 			c.ws.Close(websocket.StatusTryAgainLater, "slow consumer")
 			return
@@ -285,7 +242,7 @@ func (c *conn) writeLoop() {
 }
 
 func (c *conn) write(f []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.WriteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), c.g.cfg.Limits.WriteTimeout)
 	defer cancel()
 	err := c.ws.Write(ctx, websocket.MessageText, f)
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -293,3 +250,5 @@ func (c *conn) write(f []byte) error {
 	}
 	return err
 }
+
+var errBinaryFrame = chat.Errorf(chat.CodeInvalidArgument, "frames must be text (JSON)")

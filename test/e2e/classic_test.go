@@ -12,3 +12,12 @@ func TestClassicChat(t *testing.T) {
 	url, _ := startApp(t, app.Config{})
 	runScenario(t, "classic.js", url)
 }
+
+// TestClassicHearsEveryGateway: tutorial clients that only listen get the
+// messages of the default room sent through every other gateway (Trust
+// item 8: they used to get only those sent through the Socket.IO gateway).
+func TestClassicHearsEveryGateway(t *testing.T) {
+	testutil.RequireNode(t)
+	url, a := startApp(t, app.Config{TCPAddr: "127.0.0.1:0"})
+	runScenario(t, "classic_gateways.js", url, a.TCPAddr().String())
+}

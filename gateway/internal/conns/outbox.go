@@ -1,4 +1,10 @@
-package jsonproto
+// Package conns is the connection bookkeeping the gateways share: the
+// outgoing queue of the gateways whose connections have a writer
+// goroutine each (/ws and TCP; Outbox, bounded in bytes, never blocking the
+// producers: chat's Deliver, command answers, heartbeats), the set of a
+// gateway's open connections and the goroutines its Close waits for (Set),
+// and the counters the gateways report (Counters).
+package conns
 
 import "sync"
 
@@ -16,11 +22,13 @@ type Outbox struct {
 	closed   bool
 	overflow bool
 	wake     chan struct{}
+	counters *Counters // counts the overflow; may be nil
 }
 
-// NewOutbox returns an Outbox holding at most maxBytes of queued frames.
-func NewOutbox(maxBytes int) *Outbox {
-	return &Outbox{max: maxBytes, wake: make(chan struct{}, 1)}
+// NewOutbox returns an Outbox holding at most maxBytes of queued frames; an
+// overflow is counted in counters (nil: not counted).
+func NewOutbox(maxBytes int, counters *Counters) *Outbox {
+	return &Outbox{max: maxBytes, wake: make(chan struct{}, 1), counters: counters}
 }
 
 // Push queues frame (shared: never modified). A lossy frame (typing) is
@@ -39,6 +47,9 @@ func (o *Outbox) Push(frame []byte, lossy bool) bool {
 		o.overflow = true
 		o.frames, o.bytes = nil, 0
 		o.mu.Unlock()
+		if o.counters != nil {
+			o.counters.slow.Add(1)
+		}
 		o.signal()
 		return false
 	}
