@@ -11,7 +11,9 @@ import (
 
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
 // start with "[room] " (messages), "* " (information) or "! " (errors).
-// Every line passes terminalSafe (terminal.go) before it is queued.
+// Every line passes chat.PrintableLine (message texts chat.Printable)
+// before it is queued: control characters from peers never reach a
+// terminal.
 
 const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room`
@@ -28,7 +30,7 @@ func textDisconnect(d *chat.Disconnect) []byte {
 		if d.Message != "" {
 			line += ": " + d.Message
 		}
-		return []byte(terminalSafe(line+")", false))
+		return []byte(chat.PrintableLine(line+")"))
 	}
 	return textBye(string(d.Reason))
 }
@@ -63,18 +65,18 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 	if line == "" {
 		return nil, nil
 	}
-	return []byte(terminalSafe(line, false)), nil
+	return []byte(chat.PrintableLine(line)), nil
 }
 
 // formatMessage is "[room] from: text"; line breaks in the text become
 // indented continuation lines so one message never looks like two.
 func formatMessage(m *chat.Message) string {
 	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\n    ")
-	return terminalSafe("["+m.Room+"] "+m.Sender+": ", false) + terminalSafe(text, true)
+	return chat.PrintableLine("["+m.Room+"] "+m.Sender+": ") + chat.Printable(text)
 }
 
 // line queues one line for the client, made safe for its terminal.
-func (c *conn) line(s string) { c.Send([]byte(terminalSafe(s, false)), false) }
+func (c *conn) line(s string) { c.Send([]byte(chat.PrintableLine(s)), false) }
 
 func (c *conn) say(format string, args ...any) { c.line("* " + fmt.Sprintf(format, args...)) }
 
