@@ -30,7 +30,7 @@ func textDisconnect(d *chat.Disconnect) []byte {
 		if d.Message != "" {
 			line += ": " + d.Message
 		}
-		return []byte(chat.PrintableLine(line+")"))
+		return []byte(chat.PrintableLine(line + ")"))
 	}
 	return textBye(string(d.Reason))
 }
