@@ -222,3 +222,17 @@ func (s *Service) MemberPage(room, after string, limit int) (names []string, mor
 	}
 	return all, false, nil
 }
+
+// Members returns a page of room's members (Service.MemberPage), for a
+// session that may read the room (it need not be in it).
+// Errors: ErrInvalidRoom, ErrForbidden.
+func (s *Session) Members(room, after string, limit int) (names []string, more bool, err error) {
+	name, err := NormalizeRoom(room)
+	if err != nil {
+		return nil, false, err
+	}
+	if !s.MayRead(name) {
+		return nil, false, readForbidden(name)
+	}
+	return s.svc.MemberPage(name, after, limit)
+}

@@ -33,7 +33,8 @@ type Config struct {
 	TypingTTL time.Duration
 	// RateBurst and RatePerSecond shape each user's token bucket for
 	// messages (Send, DirectMessage); typing signals have a bucket of their
-	// own with the same shape. Defaults 20 and 5. A user is an Identity's
+	// own with the same shape. Defaults 60 and 10: a busy human chat (a
+	// pasted block of lines, several devices) fits. A user is an Identity's
 	// Subject (all its sessions, on every gateway, share the buckets) or,
 	// for anonymous sessions, a nickname; a bucket outlives its sessions
 	// until it is full again, so reconnecting does not refill it.
@@ -96,10 +97,10 @@ func (c Config) withDefaults() (Config, error) {
 		c.TypingTTL = 5 * time.Second
 	}
 	if c.RateBurst <= 0 {
-		c.RateBurst = 20
+		c.RateBurst = 60
 	}
 	if c.RatePerSecond <= 0 {
-		c.RatePerSecond = 5
+		c.RatePerSecond = 10
 	}
 	if c.MaxRoomsPerSession <= 0 {
 		c.MaxRoomsPerSession = 100

@@ -184,6 +184,9 @@ type serveFlags struct {
 	requestRate     float64
 	maxPayload      int
 	maxBuffered     int
+	largeRoom       int
+	presenceWindow  time.Duration
+	maxWriteDelay   time.Duration
 	maxConnsPerIP   int
 	handshakeRate   float64
 	limitLoopback   bool
@@ -220,8 +223,11 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.IntVar(&f.maxBuffered, "max-buffered-bytes", 4<<20, "most `bytes` queued for one slow client before it is disconnected as a slow consumer")
 	fs.IntVar(&f.requestBurst, "request-burst", 100, "Socket.IO events of any kind a connection may send in a burst (joins, history pages…; messages also count against --rate-*)")
 	fs.Float64Var(&f.requestRate, "request-rate", 50, "sustained Socket.IO events per second per connection")
-	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
-	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
+	fs.IntVar(&f.largeRoom, "large-room", 200, "users above which a room is large: its members get the member count (at most once per --presence-window) instead of a presence event for every user who joins or leaves, and join results list the first 100 members")
+	fs.DurationVar(&f.presenceWindow, "presence-window", time.Second, "shortest interval between two member counts (and typing lists) of a large room")
+	fs.DurationVar(&f.maxWriteDelay, "max-write-delay", 40*time.Millisecond, "under load, the longest a WebSocket frame may wait to share a write with the next ones (fewer, fuller writes: less CPU per delivered message); 0: never wait")
+	fs.IntVar(&f.rateBurst, "rate-burst", 60, "messages a user may send in a burst (a pasted block of lines, several devices: they share the bucket)")
+	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 10, "sustained messages per second per user")
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
 	fs.StringVar(&f.tcpAddr, "tcp", "", "serve the raw TCP line protocol on this `address`, e.g. :4000; off when empty")
 	fs.StringVar(&f.mqttAddr, "mqtt", "", "serve MQTT on this `address`, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt")
@@ -304,6 +310,9 @@ func (f *serveFlags) check() error {
 	}
 	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.requestBurst <= 0 || f.requestRate <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --request-*, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
+	}
+	if f.largeRoom <= 1 || f.presenceWindow <= 0 || f.maxWriteDelay < 0 || f.maxWriteDelay > time.Second {
+		errs = append(errs, errors.New("--large-room must be at least 2, --presence-window positive, --max-write-delay between 0 and 1s"))
 	}
 	if f.maxConns < -1 || f.maxConnsPerIP < 0 || f.handshakeRate < 0 {
 		errs = append(errs, errors.New("--max-conns (-1 for no cap), --max-conns-per-ip and --handshake-rate-per-ip must not be negative"))
@@ -388,6 +397,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
 		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
+		LargeRoom: f.largeRoom, PresenceWindow: f.presenceWindow, MaxWriteDelay: f.maxWriteDelay, NoWriteDelay: f.maxWriteDelay == 0,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",

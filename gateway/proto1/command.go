@@ -21,12 +21,13 @@ const (
 	CmdTyping  = "typing"
 	CmdKick    = "kick"
 	CmdDelete  = "delete"
+	CmdMembers = "members"
 )
 
 // IsCommand reports whether name is a command of protocol 1.
 func IsCommand(name string) bool {
 	switch name {
-	case CmdHello, CmdNick, CmdJoin, CmdLeave, CmdRooms, CmdSend, CmdDM, CmdHistory, CmdSince, CmdTyping, CmdKick, CmdDelete:
+	case CmdHello, CmdNick, CmdJoin, CmdLeave, CmdRooms, CmdSend, CmdDM, CmdHistory, CmdSince, CmdTyping, CmdKick, CmdDelete, CmdMembers:
 		return true
 	}
 	return false
@@ -49,16 +50,17 @@ type Command struct {
 	Resume     string // the token of a previous session to take over
 	Token      string // a JWT
 
-	Room     string  // join, leave, send, history, since, typing, delete
+	Room     string  // join, leave, send, history, since, typing, delete, members
 	To       string  // dm
 	Text     *string // send, dm
 	ClientID string  // send, dm
 	After    *int64  // join (catch-up), since
 	Before   int64   // history
-	Limit    int     // join, history, since
+	Limit    int     // join, history, since, members
 	Typing   *bool   // typing
 	Reason   string  // kick
 	Seq      int64   // delete
+	From     string  // members: the nickname the page starts after
 }
 
 // RoomSeq is one entry of hello's "since": the last seq the client has of
@@ -184,6 +186,11 @@ type (
 		Room string `json:"room"`
 		Seq  int64  `json:"seq"`
 	}
+	membersArgs struct {
+		Room  string `json:"room"`
+		After string `json:"after"`
+		Limit int    `json:"limit"`
+	}
 )
 
 func decode(name string, raw json.RawMessage, f form, label string, fill func(*Command)) (Command, error) {
@@ -205,6 +212,10 @@ func decode(name string, raw json.RawMessage, f form, label string, fill func(*C
 		case CmdJoin:
 			if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
 				return cmd, Unmarshal(raw, "join: the room", false, &cmd.Room)
+			}
+		case CmdMembers:
+			if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '"' {
+				return cmd, Unmarshal(raw, "members: the room", false, &cmd.Room)
 			}
 		}
 		if absent && name != CmdRooms {
@@ -297,6 +308,12 @@ func parse(cmd *Command, raw json.RawMessage, label string) error {
 			return err
 		}
 		cmd.Room, cmd.Seq = a.Room, a.Seq
+	case CmdMembers:
+		var a membersArgs
+		if err := obj(&a); err != nil {
+			return err
+		}
+		cmd.Room, cmd.From, cmd.Limit = a.Room, a.After, a.Limit
 	}
 	return nil
 }
@@ -335,7 +352,7 @@ func validate(cmd Command, label string) error {
 		case cmd.Typing == nil:
 			return missing(chat.CodeInvalidArgument, label, "typing")
 		}
-	case CmdJoin, CmdLeave, CmdHistory, CmdSince, CmdDelete:
+	case CmdJoin, CmdLeave, CmdHistory, CmdSince, CmdDelete, CmdMembers:
 		if cmd.Room == "" {
 			return missing(chat.CodeInvalidRoom, label, "room")
 		}

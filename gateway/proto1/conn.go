@@ -285,6 +285,16 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 			return nil, missing(chat.CodeInvalidNickname, CmdKick, "nickname")
 		}
 		return nil, sess.Kick(ctx, *cmd.Nickname, cmd.Reason)
+	case CmdMembers:
+		names, more, err := sess.Members(cmd.Room, cmd.From, cmd.Limit)
+		if err != nil {
+			return nil, err
+		}
+		if names == nil {
+			names = []string{}
+		}
+		canon, _ := chat.NormalizeRoom(cmd.Room) // the read succeeded: valid
+		return MembersResult{Room: canon, Members: names, More: more}, nil
 	default: // CmdDelete
 		m, err := sess.DeleteMessage(ctx, cmd.Room, cmd.Seq)
 		if err != nil {

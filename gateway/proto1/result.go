@@ -55,6 +55,13 @@ type (
 		Room string `json:"room"`
 		Seq  int64  `json:"seq"`
 	}
+	// MembersResult answers members: a page of the room's members,
+	// sorted; More says a next page starts after the last of them.
+	MembersResult struct {
+		Room    string   `json:"room"`
+		Members []string `json:"members"`
+		More    bool     `json:"more"`
+	}
 )
 
 // JoinOutcome is one room of a hello: its join result, or why it could not

@@ -169,10 +169,12 @@ type membersResult struct {
 	OK      bool     `json:"ok"`
 	Room    string   `json:"room"`
 	Members []string `json:"members"`
+	More    bool     `json:"more"`
 }
 
-// members lists who is in a room on this node. A DM room's members are
-// shown only to its two users, a room a token does not allow to nobody.
+// members lists who is in a room (cluster-wide), a page at a time: after
+// (a nickname) and limit. A DM room's members are shown only to its two
+// users, a room a token does not allow to nobody.
 func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 	room, err := chat.NormalizeRoom(r.PathValue("room"))
 	if err != nil {
@@ -195,12 +197,22 @@ func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	members, err := g.svc.Members(room)
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "limit must be a positive integer"))
+			return
+		}
+	}
+	members, more, err := g.svc.MemberPage(room, r.URL.Query().Get("after"), limit)
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, membersResult{OK: true, Room: room, Members: members})
+	if members == nil {
+		members = []string{}
+	}
+	writeJSON(w, http.StatusOK, membersResult{OK: true, Room: room, Members: members, More: more})
 }
 
 func (g *Gateway) join(w http.ResponseWriter, r *http.Request, s *session) {

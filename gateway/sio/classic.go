@@ -50,7 +50,7 @@ func (c *conn) onClassic(ev *socketio.Event) {
 	m, err := sess.Send(ctx, g.svc.DefaultRoom(), text, "")
 	if err != nil {
 		g.proto.LogFailure(ev.Name, err)
-		c.fail(ev, err)
+		c.refuseMessage(ev, err)
 		return
 	}
 	if ev.HasAck() {

@@ -146,6 +146,29 @@ func (c *conn) fail(ev *socketio.Event, err error) {
 	}{proto1.ErrorFor(err), ev.Name})
 }
 
+// refuseMessage answers a chat message the server refused (rate limited,
+// too large…) in the terms of the dialect that sent it, when the client
+// asked for no ack: the SocketChat and classic clients listen to no
+// "error" event, so besides it the sender alone gets the refusal as a chat
+// line from the server, which their message list shows.
+func (c *conn) refuseMessage(ev *socketio.Event, err error) {
+	c.fail(ev, err)
+	if ev.HasAck() {
+		return
+	}
+	text := "Your message was not sent: " + proto1.ErrorFor(err).Message
+	switch c.getDialect() {
+	case dialectSocketChat:
+		_ = c.sock.Emit("newChatMessage", NoticeSender, text, c.g.dateString(time.Now().UnixMilli()))
+	case dialectClassic:
+		_ = c.sock.Emit("chat message", "⚠ "+text)
+	}
+}
+
+// NoticeSender is the nickname of the server's own lines to SocketChat
+// clients (a refused message).
+const NoticeSender = "Banter"
+
 // ok answers a successful event with {"ok": true, ...result} if the client
 // asked for an ack.
 func (c *conn) ok(ev *socketio.Event, result any) {

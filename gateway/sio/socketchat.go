@@ -277,7 +277,7 @@ func (c *conn) chatMessage(ev *socketio.Event, sess *chat.Session) {
 	m, err := sess.Send(ctx, c.g.svc.DefaultRoom(), text, "")
 	if err != nil {
 		c.g.proto.LogFailure(ev.Name, err)
-		c.fail(ev, err)
+		c.refuseMessage(ev, err)
 		return
 	}
 	// newChatMessage reaches SocketChat sockets through their sinks, like

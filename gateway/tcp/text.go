@@ -46,6 +46,13 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 	case chat.EventDeleted:
 		d := ev.Deleted
 		line = "* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By
+	case chat.EventMembers:
+		m := ev.Members
+		if m.Large {
+			line = "* " + strconv.Itoa(m.Count) + " people in " + m.Room
+		} else {
+			line = "* in " + m.Room + ": " + strings.Join(m.Nicknames, ", ")
+		}
 	case chat.EventPresence:
 		p := ev.Presence
 		switch p.Action {
