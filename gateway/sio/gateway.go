@@ -40,12 +40,21 @@ type Config struct {
 	// room for the classic dialect when the Store could not be read at
 	// start. Default 5s.
 	ClassicRetry time.Duration
+	// SocketChatListWindow is the shortest interval between two userList
+	// broadcasts: the original server sent the whole list to everyone on
+	// every connect and disconnect (N users arriving cost N² entries each
+	// way); the first change goes out at once, those within the window
+	// together at its end. Default 1s.
+	SocketChatListWindow time.Duration
 	// Now is the clock (SocketChat dates, request buckets). Default
 	// time.Now.
 	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
+	if c.SocketChatListWindow <= 0 {
+		c.SocketChatListWindow = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -173,6 +182,12 @@ func (g *Gateway) Close() {
 		g.classicRetry.Stop()
 	}
 	g.bgMu.Unlock()
+	g.sc.mu.Lock()
+	if g.sc.listPending != nil { // the sockets are going: no list to send
+		g.sc.listPending.Stop()
+		g.sc.listPending = nil
+	}
+	g.sc.mu.Unlock()
 	if stop != nil {
 		stop()
 	}

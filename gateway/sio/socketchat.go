@@ -31,6 +31,17 @@ type socketChatState struct {
 	users    []scUser
 	typing   []string // the default room's typing list, as last delivered
 	sessions int      // SocketChat sessions online
+
+	// userList broadcasts, at most one per window (Config.SocketChatListWindow).
+	listAt      time.Time   // the last one
+	listPending *time.Timer // one waits for the window's end
+	after       []scEmit    // updates that follow it (the original order)
+}
+
+// scEmit is a broadcast held behind a pending user list.
+type scEmit struct {
+	event string
+	args  []any
 }
 
 // connect adds or revives the entry of nick and returns it.
@@ -136,6 +147,45 @@ func (g *Gateway) dateString(ts int64) string {
 	return time.UnixMilli(ts).In(g.cfg.Location).Format(DateLayout)
 }
 
+// sendUserList broadcasts the user list to every SocketChat socket,
+// followed by the updates (userConnectUpdate, userExitUpdate) given: now if
+// no list went out in the last window, else at the window's end, once for
+// all the changes meanwhile, their updates after it in order.
+func (g *Gateway) sendUserList(updates ...scEmit) {
+	s := &g.sc
+	s.mu.Lock()
+	now := g.cfg.Now()
+	if wait := s.listAt.Add(g.cfg.SocketChatListWindow).Sub(now); wait > 0 {
+		s.after = append(s.after, updates...)
+		if s.listPending == nil {
+			s.listPending = time.AfterFunc(wait, g.flushUserList)
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.listAt = now
+	s.mu.Unlock()
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	for _, u := range updates {
+		g.toSocketChat(u.event, u.args...)
+	}
+}
+
+// flushUserList sends the list a window held back, and what followed it.
+func (g *Gateway) flushUserList() {
+	s := &g.sc
+	s.mu.Lock()
+	s.listPending = nil
+	s.listAt = g.cfg.Now()
+	after := s.after
+	s.after = nil
+	s.mu.Unlock()
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	for _, u := range after {
+		g.toSocketChat(u.event, u.args...)
+	}
+}
+
 // toSocketChat emits an event to every SocketChat socket.
 func (g *Gateway) toSocketChat(event string, args ...any) {
 	if err := g.nsp.To(roomSocketChat).Emit(event, args...); err != nil {
@@ -193,8 +243,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 	if old := c.Session(); old != nil {
 		if chat.NickKey(old.Nickname()) == chat.NickKey(trimNick(nick)) {
 			// Connected already as this user: just repeat the news.
-			g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-			g.toSocketChat("userConnectUpdate", scUser{ID: old.ID(), Nickname: old.Nickname(), IsConnected: true})
+			g.sendUserList(scEmit{"userConnectUpdate", []any{scUser{ID: old.ID(), Nickname: old.Nickname(), IsConnected: true}}})
 			c.ok(ev, nil)
 			return
 		}
@@ -221,8 +270,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 	c.sock.Leave(roomClassic)
 	c.sock.Join(roomSocketChat)
 	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
-	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-	g.toSocketChat("userConnectUpdate", u)
+	g.sendUserList(scEmit{"userConnectUpdate", []any{u}})
 	c.ok(ev, nil)
 }
 
@@ -260,9 +308,7 @@ func (g *Gateway) socketChatDisconnect(sess *chat.Session) {
 	g.sc.end(sess.ID(), false)
 	sess.Disconnect("SocketChat socket disconnected")
 	typing := g.sc.without(nick)
-	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-	g.toSocketChat("userExitUpdate", nick)
-	g.toSocketChat("userTypingUpdate", typingObject(typing))
+	g.sendUserList(scEmit{"userExitUpdate", []any{nick}}, scEmit{"userTypingUpdate", []any{typingObject(typing)}})
 }
 
 func (c *conn) chatMessage(ev *socketio.Event, sess *chat.Session) {
