@@ -108,7 +108,7 @@ func (g *Gateway) deliverClassic(ev *chat.Event) {
 	if ev.Kind != chat.EventMessage {
 		return
 	}
-	if err := g.nsp.To(roomClassic).Local().Emit("chat message", classicText(ev.Message)); err != nil {
+	if err := g.nsp.Except(roomDialect).Local().Emit("chat message", classicText(ev.Message)); err != nil {
 		g.log.Warn("siogw: classic broadcast failed", "err", err)
 	}
 }

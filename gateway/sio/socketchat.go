@@ -267,8 +267,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 	if !c.Attach(sess) {
 		return
 	}
-	c.sock.Leave(roomClassic)
-	c.sock.Join(roomSocketChat)
+	c.sock.Join(roomDialect, roomSocketChat)
 	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
 	g.sendUserList(scEmit{"userConnectUpdate", []any{u}})
 	c.ok(ev, nil)
