@@ -42,9 +42,9 @@ func (a *App) initGateways() error {
 	a.mux.Handle(rest.Prefix, guardREST(a.guard, g.rest))
 	a.mux.Handle("/ws", a.guard.Middleware(g.ws))
 	if g.tcpLn != nil {
-		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log})
+		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log, Admit: a.guard.Admit, Refusal: tcpRefusal})
 		g.tcpDone = make(chan error, 1)
-		ln := a.guard.Listener(g.tcpLn, refuseTCP)
+		ln := g.tcpLn
 		go func() { g.tcpDone <- g.tcp.Serve(ln) }()
 		a.log.Info("Banter TCP line protocol on " + g.tcpLn.Addr().String())
 	}
