@@ -321,14 +321,7 @@ type conn struct {
 	lastPing atomic.Int64
 
 	partial []byte // an incomplete line (the loop's goroutine only)
-
-	// The lines waiting for their commands, run one at a time in order
-	// (running: a goroutine is running them).
-	execMu  sync.Mutex
-	lines   [][]byte
-	running bool
-	closed  error // the connection ended (after its lines); nil until then
-	ended   bool
+	lines   conns.Serial[[]byte] // run one at a time, in order
 
 	// Text mode state, used by the command goroutine only.
 	room string
@@ -470,57 +463,20 @@ func (c *conn) OnClose(_ *evloop.Conn, err error) {
 	if err == nil {
 		err = io.EOF
 	}
-	c.execMu.Lock()
-	c.closed = err
-	c.ended = true
-	run := !c.running
-	c.running = true
-	c.execMu.Unlock()
-	if run {
+	if c.lines.End(err) {
 		go c.run()
 	}
 }
 
 // dispatch queues a line (nil: a line too long) for the command goroutine.
 func (c *conn) dispatch(line []byte) {
-	c.execMu.Lock()
-	if c.ended {
-		c.execMu.Unlock()
-		return
-	}
-	c.lines = append(c.lines, line)
-	run := !c.running
-	c.running = true
-	c.execMu.Unlock()
-	if run {
+	if c.lines.Push(line) {
 		go c.run()
 	}
 }
 
-// run runs the queued lines in order, then, once the connection closed,
-// ends it.
 func (c *conn) run() {
-	for {
-		c.execMu.Lock()
-		if len(c.lines) == 0 {
-			if c.ended && c.closed != nil {
-				err := c.closed
-				c.closed = nil
-				c.execMu.Unlock()
-				c.g.ended(c, closeReason(err))
-				return
-			}
-			c.running = false
-			c.lines = nil
-			c.execMu.Unlock()
-			return
-		}
-		line := c.lines[0]
-		c.lines[0] = nil
-		c.lines = c.lines[1:]
-		c.execMu.Unlock()
-		c.handleLine(line)
-	}
+	c.lines.Run(c.handleLine, func(err error) { c.g.ended(c, closeReason(err)) })
 }
 
 func closeReason(err error) string {
