@@ -320,7 +320,7 @@ type conn struct {
 	lastRead atomic.Int64 // unix ns
 	lastPing atomic.Int64
 
-	partial []byte // an incomplete line (the loop's goroutine only)
+	partial []byte               // an incomplete line (the loop's goroutine only)
 	lines   conns.Serial[[]byte] // run one at a time, in order
 
 	// Text mode state, used by the command goroutine only.
