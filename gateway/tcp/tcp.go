@@ -28,7 +28,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -77,28 +76,17 @@ var ErrClosed = errors.New("tcp: gateway closed")
 
 // Gateway serves the line protocol on TCP listeners.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	proto   *proto1.Server
-	flusher *conns.Flusher
-
-	mu     sync.Mutex
-	loop   *evloop.Loop // made by the first Serve
-	closed bool
-	lns    map[io.Closer]struct{}
-	open   conns.Set[*conn]
-	sweep  chan struct{} // closed by Close: ends the sweeper
-
-	stats conns.Counters // stats.go
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
+	hub   *conns.Hub[*conn] // the loop, flush workers, open connections, counters
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
-		flusher: conns.NewFlusher(), lns: make(map[io.Closer]struct{}), sweep: make(chan struct{})}
-	go g.sweeper()
-	return g
+	return &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
+		hub: conns.NewHub(cfg.Logger, cfg.Limits.MaxBufferedBytes, cfg.Limits.WriteTimeout, (*conn).tick)}
 }
 
 // Serve accepts connections on ln until Close (then it returns ErrClosed)
@@ -106,10 +94,10 @@ func New(svc *chat.Service, cfg Config) *Gateway {
 // (ln itself is closed; Serve returns when the gateway closes); any other
 // listener is accepted from here and its connections handed to the loop.
 func (g *Gateway) Serve(ln net.Listener) error {
-	loop, err := g.eventLoop()
+	loop, err := g.hub.Loop()
 	if err != nil {
 		ln.Close()
-		return err
+		return ErrClosed
 	}
 	if tl, ok := ln.(*net.TCPListener); ok {
 		_ = setKeepAlive(tl) // text mode has no pings: the kernel finds dead peers
@@ -121,11 +109,11 @@ func (g *Gateway) Serve(ln net.Listener) error {
 			return &c.Conn, c
 		})
 		if err == nil {
-			if !g.listening(els, true) {
+			if !g.hub.Track(els, true) {
 				els.Close()
 				return ErrClosed
 			}
-			<-g.sweep // served by the loop until Close
+			<-g.hub.Done() // served by the loop until Close
 			return ErrClosed
 		}
 		if !errors.Is(err, errors.ErrUnsupported) {
@@ -138,22 +126,19 @@ func (g *Gateway) Serve(ln net.Listener) error {
 
 // serveAccept accepts from ln and hands each connection to the loop.
 func (g *Gateway) serveAccept(loop *evloop.Loop, ln net.Listener) error {
-	if !g.listening(ln, true) {
+	if !g.hub.Track(ln, true) {
 		ln.Close()
 		return ErrClosed
 	}
 	defer func() {
-		g.listening(ln, false)
+		g.hub.Track(ln, false)
 		ln.Close()
 	}()
 	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			g.mu.Lock()
-			closed := g.closed
-			g.mu.Unlock()
-			if closed {
+			if g.hub.IsClosed() {
 				return ErrClosed
 			}
 			var ne net.Error
@@ -179,42 +164,6 @@ func (g *Gateway) serveAccept(loop *evloop.Loop, ln net.Listener) error {
 			g.ended(c, "not served: "+err.Error())
 		}
 	}
-}
-
-// eventLoop returns the gateway's loop, made on first use.
-func (g *Gateway) eventLoop() (*evloop.Loop, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return nil, ErrClosed
-	}
-	if g.loop == nil {
-		// The loop's bound leaves room for a goodbye past the gateway's
-		// own (Flush closes a slow consumer at MaxBufferedBytes).
-		l, err := evloop.New(evloop.Config{Pollers: 1, MaxWriteBuffer: g.cfg.Limits.MaxBufferedBytes + 64<<10,
-			WriteTimeout: g.cfg.Limits.WriteTimeout, Logger: g.log})
-		if err != nil {
-			return nil, err
-		}
-		g.loop = l
-	}
-	return g.loop, nil
-}
-
-// listening records that ln serves the gateway (or no longer does); it
-// reports false once the gateway is closed.
-func (g *Gateway) listening(ln io.Closer, on bool) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if !on {
-		delete(g.lns, ln)
-		return true
-	}
-	if g.closed {
-		return false
-	}
-	g.lns[ln] = struct{}{}
-	return true
 }
 
 // accept admits a new connection (nc: accepted here; nil: on the loop,
@@ -244,11 +193,11 @@ func (g *Gateway) accept(remote string, nc net.Conn) *conn {
 		c.refused = append(refusal, '\n')
 		return c
 	}
-	if !g.open.Add(c, 1) { // Close waits for its end
+	if !g.hub.Open.Add(c, 1) { // Close waits for its end
 		release()
 		return nil
 	}
-	g.stats.Opened()
+	g.hub.Stats.Opened()
 	g.log.Debug("tcp: connection opened", "remote", remote)
 	return c
 }
@@ -256,44 +205,7 @@ func (g *Gateway) accept(remote string, nc net.Conn) *conn {
 // Close stops accepting, says bye (reason shutdown) to every connection,
 // closes them and waits for them to end, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
-	g.mu.Lock()
-	if !g.closed {
-		g.closed = true
-		close(g.sweep)
-	}
-	for ln := range g.lns {
-		ln.Close()
-	}
-	loop := g.loop
-	g.mu.Unlock()
-	open := g.open.Close()
-	for _, c := range open {
-		c.bye(string(chat.ReasonShutdown))
-	}
-	err := g.open.Wait(ctx)
-	if loop != nil {
-		loop.Close() // what is left (a client that does not read) is cut
-		if err != nil {
-			_ = g.open.Wait(context.Background())
-		}
-	}
-	g.flusher.Close()
-	return err
-}
-
-// sweeper, once a second until Close: pings JSON-mode connections every
-// PingInterval and says goodbye to the ones idle too long.
-func (g *Gateway) sweeper() {
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
-	for {
-		select {
-		case <-g.sweep:
-			return
-		case now := <-tk.C:
-			g.open.Each(func(c *conn) { c.tick(now) })
-		}
-	}
+	return g.hub.Close(ctx, func(c *conn) { c.bye(string(chat.ReasonShutdown)) })
 }
 
 // mode is what a connection speaks; its first line decides.
@@ -343,8 +255,8 @@ func (c *conn) Send(frame []byte, lossy bool) {
 	if lossy && c.Unsent() > 8<<10 {
 		return // typing to a client that does not keep up
 	}
-	if c.out.Push(frame, lossy, &c.g.stats) {
-		c.g.flusher.Schedule(c)
+	if c.out.Push(frame, lossy, &c.g.hub.Stats) {
+		c.g.hub.Flusher.Schedule(c)
 	}
 }
 
@@ -352,7 +264,7 @@ func (c *conn) Send(frame []byte, lossy bool) {
 // queued is written.
 func (c *conn) Close(string) {
 	if c.out.Close() {
-		c.g.flusher.Schedule(c)
+		c.g.hub.Flusher.Schedule(c)
 	}
 }
 
@@ -376,7 +288,7 @@ func (c *conn) Flush() {
 		}
 		if !overflow && c.Unsent()+len(buf) > c.g.cfg.Limits.MaxBufferedBytes {
 			overflow = true
-			c.out.Overflow(&c.g.stats)
+			c.out.Overflow(&c.g.hub.Stats)
 		}
 		if overflow {
 			c.g.log.Info("tcp: slow consumer closed", "remote", c.remote)
@@ -476,30 +388,14 @@ func (c *conn) dispatch(line []byte) {
 }
 
 func (c *conn) run() {
-	c.lines.Run(c.handleLine, func(err error) { c.g.ended(c, closeReason(err)) })
-}
-
-func closeReason(err error) string {
-	switch {
-	case errors.Is(err, io.EOF), err == nil:
-		return "client closed"
-	case errors.Is(err, evloop.ErrOverflow):
-		return "slow consumer"
-	case errors.Is(err, evloop.ErrWriteTimeout):
-		return "write timeout"
-	case errors.Is(err, evloop.ErrLoopClosed):
-		return "shutdown"
-	}
-	return "read error"
+	c.lines.Run(c.handleLine, func(err error) { c.g.ended(c, conns.CloseReason(err)) })
 }
 
 // ended ends a connection's session and forgets it.
 func (g *Gateway) ended(c *conn, reason string) {
 	c.proto.End("tcp: " + reason)
 	c.release()
-	g.open.Remove(c)
-	g.open.Leave()
-	g.stats.Closed()
+	g.hub.Forget(c)
 	g.log.Debug("tcp: connection closed", "remote", c.remote, "reason", reason)
 }
 

@@ -34,7 +34,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,27 +78,17 @@ func (c Config) withDefaults() Config {
 
 // Gateway serves /ws.
 type Gateway struct {
-	cfg     Config
-	log     *slog.Logger
-	proto   *proto1.Server
-	flusher *conns.Flusher
-
-	mu     sync.Mutex
-	loop   *evloop.Loop // made by the first connection
-	closed bool
-	sweep  chan struct{} // closed by Close: ends the sweeper
-
-	open  conns.Set[*conn]
-	stats conns.Counters // stats.go
+	cfg   Config
+	log   *slog.Logger
+	proto *proto1.Server
+	hub   *conns.Hub[*conn] // the loop, flush workers, open connections, counters
 }
 
 // New returns a Gateway serving svc.
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
-	g := &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
-		flusher: conns.NewFlusher(), sweep: make(chan struct{})}
-	go g.sweeper()
-	return g
+	return &Gateway{cfg: cfg, log: cfg.Logger, proto: proto1.NewServer(svc, cfg.Protocol),
+		hub: conns.NewHub(cfg.Logger, cfg.Limits.MaxBufferedBytes, cfg.Limits.WriteTimeout, (*conn).tick)}
 }
 
 // ServeHTTP upgrades the request and hands the connection to the loop.
@@ -114,7 +103,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "origin not allowed", http.StatusForbidden)
 		return
 	}
-	loop, err := g.eventLoop()
+	loop, err := g.hub.Loop()
 	if err != nil {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
@@ -150,13 +139,13 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c := newConn(g, r.RemoteAddr, release)
-	if !g.open.Add(c, 1) { // Close waits for its end
+	if !g.hub.Open.Add(c, 1) { // Close waits for its end
 		release()
 		writeRaw(nc, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 		nc.Close()
 		return
 	}
-	g.stats.Opened()
+	g.hub.Stats.Opened()
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n\r\n"
 	if err := writeRaw(nc, resp); err != nil {
 		nc.Close()
@@ -230,76 +219,20 @@ func (g *Gateway) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// eventLoop returns the gateway's loop, made on first use.
-func (g *Gateway) eventLoop() (*evloop.Loop, error) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return nil, errClosed
-	}
-	if g.loop == nil {
-		// The loop's bound leaves room for a close frame past the
-		// gateway's own (Flush closes a slow consumer at MaxBufferedBytes).
-		l, err := evloop.New(evloop.Config{Pollers: 1, MaxWriteBuffer: g.cfg.Limits.MaxBufferedBytes + 64<<10,
-			WriteTimeout: g.cfg.Limits.WriteTimeout, Logger: g.log})
-		if err != nil {
-			return nil, err
-		}
-		g.loop = l
-	}
-	return g.loop, nil
-}
-
-var errClosed = errors.New("ws: gateway closed")
-
 // Close refuses new connections, closes the open ones (with "bye" reason
 // shutdown if chat has not said it already) and waits for them, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
-	g.mu.Lock()
-	if !g.closed {
-		g.closed = true
-		close(g.sweep)
-	}
-	loop := g.loop
-	g.mu.Unlock()
-	open := g.open.Close()
-	for _, c := range open {
+	return g.hub.Close(ctx, func(c *conn) {
 		c.Send(proto1.EncodeBye(&chat.Disconnect{Reason: chat.ReasonShutdown}), false)
 		c.Close(string(chat.ReasonShutdown))
-	}
-	err := g.open.Wait(ctx)
-	if loop != nil {
-		loop.Close() // what is left (a client that does not read) is cut
-		if err != nil {
-			_ = g.open.Wait(context.Background())
-		}
-	}
-	g.flusher.Close()
-	return err
-}
-
-// sweeper, once a second until Close: pings every connection every
-// PingInterval, and closes those that sent nothing for IdleTimeout.
-func (g *Gateway) sweeper() {
-	tk := time.NewTicker(time.Second)
-	defer tk.Stop()
-	for {
-		select {
-		case <-g.sweep:
-			return
-		case now := <-tk.C:
-			g.open.Each(func(c *conn) { c.tick(now) })
-		}
-	}
+	})
 }
 
 // ended ends a connection's session and forgets it.
 func (g *Gateway) ended(c *conn, reason string) {
 	c.proto.End("ws: " + reason)
 	c.release()
-	g.open.Remove(c)
-	g.open.Leave()
-	g.stats.Closed()
+	g.hub.Forget(c)
 	g.log.Debug("ws: connection closed", "remote", c.remote, "reason", reason)
 }
 
@@ -339,8 +272,8 @@ func (c *conn) Send(frame []byte, lossy bool) {
 	if lossy && c.Unsent() > 8<<10 {
 		return // typing to a client that does not keep up
 	}
-	if c.out.Push(frame, lossy, &c.g.stats) {
-		c.g.flusher.Schedule(c)
+	if c.out.Push(frame, lossy, &c.g.hub.Stats) {
+		c.g.hub.Flusher.Schedule(c)
 	}
 }
 
@@ -350,7 +283,7 @@ func (c *conn) Send(frame []byte, lossy bool) {
 func (c *conn) Close(reason string) {
 	c.reason.CompareAndSwap(nil, &reason)
 	if c.out.Close() {
-		c.g.flusher.Schedule(c)
+		c.g.hub.Flusher.Schedule(c)
 	}
 }
 
@@ -375,7 +308,7 @@ func (c *conn) Flush() {
 		}
 		if !overflow && c.Unsent()+len(buf) > c.g.cfg.Limits.MaxBufferedBytes {
 			overflow = true
-			c.out.Overflow(&c.g.stats)
+			c.out.Overflow(&c.g.hub.Stats)
 		}
 		if overflow {
 			c.g.log.Info("ws: slow consumer closed", "remote", c.remote)
@@ -450,7 +383,7 @@ func (c *conn) OnClose(_ *evloop.Conn, err error) {
 }
 
 func (c *conn) run() {
-	c.frames.Run(c.handleFrame, func(err error) { c.g.ended(c, closeReason(err)) })
+	c.frames.Run(c.handleFrame, func(err error) { c.g.ended(c, conns.CloseReason(err)) })
 }
 
 func (c *conn) handleFrame(frame []byte) {
@@ -459,20 +392,6 @@ func (c *conn) handleFrame(frame []byte) {
 		return
 	}
 	c.proto.HandleFrame(frame)
-}
-
-func closeReason(err error) string {
-	switch {
-	case err == nil, errors.Is(err, io.EOF):
-		return "client closed"
-	case errors.Is(err, evloop.ErrOverflow):
-		return "slow consumer"
-	case errors.Is(err, evloop.ErrWriteTimeout):
-		return "write timeout"
-	case errors.Is(err, evloop.ErrLoopClosed):
-		return "shutdown"
-	}
-	return "read error"
 }
 
 // tick runs on the sweeper: pings and the idle timeout.
