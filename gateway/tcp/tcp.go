@@ -228,9 +228,8 @@ type conn struct {
 	refused []byte // a refusal to write before closing (not admitted)
 	out     conns.Queue
 
-	mode     atomic.Int32
-	lastRead atomic.Int64 // unix ns
-	lastPing atomic.Int64
+	mode atomic.Int32
+	live conns.Liveness
 
 	partial []byte               // an incomplete line (the loop's goroutine only)
 	lines   conns.Serial[[]byte] // run one at a time, in order
@@ -243,29 +242,20 @@ func newConn(g *Gateway, remote string, release func()) *conn {
 	c := &conn{g: g, remote: remote, release: release}
 	c.out.Max = g.cfg.Limits.MaxBufferedBytes
 	c.proto = g.proto.NewJSONConn(c)
-	now := time.Now().UnixNano()
-	c.lastRead.Store(now)
-	c.lastPing.Store(now)
+	c.live.Start(time.Now())
 	c.SetHandler(c)
 	return c
 }
 
 // Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) {
-	if lossy && c.Unsent() > 8<<10 {
-		return // typing to a client that does not keep up
-	}
-	if c.out.Push(frame, lossy, &c.g.hub.Stats) {
-		c.g.hub.Flusher.Schedule(c)
-	}
+	c.g.hub.Send(c, &c.out, c.Unsent(), frame, lossy)
 }
 
 // Close implements proto1.Transport: the connection closes once what is
 // queued is written.
 func (c *conn) Close(string) {
-	if c.out.Close() {
-		c.g.hub.Flusher.Schedule(c)
-	}
+	c.g.hub.CloseQueue(c, &c.out)
 }
 
 var newline = []byte{'\n'}
@@ -339,7 +329,7 @@ func (c *conn) OnData(_ *evloop.Conn, b []byte) {
 	if c.refused != nil {
 		return // closing
 	}
-	c.lastRead.Store(time.Now().UnixNano())
+	c.live.Read(time.Now())
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		if i < 0 {
@@ -427,19 +417,19 @@ func (c *conn) handleLine(line []byte) {
 	}
 }
 
-// tick runs on the sweeper: pings and idle timeouts.
+// tick runs on the sweeper: pings (JSON mode) and idle timeouts.
 func (c *conn) tick(now time.Time) {
-	idle := c.g.cfg.Limits.IdleTimeout
-	m := c.getMode()
-	if m == modeText {
-		idle = c.g.cfg.TextIdleTimeout
+	idle, ping := c.g.cfg.Limits.IdleTimeout, c.g.cfg.Limits.PingInterval
+	if c.getMode() != modeJSON {
+		ping = 0
+		if c.getMode() == modeText {
+			idle = c.g.cfg.TextIdleTimeout
+		}
 	}
-	if now.Sub(time.Unix(0, c.lastRead.Load())) > idle {
+	switch timedOut, due := c.live.Check(now, idle, ping); {
+	case timedOut:
 		c.bye("idle_timeout")
-		return
-	}
-	if m == modeJSON && now.Sub(time.Unix(0, c.lastPing.Load())) >= c.g.cfg.Limits.PingInterval {
-		c.lastPing.Store(now.UnixNano())
+	case due:
 		c.Send(proto1.Ping, true)
 	}
 }

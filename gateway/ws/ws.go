@@ -247,10 +247,9 @@ type conn struct {
 	out     conns.Queue
 	parser  wsframe.Parser // the loop's goroutine only
 
-	lastRead atomic.Int64 // unix ns
-	lastPing atomic.Int64
-	code     atomic.Int32 // the close status the flush sends (0: by reason)
-	reason   atomic.Pointer[string]
+	live   conns.Liveness
+	code   atomic.Int32 // the close status the flush sends (0: by reason)
+	reason atomic.Pointer[string]
 
 	frames conns.Serial[[]byte] // the client's text frames (nil: a binary one)
 }
@@ -260,21 +259,14 @@ func newConn(g *Gateway, remote string, release func()) *conn {
 	c.out.Max = g.cfg.Limits.MaxBufferedBytes
 	c.parser.MaxMessage = proto1.MaxFrameBytes
 	c.proto = g.proto.NewJSONConn(c)
-	now := time.Now().UnixNano()
-	c.lastRead.Store(now)
-	c.lastPing.Store(now)
+	c.live.Start(time.Now())
 	c.SetHandler(c)
 	return c
 }
 
 // Send implements proto1.Transport.
 func (c *conn) Send(frame []byte, lossy bool) {
-	if lossy && c.Unsent() > 8<<10 {
-		return // typing to a client that does not keep up
-	}
-	if c.out.Push(frame, lossy, &c.g.hub.Stats) {
-		c.g.hub.Flusher.Schedule(c)
-	}
+	c.g.hub.Send(c, &c.out, c.Unsent(), frame, lossy)
 }
 
 // Close implements proto1.Transport: the connection closes once what is
@@ -282,9 +274,7 @@ func (c *conn) Send(frame []byte, lossy bool) {
 // session was replaced.
 func (c *conn) Close(reason string) {
 	c.reason.CompareAndSwap(nil, &reason)
-	if c.out.Close() {
-		c.g.hub.Flusher.Schedule(c)
-	}
+	c.g.hub.CloseQueue(c, &c.out)
 }
 
 // closeWith sends a close frame with code and closes once it is written.
@@ -338,7 +328,7 @@ func (c *conn) Flush() {
 
 // OnData parses the client's frames (evloop.Handler).
 func (c *conn) OnData(_ *evloop.Conn, b []byte) {
-	c.lastRead.Store(time.Now().UnixNano())
+	c.live.Read(time.Now())
 	if err := c.parser.Feed(b, c.onFrame); err != nil {
 		code := wsframe.CloseProtocolError
 		var pe *wsframe.ProtocolError
@@ -396,13 +386,11 @@ func (c *conn) handleFrame(frame []byte) {
 
 // tick runs on the sweeper: pings and the idle timeout.
 func (c *conn) tick(now time.Time) {
-	if now.Sub(time.Unix(0, c.lastRead.Load())) > c.g.cfg.Limits.IdleTimeout {
+	switch timedOut, due := c.live.Check(now, c.g.cfg.Limits.IdleTimeout, c.g.cfg.Limits.PingInterval); {
+	case timedOut:
 		c.code.Store(wsframe.CloseGoingAway)
 		c.Close("idle_timeout")
-		return
-	}
-	if now.Sub(time.Unix(0, c.lastPing.Load())) >= c.g.cfg.Limits.PingInterval {
-		c.lastPing.Store(now.UnixNano())
+	case due:
 		c.Send(proto1.Ping, true)
 	}
 }

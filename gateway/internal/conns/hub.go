@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/internal/evloop"
@@ -15,7 +16,10 @@ import (
 // /ws) keeps besides them: the loop (made on first use), the flush
 // workers, the open connections, the counters, and a sweeper that calls
 // tick for every connection once a second (heartbeats, idle timeouts).
-type Hub[C comparable] struct {
+type Hub[C interface {
+	comparable
+	Flushable
+}] struct {
 	Open    Set[C]
 	Stats   Counters
 	Flusher *Flusher
@@ -37,7 +41,10 @@ var ErrClosed = errors.New("gateway closed")
 // NewHub starts a hub whose connections may hold maxBuffered bytes unsent
 // (the loop keeps room for a goodbye past it) for at most writeTimeout;
 // tick runs for every open connection once a second.
-func NewHub[C comparable](log *slog.Logger, maxBuffered int, writeTimeout time.Duration, tick func(C, time.Time)) *Hub[C] {
+func NewHub[C interface {
+	comparable
+	Flushable
+}](log *slog.Logger, maxBuffered int, writeTimeout time.Duration, tick func(C, time.Time)) *Hub[C] {
 	h := &Hub[C]{log: log, maxBuffered: maxBuffered, writeTimeout: writeTimeout, Flusher: NewFlusher(),
 		done: make(chan struct{}), closers: make(map[io.Closer]struct{})}
 	go func() {
@@ -130,11 +137,60 @@ func (h *Hub[C]) Close(ctx context.Context, bye func(C)) error {
 	return err
 }
 
+// Send queues frame on c's queue q and schedules its flush. A lossy frame
+// (typing) is dropped when the client has more than 8 KiB unsent: it does
+// not keep up.
+func (h *Hub[C]) Send(c C, q *Queue, unsent int, frame []byte, lossy bool) {
+	if lossy && unsent > 8<<10 {
+		return
+	}
+	if q.Push(frame, lossy, &h.Stats) {
+		h.Flusher.Schedule(c)
+	}
+}
+
+// Close asks c's queue to close once written, scheduling the flush that
+// does it.
+func (h *Hub[C]) CloseQueue(c C, q *Queue) {
+	if q.Close() {
+		h.Flusher.Schedule(c)
+	}
+}
+
 // Forget removes an ended connection from Open and counts it closed.
 func (h *Hub[C]) Forget(c C) {
 	h.Open.Remove(c)
 	h.Open.Leave()
 	h.Stats.Closed()
+}
+
+// Liveness is when a connection last read and was last pinged, for the
+// sweeper's heartbeats and idle timeouts.
+type Liveness struct {
+	lastRead atomic.Int64 // unix ns
+	lastPing atomic.Int64
+}
+
+// Start marks the connection live as of now.
+func (l *Liveness) Start(now time.Time) {
+	l.lastRead.Store(now.UnixNano())
+	l.lastPing.Store(now.UnixNano())
+}
+
+// Read records that the client sent something.
+func (l *Liveness) Read(now time.Time) { l.lastRead.Store(now.UnixNano()) }
+
+// Check reports whether the client has sent nothing for longer than idle,
+// else whether a ping is due (every interval; 0: never), counting it sent.
+func (l *Liveness) Check(now time.Time, idle, interval time.Duration) (timedOut, ping bool) {
+	if now.Sub(time.Unix(0, l.lastRead.Load())) > idle {
+		return true, false
+	}
+	if interval > 0 && now.Sub(time.Unix(0, l.lastPing.Load())) >= interval {
+		l.lastPing.Store(now.UnixNano())
+		return false, true
+	}
+	return false, false
 }
 
 // CloseReason names how an event-loop connection ended, for logs.
