@@ -135,7 +135,7 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 			eng: hs, nspQuery: nspQuery,
 		},
 	}
-	var restored *Session
+	var restored *RecoveryState
 	var offset string
 	if n.srv.cfg.Recovery != nil {
 		if pid, _ := auth["pid"].(string); pid != "" {

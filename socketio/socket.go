@@ -470,7 +470,7 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	s.mu.Unlock()
 	if s.nsp.srv.cfg.Recovery != nil && recoverable(reason) {
-		s.nsp.adapter.PersistSession(&Session{
+		s.nsp.adapter.PersistSession(&RecoveryState{
 			SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data(),
 		})
 	}

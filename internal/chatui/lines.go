@@ -85,7 +85,7 @@ func RunLines(ctx context.Context, c *chatclient.Client, ev *Events, in io.Reade
 	defer func() { cancel(); <-printed }()
 
 	room := o.Room
-	limit := c.Session().Limits.MaxMessageBytes
+	limit := c.Hello().Limits.MaxMessageBytes
 	lines := make(chan inputLine)
 	readErr := make(chan error, 1)
 	go func() {
@@ -301,7 +301,7 @@ func readLines(ctx context.Context, in io.Reader, keep int, out chan<- inputLine
 // execute runs a command and returns the new current room, a notice, and
 // what was stored if it sent a message.
 func execute(ctx context.Context, c *chatclient.Client, cmd command, room string) (newRoom, notice string, sent chatclient.SendResult, err error) {
-	if err := checkSize(cmd, c.Session().Limits.MaxMessageBytes); err != nil {
+	if err := checkSize(cmd, c.Hello().Limits.MaxMessageBytes); err != nil {
 		return room, "", sent, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)

@@ -290,7 +290,7 @@ func (m *model) submit(text string) (tea.Cmd, bool) {
 	}
 	cmd, err := parseCommand(text)
 	if err == nil {
-		err = checkSize(cmd, m.c.Session().Limits.MaxMessageBytes)
+		err = checkSize(cmd, m.c.Hello().Limits.MaxMessageBytes)
 		if err != nil {
 			m.notice("", "! "+Describe(err)+" (the text is still in the input)")
 			return nil, false
