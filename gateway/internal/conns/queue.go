@@ -8,7 +8,7 @@ import (
 // Queue is the outgoing queue of a connection served by an event loop
 // (internal/evloop): no writer goroutine of its own; frames are written by
 // a Flusher's workers, everything queued since the last write in one
-// write. Bounded in bytes like Outbox: a Push past the bound marks the
+// write. Bounded in bytes: a Push past the bound marks the
 // queue overflowed (the flush closes the connection as a slow consumer).
 // The zero value is ready; set Max first.
 type Queue struct {
