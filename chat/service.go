@@ -236,8 +236,8 @@ type Limits struct {
 	RateBurst       int     `json:"rateBurst"`
 	RatePerSecond   float64 `json:"ratePerSecond"`
 	MaxRooms        int     `json:"maxRooms"`
-	MaxFileBytes    int64    `json:"maxFileBytes"`
-	FileTypes       []string `json:"fileTypes"`
+	MaxFileBytes    int64    `json:"maxFileBytes,omitempty"`
+	FileTypes       []string `json:"fileTypes,omitempty"`
 }
 
 // Limits returns the effective limits.
