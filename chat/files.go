@@ -132,6 +132,12 @@ type FileConfig struct {
 // browsers preview, PDF and plain text.
 var DefaultFileTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
 
+// Validate reports what New would refuse in c.
+func (c FileConfig) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 func (c FileConfig) withDefaults() (FileConfig, error) {
 	if c.MaxBytes == 0 {
 		c.MaxBytes = 10 << 20

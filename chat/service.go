@@ -229,13 +229,13 @@ func (s *Service) MaxMessageBytes() int { return s.cfg.MaxMessageBytes }
 // Limits are the limits a client must respect, as configured; gateways
 // send them to clients (the hello ack's "limits" in docs/protocol.md).
 type Limits struct {
-	MaxMessageBytes int     `json:"maxMessageBytes"`
-	PageLimit       int     `json:"pageLimit"`
-	MaxPageLimit    int     `json:"maxPageLimit"`
-	TypingTTLMillis int64   `json:"typingTtlMs"`
-	RateBurst       int     `json:"rateBurst"`
-	RatePerSecond   float64 `json:"ratePerSecond"`
-	MaxRooms        int     `json:"maxRooms"`
+	MaxMessageBytes int      `json:"maxMessageBytes"`
+	PageLimit       int      `json:"pageLimit"`
+	MaxPageLimit    int      `json:"maxPageLimit"`
+	TypingTTLMillis int64    `json:"typingTtlMs"`
+	RateBurst       int      `json:"rateBurst"`
+	RatePerSecond   float64  `json:"ratePerSecond"`
+	MaxRooms        int      `json:"maxRooms"`
 	MaxFileBytes    int64    `json:"maxFileBytes,omitempty"`
 	FileTypes       []string `json:"fileTypes,omitempty"`
 }

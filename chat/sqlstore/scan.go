@@ -21,7 +21,7 @@ type Rows interface {
 }
 
 // MessageColumns are the columns ScanMessage reads, of the messages table
-// aliased m. The attachment is its JSON ('' for none).
+// aliased m. The attachment is its JSON (” for none).
 const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, coalesce(m.attachment, '')`
 
 // ScanMessage reads one row of MessageColumns as a message of room.
@@ -47,7 +47,7 @@ func EncodeAttachment(a *chat.Attachment) any {
 	return string(b)
 }
 
-// DecodeAttachment reads the attachment column ('' for none).
+// DecodeAttachment reads the attachment column (” for none).
 func DecodeAttachment(s string) (*chat.Attachment, error) {
 	if s == "" {
 		return nil, nil
