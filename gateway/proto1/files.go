@@ -25,7 +25,7 @@ type FileArgs struct {
 	Room     string  `json:"room"`
 	Name     string  `json:"name"`
 	Size     *int64  `json:"size"`
-	Type     string  `json:"type"`
+	Type     string  `json:"contentType"` // not "type": the JSON framing's command field
 	Text     *string `json:"text"`
 	ClientID string  `json:"clientId"`
 }

@@ -150,7 +150,7 @@ export async function upload(file, roomName) {
     failed(u, 'the file is empty.');
     return;
   }
-  const slot = await ctx.call('upload', { room: roomName, name: u.name, size: file.size, type: file.type || '', clientId: u.id });
+  const slot = await ctx.call('upload', { room: roomName, name: u.name, size: file.size, contentType: file.type || '', clientId: u.id });
   if (!slot.ok) {
     failed(u, ctx.errorText(slot.error));
     return;
