@@ -9,6 +9,7 @@ import (
 
 func TestProtocolV1(t *testing.T) {
 	testutil.RequireNode(t)
-	url, _ := startApp(t, app.Config{})
+	// The flood checks count on a burst of 20 (the default became 60).
+	url, _ := startApp(t, app.Config{RateBurst: 20, RatePerSecond: 5})
 	runScenario(t, "protocol.js", url)
 }
