@@ -33,8 +33,13 @@ func TestPayloadJSON(t *testing.T) {
 			`{"room":"r","members":["a"],"memberCount":500,"moreMembers":true,"lastSeq":3,"messages":[],"more":false}`},
 		{chat.Members{Room: "r", Count: 500, Large: true}, `{"room":"r","count":500,"large":true}`},
 		{chat.Members{Room: "r", Count: 2, Nicknames: []string{"a", "b"}}, `{"room":"r","count":2,"large":false,"nicknames":["a","b"]}`},
-		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100},
-			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100}`},
+		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100,
+			MaxFileBytes: 1024, FileTypes: []string{"image/png"}},
+			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100,"maxFileBytes":1024,"fileTypes":["image/png"]}`},
+		{chat.Message{ID: "9", Room: "r", Seq: 2, Sender: "b", TS: 1, Attachment: &chat.Attachment{ID: "f", Name: "a.png", Type: "image/png", Size: 5, Width: 2, Height: 3}},
+			`{"id":"9","room":"r","seq":2,"from":"b","text":"","ts":1,"attachment":{"id":"f","name":"a.png","type":"image/png","size":5,"width":2,"height":3}}`},
+		{chat.SearchHit{Message: chat.Message{ID: "8", Room: "r", Seq: 1, Sender: "b", Text: "x", TS: 1}, Highlights: chat.Highlights{Text: [][2]int{{0, 1}}}},
+			`{"message":{"id":"8","room":"r","seq":1,"from":"b","text":"x","ts":1},"highlights":{"text":[[0,1]]}}`},
 	} {
 		got, err := json.Marshal(c.v)
 		if err != nil || string(got) != c.want {

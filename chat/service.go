@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures a Service. The zero value of every field means its
@@ -81,6 +83,8 @@ type Config struct {
 	// (ErrUnauthenticated): the "required" authentication mode. It needs
 	// an Authenticator.
 	RequireIdentity bool
+	// Files configures attachments: size limit, type allowlist (files.go).
+	Files FileConfig
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -139,6 +143,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequireIdentity && c.Authenticator == nil {
 		return c, fmt.Errorf("chat: RequireIdentity needs an Authenticator")
 	}
+	if c.Files, err = c.Files.withDefaults(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -164,6 +171,9 @@ type Service struct {
 
 	bg sync.WaitGroup // timers' callbacks in progress
 
+	fkey    fileKey             // file tokens and upload slots (filetoken.go)
+	fileMem *semaphore.Weighted // file bytes held by uploads in progress
+
 	stats counters // stats.go
 }
 
@@ -185,6 +195,7 @@ func New(cfg Config) (*Service, error) {
 		sweepAt:  1024,
 		rooms:    make(map[string]*room),
 		watchers: make(map[*Session]struct{}),
+		fileMem:  semaphore.NewWeighted(cfg.Files.MemoryBytes),
 	}
 	if s.store == nil {
 		s.store, s.ownsStore = NewMemStore(), true
@@ -218,13 +229,15 @@ func (s *Service) MaxMessageBytes() int { return s.cfg.MaxMessageBytes }
 // Limits are the limits a client must respect, as configured; gateways
 // send them to clients (the hello ack's "limits" in docs/protocol.md).
 type Limits struct {
-	MaxMessageBytes int     `json:"maxMessageBytes"`
-	PageLimit       int     `json:"pageLimit"`
-	MaxPageLimit    int     `json:"maxPageLimit"`
-	TypingTTLMillis int64   `json:"typingTtlMs"`
-	RateBurst       int     `json:"rateBurst"`
-	RatePerSecond   float64 `json:"ratePerSecond"`
-	MaxRooms        int     `json:"maxRooms"`
+	MaxMessageBytes int      `json:"maxMessageBytes"`
+	PageLimit       int      `json:"pageLimit"`
+	MaxPageLimit    int      `json:"maxPageLimit"`
+	TypingTTLMillis int64    `json:"typingTtlMs"`
+	RateBurst       int      `json:"rateBurst"`
+	RatePerSecond   float64  `json:"ratePerSecond"`
+	MaxRooms        int      `json:"maxRooms"`
+	MaxFileBytes    int64    `json:"maxFileBytes,omitempty"`
+	FileTypes       []string `json:"fileTypes,omitempty"`
 }
 
 // Limits returns the effective limits.
@@ -237,6 +250,8 @@ func (s *Service) Limits() Limits {
 		RateBurst:       s.cfg.RateBurst,
 		RatePerSecond:   s.cfg.RatePerSecond,
 		MaxRooms:        s.cfg.MaxRoomsPerSession,
+		MaxFileBytes:    s.cfg.Files.MaxBytes,
+		FileTypes:       s.cfg.Files.Types,
 	}
 }
 

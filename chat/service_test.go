@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -153,6 +154,9 @@ func TestConfigRejected(t *testing.T) {
 		{MaxMessageBytes: -1},
 		{DefaultRoom: "Not A Room"},
 		{DefaultRoom: "dm:a:b"},
+		{Files: chat.FileConfig{MaxBytes: chat.MaxStoredFileBytes + 1}},
+		{Files: chat.FileConfig{Types: []string{"image"}}},
+		{Files: chat.FileConfig{Types: []string{"text/plain; charset=utf-8"}}},
 	} {
 		if svc, err := chat.New(cfg); err == nil {
 			svc.Close()
@@ -160,8 +164,9 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
-	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100}
-	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
+	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100,
+		MaxFileBytes: 10 << 20, FileTypes: chat.DefaultFileTypes}
+	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || !reflect.DeepEqual(svc.Limits(), want) {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
 }

@@ -12,6 +12,9 @@ type Draft struct {
 	Text     string
 	ClientID string // optional; de-duplication key, see Store.Append
 	TS       int64  // server time in Unix milliseconds; 0 = the Store's clock
+	// File, if set, is stored with the message (its Attachment); Text
+	// may then be empty (files.go).
+	File *FileDraft
 }
 
 // Message is a stored chat message. Values are immutable once returned:
@@ -28,6 +31,9 @@ type Message struct {
 	// (Store.Delete). Text is empty; Seq, ID, Sender and TS stay, so that
 	// sequence numbers remain gap-free.
 	Deleted bool `json:"deleted,omitempty"`
+	// Attachment is the message's file, nil for none (and for a
+	// tombstone: the file is deleted with its message).
+	Attachment *Attachment `json:"attachment,omitempty"`
 	// Duplicate is set by Append when ClientID was seen before: the Message
 	// is the original one and nothing was stored.
 	Duplicate bool `json:"-"`
@@ -97,6 +103,9 @@ type Store interface {
 	// Close waits for appends in progress, then releases resources.
 	// Calling it again returns nil.
 	Close() error
+
+	FileStore // files of messages (files.go)
+	Searcher  // full-text search (search.go)
 }
 
 // CheckDraft validates a Draft the way every Store must before appending it.
@@ -113,8 +122,15 @@ func CheckDraft(d Draft) error {
 	} else if nick != d.Sender {
 		return Errorf(CodeInvalidNickname, "sender nickname has surrounding white space")
 	}
-	if err := CheckText(d.Text, MaxStoredTextBytes); err != nil {
-		return err
+	if d.File == nil || d.Text != "" {
+		if err := CheckText(d.Text, MaxStoredTextBytes); err != nil {
+			return err
+		}
+	}
+	if d.File != nil {
+		if err := CheckFileDraft(d.File); err != nil {
+			return err
+		}
 	}
 	if err := CheckClientID(d.ClientID); err != nil {
 		return err

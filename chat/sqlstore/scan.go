@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"encoding/json"
+	"fmt"
 	"strconv"
 
 	"github.com/banter-chat/banter/chat"
@@ -19,18 +21,42 @@ type Rows interface {
 }
 
 // MessageColumns are the columns ScanMessage reads, of the messages table
-// aliased m.
-const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted`
+// aliased m. The attachment is its JSON (” for none).
+const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, coalesce(m.attachment, '')`
 
 // ScanMessage reads one row of MessageColumns as a message of room.
 func ScanMessage(row Row, room string) (chat.Message, error) {
 	m := chat.Message{Room: room}
 	var id int64
-	if err := row.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted); err != nil {
+	var att string
+	if err := row.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted, &att); err != nil {
 		return chat.Message{}, err
 	}
 	m.ID = strconv.FormatInt(id, 10)
-	return m, nil
+	var err error
+	m.Attachment, err = DecodeAttachment(att)
+	return m, err
+}
+
+// EncodeAttachment is the attachment column's value for a (nil: NULL).
+func EncodeAttachment(a *chat.Attachment) any {
+	if a == nil {
+		return nil
+	}
+	b, _ := json.Marshal(a) // strings and numbers: cannot fail
+	return string(b)
+}
+
+// DecodeAttachment reads the attachment column (” for none).
+func DecodeAttachment(s string) (*chat.Attachment, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var a chat.Attachment
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("attachment column: %w", err)
+	}
+	return &a, nil
 }
 
 // ScanMessages reads every row of MessageColumns as messages of room. The

@@ -52,8 +52,21 @@ type Statements struct {
 	// by name (byte order).
 	Rooms string
 	// Delete: args room, seq; turns the message into a tombstone (deleted,
-	// empty text) and returns its MessageColumns, no row if there is none.
+	// empty text, no attachment; the store's schema deletes the file with
+	// it) and returns its MessageColumns, no row if there is none.
 	Delete string
+	// File: arg file id; the attachment column, room name, seq and ts of
+	// the file's message; no row if there is none.
+	File string
+	// FileChunk: args file id, part number; the part's bytes.
+	FileChunk string
+	// Secret: arg a new random secret; stores it unless the store has one
+	// and returns the one stored (one row).
+	Secret string
+	// Search: the arguments of SearchArgs; SearchColumns of the matching
+	// messages, newest first (files.go).
+	Search     string
+	SearchArgs func(terms, rooms []string, beforeID int64, limit int) []any
 }
 
 // Writer commits batches for one writer goroutine.
@@ -115,7 +128,8 @@ func New(be Backend, cfg Config) (*Store, error) {
 		return nil, errors.New("sqlstore: Config.Name is required")
 	}
 	q := cfg.SQL
-	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || q.Delete == "" {
+	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || q.Delete == "" ||
+		q.File == "" || q.FileChunk == "" || q.Secret == "" || q.Search == "" || q.SearchArgs == nil {
 		return nil, fmt.Errorf("%s: Config.SQL is incomplete", cfg.Name)
 	}
 	if cfg.Logger == nil {

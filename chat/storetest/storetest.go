@@ -59,6 +59,10 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 		{"ContextCanceled", testContext},
 		{"Delete", testDelete},
 		{"Closed", testClosed},
+		{"Files", testFiles},
+		{"FileBadInput", testFileBadInput},
+		{"Secret", testSecret},
+		{"Search", testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -68,6 +72,12 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 			t.Skip("store is not persistent (no WithReopen)")
 		}
 		testPersistence(t, newStore(t), o.reopen)
+	})
+	t.Run("FilesPersist", func(t *testing.T) {
+		if o.reopen == nil {
+			t.Skip("store is not persistent (no WithReopen)")
+		}
+		testFilesPersist(t, newStore(t), o.reopen)
 	})
 }
 

@@ -25,6 +25,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -63,6 +65,9 @@ type Client struct {
 
 	idPrefix string
 	nextID   uint64
+	base     *neturl.URL // the server's HTTP base, for files (files.go)
+	http     *http.Client
+	ftok     fileToken // under mu
 
 	mu       sync.Mutex
 	nick     string
@@ -87,8 +92,12 @@ func Dial(ctx context.Context, url string, cfg Config) (*Client, error) {
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
+	base, err := httpBase(url)
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{
-		cfg: cfg, log: cfg.Logger, q: newQueue(), nick: cfg.Nickname,
+		cfg: cfg, log: cfg.Logger, q: newQueue(), nick: cfg.Nickname, base: base, http: &http.Client{Timeout: 10 * time.Minute},
 		idPrefix: hex.EncodeToString(b[:]) + "-",
 		ready:    make(chan struct{}), rooms: map[string]*room{},
 	}
@@ -231,6 +240,9 @@ func (c *Client) hello(ctx context.Context) error {
 	c.token = s.Token
 	c.nick = s.Nickname
 	c.mu.Unlock()
+	// Before the rooms' messages are delivered, so that their files have
+	// links.
+	c.refreshFileToken(ctx)
 	for i, jr := range s.Rooms {
 		if i < len(sent) && sent[i] != jr.Room {
 			c.renameRoom(sent[i], jr.Room)
@@ -456,6 +468,11 @@ func (c *Client) History(ctx context.Context, room string, before int64, limit i
 		args["limit"] = limit
 	}
 	err := c.retry(ctx, "history", &r, args)
+	c.mu.Lock()
+	for i := range r.Messages {
+		c.linkLocked(&r.Messages[i])
+	}
+	c.mu.Unlock()
 	return r.Messages, err
 }
 

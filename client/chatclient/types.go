@@ -15,6 +15,8 @@ type Message struct {
 	Text     string `json:"text"`
 	ClientID string `json:"clientId,omitempty"`
 	TS       int64  `json:"ts"`
+	// Attachment is the message's file, nil for none (files.go).
+	Attachment *Attachment `json:"attachment,omitempty"`
 }
 
 // Time is the server time the message was stored.

@@ -22,12 +22,18 @@ const (
 	CmdKick    = "kick"
 	CmdDelete  = "delete"
 	CmdMembers = "members"
+	// Files and search (files.go).
+	CmdUpload    = "upload"
+	CmdFileToken = "fileToken"
+	CmdSearch    = "search"
 )
 
 // IsCommand reports whether name is a command of protocol 1.
 func IsCommand(name string) bool {
 	switch name {
 	case CmdHello, CmdNick, CmdJoin, CmdLeave, CmdRooms, CmdSend, CmdDM, CmdHistory, CmdSince, CmdTyping, CmdKick, CmdDelete, CmdMembers:
+		return true
+	case CmdUpload, CmdFileToken, CmdSearch:
 		return true
 	}
 	return false
@@ -61,6 +67,9 @@ type Command struct {
 	Reason   string  // kick
 	Seq      int64   // delete
 	From     string  // members: the nickname the page starts after
+
+	File   *FileArgs   // upload
+	Search *SearchArgs // search
 }
 
 // RoomSeq is one entry of hello's "since": the last seq the client has of
@@ -218,11 +227,11 @@ func decode(name string, raw json.RawMessage, f form, label string, fill func(*C
 				return cmd, Unmarshal(raw, "members: the room", false, &cmd.Room)
 			}
 		}
-		if absent && name != CmdRooms {
+		if absent && name != CmdRooms && name != CmdFileToken {
 			return cmd, chat.Errorf(chat.CodeInvalidArgument, "%s: the argument is missing (an object)", name)
 		}
 	}
-	if name != CmdRooms && !absent {
+	if name != CmdRooms && name != CmdFileToken && !absent {
 		if err := parse(&cmd, raw, label); err != nil {
 			return cmd, err
 		}
@@ -314,6 +323,8 @@ func parse(cmd *Command, raw json.RawMessage, label string) error {
 			return err
 		}
 		cmd.Room, cmd.From, cmd.Limit = a.Room, a.After, a.Limit
+	case CmdUpload, CmdSearch:
+		return parseFiles(cmd, obj)
 	}
 	return nil
 }
@@ -356,6 +367,8 @@ func validate(cmd Command, label string) error {
 		if cmd.Room == "" {
 			return missing(chat.CodeInvalidRoom, label, "room")
 		}
+	case CmdUpload, CmdSearch:
+		return validateFiles(cmd, label)
 	}
 	return nil
 }

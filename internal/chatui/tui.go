@@ -228,8 +228,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case resultMsg:
 		if msg.err != nil {
 			m.notice("", "! "+Describe(msg.err))
-		} else if msg.notice != "" {
-			m.notice("", "* "+msg.notice)
+		} else {
+			for _, n := range noticeLines(msg.notice) {
+				m.notice("", "* "+n)
+			}
 		}
 		if msg.room != "" {
 			m.room(msg.room)
@@ -249,7 +251,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		older := make([]line, 0, len(msg.msgs))
 		for _, x := range msg.msgs {
-			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: x.Text})
+			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x)})
 		}
 		r.lines = append(older, r.lines...)
 		r.firstSeq = msg.msgs[0].Seq
@@ -335,7 +337,7 @@ func (m *model) apply(ev chatclient.Event) {
 	case chatclient.MessageEvent:
 		x := e.Message
 		r := m.room(x.Room)
-		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: x.Text})
+		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x)})
 		if r.firstSeq == 0 || x.Seq < r.firstSeq {
 			r.firstSeq = x.Seq
 		}

@@ -22,7 +22,8 @@ scenario('protocol', async (url, check) => {
   truthy(h.protocol === 1 && /^[0-9a-f]{16}$/.test(h.id) && /^[0-9a-f]{32}$/.test(h.token), `hello ack ids: ${JSON.stringify(h)}`);
   same(h.nickname, 'Alice', 'nickname trimmed');
   same(h.defaultRoom, 'general', 'defaultRoom');
-  same(h.limits, { maxMessageBytes: 4096, pageLimit: 50, maxPageLimit: 200, typingTtlMs: 5000, rateBurst: 60, ratePerSecond: 10, maxRooms: 100 }, 'limits');
+  same(h.limits, { maxMessageBytes: 4096, pageLimit: 50, maxPageLimit: 200, typingTtlMs: 5000, rateBurst: 60, ratePerSecond: 10, maxRooms: 100,
+    maxFileBytes: 10485760, fileTypes: ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf', 'text/plain'] }, 'limits');
   same(h.rooms, [{ ok: true, room: 'general', members: ['Alice'], memberCount: 1, lastSeq: 0, messages: [], more: false }], 'hello join results');
   truthy(!('users' in h), 'no users without watchUsers');
   await waitFor(a, 'own presence', (e) => e[0] === 'presence' && e[1].nickname === 'Alice' && e[1].room === 'general');

@@ -12,6 +12,8 @@ import {
   RoomLog, canonicalRoom, checkNickname, clientIdMaker, dmPeer, dmRoom, errorText, groupWith, hue,
   initials, isDM, typingText,
 } from './model.js';
+import { attachmentNode, initFiles, onRoomShown, onSession as filesOnSession } from './files.js';
+import { initSearch } from './search.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -204,6 +206,7 @@ async function onConnect(socket) {
   state.everReady = true;
   state.sessions++;
   setConn('connected');
+  filesOnSession();
   renderMe();
   // Signing in from the form: the next thing to do is write.
   const idle = !document.activeElement || document.activeElement === document.body;
@@ -581,7 +584,8 @@ function messageNode(m) {
   }
   meta.appendChild(when);
   body.appendChild(meta);
-  body.appendChild(el('p', 'msg-text', m.text));
+  if (m.text || !m.attachment) body.appendChild(el('p', 'msg-text', m.text));
+  if (m.attachment) body.appendChild(attachmentNode(m.attachment));
   li.appendChild(body);
   return li;
 }
@@ -646,6 +650,7 @@ function renderMessages() {
   }
   list.removeAttribute('aria-busy');
   renderPending(true);
+  onRoomShown();
   const sc = $('scroller');
   sc.scrollTop = sc.scrollHeight;
   renderOlder();
@@ -838,6 +843,28 @@ async function openDM(nick) {
   switchRoom(name);
 }
 
+// jumpTo shows message seq of a room (a search result): the room is opened
+// (joined if needed) and older pages are loaded until the message is there.
+async function jumpTo(name, seq) {
+  switchRoom(name);
+  const room = state.rooms.get(name);
+  const settle = () => new Promise((r) => { setTimeout(r, 100); });
+  for (let i = 0; i < 200 && !room.log.bySeq.has(seq) && state.current === name; i++) {
+    if (room.joining || room.loadingOlder || !state.ready) await settle();
+    else if (!room.joined) await joinRoom(name);
+    else if (room.log.hasOlder) await loadOlder(room);
+    else break;
+  }
+  const li = $('messages').querySelector(`li[data-seq="${seq}"]`);
+  if (!li || state.current !== name) {
+    if (state.current === name) showNotice('That message is no longer there.');
+    return;
+  }
+  li.scrollIntoView({ block: 'center' });
+  li.classList.add('flash');
+  setTimeout(() => li.classList.remove('flash'), 2500);
+}
+
 function setDrawer(open) {
   document.body.classList.toggle('drawer-open', open);
   $('menu-button').setAttribute('aria-expanded', String(open));
@@ -969,6 +996,19 @@ function init() {
   window.addEventListener('online', () => {
     if (state.socket && !state.socket.connected && !state.replaced) state.socket.connect();
   });
+
+  initFiles({
+    call, errorText, showNotice,
+    ready: () => state.ready,
+    current: () => state.current,
+    title: () => (state.rooms.get(state.current) || { title: '' }).title,
+    limits: () => state.limits,
+    addMessage(m) {
+      const room = ensureRoom(m.room);
+      showAdded(room, room.log.add([m]), { live: false });
+    },
+  });
+  initSearch({ call, errorText, jumpTo, roomTitle: (name) => (isDM(name) ? ensureRoom(name).title : `#${name}`) });
 
   state.jwt = takeJWT();
   const saved = storage.get('localStorage', 'banter.nickname', '');
