@@ -23,6 +23,8 @@ import (
 type PreparedPacket struct {
 	nsp  string
 	msgs []*engineio.Message
+	data json.RawMessage // the EVENT's [name, args...], for an Observer
+	att  [][]byte
 }
 
 // PrepareEvent encodes the EVENT packet that Emit would send on n: args are
@@ -63,7 +65,7 @@ func (n *Namespace) PrepareEventJSON(event string, args ...json.RawMessage) (*Pr
 }
 
 func (n *Namespace) prepared(p *parser.Packet) *PreparedPacket {
-	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p)}
+	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p), data: p.Data, att: p.Attachments}
 }
 
 // errOtherNamespace refuses a packet prepared on another namespace: its
@@ -91,6 +93,9 @@ func (s *Socket) Send(p *PreparedPacket) error {
 	if s.client.conn.SendMany(p.msgs...) != nil {
 		return ErrDisconnected
 	}
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, p.data, p.att)
+	}
 	return nil
 }
 
@@ -106,6 +111,9 @@ func (s *Socket) Enqueue(p *PreparedPacket) error {
 	if s.client.conn.Enqueue(p.msgs...) != nil {
 		return ErrDisconnected
 	}
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, p.data, p.att)
+	}
 	return nil
 }
 
@@ -113,7 +121,13 @@ func (s *Socket) Enqueue(p *PreparedPacket) error {
 // p is dropped: for lossy traffic (typing indicators), as a Volatile
 // broadcast. It reports whether p was queued.
 func (s *Socket) SendVolatile(p *PreparedPacket) bool {
-	return s.sendable(p) == nil && s.client.conn.SendVolatile(p.msgs...)
+	if s.sendable(p) != nil || !s.client.conn.SendVolatile(p.msgs...) {
+		return false
+	}
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, p.data, p.att)
+	}
+	return true
 }
 
 // Close closes the socket's connection with reason, after writing what is

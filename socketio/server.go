@@ -27,6 +27,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
@@ -85,6 +86,8 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*parentNamespace
+
+	obs atomic.Pointer[observerBox] // Observe
 }
 
 type parentNamespace struct {
@@ -161,6 +164,9 @@ func (s *Server) Of(name string) *Namespace {
 	}
 	n := newNamespace(s, name)
 	s.nsps[name] = n
+	if o := s.observer(); o != nil {
+		o.NamespaceCreated(n)
+	}
 	return n
 }
 
@@ -194,6 +200,9 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 			if !ok {
 				n = newNamespace(s, name)
 				s.nsps[name] = n
+				if o := s.observer(); o != nil {
+					o.NamespaceCreated(n)
+				}
 			}
 			s.mu.Unlock()
 			if !ok && p.setup != nil {
