@@ -246,3 +246,22 @@ func TestProtocol(t *testing.T) {
 		})
 	}
 }
+
+// The official dashboard in headless Chromium, served by each server at
+// /admin-ui/ and logged in to it.
+func TestDashboard(t *testing.T) {
+	testutil.RequireNode(t)
+	for _, side := range []struct {
+		name  string
+		start func(t *testing.T) string
+		id    string
+	}{
+		{"node", func(t *testing.T) string { return startNode(t) }, "node-reference"},
+		{"banter", func(t *testing.T) string { return startBanter(t, banterOpts{serverID: "banter"}) }, "banter"},
+	} {
+		t.Run(side.name, func(t *testing.T) {
+			shots := t.TempDir()
+			runScenario(t, "dashboard.js", side.start(t), side.id, "--shots", shots)
+		})
+	}
+}
