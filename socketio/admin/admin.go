@@ -40,6 +40,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -116,6 +117,11 @@ type Admin struct {
 
 	sessions sync.Map // *socketio.Socket → session id to send once connected
 
+	// dashboards counts the admin sockets of this node; clustered: the
+	// admin namespace's adapter reaches other nodes (observer.live).
+	dashboards atomic.Int64
+	clustered  bool
+
 	rec recorder
 
 	ctx    context.Context
@@ -183,6 +189,8 @@ func Instrument(srv *socketio.Server, cfg Config) (*Admin, error) {
 		srv.Observe((*observer)(a))
 	}
 	a.nsp = srv.Of(cfg.Namespace)
+	_, local := a.nsp.Adapter().(*socketio.MemoryAdapter)
+	a.clustered = !local
 	if !cfg.NoAuth {
 		a.nsp.Use(a.authenticate)
 	}
@@ -258,6 +266,8 @@ func randomID() string {
 }
 
 func (a *Admin) onConnection(s *socketio.Socket) {
+	a.dashboards.Add(1)
+	s.OnDisconnect(func(socketio.Reason) { a.dashboards.Add(-1) })
 	if sid, ok := a.sessions.LoadAndDelete(s); ok {
 		_ = s.Emit("session", sid)
 	}

@@ -97,40 +97,58 @@ var _ socketio.Observer = (*observer)(nil)
 
 func (o *observer) own(n *socketio.Namespace) bool { return n.Name() == o.cfg.Namespace }
 
+// live reports whether a dashboard may hear live events: one is connected
+// to this node, or the admin namespace has a cluster adapter (other
+// nodes' dashboards hear this node's events, as with Node). Otherwise the
+// hooks record nothing: a dashboard that connects gets all_sockets.
+func (o *observer) live() bool { return o.clustered || o.dashboards.Load() > 0 }
+
 func (o *observer) NamespaceCreated(*socketio.Namespace) {} // server_stats lists them
 
 func (o *observer) SocketConnected(s *socketio.Socket) {
+	if !o.live() {
+		return
+	}
 	o.rec.add(record{kind: kindConnected, at: time.Now(), sock: s, nsp: s.Namespace().Name(), id: s.ID()}, 1)
 }
 
 func (o *observer) SocketDisconnected(s *socketio.Socket, reason socketio.Reason) {
+	if !o.live() {
+		return
+	}
 	o.rec.add(record{kind: kindDisconnected, at: time.Now(), nsp: s.Namespace().Name(), id: s.ID(), reason: reason}, 1)
 }
 
 func (o *observer) RoomJoined(n *socketio.Namespace, room, id string) {
+	if !o.live() {
+		return
+	}
 	o.rec.add(record{kind: kindJoined, at: time.Now(), nsp: n.Name(), room: room, id: id}, 1)
 }
 
 func (o *observer) RoomLeft(n *socketio.Namespace, room, id string) {
+	if !o.live() {
+		return
+	}
 	o.rec.add(record{kind: kindLeft, at: time.Now(), nsp: n.Name(), room: room, id: id}, 1)
 }
 
 func (o *observer) EventReceived(s *socketio.Socket, data json.RawMessage, att [][]byte) {
-	if o.own(s.Namespace()) {
+	if !o.live() || o.own(s.Namespace()) {
 		return
 	}
 	o.rec.add(record{kind: kindReceived, at: time.Now(), nsp: s.Namespace().Name(), id: s.ID(), data: data, att: att}, 1)
 }
 
 func (o *observer) EventSent(n *socketio.Namespace, ids []string, data json.RawMessage, att [][]byte) {
-	if o.own(n) {
+	if !o.live() || o.own(n) {
 		return
 	}
 	o.rec.add(record{kind: kindSent, at: time.Now(), nsp: n.Name(), ids: ids, data: data, att: att}, len(ids))
 }
 
 func (o *observer) DataChanged(s *socketio.Socket) {
-	if !s.Connected() { // set by a middleware: socket_connected will carry it
+	if !o.live() || !s.Connected() { // set by a middleware: socket_connected will carry it
 		return
 	}
 	o.rec.add(record{kind: kindUpdatedData, at: time.Now(), sock: s, nsp: s.Namespace().Name(), id: s.ID()}, 1)
