@@ -54,12 +54,12 @@ type Config struct {
 // Emitter publishes to one namespace of a cluster, to the recipients its
 // operators selected.
 type Emitter struct {
-	client  rueidis.Client
-	cfg     Config
-	nsp     string
-	rooms   []string
-	except  []string
-	flags   wire.Opts
+	client rueidis.Client
+	cfg    Config
+	nsp    string
+	rooms  []string
+	except []string
+	flags  wire.Opts
 }
 
 // New returns the Emitter of the namespace "/" over client (which the
