@@ -265,3 +265,24 @@ func TestDashboard(t *testing.T) {
 		})
 	}
 }
+
+// A cluster of a Banter node and a Node node over Redis, as the Node
+// version works over its adapter: the dashboard on either node shows the
+// other's sockets, rooms and server, and its disconnect button reaches
+// them.
+func TestDashboardCluster(t *testing.T) {
+	testutil.RequireNode(t)
+	for _, on := range []string{"banter", "node"} {
+		t.Run("dashboard on "+on, func(t *testing.T) {
+			key := uniqueKey()
+			banter := startBanter(t, banterOpts{serverID: "banter-" + key[len(key)-4:], redisKey: key})
+			node := startNode(t, "--server-id=node-"+key[len(key)-4:], "--redis="+testutil.RedisURL(), "--key="+key)
+			bid, nid := "banter-"+key[len(key)-4:], "node-"+key[len(key)-4:]
+			if on == "banter" {
+				runScenario(t, "dashboard.js", banter, bid, "--other", node, nid, "--shots", t.TempDir())
+			} else {
+				runScenario(t, "dashboard.js", node, nid, "--other", banter, bid, "--shots", t.TempDir())
+			}
+		})
+	}
+}
