@@ -17,12 +17,15 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/banter-chat/banter/app"
+	"github.com/banter-chat/banter/internal/apptest"
 	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/socketio/admin"
@@ -285,4 +288,28 @@ func TestDashboardCluster(t *testing.T) {
 			}
 		})
 	}
+}
+
+// adminConfig is the product's Admin UI with node_server.js's login.
+var adminConfig = app.AdminUIConfig{Enabled: true, Username: "admin", PasswordHash: passwordHash}
+
+// The chat product with --admin-ui: one node, then two nodes of a cluster
+// (Redis bus, dashboard on the first node, a chat client on the second).
+func TestProduct(t *testing.T) {
+	testutil.RequireNode(t)
+	t.Run("one node", func(t *testing.T) {
+		base, _ := apptest.Serve(t, app.Config{AdminUI: adminConfig})
+		runScenario(t, "product.js", base)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		key := uniqueKey()
+		cfg := app.Config{
+			AdminUI:     adminConfig,
+			RedisURL:    testutil.RedisURL() + "?prefix=" + url.QueryEscape(key+":"),
+			SocketIOKey: key,
+		}
+		one, _ := apptest.Serve(t, cfg)
+		two, _ := apptest.Serve(t, cfg)
+		runScenario(t, "product.js", one, two)
+	})
 }
