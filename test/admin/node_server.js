@@ -6,9 +6,10 @@
 // server with the same behaviour (admin_test.go); the scenarios run
 // against both.
 //
-// Usage: node node_server.js [--server-id=ID] [--redis=URL --key=KEY]
+// Usage: node node_server.js [--server-id=ID] [--redis=URL --key=KEY] [--no-admin=1]
 // With --redis the server joins a cluster through @socket.io/redis-adapter
-// (and keeps dashboard sessions in Redis, as Banter does).
+// (and keeps dashboard sessions in Redis, as Banter does); --no-admin=1
+// leaves the server uninstrumented (measure.js's baseline).
 // Prints "LISTENING <port>"; exits when stdin closes (BANTER_WATCH_STDIN=1).
 'use strict';
 
@@ -74,7 +75,7 @@ async function main() {
     await legacy.connect();
     store = new RedisStore(legacy);
   }
-  instrument(io, {
+  if (!opts['no-admin']) instrument(io, {
     auth: { type: 'basic', username: 'admin', password: HASH },
     serverId: opts['server-id'] || 'node-reference',
     mode: 'development',
