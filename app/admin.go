@@ -93,6 +93,15 @@ func (a *App) initAdmin(io *socketio.Server) error {
 	return nil
 }
 
+// AdminServerID is the name of this node on the Admin UI's Servers page
+// ("" without --admin-ui).
+func (a *App) AdminServerID() string {
+	if a.eco.admin == nil {
+		return ""
+	}
+	return a.eco.admin.ServerID()
+}
+
 // mountAdminUI serves the dashboard.
 func (a *App) mountAdminUI() {
 	if a.eco.admin == nil {

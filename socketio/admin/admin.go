@@ -184,13 +184,13 @@ func Instrument(srv *socketio.Server, cfg Config) (*Admin, error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.rec.init(cfg.MaxPending)
 
-	if !cfg.Production {
-		// Before the namespace exists, so it is seen like any other.
-		srv.Observe((*observer)(a))
-	}
 	a.nsp = srv.Of(cfg.Namespace)
 	_, local := a.nsp.Adapter().(*socketio.MemoryAdapter)
 	a.clustered = !local
+	if !cfg.Production {
+		// Last: the hooks read what is above.
+		srv.Observe((*observer)(a))
+	}
 	if !cfg.NoAuth {
 		a.nsp.Use(a.authenticate)
 	}
@@ -205,6 +205,9 @@ func Instrument(srv *socketio.Server, cfg Config) (*Admin, error) {
 	go a.run()
 	return a, nil
 }
+
+// ServerID returns this node's name on the dashboard's Servers page.
+func (a *Admin) ServerID() string { return a.server.id }
 
 // Namespace returns the admin namespace.
 func (a *Admin) Namespace() *socketio.Namespace { return a.nsp }

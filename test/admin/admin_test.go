@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -267,6 +268,28 @@ func TestDashboard(t *testing.T) {
 			runScenario(t, "dashboard.js", side.start(t), side.id, "--shots", shots)
 		})
 	}
+}
+
+// The dashboard on the chat product (banter --admin-ui), one node and two
+// nodes of a cluster.
+func TestDashboardProduct(t *testing.T) {
+	testutil.RequireNode(t)
+	t.Run("one node", func(t *testing.T) {
+		base, _ := apptest.Serve(t, app.Config{AdminUI: adminConfig})
+		host, _ := os.Hostname()
+		runScenario(t, "dashboard.js", base, host, "--chat", "--shots", t.TempDir())
+	})
+	t.Run("cluster", func(t *testing.T) {
+		key := uniqueKey()
+		cfg := app.Config{
+			AdminUI:     adminConfig,
+			RedisURL:    testutil.RedisURL() + "?prefix=" + url.QueryEscape(key+":"),
+			SocketIOKey: key,
+		}
+		one, a1 := apptest.Serve(t, cfg)
+		two, a2 := apptest.Serve(t, cfg)
+		runScenario(t, "dashboard.js", one, a1.AdminServerID(), "--other", two, a2.AdminServerID(), "--chat", "--shots", t.TempDir())
+	})
 }
 
 // A cluster of a Banter node and a Node node over Redis, as the Node

@@ -8,9 +8,11 @@
 // socket.io-client sockets of this script. The same script runs against
 // the Node reference (node_server.js) and Banter (admin_test.go).
 //
-// Usage: node dashboard.js URL SERVER_ID [--other URL2 SERVER_ID2] [--shots DIR]
+// Usage: node dashboard.js URL SERVER_ID [--other URL2 SERVER_ID2] [--chat] [--shots DIR]
 // With --other, a second node of the same cluster: a socket connects there,
 // and the dashboard (on URL) must show it, its server, and disconnect it.
+// With --chat the server is Banter's chat product: sockets enter their
+// rooms by saying hello (protocol 1) instead of by their handshake.
 'use strict';
 
 const path = require('path');
@@ -27,20 +29,27 @@ const UI_TIMEOUT = 15000;
 
 const argv = process.argv.slice(2);
 const serverId = argv[1];
-let other = null, otherId = null, shots = null;
+let other = null, otherId = null, shots = null, chat = false;
 for (let i = 2; i < argv.length; i++) {
   if (argv[i] === '--other') { other = argv[++i].replace(/\/$/, ''); otherId = argv[++i]; }
   else if (argv[i] === '--shots') shots = argv[++i];
+  else if (argv[i] === '--chat') chat = true;
+}
+
+// connect opens an application socket in rooms.
+async function connect(u, nickname, rooms, query) {
+  const s = io(u, { forceNew: true, reconnection: false, transports: ['websocket'], auth: { rooms }, query });
+  await once(s, 'connect', { failOn: ['connect_error'] });
+  if (chat) {
+    const [res] = await new Promise((resolve) => s.emit('hello', { nickname, rooms }, (...r) => resolve(r)));
+    truthy(res && res.ok, `hello: ${JSON.stringify(res)}`);
+  }
+  return s;
 }
 
 scenario('admin-dashboard', async (url, check) => {
-  const a = io(url, { forceNew: true, reconnection: false, transports: ['websocket'], auth: { rooms: ['lobby'] }, query: { who: 'alice' } });
-  await once(a, 'connect', { failOn: ['connect_error'] });
-  let b = null;
-  if (other) {
-    b = io(other, { forceNew: true, reconnection: false, transports: ['websocket'], auth: { rooms: ['far-room'] } });
-    await once(b, 'connect', { failOn: ['connect_error'] });
-  }
+  const a = await connect(url, 'alice', ['lobby'], { who: 'alice' });
+  const b = other ? await connect(other, 'bob', ['far-room']) : null;
 
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   const page = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
