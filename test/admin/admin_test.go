@@ -37,8 +37,9 @@ import (
 // passwordHash is "changeit" hashed with bcrypt, as node_server.js has it.
 const passwordHash = "$2b$10$heqvAkYMez.Va6Et2uXInOnkCT6/uQj1brkrbyG3LpopDklcq7ZOS"
 
-// scenarioTimeout bounds one Node scenario (they bound themselves at 30 s).
-const scenarioTimeout = 2 * time.Minute
+// scenarioTimeout bounds one Node scenario (they bound themselves at 2
+// minutes).
+const scenarioTimeout = 3 * time.Minute
 
 type banterOpts struct {
 	serverID string

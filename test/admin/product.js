@@ -13,6 +13,7 @@ const { io } = require('socket.io-client');
 const { scenario, once, emitAck, same, truthy } = require('../interop/lib.js');
 
 const other = (process.argv[3] || '').replace(/\/$/, '') || null;
+const LOGIN_MS = 30000;
 
 function recorder(socket) {
   const log = [];
@@ -49,7 +50,9 @@ async function chatClient(url, nickname, rooms) {
 scenario('admin-product', async (url, check) => {
   const admin = io(`${url}/admin`, { forceNew: true, reconnection: false, auth: { username: 'admin', password: 'changeit' } });
   const rec = recorder(admin);
-  await once(admin, 'connect', { failOn: ['connect_error'] });
+  // A login checks a bcrypt hash: slow on a loaded machine (race detector).
+  await once(admin, 'connect', { failOn: ['connect_error'], ms: LOGIN_MS });
+  const [sessionId] = await rec.next('session');
   await rec.next('all_sockets');
 
   const alice = await chatClient(url, 'alice', ['lobby']);
@@ -78,7 +81,9 @@ scenario('admin-product', async (url, check) => {
   }
   check('a chat message: event_received from its sender, event_sent to each member');
 
-  const [again] = await once(io(`${url}/admin`, { forceNew: true, reconnection: false, auth: { username: 'admin', password: 'changeit' } }), 'all_sockets');
+  const late = io(`${url}/admin`, { forceNew: true, reconnection: false, auth: { sessionId } });
+  const [again] = await once(late, 'all_sockets', { failOn: ['connect_error'], ms: LOGIN_MS });
+  late.close();
   const b = again.find((s) => s.id === bob.id);
   truthy(b && b.rooms.includes('lobby') && b.rooms.includes('random') && b.transport === 'websocket', `all_sockets: bob ${JSON.stringify(b)}`);
   check('all_sockets lists every node\'s chat sockets with their rooms');
@@ -95,4 +100,4 @@ scenario('admin-product', async (url, check) => {
 
   alice.close();
   admin.close();
-}, { timeout: 60000 });
+}, { timeout: 120000 });

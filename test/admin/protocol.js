@@ -15,6 +15,8 @@ const { scenario, once, emitAck, same, truthy, STEP_TIMEOUT } = require('../inte
 
 const serverId = process.argv[3];
 const FEATURES = ['EMIT', 'JOIN', 'LEAVE', 'DISCONNECT', 'MJOIN', 'MLEAVE', 'MDISCONNECT', 'AGGREGATED_EVENTS', 'ALL_EVENTS'];
+// A login checks a bcrypt hash: slow on a loaded machine (race detector).
+const LOGIN_MS = 30000;
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 // recorder keeps every event a socket receives, so a scenario can wait for
@@ -60,7 +62,7 @@ scenario('admin-protocol', async (url, check) => {
   // --- authentication ----------------------------------------------------
   for (const auth of [undefined, { username: 'admin', password: 'wrong' }, { sessionId: 'nope' }]) {
     const bad = connect(`${url}/admin`, { auth });
-    const [err] = await once(bad, 'connect_error');
+    const [err] = await once(bad, 'connect_error', { ms: LOGIN_MS });
     same(err.message, 'invalid credentials', `refused login ${JSON.stringify(auth)}`);
     bad.close();
   }
@@ -68,17 +70,17 @@ scenario('admin-protocol', async (url, check) => {
 
   const admin = connect(`${url}/admin`, { auth: { username: 'admin', password: 'changeit' } });
   const rec = recorder(admin);
-  await once(admin, 'connect', { failOn: ['connect_error'] });
+  await once(admin, 'connect', { failOn: ['connect_error'], ms: LOGIN_MS });
   const [sessionId] = await rec.next('session');
   truthy(typeof sessionId === 'string' && sessionId.length === 16, `session id ${sessionId}`);
   const [config] = await rec.next('config');
   same(config.supportedFeatures, FEATURES, 'supported features');
-  const [initial] = await rec.next('all_sockets');
+  const [initial] = await rec.next('all_sockets', () => true, { ms: LOGIN_MS });
   truthy(initial.some((s) => s.nsp === '/admin' && s.id === admin.id), 'all_sockets lists the dashboard itself');
   check('login, session, config, all_sockets');
 
   const again = connect(`${url}/admin`, { auth: { sessionId } });
-  await once(again, 'connect', { failOn: ['connect_error'] });
+  await once(again, 'connect', { failOn: ['connect_error'], ms: LOGIN_MS });
   again.close();
   check('session id accepted');
 
@@ -181,7 +183,7 @@ scenario('admin-protocol', async (url, check) => {
 
   // --- all_sockets for a dashboard that connects now ----------------------------------
   const late = connect(`${url}/admin`, { auth: { sessionId } });
-  const [list] = await once(late, 'all_sockets', { failOn: ['connect_error'] });
+  const [list] = await once(late, 'all_sockets', { failOn: ['connect_error'], ms: LOGIN_MS });
   const la = list.find((s) => s.id === a.id);
   truthy(la && la.nsp === '/' && la.transport === 'websocket' && la.clientId === sock.clientId, `all_sockets entry of a: ${JSON.stringify(la)}`);
   same([...la.rooms].sort(), [a.id, 'r1'].sort(), 'all_sockets rooms');
@@ -223,4 +225,4 @@ scenario('admin-protocol', async (url, check) => {
 
   ctl.close();
   admin.close();
-});
+}, { timeout: 120000 });
