@@ -33,7 +33,7 @@ const adminHashEnv = "BANTER_ADMIN_UI_PASSWORD_HASH"
 
 func addAdminFlags(fs *flag.FlagSet) *adminFlags {
 	f := &adminFlags{getenv: func(string) string { return "" }}
-	fs.BoolVar(&f.enabled, "admin-ui", false, "serve the Socket.IO Admin UI: the dashboard at "+app.AdminUIPath+" and its /admin namespace (login: --admin-ui-user and a bcrypt hash from --admin-ui-password-file or "+adminHashEnv+"; `banter admin-password` makes one)")
+	fs.BoolVar(&f.enabled, "admin-ui", false, "serve the Socket.IO Admin UI: the dashboard at "+app.AdminUIPath+" and its /admin namespace (login: --admin-ui-user and a bcrypt hash from --admin-ui-password-file or "+adminHashEnv+"; banter admin-password makes one)")
 	fs.StringVar(&f.user, "admin-ui-user", "admin", "the Admin UI's login `name`")
 	fs.StringVar(&f.hashFile, "admin-ui-password-file", "", "`file` holding the bcrypt hash of the Admin UI's password; or set "+adminHashEnv+" (never a flag)")
 	fs.StringVar(&f.mode, "admin-ui-mode", "development", "`mode` of the Admin UI: development (sockets, rooms, live events: one event per recipient of every emit) or production (statistics only)")
