@@ -126,6 +126,8 @@ type Admin struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	wgMu   sync.Mutex // orders wg.Add against Close's Wait
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -201,8 +203,7 @@ func Instrument(srv *socketio.Server, cfg Config) (*Admin, error) {
 		a.nsp.On("_disconnect", a.onDisconnect)
 	}
 	a.nsp.OnConnection(a.onConnection)
-	a.wg.Add(1)
-	go a.run()
+	a.goTracked(a.run)
 	return a, nil
 }
 
@@ -223,8 +224,25 @@ func (a *Admin) Close() {
 	if !a.cfg.Production {
 		a.srv.Observe(nil)
 	}
+	a.wgMu.Lock()
+	a.closed = true
+	a.wgMu.Unlock()
 	a.cancel()
 	a.wg.Wait()
+}
+
+// goTracked runs f on a goroutine Close waits for, unless closed.
+func (a *Admin) goTracked(f func()) {
+	a.wgMu.Lock()
+	defer a.wgMu.Unlock()
+	if a.closed {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f()
+	}()
 }
 
 // authenticate is Node's basic authentication: a session id the store
@@ -280,9 +298,7 @@ func (a *Admin) onConnection(s *socketio.Socket) {
 	}
 	// Listing every node's sockets waits for the other nodes: not on the
 	// connection's goroutine.
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	a.goTracked(func() {
 		ctx, cancel := context.WithTimeout(a.ctx, 10*time.Second)
 		defer cancel()
 		list, err := a.allSockets(ctx)
@@ -290,7 +306,7 @@ func (a *Admin) onConnection(s *socketio.Socket) {
 			a.log.Warn("admin: some nodes did not list their sockets", "err", err)
 		}
 		_ = s.Emit("all_sockets", list)
-	}()
+	})
 }
 
 // allSockets lists the sockets of every namespace on every node.

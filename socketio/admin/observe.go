@@ -157,7 +157,6 @@ func (o *observer) DataChanged(s *socketio.Socket) {
 // run is the admin goroutine: live events as they are recorded, the
 // statistics every StatsInterval.
 func (a *Admin) run() {
-	defer a.wg.Done()
 	stats := newStatsState(a)
 	a.sendStats(stats)
 	tick := time.NewTicker(a.cfg.StatsInterval)
