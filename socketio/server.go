@@ -11,7 +11,8 @@
 // SendVolatile). Broadcasts and the cluster operations (FetchSockets,
 // SocketsJoin, ServerSideEmit...) go through each namespace's Adapter:
 // in-memory by default, socketio/redisadapter for a cluster of Banter and
-// Node Socket.IO servers.
+// Node Socket.IO servers. Server.Observe installs an Observer that is told
+// of sockets, rooms and events (socketio/admin, the Admin UI, is one).
 //
 // Concurrency: the handlers of one client connection run one at a time, in
 // packet order, on a goroutine of the transport (an HTTP request or the
