@@ -15,7 +15,9 @@ import "encoding/json"
 // *Socket may be read later (Handshake, Rooms, Data) from that goroutine.
 //
 // Without an Observer the hooks cost one atomic load per socket event,
-// room change and broadcast, and nothing per recipient.
+// room change and broadcast, and nothing per recipient (a PreparedPacket
+// reads the Observer once, when it is prepared: one prepared before
+// Observe is not reported).
 type Observer interface {
 	// NamespaceCreated: n was created (Server.Of, or a dynamic namespace
 	// on its first connection). Namespaces created before Observe are not

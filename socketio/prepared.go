@@ -25,6 +25,7 @@ type PreparedPacket struct {
 	msgs []*engineio.Message
 	data json.RawMessage // the EVENT's [name, args...], for an Observer
 	att  [][]byte
+	obs  Observer // the Server's when the packet was prepared: no atomic load per recipient
 }
 
 // PrepareEvent encodes the EVENT packet that Emit would send on n: args are
@@ -65,7 +66,7 @@ func (n *Namespace) PrepareEventJSON(event string, args ...json.RawMessage) (*Pr
 }
 
 func (n *Namespace) prepared(p *parser.Packet) *PreparedPacket {
-	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p), data: p.Data, att: p.Attachments}
+	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p), data: p.Data, att: p.Attachments, obs: n.srv.observer()}
 }
 
 // errOtherNamespace refuses a packet prepared on another namespace: its
@@ -93,8 +94,8 @@ func (s *Socket) Send(p *PreparedPacket) error {
 	if s.client.conn.SendMany(p.msgs...) != nil {
 		return ErrDisconnected
 	}
-	if o := s.nsp.srv.observer(); o != nil {
-		s.sentTo(o, p.data, p.att)
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
 	}
 	return nil
 }
@@ -111,8 +112,8 @@ func (s *Socket) Enqueue(p *PreparedPacket) error {
 	if s.client.conn.Enqueue(p.msgs...) != nil {
 		return ErrDisconnected
 	}
-	if o := s.nsp.srv.observer(); o != nil {
-		s.sentTo(o, p.data, p.att)
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
 	}
 	return nil
 }
@@ -124,8 +125,8 @@ func (s *Socket) SendVolatile(p *PreparedPacket) bool {
 	if s.sendable(p) != nil || !s.client.conn.SendVolatile(p.msgs...) {
 		return false
 	}
-	if o := s.nsp.srv.observer(); o != nil {
-		s.sentTo(o, p.data, p.att)
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
 	}
 	return true
 }
