@@ -335,7 +335,7 @@ func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
 			_ = s.client.conn.Enqueue(msgs...)
 		}
 	}
-	if o := a.nsp.srv.observer(); o != nil && len(targets) > 0 && (p.Type == parser.Event || p.Type == parser.BinaryEvent) {
+	if o := a.nsp.srv.observer(); o != nil && len(targets) > 0 && (p.Type == parser.Event || p.Type == parser.BinaryEvent) && o.Active() {
 		ids := make([]string, len(targets))
 		for i, s := range targets {
 			ids[i] = s.id
@@ -376,7 +376,7 @@ func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, 
 		sent = append(sent, pending{s, id})
 	}
 	onCount(len(sent))
-	if o := a.nsp.srv.observer(); o != nil && len(sent) > 0 {
+	if o := a.nsp.srv.observer(); o != nil && len(sent) > 0 && o.Active() {
 		ids := make([]string, len(sent))
 		for i, ps := range sent {
 			ids[i] = ps.s.id

@@ -35,11 +35,19 @@ type Observer interface {
 	// EventReceived: s received an event; data is the JSON array
 	// [name, args...] with binary placeholders, att its attachments.
 	EventReceived(s *Socket, data json.RawMessage, att [][]byte)
-	// EventSent: an event (data and att as for EventReceived) was handed
-	// to the sockets ids of n: one call per emit or broadcast, with every
-	// recipient of this node (a broadcast's, or the one socket of an emit
-	// or a prepared packet's send). ids is the Observer's to keep.
+	// EventSent: a broadcast's event (data and att as for EventReceived)
+	// was handed to the sockets ids of n, every recipient on this node: one
+	// call per broadcast, made only while Active. ids is the Observer's to
+	// keep.
 	EventSent(n *Namespace, ids []string, data json.RawMessage, att [][]byte)
+	// EventSentTo: an event was handed to socket s alone (Emit, an emit
+	// with acknowledgement, a prepared packet's Send, Enqueue or
+	// SendVolatile).
+	EventSentTo(s *Socket, data json.RawMessage, att [][]byte)
+	// Active reports whether the Observer records events now. A hook whose
+	// report costs work per recipient (collecting a broadcast's ids) is
+	// skipped while it is false.
+	Active() bool
 	// DataChanged: s's Data was replaced (Socket.SetData).
 	DataChanged(s *Socket)
 }
@@ -101,5 +109,5 @@ func (s *Socket) ClientID() string { return s.client.conn.ID() }
 
 // sentTo reports an event sent to one socket.
 func (s *Socket) sentTo(o Observer, data json.RawMessage, att [][]byte) {
-	o.EventSent(s.nsp, []string{s.id}, data, att)
+	o.EventSentTo(s, data, att)
 }

@@ -42,6 +42,10 @@ func (o *observed) EventReceived(s *socketio.Socket, data json.RawMessage, att [
 func (o *observed) EventSent(n *socketio.Namespace, ids []string, data json.RawMessage, att [][]byte) {
 	o.add("sent %d %s %d", len(ids), data, len(att))
 }
+func (o *observed) EventSentTo(s *socketio.Socket, data json.RawMessage, att [][]byte) {
+	o.add("sent 1 %s %d", data, len(att))
+}
+func (o *observed) Active() bool                   { return true }
 func (o *observed) DataChanged(s *socketio.Socket) { o.add("data %v", s.Data()) }
 
 func (o *observed) has(line string) bool {
@@ -113,5 +117,33 @@ func TestObserverSeesEverything(t *testing.T) {
 	_ = root.Emit("unseen")
 	if obs.has(`sent 1 ["unseen"] 0`) || ts.io.Observed() {
 		t.Fatal("a removed observer is still called")
+	}
+}
+
+// inactive is an Observer that records nothing now.
+type inactive struct{ observed }
+
+func (o *inactive) Active() bool { return false }
+
+// A broadcast collects its recipients' ids for an active Observer only.
+func TestObserverInactiveGetsNoBroadcast(t *testing.T) {
+	ts := startServer(t, socketio.Config{})
+	obs := &inactive{}
+	ts.io.Observe(obs)
+	root := ts.io.Of("/")
+	conns := sockets(root)
+	c := ts.dial(t, 4, "")
+	c.mustConnect("/", nil)
+	recv(t, conns, "socket")
+	_ = root.Emit("all", 1)
+	if name, _, _ := c.nextEvent("/"); name != "all" {
+		t.Fatalf("got %q", name)
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	for _, l := range obs.lines {
+		if strings.HasPrefix(l, "sent") {
+			t.Fatalf("an inactive observer was told %q", l)
+		}
 	}
 }

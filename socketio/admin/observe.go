@@ -30,8 +30,8 @@ type record struct {
 	at     time.Time
 	sock   *socketio.Socket
 	nsp    string
-	id     string   // socket id (one recipient, or the socket of a room change)
-	ids    []string // kindSent: every recipient
+	id     string   // socket id (the one recipient of a send, or the socket of a change)
+	ids    []string // kindSent of a broadcast: every recipient
 	room   string
 	reason socketio.Reason
 	data   json.RawMessage // an event's [name, args...]
@@ -147,6 +147,15 @@ func (o *observer) EventSent(n *socketio.Namespace, ids []string, data json.RawM
 	o.rec.add(record{kind: kindSent, at: time.Now(), nsp: n.Name(), ids: ids, data: data, att: att}, len(ids))
 }
 
+func (o *observer) EventSentTo(s *socketio.Socket, data json.RawMessage, att [][]byte) {
+	if !o.live() || o.own(s.Namespace()) {
+		return
+	}
+	o.rec.add(record{kind: kindSent, at: time.Now(), nsp: s.Namespace().Name(), id: s.ID(), data: data, att: att}, 1)
+}
+
+func (o *observer) Active() bool { return o.live() }
+
 func (o *observer) DataChanged(s *socketio.Socket) {
 	if !o.live() || !s.Connected() { // set by a middleware: socket_connected will carry it
 		return
@@ -199,6 +208,9 @@ func (a *Admin) send(r *record, st *statsState) {
 	case kindReceived:
 		a.emitArgs("event_received", r.nsp, r.id, r.data, r.att, at)
 	case kindSent:
+		if r.ids == nil { // one socket
+			a.emitArgs("event_sent", r.nsp, r.id, r.data, r.att, at)
+		}
 		for _, id := range r.ids {
 			a.emitArgs("event_sent", r.nsp, id, r.data, r.att, at)
 		}
