@@ -95,6 +95,16 @@ scenario('admin-dashboard', async (url, check) => {
     await shot('socket');
     check('socket details show the handshake (query, headers) and rooms');
 
+    // Join a room from the socket's page, then leave it: the page shows
+    // what the server reports back (room_joined, room_left).
+    await page.getByLabel('Join a room').fill('vip');
+    await page.locator('form:has(.select-room) button[type=submit]').click();
+    await row('vip').first().waitFor({ timeout: UI_TIMEOUT });
+    await row('vip').first().locator('button').click();
+    // (the click opens the room's page too)
+    await page.getByText('Deleted').first().waitFor({ timeout: UI_TIMEOUT });
+    check("the socket page's join and leave buttons act through the server");
+
     await go('#/rooms/');
     await row('lobby').first().waitFor({ timeout: UI_TIMEOUT });
     check('Rooms page lists the room');
