@@ -21,6 +21,11 @@ import (
 func TestRedisClusterCrossNodeChat(t *testing.T) {
 	rc := testutil.StartRedisCluster(t, 3)
 	c := newClusterOn(t, rc.URL(), 3)
+	for _, n := range c.nodes {
+		if !strings.Contains(n.Stderr.String(), "bus=\"redis cluster (sharded pub/sub)\"") {
+			t.Fatalf("the node does not say it runs on a Redis Cluster:\n%s", n.Stderr.String())
+		}
+	}
 	p := startProxy(t, c.hostPorts()...)
 	runScenario(t, "crossnode.js", p.URL(), c.nodes[0].url, c.nodes[1].url, c.nodes[2].url)
 }
