@@ -23,7 +23,8 @@ import (
 //
 // Measured per node: CPU per delivery (its CPU over what its own clients
 // received); for the cluster: Redis CPU per message (--redis), the
-// store's appends/s and append latency and the bus lag, read from every
+// store's appends/s and append latency (and, with --postgres, the CPU of
+// its PostgreSQL backends per append) and the bus lag, read from every
 // node's /metrics before and after the window; latency from send to receive
 // for all deliveries and apart for those that crossed the bus.
 func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,6 +34,7 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	nodesFlag := fs.String("nodes", "", "the cluster's nodes as ADDR=PID,ADDR=PID,... (instead of --addr and --server-pid); one node: a single-node run of the same load")
 	senderNodes := fs.Int("sender-nodes", 1, "the senders connect to the first k nodes, the other receivers to the remaining ones (to all nodes when k is their number)")
 	redisURL := fs.String("redis", "", "the cluster's Redis (redis://host:port; a Redis Cluster: every master is read), for its CPU per message from INFO (empty: not measured)")
+	pgURL := fs.String("postgres", "", "the nodes' store URL, with their application_name parameter: the CPU of their PostgreSQL backends per append (the server on this machine; empty: not measured)")
 	scrape := fs.Bool("metrics", true, "read each node's /metrics before and after the window (store appends and latency, bus lag)")
 	n := fs.Int("n", 1000, "connections in all (senders included); every one is in the room and receives every message")
 	senders := fs.Int("senders", 200, "how many of the connections also send")
@@ -78,6 +80,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		defer rm.close()
+	}
+	var pm *pgMeter
+	if *pgURL != "" {
+		if pm, err = newPGMeter(ctx, *pgURL); err != nil {
+			return err
+		}
+		defer pm.close()
 	}
 	dl := dialectV1
 	expect := *rate / float64(*senders) * (*warmup + *dur).Seconds()
@@ -202,6 +211,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
+	var pg0 map[int]time.Duration
+	if pm != nil {
+		if pg0, err = pm.sample(ctx); err != nil {
+			return err
+		}
+	}
 	gen, err := startCPU(0)
 	if err != nil {
 		return err
@@ -230,6 +245,12 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var redis1 redisSample
 	if rm != nil {
 		if redis1, err = rm.sample(ctx); err != nil {
+			return err
+		}
+	}
+	var pg1 map[int]time.Duration
+	if pm != nil {
+		if pg1, err = pm.sample(ctx); err != nil {
 			return err
 		}
 	}
@@ -323,6 +344,13 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *scrape {
 		diff := sumNodeMetrics(before, after)
 		diff.addTo(r.Metrics, wall)
+		if pm != nil {
+			cpu := pgCPU(pg0, pg1)
+			r.Metrics["postgres_cpu"] = cpu.Seconds() / wall.Seconds()
+			if n := diff.counters["banter_chat_messages_stored_total"]; n > 0 {
+				r.Metrics["postgres_cpu_us_per_append"] = float64(cpu.Microseconds()) / n
+			}
+		}
 	}
 	r.GeneratorCPU = gcpu.Seconds() / wall.Seconds()
 	if p := sendErr.Load(); p != nil {

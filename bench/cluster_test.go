@@ -37,6 +37,7 @@ func TestClusterUsageErrors(t *testing.T) {
 		{"cluster", "--nodes", "10.0.0.1:80=1"},
 		{"cluster", "--redis", "http://x"},
 		{"cluster", "--shape", "sync"},
+		{"cluster", "--postgres", "postgres://127.0.0.1/test"}, // no application_name: its backends cannot be found
 	} {
 		err := Main(context.Background(), args, io.Discard, io.Discard)
 		if !errors.Is(err, ErrUsage) {
@@ -132,7 +133,8 @@ func freshClusterBackends(t *testing.T) (storeURL, redisURL string) {
 	if strings.Contains(testutil.PostgresURL(), "?") {
 		sep = "&"
 	}
-	return testutil.PostgresURL() + sep + "search_path=" + schema, testutil.RedisURL() + "?prefix=" + url.QueryEscape(prefix)
+	return testutil.PostgresURL() + sep + "search_path=" + schema + "&application_name=" + schema,
+		testutil.RedisURL() + "?prefix=" + url.QueryEscape(prefix)
 }
 
 // The cluster scenario against two real nodes (in this process) on the
@@ -149,7 +151,7 @@ func TestClusterScenario(t *testing.T) {
 	}
 	var out bytes.Buffer
 	err := Main(context.Background(), []string{"cluster", "--nodes", strings.Join(nodes, ","),
-		"--redis", testutil.RedisURL(), "--n", "20", "--senders", "4", "--rate", "8",
+		"--redis", testutil.RedisURL(), "--postgres", storeURL, "--n", "20", "--senders", "4", "--rate", "8",
 		"--warmup", "500ms", "--duration", "1500ms", "--drain", "5s"}, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("bench cluster: %v\n%s", err, out.String())
@@ -164,7 +166,7 @@ func TestClusterScenario(t *testing.T) {
 		t.Fatalf("result: %s", lines[len(lines)-1])
 	}
 	for _, k := range []string{"remote_latency_p99_ms", "local_latency_p99_ms", "node1_cpu_us_per_delivery", "node2_deliveries_s",
-		"store_appends_s", "append_p50_ms", "bus_lag_p50_ms", "bus_published_s", "redis_cpu", "redis_publish_s"} {
+		"store_appends_s", "append_p50_ms", "bus_lag_p50_ms", "bus_published_s", "redis_cpu", "redis_publish_s", "postgres_cpu_us_per_append"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("no %s in %s", k, lines[len(lines)-1])
 		}

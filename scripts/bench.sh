@@ -188,15 +188,21 @@ start_redis() {
 	echo "bench.sh: redis-server did not start:" >&2; cat "$out" >&2; exit 1
 }
 
+# store_url: the run's PostgreSQL URL (its schema; its application_name
+# names the nodes' backends, whose CPU bench cluster reads).
+store_url() {
+	local sep='?'
+	[[ $BENCH_PG == *'?'* ]] && sep='&'
+	echo "$BENCH_PG${sep}search_path=$SCHEMA&application_name=$SCHEMA"
+}
+
 # start_node [cluster]: one banter node on CPU 0 (SQLite in DATA_DIR, or with
 # "cluster" the run's schema and Redis); appends to NODE_PIDS and NODES
 # (ADDR=PID,...).
 start_node() {
 	local out="$LOGS/node-$RANDOM.log" args=(--addr 127.0.0.1:0 --db "$DATA_DIR/banter-$RANDOM.db")
 	if [ "${1:-}" = cluster ]; then
-		local sep='?'
-		[[ $BENCH_PG == *'?'* ]] && sep='&'
-		args+=(--store "$BENCH_PG${sep}search_path=$SCHEMA" --redis "redis://127.0.0.1:$REDIS_PORT/0?prefix=bench:")
+		args+=(--store "$(store_url)" --redis "redis://127.0.0.1:$REDIS_PORT/0?prefix=bench:")
 	fi
 	: >"$out"
 	taskset -c 0 bin/banter "${args[@]}" >"$out" 2>&1 &
@@ -232,17 +238,18 @@ stop_cluster() {
 
 # start_deployment banter|banter-pg|cluster-N: one node on SQLite (the
 # shipped defaults), one node on PostgreSQL + Redis, or N such nodes; sets
-# NODES, REDIS_ARG (the Redis URL, empty without Redis).
+# NODES, REDIS_ARG and PG_ARG (the Redis and store URLs, empty on SQLite).
 start_deployment() {
 	local which=$1 i
 	NODES=""
 	DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
 	case "$which" in
-	banter) start_node; REDIS_ARG="" ;;
+	banter) start_node; REDIS_ARG=""; PG_ARG="" ;;
 	banter-pg | cluster-*)
 		SCHEMA="banter_bench_$(date +%s)_$RANDOM"
 		start_redis
 		REDIS_ARG="redis://127.0.0.1:$REDIS_PORT"
+		PG_ARG=$(store_url)
 		local k=1
 		[[ $which == cluster-* ]] && k=${which#cluster-}
 		for i in $(seq 1 "$k"); do start_node cluster; done
@@ -261,7 +268,7 @@ cluster_step() {
 			local d=${deps[$(((i + run - 1) % n))]}
 			start_deployment "$d"
 			echo "== cluster $* against $d, run $run" >&2
-			if ! timeout 600 taskset -c 1 $BENCH cluster --nodes "$NODES" --redis "$REDIS_ARG" \
+			if ! timeout 600 taskset -c 1 $BENCH cluster --nodes "$NODES" --redis "$REDIS_ARG" --postgres "$PG_ARG" \
 				--label "$d" --run "$run" --out "$RESULTS" "$@" >"$LOGS/cluster-$d-$run-$RANDOM.txt" 2>&1; then
 				echo "bench.sh: cluster $* against $d failed (see $LOGS)" >&2
 			fi

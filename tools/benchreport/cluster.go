@@ -28,6 +28,7 @@ var clusterColumns = []column{
 	{"redis_cpu_us_per_message", "Redis CPU µs per message", false},
 	{"redis_publish_us_per_call", "Redis µs executing one PUBLISH", false},
 	{"store_appends_s", "store appends/s", false},
+	{"postgres_cpu_us_per_append", "PostgreSQL CPU µs per append (its backends)", false},
 	{"gap_fills", "gap fills (reordered or lost on the bus)", false},
 	{"lost", "lost", false},
 }
