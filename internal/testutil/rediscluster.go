@@ -328,3 +328,41 @@ func (c *RedisCluster) RemoveAll() {
 	c.Close()
 	_ = os.RemoveAll(c.dir)
 }
+
+// StartRedisServer starts a private single redis-server (no persistence)
+// on a port of its own for the test, and returns its URL: for figures that
+// must not include other tests' traffic on the machine's Redis.
+func StartRedisServer(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &LockedBuffer{}
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", t.TempDir())
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server (scripts/deps.sh installs it): %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
+		if err == nil {
+			conn.Close()
+			return "redis://127.0.0.1:" + strconv.Itoa(port)
+		}
+		select {
+		case <-done:
+			t.Fatalf("redis-server exited:\n%s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server does not answer:\n%s", log.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,138 @@
+package redis_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/internal/testutil"
+	"github.com/banter-chat/banter/redis"
+	"github.com/redis/rueidis"
+)
+
+// BenchmarkBus measures what one chat message costs the bus, for the
+// capacity model (docs/scale.md): one node publishes messages (a typical
+// 60-byte text) round robin on 64 rooms, S other nodes are subscribed to
+// all of them. On a private redis-server, or a private Redis Cluster of
+// three shards, so that nobody else's traffic is counted. Reported: Redis
+// CPU µs per message (getrusage, from INFO; every master of a cluster)
+// and messages/s through one publishing node.
+//
+//	go test -run '^$' -bench Bus -benchtime 20000x ./redis/
+func BenchmarkBus(b *testing.B) {
+	for _, mode := range []string{"single", "cluster"} {
+		for _, subs := range []int{1, 3} {
+			b.Run(fmt.Sprintf("%s/subscribers=%d", mode, subs), func(b *testing.B) {
+				url := ""
+				if mode == "single" {
+					url = testutil.StartRedisServer(b)
+				} else {
+					url = testutil.StartRedisCluster(b, 3).URL()
+				}
+				benchBus(b, url, subs)
+			})
+		}
+	}
+}
+
+func benchBus(b *testing.B, url string, subs int) {
+	ctx := context.Background()
+	const prefix = "bench:"
+	rooms := make([]string, 64)
+	for i := range rooms {
+		rooms[i] = "room-" + strconv.Itoa(i)
+	}
+	openBus := func() *redis.Bus {
+		bus, err := redis.Open(ctx, url, redis.Config{Prefix: prefix})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = bus.Close() })
+		return bus
+	}
+	pub := openBus()
+	var got atomic.Int64
+	for range subs {
+		s := openBus()
+		for _, r := range rooms {
+			if _, err := s.Subscribe(r, func(ev *chat.Event) {
+				if ev.Kind == chat.EventMessage {
+					got.Add(1)
+				}
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		testutil.Eventually(b, 10*time.Second, func() bool {
+			for _, r := range rooms {
+				if !s.Subscribed(r) {
+					return false
+				}
+			}
+			return true
+		}, "subscriptions not confirmed")
+	}
+	cpu0 := redisCPU(b, pub.Client())
+	var n atomic.Int64
+	start := time.Now()
+	b.ResetTimer()
+	b.SetParallelism(16) // 16 × GOMAXPROCS senders: a node's concurrent Sends
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			room := rooms[i%int64(len(rooms))]
+			ev := &chat.Event{Kind: chat.EventMessage, Room: room, Message: &chat.Message{
+				ID: strconv.FormatInt(i, 10), Room: room, Seq: i, Sender: "alice", TS: 1_796_700_000_000,
+				Text: "a typical chat message of about sixty bytes, give or take", ClientID: "c" + strconv.FormatInt(i, 10)}}
+			if err := pub.Publish(ctx, room, ev); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	want := int64(b.N) * int64(subs)
+	deadline := time.Now().Add(30 * time.Second)
+	for got.Load() < want && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got.Load() < want {
+		b.Fatalf("subscribers got %d of %d messages", got.Load(), want)
+	}
+	cpu := redisCPU(b, pub.Client()) - cpu0
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "redis-µs/msg")
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
+}
+
+// redisCPU is the CPU every master of the Redis used so far (INFO cpu).
+func redisCPU(b *testing.B, c rueidis.Client) time.Duration {
+	b.Helper()
+	nodes := map[string]rueidis.Client{"": c}
+	if c.Mode() == rueidis.ClientModeCluster {
+		nodes = c.Nodes()
+	}
+	var total time.Duration
+	for _, n := range nodes {
+		info, err := n.Do(context.Background(), n.B().Info().Section("cpu").Build()).ToString()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for line := range strings.SplitSeq(info, "\n") {
+			k, v, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if k == "used_cpu_sys" || k == "used_cpu_user" {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					b.Fatal(err)
+				}
+				total += time.Duration(f * float64(time.Second))
+			}
+		}
+	}
+	return total
+}
