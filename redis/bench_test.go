@@ -152,3 +152,69 @@ func redisCPU(b *testing.B, c rueidis.Client) time.Duration {
 	}
 	return total
 }
+
+// BenchmarkRoster measures what presence costs Redis, for the capacity
+// model: per user connecting (its nickname claim, then one room joined),
+// Redis CPU µs per claim and per join, and Redis memory per user with its
+// membership. A join returns the room's other members, so it costs more in
+// a larger room (room=N: the users join N to a room, which fill up one
+// after the other). On a private redis-server; a Redis Cluster runs the
+// same scripts on the roster's one shard.
+//
+//	go test -run '^$' -bench Roster -benchtime 5000x ./redis/
+func BenchmarkRoster(b *testing.B) {
+	for _, room := range []int{10, 1000} {
+		b.Run(fmt.Sprintf("room=%d", room), func(b *testing.B) {
+			url := testutil.StartRedisServer(b)
+			ctx := context.Background()
+			bus, err := redis.Open(ctx, url, redis.Config{Prefix: "bench:"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = bus.Close() })
+			ro, err := redis.NewRoster(ctx, bus, redis.RosterConfig{Heartbeat: time.Hour, Address: "http://node"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = ro.Close() })
+			c := bus.Client()
+			mem := func() int64 {
+				info, err := c.Do(ctx, c.B().Info().Section("memory").Build()).ToString()
+				if err != nil {
+					b.Fatal(err)
+				}
+				for line := range strings.SplitSeq(info, "\n") {
+					if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+						n, _ := strconv.ParseInt(v, 10, 64)
+						return n
+					}
+				}
+				return 0
+			}
+			mem0 := mem()
+			users := make([]chat.User, b.N)
+			for i := range users {
+				users[i] = chat.User{ID: "s" + strconv.Itoa(i), Nickname: "user-" + strconv.Itoa(i), Since: 1}
+			}
+			b.ResetTimer()
+			cpu0 := redisCPU(b, c)
+			for _, u := range users {
+				if _, err := ro.Claim(ctx, chat.Claim{User: u, Token: "digest-" + u.Nickname}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu1 := redisCPU(b, c)
+			for i, u := range users {
+				if _, err := ro.Join(ctx, "room-"+strconv.Itoa(i/room), u.ID, u.Nickname); err != nil {
+					b.Fatal(err)
+				}
+			}
+			cpu2 := redisCPU(b, c)
+			b.StopTimer()
+			b.ReportMetric(float64((cpu1-cpu0).Microseconds())/float64(b.N), "claim-redis-µs")
+			// Rooms fill up as the users join: on average half full.
+			b.ReportMetric(float64((cpu2-cpu1).Microseconds())/float64(b.N), "join-redis-µs")
+			b.ReportMetric(float64(mem()-mem0)/float64(b.N), "redis-B/user")
+		})
+	}
+}
