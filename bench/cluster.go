@@ -188,36 +188,28 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if !sleepUntil(ctx, winStart) {
 		return ctx.Err()
 	}
-	var before []nodeMetrics
-	if *scrape {
-		if before, err = scrapeNodes(ctx, addrs); err != nil {
-			return err
+	// The window: the generator's counters and the processes' CPU are read
+	// at its edges; then the slower sources (the nodes' /metrics, Redis's
+	// INFO, PostgreSQL's backends), whose rates use their own interval.
+	fast := func() ([]int64, int64) {
+		d := make([]int64, k)
+		for i, rs := range byNode {
+			d[i] = sumReceived(rs)
 		}
+		return d, sent.Load()
 	}
-	d0 := make([]int64, k)
-	for i, rs := range byNode {
-		d0[i] = sumReceived(rs)
-	}
-	sent0 := sent.Load()
+	d0, sent0 := fast()
 	meters := make([]*cpuMeter, len(pids))
 	for i, pid := range pids {
 		if meters[i], err = startCPU(pid); err != nil {
 			return err
 		}
 	}
-	var redis0 redisSample
-	if rm != nil {
-		if redis0, err = rm.sample(ctx); err != nil {
-			return err
-		}
-	}
-	var pg0 map[int]time.Duration
-	if pm != nil {
-		if pg0, err = pm.sample(ctx); err != nil {
-			return err
-		}
-	}
 	gen, err := startCPU(0)
+	if err != nil {
+		return err
+	}
+	slow0, err := sampleSlow(ctx, *scrape, addrs, rm, pm)
 	if err != nil {
 		return err
 	}
@@ -231,26 +223,10 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		prog.printf("cluster: %d sent, %d delivered", sent.Load(), sumReceived(all))
 	}
-	d1 := make([]int64, k)
-	for i, rs := range byNode {
-		d1[i] = sumReceived(rs)
-	}
-	sent1 := sent.Load()
+	d1, sent1 := fast()
 	nodeCPU := make([]time.Duration, len(meters))
 	for i, m := range meters {
 		if nodeCPU[i], _, err = m.stop(); err != nil {
-			return err
-		}
-	}
-	var redis1 redisSample
-	if rm != nil {
-		if redis1, err = rm.sample(ctx); err != nil {
-			return err
-		}
-	}
-	var pg1 map[int]time.Duration
-	if pm != nil {
-		if pg1, err = pm.sample(ctx); err != nil {
 			return err
 		}
 	}
@@ -258,11 +234,9 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	var after []nodeMetrics
-	if *scrape {
-		if after, err = scrapeNodes(ctx, addrs); err != nil {
-			return err
-		}
+	slow1, err := sampleSlow(ctx, *scrape, addrs, rm, pm)
+	if err != nil {
+		return err
 	}
 	sw.Wait()
 	refused := func() (r int64) {
@@ -338,19 +312,9 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			r.Metrics["cpu_us_per_delivery"] = float64(cpuSum.Microseconds()) / float64(delivered)
 		}
 	}
-	if rm != nil {
-		redis0.addTo(r.Metrics, redis1, wall, sent1-sent0)
-	}
-	if *scrape {
-		diff := sumNodeMetrics(before, after)
-		diff.addTo(r.Metrics, wall)
-		if pm != nil {
-			cpu := pgCPU(pg0, pg1)
-			r.Metrics["postgres_cpu"] = cpu.Seconds() / wall.Seconds()
-			if n := diff.counters["banter_chat_messages_stored_total"]; n > 0 {
-				r.Metrics["postgres_cpu_us_per_append"] = float64(cpu.Microseconds()) / n
-			}
-		}
+	slow0.addTo(r.Metrics, slow1, sent1-sent0)
+	if wall < *dur*8/10 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the measured window lasted %v of %v: the machine was too loaded to keep time", wall.Round(time.Millisecond), *dur))
 	}
 	r.GeneratorCPU = gcpu.Seconds() / wall.Seconds()
 	if p := sendErr.Load(); p != nil {
@@ -363,4 +327,60 @@ func runCluster(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		r.Notes = append(r.Notes, fmt.Sprintf("%d deliveries missing %v after sending stopped", want-uniq, *drain))
 	}
 	return c.emit(r, stdout)
+}
+
+// slowSample is one reading of the sources that take a while to read:
+// every node's /metrics, Redis's INFO, the PostgreSQL backends' CPU.
+type slowSample struct {
+	at    time.Time // the middle of the reading
+	nodes []nodeMetrics
+	redis *redisSample
+	pg    map[int]time.Duration
+}
+
+func sampleSlow(ctx context.Context, scrape bool, addrs []string, rm *redisMeter, pm *pgMeter) (slowSample, error) {
+	var s slowSample
+	t0 := time.Now()
+	var err error
+	if scrape {
+		if s.nodes, err = scrapeNodes(ctx, addrs); err != nil {
+			return s, err
+		}
+	}
+	if rm != nil {
+		rs, err := rm.sample(ctx)
+		if err != nil {
+			return s, err
+		}
+		s.redis = &rs
+	}
+	if pm != nil {
+		if s.pg, err = pm.sample(ctx); err != nil {
+			return s, err
+		}
+	}
+	s.at = t0.Add(time.Since(t0) / 2)
+	return s, nil
+}
+
+// addTo adds what happened between a and b: the store, bus and lag
+// figures of the nodes, Redis's CPU per message and PostgreSQL's per
+// append (messages: those stored, else sent, the count of sends in the
+// window).
+func (a slowSample) addTo(m map[string]float64, b slowSample, sent int64) {
+	d := b.at.Sub(a.at)
+	msgs := float64(sent)
+	if a.nodes != nil {
+		diff := sumNodeMetrics(a.nodes, b.nodes)
+		diff.addTo(m, d)
+		msgs = diff.counters["banter_chat_messages_stored_total"]
+		if a.pg != nil && msgs > 0 {
+			cpu := pgCPU(a.pg, b.pg)
+			m["postgres_cpu"] = cpu.Seconds() / d.Seconds()
+			m["postgres_cpu_us_per_append"] = float64(cpu.Microseconds()) / msgs
+		}
+	}
+	if a.redis != nil {
+		a.redis.addTo(m, *b.redis, d, int64(msgs))
+	}
 }
