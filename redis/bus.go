@@ -20,7 +20,9 @@
 // and wake one background goroutine that owns a dedicated connection and
 // issues SUBSCRIBE/UNSUBSCRIBE, resubscribing everything after a
 // reconnection. Handlers run in rueidis's reading goroutine for remote
-// events and must not block (the chat.Bus contract).
+// events (on a Redis Cluster, the reading goroutine of the shard the
+// topic lives on: topics on different shards are handled concurrently, in
+// order within a topic) and must not block (the chat.Bus contract).
 //
 // Delivery is at most once, as chat.Bus allows: an event published while a
 // subscription is still being set up, or while the connection is down, is
