@@ -1,6 +1,7 @@
 package cluster_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -24,6 +25,16 @@ func TestRedisClusterCrossNodeChat(t *testing.T) {
 	for _, n := range c.nodes {
 		if !strings.Contains(n.Stderr.String(), "bus=\"redis cluster (sharded pub/sub)\"") {
 			t.Fatalf("the node does not say it runs on a Redis Cluster:\n%s", n.Stderr.String())
+		}
+		resp, err := http.Get(n.url + "/status.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ Bus string }
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || st.Bus != "redis-cluster" {
+			t.Fatalf("status.json bus = %q, %v; want redis-cluster", st.Bus, err)
 		}
 	}
 	p := startProxy(t, c.hostPorts()...)
