@@ -391,7 +391,7 @@ func (a *App) Serve(ln net.Listener) error {
 			}
 		}
 		a.be.roster.SetAddress(adv)
-		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
+		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL, "bus", a.be.busKind())
 	}
 	a.log.Info("Banter listening on " + url)
 	if !a.tlsEnabled() {

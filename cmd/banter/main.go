@@ -245,7 +245,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (with its chain): serve HTTPS/WSS on --addr and MQTTS on --mqtt; reloaded on SIGHUP")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
-	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
+	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0; a Redis Cluster (found out at start: sharded pub/sub) by its seed nodes, redis://r1:6379?addr=r2:6379&addr=r3:6379")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics and the /status page on this `address` instead of the main port, e.g. 127.0.0.1:9090; off disables them")
 	fs.StringVar(&f.advertise, "advertise", "", "with --redis: the `URL` other nodes reach this one at, e.g. http://10.0.0.5:3000; default: the listen address (a wildcard address: this machine's first non-loopback IP)")
 	fs.DurationVar(&f.heartbeat, "cluster-heartbeat", 2*time.Second, "with --redis: how often this node refreshes its liveness key")
