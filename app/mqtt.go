@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 
 	mqttgw "github.com/banter-chat/banter/gateway/mqtt"
+	"github.com/banter-chat/banter/guard"
 )
 
 // mqttState is the MQTT gateway: MQTT over WebSocket at /mqtt always, MQTT
@@ -32,7 +34,10 @@ func (a *App) initMQTT() error {
 		}
 		m.ln = ln
 	}
-	gw, err := mqttgw.New(a.svc, mqttgw.Config{Logger: a.log})
+	// Every connection takes a place in the guard for its whole life: the
+	// gateway releases it when the connection ends (the WebSocket handler
+	// returns long before: the connection lives on the event loop).
+	gw, err := mqttgw.New(a.svc, mqttgw.Config{Logger: a.log, Admit: a.guard.Admit})
 	if err != nil {
 		if m.ln != nil {
 			m.ln.Close()
@@ -40,12 +45,26 @@ func (a *App) initMQTT() error {
 		return fmt.Errorf("app: %w", err)
 	}
 	m.gw = gw
-	a.mux.Handle("/mqtt", a.guard.Middleware(gw))
+	a.mux.Handle("/mqtt", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.guard.CheckOrigin(r); err != nil {
+			http.Error(w, err.Error(), guard.Status(err))
+			return
+		}
+		release, err := a.guard.Admit(r.RemoteAddr)
+		if err != nil {
+			if errors.Is(err, guard.ErrTooFast) {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, err.Error(), guard.Status(err))
+			return
+		}
+		gw.Upgrade(w, r, release)
+	}))
 	if m.ln != nil {
 		m.done = make(chan error, 1)
 		// MQTT has no word for "refused" before CONNECT: refused
 		// connections are just closed.
-		ln := a.tlsListener(a.guard.Listener(m.ln, nil), "mqtt")
+		ln := a.tlsListener(m.ln, "mqtt")
 		go func() { m.done <- gw.Serve(ln) }()
 		a.log.Info("Banter MQTT on " + m.ln.Addr().String())
 	}

@@ -1,438 +1,620 @@
 package mqttgw
 
 import (
-	"context"
+	"crypto/tls"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/lesismal/nbio"
+	"github.com/lesismal/nbio/nbhttp/websocket"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// ErrSlowConsumer is the stop cause of a client whose outbound queue went
+// ErrSlowConsumer is the close cause of a client whose outbound queue went
 // past Config.MaxQueuedBytes or whose unacknowledged QoS 1 messages went
 // past Config.MaxInflight. Nothing is lost: a persistent session catches
 // up from the store when it reconnects.
 var ErrSlowConsumer = errors.New("mqttgw: slow consumer")
 
-// state is what outlives one connection of an MQTT client id: the
-// nickname it belongs to and, per room, the last Seq handed to the client
-// (for catch-up when a persistent session reconnects). Guarded by mu.
-type state struct {
-	nick string // NickKey of the owner: the client id is bound to it
-	cur  *conn  // the live connection; nil while offline (guarded by Gateway.mu)
+// Close causes of connections (Stats counts some; debug logs name them).
+var (
+	errFlood            = errors.New("mqttgw: client sent faster than its packets could be handled")
+	errKeepalive        = errors.New("mqttgw: keepalive timeout")
+	errConnectTimeout   = errors.New("mqttgw: no CONNECT in time")
+	errClientDisconnect = errors.New("mqttgw: client disconnected")
+	errShutdown         = errors.New("mqttgw: gateway closed")
+)
 
-	mu        sync.Mutex
-	seen      map[string]int64
-	dmTracked bool // the DM rooms existing at subscribe time are in seen
-}
+// transportKind is how a connection's bytes travel.
+type transportKind uint8
 
-func newState(nickKey string) *state { return &state{nick: nickKey, seen: make(map[string]int64)} }
+const (
+	tcpLoop  transportKind = iota // plain TCP on the event loop
+	wsLoop                        // WebSocket over plain TCP on the event loop
+	tcpBlock                      // TLS (MQTTS): a reading goroutine, blocking writes
+	wsBlock                       // WebSocket over TLS: the same
+)
 
-func (s *state) markSeen(room string, seq int64) {
-	if room == "" {
-		return
-	}
-	s.mu.Lock()
-	if seq > s.seen[room] {
-		s.seen[room] = seq
-	}
-	s.mu.Unlock()
-}
+func (k transportKind) websocket() bool { return k == wsLoop || k == wsBlock }
+func (k transportKind) blocking() bool  { return k == tcpBlock || k == wsBlock }
 
-func (s *state) lastSeen(room string) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seq, ok := s.seen[room]
-	return seq, ok
-}
+// flush states of a connection's outbound queue.
+const (
+	fIdle    uint8 = iota // nothing scheduled
+	fDelayed              // a flush waits in the flusher's heap (generation fgen)
+	fQueued               // handed to a flush worker
+	fRunning              // a flush pass is writing
+)
 
-func (s *state) setSeen(room string, seq int64) {
-	s.mu.Lock()
-	s.seen[room] = seq
-	s.mu.Unlock()
-}
-
-// out is one PUBLISH waiting for the connection's writer.
+// out is one packet waiting to be written.
 type out struct {
-	topic   string
-	payload []byte // shared between recipients: never modified
-	qos     byte
-	corr    []byte // MQTT 5 correlation data of a response
-	room    string // with seq: a message, recorded as seen once written
-	seq     int64
+	w    *wire  // shared with other recipients: never modified
+	room string // with seq: a chat message (recorded as seen once written)
+	seq  int64
 }
 
-func (o *out) size() int { return len(o.topic) + len(o.payload) + len(o.corr) + 64 }
-
-// conn is one MQTT connection and its chat session; it is the session's
-// chat.Sink. Deliver only enqueues; a writer goroutine, started when the
-// queue becomes non-empty and ended when it is drained, writes the packets
-// with the mochi client's WritePacket (so an idle connection costs no
-// goroutine of ours).
+// conn is one MQTT network connection. Its reading side (framer) is used by
+// one reader at a time: the poller, or the connection's executor for
+// WebSocket, or the reading goroutine for TLS. Its packets are handled in
+// order by one handler at a time (serial executor or the reading
+// goroutine): the fields of the handling side are that handler's. The
+// writing side is guarded by mu; writes are made by flush passes (a flush
+// worker, the timer of a delayed flush, or the handler itself for its
+// replies), one at a time.
+//
+// Lock order: client.mu before conn.mu; chat calls are made holding
+// neither. Deliver runs under chat's locks and takes conn.mu only.
 type conn struct {
-	g    *Gateway
-	cl   *mochi.Client
-	st   *state
-	nick string // as displayed
-	me   string // NickKey
-	v5   bool
-	sess atomic.Pointer[chat.Session]
+	g       *Gateway
+	kind    transportKind
+	nc      net.Conn        // *nbio.Conn on the loop; the TLS connection otherwise
+	wsc     *websocket.Conn // WebSocket transports
+	release func()          // admission slot, released by the teardown
 
-	qmu      sync.Mutex
-	space    *sync.Cond // signalled when the writer takes a batch (catch-up waits on it)
-	q        []out
-	qBytes   int
-	draining bool
-	dead     bool                     // no more packets are accepted
-	stopErr  error                    // set with dead: the writer stops the client with it
-	bye      bool                     // send an MQTT 5 DISCONNECT (server shutting down) first
-	hold     map[string][]*chat.Event // rooms catching up: live messages wait here
-	writer   sync.WaitGroup
+	// Reading side.
+	fr        framer
+	inBacklog atomic.Int64 // bytes read and not yet handled (loop TCP)
+	lastRead  atomic.Int64 // gateway clock (seconds) of the last bytes read
+
+	// Keepalive wheel links (guarded by the wheel's lock).
+	kaNext, kaPrev *conn
+	kaSlot         int32  // -1: not in the wheel
+	kaLimit        uint32 // seconds of silence tolerated
+
+	// Handling side.
+	stage    uint8                        // stageNew, stageConnected, stageClosing
+	v        byte                         // protocol version: 3, 4 or 5 (4 until CONNECT says)
+	cl       *client                      // set under mu at CONNECT, before the chat session exists
+	sess     atomic.Pointer[chat.Session] // read by a connection taking this one over
+	will     *will
+	maxOut   uint32 // MQTT 5 client's Maximum Packet Size (0: none)
+	recvMax  uint16 // QoS 1 window: min(Config.MaxInflight, the client's Receive Maximum)
+	noReason bool   // MQTT 5 Request Problem Information = 0
+	clean    bool   // ended by the client's DISCONNECT (no will)
+
+	ended     atomic.Bool // teardown done
+	published atomic.Bool // see ready
+
+	// Writing side, guarded by mu.
+	mu        sync.Mutex
+	q         []out
+	qBytes    int
+	fstate    uint8
+	urgent    bool   // a reply waits: the next pass is not delayed
+	dead      bool   // no more packets are queued
+	detached  bool   // taken over by a newer connection of its client id (also read under client.mu)
+	fgen      uint32 // generation of a delayed flush
+	lastFlush int64  // UnixNano of the last write
+	bye       []byte // written before the connection is shut (a refusing CONNACK, an MQTT 5 DISCONNECT)
+	isV5      bool   // an MQTT 5 client past CONNECT: told why it is disconnected
+	stopErr   error  // why it was stopped (first cause)
+	space     *sync.Cond
+	hold      map[string][]*chat.Event // rooms catching up: live messages wait here
 }
 
-func newConn(g *Gateway, cl *mochi.Client, st *state, nick string) *conn {
-	c := &conn{g: g, cl: cl, st: st, nick: nick, me: chat.NickKey(nick), v5: cl.Properties.ProtocolVersion == 5}
-	c.space = sync.NewCond(&c.qmu)
+// Connection stages.
+const (
+	stageNew uint8 = iota
+	stageConnected
+	stageClosing
+)
+
+func newConn(g *Gateway, kind transportKind, nc net.Conn, release func()) *conn {
+	// Allocated zeroed and filled field by field (see ready).
+	c := new(conn)
+	c.g, c.kind, c.nc, c.release, c.kaSlot, c.v = g, kind, nc, release, -1, 4
+	c.lastRead.Store(g.clock.Load())
 	return c
 }
 
-func (c *conn) session() *chat.Session { return c.sess.Load() }
+// ready publishes c to the goroutines that will read it. The poller learns
+// of a connection through epoll, which the race detector cannot see as
+// synchronization: every reader first loads published (sync), and this is
+// the matching store. Call it once c is complete, before the connection
+// can be read.
+func (c *conn) ready() { c.published.Store(true) }
 
-// subQoS returns the QoS to deliver on topic, and false if the client has
-// no subscription to it. Chat messages are published at QoS 1, so a QoS 2
-// subscription gets QoS 1 (the lower of the two, as MQTT says).
-func (c *conn) subQoS(topic string) (packets.Subscription, byte, bool) {
-	sub, ok := c.cl.State.Subscriptions.Get(topic)
-	if !ok {
-		return sub, 0, false
+// remote returns the client's address for logs.
+func (c *conn) remote() string {
+	if a := c.nc.RemoteAddr(); a != nil {
+		return a.String()
 	}
-	return sub, min(sub.Qos, 1), true
+	return ""
 }
 
-// Deliver implements chat.Sink: it runs with chat's locks held, so it only
-// encodes (once per event, shared by all recipients) and enqueues.
-func (c *conn) Deliver(ev *chat.Event) {
-	switch ev.Kind {
-	case chat.EventMessage:
-		payload, err := ev.Encoded(keyJSON{}, encodeEvent)
+// --- reading -------------------------------------------------------------------
+
+// onLoopData is the poller's callback for a plain TCP connection: the
+// bytes are cut into packets at once (nothing is kept but an incomplete
+// packet) and handed to the connection's serial executor.
+func (c *conn) onLoopData(nbc *nbio.Conn, data []byte) {
+	pkts, n, err := c.cut(data)
+	if len(pkts) == 0 && err == nil {
+		return
+	}
+	if c.inBacklog.Add(int64(n)) > int64(c.g.cfg.MaxInputBytes) {
+		// Handling cannot keep up with what this client sends (and the
+		// event loop does not stop reading a connection): refuse it
+		// rather than hold an unbounded backlog.
+		c.stop(errFlood, nil)
+		return
+	}
+	nbc.Execute(func() {
+		c.handle(pkts, err)
+		c.inBacklog.Add(-int64(n))
+	})
+}
+
+// onWSMessage handles a WebSocket message (on the serial executor, or the
+// TLS reading goroutine): a binary message carries MQTT bytes, any number
+// of packets or parts of one (MQTT 6.0).
+func (c *conn) onWSMessage(mt websocket.MessageType, data []byte) {
+	c.published.Load()
+	if c.isStopped() {
+		return
+	}
+	c.lastRead.Store(c.g.clock.Load())
+	if mt != websocket.BinaryMessage {
+		c.fail(errors.New("mqttgw: text WebSocket frame"), packets.ErrMalformedPacket) // [MQTT-6.0.0-1]
+		return
+	}
+	pkts, _, err := c.cut(data)
+	c.handle(pkts, err)
+}
+
+// readBlocking is the reading goroutine of a TLS connection: it reads,
+// cuts and handles packets inline, then tears the connection down.
+func (c *conn) readBlocking() {
+	buf := make([]byte, 4096)
+	var err error
+	for {
+		var n int
+		n, err = c.nc.Read(buf)
+		if n > 0 {
+			pkts, _, ferr := c.cut(buf[:n])
+			c.handle(pkts, ferr)
+		}
 		if err != nil {
-			c.g.log.Error("mqttgw: cannot encode message", "err", err)
-			return
-		}
-		c.qmu.Lock()
-		if held, ok := c.hold[ev.Room]; ok {
-			c.hold[ev.Room] = append(held, ev)
-		} else {
-			c.routeMessageLocked(ev.Message, payload)
-		}
-		c.qmu.Unlock()
-	case chat.EventPresence, chat.EventTyping, chat.EventDeleted:
-		t := PresenceTopic(ev.Room)
-		if ev.Kind == chat.EventTyping {
-			t = TypingTopic(ev.Room)
-		}
-		_, qos, ok := c.subQoS(t)
-		if !ok {
-			return
-		}
-		payload, err := ev.Encoded(keyJSON{}, encodeEvent)
-		if err != nil {
-			c.g.log.Error("mqttgw: cannot encode event", "kind", ev.Kind.String(), "err", err)
-			return
-		}
-		c.qmu.Lock()
-		c.pushLocked(out{topic: t, payload: payload, qos: qos}, ev.Kind == chat.EventTyping)
-		c.qmu.Unlock()
-	case chat.EventDisconnect:
-		switch ev.Disconnect.Reason {
-		case chat.ReasonReplaced:
-			c.stop(packets.ErrSessionTakenOver, false)
-		case chat.ReasonKicked:
-			c.stop(packets.ErrAdministrativeAction, true)
-		case chat.ReasonExpired:
-			c.stop(packets.ErrMaxConnectTime, true) // MQTT 5 0xA0: the token's time is up
-		default:
-			c.stop(packets.ErrServerShuttingDown, true)
+			break
 		}
 	}
+	c.transportClosed(err)
 }
 
-type keyJSON struct{}
-
-// routeMessageLocked enqueues a message on every topic the client
-// subscribed to that carries it: the room topic, and banter/dm for a DM.
-func (c *conn) routeMessageLocked(m *chat.Message, payload []byte) {
-	topics := [2]string{RoomTopic(m.Room)}
-	if chat.IsDMRoom(m.Room) {
-		topics[1] = TopicDM
+// cut feeds data to the framer. It returns the complete packets, their
+// size, and the framer's error: the stream is bad past those packets.
+func (c *conn) cut(data []byte) ([]rawPacket, int, error) {
+	c.published.Load()
+	if c.isStopped() {
+		return nil, 0, nil
 	}
-	for _, t := range topics {
-		if t == "" {
-			continue
-		}
-		sub, qos, ok := c.subQoS(t)
-		if !ok || sub.NoLocal && chat.NickKey(m.Sender) == c.me { // MQTT 5 no-local
-			continue
-		}
-		c.pushLocked(out{topic: t, payload: payload, qos: qos, room: m.Room, seq: m.Seq}, false)
+	c.lastRead.Store(c.g.clock.Load())
+	pkts, err := c.fr.feed(data, c.g.cfg.MaxPacketBytes, nil)
+	n := 0
+	for _, p := range pkts {
+		n += len(p.body) + 2
 	}
+	return pkts, n, err
 }
 
-// pushLocked enqueues o. Lossy packets (typing) are dropped when packets
-// are already waiting; anything else past MaxQueuedBytes ends the
-// connection as a slow consumer (never a silent loss).
-func (c *conn) pushLocked(o out, lossy bool) {
-	if c.dead || lossy && len(c.q) > 0 {
-		return
-	}
-	if c.qBytes+o.size() > c.g.cfg.MaxQueuedBytes {
-		c.killLocked(ErrSlowConsumer, false)
-		return
-	}
-	c.q = append(c.q, o)
-	c.qBytes += o.size()
-	c.startWriterLocked()
-}
-
-func (c *conn) startWriterLocked() {
-	if c.draining {
-		return
-	}
-	c.draining = true
-	c.writer.Add(1)
-	c.g.wg.Add(1)
-	go c.drain()
-}
-
-// send enqueues a packet for this client alone (responses, errors) from the
-// connection's own goroutine.
-func (c *conn) send(o out) {
-	c.qmu.Lock()
-	c.pushLocked(o, false)
-	c.qmu.Unlock()
-}
-
-func (c *conn) isDead() bool {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
+func (c *conn) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.dead
 }
 
-// killLocked marks the connection dead; the writer (started if needed)
-// stops the client with err.
-func (c *conn) killLocked(err error, bye bool) {
+// --- writing -------------------------------------------------------------------
+
+// push queues o. Past MaxQueuedBytes the connection is a slow consumer
+// (never a silent loss). Called with mu held.
+func (c *conn) pushLocked(o out, urgent bool) {
 	if c.dead {
 		return
 	}
-	if err == ErrSlowConsumer {
-		c.g.stats.slow.Add(1)
-		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
+	size := len(o.w.b)
+	if c.qBytes+size > c.g.cfg.MaxQueuedBytes {
+		c.stopLocked(ErrSlowConsumer, nil)
+		return
 	}
-	c.dead, c.stopErr, c.bye = true, err, bye && c.v5
-	c.q, c.qBytes = nil, 0
-	c.space.Broadcast()
-	c.startWriterLocked()
+	c.q = append(c.q, o)
+	c.qBytes += size
+	c.kickLocked(urgent)
 }
 
-// stop ends the connection with err (asynchronously: safe under chat's
-// locks).
-func (c *conn) stop(err error, bye bool) {
-	c.qmu.Lock()
-	c.killLocked(err, bye)
-	c.qmu.Unlock()
+// send queues a packet for this client alone (replies, errors,
+// responses); urgent ones are not held back by write coalescing.
+func (c *conn) send(b []byte, urgent bool) {
+	c.mu.Lock()
+	c.pushLocked(out{w: &wire{b: b}}, urgent)
+	c.mu.Unlock()
 }
 
-// stopAndWait ends the connection and waits for its writer, so that
-// nothing more is written or recorded as seen for it.
-func (c *conn) stopAndWait(err error) {
-	c.stop(err, false)
-	c.writer.Wait()
+// sendWire queues a PUBLISH for this client alone (a response or an error
+// report), not delayed.
+func (c *conn) sendWire(w *wire) {
+	c.mu.Lock()
+	c.pushLocked(out{w: w}, true)
+	c.mu.Unlock()
 }
 
-// drain is the connection's writer: it runs while packets are queued.
-func (c *conn) drain() {
-	defer c.g.wg.Done()
-	defer c.writer.Done()
-	for {
-		c.qmu.Lock()
-		if c.dead || len(c.q) == 0 {
-			c.draining = false
-			err, bye := c.stopErr, c.bye
-			c.stopErr = nil
-			c.qmu.Unlock()
-			if err != nil {
-				if bye {
-					// MQTT 5 DISCONNECT with the reason: the code of err
-					// (administrative action, maximum connect time…),
-					// else "server shutting down".
-					code := packets.ErrServerShuttingDown.Code
-					var pc packets.Code
-					if errors.As(err, &pc) {
-						code = pc.Code
-					}
-					_ = c.cl.WritePacket(packets.Packet{
-						FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
-						ReasonCode:  code,
-					})
+// kickLocked makes sure a flush pass will write the queue: at once when
+// the connection is idle or a reply waits, after the coalescing delay when
+// it wrote recently and the gateway is busy (so that what arrives
+// meanwhile leaves in the same write).
+func (c *conn) kickLocked(urgent bool) {
+	switch c.fstate {
+	case fIdle:
+		if !urgent {
+			if d := c.g.fl.delay(); d > 0 {
+				if now := time.Now().UnixNano(); now-c.lastFlush < d {
+					c.fstate = fDelayed
+					c.fgen++
+					c.g.fl.after(c, c.fgen, now+d)
+					return
 				}
-				c.cl.Stop(err)
 			}
+		}
+		c.fstate = fQueued
+		c.g.fl.now(c)
+	case fDelayed:
+		if urgent {
+			c.fgen++ // the delayed entry is stale now
+			c.fstate = fQueued
+			c.g.fl.now(c)
+		}
+	case fRunning:
+		c.urgent = c.urgent || urgent
+	}
+}
+
+// flushInline writes what is queued from the handler's goroutine (replies
+// leave without a hand-off), unless a flush worker has it already.
+func (c *conn) flushInline() {
+	c.mu.Lock()
+	if c.kind.blocking() || c.fstate == fQueued || c.fstate == fRunning || len(c.q) == 0 && c.bye == nil {
+		if c.fstate == fRunning {
+			c.urgent = true
+		}
+		c.mu.Unlock()
+		return
+	}
+	if c.fstate == fDelayed {
+		c.fgen++
+	}
+	c.fstate = fRunning
+	c.mu.Unlock()
+	c.flushPass()
+}
+
+// flushPass writes everything queued in one write (one WebSocket frame).
+// QoS 1 packets get their identifier and are registered in the client's
+// inflight store first, so that they are resent (DUP) if the client comes
+// back with its session before acknowledging them.
+func (c *conn) flushPass() {
+	c.mu.Lock()
+	c.fstate = fRunning
+	c.urgent = false
+	q := c.q
+	c.q, c.qBytes = nil, 0
+	bye := c.bye
+	dead := c.dead
+	c.bye = nil
+	if c.space != nil {
+		c.space.Broadcast()
+	}
+	c.mu.Unlock()
+
+	var rest []out // QoS 1 packets beyond the client's Receive Maximum
+	bp := getBuf()
+	buf := (*bp)[:headroom]
+	var seen []out // QoS 0 messages of a persistent session: seen once written
+	if !dead && len(q) > 0 {
+		buf, rest, seen = c.appendQueue(buf, q)
+	}
+	if bye != nil {
+		buf = append(buf, bye...)
+	}
+	var err error
+	if len(buf) > headroom {
+		err = c.write(buf)
+		if err == nil {
+			c.g.fl.wrote(len(q))
+		}
+	}
+	putBuf(bp, buf)
+	if err == nil && len(seen) > 0 {
+		c.cl.markSeenAll(c, seen)
+	}
+
+	c.mu.Lock()
+	c.lastFlush = time.Now().UnixNano()
+	c.fstate = fIdle
+	if err != nil && !c.dead {
+		cause := error(errors.Join(errors.New("mqttgw: write failed"), err))
+		if errors.Is(err, nbio.ErrOverflow) {
+			cause = ErrSlowConsumer
+		}
+		c.stopLocked(cause, nil) // shuts the transport
+		c.mu.Unlock()
+		return
+	}
+	if c.dead {
+		if c.bye != nil { // a DISCONNECT was queued during this pass
+			c.kickLocked(true)
+			c.mu.Unlock()
 			return
 		}
-		batch := c.q
-		c.q, c.qBytes = nil, 0
+		c.mu.Unlock()
+		c.shutdown()
+		return
+	}
+	if len(rest) > 0 {
+		c.q = append(rest, c.q...)
+		for _, o := range rest {
+			c.qBytes += len(o.w.b)
+		}
+		if len(c.q) > len(rest) || c.urgent { // more than the held packets: write those
+			c.kickLocked(c.urgent)
+		}
+	} else if len(c.q) > 0 {
+		c.kickLocked(c.urgent)
+	}
+	c.mu.Unlock()
+}
+
+// appendQueue appends q's packets to buf. It returns the QoS 1 packets the
+// client's window does not allow yet and the QoS 0 messages to record as
+// seen once written.
+func (c *conn) appendQueue(buf []byte, q []out) (_ []byte, rest, seen []out) {
+	cl := c.cl
+	if cl == nil { // before CONNECT: CONNACK only
+		for _, o := range q {
+			buf = append(buf, o.w.b...)
+		}
+		return buf, nil, nil
+	}
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if c.detachedLocked() {
+		return buf, nil, nil // its client id lives on another connection now
+	}
+	for i, o := range q {
+		if c.maxOut > 0 && len(o.w.b) > int(c.maxOut) {
+			continue // [MQTT-3.1.2-25]: larger than the client accepts
+		}
+		if o.w.idAt == 0 {
+			buf = append(buf, o.w.b...)
+			if o.room != "" && cl.seen != nil {
+				seen = append(seen, o)
+			}
+			continue
+		}
+		if len(cl.inflight) >= int(c.recvMax) {
+			if int(c.recvMax) >= c.g.cfg.MaxInflight {
+				c.mu.Lock()
+				c.stopLocked(ErrSlowConsumer, nil)
+				c.mu.Unlock()
+				return buf, nil, nil
+			}
+			return buf, q[i:], seen // the client's own window: wait for PUBACKs
+		}
+		id := cl.register(o)
+		buf = o.w.appendTo(buf, id, false)
+	}
+	return buf, nil, seen
+}
+
+// detachedLocked reads detached, which is written under both locks.
+func (c *conn) detachedLocked() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.detached
+}
+
+// headroom is reserved in front of a write buffer for a WebSocket frame
+// header (at most 10 bytes for a server frame).
+const headroom = 10
+
+// write writes buf[headroom:] (as one binary frame for WebSocket). On the
+// event loop it never blocks (nbio keeps what the kernel does not take, up
+// to MaxQueuedBytes); TLS writes block, with a deadline.
+func (c *conn) write(buf []byte) error {
+	start := headroom
+	if c.kind.websocket() {
+		n := len(buf) - headroom
+		var h []byte
+		switch {
+		case n < 126:
+			h = []byte{0x82, byte(n)}
+		case n < 1<<16:
+			h = []byte{0x82, 126, byte(n >> 8), byte(n)}
+		default:
+			h = []byte{0x82, 127, 0, 0, 0, 0, byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}
+		}
+		start -= len(h)
+		copy(buf[start:], h)
+	}
+	if c.kind.blocking() {
+		_ = c.nc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
+	}
+	_, err := c.nc.Write(buf[start:])
+	return err
+}
+
+// bufs recycles write buffers: a connection holds one only during a pass.
+var bufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func getBuf() *[]byte { return bufs.Get().(*[]byte) }
+
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) <= 64<<10 {
+		*bp = b[:0]
+		bufs.Put(bp)
+	}
+}
+
+// --- closing -------------------------------------------------------------------
+
+// stopLocked ends the connection with cause (the first cause wins):
+// nothing more is queued, what was queued is dropped, and the transport is
+// shut once bye (an MQTT 5 DISCONNECT, or nil) is written. Safe under
+// chat's locks: it never blocks.
+func (c *conn) stopLocked(cause error, bye []byte) {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.stopErr = cause
+	c.q, c.qBytes = nil, 0
+	if c.space != nil {
 		c.space.Broadcast()
-		c.qmu.Unlock()
-		for i := range batch {
-			// Checked per packet: after a takeover nothing more may be
-			// recorded as seen for this connection.
-			if c.isDead() || !c.write(&batch[i]) {
-				break
-			}
+	}
+	if cause == ErrSlowConsumer {
+		c.g.stats.slow.Add(1)
+		c.g.logInfo("mqttgw: slow consumer closed", c)
+	}
+	if bye != nil {
+		c.bye = bye
+		c.kickLocked(true)
+		return
+	}
+	if c.fstate == fRunning || c.fstate == fQueued {
+		return // the pass in progress shuts it when done
+	}
+	go c.shutdown() // not under the caller's locks
+}
+
+// stop is stopLocked for callers without mu.
+func (c *conn) stop(cause error, bye []byte) {
+	c.mu.Lock()
+	c.stopLocked(cause, bye)
+	c.mu.Unlock()
+}
+
+// fail ends the connection for a protocol error: an MQTT 5 client (past
+// CONNECT) is told the reason in a DISCONNECT first (MQTT 4.13).
+func (c *conn) fail(cause error, code packets.Code) {
+	var bye []byte
+	if c.v == 5 && c.stage == stageConnected && code.Code >= 0x80 {
+		bye = c.disconnectPacket(code)
+	}
+	c.stop(cause, bye)
+}
+
+// stopTelling is stop for causes MQTT 5 clients are told in a DISCONNECT
+// with code (kicks, takeovers, shutdown): safe from any goroutine.
+func (c *conn) stopTelling(cause error, code packets.Code) {
+	c.mu.Lock()
+	c.stopTellingLocked(cause, code)
+	c.mu.Unlock()
+}
+
+func (c *conn) stopTellingLocked(cause error, code packets.Code) {
+	var bye []byte
+	if c.isV5 && c.cl != nil {
+		bye = c.disconnectPacket(code)
+	}
+	c.stopLocked(cause, bye)
+}
+
+// disconnectPacket is an MQTT 5 DISCONNECT with reason code.
+func (c *conn) disconnectPacket(code packets.Code) []byte {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}, ProtocolVersion: 5, ReasonCode: code.Code}
+	return encode(&pk)
+}
+
+// shutdown ends the transport. A connection on the event loop is shut down
+// (shutdown(2), not closed): the poller sees the hang-up and closes the
+// descriptor itself, so that a descriptor number is never reused while the
+// poller may still hold an event for it (the stale hang-up events of
+// docs/architecture.md, Known issues). TLS connections are closed (their
+// reading goroutine then ends), on a goroutine: closing TLS writes.
+func (c *conn) shutdown() {
+	switch c.kind {
+	case tcpLoop, wsLoop:
+		nbc, _ := c.nc.(*nbio.Conn)
+		if nbc == nil {
+			return
 		}
+		if c.kind == wsLoop {
+			_, _ = nbc.Write(wsCloseFrame)
+		}
+		nbc.Lock()
+		if closed, _ := nbc.IsClosed(); !closed {
+			_ = syscall.Shutdown(nbc.Hash(), syscall.SHUT_RDWR)
+		}
+		nbc.Unlock()
+	default:
+		if c.kind == wsBlock {
+			_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
+			_, _ = c.nc.Write(wsCloseFrame)
+		}
+		if tc, ok := c.nc.(*tls.Conn); ok {
+			_ = tc.NetConn().SetDeadline(time.Now().Add(time.Second))
+		}
+		_ = c.nc.Close()
 	}
 }
 
-// write sends one PUBLISH. A QoS 1 packet is registered in mochi's
-// inflight store first, so that mochi resends it (DUP) if the client
-// reconnects with its session before acknowledging it; that is why it
-// counts as seen even if the write fails. A QoS 0 packet counts only once
-// written.
-func (c *conn) write(o *out) bool {
-	pk := packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: o.qos},
-		TopicName:   o.topic,
-		Payload:     o.payload,
-		Created:     time.Now().Unix(),
-	}
-	if o.corr != nil {
-		pk.Properties.CorrelationData = o.corr
-	}
-	if o.qos > 0 {
-		if c.cl.State.Inflight.Len() >= c.g.cfg.MaxInflight {
-			c.stop(ErrSlowConsumer, false)
-			return false
-		}
-		id, err := c.cl.NextPacketID()
-		if err != nil {
-			c.stop(ErrSlowConsumer, false)
-			return false
-		}
-		pk.PacketID = uint16(id)
-		if c.cl.State.Inflight.Set(pk) {
-			atomic.AddInt64(&c.g.srv.Info.Inflight, 1)
-		}
-		c.st.markSeen(o.room, o.seq)
-		return c.cl.WritePacket(pk) == nil
-	}
-	if err := c.cl.WritePacket(pk); err != nil {
-		return false
-	}
-	c.st.markSeen(o.room, o.seq)
-	return true
-}
+// wsCloseFrame is a WebSocket close frame with status 1000.
+var wsCloseFrame = []byte{0x88, 2, 0x03, 0xe8}
 
-// --- rooms -------------------------------------------------------------------
-
-// joinFresh makes the session a member of room for a new subscription:
-// the client receives what is sent from now on (MQTT semantics; older
-// messages are a history request away).
-func (c *conn) joinFresh(ctx context.Context, room string) error {
-	sess := c.session()
-	res, err := sess.Join(ctx, room, chat.JoinOptions{Limit: 1})
-	if err != nil {
-		return err
+// transportClosed runs once the transport is closed, after the packets read
+// before were handled (on the connection's executor, or its reading
+// goroutine): it ends the chat session and releases what the connection
+// held.
+func (c *conn) transportClosed(err error) {
+	c.published.Load()
+	if !c.ended.CompareAndSwap(false, true) {
+		return
 	}
-	c.st.setSeen(room, res.LastSeq)
-	return nil
-}
-
-// catchUp joins room and hands the client every message after Seq after
-// (at most Config.MaxCatchUp, the newest), then the live ones, in order and
-// once: live messages are held while the stored ones are read.
-func (c *conn) catchUp(ctx context.Context, room string, after int64) error {
-	sess := c.session()
-	c.qmu.Lock()
-	if c.hold == nil {
-		c.hold = make(map[string][]*chat.Event)
-	}
-	if _, busy := c.hold[room]; busy {
-		c.qmu.Unlock()
-		return nil
-	}
-	c.hold[room] = nil
-	c.qmu.Unlock()
-	last := after
-	defer c.release(room, &last)
-
-	res, err := sess.Join(ctx, room, chat.JoinOptions{CatchUp: true, After: after})
-	if err != nil {
-		return err
-	}
-	if res.LastSeq-after > int64(c.g.cfg.MaxCatchUp) {
-		last = res.LastSeq - int64(c.g.cfg.MaxCatchUp)
-		res.Messages, res.More = nil, true
-	}
-	msgs := res.Messages
-	for {
-		for i := range msgs {
-			m := &msgs[i]
-			if m.Seq <= last || m.Seq > res.LastSeq {
-				continue
-			}
-			c.qmu.Lock()
-			c.routeMessageWaitLocked(m)
-			c.qmu.Unlock()
-			last = m.Seq
-		}
-		if last >= res.LastSeq {
-			return nil
-		}
-		if msgs, err = sess.Since(ctx, room, last, 0); err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return nil
+	c.mu.Lock()
+	if !c.dead {
+		c.dead = true
+		c.stopErr = err
+		if c.stopErr == nil {
+			c.stopErr = net.ErrClosed
 		}
 	}
-}
-
-// routeMessageWaitLocked is routeMessageLocked for a stored message, paced
-// by the writer.
-func (c *conn) routeMessageWaitLocked(m *chat.Message) {
-	for !c.dead && c.qBytes > c.g.cfg.MaxQueuedBytes/2 {
-		c.space.Wait()
+	c.q, c.qBytes, c.hold = nil, 0, nil
+	if c.space != nil {
+		c.space.Broadcast()
 	}
-	c.routeMessageLocked(m, mustJSON(m))
-}
-
-// release ends a catch-up: the held live messages after the last one
-// handed over are enqueued, under the lock, so none can pass them.
-func (c *conn) release(room string, last *int64) {
-	c.qmu.Lock()
-	held := c.hold[room]
-	delete(c.hold, room)
-	for _, ev := range held {
-		if ev.Message.Seq > *last {
-			payload, err := ev.Encoded(keyJSON{}, encodeEvent)
-			if err == nil {
-				c.routeMessageLocked(ev.Message, payload)
-			}
-		}
+	cause := c.stopErr
+	c.mu.Unlock()
+	c.g.ka.remove(c)
+	if c.session() != nil {
+		c.endSession(cause)
 	}
-	c.qmu.Unlock()
-}
-
-// roomSubscribed reports whether any of room's topics is still subscribed.
-func (c *conn) roomSubscribed(room string) bool {
-	for _, t := range [...]string{RoomTopic(room), PresenceTopic(room), TypingTopic(room)} {
-		if _, ok := c.cl.State.Subscriptions.Get(t); ok {
-			return true
-		}
+	c.stage = stageClosing
+	if c.kind.blocking() {
+		_ = c.nc.Close()
 	}
-	return false
+	c.release()
+	c.g.live.Done()
 }

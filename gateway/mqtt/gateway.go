@@ -2,18 +2,18 @@ package mqttgw
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/coder/websocket"
-	mochi "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Config configures a Gateway. The zero value of every field means its
@@ -29,6 +29,16 @@ type Config struct {
 	// nickname, unless the Service requires identities.
 	Authenticate func(ctx context.Context, username string, password []byte) (nickname string, err error)
 
+	// Admit, when set, is asked for every connection (MQTT over TCP when
+	// accepted, over WebSocket before the upgrade) with the client's
+	// address; an error refuses it (closed, or HTTP 503/429 with the
+	// error's text). release is called once when the connection ends.
+	// Connection limits live there (guard.Guard.Admit).
+	Admit func(remoteAddr string) (release func(), err error)
+	// AllowRequest, when set, checks a WebSocket upgrade request (the
+	// browser's Origin, say); an error refuses it with HTTP 403.
+	AllowRequest func(r *http.Request) error
+
 	// MaxKeepalive bounds the keepalive a client may ask for, and is
 	// imposed on clients that ask for none (0): a dead client is noticed
 	// within 1.5 times its keepalive. MQTT 5 clients are told (server
@@ -39,9 +49,14 @@ type Config struct {
 	// or an MQTT 5 session expiry) is kept after its client disconnected.
 	// Default 24 hours; MQTT 5 clients may ask for less.
 	SessionExpiry time.Duration
-	// MaxQueuedBytes bounds what waits to be written to one client; past
-	// it the client is disconnected as a slow consumer. Default 1 MiB.
+	// MaxQueuedBytes bounds what waits to be written to one client (our
+	// queue, and what the kernel did not take); past it the client is
+	// disconnected as a slow consumer. Default 1 MiB.
 	MaxQueuedBytes int
+	// MaxInputBytes bounds what a client may send ahead of its packets
+	// being handled (the event loop reads whatever arrives); past it the
+	// client is disconnected. Default 1 MiB.
+	MaxInputBytes int
 	// MaxInflight bounds the unacknowledged QoS 1 messages of one client
 	// (also a slow consumer past it). Default 1024.
 	MaxInflight int
@@ -49,19 +64,23 @@ type Config struct {
 	// persistent session is sent (the newest); older ones are a history
 	// request away. Default 1000.
 	MaxCatchUp int
-	// MaxPacketBytes is the largest MQTT packet a client may send.
-	// Default 64 KiB.
+	// MaxPacketBytes is the largest MQTT packet a client may send (its
+	// Remaining Length). Default 64 KiB.
 	MaxPacketBytes int
 	// MaxClients refuses connections beyond it (CONNACK server
 	// unavailable). Default: no limit.
 	MaxClients int
-	// ReadBufferBytes is the size of each connection's read buffer;
-	// PendingWrites the capacity of mochi's own outbound queue, which the
-	// gateway does not use (it writes through its own queue). Defaults
-	// 1024 and 8: they set most of the memory of an idle client
-	// (docs/benchmarks.md, MQTT).
-	ReadBufferBytes int
-	PendingWrites   int
+	// WriteTimeout bounds a write to a TLS connection (connections on the
+	// event loop never block: see MaxQueuedBytes). Default 10 s.
+	WriteTimeout time.Duration
+	// MaxCoalesceDelay is the longest a PUBLISH may wait so that it leaves
+	// in one write with the next ones, when the gateway is busy (flush.go).
+	// Default 25 ms; negative: never wait.
+	MaxCoalesceDelay time.Duration
+	// CoalesceAbove is the delivery rate (packets per second, all
+	// clients) from which writes are coalesced; the delay reaches
+	// MaxCoalesceDelay at four times it. Default 5,000.
+	CoalesceAbove int
 }
 
 func (c Config) withDefaults() Config {
@@ -75,8 +94,12 @@ func (c Config) withDefaults() Config {
 	if c.SessionExpiry <= 0 {
 		c.SessionExpiry = 24 * time.Hour
 	}
+	c.SessionExpiry = min(c.SessionExpiry, (1<<32-1)*time.Second)
 	if c.MaxQueuedBytes <= 0 {
 		c.MaxQueuedBytes = 1 << 20
+	}
+	if c.MaxInputBytes <= 0 {
+		c.MaxInputBytes = 1 << 20
 	}
 	if c.MaxInflight <= 0 {
 		c.MaxInflight = 1024
@@ -88,40 +111,45 @@ func (c Config) withDefaults() Config {
 	if c.MaxPacketBytes <= 0 {
 		c.MaxPacketBytes = 64 << 10
 	}
-	if c.ReadBufferBytes <= 0 {
-		c.ReadBufferBytes = 1024
+	c.MaxPacketBytes = min(c.MaxPacketBytes, 268435455)
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
 	}
-	if c.PendingWrites <= 0 {
-		c.PendingWrites = 8
+	switch {
+	case c.MaxCoalesceDelay == 0:
+		c.MaxCoalesceDelay = 25 * time.Millisecond
+	case c.MaxCoalesceDelay < 0:
+		c.MaxCoalesceDelay = 0
+	}
+	if c.CoalesceAbove <= 0 {
+		c.CoalesceAbove = 5000
 	}
 	return c
 }
 
-// Listener ids, as mochi names the listener a client came through.
-const (
-	listenerTCP = "tcp"
-	listenerWS  = "ws"
-)
-
 // ErrClosed is returned by Serve after Close.
 var ErrClosed = errors.New("mqttgw: gateway closed")
 
-// Gateway is the MQTT gateway: an embedded broker whose topics are chat
+// Gateway is the MQTT gateway: MQTT connections whose topics are chat
 // rooms. See the package documentation.
 type Gateway struct {
 	svc *chat.Service
 	cfg Config
 	log *slog.Logger
-	srv *mochi.Server
 
-	mu     sync.Mutex
-	closed bool
-	states map[string]*state                // by MQTT client id
-	conns  map[*mochi.Client]*conn          // live connections
-	idents map[*mochi.Client]*chat.Identity // verified in OnConnect, taken in OnConnectAuthenticate
-	lns    map[net.Listener]struct{}
+	loop *loop
+	fl   *flusher
+	ka   *wheel
 
-	wg        sync.WaitGroup // writers, accept loops and connection goroutines
+	clock atomic.Int64 // unix seconds, advanced by the wheel
+
+	mu      sync.Mutex
+	closed  bool
+	clients map[string]*client // by MQTT client id
+	lns     map[net.Listener]struct{}
+
+	live      sync.WaitGroup // connections not torn down yet
+	accepts   sync.WaitGroup // accept loops and WebSocket handshakes in progress
 	closeOnce sync.Once
 	closeErr  error
 	closeDone chan struct{}
@@ -135,53 +163,21 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 	cfg = cfg.withDefaults()
 	g := &Gateway{
 		svc: svc, cfg: cfg, log: cfg.Logger,
-		states:    make(map[string]*state),
-		conns:     make(map[*mochi.Client]*conn),
-		idents:    make(map[*mochi.Client]*chat.Identity),
+		clients:   make(map[string]*client),
 		lns:       make(map[net.Listener]struct{}),
 		closeDone: make(chan struct{}),
 	}
-	caps := mochi.NewDefaultServerCapabilities()
-	caps.MaximumClientWritesPending = int32(cfg.PendingWrites)
-	caps.MaximumInflight = uint16(cfg.MaxInflight)
-	caps.ReceiveMaximum = 64 // inbound QoS>0 publishes in flight; we process them one by one
-	caps.MaximumSessionExpiryInterval = uint32(min(cfg.SessionExpiry/time.Second, 1<<32-1))
-	caps.MaximumMessageExpiryInterval = 0 // inflight messages live as long as the session (bounded by MaxInflight)
-	caps.MaximumPacketSize = uint32(cfg.MaxPacketBytes)
-	caps.TopicAliasMaximum = 0 // aliases would hide the topic from the ACL check
-	caps.SharedSubAvailable = 0
-	caps.WildcardSubAvailable = 0
-	caps.SubIDAvailable = 0
-	caps.RetainAvailable = 0 // rooms have history instead
-	if cfg.MaxClients > 0 {
-		caps.MaximumClients = int64(cfg.MaxClients)
-	}
-	g.srv = mochi.New(&mochi.Options{
-		Capabilities:            caps,
-		ClientNetReadBufferSize: cfg.ReadBufferBytes,
-		// Only a threshold for coalescing writes; the buffer grows on demand.
-		ClientNetWriteBufferSize: 1024,
-		Logger:                   slog.New(quieter{cfg.Logger.Handler()}),
-		// $SYS topics are not served (the ACL refuses them); publish them
-		// yearly instead of reading MemStats every second.
-		SysTopicResendInterval: 365 * 24 * 3600,
-	})
-	if err := g.srv.AddHook(&hook{g: g}, nil); err != nil {
-		return nil, fmt.Errorf("mqttgw: %w", err)
-	}
-	for _, id := range []string{listenerTCP, listenerWS} {
-		if err := g.srv.AddListener(&registered{id: id}); err != nil {
-			return nil, fmt.Errorf("mqttgw: %w", err)
-		}
-	}
-	if err := g.srv.Serve(); err != nil { // starts mochi's housekeeping loop
-		return nil, fmt.Errorf("mqttgw: %w", err)
-	}
+	g.loop = newLoop(g)
+	g.fl = newFlusher(g)
+	g.ka = newWheel(g)
 	return g, nil
 }
 
 // Serve accepts MQTT connections on ln until Close, then returns
-// ErrClosed. It may be called for several listeners.
+// ErrClosed. It may be called for several listeners. Plain TCP connections
+// are served by the event loop; TLS connections (a crypto/tls listener:
+// MQTTS) by a reading goroutine each, which the event loop cannot take
+// over.
 func (g *Gateway) Serve(ln net.Listener) error {
 	g.mu.Lock()
 	if g.closed {
@@ -190,7 +186,9 @@ func (g *Gateway) Serve(ln net.Listener) error {
 		return ErrClosed
 	}
 	g.lns[ln] = struct{}{}
+	g.accepts.Add(1)
 	g.mu.Unlock()
+	defer g.accepts.Done()
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -207,64 +205,81 @@ func (g *Gateway) Serve(ln net.Listener) error {
 			}
 			return fmt.Errorf("mqttgw: accept: %w", err)
 		}
-		if !g.track() {
-			nc.Close()
-			return ErrClosed
-		}
-		go func() {
-			defer g.wg.Done()
-			g.establish(listenerTCP, nc)
-		}()
+		g.accept(nc)
 	}
 }
 
-// track counts a connection goroutine unless the gateway is closed.
+// accept admits nc and hands it to the event loop (plain TCP) or to a
+// reading goroutine (TLS).
+func (g *Gateway) accept(nc net.Conn) {
+	release := func() {}
+	if g.cfg.Admit != nil {
+		r, err := g.cfg.Admit(nc.RemoteAddr().String())
+		if err != nil {
+			// MQTT has no word for "refused" before CONNECT.
+			g.logDebug("mqttgw: connection refused", nil, "remote", nc.RemoteAddr().String(), "err", err)
+			nc.Close()
+			return
+		}
+		release = r
+	}
+	if !g.track() {
+		nc.Close()
+		release()
+		return
+	}
+	if tc, ok := nc.(*tls.Conn); ok {
+		c := newConn(g, tcpBlock, tc, release)
+		g.ka.add(c, connectTimeout)
+		c.ready()
+		go c.readBlocking()
+		return
+	}
+	tcp, ok := nc.(*net.TCPConn)
+	if !ok {
+		g.logError("mqttgw: unsupported connection type", "type", fmt.Sprintf("%T", nc))
+		nc.Close()
+		release()
+		g.live.Done()
+		return
+	}
+	nbc, err := takeConn(tcp)
+	if err != nil {
+		g.logDebug("mqttgw: cannot take the connection", nil, "err", err)
+		tcp.Close()
+		release()
+		g.live.Done()
+		return
+	}
+	c := newConn(g, tcpLoop, nbc, release)
+	nbc.SetSession(c)
+	nbc.OnData(c.onLoopData)
+	g.ka.add(c, connectTimeout)
+	c.ready()
+	if err := g.loop.add(nbc); err != nil {
+		// nbio closed it; whether it called back or not, end it here.
+		g.logDebug("mqttgw: event loop refused a connection", c, "err", err)
+		_ = nbc.Close()
+		c.transportClosed(err)
+	}
+}
+
+// track counts a connection unless the gateway is closed.
 func (g *Gateway) track() bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
 		return false
 	}
-	g.wg.Add(1)
+	g.live.Add(1)
 	return true
 }
 
-func (g *Gateway) establish(listener string, nc net.Conn) {
-	err := g.srv.EstablishConnection(listener, nc)
-	if err != nil && g.log.Enabled(context.Background(), slog.LevelDebug) {
-		g.log.Debug("mqttgw: connection ended", "remote", nc.RemoteAddr().String(), "err", err)
-	}
-}
-
-// ServeHTTP serves MQTT over WebSocket (subprotocol "mqtt", binary
-// frames), as MQTT.js and browsers use it.
-func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if !g.track() {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	defer g.wg.Done()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
-		Subprotocols: []string{"mqtt", "mqttv3.1"},
-		// Native apps send no Origin; browsers on other origins are
-		// let in like for MQTT over TCP: the credentials are the gate.
-		InsecureSkipVerify: true,
-	})
-	if err != nil {
-		return // Accept answered the client
-	}
-	ws.SetReadLimit(int64(g.cfg.MaxPacketBytes) + 16)
-	// The connection outlives the request's context only as long as this
-	// handler runs, which is the life of the MQTT connection.
-	nc := websocket.NetConn(context.WithoutCancel(r.Context()), ws, websocket.MessageBinary)
-	g.establish(listenerWS, nc)
-	nc.Close()
-}
-
-// Close disconnects every client (MQTT 5 clients get DISCONNECT "server
-// shutting down"), stops the listeners and waits for the gateway's
-// goroutines. Call it after chat.Service.Close. If ctx ends first, the
-// connections are closed abruptly and ctx's error returned.
+// Close disconnects every client (MQTT 5 clients that chat.Service.Close
+// did not tell yet get DISCONNECT "server shutting down"), stops the
+// listeners and waits for every connection to end. Call it after
+// chat.Service.Close. If ctx ends first, the connections are closed
+// abruptly and ctx's error returned.
 func (g *Gateway) Close(ctx context.Context) error {
 	g.closeOnce.Do(func() {
 		g.closeErr = g.close(ctx)
@@ -284,51 +299,37 @@ func (g *Gateway) close(ctx context.Context) error {
 	for ln := range g.lns {
 		ln.Close()
 	}
+	for _, cl := range g.clients {
+		if cl.expiry != nil {
+			cl.expiry.Stop()
+		}
+	}
 	g.mu.Unlock()
+	g.accepts.Wait()
+	for _, c := range g.ka.all() {
+		c.stopTelling(errShutdown, packets.ErrServerShuttingDown)
+	}
 	done := make(chan struct{})
 	go func() {
-		_ = g.srv.Close() // disconnects every client and waits for them
-		g.wg.Wait()
+		g.live.Wait()
 		close(done)
 	}()
+	var err error
 	select {
 	case <-done:
-		return nil
 	case <-ctx.Done():
+		// A client that does not read holds its DISCONNECT: cut them.
+		for _, c := range g.ka.all() {
+			c.shutdown()
+		}
+		<-done
+		err = ctx.Err()
 	}
-	// A client that does not read blocks mochi's DISCONNECT write until
-	// its keepalive deadline: cut every connection.
-	for _, cl := range g.srv.Clients.GetAll() {
-		cl.Stop(mochi.ErrConnectionClosed)
-	}
-	<-done
-	return ctx.Err()
+	g.ka.close()
+	g.loop.stop()
+	g.fl.stop()
+	g.mu.Lock()
+	clear(g.clients)
+	g.mu.Unlock()
+	return err
 }
-
-// Addr-less listeners registered with mochi so that its Close disconnects
-// the clients of each (mochi closes clients per listener id).
-type registered struct{ id string }
-
-func (l *registered) Init(*slog.Logger) error              { return nil }
-func (l *registered) Serve(listeners.EstablishFn)          {}
-func (l *registered) ID() string                           { return l.id }
-func (l *registered) Address() string                      { return "" }
-func (l *registered) Protocol() string                     { return l.id }
-func (l *registered) Close(closeClients listeners.CloseFn) { closeClients(l.id) }
-
-// quieter lowers mochi's log records by one level: it logs every refused
-// connection or publish (a client's mistake, which the client is told) at
-// Warn or Error.
-type quieter struct{ slog.Handler }
-
-func (q quieter) Enabled(ctx context.Context, l slog.Level) bool {
-	return q.Handler.Enabled(ctx, l-4)
-}
-
-func (q quieter) Handle(ctx context.Context, r slog.Record) error {
-	r.Level -= 4
-	return q.Handler.Handle(ctx, r)
-}
-
-func (q quieter) WithAttrs(as []slog.Attr) slog.Handler { return quieter{q.Handler.WithAttrs(as)} }
-func (q quieter) WithGroup(n string) slog.Handler       { return quieter{q.Handler.WithGroup(n)} }

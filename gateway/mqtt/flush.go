@@ -1,0 +1,181 @@
+package mqttgw
+
+import (
+	"container/heap"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// flusher runs the connections' flush passes: a few workers take
+// connections whose queue should be written now; a timer releases the
+// delayed ones.
+//
+// Write coalescing: on this kind of machine a write that wakes a sleeping
+// reader costs ~17-24 µs of CPU whatever it carries (docs/benchmarks.md,
+// MQTT), so CPU per delivery is that cost divided by the packets per
+// write. When the gateway delivers many packets per second, a connection
+// that wrote less than the coalescing delay ago is flushed only after the
+// delay, and whatever reached it meanwhile leaves in the same write. An
+// idle gateway, or an idle connection, is flushed at once; replies to a
+// client's own packets (acknowledgements) are never delayed. The delay
+// follows the load: none below Config.CoalesceAbove packets per second,
+// growing linearly to Config.MaxCoalesceDelay at four times that.
+type flusher struct {
+	g    *Gateway
+	work chan *conn
+	quit chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	delayed delayHeap
+	timer   *time.Timer
+	next    int64 // when the timer fires (UnixNano); 0: not armed
+	stopped bool
+
+	packets atomic.Uint64 // packets written since New
+	lastN   uint64        // packets at the last rate update (updated by the clock)
+	cur     atomic.Int64  // the current coalescing delay, ns
+}
+
+func newFlusher(g *Gateway) *flusher {
+	f := &flusher{g: g, work: make(chan *conn, 8192), quit: make(chan struct{})}
+	n := runtime.GOMAXPROCS(0)
+	f.wg.Add(n)
+	for range n {
+		go f.worker()
+	}
+	f.timer = time.AfterFunc(time.Hour, f.fire)
+	f.timer.Stop()
+	return f
+}
+
+func (f *flusher) worker() {
+	defer f.wg.Done()
+	for {
+		select {
+		case c := <-f.work:
+			c.flushPass()
+		case <-f.quit:
+			return
+		}
+	}
+}
+
+// now hands c to a worker. A connection whose writes may block (TLS) gets a
+// goroutine of its own instead: a slow TLS client must not stall everyone.
+// When the workers' queue is full, a goroutine too (the caller may hold
+// chat's locks: it must not wait).
+func (f *flusher) now(c *conn) {
+	if c.kind.blocking() {
+		go c.flushPass()
+		return
+	}
+	select {
+	case f.work <- c:
+	default:
+		go c.flushPass()
+	}
+}
+
+// after schedules c's flush at `at` (UnixNano); gen tells a stale entry
+// (the flush was done or rescheduled meanwhile) from the current one.
+func (f *flusher) after(c *conn, gen uint32, at int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopped {
+		go c.flushPass()
+		return
+	}
+	heap.Push(&f.delayed, delayed{at: at, c: c, gen: gen})
+	if f.next == 0 || at < f.next {
+		f.next = at
+		f.timer.Reset(time.Duration(at - time.Now().UnixNano()))
+	}
+}
+
+// fire releases the delayed flushes that are due.
+func (f *flusher) fire() {
+	now := time.Now().UnixNano()
+	var due []delayed
+	f.mu.Lock()
+	for len(f.delayed) > 0 && f.delayed[0].at <= now {
+		due = append(due, heap.Pop(&f.delayed).(delayed))
+	}
+	f.next = 0
+	if len(f.delayed) > 0 && !f.stopped {
+		f.next = f.delayed[0].at
+		f.timer.Reset(time.Duration(f.next - now))
+	}
+	f.mu.Unlock()
+	for _, d := range due {
+		c := d.c
+		c.mu.Lock()
+		ok := c.fstate == fDelayed && c.fgen == d.gen
+		if ok {
+			c.fstate = fQueued
+		}
+		c.mu.Unlock()
+		if ok {
+			f.now(c)
+		}
+	}
+}
+
+// delay returns the current coalescing delay in nanoseconds.
+func (f *flusher) delay() int64 { return f.cur.Load() }
+
+// wrote counts packets written (for the load estimate).
+func (f *flusher) wrote(n int) { f.packets.Add(uint64(n)) }
+
+// updateRate recomputes the coalescing delay from the packets written in
+// the last interval. Called by the gateway's clock, once a second.
+func (f *flusher) updateRate(interval time.Duration) {
+	n := f.packets.Load()
+	rate := float64(n-f.lastN) / interval.Seconds()
+	f.lastN = n
+	cfg := &f.g.cfg
+	if cfg.MaxCoalesceDelay <= 0 || cfg.CoalesceAbove <= 0 {
+		f.cur.Store(0)
+		return
+	}
+	lo := float64(cfg.CoalesceAbove)
+	frac := min(max((rate-lo)/(3*lo), 0), 1)
+	if rate > lo {
+		frac = max(frac, 0.05)
+	}
+	f.cur.Store(int64(frac * float64(cfg.MaxCoalesceDelay)))
+}
+
+// stop ends the workers once every connection is torn down: what is
+// still delayed or queued belongs to dead connections and is dropped.
+func (f *flusher) stop() {
+	f.mu.Lock()
+	f.stopped = true
+	f.timer.Stop()
+	f.delayed = nil
+	f.mu.Unlock()
+	close(f.quit)
+	f.wg.Wait()
+}
+
+type delayed struct {
+	at  int64
+	c   *conn
+	gen uint32
+}
+
+type delayHeap []delayed
+
+func (h delayHeap) Len() int           { return len(h) }
+func (h delayHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayed)) }
+func (h *delayHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = delayed{}
+	*h = old[:len(old)-1]
+	return x
+}
