@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
@@ -53,7 +54,9 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("bench report: %w", err)
 	}
 	rep := newReport(rs)
-	for name, c := range rep.charts() {
+	charts := rep.charts()
+	maps.Copy(charts, rep.mqttCharts())
+	for name, c := range charts {
 		f, err := os.Create(filepath.Join(*plots, name))
 		if err != nil {
 			return fmt.Errorf("bench report: %w", err)
@@ -140,15 +143,20 @@ type report struct {
 	rs      []Result
 	servers []string // banter first, node second, others after
 	floor   []Result // "floor" runs: the platform, not a server
+	mqtt    []Result // mqtt-* runs: a section of their own (report_mqtt.go)
 }
 
 func newReport(all []Result) *report {
 	seen := map[string]bool{}
 	var servers []string
-	var rs, floor []Result
+	var rs, floor, mqtt []Result
 	for _, r := range all {
 		if r.Scenario == "floor" {
 			floor = append(floor, r)
+			continue
+		}
+		if strings.HasPrefix(r.Scenario, "mqtt-") {
+			mqtt = append(mqtt, r)
 			continue
 		}
 		if r.Scenario == "fanout" && r.Params["receivers"] >= largeFanout {
@@ -170,7 +178,7 @@ func newReport(all []Result) *report {
 		return 2
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return rank(servers[i]) < rank(servers[j]) })
-	return &report{rs: rs, servers: servers, floor: floor}
+	return &report{rs: rs, servers: servers, floor: floor, mqtt: mqtt}
 }
 
 // floorNote tells the platform floor's p99 for the receiver count of a
@@ -430,6 +438,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(r.floorSection())
+	b.WriteString(r.mqttSection(plots))
 	b.WriteString("## Plots\n\n")
 	fmt.Fprintf(&b, "![memory vs connections](%s/memory.svg)\n\n![latency vs load](%s/latency.svg)\n\n![CPU per delivery vs load](%s/cpu.svg)\n\n", plots, plots, plots)
 	if notes != "" {

@@ -134,6 +134,98 @@ floor() {
 	done
 }
 
+# --- MQTT: the shipped banter (--mqtt, its SQLite store) next to Debian's
+# Mosquitto (persistence off), each started fresh for every run on CPU 0 with
+# a port of its own, the load generator on CPU 1, runs interleaved. Banter
+# gets --rate-per-second/--rate-burst 1000: the default 5 messages per second
+# per user would refuse the publishers' load (docs/benchmarks.md, MQTT).
+MQTT_DIR=""
+# mqtt_start banter|mosquitto: sets SERVER_PID and MQTT_PORT.
+mqtt_start() {
+	local which=$1 out port i
+	[ -n "$MQTT_DIR" ] || MQTT_DIR=$(mktemp -d)
+	out="$LOGS/mqtt-$which-$RANDOM.log"
+	: >"$out"
+	MQTT_PORT=""
+	for i in 1 2 3 4 5; do
+		case "$which" in
+		banter)
+			rm -f "$MQTT_DIR"/banter.db*
+			taskset -c 0 bin/banter --addr 127.0.0.1:0 --mqtt 127.0.0.1:0 --db "$MQTT_DIR/banter.db" \
+				--rate-per-second 1000 --rate-burst 1000 >"$out" 2>&1 &
+			SERVER_PID=$!
+			for _ in $(seq 1 100); do
+				port=$(sed -n 's/.*Banter MQTT on [0-9.]*:\([0-9]*\).*/\1/p' "$out" | head -n 1)
+				[ -n "$port" ] && break
+				kill -0 "$SERVER_PID" 2>/dev/null || break
+				sleep 0.1
+			done
+			;;
+		mosquitto)
+			port=$((20000 + RANDOM % 20000))
+			printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n' \
+				"$port" >"$MQTT_DIR/mosquitto.conf"
+			taskset -c 0 mosquitto -c "$MQTT_DIR/mosquitto.conf" >"$out" 2>&1 &
+			SERVER_PID=$!
+			for _ in $(seq 1 50); do
+				(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+				kill -0 "$SERVER_PID" 2>/dev/null || { port=""; break; }
+				sleep 0.1
+			done
+			;;
+		esac
+		if [ -n "$port" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+			MQTT_PORT=$port
+			sleep 1 # the runtime settles before the RSS baseline is read
+			return 0
+		fi
+		stop_server
+	done
+	echo "bench.sh: $which did not start (see $out)" >&2
+	exit 1
+}
+
+# mqtt_step SCENARIO ARGS...: RUNS runs against each broker, interleaved.
+mqtt_step() {
+	local scenario=$1; shift
+	local run order srv
+	for run in $(seq 1 "$RUNS"); do
+		if [ $((run % 2)) -eq 1 ]; then order="banter mosquitto"; else order="mosquitto banter"; fi
+		for srv in $order; do
+			mqtt_start "$srv"
+			echo "== $scenario $* against $srv, run $run" >&2
+			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$MQTT_PORT" --server-pid "$SERVER_PID" \
+				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
+				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
+			fi
+			tail -n 1 "$RESULTS" >&2 || true
+			stop_server
+		done
+	done
+}
+
+# mqtt_ladder: the MQTT scenarios (bench/mqtt*.go), ~12 minutes (--quick: ~2).
+mqtt_ladder() {
+	command -v mosquitto >/dev/null || { echo "bench.sh: mosquitto is required for the MQTT ladder (scripts/deps.sh installs it)" >&2; exit 1; }
+	go build -o bin/banter ./cmd/banter
+	local n r
+	if [ "$QUICK" = 1 ]; then
+		for r in each one; do mqtt_step mqtt-idle --n 2000 --rooms "$r" --hold 5s; done
+		for r in 30 100; do mqtt_step mqtt-fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
+		mqtt_step mqtt-fanout --n 1000 --rate 30 --qos 1 --persistent --warmup 1s --duration 3s
+		mqtt_step mqtt-churn --rate 2000 --duration 3s --settle 5s
+	else
+		for n in 5000 10000; do mqtt_step mqtt-idle --n "$n" --rooms each --sources 2; done
+		mqtt_step mqtt-idle --n 5000 --rooms one
+		# QoS 0 fan-out, 1,000 subscribers of one room, 10 publishers
+		# interleaved: 30,000 to 400,000 deliveries/s offered.
+		for r in 30 100 200 300 400; do mqtt_step mqtt-fanout --n 1000 --rate "$r"; done
+		for r in 30 100; do mqtt_step mqtt-fanout --n 1000 --rate "$r" --qos 1 --persistent; done
+		for r in 2000 5000; do mqtt_step mqtt-churn --rate "$r" --duration 5s --settle 10s; done
+	fi
+	[ -n "$MQTT_DIR" ] && rm -rf "$MQTT_DIR"
+}
+
 T0=$(date +%s)
 if [ "$QUICK" = 1 ]; then
 	for n in 1000 5000; do step idle --n "$n" --sources 2; done
@@ -153,6 +245,7 @@ else
 	step churn --rate 20000 --duration 5s --settle 10s
 	for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
 fi
+mqtt_ladder
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2
 
 cp "$RESULTS" bench/results/latest.jsonl
