@@ -263,13 +263,13 @@ func (c *conn) sendWire(w *wire) {
 }
 
 // kickLocked makes sure a flush pass will write the queue: at once when
-// the connection is idle or a reply waits, after the coalescing delay when
-// it wrote recently and the gateway is busy (so that what arrives
-// meanwhile leaves in the same write).
+// the connection is idle or a reply waits; when it wrote less than the
+// coalescing delay ago and the gateway is busy, once a second packet joins
+// the first or the delay has passed, whichever comes first (flush.go).
 func (c *conn) kickLocked(urgent bool) {
 	switch c.fstate {
 	case fIdle:
-		if !urgent {
+		if !urgent && len(c.q) < coalesceBatch {
 			if d := c.g.fl.delay(); d > 0 {
 				if now := time.Now().UnixNano(); now-c.lastFlush < d {
 					c.fstate = fDelayed
@@ -282,7 +282,7 @@ func (c *conn) kickLocked(urgent bool) {
 		c.fstate = fQueued
 		c.g.fl.now(c)
 	case fDelayed:
-		if urgent {
+		if urgent || len(c.q) >= coalesceBatch {
 			c.fgen++ // the delayed entry is stale now
 			c.fstate = fQueued
 			c.g.fl.now(c)
@@ -291,6 +291,11 @@ func (c *conn) kickLocked(urgent bool) {
 		c.urgent = c.urgent || urgent
 	}
 }
+
+// coalesceBatch is how many packets end a coalescing delay: the write
+// they share halves the cost of each, and waiting for more would only add
+// latency (under heavier load the flushers lag and batches grow anyway).
+const coalesceBatch = 2
 
 // flushInline writes what is queued from the handler's goroutine (replies
 // leave without a hand-off), unless a flush worker has it already.

@@ -73,13 +73,14 @@ type Config struct {
 	// WriteTimeout bounds a write to a TLS connection (connections on the
 	// event loop never block: see MaxQueuedBytes). Default 10 s.
 	WriteTimeout time.Duration
-	// MaxCoalesceDelay is the longest a PUBLISH may wait so that it leaves
-	// in one write with the next ones, when the gateway is busy (flush.go).
-	// Default 25 ms; negative: never wait.
+	// MaxCoalesceDelay is the longest a PUBLISH may wait for the next one
+	// to leave in the same write, when the gateway is busy (flush.go).
+	// Default 40 ms (a little more than the gap between messages at 30
+	// per second); negative: never wait.
 	MaxCoalesceDelay time.Duration
-	// CoalesceAbove is the delivery rate (packets per second, all
-	// clients) from which writes are coalesced; the delay reaches
-	// MaxCoalesceDelay at four times it. Default 5,000.
+	// CoalesceAbove is the delivery rate (packets per second, all clients,
+	// over the last second) from which writes are coalesced. Default
+	// 10,000.
 	CoalesceAbove int
 }
 
@@ -117,12 +118,12 @@ func (c Config) withDefaults() Config {
 	}
 	switch {
 	case c.MaxCoalesceDelay == 0:
-		c.MaxCoalesceDelay = 25 * time.Millisecond
+		c.MaxCoalesceDelay = 40 * time.Millisecond
 	case c.MaxCoalesceDelay < 0:
 		c.MaxCoalesceDelay = 0
 	}
 	if c.CoalesceAbove <= 0 {
-		c.CoalesceAbove = 5000
+		c.CoalesceAbove = 10_000
 	}
 	return c
 }
