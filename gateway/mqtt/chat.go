@@ -38,7 +38,7 @@ func (c *conn) onSubscribe(pk *packets.Packet) {
 	}
 	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Suback}, ProtocolVersion: c.v,
 		PacketID: pk.PacketID, ReasonCodes: codes, Mods: packets.Mods{DisallowProblemInfo: c.noReason}}
-	c.send(encode(&ack), true)
+	c.reply(encode(&ack))
 }
 
 func (c *conn) subscribe(ctx context.Context, f packets.Subscription) byte {
@@ -100,7 +100,7 @@ func (c *conn) onUnsubscribe(pk *packets.Packet) {
 	}
 	ack := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Unsuback}, ProtocolVersion: c.v,
 		PacketID: pk.PacketID, ReasonCodes: codes, Mods: packets.Mods{DisallowProblemInfo: c.noReason}}
-	c.send(encode(&ack), true)
+	c.reply(encode(&ack))
 }
 
 // --- PUBLISH -------------------------------------------------------------------
@@ -163,15 +163,15 @@ func (c *conn) ackPublish(pk *packets.Packet, code packets.Code) {
 	switch pk.FixedHeader.Qos {
 	case 1:
 		if code.Code == 0 {
-			c.send(appendPuback(nil, pk.PacketID), true)
+			c.reply(appendPuback(nil, pk.PacketID))
 			return
 		}
-		c.send(c.ackPacket(packets.Puback, pk.PacketID, code), true)
+		c.reply(c.ackPacket(packets.Puback, pk.PacketID, code))
 	case 2:
 		if code.Code < 0x80 {
 			c.cl.addAwaitRel(pk.PacketID)
 		}
-		c.send(c.ackPacket(packets.Pubrec, pk.PacketID, code), true)
+		c.reply(c.ackPacket(packets.Pubrec, pk.PacketID, code))
 	}
 }
 
@@ -318,7 +318,7 @@ func (c *conn) history(ctx context.Context, payload []byte, respTopic string, co
 		res = historyOut{Room: in.Room, Error: &errorBody{Code: code, Message: msg}}
 	}
 	res.ID = in.ID
-	c.sendWire(newWire(c.wireVersion(), min(s.qos, 1), resp, mustJSON(res), append([]byte(nil), corr...)))
+	c.replyWire(newWire(c.wireVersion(), min(s.qos, 1), resp, mustJSON(res), append([]byte(nil), corr...)))
 }
 
 func (c *conn) readHistory(ctx context.Context, in historyIn) (historyOut, error) {
@@ -355,7 +355,7 @@ func (c *conn) reportError(topic, clientID string, err error) {
 		return
 	}
 	code, msg := chat.ClientError(err)
-	c.sendWire(newWire(c.wireVersion(), min(s.qos, 1), TopicErrors,
+	c.replyWire(newWire(c.wireVersion(), min(s.qos, 1), TopicErrors,
 		mustJSON(errorOut{Topic: topic, ClientID: clientID, Code: code, Message: msg}), nil))
 }
 

@@ -230,35 +230,45 @@ func (c *conn) isStopped() bool {
 
 // --- writing -------------------------------------------------------------------
 
-// push queues o. Past MaxQueuedBytes the connection is a slow consumer
-// (never a silent loss). Called with mu held.
+// pushLocked queues o and makes sure a flush pass will write it (urgent:
+// without a coalescing delay). Past MaxQueuedBytes the connection is a
+// slow consumer (never a silent loss). Called with mu held.
 func (c *conn) pushLocked(o out, urgent bool) {
+	if c.appendLocked(o) {
+		c.kickLocked(urgent)
+	}
+}
+
+// appendLocked queues o unless the connection is stopped or o would take
+// the queue past MaxQueuedBytes (which stops it as a slow consumer).
+func (c *conn) appendLocked(o out) bool {
 	if c.dead {
-		return
+		return false
 	}
 	size := len(o.w.b)
 	if c.qBytes+size > c.g.cfg.MaxQueuedBytes {
 		c.stopLocked(ErrSlowConsumer, nil)
-		return
+		return false
 	}
 	c.q = append(c.q, o)
 	c.qBytes += size
-	c.kickLocked(urgent)
+	return true
 }
 
-// send queues a packet for this client alone (replies, errors,
-// responses); urgent ones are not held back by write coalescing.
-func (c *conn) send(b []byte, urgent bool) {
-	c.mu.Lock()
-	c.pushLocked(out{w: &wire{b: b}}, urgent)
-	c.mu.Unlock()
-}
+// reply queues a packet for this client alone (an acknowledgement, a
+// response, an error report). Only the connection's handler calls it; it
+// writes the replies to the packets it handled, with whatever else is
+// queued, in one write when it is done with them (flushInline): no
+// hand-off to a flush worker, no coalescing delay.
+func (c *conn) reply(b []byte) { c.replyWire(&wire{b: b}) }
 
-// sendWire queues a PUBLISH for this client alone (a response or an error
-// report), not delayed.
-func (c *conn) sendWire(w *wire) {
+// replyWire is reply for a PUBLISH (a QoS 1 one gets its identifier when
+// written).
+func (c *conn) replyWire(w *wire) {
 	c.mu.Lock()
-	c.pushLocked(out{w: w}, true)
+	if c.appendLocked(out{w: w}) {
+		c.urgent = true
+	}
 	c.mu.Unlock()
 }
 
@@ -298,22 +308,25 @@ func (c *conn) kickLocked(urgent bool) {
 const coalesceBatch = 2
 
 // flushInline writes what is queued from the handler's goroutine (replies
-// leave without a hand-off), unless a flush worker has it already.
+// leave without a hand-off), unless a flush pass has it already: a queued
+// one writes it soon, a running one goes again at once (urgent).
 func (c *conn) flushInline() {
 	c.mu.Lock()
-	if c.kind.blocking() || c.fstate == fQueued || c.fstate == fRunning || len(c.q) == 0 && c.bye == nil {
-		if c.fstate == fRunning {
-			c.urgent = true
+	switch {
+	case c.fstate == fQueued:
+	case c.fstate == fRunning:
+		c.urgent = c.urgent || len(c.q) > 0
+	case len(c.q) == 0 && c.bye == nil:
+	default:
+		if c.fstate == fDelayed {
+			c.fgen++ // the delayed entry is stale now
 		}
+		c.fstate = fRunning
 		c.mu.Unlock()
+		c.flushPass()
 		return
 	}
-	if c.fstate == fDelayed {
-		c.fgen++
-	}
-	c.fstate = fRunning
 	c.mu.Unlock()
-	c.flushPass()
 }
 
 // flushPass writes everything queued in one write (one WebSocket frame).

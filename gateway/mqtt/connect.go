@@ -226,10 +226,11 @@ func (c *conn) connect(pk *packets.Packet) {
 			p.SessionExpiryInterval, p.SessionExpiryIntervalFlag = expire, true
 		}
 	}
-	c.send(encode(&ack), true)
+	c.reply(encode(&ack))
 	g.logDebug("mqttgw: connected", c, "client", id, "nickname", nick, "present", present)
 
 	if present {
+		c.flushInline() // the CONNACK first, before the store is read
 		c.resumeSession(ctx)
 	}
 }

@@ -69,15 +69,15 @@ func (c *conn) handleOne(raw rawPacket) {
 		c.onPuback(&pk)
 	case packets.Pubrec:
 		// We never send QoS 2: an unknown identifier [MQTT-4.3.3].
-		c.send(encode(&packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1},
-			ProtocolVersion: c.v, PacketID: pk.PacketID, ReasonCode: packets.ErrPacketIdentifierNotFound.Code}), true)
+		c.reply(encode(&packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubrel, Qos: 1},
+			ProtocolVersion: c.v, PacketID: pk.PacketID, ReasonCode: packets.ErrPacketIdentifierNotFound.Code}))
 	case packets.Pubrel:
 		code := packets.CodeSuccess
 		if !c.cl.release(pk.PacketID) {
 			code = packets.ErrPacketIdentifierNotFound
 		}
-		c.send(encode(&packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubcomp},
-			ProtocolVersion: c.v, PacketID: pk.PacketID, ReasonCode: code.Code}), true)
+		c.reply(encode(&packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Pubcomp},
+			ProtocolVersion: c.v, PacketID: pk.PacketID, ReasonCode: code.Code}))
 	case packets.Pubcomp:
 		// Nothing of ours is QoS 2.
 	case packets.Subscribe:
@@ -85,7 +85,7 @@ func (c *conn) handleOne(raw rawPacket) {
 	case packets.Unsubscribe:
 		c.onUnsubscribe(&pk)
 	case packets.Pingreq:
-		c.send(pingresp, true)
+		c.reply(pingresp)
 	case packets.Disconnect:
 		c.onDisconnect(&pk)
 	case packets.Auth:
