@@ -524,7 +524,7 @@ func (c *conn) stopLocked(cause error, bye []byte) {
 	if c.fstate == fRunning || c.fstate == fQueued {
 		return // the pass in progress shuts it when done
 	}
-	go c.shutdown() // not under the caller's locks
+	c.g.spawn(c.shutdown) // not under the caller's locks
 }
 
 // stop is stopLocked for callers without mu.

@@ -70,13 +70,13 @@ func (f *flusher) worker() {
 // chat's locks: it must not wait).
 func (f *flusher) now(c *conn) {
 	if c.kind.blocking() {
-		go c.flushPass()
+		f.g.spawn(c.flushPass)
 		return
 	}
 	select {
 	case f.work <- c:
 	default:
-		go c.flushPass()
+		f.g.spawn(c.flushPass)
 	}
 }
 
@@ -86,7 +86,7 @@ func (f *flusher) after(c *conn, gen uint32, at int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		go c.flushPass()
+		f.g.spawn(c.flushPass)
 		return
 	}
 	heap.Push(&f.delayed, delayed{at: at, c: c, gen: gen})
@@ -113,7 +113,9 @@ func (f *flusher) fire() {
 	for _, d := range due {
 		c := d.c
 		c.mu.Lock()
-		ok := c.fstate == fDelayed && c.fgen == d.gen
+		// A stopped connection has nothing to write (a DISCONNECT it must
+		// still write is never delayed).
+		ok := c.fstate == fDelayed && c.fgen == d.gen && !c.dead
 		if ok {
 			c.fstate = fQueued
 		}

@@ -150,6 +150,7 @@ type Gateway struct {
 	lns     map[net.Listener]struct{}
 
 	live      sync.WaitGroup // connections not torn down yet
+	bg        sync.WaitGroup // goroutines of spawn (flushes and shutdowns off the shared workers)
 	accepts   sync.WaitGroup // accept loops and WebSocket handshakes in progress
 	closeOnce sync.Once
 	closeErr  error
@@ -265,6 +266,15 @@ func (g *Gateway) accept(nc net.Conn) {
 	}
 }
 
+// spawn runs f on a goroutine of its own that Close waits for.
+func (g *Gateway) spawn(f func()) {
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		f()
+	}()
+}
+
 // track counts a connection unless the gateway is closed.
 func (g *Gateway) track() bool {
 	g.mu.Lock()
@@ -326,6 +336,7 @@ func (g *Gateway) close(ctx context.Context) error {
 		<-done
 		err = ctx.Err()
 	}
+	g.bg.Wait()
 	g.ka.close()
 	g.loop.stop()
 	g.fl.stop()
