@@ -464,3 +464,29 @@ func TestResubscribeAfterReconnectWithUnackedMessage(t *testing.T) {
 		t.Fatalf("got %q", m.Text)
 	}
 }
+
+// TestTakeoverTellsMQTT5: the connection a reconnect of the same client id
+// takes over is told so (MQTT 5 DISCONNECT 0x8E) and its will is not
+// performed: the user never went away.
+func TestTakeoverTellsMQTT5(t *testing.T) {
+	e := start(t, mqttgw.Config{})
+	bob := e.chatUser("bob", "general")
+	first, _ := dialPersistent(t, e.addr, connectOpts{id: "alice-5", user: "alice", v: 5,
+		willTopic: "banter/rooms/general", will: []byte("alice vanished")})
+	first.subscribe(1, "banter/rooms/general")
+	second, ack := dialPersistent(t, e.addr, connectOpts{id: "alice-5", user: "alice", v: 5})
+	if ack.ReasonCode != 0 || !ack.SessionPresent {
+		t.Fatalf("CONNACK %#x present=%v", ack.ReasonCode, ack.SessionPresent)
+	}
+	if pk := first.expect(packets.Disconnect); pk.ReasonCode != packets.ErrSessionTakenOver.Code {
+		t.Fatalf("DISCONNECT %#x, want 0x8E", pk.ReasonCode)
+	}
+	first.ended()
+	bob.send("general", "after the takeover")
+	if m := second.message("banter/rooms/general"); m.Text != "after the takeover" {
+		t.Fatalf("got %q", m.Text)
+	}
+	if n, _ := e.store.LastSeq(context.Background(), "general"); n != 1 {
+		t.Fatalf("%d messages: the will was performed", n)
+	}
+}

@@ -47,8 +47,8 @@ func (c *conn) Deliver(ev *chat.Event) {
 		c.mu.Unlock()
 	case chat.EventDisconnect:
 		switch ev.Disconnect.Reason {
-		case chat.ReasonReplaced:
-			c.stop(packets.ErrSessionTakenOver, nil)
+		case chat.ReasonReplaced: // a reconnect of the user took the session over
+			c.stopTelling(packets.ErrSessionTakenOver, packets.ErrSessionTakenOver)
 		case chat.ReasonKicked:
 			c.stopTelling(packets.ErrAdministrativeAction, packets.ErrAdministrativeAction)
 		case chat.ReasonExpired:
