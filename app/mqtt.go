@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync/atomic"
 
 	mqttgw "github.com/banter-chat/banter/gateway/mqtt"
 	"github.com/banter-chat/banter/guard"
@@ -17,6 +18,8 @@ type mqttState struct {
 	gw   *mqttgw.Gateway
 	ln   net.Listener
 	done chan error
+	// seen is gw for the memory reclaimer, which starts before initMQTT.
+	seen atomic.Pointer[mqttgw.Gateway]
 }
 
 // ErrMQTTListen is wrapped by New's error when Config.MQTTAddr cannot be
@@ -45,6 +48,7 @@ func (a *App) initMQTT() error {
 		return fmt.Errorf("app: %w", err)
 	}
 	m.gw = gw
+	m.seen.Store(gw)
 	a.mux.Handle("/mqtt", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := a.guard.CheckOrigin(r); err != nil {
 			http.Error(w, err.Error(), guard.Status(err))
@@ -77,6 +81,17 @@ func (a *App) MQTTAddr() net.Addr {
 		return nil
 	}
 	return a.mqtt.ln.Addr()
+}
+
+// mqttActivity counts MQTT connections opened and closed (a counter that
+// only grows), for the memory reclaimer.
+func (a *App) mqttActivity() uint64 {
+	gw := a.mqtt.seen.Load()
+	if gw == nil {
+		return 0
+	}
+	st := gw.Stats()
+	return st.AcceptedTCP + st.AcceptedWebSocket + st.Ended
 }
 
 // closeMQTT runs after chat.Service.Close (MQTT 5 clients were told the

@@ -341,6 +341,7 @@ func (c *conn) flushPass() {
 	c.q, c.qBytes = nil, 0
 	bye := c.bye
 	dead := c.dead
+	cl := c.cl
 	c.bye = nil
 	if c.space != nil {
 		c.space.Broadcast()
@@ -352,7 +353,7 @@ func (c *conn) flushPass() {
 	buf := (*bp)[:headroom]
 	var seen []out // QoS 0 messages of a persistent session: seen once written
 	if !dead && len(q) > 0 {
-		buf, rest, seen = c.appendQueue(buf, q)
+		buf, rest, seen = c.appendQueue(cl, buf, q)
 	}
 	if bye != nil {
 		buf = append(buf, bye...)
@@ -366,7 +367,7 @@ func (c *conn) flushPass() {
 	}
 	putBuf(bp, buf)
 	if err == nil && len(seen) > 0 {
-		c.cl.markSeenAll(c, seen)
+		cl.markSeenAll(c, seen)
 	}
 
 	c.mu.Lock()
@@ -408,8 +409,7 @@ func (c *conn) flushPass() {
 // appendQueue appends q's packets to buf. It returns the QoS 1 packets the
 // client's window does not allow yet and the QoS 0 messages to record as
 // seen once written.
-func (c *conn) appendQueue(buf []byte, q []out) (_ []byte, rest, seen []out) {
-	cl := c.cl
+func (c *conn) appendQueue(cl *client, buf []byte, q []out) (_ []byte, rest, seen []out) {
 	if cl == nil { // before CONNECT: CONNACK only
 		for _, o := range q {
 			buf = append(buf, o.w.b...)

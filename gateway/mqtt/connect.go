@@ -363,6 +363,7 @@ func (c *conn) endSession(cause error) {
 	if c.kind.websocket() {
 		g.stats.connectedWS.Add(-1)
 	}
+	g.stats.ended.Add(1)
 	if c.will != nil && !c.clean && !errors.Is(cause, packets.ErrSessionTakenOver) {
 		ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 		if err := c.allowed(c.will.topic, true); err == nil {

@@ -429,7 +429,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	bob.next("alice left", func(ev *chat.Event) bool {
 		return ev.Kind == chat.EventPresence && ev.Presence.Nickname == "alice" && ev.Presence.Action == chat.PresenceLeft
 	})
-	if st := e.gw.Stats(); st.TCP != 0 || st.AcceptedTCP != 1 || st.SlowConsumers != 1 {
+	if st := e.gw.Stats(); st.TCP != 0 || st.AcceptedTCP != 1 || st.Ended != 1 || st.SlowConsumers != 1 {
 		t.Fatalf("Stats after the slow consumer was cut off: %+v", st)
 	}
 }

@@ -13,11 +13,12 @@ type Stats struct {
 	WebSocket         int    // clients connected over MQTT over WebSocket now
 	AcceptedTCP       uint64 // MQTT/TCP connections that got a chat session since New
 	AcceptedWebSocket uint64 // the same over WebSocket
+	Ended             uint64 // connections with a chat session that ended since New
 	SlowConsumers     uint64 // connections closed because their queue overflowed
 }
 
 type counters struct {
-	acceptedTCP, acceptedWS, slow atomic.Uint64
+	acceptedTCP, acceptedWS, ended, slow atomic.Uint64
 	connected                     atomic.Int64 // connections with a chat session
 	connectedWS                   atomic.Int64 // of which over WebSocket
 }
@@ -28,7 +29,7 @@ func (g *Gateway) Stats() Stats {
 	return Stats{
 		TCP: int(g.stats.connected.Load() - ws), WebSocket: int(ws),
 		AcceptedTCP: g.stats.acceptedTCP.Load(), AcceptedWebSocket: g.stats.acceptedWS.Load(),
-		SlowConsumers: g.stats.slow.Load(),
+		Ended: g.stats.ended.Load(), SlowConsumers: g.stats.slow.Load(),
 	}
 }
 
