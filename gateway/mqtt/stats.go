@@ -19,8 +19,8 @@ type Stats struct {
 
 type counters struct {
 	acceptedTCP, acceptedWS, ended, slow atomic.Uint64
-	connected                     atomic.Int64 // connections with a chat session
-	connectedWS                   atomic.Int64 // of which over WebSocket
+	connected                            atomic.Int64 // connections with a chat session
+	connectedWS                          atomic.Int64 // of which over WebSocket
 }
 
 // Stats returns the gateway's counters (atomic loads only).
