@@ -8,6 +8,7 @@ import (
 
 	"github.com/banter-chat/banter/chat"
 	mqttgw "github.com/banter-chat/banter/gateway/mqtt"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -488,5 +489,33 @@ func TestTakeoverTellsMQTT5(t *testing.T) {
 	}
 	if n, _ := e.store.LastSeq(context.Background(), "general"); n != 1 {
 		t.Fatalf("%d messages: the will was performed", n)
+	}
+}
+
+// TestMaxClients: past Config.MaxClients a CONNECT is refused with "server
+// unavailable" (3.1.1 return code 3, MQTT 5 0x88) and the place comes back
+// when a client leaves.
+func TestMaxClients(t *testing.T) {
+	e := start(t, mqttgw.Config{MaxClients: 1})
+	first, ack := dial(t, e.addr, connectOpts{id: "one", user: "one", clean: true})
+	if ack.ReasonCode != 0 {
+		t.Fatalf("first CONNACK %#x", ack.ReasonCode)
+	}
+	for _, v := range []byte{4, 5} {
+		c, ack := dial(t, e.addr, connectOpts{id: "two", user: "two", clean: true, v: v})
+		want := byte(0x03)
+		if v == 5 {
+			want = packets.ErrServerUnavailable.Code
+		}
+		if ack.ReasonCode != want {
+			t.Fatalf("v%d: CONNACK %#x, want %#x", v, ack.ReasonCode, want)
+		}
+		c.ended()
+	}
+	first.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	first.ended()
+	testutil.Eventually(t, wait, func() bool { return e.gw.Stats().TCP == 0 }, "the first client is gone")
+	if _, ack := dial(t, e.addr, connectOpts{id: "two", user: "two", clean: true}); ack.ReasonCode != 0 {
+		t.Fatalf("after a place came back: CONNACK %#x", ack.ReasonCode)
 	}
 }
