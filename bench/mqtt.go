@@ -259,41 +259,13 @@ func publishPayload(hdr byte, body []byte, v byte) (payload []byte, qos byte, id
 	return body[off:], qos, id, true
 }
 
-// appendMark appends the benchmark's message text: sender, sequence number
-// and send time (µs since the epoch) between '~', then padding to size.
-func appendMark(b []byte, s, n int, t int64, size int) []byte {
+// appendMarkSized appends the benchmark's message text (appendMark,
+// traffic.go) padded with 'x' to size bytes.
+func appendMarkSized(b []byte, s, n int, t int64, size int) []byte {
 	start := len(b)
-	b = append(b, '~')
-	b = strconv.AppendInt(b, int64(s), 10)
-	b = append(b, '~')
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, '~')
-	b = strconv.AppendInt(b, t, 10)
-	b = append(b, '~')
+	b = appendMark(b, s, n, t, "")
 	for len(b)-start < size {
 		b = append(b, 'x')
 	}
 	return b
-}
-
-// parseMark finds the mark in a received payload (as published, or inside
-// Banter's message JSON).
-func parseMark(p []byte) (s, n int, t int64, ok bool) {
-	i := bytes.IndexByte(p, '~')
-	if i < 0 {
-		return 0, 0, 0, false
-	}
-	p = p[i+1:]
-	var v [3]int64
-	for k := range v {
-		j := 0
-		for ; j < len(p) && p[j] >= '0' && p[j] <= '9' && j < 18; j++ {
-			v[k] = v[k]*10 + int64(p[j]-'0')
-		}
-		if j == 0 || j >= len(p) || p[j] != '~' {
-			return 0, 0, 0, false
-		}
-		p = p[j+1:]
-	}
-	return int(v[0]), int(v[1]), v[2], true
 }

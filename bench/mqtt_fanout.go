@@ -167,7 +167,7 @@ func runMQTTFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 					}
 					id = mc.id
 				}
-				buf = appendPublish(buf[:0], mc.v, topic, byte(*qos), id, appendMark(nil, s, k, time.Now().UnixMicro(), *size))
+				buf = appendPublish(buf[:0], mc.v, topic, byte(*qos), id, appendMarkSized(nil, s, k, time.Now().UnixMicro(), *size))
 				if _, err := mc.nc.Write(buf); err != nil {
 					sendErr.CompareAndSwap(nil, &err)
 					break
@@ -181,6 +181,7 @@ func runMQTTFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return ctx.Err()
 	}
 	d0 := sumMQTTReceived(recvs)
+	w0 := procWrites(c.serverPID)
 	srv, gen, err := startMeters(c.serverPID)
 	if err != nil {
 		return err
@@ -196,6 +197,7 @@ func runMQTTFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 		prog.printf("mqtt-fanout: %d sent, %d delivered", sent.Load(), sumMQTTReceived(recvs))
 	}
 	d1 := sumMQTTReceived(recvs)
+	w1 := procWrites(c.serverPID)
 	srvCPU, gcpu, wall, err := stopMeters(srv, gen)
 	if err != nil {
 		return err
@@ -243,6 +245,12 @@ func runMQTTFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 		r.Metrics["server_cpu"] = srvCPU.Seconds() / wall.Seconds()
 		if d1 > d0 {
 			r.Metrics["cpu_us_per_delivery"] = float64(srvCPU.Microseconds()) / float64(d1-d0)
+		}
+	}
+	if w0 >= 0 && w1 >= w0 {
+		r.Metrics["server_writes_s"] = float64(w1-w0) / wall.Seconds()
+		if d1 > d0 {
+			r.Metrics["deliveries_per_write"] = float64(d1-d0) / float64(max(1, w1-w0))
 		}
 	}
 	r.GeneratorCPU = gcpu.Seconds() / wall.Seconds()

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"os"
@@ -17,7 +18,7 @@ import (
 )
 
 func TestMQTTMarkAndPublish(t *testing.T) {
-	p := appendMark(nil, 7, 12345, 1733644800123456, 40)
+	p := appendMarkSized(nil, 7, 12345, 1733644800123456, 40)
 	if len(p) != 40 {
 		t.Fatalf("mark of %d bytes", len(p))
 	}
@@ -27,7 +28,7 @@ func TestMQTTMarkAndPublish(t *testing.T) {
 			t.Fatalf("parseMark(%s) = %d %d %d %v", wrapped, s, n, ts, ok)
 		}
 	}
-	for _, bad := range []string{"", "~1~2~", "~a~2~3~", "no mark"} {
+	for _, bad := range []string{"", "@@1.2.", "@@a.2.3.", "no mark"} {
 		if _, _, _, ok := parseMark([]byte(bad)); ok {
 			t.Errorf("parseMark(%q) ok", bad)
 		}
@@ -72,11 +73,15 @@ func runMQTTScenario(t *testing.T, args ...string) Result {
 	if err := Main(context.Background(), args, &stdout, io.Discard); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	rs, err := readResults(out)
-	if err != nil || len(rs) != 1 {
-		t.Fatalf("%d results, %v", len(rs), err)
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return rs[0]
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("result %q: %v", b, err)
+	}
+	return r
 }
 
 // TestMQTTScenariosRun: each scenario runs against a broker and measures
@@ -121,65 +126,6 @@ func TestMQTTUsage(t *testing.T) {
 		err := Main(context.Background(), args, io.Discard, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), "usage") {
 			t.Errorf("%v: %v", args, err)
-		}
-	}
-}
-
-// TestMQTTReport: the MQTT section and its targets from results of both
-// brokers; the Socket.IO tables do not see them.
-func TestMQTTReport(t *testing.T) {
-	var lines []string
-	add := func(scenario, server string, params, metrics map[string]float64) {
-		for run, f := range []float64{0.95, 1, 1.05} {
-			m := map[string]float64{}
-			for k, v := range metrics {
-				m[k] = v * f
-			}
-			lines = append(lines, result(scenario, server, run+1, params, m))
-		}
-	}
-	add("idle", "banter", map[string]float64{"connections": 1000}, map[string]float64{"bytes_per_conn": 2000})
-	add("idle", "node", map[string]float64{"connections": 1000}, map[string]float64{"bytes_per_conn": 15000})
-	add("mqtt-idle", "banter", map[string]float64{"clients": 5000, "one_room": 0}, map[string]float64{"bytes_per_client": 1800, "connects_per_s": 9000})
-	add("mqtt-idle", "mosquitto", map[string]float64{"clients": 5000, "one_room": 0}, map[string]float64{"bytes_per_client": 1000, "connects_per_s": 8000})
-	add("mqtt-fanout", "banter", map[string]float64{"offered_deliveries_s": 30000, "qos": 0}, map[string]float64{"deliveries_s": 30000, "cpu_us_per_delivery": 6, "latency_p99_ms": 30})
-	add("mqtt-fanout", "mosquitto", map[string]float64{"offered_deliveries_s": 30000, "qos": 0}, map[string]float64{"deliveries_s": 30000, "cpu_us_per_delivery": 12, "latency_p99_ms": 20})
-	add("mqtt-fanout", "banter", map[string]float64{"offered_deliveries_s": 200000, "qos": 0}, map[string]float64{"deliveries_s": 199000, "latency_p99_ms": 60})
-	add("mqtt-fanout", "mosquitto", map[string]float64{"offered_deliveries_s": 200000, "qos": 0}, map[string]float64{"deliveries_s": 50000, "latency_p99_ms": 4000})
-	add("mqtt-fanout", "banter", map[string]float64{"offered_deliveries_s": 30000, "qos": 1}, map[string]float64{"deliveries_s": 30000, "lost": 0})
-	add("mqtt-fanout", "mosquitto", map[string]float64{"offered_deliveries_s": 30000, "qos": 1}, map[string]float64{"deliveries_s": 30000, "lost": 0})
-	dir := t.TempDir()
-	res := filepath.Join(dir, "r.jsonl")
-	if err := os.WriteFile(res, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	page := filepath.Join(dir, "b.md")
-	if err := Main(context.Background(), []string{"report", "--results", res, "--out", page, "--plots", dir, "--notes", ""}, io.Discard, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(page)
-	md := string(b)
-	for _, want := range []string{
-		"## MQTT: Banter against Mosquitto",
-		"| RSS per idle client at 5000 (a room each) ≤ 2× Mosquitto's | 1800 (1710–1890) | 1000 (950–1050) | 1.80 | **met** |",
-		"connect + subscribe rate, 5000 clients into a room each, ≥ Mosquitto's (clients/s) | 9000 (8550–9450) | 8000 (7600–8400) | 1.12 | **met** |",
-		"| QoS 0 fan-out at 30,000 deliveries/s: server CPU µs per delivery ≤ 2/3 of Mosquitto's | 6 (5.70–6.30) | 12 (11.40–12.60) | 0.50 | **met** |",
-		"| … with latency p99 ≤ 2× Mosquitto's (ms) | 30 (28.50–31.50) | 20 (19–21) | 1.50 | **met** |",
-		"≥ 2× Mosquitto's saturation deliveries/s (any latency) | 199000 (189050–208950) | 50000 (47500–52500) | 3.98 | **met** |",
-		"| QoS 1 fan-out at 30000 deliveries/s: nothing lost | 0 | 0 | – | **met** |",
-		"mqtt-latency.svg",
-	} {
-		if !strings.Contains(md, want) {
-			t.Errorf("page lacks %q", want)
-		}
-	}
-	// The Socket.IO tables list banter and node only.
-	if i := strings.Index(md, "## Idle connections"); i < 0 || strings.Contains(md[i:i+300], "mosquitto") {
-		t.Errorf("Socket.IO idle table mentions mosquitto")
-	}
-	for _, f := range []string{"mqtt-latency.svg", "mqtt-cpu.svg", "mqtt-memory.svg"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			t.Errorf("plot %s: %v", f, err)
 		}
 	}
 }

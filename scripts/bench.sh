@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Runs the benchmark ladder against Banter and the Node.js Socket.IO reference
-# server, interleaved, and regenerates docs/benchmarks.md.
+# Runs the benchmark ladder and regenerates docs/benchmarks.md:
+#   engine  `banter bench serve`: Banter's Socket.IO engine with the workload
+#   banter  the shipped `banter` binary with its defaults (SQLite in a temp dir)
+#   node    Node.js socket.io 4.8 with the same workload (bench/node/server.js)
+# interleaved (the order rotates every run), plus the platform floor; and the
+# MQTT block: the shipped banter with --mqtt next to Debian's mosquitto.
 #
-#   scripts/bench.sh           full ladder, 3 runs per step (~20 minutes)
-#   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~2 minutes)
+#   scripts/bench.sh           full ladder, 3 runs per step (about an hour)
+#   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~5 minutes)
+#   scripts/bench.sh --only NAME[,NAME]  only these blocks: idle fanout large
+#                              product joinstorm stalled echo churn floor mqtt
 #
 # Each server runs pinned to CPU 0, the load generator to CPU 1. Results (JSON
 # lines) go to bench/results/ (git-ignored) and are copied to
@@ -14,13 +20,17 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 RUNS=3
-for a in "$@"; do
-	case "$a" in
+ONLY=""
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--quick) QUICK=1; RUNS=1 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown argument $a (want --quick)" >&2; exit 2 ;;
+	--only) ONLY=",$2,"; shift ;;
+	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1 (want --quick or --only NAMES)" >&2; exit 2 ;;
 	esac
+	shift
 done
+want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
 
 for tool in go node taskset; do
 	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
@@ -29,14 +39,20 @@ if [ "$(nproc)" -lt 2 ]; then
 	echo "bench.sh: needs 2 CPUs (server on CPU 0, generator on CPU 1)" >&2
 	exit 1
 fi
+if want mqtt && ! command -v mosquitto >/dev/null; then
+	echo "bench.sh: mosquitto is required for the MQTT block (scripts/deps.sh installs it)" >&2
+	exit 1
+fi
 if [ ! -f node_modules/socket.io/package.json ]; then
 	echo "bench.sh: installing the npm packages (socket.io 4.8)" >&2
 	npm ci --no-audit --no-fund >&2
 fi
 
 mkdir -p bin bench/results/summary
-go build -o bin/banter-bench ./cmd/banter-bench
-BENCH=bin/banter-bench
+echo "bench.sh: building bin/banter" >&2
+scripts/bundle.sh >/dev/null 2>&1 || true
+go build -o bin/banter ./cmd/banter
+BENCH="bin/banter bench"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=bench/results/run-$STAMP.jsonl
 LOGS=bench/results/logs-$STAMP
@@ -44,38 +60,95 @@ mkdir -p "$LOGS"
 : >"$RESULTS"
 
 SERVER_PID=""
+DATA_DIR=""
 cleanup() {
 	if [ -n "$SERVER_PID" ]; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi
+	[ -n "$DATA_DIR" ] && rm -rf "$DATA_DIR"
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server banter|node: sets SERVER_PID and SERVER_PORT.
+# await_line FILE PATTERN: waits (30 s at most) until FILE has a line
+# matching PATTERN, and prints the first match.
+await_line() {
+	local file=$1 pattern=$2 line=""
+	for _ in $(seq 1 300); do
+		line=$(grep -m1 -E "$pattern" "$file" || true)
+		[ -n "$line" ] && { echo "$line"; return 0; }
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: the server died:" >&2; cat "$file" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	echo "bench.sh: no line like /$pattern/ in $file after 30 s" >&2; cat "$file" >&2; exit 1
+}
+
+# BANTER_FLAGS: extra flags of the shipped banter (the MQTT block adds its
+# MQTT listener).
+BANTER_FLAGS=()
+
+# start_server engine|banter|node|mosquitto: sets SERVER_PID and SERVER_PORT
+# (and TCP_PORT for banter, MQTT_PORT for banter with --mqtt and mosquitto).
 start_server() {
 	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
 	: >"$out" # exists before the server's shell opens it: polled below
 	case "$which" in
-	banter) taskset -c 0 "$BENCH" serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
+	engine) taskset -c 0 bin/banter bench serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
 	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
+	banter)
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
+		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" "${BANTER_FLAGS[@]}" >"$out" 2>&1 &
+		;;
+	mosquitto)
+		# Debian's broker on a free port of its own, persistence off,
+		# its config in a temp dir.
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-bench.XXXXXX")
+		MQTT_PORT=$(free_port)
+		printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n' \
+			"$MQTT_PORT" >"$DATA_DIR/mosquitto.conf"
+		taskset -c 0 mosquitto -c "$DATA_DIR/mosquitto.conf" >"$out" 2>&1 &
+		;;
 	esac
 	SERVER_PID=$!
-	SERVER_PORT=""
-	for _ in $(seq 1 300); do
-		SERVER_PORT=$(awk '/^LISTENING /{print $2; exit}' "$out" || true)
-		[ -n "$SERVER_PORT" ] && break
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			echo "bench.sh: $which server died:" >&2; cat "$out" >&2; exit 1
+	if [ "$which" = banter ]; then
+		SERVER_PORT=$(await_line "$out" 'Banter listening on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		TCP_PORT=$(await_line "$out" 'TCP line protocol on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		if [ ${#BANTER_FLAGS[@]} -gt 0 ]; then
+			MQTT_PORT=$(await_line "$out" 'Banter MQTT on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
 		fi
-		sleep 0.1
-	done
-	if [ -z "$SERVER_PORT" ]; then
-		echo "bench.sh: $which server did not listen within 30 s" >&2; exit 1
+	elif [ "$which" = mosquitto ]; then
+		await_port "$MQTT_PORT" "$out"
+	else
+		SERVER_PORT=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 	fi
 	# Let the runtime finish starting before the RSS baseline is read.
 	sleep 1
+}
+
+# free_port: a port of 127.0.0.1 below the ephemeral range (32768-) that
+# nothing listens on now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+}
+
+# await_port PORT LOG: waits (30 s at most) until 127.0.0.1:PORT accepts.
+await_port() {
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: the server died:" >&2; cat "$2" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	echo "bench.sh: nothing accepts on port $1 after 30 s" >&2; cat "$2" >&2; exit 1
 }
 
 stop_server() {
@@ -87,21 +160,32 @@ stop_server() {
 	kill -KILL "$SERVER_PID" 2>/dev/null || true
 	wait "$SERVER_PID" 2>/dev/null || true
 	SERVER_PID=""
+	if [ -n "$DATA_DIR" ]; then rm -rf "$DATA_DIR"; DATA_DIR=""; fi
 }
 
-# step SCENARIO ARGS...: RUNS runs against each server, interleaved (the
-# order alternates so neither server always goes first).
+# step "SERVERS" SCENARIO ARGS...: RUNS runs against each server, the order
+# rotating every run. An argument --via-tcp (--via-mqtt) of ARGS points the
+# scenario at the server's TCP (MQTT) address instead of its HTTP one.
 step() {
+	local servers=($1); shift
 	local scenario=$1; shift
-	local run order
+	local run i n=${#servers[@]}
 	for run in $(seq 1 "$RUNS"); do
-		if [ $((run % 2)) -eq 1 ]; then order="banter node"; else order="node banter"; fi
-		for srv in $order; do
+		for i in $(seq 0 $((n - 1))); do
+			local srv=${servers[$(((i + run - 1) % n))]}
 			start_server "$srv"
-			echo "== $scenario $* against $srv, run $run" >&2
-			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" \
-				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
-				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
+			local addr="127.0.0.1:$SERVER_PORT" args=()
+			for a in "$@"; do
+				case "$a" in
+				--via-tcp) addr="127.0.0.1:$TCP_PORT" ;;
+				--via-mqtt) addr="127.0.0.1:$MQTT_PORT" ;;
+				*) args+=("$a") ;;
+				esac
+			done
+			echo "== $scenario ${args[*]} against $srv, run $run" >&2
+			if ! timeout 600 taskset -c 1 $BENCH "$scenario" --addr "$addr" --server-pid "$SERVER_PID" \
+				--label "$srv" --run "$run" --out "$RESULTS" "${args[@]}" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt" 2>&1; then
+				echo "bench.sh: $scenario ${args[*]} against $srv failed (see $LOGS)" >&2
 			fi
 			tail -n 1 "$RESULTS" >&2 || true
 			stop_server
@@ -110,23 +194,17 @@ step() {
 }
 
 # floor ARGS...: the platform floor (bench floor-serve on CPU 0, bench floor
-# on CPU 1), RUNS runs; results go with the others (the report shows them in
-# a section of their own).
+# on CPU 1), RUNS runs.
 floor() {
-	local run out port pid
+	local run out port
 	for run in $(seq 1 "$RUNS"); do
 		out="$LOGS/floor-serve-$RANDOM.log"
 		: >"$out"
-		taskset -c 0 "$BENCH" floor-serve --addr 127.0.0.1:0 >"$out" 2>&1 &
+		taskset -c 0 bin/banter bench floor-serve --addr 127.0.0.1:0 >"$out" 2>&1 &
 		SERVER_PID=$!
-		port=""
-		for _ in $(seq 1 100); do
-			port=$(awk '/^LISTENING /{print $2; exit}' "$out" || true)
-			[ -n "$port" ] && break
-			sleep 0.1
-		done
+		port=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 		echo "== floor $* run $run" >&2
-		if [ -z "$port" ] || ! timeout 120 taskset -c 1 "$BENCH" floor --addr "127.0.0.1:$port" --server-pid "$SERVER_PID" \
+		if ! timeout 120 taskset -c 1 $BENCH floor --addr "127.0.0.1:$port" --server-pid "$SERVER_PID" \
 			--label floor --run "$run" --out "$RESULTS" "$@" >"$LOGS/floor-$run-$RANDOM.txt"; then
 			echo "bench.sh: floor $* failed (see $LOGS)" >&2
 		fi
@@ -134,122 +212,114 @@ floor() {
 	done
 }
 
-# --- MQTT: the shipped banter (--mqtt, its SQLite store) next to Debian's
-# Mosquitto (persistence off), each started fresh for every run on CPU 0 with
-# a port of its own, the load generator on CPU 1, runs interleaved. Banter
-# gets --rate-per-second/--rate-burst 1000: the default 5 messages per second
-# per user would refuse the publishers' load (docs/benchmarks.md, MQTT).
-MQTT_DIR=""
-# mqtt_start banter|mosquitto: sets SERVER_PID and MQTT_PORT.
-mqtt_start() {
-	local which=$1 out port i
-	[ -n "$MQTT_DIR" ] || MQTT_DIR=$(mktemp -d)
-	out="$LOGS/mqtt-$which-$RANDOM.log"
-	: >"$out"
-	MQTT_PORT=""
-	for i in 1 2 3 4 5; do
-		case "$which" in
-		banter)
-			rm -f "$MQTT_DIR"/banter.db*
-			taskset -c 0 bin/banter --addr 127.0.0.1:0 --mqtt 127.0.0.1:0 --db "$MQTT_DIR/banter.db" \
-				--rate-per-second 1000 --rate-burst 1000 >"$out" 2>&1 &
-			SERVER_PID=$!
-			for _ in $(seq 1 100); do
-				port=$(sed -n 's/.*Banter MQTT on [0-9.]*:\([0-9]*\).*/\1/p' "$out" | head -n 1)
-				[ -n "$port" ] && break
-				kill -0 "$SERVER_PID" 2>/dev/null || break
-				sleep 0.1
-			done
-			;;
-		mosquitto)
-			port=$((20000 + RANDOM % 20000))
-			printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n' \
-				"$port" >"$MQTT_DIR/mosquitto.conf"
-			taskset -c 0 mosquitto -c "$MQTT_DIR/mosquitto.conf" >"$out" 2>&1 &
-			SERVER_PID=$!
-			for _ in $(seq 1 50); do
-				(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-				kill -0 "$SERVER_PID" 2>/dev/null || { port=""; break; }
-				sleep 0.1
-			done
-			;;
-		esac
-		if [ -n "$port" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-			MQTT_PORT=$port
-			sleep 1 # the runtime settles before the RSS baseline is read
-			return 0
-		fi
-		stop_server
-	done
-	echo "bench.sh: $which did not start (see $out)" >&2
-	exit 1
-}
+# The fan-out steps: rate in msgs/s with senders at 1/2 msg/s each (at least
+# 10): within banter's per-user rate limits, like the users of a real room.
+senders_for() { local s=$(($1 * 2)); [ "$s" -lt 10 ] && s=10; [ "$s" -gt 1000 ] && s=1000; echo "$s"; }
 
-# mqtt_step SCENARIO ARGS...: RUNS runs against each broker, interleaved.
-mqtt_step() {
-	local scenario=$1; shift
-	local run order srv
-	for run in $(seq 1 "$RUNS"); do
-		if [ $((run % 2)) -eq 1 ]; then order="banter mosquitto"; else order="mosquitto banter"; fi
-		for srv in $order; do
-			mqtt_start "$srv"
-			echo "== $scenario $* against $srv, run $run" >&2
-			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$MQTT_PORT" --server-pid "$SERVER_PID" \
-				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
-				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
-			fi
-			tail -n 1 "$RESULTS" >&2 || true
-			stop_server
-		done
-	done
-}
-
-# mqtt_ladder: the MQTT scenarios (bench/mqtt*.go), ~12 minutes (--quick: ~2).
-mqtt_ladder() {
-	command -v mosquitto >/dev/null || { echo "bench.sh: mosquitto is required for the MQTT ladder (scripts/deps.sh installs it)" >&2; exit 1; }
-	go build -o bin/banter ./cmd/banter
-	local n r
-	if [ "$QUICK" = 1 ]; then
-		for r in each one; do mqtt_step mqtt-idle --n 2000 --rooms "$r" --hold 5s; done
-		for r in 30 100; do mqtt_step mqtt-fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
-		mqtt_step mqtt-fanout --n 1000 --rate 30 --qos 1 --persistent --warmup 1s --duration 3s
-		mqtt_step mqtt-churn --rate 2000 --duration 3s --settle 5s
-	else
-		for n in 5000 10000; do mqtt_step mqtt-idle --n "$n" --rooms each --sources 2; done
-		mqtt_step mqtt-idle --n 5000 --rooms one
-		# QoS 0 fan-out, 1,000 subscribers of one room, 10 publishers
-		# interleaved: 30,000 to 400,000 deliveries/s offered.
-		for r in 30 100 200 300 400; do mqtt_step mqtt-fanout --n 1000 --rate "$r"; done
-		for r in 30 100; do mqtt_step mqtt-fanout --n 1000 --rate "$r" --qos 1 --persistent; done
-		for r in 2000 5000; do mqtt_step mqtt-churn --rate "$r" --duration 5s --settle 10s; done
-	fi
-	[ -n "$MQTT_DIR" ] && rm -rf "$MQTT_DIR"
-}
-
+ALL="engine banter node"
+MQTT="banter mosquitto"
 T0=$(date +%s)
 if [ "$QUICK" = 1 ]; then
-	for n in 1000 5000; do step idle --n "$n" --sources 2; done
-	for r in 50 150; do step fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
-	step echo --clients 10 --duration 3s
-	step churn --rate 20000 --duration 3s --settle 5s
+	want idle && step "$ALL" idle --n 5000 --sources 2
+	if want fanout; then
+		for sh in poisson burst; do
+			step "$ALL" fanout --n 1000 --rate 100 --senders "$(senders_for 100)" --shape "$sh" --warmup 1s --duration 3s
+		done
+	fi
+	if want product; then
+		step banter fanout --dialect v1 --n 1000 --rate 100 --senders "$(senders_for 100)" --warmup 1s --duration 3s
+		step banter fanout --dialect v1 --rooms own --n 1000 --rate 500 --warmup 1s --duration 3s
+	fi
+	if want joinstorm; then
+		for r in general ""; do
+			step banter joinstorm --n 2000 --room "$r"
+			step banter joinstorm --proto tcp --via-tcp --n 2000 --room "$r"
+		done
+	fi
+	want churn && step "$ALL" churn --rate 20000 --duration 3s --settle 5s
+	if want mqtt; then
+		BANTER_FLAGS=(--mqtt 127.0.0.1:0)
+		for r in each one; do step "$MQTT" mqtt-idle --via-mqtt --n 2000 --rooms "$r" --hold 5s; done
+		for r in 30 100; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")" --warmup 1s --duration 3s
+		done
+		step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate 30 --publishers "$(senders_for 30)" --qos 1 --persistent --warmup 1s --duration 3s
+		step "$MQTT" mqtt-churn --via-mqtt --rate 2000 --duration 3s --settle 5s
+		BANTER_FLAGS=()
+	fi
 else
-	for n in 1000 5000 19000; do step idle --n "$n" --sources 2; done
-	for r in 50 100 200 300 400; do step fanout --n 1000 --rate "$r"; done
-	# 19,000 receivers in one room at 4 and 10 msgs/s: 76,000 and 190,000
-	# deliveries/s offered, above Node's saturation there.
-	for r in 4 10; do step fanout --n 19000 --sources 2 --rate "$r" --warmup 2s --duration 5s; done
-	# One frozen client among 1,000 (issue: slow consumers must not move
-	# the others' p99): compare with the same step without it.
-	for s in 0 1; do step fanout --n 1000 --rate 200 --stalled "$s" --duration 20s; done
-	for c in 10 100; do step echo --clients "$c"; done
-	step churn --rate 20000 --duration 5s --settle 10s
-	for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
+	if want idle; then
+		for n in 1000 5000; do step "$ALL" idle --n "$n" --sources 2; done
+		# The headline: 15,000 opened at 2,000/s, read after a 30 s hold
+		# (past the first heartbeat, so every connection has answered a ping).
+		step "$ALL" idle --n 15000 --sources 2 --rate 2000 --settle 30s
+	fi
+	if want fanout; then
+		for sh in poisson burst; do
+			for r in 50 100 200 400; do
+				step "$ALL" fanout --n 1000 --rate "$r" --senders "$(senders_for "$r")" --shape "$sh"
+			done
+		done
+		step "$ALL" fanout --n 1000 --rate 100 --senders "$(senders_for 100)" --shape spread
+	fi
+	if want large; then
+		# 19,000 receivers in one room at 4 and 10 msgs/s: 76,000 and 190,000
+		# deliveries/s offered, above Node's saturation there.
+		for r in 4 10; do step "$ALL" fanout --n 19000 --sources 2 --rate "$r" --senders 10 --warmup 2s --duration 5s; done
+	fi
+	if want product; then
+		for r in 50 100 200; do
+			step banter fanout --dialect v1 --n 1000 --rate "$r" --senders "$(senders_for "$r")"
+		done
+		for r in 200 1000 2000; do step banter fanout --dialect v1 --rooms own --n 1000 --rate "$r"; done
+	fi
+	if want joinstorm; then
+		for n in 1000 10000; do
+			for r in general ""; do
+				step banter joinstorm --n "$n" --room "$r" --sources 2
+				step banter joinstorm --proto tcp --via-tcp --n "$n" --room "$r" --sources 2
+			done
+		done
+	fi
+	if want stalled; then
+		# One frozen client among 1,000: slow consumers must not move the
+		# others' p99.
+		for s in 0 1; do step "engine node" fanout --n 1000 --rate 200 --senders 10 --stalled "$s" --duration 20s; done
+	fi
+	if want echo; then
+		for c in 10 100; do step "engine node" echo --clients "$c"; done
+	fi
+	want churn && step "$ALL" churn --rate 20000 --duration 5s --settle 10s
+	if want floor; then
+		for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
+	fi
+	if want mqtt; then
+		# MQTT 3.1.1 clients against the shipped banter's MQTT listener and
+		# Mosquitto: idle clients a room each and all in one room (connect +
+		# subscribe time), QoS 0 fan-out to 1,000 subscribers of one room
+		# from 30,000 to 400,000 deliveries/s offered (publishers at 1/2
+		# msg/s each, interleaved), QoS 1 with persistent sessions, churn.
+		BANTER_FLAGS=(--mqtt 127.0.0.1:0)
+		for n in 5000 10000; do step "$MQTT" mqtt-idle --via-mqtt --n "$n" --rooms each --sources 2; done
+		step "$MQTT" mqtt-idle --via-mqtt --n 5000 --rooms one
+		for r in 30 100 200 300 400; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")"
+		done
+		for r in 30 100; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")" --qos 1 --persistent
+		done
+		for r in 2000 5000; do step "$MQTT" mqtt-churn --via-mqtt --rate "$r" --duration 5s --settle 10s; done
+		BANTER_FLAGS=()
+	fi
 fi
-mqtt_ladder
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2
 
 cp "$RESULTS" bench/results/latest.jsonl
+if [ -n "$ONLY" ]; then
+	echo "bench.sh: --only: results in $RESULTS; the published summary and page are left alone" >&2
+	exit 0
+fi
 cp "$RESULTS" bench/results/summary/results.jsonl
-"$BENCH" report --results bench/results/summary/results.jsonl --out docs/benchmarks.md \
+go run ./tools/benchreport --results bench/results/summary/results.jsonl --out docs/benchmarks.md \
 	--plots bench/results/summary --plots-link ../bench/results/summary --notes bench/analysis.md \
 	--command "scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')"

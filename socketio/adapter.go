@@ -320,7 +320,7 @@ func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, 
 	for _, s := range targets {
 		data, att := p.Data, p.Attachments
 		s.mu.Lock()
-		if !s.connected {
+		if !s.connected.Load() {
 			s.mu.Unlock()
 			continue
 		}

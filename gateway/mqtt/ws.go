@@ -2,7 +2,6 @@ package mqttgw
 
 import (
 	"crypto/sha1" //nolint:gosec // the WebSocket accept key (RFC 6455)
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -74,9 +73,11 @@ func (g *Gateway) Upgrade(w http.ResponseWriter, r *http.Request, release func()
 		return
 	}
 	sub := subprotocol(r)
-	if tc, ok := nc.(*tls.Conn); ok {
-		c := newConn(g, wsBlock, tc, release)
-		wsc := websocket.NewServerConn(g.loop.upgrader, tc, sub, false, false)
+	if _, ok := nc.(*net.TCPConn); !ok {
+		// TLS, or a connection the HTTP server wrapped: a reading
+		// goroutine.
+		c := newConn(g, wsBlock, nc, release)
+		wsc := websocket.NewServerConn(g.loop.upgrader, nc, sub, false, false)
 		wsc.Engine = g.loop.engine
 		wsc.Execute = func(f func()) bool { f(); return true } // in order, on the reading goroutine
 		wsc.SetSession(c)
@@ -86,14 +87,7 @@ func (g *Gateway) Upgrade(w http.ResponseWriter, r *http.Request, release func()
 		go wsc.HandleRead(4096)
 		return
 	}
-	tcp, ok := nc.(*net.TCPConn)
-	var nbc *nbio.Conn
-	if ok {
-		nbc, err = takeConn(tcp)
-	} else {
-		err = errors.New("not a TCP connection")
-		nc.Close()
-	}
+	nbc, err := takeConn(nc.(*net.TCPConn))
 	if err != nil {
 		g.logDebug("mqttgw: cannot take the WebSocket connection", nil, "remote", r.RemoteAddr, "err", err)
 		release()

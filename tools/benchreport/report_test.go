@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/banter-chat/banter/bench"
+)
+
+func result(scenario, server, shape, dialect string, run int, params, metrics map[string]float64) string {
+	b, _ := json.Marshal(bench.Result{Scenario: scenario, Server: server, Shape: shape, Dialect: dialect, Run: run,
+		Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Params: params, Metrics: metrics, Load1: 1})
+	return string(b)
+}
+
+func TestReportTargetsTablesAndPlots(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	od := func(v float64) map[string]float64 {
+		return map[string]float64{"offered_deliveries_s": v, "receivers": 1000}
+	}
+	for run, f := range []float64{0.9, 1, 1.1} {
+		lines = append(lines,
+			result("idle", "engine", "", "", run+1, map[string]float64{"connections": 15000}, map[string]float64{"bytes_per_conn": 2000 * f, "rss_after_mb": 50}),
+			result("idle", "banter", "", "", run+1, map[string]float64{"connections": 15000}, map[string]float64{"bytes_per_conn": 2400 * f, "rss_after_mb": 60}),
+			result("idle", "node", "", "", run+1, map[string]float64{"connections": 15000}, map[string]float64{"bytes_per_conn": 15000 * f, "rss_after_mb": 300}),
+			result("fanout", "banter", "poisson", "chat-message", run+1, od(100000), map[string]float64{"cpu_us_per_delivery": 3 * f, "deliveries_s": 1e5, "latency_p99_ms": 45}),
+			result("fanout", "node", "poisson", "chat-message", run+1, od(100000), map[string]float64{"cpu_us_per_delivery": 10 * f, "deliveries_s": 6e4, "latency_p99_ms": 3000}),
+			result("fanout", "engine", "burst", "chat-message", run+1, od(100000), map[string]float64{"cpu_us_per_delivery": 2.3 * f, "deliveries_s": 1e5, "latency_p99_ms": 30}),
+			result("joinstorm", "banter", "", "sio", run+1, map[string]float64{"users": 10000, "room": 1}, map[string]float64{"joined_s": 3 * f, "presence_events": 1000}),
+			result("joinstorm", "banter", "", "sio", run+1, map[string]float64{"users": 10000, "room": 0}, map[string]float64{"joined_s": 2.5 * f}),
+		)
+	}
+	res := filepath.Join(dir, "r.jsonl")
+	if err := os.WriteFile(res, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.md")
+	plots := filepath.Join(dir, "plots")
+	if err := run(context.Background(), []string{"--results", res, "--out", out, "--plots", plots, "--notes", ""}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"| poisson senders, 100k deliveries/s to 1,000: banter CPU µs per delivery ≤ 1/2 of Node's, with p99 ≤ 50 ms (p99: 45) | 3 (2.70–3.30) | node 10 (9–11) | 0.30 | **met** |",
+		"| RSS per idle connection at 15000: the shipped banter ≤ 1.1× its engine's | 2400 (2160–2640) | engine 2000 (1800–2200) | 1.20 | **not met** |",
+		"| 10000 users into one room over sio ≤ 1.5× as long as into none",
+		"| 3 (2.70–3.30) s | no room 2.50 (2.25–2.75) s | 1.20 | **met** |",
+		"synchronized senders, 100000 deliveries/s: engine no worse than on 2026-11-26",
+		"## Fan-out, senders independent (Poisson arrivals)",
+		"| offered deliveries/s | metric | banter | node | banter/node |",
+		"| sio | 10000 | 3 (2.70–3.30) | 2.50 (2.25–2.75) | 1.20 |",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	for _, name := range []string{"memory.svg", "latency.svg", "cpu.svg"} {
+		b, err := os.ReadFile(filepath.Join(plots, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := xml.NewDecoder(bytes.NewReader(b))
+		for {
+			_, err := d.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("%s is not well-formed XML: %v", name, err)
+			}
+		}
+	}
+}
+
+func TestReportRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	res := filepath.Join(dir, "r.jsonl")
+	if err := os.WriteFile(res, []byte("{\"scenario\":\"idle\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"--results", res, "--out", filepath.Join(dir, "x.md")}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "r.jsonl:1") {
+		t.Fatalf("err = %v, want the bad line named", err)
+	}
+	if err := run(context.Background(), []string{"stray"}, io.Discard, io.Discard); !errors.Is(err, errUsage) {
+		t.Fatalf("stray argument: %v", err)
+	}
+}
