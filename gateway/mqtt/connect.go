@@ -197,9 +197,9 @@ func (c *conn) connect(pk *packets.Packet) {
 		c.maxOut = props.MaximumPacketSize
 		c.noReason = props.RequestProblemInfoFlag && props.RequestProblemInfo == 0
 	}
-	g.ka.add(c, uint32(ka)+uint32(ka)/2)
+	c.kaLimit.Store(uint32(ka) + uint32(ka)/2)
 	g.stats.connected.Add(1)
-	if c.kind.websocket() {
+	if c.ws != nil {
 		g.stats.connectedWS.Add(1)
 		g.stats.acceptedWS.Add(1)
 	} else {
@@ -360,7 +360,7 @@ func (c *conn) resumeSession(ctx context.Context) {
 func (c *conn) endSession(cause error) {
 	g := c.g
 	g.stats.connected.Add(-1)
-	if c.kind.websocket() {
+	if c.ws != nil {
 		g.stats.connectedWS.Add(-1)
 	}
 	g.stats.ended.Add(1)

@@ -26,25 +26,33 @@
 //
 // # Connections and concurrency
 //
-// Plain TCP and WebSocket connections are read by one nbio poller (loop.go):
-// the bytes of a read are cut into packets at once (framer.go) and the
-// packets handled in order on the connection's serial executor, one at a
-// time; a handler may block on the store without stalling other
-// connections. An idle connection has no goroutine and no buffer. TLS
-// connections (MQTTS, WSS) have a reading goroutine each, which handles
-// their packets inline.
+// Connections live on the project's event loop (internal/evloop, through
+// a conns.Hub: the loop, the flush workers, the open connections, a
+// sweeper once a second for keepalives). Serve hands a *net.TCPListener to
+// the loop, which accepts on its poller; /mqtt hands its hijacked
+// connection over after the WebSocket handshake, and internal/wsframe
+// parses the client's frames there. The bytes of a read are cut into
+// packets at once (framer.go) and the packets handled in order on a
+// goroutine of the gateway's executor that exists while there are packets
+// to handle (conns.Serial): a handler may block on the store without
+// stalling other connections. An idle connection has no goroutine and no
+// buffer: the loop's read buffer is shared. TLS connections (MQTTS, WSS)
+// are served by the loop in blocking mode: a reading goroutine each, which
+// handles their packets inline.
 //
 // Writes: packets are queued on the connection (bounded in bytes: past
-// Config.MaxQueuedBytes the client is a slow consumer and is disconnected;
-// nothing is lost for a persistent session, which catches up when it
-// reconnects) and written by flush passes, everything queued in one write
-// (flush.go: a small worker pool, a delay under load so that more leaves in
-// each write, and inline writes of the replies to a client's own packets).
+// Config.MaxQueuedBytes, in the queue or in what the kernel did not take,
+// the client is a slow consumer and is disconnected; nothing is lost for a
+// persistent session, which catches up when it reconnects) and written by
+// flush passes, everything queued in one write (write.go; flush.go: the
+// hub's flush workers, a delay under load so that more leaves in each
+// write, and inline writes of the replies to a client's own packets).
 // The Sink runs with chat's locks held: it only looks subscriptions up and
 // enqueues. Typing updates are dropped when a client has a backlog.
 //
 // Locks: Gateway.mu is never held with another; client.mu is taken before
-// conn.mu; no chat call is made holding any of them (Deliver is called under
-// chat's locks and takes conn.mu only). Every goroutine the gateway starts
-// ends in Close.
+// conn.mu, conn.mu before the event loop's own lock of the connection; no
+// chat call is made holding any of them (Deliver is called under chat's
+// locks and takes conn.mu only). Every goroutine the gateway starts ends
+// in Close.
 package mqttgw

@@ -2,15 +2,14 @@ package mqttgw
 
 import (
 	"container/heap"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// flusher runs the connections' flush passes: a few workers take
-// connections whose queue should be written now; a timer releases the
-// delayed ones.
+// flusher schedules the connections' flush passes: the hub's flush
+// workers (conns.Flusher) write the queues that should be written now; a
+// timer releases the delayed ones.
 //
 // Write coalescing: a write costs about the same CPU whatever it carries
 // (on this kind of machine ~8-10 µs to a loopback client, more when it
@@ -24,10 +23,7 @@ import (
 // once, and replies to a client's own packets (acknowledgements) are never
 // held back.
 type flusher struct {
-	g    *Gateway
-	work chan *conn
-	quit chan struct{}
-	wg   sync.WaitGroup
+	g *Gateway
 
 	mu      sync.Mutex
 	delayed delayHeap
@@ -36,48 +32,26 @@ type flusher struct {
 	stopped bool
 
 	packets atomic.Uint64 // packets written since New
-	lastN   uint64        // packets at the last rate update (updated by the clock)
+	lastN   uint64        // packets at the last rate update (the sweeper's)
 	cur     atomic.Int64  // the current coalescing delay, ns
 }
 
 func newFlusher(g *Gateway) *flusher {
-	f := &flusher{g: g, work: make(chan *conn, 8192), quit: make(chan struct{})}
-	n := runtime.GOMAXPROCS(0)
-	f.wg.Add(n)
-	for range n {
-		go f.worker()
-	}
+	f := &flusher{g: g}
 	f.timer = time.AfterFunc(time.Hour, f.fire)
 	f.timer.Stop()
 	return f
 }
 
-func (f *flusher) worker() {
-	defer f.wg.Done()
-	for {
-		select {
-		case c := <-f.work:
-			c.flushPass()
-		case <-f.quit:
-			return
-		}
-	}
-}
-
-// now hands c to a worker. A connection whose writes may block (TLS) gets a
-// goroutine of its own instead: a slow TLS client must not stall everyone.
-// When the workers' queue is full, a goroutine too (the caller may hold
-// chat's locks: it must not wait).
+// now has c flushed by the hub's flush workers. A connection whose writes
+// may block (TLS) gets a goroutine of its own instead: a slow TLS client
+// must not stall everyone.
 func (f *flusher) now(c *conn) {
-	if c.kind.blocking() {
-		f.g.spawn(c.flushPass)
+	if c.Blocking() {
+		f.g.spawn(c.Flush)
 		return
 	}
-	select {
-	case f.work <- c:
-	default:
-		f.g.spawn(c.flushPass)
-	}
+	f.g.hub.Flusher.Schedule(c)
 }
 
 // after schedules c's flush at `at` (UnixNano); gen tells a stale entry
@@ -86,7 +60,7 @@ func (f *flusher) after(c *conn, gen uint32, at int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.stopped {
-		f.g.spawn(c.flushPass)
+		f.g.spawn(c.Flush)
 		return
 	}
 	heap.Push(&f.delayed, delayed{at: at, c: c, gen: gen})
@@ -135,7 +109,7 @@ func (f *flusher) wrote(n int) { f.packets.Add(uint64(n)) }
 // updateRate recomputes the coalescing delay from the packets written in
 // the last interval: MaxCoalesceDelay at CoalesceAbove packets per second
 // or more, none below (a delay shorter than the gap between a connection's
-// packets would only add latency). Called by the gateway's clock, once a
+// packets would only add latency). Called by the hub's sweeper, once a
 // second.
 func (f *flusher) updateRate(interval time.Duration) {
 	n := f.packets.Load()
@@ -148,16 +122,14 @@ func (f *flusher) updateRate(interval time.Duration) {
 	f.cur.Store(d)
 }
 
-// stop ends the workers once every connection is torn down: what is
-// still delayed or queued belongs to dead connections and is dropped.
+// stop drops what is still delayed, once every connection is torn down
+// (it belongs to dead connections); later delays flush at once.
 func (f *flusher) stop() {
 	f.mu.Lock()
 	f.stopped = true
 	f.timer.Stop()
 	f.delayed = nil
 	f.mu.Unlock()
-	close(f.quit)
-	f.wg.Wait()
 }
 
 type delayed struct {

@@ -2,17 +2,21 @@ package mqttgw
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/internal/conns"
+	"github.com/banter-chat/banter/internal/evloop"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -70,8 +74,9 @@ type Config struct {
 	// MaxClients refuses connections beyond it (CONNACK server
 	// unavailable). Default: no limit.
 	MaxClients int
-	// WriteTimeout bounds a write to a TLS connection (connections on the
-	// event loop never block: see MaxQueuedBytes). Default 10 s.
+	// WriteTimeout bounds how long bytes may wait for a client to read
+	// them (then it is disconnected), and every write to a TLS connection.
+	// Default 10 s.
 	WriteTimeout time.Duration
 	// MaxCoalesceDelay is the longest a PUBLISH may wait for the next one
 	// to leave in the same write, when the gateway is busy (flush.go).
@@ -138,20 +143,19 @@ type Gateway struct {
 	cfg Config
 	log *slog.Logger
 
-	loop *loop
-	fl   *flusher
-	ka   *wheel
+	// hub is the event loop (made with the first connection), the flush
+	// workers, the open connections and the sweeper (keepalive, clock,
+	// load estimate).
+	hub  *conns.Hub[*conn]
+	fl   *flusher  // write coalescing (flush.go)
+	exec *executor // packet handlers
 
-	clock atomic.Int64 // unix seconds, advanced by the wheel
+	clock atomic.Int64 // unix seconds, advanced by the sweeper
 
-	mu      sync.Mutex
-	closed  bool
-	clients map[string]*client // by MQTT client id
-	lns     map[net.Listener]struct{}
-
-	live      sync.WaitGroup // connections not torn down yet
-	bg        sync.WaitGroup // goroutines of spawn (flushes and shutdowns off the shared workers)
-	accepts   sync.WaitGroup // accept loops and WebSocket handshakes in progress
+	mu        sync.Mutex
+	closed    bool
+	clients   map[string]*client // by MQTT client id
+	bg        sync.WaitGroup     // goroutines of spawn (flushes and closes of blocking connections)
 	closeOnce sync.Once
 	closeErr  error
 	closeDone chan struct{}
@@ -166,104 +170,121 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 	g := &Gateway{
 		svc: svc, cfg: cfg, log: cfg.Logger,
 		clients:   make(map[string]*client),
-		lns:       make(map[net.Listener]struct{}),
 		closeDone: make(chan struct{}),
+		exec:      newExecutor(4 * runtime.GOMAXPROCS(0)),
 	}
-	g.loop = newLoop(g)
+	g.clock.Store(time.Now().Unix())
 	g.fl = newFlusher(g)
-	g.ka = newWheel(g)
+	// The loop holds what the kernel did not take, up to MaxQueuedBytes
+	// (and room for a goodbye): past it the client is a slow consumer.
+	g.hub = conns.NewHub(cfg.Logger, cfg.MaxQueuedBytes, cfg.WriteTimeout, func(c *conn, _ time.Time) { c.tick(g.clock.Load()) })
+	last := time.Now()
+	g.hub.Every(func(now time.Time) {
+		g.clock.Store(now.Unix())
+		g.fl.updateRate(now.Sub(last))
+		last = now
+	})
 	return g, nil
 }
 
 // Serve accepts MQTT connections on ln until Close, then returns
-// ErrClosed. It may be called for several listeners. Plain TCP connections
-// are served by the event loop; TLS connections (a crypto/tls listener:
-// MQTTS) by a reading goroutine each, which the event loop cannot take
-// over.
+// ErrClosed. It may be called for several listeners. A *net.TCPListener is
+// taken over by the event loop: connections are accepted there and never
+// get a goroutine (ln itself is closed; Serve returns when the gateway
+// closes). Any other listener (crypto/tls: MQTTS) is accepted from here,
+// and its connections are served in blocking mode: a reading goroutine
+// each, which the event loop cannot take over.
 func (g *Gateway) Serve(ln net.Listener) error {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+	loop, err := g.hub.Loop()
+	if err != nil {
 		ln.Close()
 		return ErrClosed
 	}
-	g.lns[ln] = struct{}{}
-	g.accepts.Add(1)
-	g.mu.Unlock()
-	defer g.accepts.Done()
+	if tl, ok := ln.(*net.TCPListener); ok {
+		els, err := loop.Listen(tl, func(remote net.Addr) (*evloop.Conn, evloop.Handler) {
+			c := g.accept(addrPort(remote))
+			if c == nil {
+				return nil, nil // MQTT has no word for "refused" before CONNECT
+			}
+			return &c.Conn, c
+		})
+		if err == nil {
+			if !g.hub.Track(els, true) {
+				els.Close()
+				return ErrClosed
+			}
+			<-g.hub.Done() // served by the loop until Close
+			return ErrClosed
+		}
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return fmt.Errorf("mqttgw: %w", err)
+		}
+		return errors.New("mqttgw: the event loop cannot take the listener")
+	}
+	return g.serveAccept(loop, ln)
+}
+
+// serveAccept accepts from ln (TLS) and hands each connection to the loop
+// (in blocking mode).
+func (g *Gateway) serveAccept(loop *evloop.Loop, ln net.Listener) error {
+	if !g.hub.Track(ln, true) {
+		ln.Close()
+		return ErrClosed
+	}
+	defer func() {
+		g.hub.Track(ln, false)
+		ln.Close()
+	}()
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			g.mu.Lock()
-			closed := g.closed
-			delete(g.lns, ln)
-			g.mu.Unlock()
-			if closed {
+			if g.hub.IsClosed() {
 				return ErrClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				// Out of file descriptors: wait, as net/http does,
+				// instead of failing the listener.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				g.log.Warn("mqttgw: accept failed; retrying", "err", err, "in", backoff)
+				time.Sleep(backoff)
 				continue
 			}
 			return fmt.Errorf("mqttgw: accept: %w", err)
 		}
-		g.accept(nc)
+		backoff = 0
+		c := g.accept(addrPort(nc.RemoteAddr()))
+		if c == nil {
+			nc.Close()
+			continue
+		}
+		if err := loop.AddConn(nc, &c.Conn); err != nil {
+			g.logDebug("mqttgw: event loop refused a connection", c, "err", err)
+			c.transportClosed(err)
+		}
 	}
 }
 
-// accept admits nc and hands it to the event loop (plain TCP) or to a
-// reading goroutine (TLS).
-func (g *Gateway) accept(nc net.Conn) {
+// accept admits a new MQTT/TCP connection (Config.Admit) and counts it; nil:
+// refused, or the gateway is closed.
+func (g *Gateway) accept(remote netip.AddrPort) *conn {
 	release := func() {}
 	if g.cfg.Admit != nil {
-		r, err := g.cfg.Admit(nc.RemoteAddr().String())
+		r, err := g.cfg.Admit(remote.String())
 		if err != nil {
-			// MQTT has no word for "refused" before CONNECT.
-			g.logDebug("mqttgw: connection refused", nil, "remote", nc.RemoteAddr().String(), "err", err)
-			nc.Close()
-			return
+			g.logDebug("mqttgw: connection refused", nil, "remote", remote.String(), "err", err)
+			return nil
 		}
 		release = r
 	}
-	if !g.track() {
-		nc.Close()
+	c := newConn(g, false, remote, release)
+	if !g.hub.Open.Add(c, 1) { // Close waits for its end
 		release()
-		return
+		return nil
 	}
-	if tc, ok := nc.(*tls.Conn); ok {
-		c := newConn(g, tcpBlock, tc, release)
-		g.ka.add(c, connectTimeout)
-		c.ready()
-		go c.readBlocking()
-		return
-	}
-	tcp, ok := nc.(*net.TCPConn)
-	if !ok {
-		g.logError("mqttgw: unsupported connection type", "type", fmt.Sprintf("%T", nc))
-		nc.Close()
-		release()
-		g.live.Done()
-		return
-	}
-	nbc, err := takeConn(tcp)
-	if err != nil {
-		g.logDebug("mqttgw: cannot take the connection", nil, "err", err)
-		tcp.Close()
-		release()
-		g.live.Done()
-		return
-	}
-	c := newConn(g, tcpLoop, nbc, release)
-	nbc.SetSession(c)
-	nbc.OnData(c.onLoopData)
-	g.ka.add(c, connectTimeout)
-	c.ready()
-	if err := g.loop.add(nbc); err != nil {
-		// nbio closed it; whether it called back or not, end it here.
-		g.logDebug("mqttgw: event loop refused a connection", c, "err", err)
-		_ = nbc.Close()
-		c.transportClosed(err)
-	}
+	g.hub.Stats.Opened()
+	return c
 }
 
 // spawn runs f on a goroutine of its own that Close waits for.
@@ -273,17 +294,6 @@ func (g *Gateway) spawn(f func()) {
 		defer g.bg.Done()
 		f()
 	}()
-}
-
-// track counts a connection unless the gateway is closed.
-func (g *Gateway) track() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
-		return false
-	}
-	g.live.Add(1)
-	return true
 }
 
 // Close disconnects every client (MQTT 5 clients that chat.Service.Close
@@ -307,39 +317,18 @@ func (g *Gateway) Close(ctx context.Context) error {
 func (g *Gateway) close(ctx context.Context) error {
 	g.mu.Lock()
 	g.closed = true
-	for ln := range g.lns {
-		ln.Close()
-	}
 	for _, cl := range g.clients {
 		if cl.expiry != nil {
 			cl.expiry.Stop()
 		}
 	}
 	g.mu.Unlock()
-	g.accepts.Wait()
-	for _, c := range g.ka.all() {
-		c.stopTelling(errShutdown, packets.ErrServerShuttingDown)
-	}
-	done := make(chan struct{})
-	go func() {
-		g.live.Wait()
-		close(done)
-	}()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		// A client that does not read holds its DISCONNECT: cut them.
-		for _, c := range g.ka.all() {
-			c.shutdown()
-		}
-		<-done
-		err = ctx.Err()
-	}
+	// A client that does not read holds its DISCONNECT: when ctx ends,
+	// the hub cuts what is left.
+	err := g.hub.Close(ctx, func(c *conn) { c.stopTelling(errShutdown, packets.ErrServerShuttingDown) })
 	g.bg.Wait()
-	g.ka.close()
-	g.loop.stop()
 	g.fl.stop()
+	g.exec.Close()
 	g.mu.Lock()
 	clear(g.clients)
 	g.mu.Unlock()

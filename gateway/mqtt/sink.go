@@ -18,8 +18,8 @@ func (c *conn) Deliver(ev *chat.Event) {
 	switch ev.Kind {
 	case chat.EventMessage:
 		c.mu.Lock()
-		if held, ok := c.hold[ev.Room]; ok {
-			c.hold[ev.Room] = append(held, ev)
+		if held, ok := c.held(ev.Room); ok {
+			c.x.hold[ev.Room] = append(held, ev)
 		} else {
 			c.routeMessageLocked(ev)
 		}
@@ -57,6 +57,16 @@ func (c *conn) Deliver(ev *chat.Event) {
 			c.stopTelling(packets.ErrServerShuttingDown, packets.ErrServerShuttingDown)
 		}
 	}
+}
+
+// held returns the live messages of room held while it catches up, and
+// whether it does. Called with mu held.
+func (c *conn) held(room string) ([]*chat.Event, bool) {
+	if c.x == nil || c.x.hold == nil {
+		return nil, false
+	}
+	evs, ok := c.x.hold[room]
+	return evs, ok
 }
 
 // routeMessageLocked enqueues a live message on every subscribed topic that
@@ -148,14 +158,15 @@ func (c *conn) joinFresh(ctx context.Context, room string) error {
 func (c *conn) catchUp(ctx context.Context, room string, after int64) error {
 	sess := c.session()
 	c.mu.Lock()
-	if c.hold == nil {
-		c.hold = make(map[string][]*chat.Event)
+	x := c.extraLocked()
+	if x.hold == nil {
+		x.hold = make(map[string][]*chat.Event)
 	}
-	if _, busy := c.hold[room]; busy {
+	if _, busy := x.hold[room]; busy {
 		c.mu.Unlock()
 		return nil
 	}
-	c.hold[room] = nil
+	x.hold[room] = nil
 	c.mu.Unlock()
 	last := after
 	defer c.releaseHeld(room, &last)
@@ -195,11 +206,12 @@ func (c *conn) catchUp(ctx context.Context, room string, after int64) error {
 // routeStoredLocked is routeLocked for a stored message, paced by the
 // writer (the queue stays under half its bound).
 func (c *conn) routeStoredLocked(m *chat.Message) {
-	if c.space == nil {
-		c.space = sync.NewCond(&c.mu)
+	x := c.extraLocked()
+	if x.space == nil {
+		x.space = sync.NewCond(&c.mu)
 	}
 	for !c.dead && c.qBytes > c.g.cfg.MaxQueuedBytes/2 {
-		c.space.Wait()
+		x.space.Wait()
 	}
 	payload := mustJSON(m)
 	v := c.wireVersion()
@@ -216,8 +228,11 @@ func (c *conn) routeStoredLocked(m *chat.Message) {
 // handed over are enqueued, under the lock, so none can pass them.
 func (c *conn) releaseHeld(room string, last *int64) {
 	c.mu.Lock()
-	held := c.hold[room]
-	delete(c.hold, room)
+	held := c.x.hold[room]
+	delete(c.x.hold, room)
+	if len(c.x.hold) == 0 {
+		c.x.hold = nil
+	}
 	for _, ev := range held {
 		if ev.Message.Seq > *last {
 			c.routeMessageLocked(ev)

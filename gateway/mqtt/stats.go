@@ -71,7 +71,7 @@ func itoa(n int) string {
 func logAttrs(c *conn, kv []any) []any {
 	out := make([]any, 0, len(kv)+4)
 	if c != nil {
-		out = append(out, "remote", c.remote())
+		out = append(out, "remote", c.remoteString())
 	}
 	for i, v := range kv {
 		if i%2 == 1 {

@@ -1,16 +1,14 @@
 package mqttgw
 
 import (
-	"crypto/sha1" //nolint:gosec // the WebSocket accept key (RFC 6455)
-	"encoding/base64"
-	"errors"
+	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
-	"github.com/lesismal/nbio"
-	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
 // ServeHTTP serves MQTT over WebSocket (subprotocol "mqtt", binary frames,
@@ -37,21 +35,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Upgrade serves one MQTT-over-WebSocket request that the caller admitted:
 // release is called once when the connection ends (or at once if the
-// upgrade fails). The handshake is answered here; then a plain TCP
-// connection moves onto the event loop (nbio parses its frames; we write
-// ours, one frame per write) and the handler returns, while a TLS
-// connection gets a reading goroutine.
+// upgrade fails). The handshake is answered here; then the connection
+// moves onto the event loop (internal/wsframe parses the client's frames;
+// ours are written one per flush) and the handler returns. A TLS
+// connection is served in blocking mode: a reading goroutine.
 func (g *Gateway) Upgrade(w http.ResponseWriter, r *http.Request, release func()) {
 	status := 0
 	switch {
 	case r.Method != http.MethodGet:
 		status = http.StatusMethodNotAllowed
 	case !headerHasToken(r.Header, "Connection", "upgrade") || !headerHasToken(r.Header, "Upgrade", "websocket"),
-		!headerHasToken(r.Header, "Sec-WebSocket-Version", "13"):
-		status = http.StatusBadRequest
-	}
-	key := r.Header.Get("Sec-WebSocket-Key")
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+		!headerHasToken(r.Header, "Sec-WebSocket-Version", "13"),
+		!wsframe.ValidKey(r.Header.Get("Sec-WebSocket-Key")):
 		status = http.StatusBadRequest
 	}
 	if status != 0 {
@@ -60,94 +55,62 @@ func (g *Gateway) Upgrade(w http.ResponseWriter, r *http.Request, release func()
 		http.Error(w, "MQTT over WebSocket: "+http.StatusText(status), status)
 		return
 	}
-	if !g.track() {
-		release()
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
-		return
-	}
-	nc, err := g.hijack(w, r, key)
+	loop, err := g.hub.Loop()
 	if err != nil {
-		g.logDebug("mqttgw: WebSocket handshake failed", nil, "remote", r.RemoteAddr, "err", err)
 		release()
-		g.live.Done()
+		http.Error(w, "MQTT over WebSocket: server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	sub := subprotocol(r)
-	if _, ok := nc.(*net.TCPConn); !ok {
-		// TLS, or a connection the HTTP server wrapped: a reading
-		// goroutine.
-		c := newConn(g, wsBlock, nc, release)
-		wsc := websocket.NewServerConn(g.loop.upgrader, nc, sub, false, false)
-		wsc.Engine = g.loop.engine
-		wsc.Execute = func(f func()) bool { f(); return true } // in order, on the reading goroutine
-		wsc.SetSession(c)
-		c.wsc = wsc
-		g.ka.add(c, connectTimeout)
-		c.ready()
-		go wsc.HandleRead(4096)
-		return
-	}
-	nbc, err := takeConn(nc.(*net.TCPConn))
-	if err != nil {
-		g.logDebug("mqttgw: cannot take the WebSocket connection", nil, "remote", r.RemoteAddr, "err", err)
-		release()
-		g.live.Done()
-		return
-	}
-	c := newConn(g, wsLoop, nbc, release)
-	wsc := websocket.NewServerConn(g.loop.upgrader, nbc, sub, false, false)
-	wsc.Engine = g.loop.engine
-	wsc.Execute = nbc.Execute
-	wsc.SetSession(c)
-	c.wsc = wsc
-	nbc.SetSession(wsc)
-	nbc.OnData(func(nbc *nbio.Conn, data []byte) {
-		if err := wsc.Parse(data); err != nil {
-			_ = nbc.CloseWithError(err) // on the poller
-		}
-	})
-	g.ka.add(c, connectTimeout)
-	c.ready()
-	if err := g.loop.add(nbc); err != nil {
-		g.logDebug("mqttgw: event loop refused a connection", c, "err", err)
-		_ = nbc.Close()
-		c.transportClosed(err)
-	}
-}
-
-// hijack takes the connection over and writes the 101 response.
-func (g *Gateway) hijack(w http.ResponseWriter, r *http.Request, key string) (net.Conn, error) {
-	h, ok := w.(http.Hijacker)
+	hj, ok := w.(http.Hijacker)
 	if !ok {
-		http.Error(w, "WebSocket needs HTTP/1.1", http.StatusInternalServerError)
-		return nil, errors.New("no hijacker")
+		release()
+		http.Error(w, "MQTT over WebSocket needs HTTP/1.1", http.StatusInternalServerError)
+		return
 	}
-	nc, rw, err := h.Hijack()
+	nc, rw, err := hj.Hijack()
 	if err != nil {
-		return nil, err
+		release()
+		g.logDebug("mqttgw: hijack failed", nil, "remote", r.RemoteAddr, "err", err)
+		return
 	}
 	if rw.Reader.Buffered() > 0 {
 		// Bytes after the upgrade request, before our 101: no client does
 		// that, and the event loop would never see them.
+		release()
 		nc.Close()
-		return nil, errors.New("data before the handshake's end")
+		return
 	}
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")) //nolint:gosec // RFC 6455
-	resp := make([]byte, 0, 192)
-	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	resp = base64.StdEncoding.AppendEncode(resp, sum[:])
+	remote, _ := netip.ParseAddrPort(r.RemoteAddr)
+	c := newConn(g, true, remote, release)
+	if !g.hub.Open.Add(c, 1) { // Close waits for its end
+		release()
+		writeRaw(nc, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", g.cfg.WriteTimeout)
+		nc.Close()
+		return
+	}
+	g.hub.Stats.Opened()
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		wsframe.AcceptKey(r.Header.Get("Sec-WebSocket-Key"))
 	if sub := subprotocol(r); sub != "" {
-		resp = append(resp, "\r\nSec-WebSocket-Protocol: "...)
-		resp = append(resp, sub...)
+		resp += "\r\nSec-WebSocket-Protocol: " + sub
 	}
-	resp = append(resp, "\r\n\r\n"...)
-	_ = nc.SetDeadline(time.Now().Add(g.cfg.WriteTimeout))
-	if _, err := nc.Write(resp); err != nil {
+	if err := writeRaw(nc, resp+"\r\n\r\n", g.cfg.WriteTimeout); err != nil {
+		g.logDebug("mqttgw: WebSocket handshake failed", c, "err", err)
 		nc.Close()
-		return nil, err
+		c.transportClosed(err)
+		return
 	}
-	_ = nc.SetDeadline(time.Time{})
-	return nc, nil
+	if err := loop.AddConn(nc, &c.Conn); err != nil {
+		g.logDebug("mqttgw: event loop refused a connection", c, "err", err)
+		c.transportClosed(err)
+	}
+}
+
+func writeRaw(nc net.Conn, s string, timeout time.Duration) error {
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := io.WriteString(nc, s)
+	_ = nc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // subprotocol picks the MQTT subprotocol the client offers: "mqtt" (3.1.1
