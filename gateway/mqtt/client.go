@@ -17,19 +17,20 @@ type client struct {
 	// Guarded by Gateway.mu.
 	cur    *conn       // the live connection; nil while offline
 	expiry *time.Timer // an offline persistent session is forgotten then
-	expire uint32      // session expiry interval, seconds (0: ends with the connection)
 
 	// subs is read by Deliver under chat's locks, lock-free; it is
 	// replaced (copy on write) by the connection's handler.
-	subs atomic.Pointer[[]subscription]
+	subs atomic.Pointer[subSet]
 
 	// Guarded by mu (lock order: client.mu before conn.mu).
-	mu        sync.Mutex
-	inflight  map[uint16]inflight // QoS 1 packets written and not acknowledged
-	nextID    uint16
-	awaitRel  []uint16         // QoS 2 publishes received, PUBREL not yet (inbound)
-	seen      map[string]int64 // persistent sessions: last Seq written per room
-	dmTracked bool             // the DM rooms existing at subscribe time are in seen
+	mu       sync.Mutex
+	inflight map[uint16]inflight // QoS 1 packets written and not acknowledged
+	awaitRel *[]uint16           // QoS 2 publishes received, PUBREL not yet (inbound)
+	seen     map[string]int64    // persistent sessions: last Seq written per room
+
+	expire    uint32 // session expiry interval, seconds (0: ends with the connection); Gateway.mu
+	nextID    uint16 // mu
+	dmTracked bool   // the DM rooms existing at subscribe time are in seen; mu
 }
 
 // subscription is one granted topic filter, classified once.
@@ -58,10 +59,30 @@ func newClient(id, nick string, persistent bool) *client {
 
 func (cl *client) persistent() bool { return cl.seen != nil }
 
+// subSet is a client's subscriptions: one allocation for the list and, in
+// the common case of a single subscription, its element.
+type subSet struct {
+	list []subscription
+	one  [1]subscription
+}
+
+func newSubSet(list []subscription) *subSet {
+	if len(list) == 1 {
+		return oneSub(list[0])
+	}
+	return &subSet{list: list}
+}
+
+func oneSub(s subscription) *subSet {
+	ss := &subSet{one: [1]subscription{s}}
+	ss.list = ss.one[:]
+	return ss
+}
+
 // subscriptions returns the granted subscriptions (do not modify).
 func (cl *client) subscriptions() []subscription {
 	if p := cl.subs.Load(); p != nil {
-		return *p
+		return p.list
 	}
 	return nil
 }
@@ -89,6 +110,10 @@ func (cl *client) byFilter(filter string) (subscription, bool) {
 // setSub adds or replaces s (by filter).
 func (cl *client) setSub(s subscription) {
 	old := cl.subscriptions()
+	if len(old) == 0 {
+		cl.subs.Store(oneSub(s))
+		return
+	}
 	next := make([]subscription, 0, len(old)+1)
 	for _, o := range old {
 		if o.filter != s.filter {
@@ -96,7 +121,7 @@ func (cl *client) setSub(s subscription) {
 		}
 	}
 	next = append(next, s)
-	cl.subs.Store(&next)
+	cl.subs.Store(newSubSet(next))
 }
 
 // removeSub removes filter's subscription and reports whether there was
@@ -108,7 +133,11 @@ func (cl *client) removeSub(filter string) bool {
 		return false
 	}
 	next := slices.Delete(slices.Clone(old), i, i+1)
-	cl.subs.Store(&next)
+	if len(next) == 0 {
+		cl.subs.Store(nil)
+		return true
+	}
+	cl.subs.Store(newSubSet(next))
 	return true
 }
 
@@ -220,35 +249,44 @@ type resend struct {
 func (cl *client) awaitingRel(id uint16) bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return slices.Contains(cl.awaitRel, id)
+	return cl.awaitRel != nil && slices.Contains(*cl.awaitRel, id)
 }
 
 // awaiting returns how many QoS 2 publishes wait for their PUBREL.
 func (cl *client) awaiting() int {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	return len(cl.awaitRel)
+	if cl.awaitRel == nil {
+		return 0
+	}
+	return len(*cl.awaitRel)
 }
 
 func (cl *client) addAwaitRel(id uint16) int {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if !slices.Contains(cl.awaitRel, id) {
-		cl.awaitRel = append(cl.awaitRel, id)
+	if cl.awaitRel == nil {
+		cl.awaitRel = new([]uint16)
 	}
-	return len(cl.awaitRel)
+	if !slices.Contains(*cl.awaitRel, id) {
+		*cl.awaitRel = append(*cl.awaitRel, id)
+	}
+	return len(*cl.awaitRel)
 }
 
 func (cl *client) release(id uint16) bool {
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	i := slices.Index(cl.awaitRel, id)
+	if cl.awaitRel == nil {
+		return false
+	}
+	i := slices.Index(*cl.awaitRel, id)
 	if i < 0 {
 		return false
 	}
-	cl.awaitRel = slices.Delete(cl.awaitRel, i, i+1)
-	if len(cl.awaitRel) == 0 {
-		cl.awaitRel = nil
+	*cl.awaitRel = slices.Delete(*cl.awaitRel, i, i+1)
+	if len(*cl.awaitRel) == 0 {
+		cl.awaitRel = nil // an idle client holds no list
 	}
 	return true
 }

@@ -66,39 +66,61 @@ type conn struct {
 	g       *Gateway
 	ws      *wsframe.Parser // MQTT over WebSocket: the client's frames; nil for MQTT over TCP
 	release func()          // admission slot, released by the teardown
-	remote  netip.AddrPort  // for logs
 
-	// Reading side.
-	fr        framer
-	inBacklog atomic.Int64  // bytes read and not yet handled
-	lastRead  atomic.Int64  // gateway clock (seconds) of the last bytes read
-	kaLimit   atomic.Uint32 // seconds of silence tolerated (the sweeper checks)
-	in        conns.Serial[input]
-
-	// Handling side.
-	stage    uint8                        // stageNew, stageConnected, stageClosing
-	v        byte                         // protocol version: 3, 4 or 5 (4 until CONNECT says)
-	noReason bool                         // MQTT 5 Request Problem Information = 0
-	clean    bool                         // ended by the client's DISCONNECT (no will)
-	recvMax  uint16                       // QoS 1 window: min(Config.MaxInflight, the client's Receive Maximum)
-	maxOut   uint32                       // MQTT 5 client's Maximum Packet Size (0: none)
-	cl       *client                      // set under mu at CONNECT, before the chat session exists
-	sess     atomic.Pointer[chat.Session] // read by a connection taking this one over
-	will     *will
-	ended    atomic.Bool // teardown done
+	// Handling side (the handler's), pointers.
+	cl   *client                      // set under mu at CONNECT, before the chat session exists
+	sess atomic.Pointer[chat.Session] // read by a connection taking this one over
+	will *will
 
 	// Writing side, guarded by mu.
-	mu        sync.Mutex
-	fstate    uint8
-	urgent    bool   // a reply waits: the next pass is not delayed
-	dead      bool   // no more packets are queued
-	detached  bool   // taken over by a newer connection of its client id (also read under client.mu)
-	isV5      bool   // an MQTT 5 client past CONNECT: told why it is disconnected
-	fgen      uint32 // generation of a delayed flush
-	q         []out
-	qBytes    int
-	lastFlush int64 // UnixNano of the last write
 	x         *connExtra
+	q         []out
+	lastFlush int64 // UnixNano of the last write
+
+	// Reading side.
+	fr framer
+	in conns.Serial[input]
+
+	mu sync.Mutex // the writing side's
+
+	remote   remoteAddr    // for logs
+	recvMax  uint16        // QoS 1 window: min(Config.MaxInflight, the client's Receive Maximum)
+	maxOut   uint32        // MQTT 5 client's Maximum Packet Size (0: none)
+	lastRead atomic.Uint32 // gateway clock (seconds) of the last bytes read
+	kaLimit  atomic.Uint32 // seconds of silence tolerated (the sweeper checks)
+	// inBacklog counts the bytes read and not yet handled.
+	inBacklog atomic.Int32
+	qBytes    int32  // bytes in q (mu)
+	fgen      uint32 // generation of a delayed flush (mu)
+
+	// Handling side, small.
+	stage    uint8 // stageNew, stageConnected, stageClosing
+	v        byte  // protocol version: 3, 4 or 5 (4 until CONNECT says)
+	noReason bool  // MQTT 5 Request Problem Information = 0
+	clean    bool  // ended by the client's DISCONNECT (no will)
+
+	// Writing side, small (mu).
+	fstate   uint8
+	urgent   bool // a reply waits: the next pass is not delayed
+	dead     bool // no more packets are queued
+	detached bool // taken over by a newer connection of its client id (also read under client.mu)
+	isV5     bool // an MQTT 5 client past CONNECT: told why it is disconnected
+	ended    bool // teardown done
+}
+
+// remoteAddr is a client's address, kept in the conn without an
+// allocation (a netip.AddrPort takes 32 bytes).
+type remoteAddr struct {
+	ip   [16]byte
+	port uint16
+}
+
+func newRemoteAddr(ap netip.AddrPort) remoteAddr {
+	return remoteAddr{ip: ap.Addr().As16(), port: ap.Port()}
+}
+
+func (r remoteAddr) String() string {
+	return netip.AddrPortFrom(netip.AddrFrom16(r.ip).Unmap(), r.port).String()
 }
 
 // connExtra is the writing side's state that idle connections do not
@@ -134,7 +156,7 @@ const (
 )
 
 func newConn(g *Gateway, ws bool, remote netip.AddrPort, release func()) *conn {
-	c := &conn{g: g, release: release, remote: remote, v: 4}
+	c := &conn{g: g, release: release, remote: newRemoteAddr(remote), v: 4}
 	if ws {
 		c.ws = &wsframe.Parser{MaxMessage: g.cfg.MaxPacketBytes + g.cfg.MaxInputBytes}
 	}
@@ -226,7 +248,7 @@ func (c *conn) push(in input) {
 		c.handle(in.pkts, in.err) // the connection's own goroutine
 		return
 	}
-	if c.inBacklog.Add(int64(in.n)) > int64(c.g.cfg.MaxInputBytes) {
+	if int(c.inBacklog.Add(int32(in.n))) > c.g.cfg.MaxInputBytes {
 		// Handling cannot keep up with what this client sends (and the
 		// event loop does not stop reading a connection): refuse it
 		// rather than hold an unbounded backlog.
@@ -253,7 +275,7 @@ func (c *conn) OnClose(_ *evloop.Conn, err error) {
 func (c *conn) run() {
 	c.in.Run(func(in input) {
 		c.handle(in.pkts, in.err)
-		c.inBacklog.Add(-int64(in.n))
+		c.inBacklog.Add(-int32(in.n))
 	}, c.transportClosed)
 }
 
@@ -266,8 +288,8 @@ func (c *conn) isStopped() bool {
 // tick is the sweeper's check, once a second: a client silent for longer
 // than its limit (1.5 × its keepalive, or the CONNECT timeout) is
 // disconnected.
-func (c *conn) tick(now int64) {
-	if now-c.lastRead.Load() > int64(c.kaLimit.Load()) {
+func (c *conn) tick(now uint32) {
+	if now-c.lastRead.Load() > c.kaLimit.Load() {
 		c.expire()
 	}
 }
@@ -393,10 +415,12 @@ func (c *conn) closeNow(cause error) {
 // before were handled (on the executor, or the reading goroutine): it ends
 // the chat session and releases what the connection held.
 func (c *conn) transportClosed(err error) {
-	if !c.ended.CompareAndSwap(false, true) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
 		return
 	}
-	c.mu.Lock()
+	c.ended = true
 	x := c.extraLocked()
 	if !c.dead {
 		c.dead = true

@@ -104,9 +104,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueuedBytes <= 0 {
 		c.MaxQueuedBytes = 1 << 20
 	}
+	c.MaxQueuedBytes = min(c.MaxQueuedBytes, 1<<30)
 	if c.MaxInputBytes <= 0 {
 		c.MaxInputBytes = 1 << 20
 	}
+	c.MaxInputBytes = min(c.MaxInputBytes, 1<<30)
 	if c.MaxInflight <= 0 {
 		c.MaxInflight = 1024
 	}
@@ -150,7 +152,10 @@ type Gateway struct {
 	fl   *flusher  // write coalescing (flush.go)
 	exec *executor // packet handlers
 
-	clock atomic.Int64 // unix seconds, advanced by the sweeper
+	// clock is the seconds since start, advanced by the sweeper: what a
+	// connection's last read records.
+	clock atomic.Uint32
+	start time.Time
 
 	mu        sync.Mutex
 	closed    bool
@@ -173,14 +178,14 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 		closeDone: make(chan struct{}),
 		exec:      newExecutor(4 * runtime.GOMAXPROCS(0)),
 	}
-	g.clock.Store(time.Now().Unix())
+	g.start = time.Now()
 	g.fl = newFlusher(g)
 	// The loop holds what the kernel did not take, up to MaxQueuedBytes
 	// (and room for a goodbye): past it the client is a slow consumer.
 	g.hub = conns.NewHub(cfg.Logger, cfg.MaxQueuedBytes, cfg.WriteTimeout, func(c *conn, _ time.Time) { c.tick(g.clock.Load()) })
 	last := time.Now()
 	g.hub.Every(func(now time.Time) {
-		g.clock.Store(now.Unix())
+		g.clock.Store(uint32(now.Sub(g.start) / time.Second))
 		g.fl.updateRate(now.Sub(last))
 		last = now
 	})

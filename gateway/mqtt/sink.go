@@ -210,7 +210,7 @@ func (c *conn) routeStoredLocked(m *chat.Message) {
 	if x.space == nil {
 		x.space = sync.NewCond(&c.mu)
 	}
-	for !c.dead && c.qBytes > c.g.cfg.MaxQueuedBytes/2 {
+	for !c.dead && int(c.qBytes) > c.g.cfg.MaxQueuedBytes/2 {
 		x.space.Wait()
 	}
 	payload := mustJSON(m)

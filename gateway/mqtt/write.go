@@ -28,12 +28,12 @@ func (c *conn) appendLocked(o out) bool {
 		return false
 	}
 	size := len(o.w.b)
-	if c.qBytes+size > c.g.cfg.MaxQueuedBytes {
+	if int(c.qBytes)+size > c.g.cfg.MaxQueuedBytes {
 		c.stopLocked(ErrSlowConsumer, nil)
 		return false
 	}
 	c.q = append(c.q, o)
-	c.qBytes += size
+	c.qBytes += int32(size)
 	return true
 }
 
@@ -181,7 +181,7 @@ func (c *conn) Flush() {
 	if len(rest) > 0 {
 		c.q = append(rest, c.q...)
 		for _, o := range rest {
-			c.qBytes += len(o.w.b)
+			c.qBytes += int32(len(o.w.b))
 		}
 		if len(c.q) > len(rest) || c.urgent { // more than the held packets: write those
 			c.kickLocked(c.urgent)
