@@ -85,8 +85,7 @@ func (c *conn) connect(pk *packets.Packet) {
 		ka, serverKA = maxKA, true
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
+	ctx := c.g.requestContext()
 	user := string(pk.Connect.Username)
 	ident, nick, refusal := c.authenticate(ctx, pk)
 	if refusal != nil {
@@ -239,10 +238,6 @@ func (c *conn) connect(pk *packets.Packet) {
 // unacknowledged towards us (MQTT 5 Receive Maximum): they are handled one
 // by one anyway.
 const receiveMaximum = 64
-
-// requestTimeout bounds the chat calls of one packet (store reads and
-// appends).
-const requestTimeout = 30 * time.Second
 
 type refusal struct {
 	v5, v3 packets.Code

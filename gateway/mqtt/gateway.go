@@ -157,6 +157,14 @@ type Gateway struct {
 	clock atomic.Uint32
 	start time.Time
 
+	// reqCtx is the context of the chat calls a packet makes (requests.go),
+	// remade every second.
+	reqCtx    atomic.Pointer[context.Context]
+	reqCancel [requestContexts]context.CancelFunc // sweeper's
+	reqNext   int
+	base      context.Context // cancelled by Close
+	stopBase  context.CancelFunc
+
 	mu        sync.Mutex
 	closed    bool
 	clients   map[string]*client // by MQTT client id
@@ -179,6 +187,8 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 		exec:      newExecutor(4 * runtime.GOMAXPROCS(0)),
 	}
 	g.start = time.Now()
+	g.base, g.stopBase = context.WithCancel(context.Background())
+	g.renewRequestContext()
 	g.fl = newFlusher(g)
 	// The loop holds what the kernel did not take, up to MaxQueuedBytes
 	// (and room for a goodbye): past it the client is a slow consumer.
@@ -186,6 +196,7 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 	last := time.Now()
 	g.hub.Every(func(now time.Time) {
 		g.clock.Store(uint32(now.Sub(g.start) / time.Second))
+		g.renewRequestContext()
 		g.fl.updateRate(now.Sub(last))
 		last = now
 	})
@@ -328,6 +339,7 @@ func (g *Gateway) close(ctx context.Context) error {
 		}
 	}
 	g.mu.Unlock()
+	g.stopBase() // chat calls in progress end
 	// A client that does not read holds its DISCONNECT: when ctx ends,
 	// the hub cuts what is left.
 	err := g.hub.Close(ctx, func(c *conn) { c.stopTelling(errShutdown, packets.ErrServerShuttingDown) })
