@@ -30,8 +30,7 @@ func (c *conn) onSubscribe(pk *packets.Packet) {
 		c.protocolError(packets.ErrSubscriptionIdentifiersNotSupported) // not offered in CONNACK
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
+	ctx := c.g.requestContext()
 	codes := make([]byte, len(pk.Filters))
 	for i, f := range pk.Filters {
 		codes[i] = c.subscribe(ctx, f)
@@ -83,8 +82,7 @@ func (c *conn) onUnsubscribe(pk *packets.Packet) {
 		return
 	}
 	codes := make([]byte, len(pk.Filters))
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
+	ctx := c.g.requestContext()
 	for i, f := range pk.Filters {
 		if !c.cl.removeSub(f.Filter) {
 			codes[i] = packets.CodeNoSubscriptionExisted.Code
@@ -141,8 +139,7 @@ func (c *conn) onPublish(pk *packets.Packet) {
 		}
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
-	defer cancel()
+	ctx := c.g.requestContext()
 	clientID, err := c.publish(ctx, topic, pk.Payload, pk.Properties.ResponseTopic, pk.Properties.CorrelationData)
 	if err == nil {
 		c.ackPublish(pk, packets.CodeSuccess)
@@ -152,10 +149,32 @@ func (c *conn) onPublish(pk *packets.Packet) {
 		c.ackPublish(pk, reasonCode(err))
 		return
 	}
-	// MQTT 3.1.1 has no negative PUBACK (and QoS 0 no PUBACK): acknowledge
-	// and say why on banter/errors.
+	if qos > 0 && mayPass(err) {
+		// MQTT 3.1.1 has no negative PUBACK: the Server "MUST either make
+		// a positive acknowledgement … or close the Network Connection"
+		// [MQTT-3.3.5-2]. A failure that may pass (the store, a shutdown)
+		// is never acknowledged: the connection is closed, and the client
+		// sends the message again when it reconnects.
+		c.g.logInfo("mqttgw: publish failed: connection closed unacknowledged", c, "topic", topic, "err", err)
+		c.stage = stageClosing
+		c.stop(err, nil)
+		return
+	}
+	// A refusal (the message itself is not acceptable): acknowledged, and
+	// why is said on banter/errors (QoS 0 has no PUBACK).
 	c.reportError(topic, clientID, err)
 	c.ackPublish(pk, packets.CodeSuccess)
+}
+
+// mayPass reports whether a chat call failed for a reason that may pass
+// (the store unavailable, the session or server ending, a timeout) rather
+// than a refusal of the request.
+func mayPass(err error) bool {
+	switch code, _ := chat.ClientError(err); code {
+	case chat.CodeUnavailable, chat.CodeNotConnected, chat.CodeInternal:
+		return true
+	}
+	return false
 }
 
 // ackPublish answers a QoS 1 (PUBACK) or QoS 2 (PUBREC) publish.

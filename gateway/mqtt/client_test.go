@@ -384,7 +384,10 @@ func startWith(t testing.TB, ccfg chat.Config, cfg mqttgw.Config) *env {
 	t.Helper()
 	testutil.CheckGoroutineLeaks(t)
 	store := chat.NewMemStore()
-	ccfg.Store, ccfg.RateBurst, ccfg.RatePerSecond = store, 1000, 1000
+	if ccfg.Store == nil {
+		ccfg.Store = store
+	}
+	ccfg.RateBurst, ccfg.RatePerSecond = 1000, 1000
 	svc, err := chat.New(ccfg)
 	if err != nil {
 		t.Fatal(err)

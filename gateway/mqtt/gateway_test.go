@@ -3,6 +3,7 @@ package mqttgw_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -517,5 +518,53 @@ func TestMaxClients(t *testing.T) {
 	testutil.Eventually(t, wait, func() bool { return e.gw.Stats().TCP == 0 }, "the first client is gone")
 	if _, ack := dial(t, e.addr, connectOpts{id: "two", user: "two", clean: true}); ack.ReasonCode != 0 {
 		t.Fatalf("after a place came back: CONNACK %#x", ack.ReasonCode)
+	}
+}
+
+// downStore is a store whose appends fail: the disk is gone.
+type downStore struct{ chat.Store }
+
+func (downStore) Append(context.Context, chat.Draft) (chat.Message, error) {
+	return chat.Message{}, errors.New("disk I/O error")
+}
+
+// TestFailedPublishIsNeverAcknowledged: a QoS 1 message the store could not
+// take is not acknowledged to an MQTT 3.1.1 client (which has no negative
+// PUBACK): the connection is closed, so the client sends it again when it
+// reconnects. (It got a positive PUBACK, and the message was lost.) MQTT 5
+// gets PUBACK 0x80; a refusal (an empty message) is acknowledged and
+// explained on banter/errors.
+func TestFailedPublishIsNeverAcknowledged(t *testing.T) {
+	e := startWith(t, chat.Config{Store: downStore{chat.NewMemStore()}}, mqttgw.Config{})
+	c, _ := dial(t, e.addr, connectOpts{id: "f4", user: "f4", clean: true})
+	if codes := c.subscribe(1, "banter/errors"); codes[0] != 1 {
+		t.Fatalf("SUBACK %v", codes)
+	}
+	// A refusal: acknowledged, explained.
+	if ack := c.publish(1, "banter/rooms/general", `{"text":""}`); ack.ReasonCode != 0 {
+		t.Fatalf("PUBACK %#x", ack.ReasonCode)
+	}
+	if pk := c.publishOn("banter/errors"); !strings.Contains(string(pk.Payload), "empty_message") {
+		t.Fatalf("error report %s", pk.Payload)
+	}
+	// The store fails: no PUBACK, the connection ends.
+	c.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 77,
+		TopicName: "banter/rooms/general", Payload: []byte("lost?")})
+	c.ended()
+	for {
+		select {
+		case pk := <-c.in:
+			if pk.FixedHeader.Type == packets.Puback {
+				t.Fatalf("PUBACK %d for a message the store did not take", pk.PacketID)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	// MQTT 5: a negative PUBACK.
+	c5, _ := dial(t, e.addr, connectOpts{id: "f5", user: "f5", clean: true, v: 5})
+	if ack := c5.publish(1, "banter/rooms/general", "lost?"); ack.ReasonCode != packets.ErrUnspecifiedError.Code {
+		t.Fatalf("MQTT 5 PUBACK %#x, want 0x80", ack.ReasonCode)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,39 @@ func BenchmarkIdleClientMemory(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkConnectSubscribe measures the server's CPU per client that
+// connects (MQTT 3.1.1, clean session) and subscribes at QoS 0, a room
+// each or all into one room, the clients in a child process (as in
+// BenchmarkIdleClientMemory): the server's process CPU time while they
+// connect, divided by their number. -cpuprofile shows where it goes.
+//
+//	go test -run '^$' -bench ConnectSubscribe -benchtime 1x -cpuprofile cpu.out ./gateway/mqtt/
+func BenchmarkConnectSubscribe(b *testing.B) {
+	n := 2000
+	if v, err := strconv.Atoi(os.Getenv("MQTT_BENCH_CLIENTS")); err == nil && v > 0 {
+		n = v
+	}
+	for _, rooms := range []string{"each", "one"} {
+		b.Run("rooms="+rooms, func(b *testing.B) {
+			for range b.N {
+				e := start(b, mqttgw.Config{})
+				cpu0 := processCPU()
+				t0 := time.Now()
+				stop := startClients(b, e.addr, n, rooms)
+				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(n), "cpu-µs/client")
+				b.ReportMetric(float64(n)/time.Since(t0).Seconds(), "clients/s")
+				stop()
+			}
+		})
+	}
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type memFigures struct {
