@@ -170,7 +170,8 @@ func newConn(g *Gateway, ws bool, remote netip.AddrPort, release func()) *conn {
 // kept per connection).
 func addrPort(a net.Addr) netip.AddrPort {
 	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.AddrPort()
+		ap := ta.AddrPort() // an IPv4 address in 16 bytes is IPv4-mapped IPv6 here
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
 	if a != nil {
 		ap, _ := netip.ParseAddrPort(a.String())
