@@ -84,9 +84,8 @@ func TestLogsCarryNoUserContent(t *testing.T) {
 	w, _ := dial(t, e.addr, connectOpts{id: "w", user: "willy", clean: true, password: ptr(""),
 		willTopic: "banter/rooms/general", will: []byte("WILLBODY" + body)})
 	w.subscribe(0, "banter/rooms/general")
+	bob := e.chatUser("watcher", "general") // in the room before willy leaves it
 	w.nc.Close()
-
-	bob := e.chatUser("watcher", "general")
 	bob.next("willy's will or departure", func(ev *chat.Event) bool {
 		return ev.Kind == chat.EventPresence && ev.Presence.Nickname == "willy" && ev.Presence.Action == chat.PresenceLeft
 	})
