@@ -325,13 +325,15 @@ func New(cfg Config) (_ *App, err error) {
 }
 
 // startReclaimer returns memory to the OS after bursts of connections
-// (internal/memreclaim): the activity is Engine.IO handshakes and closes.
+// (internal/memreclaim): the activity is Engine.IO handshakes and closes,
+// and MQTT connections opened and closed.
 func (a *App) startReclaimer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, memreclaim.EngineActivity(a.io.Engine()))
+		engine := memreclaim.EngineActivity(a.io.Engine())
+		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, func() uint64 { return engine() + a.mqttActivity() })
 	}()
 	a.reclaimStop = func() { cancel(); <-done }
 }

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"sync/atomic"
 
 	mqttgw "github.com/banter-chat/banter/gateway/mqtt"
+	"github.com/banter-chat/banter/guard"
 )
 
 // mqttState is the MQTT gateway: MQTT over WebSocket at /mqtt always, MQTT
@@ -15,6 +18,8 @@ type mqttState struct {
 	gw   *mqttgw.Gateway
 	ln   net.Listener
 	done chan error
+	// seen is gw for the memory reclaimer, which starts before initMQTT.
+	seen atomic.Pointer[mqttgw.Gateway]
 }
 
 // ErrMQTTListen is wrapped by New's error when Config.MQTTAddr cannot be
@@ -32,7 +37,10 @@ func (a *App) initMQTT() error {
 		}
 		m.ln = ln
 	}
-	gw, err := mqttgw.New(a.svc, mqttgw.Config{Logger: a.log})
+	// Every connection takes a place in the guard for its whole life: the
+	// gateway releases it when the connection ends (the WebSocket handler
+	// returns long before: the connection lives on the event loop).
+	gw, err := mqttgw.New(a.svc, mqttgw.Config{Logger: a.log, Admit: a.guard.Admit})
 	if err != nil {
 		if m.ln != nil {
 			m.ln.Close()
@@ -40,12 +48,27 @@ func (a *App) initMQTT() error {
 		return fmt.Errorf("app: %w", err)
 	}
 	m.gw = gw
-	a.mux.Handle("/mqtt", a.guard.Middleware(gw))
+	m.seen.Store(gw)
+	a.mux.Handle("/mqtt", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.guard.CheckOrigin(r); err != nil {
+			http.Error(w, err.Error(), guard.Status(err))
+			return
+		}
+		release, err := a.guard.Admit(r.RemoteAddr)
+		if err != nil {
+			if errors.Is(err, guard.ErrTooFast) {
+				w.Header().Set("Retry-After", "1")
+			}
+			http.Error(w, err.Error(), guard.Status(err))
+			return
+		}
+		gw.Upgrade(w, r, release)
+	}))
 	if m.ln != nil {
 		m.done = make(chan error, 1)
 		// MQTT has no word for "refused" before CONNECT: refused
 		// connections are just closed.
-		ln := a.tlsListener(a.guard.Listener(m.ln, nil), "mqtt")
+		ln := a.tlsListener(m.ln, "mqtt")
 		go func() { m.done <- gw.Serve(ln) }()
 		a.log.Info("Banter MQTT on " + m.ln.Addr().String())
 	}
@@ -58,6 +81,17 @@ func (a *App) MQTTAddr() net.Addr {
 		return nil
 	}
 	return a.mqtt.ln.Addr()
+}
+
+// mqttActivity counts MQTT connections opened and closed (a counter that
+// only grows), for the memory reclaimer.
+func (a *App) mqttActivity() uint64 {
+	gw := a.mqtt.seen.Load()
+	if gw == nil {
+		return 0
+	}
+	st := gw.Stats()
+	return st.AcceptedTCP + st.AcceptedWebSocket + st.Ended
 }
 
 // closeMQTT runs after chat.Service.Close (MQTT 5 clients were told the

@@ -45,6 +45,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFloorServe(ctx, rest, stdout, stderr)
 	case "floor":
 		return runFloor(ctx, rest, stdout, stderr)
+	case "mqtt-idle":
+		return runMQTTIdle(ctx, rest, stdout, stderr)
+	case "mqtt-fanout":
+		return runMQTTFanout(ctx, rest, stdout, stderr)
+	case "mqtt-churn":
+		return runMQTTChurn(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -72,6 +78,8 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
            connections (no protocol), latency from the write loop's start
+  mqtt-idle, mqtt-fanout, mqtt-churn
+           the same against any MQTT broker (Banter --mqtt, Mosquitto)
 `
 
 // Result is one scenario run, printed as one JSON line.

@@ -216,6 +216,14 @@ type prefixConn struct {
 	prefix []byte
 }
 
+// TCPConn hands the TCP connection over once net/http has read the
+// prefix (evloop.TCPWrapper): a connection net/http hijacks (/ws, /mqtt)
+// can then go back onto an event loop.
+func (c *prefixConn) TCPConn() (*net.TCPConn, bool) {
+	tc, ok := c.Conn.(*net.TCPConn)
+	return tc, ok && len(c.prefix) == 0
+}
+
 func (c *prefixConn) Read(b []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(b, c.prefix)

@@ -3,12 +3,13 @@
 #   engine  `banter bench serve`: Banter's Socket.IO engine with the workload
 #   banter  the shipped `banter` binary with its defaults (SQLite in a temp dir)
 #   node    Node.js socket.io 4.8 with the same workload (bench/node/server.js)
-# interleaved (the order rotates every run), plus the platform floor.
+# interleaved (the order rotates every run), plus the platform floor; and the
+# MQTT block: the shipped banter with --mqtt next to Debian's mosquitto.
 #
 #   scripts/bench.sh           full ladder, 3 runs per step (about an hour)
 #   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~5 minutes)
 #   scripts/bench.sh --only NAME[,NAME]  only these blocks: idle fanout large
-#                              product joinstorm stalled echo churn floor cluster
+#                              product joinstorm stalled echo churn floor cluster mqtt
 #
 # The cluster block runs `banter` nodes on the machine's PostgreSQL
 # (BANTER_BENCH_POSTGRES, default the tests' database; a fresh schema per run,
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1; RUNS=1 ;;
 	--only) ONLY=",$2,"; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (want --quick or --only NAMES)" >&2; exit 2 ;;
 	esac
 	shift
@@ -48,6 +49,10 @@ if want cluster; then
 fi
 if [ "$(nproc)" -lt 2 ]; then
 	echo "bench.sh: needs 2 CPUs (server on CPU 0, generator on CPU 1)" >&2
+	exit 1
+fi
+if want mqtt && ! command -v mosquitto >/dev/null; then
+	echo "bench.sh: mosquitto is required for the MQTT block (scripts/deps.sh installs it)" >&2
 	exit 1
 fi
 if [ ! -f node_modules/socket.io/package.json ]; then
@@ -98,8 +103,12 @@ await_line() {
 	echo "bench.sh: no line like /$pattern/ in $file after 30 s" >&2; cat "$file" >&2; exit 1
 }
 
-# start_server engine|banter|node: sets SERVER_PID and SERVER_PORT (and
-# TCP_PORT for banter).
+# BANTER_FLAGS: extra flags of the shipped banter (the MQTT block adds its
+# MQTT listener).
+BANTER_FLAGS=()
+
+# start_server engine|banter|node|mosquitto: sets SERVER_PID and SERVER_PORT
+# (and TCP_PORT for banter, MQTT_PORT for banter with --mqtt and mosquitto).
 start_server() {
 	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
 	: >"$out" # exists before the server's shell opens it: polled below
@@ -108,18 +117,54 @@ start_server() {
 	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
 	banter)
 		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
-		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" >"$out" 2>&1 &
+		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" "${BANTER_FLAGS[@]}" >"$out" 2>&1 &
+		;;
+	mosquitto)
+		# Debian's broker on a free port of its own, persistence off,
+		# its config in a temp dir.
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/mosquitto-bench.XXXXXX")
+		MQTT_PORT=$(free_port)
+		printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nmax_connections -1\nlog_dest stdout\nlog_type error\nlog_type warning\nlog_type notice\n' \
+			"$MQTT_PORT" >"$DATA_DIR/mosquitto.conf"
+		taskset -c 0 mosquitto -c "$DATA_DIR/mosquitto.conf" >"$out" 2>&1 &
 		;;
 	esac
 	SERVER_PID=$!
 	if [ "$which" = banter ]; then
 		SERVER_PORT=$(await_line "$out" 'Banter listening on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
 		TCP_PORT=$(await_line "$out" 'TCP line protocol on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		if [ ${#BANTER_FLAGS[@]} -gt 0 ]; then
+			MQTT_PORT=$(await_line "$out" 'Banter MQTT on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		fi
+	elif [ "$which" = mosquitto ]; then
+		await_port "$MQTT_PORT" "$out"
 	else
 		SERVER_PORT=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 	fi
 	# Let the runtime finish starting before the RSS baseline is read.
 	sleep 1
+}
+
+# free_port: a port of 127.0.0.1 below the ephemeral range (32768-) that
+# nothing listens on now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 12000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+}
+
+# await_port PORT LOG: waits (30 s at most) until 127.0.0.1:PORT accepts.
+await_port() {
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: the server died:" >&2; cat "$2" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	echo "bench.sh: nothing accepts on port $1 after 30 s" >&2; cat "$2" >&2; exit 1
 }
 
 stop_server() {
@@ -135,8 +180,8 @@ stop_server() {
 }
 
 # step "SERVERS" SCENARIO ARGS...: RUNS runs against each server, the order
-# rotating every run. Against banter, a --tcp argument of ARGS is replaced by
-# the banter's TCP address.
+# rotating every run. An argument --via-tcp (--via-mqtt) of ARGS points the
+# scenario at the server's TCP (MQTT) address instead of its HTTP one.
 step() {
 	local servers=($1); shift
 	local scenario=$1; shift
@@ -147,7 +192,11 @@ step() {
 			start_server "$srv"
 			local addr="127.0.0.1:$SERVER_PORT" args=()
 			for a in "$@"; do
-				if [ "$a" = "--via-tcp" ]; then addr="127.0.0.1:$TCP_PORT"; else args+=("$a"); fi
+				case "$a" in
+				--via-tcp) addr="127.0.0.1:$TCP_PORT" ;;
+				--via-mqtt) addr="127.0.0.1:$MQTT_PORT" ;;
+				*) args+=("$a") ;;
+				esac
 			done
 			echo "== $scenario ${args[*]} against $srv, run $run" >&2
 			if ! timeout 600 taskset -c 1 $BENCH "$scenario" --addr "$addr" --server-pid "$SERVER_PID" \
@@ -302,6 +351,7 @@ floor() {
 senders_for() { local s=$(($1 * 2)); [ "$s" -lt 10 ] && s=10; [ "$s" -gt 1000 ] && s=1000; echo "$s"; }
 
 ALL="engine banter node"
+MQTT="banter mosquitto"
 T0=$(date +%s)
 if [ "$QUICK" = 1 ]; then
 	want idle && step "$ALL" idle --n 5000 --sources 2
@@ -322,6 +372,16 @@ if [ "$QUICK" = 1 ]; then
 	fi
 	want churn && step "$ALL" churn --rate 20000 --duration 3s --settle 5s
 	want cluster && cluster_step "banter banter-pg cluster-3" --n 1000 --rate 100 --senders "$(senders_for 100)" --warmup 1s --duration 3s
+	if want mqtt; then
+		BANTER_FLAGS=(--mqtt 127.0.0.1:0)
+		for r in each one; do step "$MQTT" mqtt-idle --via-mqtt --n 2000 --rooms "$r" --hold 5s; done
+		for r in 30 100; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")" --warmup 1s --duration 3s
+		done
+		step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate 30 --publishers "$(senders_for 30)" --qos 1 --persistent --warmup 1s --duration 3s
+		step "$MQTT" mqtt-churn --via-mqtt --rate 2000 --duration 3s --settle 5s
+		BANTER_FLAGS=()
+	fi
 else
 	if want idle; then
 		for n in 1000 5000; do step "$ALL" idle --n "$n" --sources 2; done
@@ -375,6 +435,24 @@ else
 		for r in 50 100 200; do
 			cluster_step "banter banter-pg cluster-3" --n 1000 --rate "$r" --senders "$(senders_for "$r")"
 		done
+	fi
+	if want mqtt; then
+		# MQTT 3.1.1 clients against the shipped banter's MQTT listener and
+		# Mosquitto: idle clients a room each and all in one room (connect +
+		# subscribe time), QoS 0 fan-out to 1,000 subscribers of one room
+		# from 30,000 to 400,000 deliveries/s offered (publishers at 1/2
+		# msg/s each, interleaved), QoS 1 with persistent sessions, churn.
+		BANTER_FLAGS=(--mqtt 127.0.0.1:0)
+		for n in 5000 10000; do step "$MQTT" mqtt-idle --via-mqtt --n "$n" --rooms each --sources 2; done
+		step "$MQTT" mqtt-idle --via-mqtt --n 5000 --rooms one
+		for r in 30 100 200 300 400; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")"
+		done
+		for r in 30 100; do
+			step "$MQTT" mqtt-fanout --via-mqtt --n 1000 --rate "$r" --publishers "$(senders_for "$r")" --qos 1 --persistent
+		done
+		for r in 2000 5000; do step "$MQTT" mqtt-churn --via-mqtt --rate "$r" --duration 5s --settle 10s; done
+		BANTER_FLAGS=()
 	fi
 fi
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2

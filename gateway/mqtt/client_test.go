@@ -55,6 +55,54 @@ func dial(t testing.TB, addr string, o connectOpts) (*client, packets.Packet) {
 	return dialWithProps(t, addr, o)
 }
 
+// dialRaw connects without sending anything: the test writes raw bytes
+// (c.nc.Write) and reads what the server answers as packets of version v.
+func dialRaw(t testing.TB, addr string, v byte) *client {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &client{t: t, nc: nc, v: v, autoAck: true, in: make(chan packets.Packet, 1024), done: make(chan struct{})}
+	t.Cleanup(func() { nc.Close(); <-c.done })
+	go c.readLoop()
+	return c
+}
+
+// encodePacket returns the bytes of pk as version v.
+func encodePacket(t testing.TB, v byte, pk packets.Packet) []byte {
+	t.Helper()
+	pk.ProtocolVersion = v
+	pk.Mods.AllowResponseInfo = true
+	var buf bytes.Buffer
+	var err error
+	switch pk.FixedHeader.Type {
+	case packets.Connect:
+		err = pk.ConnectEncode(&buf)
+	case packets.Publish:
+		err = pk.PublishEncode(&buf)
+	case packets.Subscribe:
+		err = pk.SubscribeEncode(&buf)
+	case packets.Pingreq:
+		err = pk.PingreqEncode(&buf)
+	case packets.Disconnect:
+		err = pk.DisconnectEncode(&buf)
+	default:
+		t.Fatalf("encodePacket: type %d", pk.FixedHeader.Type)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// connectPacket is a CONNECT of user (also the client id), clean.
+func connectPacket(user string, v byte) packets.Packet {
+	return packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: v,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: user, Clean: true, Keepalive: 60,
+			Username: []byte(user), UsernameFlag: true}}
+}
+
 // dialWithProps is dial with MQTT 5 CONNECT properties.
 func dialWithProps(t testing.TB, addr string, o connectOpts, props ...func(*packets.Properties)) (*client, packets.Packet) {
 	t.Helper()
@@ -336,7 +384,10 @@ func startWith(t testing.TB, ccfg chat.Config, cfg mqttgw.Config) *env {
 	t.Helper()
 	testutil.CheckGoroutineLeaks(t)
 	store := chat.NewMemStore()
-	ccfg.Store, ccfg.RateBurst, ccfg.RatePerSecond = store, 1000, 1000
+	if ccfg.Store == nil {
+		ccfg.Store = store
+	}
+	ccfg.RateBurst, ccfg.RatePerSecond = 1000, 1000
 	svc, err := chat.New(ccfg)
 	if err != nil {
 		t.Fatal(err)

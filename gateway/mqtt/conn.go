@@ -1,438 +1,445 @@
 package mqttgw
 
 import (
-	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/banter-chat/banter/chat"
-	mochi "github.com/mochi-mqtt/server/v2"
+	"github.com/banter-chat/banter/gateway/internal/conns"
+	"github.com/banter-chat/banter/internal/evloop"
+	"github.com/banter-chat/banter/internal/wsframe"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
-// ErrSlowConsumer is the stop cause of a client whose outbound queue went
+// ErrSlowConsumer is the close cause of a client whose outbound queue went
 // past Config.MaxQueuedBytes or whose unacknowledged QoS 1 messages went
 // past Config.MaxInflight. Nothing is lost: a persistent session catches
 // up from the store when it reconnects.
 var ErrSlowConsumer = errors.New("mqttgw: slow consumer")
 
-// state is what outlives one connection of an MQTT client id: the
-// nickname it belongs to and, per room, the last Seq handed to the client
-// (for catch-up when a persistent session reconnects). Guarded by mu.
-type state struct {
-	nick string // NickKey of the owner: the client id is bound to it
-	cur  *conn  // the live connection; nil while offline (guarded by Gateway.mu)
+// Close causes of connections (Stats counts some; debug logs name them).
+var (
+	errFlood            = errors.New("mqttgw: client sent faster than its packets could be handled")
+	errKeepalive        = errors.New("mqttgw: keepalive timeout")
+	errConnectTimeout   = errors.New("mqttgw: no CONNECT in time")
+	errClientDisconnect = errors.New("mqttgw: client disconnected")
+	errShutdown         = errors.New("mqttgw: gateway closed")
+)
 
-	mu        sync.Mutex
-	seen      map[string]int64
-	dmTracked bool // the DM rooms existing at subscribe time are in seen
-}
+// flush states of a connection's outbound queue.
+const (
+	fIdle    uint8 = iota // nothing scheduled
+	fDelayed              // a flush waits in the flusher's heap (generation fgen)
+	fQueued               // handed to a flush worker
+	fRunning              // a flush pass is writing
+)
 
-func newState(nickKey string) *state { return &state{nick: nickKey, seen: make(map[string]int64)} }
-
-func (s *state) markSeen(room string, seq int64) {
-	if room == "" {
-		return
-	}
-	s.mu.Lock()
-	if seq > s.seen[room] {
-		s.seen[room] = seq
-	}
-	s.mu.Unlock()
-}
-
-func (s *state) lastSeen(room string) (int64, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	seq, ok := s.seen[room]
-	return seq, ok
-}
-
-func (s *state) setSeen(room string, seq int64) {
-	s.mu.Lock()
-	s.seen[room] = seq
-	s.mu.Unlock()
-}
-
-// out is one PUBLISH waiting for the connection's writer.
+// out is one packet waiting to be written.
 type out struct {
-	topic   string
-	payload []byte // shared between recipients: never modified
-	qos     byte
-	corr    []byte // MQTT 5 correlation data of a response
-	room    string // with seq: a message, recorded as seen once written
-	seq     int64
+	w    *wire  // shared with other recipients: never modified
+	room string // with seq: a chat message (recorded as seen once written)
+	seq  int64
 }
 
-func (o *out) size() int { return len(o.topic) + len(o.payload) + len(o.corr) + 64 }
-
-// conn is one MQTT connection and its chat session; it is the session's
-// chat.Sink. Deliver only enqueues; a writer goroutine, started when the
-// queue becomes non-empty and ended when it is drained, writes the packets
-// with the mochi client's WritePacket (so an idle connection costs no
-// goroutine of ours).
+// conn is one MQTT network connection: the event loop's Conn (or one in
+// blocking mode: TLS) and the loop's Handler.
+//
+// Its reading side (framer, WebSocket parser) is used by the loop's
+// goroutine (OnData), or by the reading goroutine in blocking mode. Its
+// packets are handled in order, one read's packets at a time: on a
+// goroutine of the gateway's executor that exists while there are packets
+// to handle (conns.Serial), or inline on the reading goroutine in blocking
+// mode; the fields of the handling side are that handler's. The writing
+// side is guarded by mu; writes are made by flush passes (a flush worker,
+// the timer of a delayed flush, or the handler itself for its replies),
+// one at a time.
+//
+// Lock order: client.mu before conn.mu before the evloop.Conn's own lock;
+// chat calls are made holding none. Deliver runs under chat's locks and
+// takes conn.mu only.
 type conn struct {
-	g    *Gateway
-	cl   *mochi.Client
-	st   *state
-	nick string // as displayed
-	me   string // NickKey
-	v5   bool
-	sess atomic.Pointer[chat.Session]
+	evloop.Conn
 
-	qmu      sync.Mutex
-	space    *sync.Cond // signalled when the writer takes a batch (catch-up waits on it)
-	q        []out
-	qBytes   int
-	draining bool
-	dead     bool                     // no more packets are accepted
-	stopErr  error                    // set with dead: the writer stops the client with it
-	bye      bool                     // send an MQTT 5 DISCONNECT (server shutting down) first
-	hold     map[string][]*chat.Event // rooms catching up: live messages wait here
-	writer   sync.WaitGroup
+	g       *Gateway
+	ws      *wsframe.Parser // MQTT over WebSocket: the client's frames; nil for MQTT over TCP
+	release func()          // admission slot, released by the teardown
+
+	// Handling side (the handler's), pointers.
+	cl   *client                      // set under mu at CONNECT, before the chat session exists
+	sess atomic.Pointer[chat.Session] // read by a connection taking this one over
+	will *will
+
+	// Writing side, guarded by mu.
+	x         *connExtra
+	q         []out
+	lastFlush int64 // UnixNano of the last write
+
+	// Reading side.
+	fr framer
+	in conns.Serial[input]
+
+	mu sync.Mutex // the writing side's
+
+	remote   remoteAddr    // for logs
+	recvMax  uint16        // QoS 1 window: min(Config.MaxInflight, the client's Receive Maximum)
+	maxOut   uint32        // MQTT 5 client's Maximum Packet Size (0: none)
+	lastRead atomic.Uint32 // gateway clock (seconds) of the last bytes read
+	kaLimit  atomic.Uint32 // seconds of silence tolerated (the sweeper checks)
+	// inBacklog counts the bytes read and not yet handled.
+	inBacklog atomic.Int32
+	qBytes    int32  // bytes in q (mu)
+	fgen      uint32 // generation of a delayed flush (mu)
+
+	// Handling side, small.
+	stage    uint8 // stageNew, stageConnected, stageClosing
+	v        byte  // protocol version: 3, 4 or 5 (4 until CONNECT says)
+	noReason bool  // MQTT 5 Request Problem Information = 0
+	clean    bool  // ended by the client's DISCONNECT (no will)
+
+	// Writing side, small (mu).
+	fstate   uint8
+	urgent   bool // a reply waits: the next pass is not delayed
+	dead     bool // no more packets are queued
+	detached bool // taken over by a newer connection of its client id (also read under client.mu)
+	isV5     bool // an MQTT 5 client past CONNECT: told why it is disconnected
+	ended    bool // teardown done
 }
 
-func newConn(g *Gateway, cl *mochi.Client, st *state, nick string) *conn {
-	c := &conn{g: g, cl: cl, st: st, nick: nick, me: chat.NickKey(nick), v5: cl.Properties.ProtocolVersion == 5}
-	c.space = sync.NewCond(&c.qmu)
+// remoteAddr is a client's address, kept in the conn without an
+// allocation (a netip.AddrPort takes 32 bytes).
+type remoteAddr struct {
+	ip   [16]byte
+	port uint16
+}
+
+func newRemoteAddr(ap netip.AddrPort) remoteAddr {
+	return remoteAddr{ip: ap.Addr().As16(), port: ap.Port()}
+}
+
+func (r remoteAddr) String() string {
+	return netip.AddrPortFrom(netip.AddrFrom16(r.ip).Unmap(), r.port).String()
+}
+
+// connExtra is the writing side's state that idle connections do not
+// need, allocated on first use. Guarded by conn.mu.
+type connExtra struct {
+	bye     []byte // written before the connection is closed (a refusing CONNACK, an MQTT 5 DISCONNECT)
+	stopErr error  // why it was stopped (first cause)
+	space   *sync.Cond
+	hold    map[string][]*chat.Event // rooms catching up: live messages wait here
+}
+
+// extraLocked returns c.x, allocated if need be. Called with mu held.
+func (c *conn) extraLocked() *connExtra {
+	if c.x == nil {
+		c.x = new(connExtra)
+	}
+	return c.x
+}
+
+// input is what one read brought: complete packets, their size, and the
+// framer's error (the stream is bad past those packets).
+type input struct {
+	pkts []rawPacket
+	n    int
+	err  error
+}
+
+// Connection stages.
+const (
+	stageNew uint8 = iota
+	stageConnected
+	stageClosing
+)
+
+func newConn(g *Gateway, ws bool, remote netip.AddrPort, release func()) *conn {
+	c := &conn{g: g, release: release, remote: newRemoteAddr(remote), v: 4}
+	if ws {
+		c.ws = &wsframe.Parser{MaxMessage: g.cfg.MaxPacketBytes + g.cfg.MaxInputBytes}
+	}
+	c.lastRead.Store(g.clock.Load())
+	c.kaLimit.Store(connectTimeout)
+	c.SetHandler(c)
 	return c
 }
 
-func (c *conn) session() *chat.Session { return c.sess.Load() }
-
-// subQoS returns the QoS to deliver on topic, and false if the client has
-// no subscription to it. Chat messages are published at QoS 1, so a QoS 2
-// subscription gets QoS 1 (the lower of the two, as MQTT says).
-func (c *conn) subQoS(topic string) (packets.Subscription, byte, bool) {
-	sub, ok := c.cl.State.Subscriptions.Get(topic)
-	if !ok {
-		return sub, 0, false
+// addrPort is a connection's remote address as a value (no allocation
+// kept per connection).
+func addrPort(a net.Addr) netip.AddrPort {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ap := ta.AddrPort() // an IPv4 address in 16 bytes is IPv4-mapped IPv6 here
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 	}
-	return sub, min(sub.Qos, 1), true
-}
-
-// Deliver implements chat.Sink: it runs with chat's locks held, so it only
-// encodes (once per event, shared by all recipients) and enqueues.
-func (c *conn) Deliver(ev *chat.Event) {
-	switch ev.Kind {
-	case chat.EventMessage:
-		payload, err := ev.Encoded(keyJSON{}, encodeEvent)
-		if err != nil {
-			c.g.log.Error("mqttgw: cannot encode message", "err", err)
-			return
-		}
-		c.qmu.Lock()
-		if held, ok := c.hold[ev.Room]; ok {
-			c.hold[ev.Room] = append(held, ev)
-		} else {
-			c.routeMessageLocked(ev.Message, payload)
-		}
-		c.qmu.Unlock()
-	case chat.EventPresence, chat.EventTyping, chat.EventDeleted:
-		t := PresenceTopic(ev.Room)
-		if ev.Kind == chat.EventTyping {
-			t = TypingTopic(ev.Room)
-		}
-		_, qos, ok := c.subQoS(t)
-		if !ok {
-			return
-		}
-		payload, err := ev.Encoded(keyJSON{}, encodeEvent)
-		if err != nil {
-			c.g.log.Error("mqttgw: cannot encode event", "kind", ev.Kind.String(), "err", err)
-			return
-		}
-		c.qmu.Lock()
-		c.pushLocked(out{topic: t, payload: payload, qos: qos}, ev.Kind == chat.EventTyping)
-		c.qmu.Unlock()
-	case chat.EventDisconnect:
-		switch ev.Disconnect.Reason {
-		case chat.ReasonReplaced:
-			c.stop(packets.ErrSessionTakenOver, false)
-		case chat.ReasonKicked:
-			c.stop(packets.ErrAdministrativeAction, true)
-		case chat.ReasonExpired:
-			c.stop(packets.ErrMaxConnectTime, true) // MQTT 5 0xA0: the token's time is up
-		default:
-			c.stop(packets.ErrServerShuttingDown, true)
-		}
+	if a != nil {
+		ap, _ := netip.ParseAddrPort(a.String())
+		return ap
 	}
+	return netip.AddrPort{}
 }
 
-type keyJSON struct{}
+// remoteString returns the client's address for logs.
+func (c *conn) remoteString() string { return c.remote.String() }
 
-// routeMessageLocked enqueues a message on every topic the client
-// subscribed to that carries it: the room topic, and banter/dm for a DM.
-func (c *conn) routeMessageLocked(m *chat.Message, payload []byte) {
-	topics := [2]string{RoomTopic(m.Room)}
-	if chat.IsDMRoom(m.Room) {
-		topics[1] = TopicDM
-	}
-	for _, t := range topics {
-		if t == "" {
-			continue
-		}
-		sub, qos, ok := c.subQoS(t)
-		if !ok || sub.NoLocal && chat.NickKey(m.Sender) == c.me { // MQTT 5 no-local
-			continue
-		}
-		c.pushLocked(out{topic: t, payload: payload, qos: qos, room: m.Room, seq: m.Seq}, false)
-	}
-}
+// --- reading -------------------------------------------------------------------
 
-// pushLocked enqueues o. Lossy packets (typing) are dropped when packets
-// are already waiting; anything else past MaxQueuedBytes ends the
-// connection as a slow consumer (never a silent loss).
-func (c *conn) pushLocked(o out, lossy bool) {
-	if c.dead || lossy && len(c.q) > 0 {
-		return
-	}
-	if c.qBytes+o.size() > c.g.cfg.MaxQueuedBytes {
-		c.killLocked(ErrSlowConsumer, false)
-		return
-	}
-	c.q = append(c.q, o)
-	c.qBytes += o.size()
-	c.startWriterLocked()
-}
-
-func (c *conn) startWriterLocked() {
-	if c.draining {
-		return
-	}
-	c.draining = true
-	c.writer.Add(1)
-	c.g.wg.Add(1)
-	go c.drain()
-}
-
-// send enqueues a packet for this client alone (responses, errors) from the
-// connection's own goroutine.
-func (c *conn) send(o out) {
-	c.qmu.Lock()
-	c.pushLocked(o, false)
-	c.qmu.Unlock()
-}
-
-func (c *conn) isDead() bool {
-	c.qmu.Lock()
-	defer c.qmu.Unlock()
-	return c.dead
-}
-
-// killLocked marks the connection dead; the writer (started if needed)
-// stops the client with err.
-func (c *conn) killLocked(err error, bye bool) {
-	if c.dead {
-		return
-	}
-	if err == ErrSlowConsumer {
-		c.g.stats.slow.Add(1)
-		c.g.log.Info("mqttgw: slow consumer closed", "client", c.cl.ID)
-	}
-	c.dead, c.stopErr, c.bye = true, err, bye && c.v5
-	c.q, c.qBytes = nil, 0
-	c.space.Broadcast()
-	c.startWriterLocked()
-}
-
-// stop ends the connection with err (asynchronously: safe under chat's
-// locks).
-func (c *conn) stop(err error, bye bool) {
-	c.qmu.Lock()
-	c.killLocked(err, bye)
-	c.qmu.Unlock()
-}
-
-// stopAndWait ends the connection and waits for its writer, so that
-// nothing more is written or recorded as seen for it.
-func (c *conn) stopAndWait(err error) {
-	c.stop(err, false)
-	c.writer.Wait()
-}
-
-// drain is the connection's writer: it runs while packets are queued.
-func (c *conn) drain() {
-	defer c.g.wg.Done()
-	defer c.writer.Done()
-	for {
-		c.qmu.Lock()
-		if c.dead || len(c.q) == 0 {
-			c.draining = false
-			err, bye := c.stopErr, c.bye
-			c.stopErr = nil
-			c.qmu.Unlock()
-			if err != nil {
-				if bye {
-					// MQTT 5 DISCONNECT with the reason: the code of err
-					// (administrative action, maximum connect time…),
-					// else "server shutting down".
-					code := packets.ErrServerShuttingDown.Code
-					var pc packets.Code
-					if errors.As(err, &pc) {
-						code = pc.Code
-					}
-					_ = c.cl.WritePacket(packets.Packet{
-						FixedHeader: packets.FixedHeader{Type: packets.Disconnect},
-						ReasonCode:  code,
-					})
-				}
-				c.cl.Stop(err)
+// OnData receives what was read (evloop.Handler): WebSocket frames are
+// parsed first; the MQTT bytes are cut into packets at once (nothing is
+// kept but an incomplete packet) and handled in order: on the executor,
+// or inline in blocking mode (TLS: the connection's own reading
+// goroutine).
+func (c *conn) OnData(_ *evloop.Conn, b []byte) {
+	c.lastRead.Store(c.g.clock.Load())
+	if c.ws != nil {
+		if err := c.ws.Feed(b, c.onFrame); err != nil {
+			code := wsframe.CloseProtocolError
+			var pe *wsframe.ProtocolError
+			if errors.As(err, &pe) {
+				code = pe.Code
 			}
-			return
+			c.g.logDebug("mqttgw: WebSocket protocol error", c, "err", err)
+			c.stopWS(err, code)
 		}
-		batch := c.q
-		c.q, c.qBytes = nil, 0
-		c.space.Broadcast()
-		c.qmu.Unlock()
-		for i := range batch {
-			// Checked per packet: after a takeover nothing more may be
-			// recorded as seen for this connection.
-			if c.isDead() || !c.write(&batch[i]) {
-				break
-			}
-		}
+		return
 	}
+	c.feed(b)
 }
 
-// write sends one PUBLISH. A QoS 1 packet is registered in mochi's
-// inflight store first, so that mochi resends it (DUP) if the client
-// reconnects with its session before acknowledging it; that is why it
-// counts as seen even if the write fails. A QoS 0 packet counts only once
-// written.
-func (c *conn) write(o *out) bool {
-	pk := packets.Packet{
-		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: o.qos},
-		TopicName:   o.topic,
-		Payload:     o.payload,
-		Created:     time.Now().Unix(),
-	}
-	if o.corr != nil {
-		pk.Properties.CorrelationData = o.corr
-	}
-	if o.qos > 0 {
-		if c.cl.State.Inflight.Len() >= c.g.cfg.MaxInflight {
-			c.stop(ErrSlowConsumer, false)
-			return false
+// onFrame handles a WebSocket message or control frame: a binary message
+// carries MQTT bytes, any number of packets or parts of one (MQTT 6.0).
+func (c *conn) onFrame(op wsframe.Opcode, payload []byte) error {
+	switch op {
+	case wsframe.OpBinary:
+		c.feed(payload)
+	case wsframe.OpPing:
+		_ = c.Write(wsframe.AppendFrame(nil, wsframe.OpPong, payload))
+	case wsframe.OpPong:
+	case wsframe.OpClose:
+		code := wsframe.CloseCode(payload)
+		if code == wsframe.CloseNoStatus {
+			code = wsframe.CloseNormal
 		}
-		id, err := c.cl.NextPacketID()
-		if err != nil {
-			c.stop(ErrSlowConsumer, false)
-			return false
-		}
-		pk.PacketID = uint16(id)
-		if c.cl.State.Inflight.Set(pk) {
-			atomic.AddInt64(&c.g.srv.Info.Inflight, 1)
-		}
-		c.st.markSeen(o.room, o.seq)
-		return c.cl.WritePacket(pk) == nil
+		c.stopWS(errClientDisconnect, code)
+	default: // text [MQTT-6.0.0-1]
+		c.push(input{err: errTextFrame})
 	}
-	if err := c.cl.WritePacket(pk); err != nil {
-		return false
-	}
-	c.st.markSeen(o.room, o.seq)
-	return true
-}
-
-// --- rooms -------------------------------------------------------------------
-
-// joinFresh makes the session a member of room for a new subscription:
-// the client receives what is sent from now on (MQTT semantics; older
-// messages are a history request away).
-func (c *conn) joinFresh(ctx context.Context, room string) error {
-	sess := c.session()
-	res, err := sess.Join(ctx, room, chat.JoinOptions{Limit: 1})
-	if err != nil {
-		return err
-	}
-	c.st.setSeen(room, res.LastSeq)
 	return nil
 }
 
-// catchUp joins room and hands the client every message after Seq after
-// (at most Config.MaxCatchUp, the newest), then the live ones, in order and
-// once: live messages are held while the stored ones are read.
-func (c *conn) catchUp(ctx context.Context, room string, after int64) error {
-	sess := c.session()
-	c.qmu.Lock()
-	if c.hold == nil {
-		c.hold = make(map[string][]*chat.Event)
-	}
-	if _, busy := c.hold[room]; busy {
-		c.qmu.Unlock()
-		return nil
-	}
-	c.hold[room] = nil
-	c.qmu.Unlock()
-	last := after
-	defer c.release(room, &last)
+var errTextFrame = errors.New("mqttgw: text WebSocket frame")
 
-	res, err := sess.Join(ctx, room, chat.JoinOptions{CatchUp: true, After: after})
-	if err != nil {
-		return err
+// feed cuts MQTT bytes into packets and hands them on.
+func (c *conn) feed(b []byte) {
+	pkts, err := c.fr.feed(b, c.g.cfg.MaxPacketBytes, nil)
+	if len(pkts) == 0 && err == nil {
+		return
 	}
-	if res.LastSeq-after > int64(c.g.cfg.MaxCatchUp) {
-		last = res.LastSeq - int64(c.g.cfg.MaxCatchUp)
-		res.Messages, res.More = nil, true
+	n := 0
+	for _, p := range pkts {
+		n += len(p.body) + 2
 	}
-	msgs := res.Messages
-	for {
-		for i := range msgs {
-			m := &msgs[i]
-			if m.Seq <= last || m.Seq > res.LastSeq {
-				continue
-			}
-			c.qmu.Lock()
-			c.routeMessageWaitLocked(m)
-			c.qmu.Unlock()
-			last = m.Seq
-		}
-		if last >= res.LastSeq {
-			return nil
-		}
-		if msgs, err = sess.Since(ctx, room, last, 0); err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			return nil
-		}
+	c.push(input{pkts: pkts, n: n, err: err})
+}
+
+// push hands a read's packets to the handler.
+func (c *conn) push(in input) {
+	if c.Blocking() {
+		c.handle(in.pkts, in.err) // the connection's own goroutine
+		return
+	}
+	if int(c.inBacklog.Add(int32(in.n))) > c.g.cfg.MaxInputBytes {
+		// Handling cannot keep up with what this client sends (and the
+		// event loop does not stop reading a connection): refuse it
+		// rather than hold an unbounded backlog.
+		c.stop(errFlood, nil)
+		return
+	}
+	if c.in.Push(in) {
+		c.g.exec.Go(c.run)
 	}
 }
 
-// routeMessageWaitLocked is routeMessageLocked for a stored message, paced
-// by the writer.
-func (c *conn) routeMessageWaitLocked(m *chat.Message) {
-	for !c.dead && c.qBytes > c.g.cfg.MaxQueuedBytes/2 {
-		c.space.Wait()
+// OnClose ends the connection after the packets it sent (evloop.Handler).
+func (c *conn) OnClose(_ *evloop.Conn, err error) {
+	if c.Blocking() {
+		c.transportClosed(err) // after the inline handlers, on the reading goroutine
+		return
 	}
-	c.routeMessageLocked(m, mustJSON(m))
+	if c.in.End(err) {
+		c.g.exec.Go(c.run)
+	}
 }
 
-// release ends a catch-up: the held live messages after the last one
-// handed over are enqueued, under the lock, so none can pass them.
-func (c *conn) release(room string, last *int64) {
-	c.qmu.Lock()
-	held := c.hold[room]
-	delete(c.hold, room)
-	for _, ev := range held {
-		if ev.Message.Seq > *last {
-			payload, err := ev.Encoded(keyJSON{}, encodeEvent)
-			if err == nil {
-				c.routeMessageLocked(ev.Message, payload)
-			}
-		}
-	}
-	c.qmu.Unlock()
+// run handles the queued reads in order, then the end of the connection.
+func (c *conn) run() {
+	c.in.Run(func(in input) {
+		c.handle(in.pkts, in.err)
+		c.inBacklog.Add(-int32(in.n))
+	}, c.transportClosed)
 }
 
-// roomSubscribed reports whether any of room's topics is still subscribed.
-func (c *conn) roomSubscribed(room string) bool {
-	for _, t := range [...]string{RoomTopic(room), PresenceTopic(room), TypingTopic(room)} {
-		if _, ok := c.cl.State.Subscriptions.Get(t); ok {
-			return true
+func (c *conn) isStopped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dead
+}
+
+// tick is the sweeper's check, once a second: a client silent for longer
+// than its limit (1.5 × its keepalive, or the CONNECT timeout) is
+// disconnected.
+func (c *conn) tick(now uint32) {
+	if now-c.lastRead.Load() > c.kaLimit.Load() {
+		c.expire()
+	}
+}
+
+// --- closing -------------------------------------------------------------------
+
+// stopLocked ends the connection with cause (the first cause wins):
+// nothing more is queued, what was queued is dropped, and the transport is
+// closed once bye (an MQTT 5 DISCONNECT, a refusing CONNACK, or nil) is
+// written. Safe under chat's locks: it never blocks.
+func (c *conn) stopLocked(cause error, bye []byte) {
+	if c.dead {
+		return
+	}
+	c.dead = true
+	c.q, c.qBytes = nil, 0
+	x := c.extraLocked()
+	x.stopErr = cause
+	if x.space != nil {
+		x.space.Broadcast()
+	}
+	if cause == ErrSlowConsumer {
+		c.g.stats.slow.Add(1)
+		c.g.logInfo("mqttgw: slow consumer closed", c)
+	}
+	if bye != nil {
+		x.bye = bye
+		c.kickLocked(true)
+		return
+	}
+	if c.fstate == fRunning || c.fstate == fQueued {
+		return // the pass in progress closes it when done
+	}
+	c.closeTransport(cause)
+}
+
+// stop is stopLocked for callers without mu.
+func (c *conn) stop(cause error, bye []byte) {
+	c.mu.Lock()
+	c.stopLocked(cause, bye)
+	c.mu.Unlock()
+}
+
+// stopWS ends a WebSocket connection for a WebSocket-level reason: the
+// close frame says code (the client's own close is answered with it).
+func (c *conn) stopWS(cause error, code int) {
+	c.mu.Lock()
+	if !c.dead {
+		c.dead = true
+		c.q, c.qBytes = nil, 0
+		x := c.extraLocked()
+		x.stopErr = cause
+		if x.space != nil {
+			x.space.Broadcast()
 		}
 	}
-	return false
+	c.mu.Unlock()
+	_ = c.Write(wsframe.AppendClose(nil, code, ""))
+	c.CloseWhenSent()
+}
+
+// fail ends the connection for a protocol error: an MQTT 5 client (past
+// CONNECT) is told the reason in a DISCONNECT first (MQTT 4.13).
+func (c *conn) fail(cause error, code packets.Code) {
+	var bye []byte
+	if c.v == 5 && c.stage == stageConnected && code.Code >= 0x80 {
+		bye = c.disconnectPacket(code)
+	}
+	c.stop(cause, bye)
+}
+
+// stopTelling is stop for causes MQTT 5 clients are told in a DISCONNECT
+// with code (kicks, takeovers, shutdown): safe from any goroutine.
+func (c *conn) stopTelling(cause error, code packets.Code) {
+	c.mu.Lock()
+	c.stopTellingLocked(cause, code)
+	c.mu.Unlock()
+}
+
+func (c *conn) stopTellingLocked(cause error, code packets.Code) {
+	var bye []byte
+	if c.isV5 && c.cl != nil {
+		bye = c.disconnectPacket(code)
+	}
+	c.stopLocked(cause, bye)
+}
+
+// disconnectPacket is an MQTT 5 DISCONNECT with reason code.
+func (c *conn) disconnectPacket(code packets.Code) []byte {
+	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}, ProtocolVersion: 5, ReasonCode: code.Code}
+	return encode(&pk)
+}
+
+// closeTransport closes the network connection of a stopped connection:
+// what the event loop still holds is written first (a goodbye), except for
+// a slow consumer, which is cut; a WebSocket gets a close frame. A
+// connection in blocking mode is closed on a goroutine of its own (its
+// writes block). The event loop then calls OnClose.
+func (c *conn) closeTransport(cause error) {
+	if c.Blocking() {
+		c.g.spawn(func() { c.closeNow(cause) })
+		return
+	}
+	c.closeNow(cause)
+}
+
+func (c *conn) closeNow(cause error) {
+	if cause == ErrSlowConsumer {
+		c.Close()
+		return
+	}
+	if c.ws != nil {
+		code := wsframe.CloseNormal
+		if errors.Is(cause, errTextFrame) {
+			code = wsframe.CloseUnsupported
+		}
+		_ = c.Write(wsframe.AppendClose(nil, code, ""))
+	}
+	c.CloseWhenSent()
+}
+
+// transportClosed runs once the transport is closed, after the packets read
+// before were handled (on the executor, or the reading goroutine): it ends
+// the chat session and releases what the connection held.
+func (c *conn) transportClosed(err error) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	x := c.extraLocked()
+	if !c.dead {
+		c.dead = true
+		x.stopErr = err
+		if x.stopErr == nil {
+			x.stopErr = net.ErrClosed
+		}
+	}
+	c.q, c.qBytes, x.hold = nil, 0, nil
+	if x.space != nil {
+		x.space.Broadcast()
+	}
+	cause := x.stopErr
+	c.mu.Unlock()
+	if c.session() != nil {
+		c.endSession(cause)
+	}
+	c.stage = stageClosing
+	c.release()
+	c.g.hub.Forget(c)
 }

@@ -3,11 +3,13 @@ package mqttgw_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/banter-chat/banter/chat"
 	mqttgw "github.com/banter-chat/banter/gateway/mqtt"
+	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/mochi-mqtt/server/v2/packets"
 )
 
@@ -429,7 +431,7 @@ func TestSlowConsumerIsDisconnected(t *testing.T) {
 	bob.next("alice left", func(ev *chat.Event) bool {
 		return ev.Kind == chat.EventPresence && ev.Presence.Nickname == "alice" && ev.Presence.Action == chat.PresenceLeft
 	})
-	if st := e.gw.Stats(); st.TCP != 0 || st.AcceptedTCP != 1 || st.SlowConsumers != 1 {
+	if st := e.gw.Stats(); st.TCP != 0 || st.AcceptedTCP != 1 || st.Ended != 1 || st.SlowConsumers != 1 {
 		t.Fatalf("Stats after the slow consumer was cut off: %+v", st)
 	}
 }
@@ -462,5 +464,107 @@ func TestResubscribeAfterReconnectWithUnackedMessage(t *testing.T) {
 	bob.send("general", "m2")
 	if m := again.message("banter/rooms/general"); m.Text != "m2" {
 		t.Fatalf("got %q", m.Text)
+	}
+}
+
+// TestTakeoverTellsMQTT5: the connection a reconnect of the same client id
+// takes over is told so (MQTT 5 DISCONNECT 0x8E) and its will is not
+// performed: the user never went away.
+func TestTakeoverTellsMQTT5(t *testing.T) {
+	e := start(t, mqttgw.Config{})
+	bob := e.chatUser("bob", "general")
+	first, _ := dialPersistent(t, e.addr, connectOpts{id: "alice-5", user: "alice", v: 5,
+		willTopic: "banter/rooms/general", will: []byte("alice vanished")})
+	first.subscribe(1, "banter/rooms/general")
+	second, ack := dialPersistent(t, e.addr, connectOpts{id: "alice-5", user: "alice", v: 5})
+	if ack.ReasonCode != 0 || !ack.SessionPresent {
+		t.Fatalf("CONNACK %#x present=%v", ack.ReasonCode, ack.SessionPresent)
+	}
+	if pk := first.expect(packets.Disconnect); pk.ReasonCode != packets.ErrSessionTakenOver.Code {
+		t.Fatalf("DISCONNECT %#x, want 0x8E", pk.ReasonCode)
+	}
+	first.ended()
+	bob.send("general", "after the takeover")
+	if m := second.message("banter/rooms/general"); m.Text != "after the takeover" {
+		t.Fatalf("got %q", m.Text)
+	}
+	if n, _ := e.store.LastSeq(context.Background(), "general"); n != 1 {
+		t.Fatalf("%d messages: the will was performed", n)
+	}
+}
+
+// TestMaxClients: past Config.MaxClients a CONNECT is refused with "server
+// unavailable" (3.1.1 return code 3, MQTT 5 0x88) and the place comes back
+// when a client leaves.
+func TestMaxClients(t *testing.T) {
+	e := start(t, mqttgw.Config{MaxClients: 1})
+	first, ack := dial(t, e.addr, connectOpts{id: "one", user: "one", clean: true})
+	if ack.ReasonCode != 0 {
+		t.Fatalf("first CONNACK %#x", ack.ReasonCode)
+	}
+	for _, v := range []byte{4, 5} {
+		c, ack := dial(t, e.addr, connectOpts{id: "two", user: "two", clean: true, v: v})
+		want := byte(0x03)
+		if v == 5 {
+			want = packets.ErrServerUnavailable.Code
+		}
+		if ack.ReasonCode != want {
+			t.Fatalf("v%d: CONNACK %#x, want %#x", v, ack.ReasonCode, want)
+		}
+		c.ended()
+	}
+	first.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Disconnect}})
+	first.ended()
+	testutil.Eventually(t, wait, func() bool { return e.gw.Stats().TCP == 0 }, "the first client is gone")
+	if _, ack := dial(t, e.addr, connectOpts{id: "two", user: "two", clean: true}); ack.ReasonCode != 0 {
+		t.Fatalf("after a place came back: CONNACK %#x", ack.ReasonCode)
+	}
+}
+
+// downStore is a store whose appends fail: the disk is gone.
+type downStore struct{ chat.Store }
+
+func (downStore) Append(context.Context, chat.Draft) (chat.Message, error) {
+	return chat.Message{}, errors.New("disk I/O error")
+}
+
+// TestFailedPublishIsNeverAcknowledged: a QoS 1 message the store could not
+// take is not acknowledged to an MQTT 3.1.1 client (which has no negative
+// PUBACK): the connection is closed, so the client sends it again when it
+// reconnects. (It got a positive PUBACK, and the message was lost.) MQTT 5
+// gets PUBACK 0x80; a refusal (an empty message) is acknowledged and
+// explained on banter/errors.
+func TestFailedPublishIsNeverAcknowledged(t *testing.T) {
+	e := startWith(t, chat.Config{Store: downStore{chat.NewMemStore()}}, mqttgw.Config{})
+	c, _ := dial(t, e.addr, connectOpts{id: "f4", user: "f4", clean: true})
+	if codes := c.subscribe(1, "banter/errors"); codes[0] != 1 {
+		t.Fatalf("SUBACK %v", codes)
+	}
+	// A refusal: acknowledged, explained.
+	if ack := c.publish(1, "banter/rooms/general", `{"text":""}`); ack.ReasonCode != 0 {
+		t.Fatalf("PUBACK %#x", ack.ReasonCode)
+	}
+	if pk := c.publishOn("banter/errors"); !strings.Contains(string(pk.Payload), "empty_message") {
+		t.Fatalf("error report %s", pk.Payload)
+	}
+	// The store fails: no PUBACK, the connection ends.
+	c.write(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 1}, PacketID: 77,
+		TopicName: "banter/rooms/general", Payload: []byte("lost?")})
+	c.ended()
+	for {
+		select {
+		case pk := <-c.in:
+			if pk.FixedHeader.Type == packets.Puback {
+				t.Fatalf("PUBACK %d for a message the store did not take", pk.PacketID)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	// MQTT 5: a negative PUBACK.
+	c5, _ := dial(t, e.addr, connectOpts{id: "f5", user: "f5", clean: true, v: 5})
+	if ack := c5.publish(1, "banter/rooms/general", "lost?"); ack.ReasonCode != packets.ErrUnspecifiedError.Code {
+		t.Fatalf("MQTT 5 PUBACK %#x, want 0x80", ack.ReasonCode)
 	}
 }

@@ -144,7 +144,13 @@ func isJSONObject(p []byte) bool {
 	return len(p) > 0 && p[0] == '{'
 }
 
+// decodeJSON decodes a JSON object payload. Invalid UTF-8 is refused
+// (invalid_message, as on every gateway: docs/protocol.md), not turned into
+// U+FFFD as encoding/json would.
 func decodeJSON(p []byte, v any) error {
+	if !utf8.Valid(p) {
+		return chat.Errorf(chat.CodeInvalidMessage, "payload is not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(p))
 	if err := dec.Decode(v); err != nil {
 		return chat.Errorf(chat.CodeInvalidArgument, "payload is not a valid JSON object: %v", jsonReason(err))

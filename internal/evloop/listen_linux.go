@@ -143,7 +143,11 @@ func (ls *Listener) onAccept(events uint32) {
 	}
 }
 
-// add serves an accepted descriptor on the next poller.
+// add serves an accepted descriptor on the next poller. The Conn is set up
+// under its lock, as AddConn does: the poller that serves it may be
+// another one, which reads it under that lock as soon as the descriptor is
+// in its epoll set. A connection that cannot be served is closed, and its
+// handler told (OnClose).
 func (ls *Listener) add(fd int, remote net.Addr) {
 	l := ls.l
 	c, h := ls.accept(remote)
@@ -152,22 +156,30 @@ func (ls *Listener) add(fd int, remote net.Addr) {
 		return
 	}
 	p := l.pollers[int(l.next.Add(1))%len(l.pollers)]
+	c.mu.Lock()
 	c.h = h
 	c.p = p
 	c.fd = int32(fd)
 	c.gen = l.nextGen()
+	var err error
 	if !l.table.set(fd, c) {
-		unix.Close(fd)
-		return
+		err = fmt.Errorf("evloop: descriptor %d out of range", fd)
+	} else {
+		c.state = stateOpen
+		ev := unix.EpollEvent{Events: evRead, Fd: int32(fd), Pad: int32(c.gen)}
+		if eerr := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); eerr != nil {
+			l.table.clear(fd, c)
+			err = fmt.Errorf("evloop: epoll_ctl add: %w", eerr)
+		}
 	}
-	c.state = stateOpen
-	ev := unix.EpollEvent{Events: evRead, Fd: int32(fd), Pad: int32(c.gen)}
-	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err != nil {
 		c.state = stateClosed
-		l.table.clear(fd, c)
 		unix.Close(fd)
+		c.mu.Unlock()
+		h.OnClose(c, err)
 		return
 	}
+	c.mu.Unlock()
 	if o, ok := h.(Opener); ok {
 		o.OnOpen(c)
 	}

@@ -69,6 +69,9 @@ func (l *Loop) addConn(nc net.Conn, c *Conn) error {
 		return ErrLoopClosed
 	}
 	tc, ok := nc.(*net.TCPConn)
+	if w, isWrapper := nc.(TCPWrapper); !ok && isWrapper {
+		tc, ok = w.TCPConn()
+	}
 	if !ok {
 		return l.addBlocking(nc, c)
 	}

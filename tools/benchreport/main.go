@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,7 +73,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	rep := newReport(rs)
-	for name, c := range rep.charts() {
+	charts := rep.charts()
+	maps.Copy(charts, rep.mqttCharts())
+	for name, c := range charts {
 		f, err := os.Create(filepath.Join(*plots, name))
 		if err != nil {
 			return err

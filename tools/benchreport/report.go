@@ -59,6 +59,9 @@ func summarize(vs []float64) stat {
 
 // keyOf names the table a result belongs to.
 func keyOf(r *bench.Result) string {
+	if k, ok := mqttKey(r); ok {
+		return k
+	}
 	switch r.Scenario {
 	case "fanout":
 		shape := r.Shape
@@ -450,6 +453,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 	}
 	b.WriteString(r.clusterSection())
 	b.WriteString(r.floorSection())
+	b.WriteString(r.mqttSection(plots))
 	b.WriteString("## Plots\n\n")
 	fmt.Fprintf(&b, "![memory vs connections](%s/memory.svg)\n\n![latency vs load](%s/latency.svg)\n\n![CPU per delivery vs load](%s/cpu.svg)\n\n", plots, plots, plots)
 	if notes != "" {

@@ -47,6 +47,7 @@ func (r *report) targets() string {
 	r.idleTargets(&t)
 	r.churnTargets(&t)
 	r.clusterTargets(&t)
+	r.mqttTargets(&t)
 	bound, total := 0, 0
 	for _, x := range r.all {
 		total++
@@ -191,6 +192,74 @@ func (r *report) churnTargets(t *targetTable) {
 				t.row(fmt.Sprintf("%s RSS back to baseline after churn (two phases, baseline after a warm-up): after/before ≤ 1.1 (growth %s MiB)", s, q(s, "rss_growth_mb")),
 					a.String(), "node "+q("node", "rss_after_ratio").String(), math.NaN(), verdict(a.med <= 1.1))
 			}
+		}
+	}
+}
+
+// mqttTargets: issue 18's goals, the shipped banter's MQTT gateway against
+// Mosquitto in the same run. RSS per idle client ≤ 2× Mosquitto's;
+// connect + subscribe rate ≥ Mosquitto's; QoS 0 fan-out at 30,000
+// deliveries/s: CPU per delivery ≤ 2/3 of Mosquitto's with p99 ≤ 2×
+// Mosquitto's, and deliveries/s at p99 ≤ 100 ms ≥ 2× Mosquitto's
+// saturation; QoS 1 with persistent sessions: nothing lost.
+func (r *report) mqttTargets(t *targetTable) {
+	const od = "offered_deliveries_s"
+	q := func(key, srv, param string, step float64, metric string) stat {
+		return r.stat(sel{key, srv, map[string]float64{param: step}}, metric)
+	}
+	if st := r.steps("mqtt-idle/each", "clients"); len(st) > 0 {
+		n := st[len(st)-1]
+		b, m := q("mqtt-idle/each", "banter", "clients", n, "bytes_per_client"), q("mqtt-idle/each", "mosquitto", "clients", n, "bytes_per_client")
+		if b.ok() && m.ok() {
+			t.row(fmt.Sprintf("MQTT: RSS per idle client at %s (a room each) ≤ 2× Mosquitto's", num(n)), b.String(), "mosquitto "+m.String(), b.med/m.med, verdict(b.med <= 2*m.med))
+		}
+	}
+	for _, k := range []string{"mqtt-idle/each", "mqtt-idle/one"} {
+		where := map[string]string{"mqtt-idle/each": "a room each", "mqtt-idle/one": "one room"}[k]
+		for _, n := range r.steps(k, "clients") {
+			b, m := q(k, "banter", "clients", n, "connects_per_s"), q(k, "mosquitto", "clients", n, "connects_per_s")
+			if b.ok() && m.ok() {
+				t.row(fmt.Sprintf("MQTT: connect + subscribe rate, %s clients into %s, ≥ Mosquitto's (clients/s)", num(n), where), b.String(), "mosquitto "+m.String(), b.med/m.med, verdict(b.med >= m.med))
+			}
+		}
+	}
+	const q0 = "mqtt-fanout/qos0"
+	if bc, mc := q(q0, "banter", od, 30000, "cpu_us_per_delivery"), q(q0, "mosquitto", od, 30000, "cpu_us_per_delivery"); bc.ok() && mc.ok() {
+		bp, mp := q(q0, "banter", od, 30000, "latency_p99_ms"), q(q0, "mosquitto", od, 30000, "latency_p99_ms")
+		t.row(fmt.Sprintf("MQTT QoS 0 fan-out at 30,000 deliveries/s: CPU µs per delivery ≤ 2/3 of Mosquitto's (p99: %s ms, Mosquitto %s)", bp, mp),
+			bc.String(), "mosquitto "+mc.String(), bc.med/mc.med, verdict(bc.med <= mc.med*2/3))
+		if bp.ok() && mp.ok() {
+			t.row("MQTT QoS 0 fan-out at 30,000 deliveries/s: latency p99 ≤ 2× Mosquitto's (ms)", bp.String(), "mosquitto "+mp.String(), bp.med/mp.med, verdict(bp.med <= 2*mp.med))
+		}
+	}
+	// Saturation: banter's best deliveries/s with p99 ≤ 100 ms against
+	// Mosquitto's best at any latency, provided Mosquitto saturated.
+	var best, msat stat
+	msatStep := 0.0
+	for _, s := range r.steps(q0, od) {
+		d, p := q(q0, "banter", od, s, "deliveries_s"), q(q0, "banter", od, s, "latency_p99_ms")
+		if d.ok() && p.ok() && p.med <= 100 && d.med > best.med {
+			best = d
+		}
+		if m := q(q0, "mosquitto", od, s, "deliveries_s"); m.ok() && m.med > msat.med {
+			msat, msatStep = m, s
+		}
+	}
+	if msat.ok() {
+		v := verdict(best.ok() && best.med >= 2*msat.med)
+		if msat.med >= 0.95*msatStep {
+			v = "**not measurable here**: Mosquitto was not saturated by the highest step"
+		}
+		ratio := math.NaN()
+		if best.ok() && msat.med > 0 {
+			ratio = best.med / msat.med
+		}
+		t.row("MQTT QoS 0 fan-out: banter's deliveries/s with p99 ≤ 100 ms ≥ 2× Mosquitto's saturation (any latency)", best.String(), "mosquitto "+msat.String(), ratio, v)
+	}
+	for _, s := range r.steps("mqtt-fanout/qos1", od) {
+		b, m := q("mqtt-fanout/qos1", "banter", od, s, "lost"), q("mqtt-fanout/qos1", "mosquitto", od, s, "lost")
+		if b.ok() {
+			t.row(fmt.Sprintf("MQTT QoS 1 fan-out (persistent sessions) at %s deliveries/s: nothing lost", num(s)), b.String(), "mosquitto "+m.String(), math.NaN(), verdict(b.hi == 0))
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Hub is what a gateway whose connections live on an event loop (TCP,
-// /ws) keeps besides them: the loop (made on first use), the flush
+// /ws, MQTT) keeps besides them: the loop (made on first use), the flush
 // workers, the open connections, the counters, and a sweeper that calls
 // tick for every connection once a second (heartbeats, idle timeouts).
 type Hub[C interface {
@@ -27,6 +27,8 @@ type Hub[C interface {
 	log          *slog.Logger
 	maxBuffered  int
 	writeTimeout time.Duration
+
+	every atomic.Pointer[func(time.Time)] // Every's
 
 	mu      sync.Mutex
 	loop    *evloop.Loop
@@ -55,12 +57,19 @@ func NewHub[C interface {
 			case <-h.done:
 				return
 			case now := <-tk.C:
+				if f := h.every.Load(); f != nil {
+					(*f)(now)
+				}
 				h.Open.Each(func(c C) { tick(c, now) })
 			}
 		}
 	}()
 	return h
 }
+
+// Every has f run by the sweeper once a second, before the connections'
+// ticks (a gateway's clock, its load estimate).
+func (h *Hub[C]) Every(f func(now time.Time)) { h.every.Store(&f) }
 
 // Loop returns the hub's event loop, made on first use.
 func (h *Hub[C]) Loop() (*evloop.Loop, error) {
