@@ -43,16 +43,9 @@ func newFlusher(g *Gateway) *flusher {
 	return f
 }
 
-// now has c flushed by the hub's flush workers. A connection whose writes
-// may block (TLS) gets a goroutine of its own instead: a slow TLS client
-// must not stall everyone.
-func (f *flusher) now(c *conn) {
-	if c.Blocking() {
-		f.g.spawn(c.Flush)
-		return
-	}
-	f.g.hub.Flusher.Schedule(c)
-}
+// now has c flushed by the hub's flush workers (a connection whose
+// writes may block, TLS, by a goroutine of its own: conns.Flusher).
+func (f *flusher) now(c *conn) { f.g.hub.Flusher.Schedule(c) }
 
 // after schedules c's flush at `at` (UnixNano); gen tells a stale entry
 // (the flush was done or rescheduled meanwhile) from the current one.

@@ -106,8 +106,12 @@ type Flushable interface {
 type Flusher struct {
 	q    chan Flushable
 	stop chan struct{}
-	wg   sync.WaitGroup
+	wg   sync.WaitGroup // the workers
 	once sync.Once
+
+	mu    sync.Mutex
+	extra int           // flushes running on goroutines of their own
+	idle  chan struct{} // closed when extra drops to 0 after Close
 }
 
 // NewFlusher starts GOMAXPROCS workers.
@@ -140,18 +144,56 @@ func (f *Flusher) work() {
 	}
 }
 
-// Schedule has c flushed by a worker (by a goroutine of its own when the
-// workers are far behind: never blocks).
+// Schedule has c flushed by a worker, or by a goroutine of its own when
+// c's writes may block (a connection in evloop's blocking mode, TLS: a
+// slow client must not stall the workers) or when the workers are far
+// behind. It never blocks.
 func (f *Flusher) Schedule(c Flushable) {
+	if b, ok := c.(interface{ Blocking() bool }); ok && b.Blocking() {
+		f.spawn(c)
+		return
+	}
 	select {
 	case f.q <- c:
 	default:
-		go c.Flush()
+		f.spawn(c)
 	}
 }
 
-// Close stops the workers once what is scheduled is flushed.
+// spawn flushes c on a goroutine Close waits for.
+func (f *Flusher) spawn(c Flushable) {
+	f.mu.Lock()
+	f.extra++
+	f.mu.Unlock()
+	go func() {
+		defer func() {
+			f.mu.Lock()
+			f.extra--
+			if f.extra == 0 && f.idle != nil {
+				close(f.idle)
+				f.idle = nil
+			}
+			f.mu.Unlock()
+		}()
+		c.Flush()
+	}()
+}
+
+// Close stops the workers once what is scheduled is flushed, and waits
+// for the flushes running on goroutines of their own.
 func (f *Flusher) Close() {
 	f.once.Do(func() { close(f.stop) })
 	f.wg.Wait()
+	f.mu.Lock()
+	var idle chan struct{}
+	if f.extra > 0 {
+		if f.idle == nil {
+			f.idle = make(chan struct{})
+		}
+		idle = f.idle
+	}
+	f.mu.Unlock()
+	if idle != nil {
+		<-idle
+	}
 }

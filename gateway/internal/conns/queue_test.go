@@ -74,3 +74,49 @@ func TestFlusherRunsEverythingScheduledBeforeClose(t *testing.T) {
 		t.Fatalf("%d flushes, want %d", c.n, n)
 	}
 }
+
+// stuck is a connection in blocking mode whose flush waits for release.
+type stuck struct {
+	release chan struct{}
+	done    chan struct{}
+}
+
+func (s *stuck) Blocking() bool { return true }
+func (s *stuck) Flush()         { <-s.release; close(s.done) }
+
+type quick chan struct{}
+
+func (q quick) Flush() { close(q) }
+
+func TestFlusherKeepsBlockingConnectionsOffTheWorkers(t *testing.T) {
+	fl := NewFlusher()
+	release := make(chan struct{})
+	var slow []*stuck
+	for range 8 { // more than the workers
+		s := &stuck{release: release, done: make(chan struct{})}
+		slow = append(slow, s)
+		fl.Schedule(s)
+	}
+	q := make(quick)
+	fl.Schedule(q)
+	<-q // flushed while every blocking flush still waits
+
+	closed := make(chan struct{})
+	go func() { fl.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while blocking flushes were running")
+	case <-slow[0].done:
+		t.Fatal("a blocking flush ended before its release")
+	default:
+	}
+	close(release)
+	<-closed
+	for _, s := range slow {
+		select {
+		case <-s.done:
+		default:
+			t.Fatal("Close returned before a blocking flush ended")
+		}
+	}
+}
