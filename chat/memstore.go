@@ -17,17 +17,21 @@ type MemStore struct {
 	closed bool
 	nextID int64
 	rooms  map[string]*memRoom
+	byID   map[int64]memRef // message id → where it is (msgstore_mem.go)
 }
 
 type memRoom struct {
 	msgs    []Message        // msgs[i].Seq == i+1
 	byCliID map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
+	memState                 // rev, replies, reactions, read markers (msgstore_mem.go)
 }
 
 var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty MemStore.
-func NewMemStore() *MemStore { return &MemStore{rooms: make(map[string]*memRoom)} }
+func NewMemStore() *MemStore {
+	return &MemStore{rooms: make(map[string]*memRoom), byID: make(map[int64]memRef)}
+}
 
 func ctxErr(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
@@ -58,7 +62,7 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 	if d.ClientID != "" {
 		key = NickKey(d.Sender) + "\x00" + d.ClientID
 		if seq, ok := r.byCliID[key]; ok {
-			m := r.msgs[seq-1]
+			m := r.message(s, seq)
 			m.Duplicate = true
 			return m, nil
 		}
@@ -75,12 +79,15 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 		Text:     d.Text,
 		ClientID: d.ClientID,
 		TS:       d.TS,
+		Mentions: slices.Clone(d.Mentions),
 	}
 	r.msgs = append(r.msgs, m)
 	if key != "" {
 		r.byCliID[key] = m.Seq
 	}
-	return m, nil
+	s.byID[s.nextID] = memRef{room: d.Room, seq: m.Seq}
+	r.setReply(m.Seq, d.ReplyTo)
+	return r.message(s, m.Seq), nil
 }
 
 func (s *MemStore) read(ctx context.Context, room string, f func(r *memRoom)) error {
@@ -113,7 +120,7 @@ func (s *MemStore) History(ctx context.Context, room string, beforeSeq int64, li
 			end = beforeSeq - 1
 		}
 		start := max(end-int64(limit), 0)
-		out = slices.Clone(r.msgs[start:end])
+		out = r.messages(s, start+1, end)
 	})
 	return out, err
 }
@@ -130,7 +137,7 @@ func (s *MemStore) Since(ctx context.Context, room string, afterSeq int64, limit
 			return
 		}
 		end := min(afterSeq+int64(limit), n)
-		out = slices.Clone(r.msgs[afterSeq:end])
+		out = r.messages(s, afterSeq+1, end)
 	})
 	return out, err
 }
@@ -181,9 +188,8 @@ func (s *MemStore) Delete(ctx context.Context, room string, seq int64) (Message,
 	if r == nil || seq > int64(len(r.msgs)) {
 		return Message{}, Errorf(CodeNotFound, "room %s has no message %d", room, seq)
 	}
-	m := &r.msgs[seq-1]
-	m.Deleted, m.Text = true, ""
-	return *m, nil
+	r.delete(seq)
+	return r.message(s, seq), nil
 }
 
 // Close implements Store. The messages are dropped.
@@ -192,5 +198,6 @@ func (s *MemStore) Close() error {
 	defer s.mu.Unlock()
 	s.closed = true
 	s.rooms = nil
+	s.byID = nil
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -242,7 +243,7 @@ func TestJoinSendFanOut(t *testing.T) {
 	}
 	for _, c := range []client{alice, bob} {
 		evs := c.take(chat.EventMessage)
-		if len(evs) != 1 || *evs[0].Message != m {
+		if len(evs) != 1 || !reflect.DeepEqual(*evs[0].Message, m) {
 			t.Fatalf("%s got %v, want the message", c.Nickname(), messages(evs))
 		}
 	}

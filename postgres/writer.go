@@ -24,8 +24,9 @@ const lockRoomSQL = `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALU
 // the lock statement, so (READ COMMITTED: a new snapshot per statement) its
 // duplicate check sees every message committed by other nodes to this room,
 // and earlier statements of this batch. Parameters: room, sender,
-// sender_key, text, client_id (NULL for none), ts. Returns id, seq, sender,
-// text, ts, duplicate, deleted.
+// sender_key, text, client_id (NULL for none), ts, reply_to (NULL for
+// none), mentions (NULL for none). Returns id, seq, sender, text, ts,
+// duplicate, deleted.
 const appendSQL = `WITH rm AS (
 	SELECT id FROM rooms WHERE name = $1
 ), dup AS (
@@ -36,8 +37,8 @@ const appendSQL = `WITH rm AS (
 	WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM dup)
 	RETURNING id, last_seq
 ), ins AS (
-	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts)
-	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6 FROM upd
+	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, reply_to, mentions)
+	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6, $7::bigint, $8::text FROM upd
 	RETURNING id, seq
 )
 SELECT id, seq, $2::text, $4::text, $6::bigint, false, false FROM ins
@@ -71,7 +72,8 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 		b.Queue(lockRoomSQL, room)
 	}
 	for _, d := range drafts {
-		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS)
+		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
+			sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
 	}
 	tx, err := w.w.Begin(ctx)
 	if err != nil {
@@ -94,6 +96,9 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 			return fmt.Errorf("insert: %w", err)
 		}
 		m.ID = strconv.FormatInt(id, 10)
+		if !m.Duplicate {
+			m.Mentions = d.Mentions
+		}
 		out[i] = m
 	}
 	if err := br.Close(); err != nil {

@@ -126,7 +126,7 @@ func Open(path string, cfg Config) (*DB, error) {
 	r.SetConnMaxIdleTime(0)
 	be := &backend{w: w, r: r}
 	st, err := sqlstore.New(be, sqlstore.Config{
-		Name: "sqlite", SQL: statements, Logger: cfg.Logger,
+		Name: "sqlite", SQL: statements, Msgs: msgStatements, Logger: cfg.Logger,
 		MaxBatch: cfg.MaxBatch, QueueSize: cfg.QueueSize, Writers: 1,
 	})
 	if err != nil {
@@ -140,20 +140,17 @@ func Open(path string, cfg Config) (*DB, error) {
 func (db *DB) Path() string { return db.path }
 
 var statements = sqlstore.Statements{
-	History: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
-	Since: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+	History: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+	Since: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 	LastSeq: `SELECT last_seq FROM rooms WHERE name = ?`,
 	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name`,
-	Delete: `UPDATE messages SET deleted = 1, text = ''
-		WHERE room_id = (SELECT id FROM rooms WHERE name = ?) AND seq = ?
-		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted`,
 }
 
 // backend is the SQLite side of sqlstore.Backend.
 type backend struct {
-	// One connection: the writer's, and Delete's between its batches.
+	// One connection: the writer's, and WriteTx's between its batches.
 	w *sql.DB
 	r *sql.DB // read-only pool
 }

@@ -29,8 +29,8 @@ func (b *backend) NewWriter() (sqlstore.Writer, error) {
 		{&w.updRoom, `UPDATE rooms SET last_seq = ?, msg_count = ?, last_ts = ? WHERE id = ?`},
 		{&w.selDup, `SELECT id, seq, sender, text, ts, deleted FROM messages
 			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
-		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts)
-			VALUES (?, ?, ?, ?, ?, ?, ?)
+		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, reply_to, mentions)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (room_id, sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING`},
 	} {
 		s, err := b.w.Prepare(p.sql)
@@ -95,7 +95,8 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 		// The insert itself detects a reused client id (ON CONFLICT on the
 		// client-id index, which also sees rows inserted earlier in this
 		// transaction): the common, new-message case costs one statement.
-		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS)
+		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
+			sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
 		var inserted, id int64
 		if err == nil {
 			inserted, err = res.RowsAffected()
@@ -118,7 +119,7 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, d.TS, true
 		out[i] = chat.Message{
 			ID: strconv.FormatInt(id, 10), Room: d.Room, Seq: seq, Sender: d.Sender,
-			Text: d.Text, ClientID: d.ClientID, TS: d.TS,
+			Text: d.Text, ClientID: d.ClientID, TS: d.TS, Mentions: d.Mentions,
 		}
 	}
 	for _, rr := range rooms {

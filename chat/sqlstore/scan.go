@@ -1,8 +1,6 @@
 package sqlstore
 
 import (
-	"strconv"
-
 	"github.com/banter-chat/banter/chat"
 )
 
@@ -19,17 +17,22 @@ type Rows interface {
 }
 
 // MessageColumns are the columns ScanMessage reads, of the messages table
-// aliased m.
-const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted`
+// aliased m and the message it replies to aliased q (MessageFrom).
+const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, ` +
+	`m.rev, m.edited, coalesce(m.mentions, ''), coalesce(m.reactions, ''), ` +
+	`coalesce(q.id, 0), coalesce(q.seq, 0), coalesce(q.sender, ''), coalesce(substr(q.text, 1, 200), ''), coalesce(q.deleted, false)`
+
+// MessageFrom is the FROM clause of MessageColumns: a message, its room
+// (aliased r) and the message it replies to.
+const MessageFrom = ` FROM messages m JOIN rooms r ON r.id = m.room_id LEFT JOIN messages q ON q.id = m.reply_to `
 
 // ScanMessage reads one row of MessageColumns as a message of room.
 func ScanMessage(row Row, room string) (chat.Message, error) {
-	m := chat.Message{Room: room}
-	var id int64
-	if err := row.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted); err != nil {
+	m, err := scanMessage(row, nil)
+	if err != nil {
 		return chat.Message{}, err
 	}
-	m.ID = strconv.FormatInt(id, 10)
+	m.Room = room
 	return m, nil
 }
 
@@ -70,4 +73,12 @@ func NullIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// ReplyArg is a draft's ReplyTo as a query argument: the id, or NULL.
+func ReplyArg(id string) any {
+	if n, ok := chat.ParseID(id); ok {
+		return n
+	}
+	return nil
 }
