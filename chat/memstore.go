@@ -21,9 +21,9 @@ type MemStore struct {
 }
 
 type memRoom struct {
-	msgs    []Message        // msgs[i].Seq == i+1
-	byCliID map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
-	memState                 // rev, replies, reactions, read markers (msgstore_mem.go)
+	msgs     []Message        // msgs[i].Seq == i+1
+	byCliID  map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
+	memState                  // rev, replies, reactions, read markers (msgstore_mem.go)
 }
 
 var _ Store = (*MemStore)(nil)
