@@ -33,8 +33,8 @@ func TestPayloadJSON(t *testing.T) {
 			`{"room":"r","members":["a"],"memberCount":500,"moreMembers":true,"lastSeq":3,"messages":[],"more":false}`},
 		{chat.Members{Room: "r", Count: 500, Large: true}, `{"room":"r","count":500,"large":true}`},
 		{chat.Members{Room: "r", Count: 2, Nicknames: []string{"a", "b"}}, `{"room":"r","count":2,"large":false,"nicknames":["a","b"]}`},
-		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100},
-			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100}`},
+		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100, EditWindowMillis: 60000},
+			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100,"editWindowMs":60000}`},
 	} {
 		got, err := json.Marshal(c.v)
 		if err != nil || string(got) != c.want {

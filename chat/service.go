@@ -72,6 +72,10 @@ type Config struct {
 	// (sorted by NickKey), and the most Service.MemberPage returns at
 	// once. Default 100.
 	MemberPage int
+	// EditWindow is how long after sending a user may edit or delete its
+	// own message (admins may delete any message at any time). Default
+	// 24h.
+	EditWindow time.Duration
 	// Now is the clock for rate limiting and timestamps. Default time.Now.
 	Now func() time.Time
 	// Authenticator verifies tokens (Service.Authenticate). nil: tokens
@@ -132,6 +136,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MemberPage <= 0 {
 		c.MemberPage = 100
+	}
+	if c.EditWindow <= 0 {
+		c.EditWindow = DefaultEditWindowMS * time.Millisecond
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -225,6 +232,9 @@ type Limits struct {
 	RateBurst       int     `json:"rateBurst"`
 	RatePerSecond   float64 `json:"ratePerSecond"`
 	MaxRooms        int     `json:"maxRooms"`
+	// EditWindowMillis: own messages may be edited and deleted this long
+	// after sending (msgstate).
+	EditWindowMillis int64 `json:"editWindowMs"`
 }
 
 // Limits returns the effective limits.
@@ -237,6 +247,8 @@ func (s *Service) Limits() Limits {
 		RateBurst:       s.cfg.RateBurst,
 		RatePerSecond:   s.cfg.RatePerSecond,
 		MaxRooms:        s.cfg.MaxRoomsPerSession,
+
+		EditWindowMillis: s.cfg.EditWindow.Milliseconds(),
 	}
 }
 

@@ -161,7 +161,8 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
-	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100}
+	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100,
+		EditWindowMillis: 24 * 3600 * 1000}
 	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
