@@ -147,3 +147,7 @@ func (s *Session) Changes(ctx context.Context, room string, after int64, limit i
 	}
 	return msgs, storeErr(err)
 }
+
+// PageLimit applies the page size default and cap to a client's limit (0:
+// the default), as History, Since and Changes do.
+func (s *Service) PageLimit(limit int) (int, error) { return s.pageLimit(limit) }
