@@ -29,6 +29,7 @@ const Help = `Commands:
   /dm NICK TEXT     send a direct message
   /nick NAME        change your nickname
   /rooms            list rooms with messages
+` + msgHelp + `
   /quit             leave (also Ctrl-C)
   /help             this text
 Anything else is sent to the current room. In the full-screen UI: Tab and
@@ -66,6 +67,9 @@ func parseCommand(line string) (command, error) {
 		c.name = "help"
 	case "rooms":
 	default:
+		if mc, ok, err := parseMsgCommand(c); ok { // msgs.go
+			return mc, err
+		}
 		return c, fmt.Errorf("unknown command /%s (try /help)", name)
 	}
 	return c, nil
