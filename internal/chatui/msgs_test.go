@@ -85,7 +85,9 @@ func TestLinesMessageState(t *testing.T) {
 	}, "\n") + "\n"
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- RunLines(ctx, alice, ev, strings.NewReader(in), out, LineOptions{Room: "general", Follow: true}) }()
+	go func() {
+		done <- RunLines(ctx, alice, ev, strings.NewReader(in), out, LineOptions{Room: "general", Follow: true})
+	}()
 	want := []string{
 		"[general] bob: lunch, @alice?",
 		"* nothing unread", // alice never marked general: not counted
