@@ -52,12 +52,11 @@ export function tokenize(text) {
     else out.push(tok);
   };
   const mentions = (s) => {
-    let i = 0;
     let start = 0;
     const chars = [...s];
-    let pos = 0; // code-unit offset of chars[i]
-    const offs = chars.map((c) => { const o = pos; pos += c.length; return o; });
-    for (i = 0; i < chars.length; i++) {
+    let pos = 0;
+    const offs = chars.map((c) => { const o = pos; pos += c.length; return o; }); // code-unit offsets
+    for (let i = 0; i < chars.length; i++) {
       if (chars[i] !== '@' || (i > 0 && isWord(chars[i - 1]))) continue;
       let j = i + 1;
       while (j < chars.length && !/\s/u.test(chars[j]) && chars[j] !== '@') j++;
