@@ -98,8 +98,13 @@ type Config struct {
 
 	// Chat limits (defaults in chat.Config: 4096 bytes, burst 60, 10/s,
 	// 100 rooms per session).
-	MaxMessageBytes    int
-	RateBurst          int
+	MaxMessageBytes int
+	RateBurst       int
+	// MaxFileBytes and FileTypes are chat.FileConfig's: the largest upload
+	// (default 10 MiB) and the media types accepted (default
+	// chat.DefaultFileTypes).
+	MaxFileBytes       int64
+	FileTypes          []string
 	RatePerSecond      float64
 	MaxRoomsPerSession int
 	// RequestBurst and RequestsPerSecond shape the per-connection bucket
@@ -241,6 +246,7 @@ func New(cfg Config) (_ *App, err error) {
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
 		LargeRoom: cfg.LargeRoom, PresenceWindow: cfg.PresenceWindow, EditWindow: cfg.EditWindow,
+		Files: chat.FileConfig{MaxBytes: cfg.MaxFileBytes, Types: cfg.FileTypes},
 	}
 	if ccfg.Authenticator, ccfg.RequireIdentity, err = newAuthenticator(cfg.Auth); err != nil {
 		return nil, err

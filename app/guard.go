@@ -3,7 +3,6 @@ package app
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"syscall"
@@ -124,12 +123,12 @@ func writeRESTError(w http.ResponseWriter, status int, code chat.Code, msg strin
 	_, _ = w.Write(append(proto1.Failure(chat.Errorf(code, "%s", msg)), '\n'))
 }
 
-// refuseTCP tells a refused TCP line-protocol client why, in the
+// tcpRefusal tells a refused TCP line-protocol client why, in the
 // protocol's error event, before the connection closes.
-func refuseTCP(c net.Conn, err error) {
+func tcpRefusal(err error) []byte {
 	code := chat.CodeRateLimited
 	if errors.Is(err, guard.ErrServerFull) {
 		code = chat.CodeUnavailable
 	}
-	_, _ = c.Write(append(proto1.EncodeError(chat.Errorf(code, "%s", err.Error()), ""), '\n'))
+	return proto1.EncodeError(chat.Errorf(code, "%s", err.Error()), "")
 }

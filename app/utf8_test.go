@@ -82,7 +82,7 @@ func TestInvalidUTF8Refused(t *testing.T) {
 		w := dialWS(t, url)
 		w.send(map[string]any{"type": "hello", "ref": 1, "nickname": "wsuser", "rooms": []string{"general"}})
 		w.next("hello", isReply(1))
-		for i, text := range invalidTexts {
+		for i, text := range invalidTexts[2:] { // a text frame must be UTF-8 itself (below)
 			ref := i + 2
 			frame := fmt.Sprintf(`{"type":"send","ref":%d,"room":"general","text":"%s"}`, ref, text)
 			if err := w.c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
@@ -91,6 +91,27 @@ func TestInvalidUTF8Refused(t *testing.T) {
 			r := w.next("send reply", isReply(float64(ref)))
 			if e, _ := r["error"].(map[string]any); r["ok"] != false || e["code"] != "invalid_message" {
 				t.Errorf("send %q over /ws: %v, want invalid_message", text, r)
+			}
+		}
+	})
+	// A text frame that is not UTF-8 fails the WebSocket connection with
+	// status 1007 (RFC 6455 8.1), on /ws as on Socket.IO.
+	t.Run("ws raw bytes", func(t *testing.T) {
+		c, _, err := websocket.Dial(ctx, strings.Replace(url, "http://", "ws://", 1)+"/ws", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		frame := `{"type":"send","ref":2,"room":"general","text":"` + invalidTexts[0] + `"}`
+		if err := c.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if _, _, err := c.Read(ctx); err != nil {
+				if websocket.CloseStatus(err) != websocket.StatusInvalidFramePayloadData {
+					t.Fatalf("closed with %v, want 1007", err)
+				}
+				break
 			}
 		}
 	})

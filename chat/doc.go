@@ -18,8 +18,13 @@
 //   - Service.Users / Lookup / Members / Rooms answer questions about the
 //     node's state (the SocketChat user list is built from Users and
 //     EventUser). Service.Close ends everything.
-//   - Store is the history interface; chat/storetest is its conformance
-//     suite. Bus is the fan-out interface. Roster (optional) shares users
+//   - Files (files.go, upload.go): Session.UploadSlot signs an upload slot
+//     that Service.Upload completes on any node (the bytes sniffed and
+//     checked, stored with their message); Session.FileToken and
+//     Service.OpenFile serve them to the room's readers. Search
+//     (search.go): Session.Search over the rooms the session may read.
+//   - Store is the history interface (files and search included);
+//     chat/storetest is its conformance suite. Bus is the fan-out interface. Roster (optional) shares users
 //     and room members with the other nodes of a cluster.
 //
 // # Rules

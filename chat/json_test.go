@@ -33,8 +33,20 @@ func TestPayloadJSON(t *testing.T) {
 			`{"room":"r","members":["a"],"memberCount":500,"moreMembers":true,"lastSeq":3,"messages":[],"more":false}`},
 		{chat.Members{Room: "r", Count: 500, Large: true}, `{"room":"r","count":500,"large":true}`},
 		{chat.Members{Room: "r", Count: 2, Nicknames: []string{"a", "b"}}, `{"room":"r","count":2,"large":false,"nicknames":["a","b"]}`},
-		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100, EditWindowMillis: 60000},
-			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100,"editWindowMs":60000}`},
+		{chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100,
+			MaxFileBytes: 1024, FileTypes: []string{"image/png"}, EditWindowMillis: 60000},
+			`{"maxMessageBytes":4096,"pageLimit":50,"maxPageLimit":200,"typingTtlMs":5000,"rateBurst":20,"ratePerSecond":5,"maxRooms":100,"maxFileBytes":1024,"fileTypes":["image/png"],"editWindowMs":60000}`},
+		{chat.Message{ID: "9", Room: "r", Seq: 2, Sender: "b", TS: 1, Attachment: &chat.Attachment{ID: "f", Name: "a.png", Type: "image/png", Size: 5, Width: 2, Height: 3}},
+			`{"id":"9","room":"r","seq":2,"from":"b","text":"","ts":1,"attachment":{"id":"f","name":"a.png","type":"image/png","size":5,"width":2,"height":3}}`},
+		{chat.Message{ID: "10", Room: "r", Seq: 3, Sender: "a", Text: "nice", TS: 2, Edited: 3, Rev: 4,
+			ReplyTo:    &chat.Quote{ID: "9", Seq: 2, From: "b", Text: "", File: "a.png"},
+			Reactions:  []chat.Reaction{{Emoji: "👍", Count: 1, Users: []string{"b"}}},
+			Mentions:   []string{"b"},
+			Attachment: &chat.Attachment{ID: "g", Name: "b.pdf", Type: "application/pdf", Size: 7}},
+			`{"id":"10","room":"r","seq":3,"from":"a","text":"nice","ts":2,"edited":3,"rev":4,"replyTo":{"id":"9","seq":2,"from":"b","text":"","file":"a.png"},` +
+				`"reactions":[{"emoji":"👍","count":1,"users":["b"]}],"mentions":["b"],"attachment":{"id":"g","name":"b.pdf","type":"application/pdf","size":7}}`},
+		{chat.SearchHit{Message: chat.Message{ID: "8", Room: "r", Seq: 1, Sender: "b", Text: "x", TS: 1}, Highlights: chat.Highlights{Text: [][2]int{{0, 1}}}},
+			`{"message":{"id":"8","room":"r","seq":1,"from":"b","text":"x","ts":1},"highlights":{"text":[[0,1]]}}`},
 	} {
 		got, err := json.Marshal(c.v)
 		if err != nil || string(got) != c.want {

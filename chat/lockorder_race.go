@@ -181,3 +181,23 @@ func (c lockCheckedBus) Publish(ctx context.Context, topic string, ev *Event) er
 	assertNoLocks("Bus.Publish")
 	return c.Bus.Publish(ctx, topic, ev)
 }
+
+func (c lockCheckedStore) File(ctx context.Context, id string) (StoredFile, error) {
+	assertNoLocks("Store.File")
+	return c.Store.File(ctx, id)
+}
+
+func (c lockCheckedStore) FileChunk(ctx context.Context, id string, n int) ([]byte, error) {
+	assertNoLocks("Store.FileChunk")
+	return c.Store.FileChunk(ctx, id, n)
+}
+
+func (c lockCheckedStore) Secret(ctx context.Context) ([]byte, error) {
+	assertNoLocks("Store.Secret")
+	return c.Store.Secret(ctx)
+}
+
+func (c lockCheckedStore) Search(ctx context.Context, q SearchQuery) ([]Message, error) {
+	assertNoLocks("Store.Search")
+	return c.Store.Search(ctx, q)
+}

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"strconv"
@@ -17,7 +18,16 @@ type MemStore struct {
 	closed bool
 	nextID int64
 	rooms  map[string]*memRoom
-	byID   map[int64]memRef // message id → where it is (msgstore_mem.go)
+	byID   map[int64]memRef   // message id → where it is (msgstore_mem.go)
+	files  map[string]memFile // by Attachment.ID
+	secret []byte
+}
+
+// memFile is a stored file and where its message is.
+type memFile struct {
+	room string
+	seq  int64
+	data []byte
 }
 
 type memRoom struct {
@@ -30,7 +40,9 @@ var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{rooms: make(map[string]*memRoom), byID: make(map[int64]memRef)}
+	secret := make([]byte, SecretBytes)
+	_, _ = rand.Read(secret) // never fails (crypto/rand since Go 1.24)
+	return &MemStore{rooms: make(map[string]*memRoom), byID: make(map[int64]memRef), files: make(map[string]memFile), secret: secret}
 }
 
 func ctxErr(ctx context.Context) error {
@@ -80,6 +92,11 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 		ClientID: d.ClientID,
 		TS:       d.TS,
 		Mentions: slices.Clone(d.Mentions),
+	}
+	if f := d.File; f != nil {
+		a := f.Attachment
+		m.Attachment = &a
+		s.files[a.ID] = memFile{room: d.Room, seq: m.Seq, data: slices.Clone(f.Data)}
 	}
 	r.msgs = append(r.msgs, m)
 	if key != "" {
@@ -188,7 +205,7 @@ func (s *MemStore) Delete(ctx context.Context, room string, seq int64) (Message,
 	if r == nil || seq > int64(len(r.msgs)) {
 		return Message{}, Errorf(CodeNotFound, "room %s has no message %d", room, seq)
 	}
-	r.delete(seq)
+	r.delete(s, seq)
 	return r.message(s, seq), nil
 }
 
@@ -197,7 +214,106 @@ func (s *MemStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.rooms = nil
-	s.byID = nil
+	s.rooms, s.byID, s.files = nil, nil, nil
 	return nil
+}
+
+// File implements Store.
+func (s *MemStore) File(ctx context.Context, id string) (StoredFile, error) {
+	if err := CheckFileID(id); err != nil {
+		return StoredFile{}, err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return StoredFile{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return StoredFile{}, ErrUnavailable
+	}
+	f, ok := s.files[id]
+	if !ok {
+		return StoredFile{}, Errorf(CodeNotFound, "no such file")
+	}
+	m := s.rooms[f.room].msgs[f.seq-1]
+	return StoredFile{Attachment: *m.Attachment, Room: f.room, Seq: f.seq, TS: m.TS}, nil
+}
+
+// FileChunk implements Store.
+func (s *MemStore) FileChunk(ctx context.Context, id string, n int) ([]byte, error) {
+	if err := CheckFileID(id); err != nil {
+		return nil, err
+	}
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrUnavailable
+	}
+	f, ok := s.files[id]
+	if !ok || n < 0 || n*FileChunkBytes >= len(f.data) {
+		return nil, Errorf(CodeNotFound, "no such part of the file")
+	}
+	return slices.Clone(f.data[n*FileChunkBytes : min(len(f.data), (n+1)*FileChunkBytes)]), nil
+}
+
+// Secret implements Store: random per MemStore.
+func (s *MemStore) Secret(ctx context.Context) ([]byte, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrUnavailable
+	}
+	return slices.Clone(s.secret), nil
+}
+
+// Search implements Store by scanning every message of q.Rooms.
+func (s *MemStore) Search(ctx context.Context, q SearchQuery) ([]Message, error) {
+	if err := CheckSearchQuery(q); err != nil {
+		return nil, err
+	}
+	before := int64(1<<63 - 1)
+	if q.Before != "" {
+		b, err := strconv.ParseInt(q.Before, 10, 64)
+		if err != nil || b < 1 {
+			return nil, Errorf(CodeInvalidArgument, "invalid search position %q", q.Before)
+		}
+		before = b
+	}
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrUnavailable
+	}
+	var out []Message
+	for _, room := range q.Rooms {
+		r := s.rooms[room]
+		if r == nil {
+			continue
+		}
+		for _, m := range r.msgs {
+			id, _ := strconv.ParseInt(m.ID, 10, 64)
+			name := ""
+			if m.Attachment != nil {
+				name = m.Attachment.Name
+			}
+			if id < before && !m.Deleted && MatchesTerms(q.Terms, m.Text, name) {
+				out = append(out, r.message(s, m.Seq)) // with its quote
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b Message) int {
+		x, _ := strconv.ParseInt(a.ID, 10, 64)
+		y, _ := strconv.ParseInt(b.ID, 10, 64)
+		return int(y - x)
+	})
+	return out[:min(len(out), q.Limit)], nil
 }

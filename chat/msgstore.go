@@ -23,10 +23,13 @@ import (
 // Store with the reply, so that an edit or a deletion of the original
 // shows in every quote of it.
 type Quote struct {
-	ID      string `json:"id"`
-	Seq     int64  `json:"seq"`
-	From    string `json:"from"`
-	Text    string `json:"text"` // the first QuoteRunes characters; "" when deleted
+	ID   string `json:"id"`
+	Seq  int64  `json:"seq"`
+	From string `json:"from"`
+	Text string `json:"text"` // the first QuoteRunes characters; "" when deleted
+	// File is the name of the original's file ("" for none), so that a
+	// reply to a file without a caption quotes something.
+	File    string `json:"file,omitempty"`
 	Deleted bool   `json:"deleted,omitempty"`
 }
 

@@ -46,6 +46,9 @@ func (r *memRoom) message(s *MemStore, seq int64) Message {
 		if ref, ok := s.byID[id]; ok {
 			q := s.rooms[ref.room].msgs[ref.seq-1]
 			m.ReplyTo = &Quote{ID: q.ID, Seq: q.Seq, From: q.Sender, Text: quoteText(q.Text), Deleted: q.Deleted}
+			if q.Attachment != nil {
+				m.ReplyTo.File = q.Attachment.Name
+			}
 		}
 	}
 	return m
@@ -84,12 +87,15 @@ func (r *memRoom) change(seq int64) *Message {
 }
 
 // delete makes message seq a tombstone; a tombstone stays as it is.
-func (r *memRoom) delete(seq int64) {
+func (r *memRoom) delete(s *MemStore, seq int64) {
 	if r.msgs[seq-1].Deleted {
 		return
 	}
 	m := r.change(seq)
-	m.Deleted, m.Text, m.Mentions, m.Reactions = true, "", nil, nil
+	if m.Attachment != nil {
+		delete(s.files, m.Attachment.ID)
+	}
+	m.Deleted, m.Text, m.Attachment, m.Mentions, m.Reactions = true, "", nil, nil, nil
 	delete(r.reactions, seq)
 }
 

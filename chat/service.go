@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures a Service. The zero value of every field means its
@@ -85,6 +87,8 @@ type Config struct {
 	// (ErrUnauthenticated): the "required" authentication mode. It needs
 	// an Authenticator.
 	RequireIdentity bool
+	// Files configures attachments: size limit, type allowlist (files.go).
+	Files FileConfig
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -146,6 +150,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.RequireIdentity && c.Authenticator == nil {
 		return c, fmt.Errorf("chat: RequireIdentity needs an Authenticator")
 	}
+	if c.Files, err = c.Files.withDefaults(); err != nil {
+		return c, err
+	}
 	return c, nil
 }
 
@@ -171,6 +178,9 @@ type Service struct {
 
 	bg sync.WaitGroup // timers' callbacks in progress
 
+	fkey    fileKey             // file tokens and upload slots (filetoken.go)
+	fileMem *semaphore.Weighted // file bytes held by uploads in progress
+
 	stats counters // stats.go
 }
 
@@ -192,6 +202,7 @@ func New(cfg Config) (*Service, error) {
 		sweepAt:  1024,
 		rooms:    make(map[string]*room),
 		watchers: make(map[*Session]struct{}),
+		fileMem:  semaphore.NewWeighted(cfg.Files.MemoryBytes),
 	}
 	if s.store == nil {
 		s.store, s.ownsStore = NewMemStore(), true
@@ -225,13 +236,15 @@ func (s *Service) MaxMessageBytes() int { return s.cfg.MaxMessageBytes }
 // Limits are the limits a client must respect, as configured; gateways
 // send them to clients (the hello ack's "limits" in docs/protocol.md).
 type Limits struct {
-	MaxMessageBytes int     `json:"maxMessageBytes"`
-	PageLimit       int     `json:"pageLimit"`
-	MaxPageLimit    int     `json:"maxPageLimit"`
-	TypingTTLMillis int64   `json:"typingTtlMs"`
-	RateBurst       int     `json:"rateBurst"`
-	RatePerSecond   float64 `json:"ratePerSecond"`
-	MaxRooms        int     `json:"maxRooms"`
+	MaxMessageBytes int      `json:"maxMessageBytes"`
+	PageLimit       int      `json:"pageLimit"`
+	MaxPageLimit    int      `json:"maxPageLimit"`
+	TypingTTLMillis int64    `json:"typingTtlMs"`
+	RateBurst       int      `json:"rateBurst"`
+	RatePerSecond   float64  `json:"ratePerSecond"`
+	MaxRooms        int      `json:"maxRooms"`
+	MaxFileBytes    int64    `json:"maxFileBytes,omitempty"`
+	FileTypes       []string `json:"fileTypes,omitempty"`
 	// EditWindowMillis: own messages may be edited and deleted this long
 	// after sending (msgstate).
 	EditWindowMillis int64 `json:"editWindowMs"`
@@ -240,14 +253,15 @@ type Limits struct {
 // Limits returns the effective limits.
 func (s *Service) Limits() Limits {
 	return Limits{
-		MaxMessageBytes: s.cfg.MaxMessageBytes,
-		PageLimit:       s.cfg.PageLimit,
-		MaxPageLimit:    s.cfg.MaxPageLimit,
-		TypingTTLMillis: s.cfg.TypingTTL.Milliseconds(),
-		RateBurst:       s.cfg.RateBurst,
-		RatePerSecond:   s.cfg.RatePerSecond,
-		MaxRooms:        s.cfg.MaxRoomsPerSession,
-
+		MaxMessageBytes:  s.cfg.MaxMessageBytes,
+		PageLimit:        s.cfg.PageLimit,
+		MaxPageLimit:     s.cfg.MaxPageLimit,
+		TypingTTLMillis:  s.cfg.TypingTTL.Milliseconds(),
+		RateBurst:        s.cfg.RateBurst,
+		RatePerSecond:    s.cfg.RatePerSecond,
+		MaxRooms:         s.cfg.MaxRoomsPerSession,
+		MaxFileBytes:     s.cfg.Files.MaxBytes,
+		FileTypes:        s.cfg.Files.Types,
 		EditWindowMillis: s.cfg.EditWindow.Milliseconds(),
 	}
 }

@@ -154,6 +154,9 @@ func TestConfigRejected(t *testing.T) {
 		{MaxMessageBytes: -1},
 		{DefaultRoom: "Not A Room"},
 		{DefaultRoom: "dm:a:b"},
+		{Files: chat.FileConfig{MaxBytes: chat.MaxStoredFileBytes + 1}},
+		{Files: chat.FileConfig{Types: []string{"image"}}},
+		{Files: chat.FileConfig{Types: []string{"text/plain; charset=utf-8"}}},
 	} {
 		if svc, err := chat.New(cfg); err == nil {
 			svc.Close()
@@ -162,8 +165,8 @@ func TestConfigRejected(t *testing.T) {
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
 	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100,
-		EditWindowMillis: 24 * 3600 * 1000}
-	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
+		MaxFileBytes: 10 << 20, FileTypes: chat.DefaultFileTypes, EditWindowMillis: 24 * 3600 * 1000}
+	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || !reflect.DeepEqual(svc.Limits(), want) {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
 }

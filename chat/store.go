@@ -18,6 +18,9 @@ type Draft struct {
 	// Mentions are the NickKeys of the users the text mentions
 	// (ParseMentions).
 	Mentions []string
+	// File, if set, is stored with the message (its Attachment); Text
+	// may then be empty (files.go).
+	File *FileDraft
 }
 
 // Message is a stored chat message. Values are immutable once returned:
@@ -46,6 +49,9 @@ type Message struct {
 	Reactions []Reaction `json:"reactions,omitempty"`
 	// Mentions are the NickKeys of the users the text mentions.
 	Mentions []string `json:"mentions,omitempty"`
+	// Attachment is the message's file, nil for none (and for a
+	// tombstone: the file is deleted with its message).
+	Attachment *Attachment `json:"attachment,omitempty"`
 	// Duplicate is set by Append when ClientID was seen before: the Message
 	// is the original one and nothing was stored.
 	Duplicate bool `json:"-"`
@@ -117,7 +123,8 @@ type Store interface {
 	// Rooms lists every room with at least one message, ordered by name.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
 	// Delete turns message seq of room into a tombstone (Deleted set,
-	// Text emptied, everything else kept) and returns it. Deleting a
+	// Text emptied, the Attachment and its file deleted, everything else
+	// kept) and returns it. Deleting a
 	// tombstone again changes nothing and returns it. A room or seq that
 	// does not exist is ErrNotFound. The change is durable before Delete
 	// returns; an Append retried with the deleted message's client id
@@ -131,6 +138,9 @@ type Store interface {
 	// Close waits for appends in progress, then releases resources.
 	// Calling it again returns nil.
 	Close() error
+
+	FileStore // files of messages (files.go)
+	Searcher  // full-text search (search.go)
 }
 
 // CheckDraft validates a Draft the way every Store must before appending it.
@@ -147,8 +157,15 @@ func CheckDraft(d Draft) error {
 	} else if nick != d.Sender {
 		return Errorf(CodeInvalidNickname, "sender nickname has surrounding white space")
 	}
-	if err := CheckText(d.Text, MaxStoredTextBytes); err != nil {
-		return err
+	if d.File == nil || d.Text != "" {
+		if err := CheckText(d.Text, MaxStoredTextBytes); err != nil {
+			return err
+		}
+	}
+	if d.File != nil {
+		if err := CheckFileDraft(d.File); err != nil {
+			return err
+		}
 	}
 	if err := CheckClientID(d.ClientID); err != nil {
 		return err

@@ -232,8 +232,9 @@ func NewServer(cfg Config) *Server {
 // Count returns the number of open sessions.
 func (s *Server) Count() int { return int(s.count.Load()) }
 
-// Session returns the open session with the given id, or nil.
-func (s *Server) Session(id string) *Socket {
+// Socket returns the open session (Engine.IO socket) with the given id,
+// or nil.
+func (s *Server) Socket(id string) *Socket {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.sessions[id]
@@ -255,7 +256,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sid := q.Get("sid"); sid != "" {
-		sess := s.Session(sid)
+		sess := s.Socket(sid)
 		if sess == nil {
 			if s.fwd != nil && s.fwd.serve(w, r, sid) {
 				return
@@ -327,7 +328,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ws.handshake(w, r, protocol, release)
 		return
 	}
-	sess := s.newSession(r, protocol, transportPolling, release)
+	sess := s.newSocket(r, protocol, transportPolling, release)
 	if sess == nil {
 		release()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
@@ -502,7 +503,7 @@ func (h *Handshake) Query() url.Values {
 	return v
 }
 
-func (s *Server) newSession(r *http.Request, protocol int, t transportKind, release func()) *Socket {
+func (s *Server) newSocket(r *http.Request, protocol int, t transportKind, release func()) *Socket {
 	sess := &Socket{
 		srv:            s,
 		release:        release,

@@ -2,7 +2,6 @@ package engineio
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -120,7 +119,7 @@ func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (conn net.Conn
 		status = http.StatusBadRequest
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+	if !wsframe.ValidKey(key) {
 		status = http.StatusBadRequest
 	}
 	if status != 0 {

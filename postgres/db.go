@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
@@ -164,6 +165,32 @@ var statements = sqlstore.Statements{
 		`WHERE r.name = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
 	LastSeq: `SELECT last_seq FROM rooms WHERE name = $1`,
 	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name COLLATE "C"`,
+	File: `SELECT m.attachment, r.name, m.seq, m.ts FROM files f
+		JOIN messages m ON m.id = f.message_id JOIN rooms r ON r.id = m.room_id WHERE f.id = $1`,
+	FileChunk: `SELECT data FROM file_chunks WHERE file_id = $1 AND n = $2`,
+	Secret: `INSERT INTO secrets (name, value) VALUES ('files', $1)
+		ON CONFLICT (name) DO UPDATE SET value = secrets.value RETURNING value`,
+	// The GIN index messages_search is over search_document(text,
+	// attachment) for messages that are not tombstones: the same
+	// expression and condition here.
+	Search: `SELECT ` + sqlstore.SearchColumns + sqlstore.MessageFrom + `
+		WHERE search_document(m.text, m.attachment) @@ to_tsquery('simple', $1) AND NOT m.deleted
+		AND m.id < $2 AND r.name = ANY($3) ORDER BY m.id DESC LIMIT $4`,
+	SearchArgs: searchArgs,
+}
+
+// searchArgs builds the tsquery: every term a quoted prefix, all required.
+// Terms are letters, digits and marks only (chat.SearchTerms), so quoting
+// cannot be escaped.
+func searchArgs(terms, rooms []string, before int64, limit int) []any {
+	var q strings.Builder
+	for i, t := range terms {
+		if i > 0 {
+			q.WriteString(" & ")
+		}
+		q.WriteString("'" + t + "':*")
+	}
+	return []any{q.String(), before, rooms, limit}
 }
 
 // backend is the PostgreSQL side of sqlstore.Backend.

@@ -16,7 +16,7 @@ var msgStatements = sqlstore.MsgStatements{
 	BumpRev:         `UPDATE rooms SET last_rev = last_rev + 1 WHERE name = $1 RETURNING id, last_rev`,
 	MessageState:    `SELECT deleted FROM messages WHERE room_id = $1 AND seq = $2`,
 	Edit:            `UPDATE messages SET text = $1, mentions = $2, edited = $3, rev = $4 WHERE room_id = $5 AND seq = $6`,
-	Delete:          `UPDATE messages SET deleted = true, text = '', mentions = NULL, reactions = NULL, rev = $1 WHERE room_id = $2 AND seq = $3`,
+	Delete:          `UPDATE messages SET deleted = true, text = '', attachment = NULL, mentions = NULL, reactions = NULL, rev = $1 WHERE room_id = $2 AND seq = $3`,
 	DeleteReactions: `DELETE FROM reactions WHERE room_id = $1 AND seq = $2`,
 	ReactionEmojis:  `SELECT count(DISTINCT emoji), coalesce(max((emoji = $3)::int), 0) FROM reactions WHERE room_id = $1 AND seq = $2`,
 	AddReaction: `INSERT INTO reactions (room_id, seq, emoji, user_key, nickname, ts) VALUES ($1, $2, $3, $4, $5, $6)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/chat/sqlstore"
@@ -24,26 +25,40 @@ const lockRoomSQL = `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALU
 // the lock statement, so (READ COMMITTED: a new snapshot per statement) its
 // duplicate check sees every message committed by other nodes to this room,
 // and earlier statements of this batch. Parameters: room, sender,
-// sender_key, text, client_id (NULL for none), ts, reply_to (NULL for
-// none), mentions (NULL for none). Returns id, seq, sender, text, ts,
-// duplicate, deleted.
+// sender_key, text, client_id (NULL for none), ts, attachment (NULL for
+// none), reply_to (NULL for none), mentions (NULL for none). Returns id,
+// seq, sender, text, ts, duplicate, deleted, attachment.
 const appendSQL = `WITH rm AS (
 	SELECT id FROM rooms WHERE name = $1
 ), dup AS (
-	SELECT m.id, m.seq, m.sender, m.text, m.ts, m.deleted FROM messages m, rm
+	SELECT m.id, m.seq, m.sender, m.text, m.ts, m.deleted, coalesce(m.attachment, '') AS attachment FROM messages m, rm
 	WHERE m.room_id = rm.id AND m.sender_key = $3 AND m.client_id = $5::text
 ), upd AS (
 	UPDATE rooms SET last_seq = last_seq + 1, msg_count = msg_count + 1, last_ts = $6
 	WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM dup)
 	RETURNING id, last_seq
 ), ins AS (
-	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, reply_to, mentions)
-	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6, $7::bigint, $8::text FROM upd
+	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment, reply_to, mentions)
+	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6, $7::text, $8::bigint, $9::text FROM upd
 	RETURNING id, seq
-)
-SELECT id, seq, $2::text, $4::text, $6::bigint, false, false FROM ins
+)` + appendResult
+
+// appendResult is the SELECT ending appendSQL and appendFileSQL.
+const appendResult = `
+SELECT id, seq, $2::text, $4::text, $6::bigint, false, false, coalesce($7::text, '') FROM ins
 UNION ALL
-SELECT id, seq, sender, text, ts, true, deleted FROM dup`
+SELECT id, seq, sender, text, ts, true, deleted, attachment FROM dup`
+
+// appendFileSQL is appendSQL for a message with a file: the same
+// statement also stores the file ($10: its id) and its parts ($11: bytea[])
+// when the message is new, and nothing when it is a duplicate.
+var appendFileSQL = strings.TrimSuffix(appendSQL, appendResult) + `, file AS (
+	INSERT INTO files (id, message_id) SELECT $10, ins.id FROM ins
+	RETURNING id
+), parts AS (
+	INSERT INTO file_chunks (file_id, n, data)
+	SELECT file.id, p.n - 1, p.data FROM file, unnest($11::bytea[]) WITH ORDINALITY AS p(data, n)
+)` + appendResult
 
 // writer is a sqlstore.Writer: the writers share the pool and keep no
 // state of their own.
@@ -72,8 +87,13 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 		b.Queue(lockRoomSQL, room)
 	}
 	for _, d := range drafts {
-		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
-			sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
+		reply, mentions := sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions))
+		if f := d.File; f != nil {
+			b.Queue(appendFileSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
+				sqlstore.EncodeAttachment(&f.Attachment), reply, mentions, f.ID, chat.FileChunks(f.Data))
+			continue
+		}
+		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS, nil, reply, mentions)
 	}
 	tx, err := w.w.Begin(ctx)
 	if err != nil {
@@ -90,7 +110,11 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 	for i, d := range drafts {
 		m := chat.Message{Room: d.Room, ClientID: d.ClientID}
 		var id int64
-		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate, &m.Deleted)
+		var att string
+		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate, &m.Deleted, &att)
+		if err == nil {
+			m.Attachment, err = sqlstore.DecodeAttachment(att)
+		}
 		if err != nil {
 			_ = br.Close()
 			return fmt.Errorf("insert: %w", err)

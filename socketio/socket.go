@@ -436,7 +436,11 @@ func (s *Socket) dispatch(ev *Event) {
 	s.mu.Unlock()
 	s.nsp.mu.RLock()
 	shared := s.nsp.handlers[ev.Name]
+	nspAny := s.nsp.onAny
 	s.nsp.mu.RUnlock()
+	for _, h := range nspAny {
+		h(ev)
+	}
 	for _, h := range anys {
 		h(ev)
 	}
@@ -466,7 +470,7 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	s.mu.Unlock()
 	if s.nsp.srv.cfg.Recovery != nil && recoverable(reason) {
-		s.nsp.adapter.PersistSession(&Session{
+		s.nsp.adapter.PersistSession(&RecoveryState{
 			SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data(),
 		})
 	}
@@ -477,6 +481,12 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	for _, h := range handlers {
 		h(reason)
+	}
+	s.nsp.mu.RLock()
+	nspDisc := s.nsp.onDisc
+	s.nsp.mu.RUnlock()
+	for _, h := range nspDisc {
+		h(s, reason)
 	}
 }
 

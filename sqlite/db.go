@@ -27,6 +27,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -146,6 +147,34 @@ var statements = sqlstore.Statements{
 		`WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 	LastSeq: `SELECT last_seq FROM rooms WHERE name = ?`,
 	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name`,
+	File: `SELECT m.attachment, r.name, m.seq, m.ts FROM files f
+		JOIN messages m ON m.id = f.message_id JOIN rooms r ON r.id = m.room_id WHERE f.id = ?`,
+	FileChunk: `SELECT data FROM file_chunks WHERE file_id = ? AND n = ?`,
+	Secret: `INSERT INTO secrets (name, value) VALUES ('files', ?)
+		ON CONFLICT (name) DO UPDATE SET value = value RETURNING value`,
+	// FTS5 answers ORDER BY rowid DESC from its index; the rooms come as a
+	// JSON array.
+	Search: `SELECT ` + sqlstore.SearchColumns + ` FROM messages_fts f
+		JOIN messages m ON m.id = f.rowid JOIN rooms r ON r.id = m.room_id LEFT JOIN messages q ON q.id = m.reply_to
+		WHERE messages_fts MATCH ? AND f.rowid < ? AND NOT m.deleted
+		AND r.name IN (SELECT value FROM json_each(?))
+		ORDER BY f.rowid DESC LIMIT ?`,
+	SearchArgs: searchArgs,
+}
+
+// searchArgs builds the FTS5 query: every term a quoted prefix, all
+// required. Terms are letters, digits and marks only (chat.SearchTerms),
+// so quoting cannot be escaped.
+func searchArgs(terms, rooms []string, before int64, limit int) []any {
+	var q strings.Builder
+	for i, t := range terms {
+		if i > 0 {
+			q.WriteString(" AND ")
+		}
+		q.WriteString(`"` + t + `"*`)
+	}
+	js, _ := json.Marshal(rooms) // strings: cannot fail
+	return []any{q.String(), before, string(js), limit}
 }
 
 // backend is the SQLite side of sqlstore.Backend.

@@ -14,7 +14,7 @@ var msgStatements = sqlstore.MsgStatements{
 	BumpRev:         `UPDATE rooms SET last_rev = last_rev + 1 WHERE name = ? RETURNING id, last_rev`,
 	MessageState:    `SELECT deleted FROM messages WHERE room_id = ? AND seq = ?`,
 	Edit:            `UPDATE messages SET text = ?, mentions = ?, edited = ?, rev = ? WHERE room_id = ? AND seq = ?`,
-	Delete:          `UPDATE messages SET deleted = 1, text = '', mentions = NULL, reactions = NULL, rev = ? WHERE room_id = ? AND seq = ?`,
+	Delete:          `UPDATE messages SET deleted = 1, text = '', attachment = NULL, mentions = NULL, reactions = NULL, rev = ? WHERE room_id = ? AND seq = ?`,
 	DeleteReactions: `DELETE FROM reactions WHERE room_id = ? AND seq = ?`,
 	ReactionEmojis:  `SELECT count(DISTINCT emoji), coalesce(max(emoji = ?3), 0) FROM reactions WHERE room_id = ?1 AND seq = ?2`,
 	AddReaction: `INSERT INTO reactions (room_id, seq, emoji, user_key, nickname, ts) VALUES (?, ?, ?, ?, ?, ?)

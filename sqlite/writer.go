@@ -16,6 +16,7 @@ import (
 type writer struct {
 	db                                        *sql.DB
 	selRoom, insRoom, updRoom, selDup, insMsg *sql.Stmt
+	insFile, insChunk                         *sql.Stmt
 }
 
 func (b *backend) NewWriter() (sqlstore.Writer, error) {
@@ -27,11 +28,13 @@ func (b *backend) NewWriter() (sqlstore.Writer, error) {
 		{&w.selRoom, `SELECT id, last_seq, msg_count, last_ts FROM rooms WHERE name = ?`},
 		{&w.insRoom, `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALUES (?, 0, 0, 0)`},
 		{&w.updRoom, `UPDATE rooms SET last_seq = ?, msg_count = ?, last_ts = ? WHERE id = ?`},
-		{&w.selDup, `SELECT id, seq, sender, text, ts, deleted FROM messages
+		{&w.selDup, `SELECT id, seq, sender, text, ts, deleted, coalesce(attachment, '') FROM messages
 			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
-		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, reply_to, mentions)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment, reply_to, mentions)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (room_id, sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING`},
+		{&w.insFile, `INSERT INTO files (id, message_id) VALUES (?, ?)`},
+		{&w.insChunk, `INSERT INTO file_chunks (file_id, n, data) VALUES (?, ?, ?)`},
 	} {
 		s, err := b.w.Prepare(p.sql)
 		if err != nil {
@@ -44,7 +47,7 @@ func (b *backend) NewWriter() (sqlstore.Writer, error) {
 }
 
 func (w *writer) Close() {
-	for _, s := range []*sql.Stmt{w.selRoom, w.insRoom, w.updRoom, w.selDup, w.insMsg} {
+	for _, s := range []*sql.Stmt{w.selRoom, w.insRoom, w.updRoom, w.selDup, w.insMsg, w.insFile, w.insChunk} {
 		if s != nil {
 			_ = s.Close()
 		}
@@ -95,8 +98,13 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 		// The insert itself detects a reused client id (ON CONFLICT on the
 		// client-id index, which also sees rows inserted earlier in this
 		// transaction): the common, new-message case costs one statement.
+		var att *chat.Attachment
+		if d.File != nil {
+			a := d.File.Attachment // not a pointer into the draft: it holds the bytes
+			att = &a
+		}
 		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
-			sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
+			sqlstore.EncodeAttachment(att), sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
 		var inserted, id int64
 		if err == nil {
 			inserted, err = res.RowsAffected()
@@ -109,17 +117,26 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 		}
 		if inserted == 0 {
 			m := chat.Message{Room: d.Room, ClientID: d.ClientID, Duplicate: true}
-			if err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Deleted); err != nil {
+			var dupAtt string
+			if err := selDup.QueryRowContext(ctx, rr.id, key, d.ClientID).Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Deleted, &dupAtt); err != nil {
+				return fmt.Errorf("duplicate: %w", err)
+			}
+			if m.Attachment, err = sqlstore.DecodeAttachment(dupAtt); err != nil {
 				return fmt.Errorf("duplicate: %w", err)
 			}
 			m.ID = strconv.FormatInt(id, 10)
 			out[i] = m
 			continue
 		}
+		if d.File != nil {
+			if err := writeFile(ctx, tx.Stmt(w.insFile), tx.Stmt(w.insChunk), d.File, id); err != nil {
+				return err
+			}
+		}
 		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, d.TS, true
 		out[i] = chat.Message{
 			ID: strconv.FormatInt(id, 10), Room: d.Room, Seq: seq, Sender: d.Sender,
-			Text: d.Text, ClientID: d.ClientID, TS: d.TS, Mentions: d.Mentions,
+			Text: d.Text, ClientID: d.ClientID, TS: d.TS, Attachment: att, Mentions: d.Mentions,
 		}
 	}
 	for _, rr := range rooms {
@@ -132,6 +149,19 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// writeFile stores f, the file of message msgID, in its parts.
+func writeFile(ctx context.Context, insFile, insChunk *sql.Stmt, f *chat.FileDraft, msgID int64) error {
+	if _, err := insFile.ExecContext(ctx, f.ID, msgID); err != nil {
+		return fmt.Errorf("file: %w", err)
+	}
+	for n, part := range chat.FileChunks(f.Data) {
+		if _, err := insChunk.ExecContext(ctx, f.ID, n, part); err != nil {
+			return fmt.Errorf("file part: %w", err)
+		}
 	}
 	return nil
 }

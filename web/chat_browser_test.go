@@ -215,3 +215,33 @@ func copyFile(from, to string) error {
 	}
 	return out.Close()
 }
+
+// Three people share files and search: an image through the attach button
+// (previewed at its size before it loads, loaded with the file token), a
+// text file dropped on the room (served with nosniff, its name as
+// Content-Disposition and a sandboxing CSP), a disguised SVG refused with a
+// reason, a DM between two of them that the third cannot find, and a search
+// result that jumps to a message older than the page's first page. With
+// BANTER_UPDATE_SCREENSHOTS=1 the screenshots go to docs/img/.
+func TestChatFilesAndSearch(t *testing.T) {
+	url, _ := startApp(t, newDB(t), nil)
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.BrowserRunTimeout)
+	defer cancel()
+	rig := filepath.Join(testutil.RepoRoot(t), "test", "browser", "browser_rig.js")
+	out, err := testutil.RunNode(t, ctx, rig, url, "chat_files", "--screenshots", dir)
+	if err != nil {
+		t.Fatalf("browser rig: %v\n%s", err, out)
+	}
+	for _, name := range []string{"files-desktop-light", "search-desktop-light"} {
+		data, err := os.ReadFile(filepath.Join(dir, name+".png"))
+		if err != nil || !bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")) {
+			t.Fatalf("screenshot %s missing or not a PNG (%v)", name, err)
+		}
+		if os.Getenv("BANTER_UPDATE_SCREENSHOTS") == "1" {
+			if err := copyFile(filepath.Join(dir, name+".png"), filepath.Join(testutil.RepoRoot(t), "docs", "img", name+".png")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -571,6 +571,9 @@ func (s *Store) completeAppend(ctx context.Context, d chat.Draft, m chat.Message
 // QuoteOf returns the quote of m.
 func QuoteOf(m chat.Message) *chat.Quote {
 	q := &chat.Quote{ID: m.ID, Seq: m.Seq, From: m.Sender, Text: m.Text, Deleted: m.Deleted}
+	if m.Attachment != nil {
+		q.File = m.Attachment.Name
+	}
 	n := 0
 	for i := range q.Text {
 		if n == chat.QuoteRunes {
@@ -587,10 +590,10 @@ func QuoteOf(m chat.Message) *chat.Quote {
 func scanMessage(row Row, room *string) (chat.Message, error) {
 	var m chat.Message
 	var id, qID, qSeq int64
-	var mentions, reactions, qFrom, qText string
+	var att, mentions, reactions, qFrom, qText, qAtt string
 	var qDeleted bool
 	dest := []any{&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted,
-		&m.Rev, &m.Edited, &mentions, &reactions, &qID, &qSeq, &qFrom, &qText, &qDeleted}
+		&att, &m.Rev, &m.Edited, &mentions, &reactions, &qID, &qSeq, &qFrom, &qText, &qDeleted, &qAtt}
 	if room != nil {
 		dest = append([]any{room}, dest...)
 	}
@@ -601,6 +604,10 @@ func scanMessage(row Row, room *string) (chat.Message, error) {
 		m.Room = *room
 	}
 	m.ID = strconv.FormatInt(id, 10)
+	var err error
+	if m.Attachment, err = DecodeAttachment(att); err != nil {
+		return chat.Message{}, fmt.Errorf("message %d: %w", id, err)
+	}
 	m.Mentions = chat.DecodeMentions(mentions)
 	if reactions != "" {
 		if err := json.Unmarshal([]byte(reactions), &m.Reactions); err != nil {
@@ -609,6 +616,13 @@ func scanMessage(row Row, room *string) (chat.Message, error) {
 	}
 	if qID != 0 {
 		m.ReplyTo = &chat.Quote{ID: strconv.FormatInt(qID, 10), Seq: qSeq, From: qFrom, Text: qText, Deleted: qDeleted}
+		qa, err := DecodeAttachment(qAtt)
+		if err != nil {
+			return chat.Message{}, fmt.Errorf("message %d: quote: %w", id, err)
+		}
+		if qa != nil {
+			m.ReplyTo.File = qa.Name
+		}
 	}
 	return m, nil
 }

@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"encoding/json"
+	"fmt"
+
 	"github.com/banter-chat/banter/chat"
 )
 
@@ -17,10 +20,13 @@ type Rows interface {
 }
 
 // MessageColumns are the columns ScanMessage reads, of the messages table
-// aliased m and the message it replies to aliased q (MessageFrom).
+// aliased m and the message it replies to aliased q (MessageFrom). The
+// attachments are their JSON (” for none); of the quoted message only the
+// file's name is used.
 const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, ` +
-	`m.rev, m.edited, coalesce(m.mentions, ''), coalesce(m.reactions, ''), ` +
-	`coalesce(q.id, 0), coalesce(q.seq, 0), coalesce(q.sender, ''), coalesce(substr(q.text, 1, 200), ''), coalesce(q.deleted, false)`
+	`coalesce(m.attachment, ''), m.rev, m.edited, coalesce(m.mentions, ''), coalesce(m.reactions, ''), ` +
+	`coalesce(q.id, 0), coalesce(q.seq, 0), coalesce(q.sender, ''), coalesce(substr(q.text, 1, 200), ''), ` +
+	`coalesce(q.deleted, false), coalesce(q.attachment, '')`
 
 // MessageFrom is the FROM clause of MessageColumns: a message, its room
 // (aliased r) and the message it replies to.
@@ -34,6 +40,27 @@ func ScanMessage(row Row, room string) (chat.Message, error) {
 	}
 	m.Room = room
 	return m, nil
+}
+
+// EncodeAttachment is the attachment column's value for a (nil: NULL).
+func EncodeAttachment(a *chat.Attachment) any {
+	if a == nil {
+		return nil
+	}
+	b, _ := json.Marshal(a) // strings and numbers: cannot fail
+	return string(b)
+}
+
+// DecodeAttachment reads the attachment column (” for none).
+func DecodeAttachment(s string) (*chat.Attachment, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var a chat.Attachment
+	if err := json.Unmarshal([]byte(s), &a); err != nil {
+		return nil, fmt.Errorf("attachment column: %w", err)
+	}
+	return &a, nil
 }
 
 // ScanMessages reads every row of MessageColumns as messages of room. The

@@ -55,6 +55,18 @@ type Statements struct {
 	// Rooms: RoomColumns of the rooms with at least one message, ordered
 	// by name (byte order).
 	Rooms string
+	// File: arg file id; the attachment column, room name, seq and ts of
+	// the file's message; no row if there is none.
+	File string
+	// FileChunk: args file id, part number; the part's bytes.
+	FileChunk string
+	// Secret: arg a new random secret; stores it unless the store has one
+	// and returns the one stored (one row).
+	Secret string
+	// Search: the arguments of SearchArgs; SearchColumns of the matching
+	// messages, newest first (files.go).
+	Search     string
+	SearchArgs func(terms, rooms []string, beforeID int64, limit int) []any
 }
 
 // Writer commits batches for one writer goroutine.
@@ -118,7 +130,8 @@ func New(be Backend, cfg Config) (*Store, error) {
 		return nil, errors.New("sqlstore: Config.Name is required")
 	}
 	q := cfg.SQL
-	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || !cfg.Msgs.complete() {
+	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || q.File == "" ||
+		q.FileChunk == "" || q.Secret == "" || q.Search == "" || q.SearchArgs == nil || !cfg.Msgs.complete() {
 		return nil, fmt.Errorf("%s: Config.SQL is incomplete", cfg.Name)
 	}
 	if cfg.Logger == nil {

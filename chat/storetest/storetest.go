@@ -59,6 +59,11 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 		{"ContextCanceled", testContext},
 		{"Delete", testDelete},
 		{"Closed", testClosed},
+		{"Files", testFiles},
+		{"FileBadInput", testFileBadInput},
+		{"Secret", testSecret},
+		{"Search", testSearch},
+		{"FileMessageState", testFileMessageState},
 	}
 	tests = append(tests, msgTests...)
 	for _, tc := range tests {
@@ -75,6 +80,12 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 			t.Skip("store is not persistent (no WithReopen)")
 		}
 		testMessageStatePersistence(t, newStore(t), o.reopen)
+	})
+	t.Run("FilesPersist", func(t *testing.T) {
+		if o.reopen == nil {
+			t.Skip("store is not persistent (no WithReopen)")
+		}
+		testFilesPersist(t, newStore(t), o.reopen)
 	})
 }
 

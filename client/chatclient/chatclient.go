@@ -25,6 +25,8 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
+	neturl "net/url"
 	"slices"
 	"strconv"
 	"sync"
@@ -63,17 +65,20 @@ type Client struct {
 
 	idPrefix string
 	nextID   uint64
+	base     *neturl.URL // the server's HTTP base, for files (files.go)
+	http     *http.Client
+	ftok     fileToken // under mu
 
-	mu      sync.Mutex
-	nick    string
-	token   string
-	session *Session
-	ready   chan struct{} // closed while a session is established
-	rooms   map[string]*room
-	closed  bool
-	ended   error // ErrReplaced: no more sessions
-	ctx     context.Context
-	cancel  context.CancelFunc
+	mu       sync.Mutex
+	nick     string
+	token    string
+	greeting *Hello        // the last hello ack
+	ready    chan struct{} // closed while a session is established
+	rooms    map[string]*room
+	closed   bool
+	ended    error // ErrReplaced: no more sessions
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 // Dial connects to the Banter server at url and starts a session.
@@ -87,8 +92,12 @@ func Dial(ctx context.Context, url string, cfg Config) (*Client, error) {
 	}
 	var b [4]byte
 	_, _ = rand.Read(b[:])
+	base, err := httpBase(url)
+	if err != nil {
+		return nil, err
+	}
 	c := &Client{
-		cfg: cfg, log: cfg.Logger, q: newQueue(), nick: cfg.Nickname,
+		cfg: cfg, log: cfg.Logger, q: newQueue(), nick: cfg.Nickname, base: base, http: &http.Client{Timeout: 10 * time.Minute},
 		idPrefix: hex.EncodeToString(b[:]) + "-",
 		ready:    make(chan struct{}), rooms: map[string]*room{},
 	}
@@ -223,15 +232,18 @@ func (c *Client) hello(ctx context.Context) error {
 		args["rooms"] = fresh
 	}
 	c.mu.Unlock()
-	var s Session
+	var s Hello
 	if err := c.call(ctx, "hello", &s, args); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.session = &s
+	c.greeting = &s
 	c.token = s.Token
 	c.nick = s.Nickname
 	c.mu.Unlock()
+	// Before the rooms' messages are delivered, so that their files have
+	// links.
+	c.refreshFileToken(ctx)
 	for i, jr := range s.Rooms {
 		if i < len(sent) && sent[i] != jr.Room {
 			c.renameRoom(sent[i], jr.Room)
@@ -335,14 +347,14 @@ func (c *Client) Nickname() string {
 	return c.nick
 }
 
-// Session is the last hello ack (limits, default room, ...).
-func (c *Client) Session() Session {
+// Hello is the last hello ack (limits, default room, ...).
+func (c *Client) Hello() Hello {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.session == nil {
-		return Session{}
+	if c.greeting == nil {
+		return Hello{}
 	}
-	return *c.session
+	return *c.greeting
 }
 
 // Connected reports whether a session is established now.
@@ -457,6 +469,11 @@ func (c *Client) History(ctx context.Context, room string, before int64, limit i
 		args["limit"] = limit
 	}
 	err := c.retry(ctx, "history", &r, args)
+	c.mu.Lock()
+	for i := range r.Messages {
+		c.linkLocked(&r.Messages[i])
+	}
+	c.mu.Unlock()
 	return r.Messages, err
 }
 

@@ -18,6 +18,7 @@ type Quote struct {
 	Seq     int64  `json:"seq"`
 	From    string `json:"from"`
 	Text    string `json:"text"`
+	File    string `json:"file,omitempty"` // the name of the original's file
 	Deleted bool   `json:"deleted,omitempty"`
 }
 

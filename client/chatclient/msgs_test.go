@@ -21,8 +21,8 @@ func TestMessageState(t *testing.T) {
 	alice := dial(t, url, "alice", []string{"general"}, client.Config{})
 	bob := dial(t, purl, "bob", []string{"general"}, client.Config{ReconnectDelay: 10 * time.Millisecond, ReconnectDelayMax: 50 * time.Millisecond})
 	ctx := ctxT(t)
-	if alice.Session().Key != "alice" || alice.Session().Limits.EditWindowMs <= 0 {
-		t.Fatalf("hello: key %q, edit window %d", alice.Session().Key, alice.Session().Limits.EditWindowMs)
+	if alice.Hello().Key != "alice" || alice.Hello().Limits.EditWindowMs <= 0 {
+		t.Fatalf("hello: key %q, edit window %d", alice.Hello().Key, alice.Hello().Limits.EditWindowMs)
 	}
 	q, err := alice.Send(ctx, "general", "question for @bob")
 	if err != nil {

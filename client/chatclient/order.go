@@ -57,6 +57,7 @@ func (c *Client) deliverLocked(rm *room, m Message) {
 	if rm.firstSeq == 0 || m.Seq < rm.firstSeq {
 		rm.firstSeq = m.Seq
 	}
+	c.linkLocked(&m)
 	c.emit(MessageEvent{Message: m})
 }
 

@@ -22,6 +22,8 @@ type Message struct {
 	ReplyTo   *Quote     `json:"replyTo,omitempty"`
 	Reactions []Reaction `json:"reactions,omitempty"`
 	Mentions  []string   `json:"mentions,omitempty"`
+	// Attachment is the message's file, nil for none (files.go).
+	Attachment *Attachment `json:"attachment,omitempty"`
 }
 
 // Time is the server time the message was stored.
@@ -78,8 +80,8 @@ type Limits struct {
 	EditWindowMs    int64   `json:"editWindowMs"`
 }
 
-// Session is the hello ack.
-type Session struct {
+// Hello is the hello ack.
+type Hello struct {
 	Protocol    int          `json:"protocol"`
 	ID          string       `json:"id"`
 	Nickname    string       `json:"nickname"`

@@ -92,10 +92,10 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 	if cur == "" {
 		// No room asked for: the server's default one.
 		jctx, cancel := context.WithTimeout(ctx, *timeout)
-		jr, err := c.Join(jctx, c.Session().DefaultRoom)
+		jr, err := c.Join(jctx, c.Hello().DefaultRoom)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stderr, "banter chat: cannot join %s: %s\n", c.Session().DefaultRoom, chatui.Describe(err))
+			fmt.Fprintf(stderr, "banter chat: cannot join %s: %s\n", c.Hello().DefaultRoom, chatui.Describe(err))
 			return exitFailure
 		}
 		cur = jr.Room

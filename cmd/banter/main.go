@@ -32,6 +32,7 @@ import (
 	"github.com/banter-chat/banter/app"
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/bench"
+	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
 	"github.com/banter-chat/banter/guard"
 )
@@ -171,6 +172,8 @@ type serveFlags struct {
 	pingTimeout     time.Duration
 	shutdownTimeout time.Duration
 	maxMessageBytes int
+	maxFileBytes    int64
+	fileTypes       string
 	rateBurst       int
 	ratePerSecond   float64
 	fullSync        bool
@@ -219,6 +222,8 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.DurationVar(&f.pingTimeout, "ping-timeout", 20*time.Second, "Engine.IO heartbeat timeout")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long a graceful stop may take before connections are cut")
 	fs.IntVar(&f.maxMessageBytes, "max-message-bytes", 4096, "largest message text in `bytes`")
+	fs.Int64Var(&f.maxFileBytes, "max-file-bytes", 10<<20, "largest file a user may upload, in `bytes`")
+	fs.StringVar(&f.fileTypes, "file-types", strings.Join(chat.DefaultFileTypes, ","), "comma-separated media `types` users may upload, as sniffed from the content (image/* for a family); HTML, SVG, XML and script are refused whatever this says")
 	fs.IntVar(&f.maxRooms, "max-rooms", 100, "most rooms one session may be in (DM rooms included)")
 	fs.IntVar(&f.maxPayload, "max-payload-bytes", 1_000_000, "largest Socket.IO/Engine.IO message or polling request body in `bytes` (Node's maxHttpBufferSize); bigger ones close the connection")
 	fs.IntVar(&f.maxBuffered, "max-buffered-bytes", 4<<20, "most `bytes` queued for one slow client before it is disconnected as a slow consumer")
@@ -313,6 +318,15 @@ func (f *serveFlags) check() error {
 	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.requestBurst <= 0 || f.requestRate <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --request-*, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
 	}
+	if f.maxFileBytes <= 0 || f.maxFileBytes > chat.MaxStoredFileBytes {
+		errs = append(errs, fmt.Errorf("--max-file-bytes must be between 1 and %d", chat.MaxStoredFileBytes))
+	}
+	if err := (chat.FileConfig{Types: f.types()}).Validate(); err != nil {
+		_, msg := chat.ClientError(err)
+		errs = append(errs, fmt.Errorf("--file-types: %s", strings.TrimPrefix(msg, "chat: Files.Types: ")))
+	} else if len(f.types()) == 0 {
+		errs = append(errs, errors.New("--file-types: name at least one media type"))
+	}
 	if f.largeRoom <= 1 || f.presenceWindow <= 0 || f.maxWriteDelay < 0 || f.maxWriteDelay > time.Second {
 		errs = append(errs, errors.New("--large-room must be at least 2, --presence-window positive, --max-write-delay between 0 and 1s"))
 	}
@@ -388,6 +402,17 @@ func (f *serveFlags) origins() []string {
 	return origins
 }
 
+// types is --file-types as a list.
+func (f *serveFlags) types() []string {
+	out := []string{}
+	for _, t := range strings.Split(f.fileTypes, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // appConfig is the app.Config the settings describe.
 func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 	metricsAddr := f.metricsAddr
@@ -398,6 +423,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		Addr: f.addr, DBPath: f.db, Logger: log,
 		PingInterval: f.pingInterval, PingTimeout: f.pingTimeout, CORSOrigins: f.origins(),
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
+		MaxFileBytes: f.maxFileBytes, FileTypes: f.types(),
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,

@@ -22,12 +22,18 @@ const (
 	CmdKick    = "kick"
 	CmdDelete  = "delete"
 	CmdMembers = "members"
+	// Files and search (files.go).
+	CmdUpload    = "upload"
+	CmdFileToken = "fileToken"
+	CmdSearch    = "search"
 )
 
 // IsCommand reports whether name is a command of protocol 1.
 func IsCommand(name string) bool {
 	switch name {
 	case CmdHello, CmdNick, CmdJoin, CmdLeave, CmdRooms, CmdSend, CmdDM, CmdHistory, CmdSince, CmdTyping, CmdKick, CmdDelete, CmdMembers:
+		return true
+	case CmdUpload, CmdFileToken, CmdSearch:
 		return true
 	}
 	return isMsgCommand(name) // msgs.go
@@ -68,6 +74,10 @@ type Command struct {
 	Remove    bool   // react: remove the reaction
 	Read      int64  // mark
 	Delivered int64  // mark
+
+	// Files and search (files.go).
+	File   *FileArgs   // upload
+	Search *SearchArgs // search
 }
 
 // RoomSeq is one entry of hello's "since": the last seq the client has of
@@ -227,11 +237,11 @@ func decode(name string, raw json.RawMessage, f form, label string, fill func(*C
 				return cmd, Unmarshal(raw, "members: the room", false, &cmd.Room)
 			}
 		}
-		if absent && name != CmdRooms {
+		if absent && name != CmdRooms && name != CmdFileToken {
 			return cmd, chat.Errorf(chat.CodeInvalidArgument, "%s: the argument is missing (an object)", name)
 		}
 	}
-	if name != CmdRooms && !absent {
+	if name != CmdRooms && name != CmdFileToken && !absent {
 		if err := parse(&cmd, raw, label); err != nil {
 			return cmd, err
 		}
@@ -323,6 +333,8 @@ func parse(cmd *Command, raw json.RawMessage, label string) error {
 			return err
 		}
 		cmd.Room, cmd.From, cmd.Limit = a.Room, a.After, a.Limit
+	case CmdUpload, CmdSearch:
+		return parseFiles(cmd, obj)
 	default:
 		return parseMsg(cmd, obj)
 	}
@@ -367,6 +379,8 @@ func validate(cmd Command, label string) error {
 		if cmd.Room == "" {
 			return missing(chat.CodeInvalidRoom, label, "room")
 		}
+	case CmdUpload, CmdSearch:
+		return validateFiles(cmd, label)
 	}
 	return validateMsg(cmd, label)
 }

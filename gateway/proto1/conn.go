@@ -297,6 +297,8 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 		}
 		canon, _ := chat.NormalizeRoom(cmd.Room) // the read succeeded: valid
 		return MembersResult{Room: canon, Members: names, More: more}, nil
+	case CmdUpload, CmdFileToken, CmdSearch:
+		return execFiles(ctx, sess, cmd)
 	default: // CmdDelete
 		m, err := sess.DeleteMessage(ctx, cmd.Room, cmd.Seq)
 		if err != nil {

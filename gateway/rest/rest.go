@@ -173,6 +173,14 @@ var routeTable = []route{
 	{"POST", "/rooms/{room}/typing", func(g *Gateway) http.HandlerFunc { return g.auth(g.typing) }},
 	{"GET", "/rooms/{room}/events", func(g *Gateway) http.HandlerFunc { return g.events }},
 	{"POST", "/publish", func(g *Gateway) http.HandlerFunc { return g.publish }},
+	// Files and search (files.go).
+	{"POST", "/rooms/{room}/files", func(g *Gateway) http.HandlerFunc { return g.auth(g.postFile) }},
+	{"POST", "/rooms/{room}/uploads", func(g *Gateway) http.HandlerFunc { return g.auth(g.uploadSlot) }},
+	{"PUT", "/uploads/{token}", func(g *Gateway) http.HandlerFunc { return g.putUpload }},
+	{"GET", "/files/{id}", func(g *Gateway) http.HandlerFunc { return g.getFile }},
+	{"GET", "/files/{id}/{name}", func(g *Gateway) http.HandlerFunc { return g.getFile }},
+	{"POST", "/sessions/current/file-token", func(g *Gateway) http.HandlerFunc { return g.auth(g.fileToken) }},
+	{"GET", "/search", func(g *Gateway) http.HandlerFunc { return g.auth(g.search) }},
 }
 
 // Routes lists the API's routes as "METHOD /api/v1/path" (path parameters
@@ -268,8 +276,10 @@ func httpStatus(err error) int {
 	case chat.CodeInvalidNickname, chat.CodeInvalidRoom, chat.CodeInvalidMessage,
 		chat.CodeEmptyMessage, chat.CodeInvalidArgument:
 		return http.StatusBadRequest
-	case chat.CodeMessageTooLarge:
+	case chat.CodeMessageTooLarge, chat.CodeFileTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case chat.CodeUnsupportedFile:
+		return http.StatusUnsupportedMediaType
 	case chat.CodeNicknameTaken, chat.CodeNotMember, chat.CodeTooManyRooms:
 		return http.StatusConflict
 	case chat.CodeNotFound:

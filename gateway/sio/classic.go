@@ -96,9 +96,9 @@ func (c *conn) connectClassic(ctx context.Context) (*chat.Session, error) {
 // anyone else's as "nickname: text".
 func classicText(m *chat.Message) string {
 	if strings.HasPrefix(m.Sender, guestPrefix) {
-		return m.Text
+		return plainText(m)
 	}
-	return m.Sender + ": " + m.Text
+	return m.Sender + ": " + plainText(m)
 }
 
 // deliverClassic is the default room's watcher: each message goes, encoded
@@ -108,7 +108,7 @@ func (g *Gateway) deliverClassic(ev *chat.Event) {
 	if ev.Kind != chat.EventMessage {
 		return
 	}
-	if err := g.nsp.To(roomClassic).Local().Emit("chat message", classicText(ev.Message)); err != nil {
+	if err := g.nsp.Except(roomDialect).Local().Emit("chat message", classicText(ev.Message)); err != nil {
 		g.log.Warn("siogw: classic broadcast failed", "err", err)
 	}
 }

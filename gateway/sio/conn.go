@@ -119,7 +119,7 @@ func (c *conn) onV1(ev *socketio.Event) {
 			c.dialect.Store(int32(dialectNone))
 		}
 		if hello && err == nil {
-			c.sock.Leave(roomClassic)
+			c.sock.Join(roomDialect)
 		}
 	}
 	switch {

@@ -80,7 +80,11 @@ func (c Config) withDefaults() Config {
 // Socket.IO rooms of the gateway (socket ids are random base64 and never
 // contain ':', so these cannot collide with a socket's own room).
 const (
-	roomClassic    = "banter:classic"    // sockets that may receive classic "chat message"
+	// roomDialect holds the sockets that chose protocol 1 or SocketChat:
+	// every other socket may be a listening classic tutorial client and
+	// receives "chat message" (a broadcast to everyone except this room,
+	// so an idle socket is in no room at all).
+	roomDialect    = "banter:dialect"
 	roomSocketChat = "banter:socketchat" // sockets speaking the SocketChat dialect
 )
 
@@ -117,6 +121,8 @@ func New(svc *chat.Service, nsp *socketio.Namespace, cfg Config) *Gateway {
 	}
 	nsp.Use(g.authenticate)
 	nsp.OnConnection(g.onConnection)
+	nsp.OnAny(g.onEvent)
+	nsp.OnDisconnect(g.onDisconnect)
 	g.watchClassic()
 	return g
 }
@@ -228,32 +234,70 @@ func (g *Gateway) track() bool {
 	return true
 }
 
+// onConnection refuses sockets once the gateway closes. A socket gets no
+// state of its own until it sends an event (connOf): an idle connection
+// costs the engine's and Socket.IO's structs only, and a listening-only
+// classic tutorial client never needs more.
 func (g *Gateway) onConnection(sock *socketio.Socket) {
 	g.bgMu.Lock()
-	if g.closed {
-		g.bgMu.Unlock()
+	closed := g.closed
+	g.bgMu.Unlock()
+	if closed {
 		sock.Disconnect(true)
-		return
 	}
+}
+
+// onEvent handles every client event (Namespace.OnAny), on the socket's
+// own sequence of events.
+func (g *Gateway) onEvent(ev *socketio.Event) {
+	if c := g.connOf(ev.Socket, true); c != nil {
+		c.onEvent(ev)
+	}
+}
+
+// goneMark is the socket data of a socket that disconnected before it had
+// a conn: none will be made for it.
+type goneMark struct{}
+
+// connOf returns the socket's conn, making it (create) on its first event.
+// Under bgMu, like onDisconnect, so a conn is never made for a socket
+// whose disconnect has been handled.
+func (g *Gateway) connOf(sock *socketio.Socket, create bool) *conn {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
 	var ident *chat.Identity
-	if hi, ok := sock.Data().(handshakeIdentity); ok {
-		ident = hi.id
+	switch d := sock.Data().(type) {
+	case *conn:
+		return d
+	case goneMark:
+		return nil
+	case handshakeIdentity:
+		ident = d.id
+	}
+	if !create || g.closed {
+		return nil
 	}
 	c := &conn{g: g, sock: sock}
 	c.Init(g.proto, ident)
 	g.conns[c] = struct{}{}
-	g.bgMu.Unlock()
-	// Until it picks a dialect, a socket may be a listening-only classic
-	// tutorial client: it receives "chat message".
-	sock.Join(roomClassic)
-	sock.OnAny(c.onEvent)
-	sock.OnDisconnect(func(reason socketio.Reason) {
-		sess := c.MarkEnded()
-		g.bgMu.Lock()
-		delete(g.conns, c)
+	sock.SetData(c)
+	return c
+}
+
+// onDisconnect ends the session of a socket that disconnected
+// (Namespace.OnDisconnect).
+func (g *Gateway) onDisconnect(sock *socketio.Socket, reason socketio.Reason) {
+	g.bgMu.Lock()
+	c, _ := sock.Data().(*conn)
+	if c == nil {
+		sock.SetData(goneMark{})
 		g.bgMu.Unlock()
-		g.endLater(func() { c.onDisconnect(sess, string(reason)) })
-	})
+		return
+	}
+	delete(g.conns, c)
+	g.bgMu.Unlock()
+	sess := c.MarkEnded()
+	g.endLater(func() { c.onDisconnect(sess, string(reason)) })
 }
 
 func (g *Gateway) nextGuest() string {

@@ -267,8 +267,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 	if !c.Attach(sess) {
 		return
 	}
-	c.sock.Leave(roomClassic)
-	c.sock.Join(roomSocketChat)
+	c.sock.Join(roomDialect, roomSocketChat)
 	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
 	g.sendUserList(scEmit{"userConnectUpdate", []any{u}})
 	c.ok(ev, nil)
@@ -346,7 +345,7 @@ func (c *conn) deliverSocketChat(ev *chat.Event) {
 			return g.nsp.PrepareEventJSON("userTypingUpdate", typingObject(g.sc.without(m.Sender)))
 		})
 		msg, _ := prepared(ev, keySCMessage{}, func(*chat.Event) (*socketio.PreparedPacket, error) {
-			return g.nsp.PrepareEvent("newChatMessage", m.Sender, m.Text, g.dateString(m.TS))
+			return g.nsp.PrepareEvent("newChatMessage", m.Sender, plainText(m), g.dateString(m.TS))
 		})
 		c.send(typ, true)
 		c.send(msg, false)

@@ -6,4 +6,4 @@ import "github.com/banter-chat/banter/gateway/internal/conns"
 type Stats = conns.Stats
 
 // Stats returns the gateway's counters.
-func (g *Gateway) Stats() Stats { return g.stats.Snapshot() }
+func (g *Gateway) Stats() Stats { return g.hub.Stats.Snapshot() }

@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 // before it is queued: control characters from peers never reach a
 // terminal.
 
-const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
+const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /search WORDS, /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room
 ` + textMsgHelp
 
@@ -87,7 +88,62 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 func formatMessage(m *chat.Message) string {
 	note, text := messageNote(m) // textmsgs.go
 	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\n    ")
-	return chat.PrintableLine("["+m.Room+"] "+m.Sender+note+": ") + chat.Printable(text)
+	line := chat.PrintableLine("["+m.Room+"] "+m.Sender+note+": ") + chat.Printable(text)
+	if a := m.Attachment; a != nil {
+		if text != "" {
+			line += " "
+		}
+		line += chat.PrintableLine(describeFile(a))
+	}
+	return line
+}
+
+// describeFile is how text mode shows an attachment: "[file cat.png,
+// image/png, 12 KB, 640×480: /api/v1/files/ID/cat.png]" (download it with
+// a file token, docs/api.md).
+func describeFile(a *chat.Attachment) string {
+	s := "[file " + a.Name + ", " + a.Type + ", " + humanBytes(a.Size)
+	if a.Width > 0 {
+		s += ", " + strconv.Itoa(a.Width) + "×" + strconv.Itoa(a.Height)
+	}
+	return s + ": " + proto1.FilePath + a.ID + "/" + url.PathEscape(a.Name) + "]"
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MB"
+	case n >= 1<<10:
+		return strconv.FormatFloat(float64(n)/(1<<10), 'f', 1, 64) + " KB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// search runs /search WORDS: the newest matches in the rooms the user may
+// read, one line each, "#seq [room] from: text".
+func (c *conn) search(words string) {
+	if strings.TrimSpace(words) == "" {
+		c.line("! invalid_argument: usage: /search WORDS")
+		return
+	}
+	res, err := c.proto.Run(proto1.Command{Name: proto1.CmdSearch, Search: &proto1.SearchArgs{Text: &words, Limit: 20}})
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	page := res.(proto1.SearchResult)
+	if len(page.Results) == 0 {
+		c.say("nothing found for %q", words)
+		return
+	}
+	c.say("%d found for %q, newest first:", len(page.Results), words)
+	for _, h := range page.Results {
+		m := h.Message
+		c.Send([]byte(chat.PrintableLine("#"+strconv.FormatInt(m.Seq, 10)+" ")+formatMessage(&m)), false)
+	}
+	if page.More {
+		c.say("(more: narrow the search)")
+	}
 }
 
 // line queues one line for the client, made safe for its terminal.
@@ -246,6 +302,8 @@ func (c *conn) textLine(line string) {
 		for _, m := range res.(proto1.PageResult).Messages {
 			c.Send([]byte(formatMessage(&m)), false)
 		}
+	case "search":
+		c.search(arg)
 	default:
 		c.line("! invalid_argument: unknown command /" + cmd + " (/help lists them)")
 	}

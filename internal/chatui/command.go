@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/client/chatclient"
 )
 
 // command is a parsed input line.
@@ -29,6 +30,8 @@ const Help = `Commands:
   /dm NICK TEXT     send a direct message
   /nick NAME        change your nickname
   /rooms            list rooms with messages
+  /file PATH        send a file to the current room
+  /search WORDS     find messages in the rooms you may read
 ` + msgHelp + `
   /quit             leave (also Ctrl-C)
   /help             this text
@@ -66,6 +69,10 @@ func parseCommand(line string) (command, error) {
 	case "help", "?":
 		c.name = "help"
 	case "rooms":
+	case "file", "search":
+		if rest == "" {
+			return c, fmt.Errorf("usage: /%s %s", c.name, map[string]string{"file": "PATH", "search": "WORDS"}[c.name])
+		}
 	default:
 		if mc, ok, err := parseMsgCommand(c); ok { // msgs.go
 			return mc, err
@@ -86,4 +93,35 @@ func dmPeer(room, me string) (string, bool) {
 		return b, true
 	}
 	return a, true
+}
+
+// messageText is what the UIs show of a message: its text, and its file
+// as a line "[file NAME, TYPE, SIZE] URL".
+func messageText(m chatclient.Message) string {
+	a := m.Attachment
+	if a == nil {
+		return m.Text
+	}
+	f := "[file " + a.Name + ", " + a.Type + ", " + humanSize(a.Size)
+	if a.Width > 0 {
+		f += fmt.Sprintf(", %d×%d", a.Width, a.Height)
+	}
+	f += "]"
+	if a.URL != "" {
+		f += " " + a.URL
+	}
+	if m.Text == "" {
+		return f
+	}
+	return m.Text + "\n" + f
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

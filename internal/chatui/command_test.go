@@ -30,6 +30,10 @@ func TestParseCommand(t *testing.T) {
 		{in: "/q", name: "quit"},
 		{in: "/help", name: "help"},
 		{in: "/rooms", name: "rooms"},
+		{in: "/file /tmp/my cat.png", name: "file", arg: "/tmp/my cat.png"},
+		{in: "/file", bad: true},
+		{in: "/search release notes", name: "search", arg: "release notes"},
+		{in: "/search  ", bad: true},
 		{in: "/frobnicate", bad: true},
 	} {
 		got, err := parseCommand(c.in)
@@ -63,6 +67,12 @@ func TestLinesFor(t *testing.T) {
 		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "hi"}}, "[general] bob: hi\n"},
 		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "one\ntwo"}}, "[general] bob: one\n[general] bob: two\n"},
 		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "b\x1bob", Text: "\x1b[2Jhi\a"}}, "[general] b␛ob: ␛[2Jhi␇\n"},
+		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Attachment: &chatclient.Attachment{
+			Name: "cat\x1b.png", Type: "image/png", Size: 2048, Width: 40, Height: 30, URL: "http://h/api/v1/files/x/cat.png?token=t"}}},
+			"[general] bob: [file cat␛.png, image/png, 2.0 KB, 40×30] http://h/api/v1/files/x/cat.png?token=t\n"},
+		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "notes", Attachment: &chatclient.Attachment{
+			Name: "a.txt", Type: "text/plain", Size: 5}}},
+			"[general] bob: notes\n[general] bob: [file a.txt, text/plain, 5 bytes]\n"},
 		{chatclient.PresenceEvent{Room: "r", Nickname: "bob", Action: "joined"}, "* [r] bob joined\n"},
 		{chatclient.PresenceEvent{Room: "r", Nickname: "B", From: "bob", Action: "renamed"}, "* [r] bob is now B\n"},
 		{chatclient.StateEvent{Attempt: 2, Delay: 1500 * time.Millisecond}, "* reconnecting (attempt 2, in 1.5s)\n"},

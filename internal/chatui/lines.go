@@ -85,7 +85,7 @@ func RunLines(ctx context.Context, c *chatclient.Client, ev *Events, in io.Reade
 	defer func() { cancel(); <-printed }()
 
 	room := o.Room
-	limit := c.Session().Limits.MaxMessageBytes
+	limit := c.Hello().Limits.MaxMessageBytes
 	lines := make(chan inputLine)
 	readErr := make(chan error, 1)
 	go func() {
@@ -139,8 +139,8 @@ func RunLines(ctx context.Context, c *chatclient.Client, ev *Events, in io.Reade
 		if sent.Seq > 0 {
 			lastRoom, lastSeq = sent.Room, sent.Seq
 		}
-		if notice != "" {
-			printf("* %s\n", chat.PrintableLine(notice))
+		for _, n := range noticeLines(notice) {
+			printf("* %s\n", chat.PrintableLine(n))
 		}
 	}
 	if err := <-readErr; err != nil {
@@ -301,7 +301,7 @@ func readLines(ctx context.Context, in io.Reader, keep int, out chan<- inputLine
 // execute runs a command and returns the new current room, a notice, and
 // what was stored if it sent a message.
 func execute(ctx context.Context, c *chatclient.Client, cmd command, room string) (newRoom, notice string, sent chatclient.SendResult, err error) {
-	if err := checkSize(cmd, c.Session().Limits.MaxMessageBytes); err != nil {
+	if err := checkSize(cmd, c.Hello().Limits.MaxMessageBytes); err != nil {
 		return room, "", sent, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -361,6 +361,24 @@ func execute(ctx context.Context, c *chatclient.Client, cmd command, room string
 	case "reply", "react", "edit", "delete", "unread":
 		notice, sent, err := executeMsg(ctx, c, cmd, room) // msgs.go
 		return room, notice, sent, err
+	case "file":
+		if room == "" {
+			return room, "", sent, fmt.Errorf("no room: /join one first")
+		}
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Minute) // the bytes take their time
+		defer cancel()
+		m, err := c.SendFile(ctx, room, cmd.arg, "")
+		if err != nil {
+			return room, "", sent, err
+		}
+		sent = chatclient.SendResult{ID: m.ID, Room: m.Room, Seq: m.Seq, TS: m.TS}
+		return room, "sent " + m.Attachment.Name + " (" + humanSize(m.Attachment.Size) + ")", sent, nil
+	case "search":
+		p, err := c.Search(ctx, cmd.arg, "", "", 20)
+		if err != nil {
+			return room, "", sent, err
+		}
+		return room, searchNotice(cmd.arg, p), sent, nil
 	}
 	return room, "", sent, fmt.Errorf("unknown command %q", cmd.name)
 }
@@ -400,4 +418,30 @@ func linesFor(e chatclient.Event) string {
 	}
 	s, _ := msgLinesFor(e)
 	return s
+}
+
+// searchNotice renders search results as notice lines, newest first.
+func searchNotice(words string, p chatclient.SearchPage) string {
+	if len(p.Results) == 0 {
+		return fmt.Sprintf("nothing found for %q", words)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d found for %q, newest first:", len(p.Results), words)
+	for _, h := range p.Results {
+		m := h.Message
+		text := strings.ReplaceAll(messageText(m), "\n", " ⏎ ")
+		fmt.Fprintf(&b, "\n  %s [%s #%d] %s: %s", m.Time().Format("Jan 2 15:04"), m.Room, m.Seq, m.From, text)
+	}
+	if p.More {
+		b.WriteString("\n  (more: narrow the search)")
+	}
+	return b.String()
+}
+
+// noticeLines splits a notice into its lines ("" has none).
+func noticeLines(n string) []string {
+	if n == "" {
+		return nil
+	}
+	return strings.Split(n, "\n")
 }

@@ -131,7 +131,7 @@ func unreadCount(n int) string {
 // text: the addressee of a reply, "(edited)"; and the text, "(deleted)"
 // for a tombstone.
 func messageNote(m chatclient.Message) (note, text string) {
-	text = m.Text
+	text = messageText(m) // with its file
 	if m.ReplyTo != nil {
 		note = " (replying to " + m.ReplyTo.From + ")"
 	}
@@ -204,7 +204,7 @@ func (m *model) applyMsg(ev chatclient.Event) bool {
 	case chatclient.ChangedEvent:
 		if l := find(e.Message.Room, e.Message.Seq); l != nil {
 			l.msg = e.Message
-			l.text = e.Message.Text
+			l.text = messageText(e.Message)
 		}
 	case chatclient.DeletedEvent:
 		if l := find(e.Room, e.Seq); l != nil {

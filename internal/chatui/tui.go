@@ -236,8 +236,10 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case resultMsg:
 		if msg.err != nil {
 			m.notice("", "! "+Describe(msg.err))
-		} else if msg.notice != "" {
-			m.notice("", "* "+msg.notice)
+		} else {
+			for _, n := range noticeLines(msg.notice) {
+				m.notice("", "* "+n)
+			}
 		}
 		if msg.room != "" {
 			m.room(msg.room)
@@ -257,7 +259,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		older := make([]line, 0, len(msg.msgs))
 		for _, x := range msg.msgs {
-			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: x.Text, msg: x})
+			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x), msg: x})
 		}
 		r.lines = append(older, r.lines...)
 		r.firstSeq = msg.msgs[0].Seq
@@ -299,7 +301,7 @@ func (m *model) submit(text string) (tea.Cmd, bool) {
 	}
 	cmd, err := parseCommand(text)
 	if err == nil {
-		err = checkSize(cmd, m.c.Session().Limits.MaxMessageBytes)
+		err = checkSize(cmd, m.c.Hello().Limits.MaxMessageBytes)
 		if err != nil {
 			m.notice("", "! "+Describe(err)+" (the text is still in the input)")
 			return nil, false
@@ -344,14 +346,14 @@ func (m *model) apply(ev chatclient.Event) {
 	case chatclient.MessageEvent:
 		x := e.Message
 		r := m.room(x.Room)
-		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: x.Text, msg: x})
+		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x), msg: x})
 		if r.firstSeq == 0 || x.Seq < r.firstSeq {
 			r.firstSeq = x.Seq
 		}
 		r.lastSeq = max(r.lastSeq, x.Seq)
 		if x.Room != m.cur && chat.NickKey(x.From) != chat.NickKey(m.c.Nickname()) {
 			r.unread++
-			if slices.Contains(x.Mentions, m.c.Session().Key) {
+			if slices.Contains(x.Mentions, m.c.Hello().Key) {
 				r.mentions++
 			}
 		}
@@ -447,7 +449,7 @@ func (m *model) render() {
 				}
 				from += styleDim.Render(chat.PrintableLine(note))
 				text = chat.Printable(t) + styleDim.Render(chat.PrintableLine(reactionsText(l.msg.Reactions)))
-				if slices.Contains(l.msg.Mentions, m.c.Session().Key) && chat.NickKey(l.from) != me {
+				if slices.Contains(l.msg.Mentions, m.c.Hello().Key) && chat.NickKey(l.from) != me {
 					text = styleMentioned.Render(text)
 				}
 			}

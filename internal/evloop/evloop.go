@@ -120,7 +120,12 @@ type Conn struct {
 	timer *time.Timer // write timeout, while out is not empty
 	err   error       // why it closes
 	bl    *blocking   // blocking mode only (blocking.go)
+	// closeWhenSent: close once out is written (CloseWhenSent).
+	closeWhenSent bool
 }
+
+// pollersStarted counts the pollers of every Loop of the process.
+var pollersStarted atomic.Int32
 
 // Loop is a set of event loops (pollers).
 type Loop struct {
@@ -140,7 +145,9 @@ type Loop struct {
 func New(cfg Config) (*Loop, error) {
 	cfg.setDefaults()
 	l := &Loop{cfg: cfg, blocking: make(map[*Conn]struct{})}
-	reserveProcs(cfg.Pollers, cfg.Logger)
+	// Every loop of the process counts: the pollers of all of them wait
+	// in epoll_wait.
+	reserveProcs(int(pollersStarted.Add(int32(cfg.Pollers))), cfg.Logger)
 	for i := range cfg.Pollers {
 		p, err := newPoller(l, i)
 		if err != nil {
@@ -220,6 +227,7 @@ func (l *Loop) Close() {
 	for _, p := range l.pollers {
 		p.closeAll()
 	}
+	pollersStarted.Add(-int32(len(l.pollers)))
 }
 
 // Write writes b, or the part of it the kernel does not take at once is
@@ -290,6 +298,20 @@ func (c *Conn) closedErrLocked() error {
 func (c *Conn) Close() error {
 	c.closeWith(nil)
 	return nil
+}
+
+// CloseWhenSent closes the connection once the bytes it holds are written
+// (a goodbye after what preceded it), at once if none wait; the write
+// timeout still bounds the wait. OnClose follows with nil.
+func (c *Conn) CloseWhenSent() {
+	c.mu.Lock()
+	if c.state == stateOpen && c.bl == nil && len(c.out) > 0 {
+		c.closeWhenSent = true
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.closeWith(nil)
 }
 
 // CloseWithError closes the connection; OnClose gets err.

@@ -466,3 +466,38 @@ func (d *detacher) OnData(c *evloop.Conn, b []byte) {
 	}
 	d.echo.OnData(c, b)
 }
+
+// CloseWhenSent closes once what the Conn holds is written: a peer that
+// reads late still gets everything, then EOF.
+func TestCloseWhenSent(t *testing.T) {
+	l := newLoop(t, evloop.Config{MaxWriteBuffer: 64 << 20})
+	conns := make(chan *evloop.Conn, 1)
+	closes := make(chan error, 1)
+	addr := serve(t, l, func() evloop.Handler { return &grab{conns: conns, closes: closes} })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "x")
+	sc := <-conns
+	chunk := bytes.Repeat([]byte("y"), 64<<10)
+	const n = 64 // 4 MiB: more than the kernel buffers hold
+	for range n {
+		if err := sc.Write(chunk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sc.Unsent() == 0 {
+		t.Fatal("nothing held: the test needs a backlog")
+	}
+	sc.CloseWhenSent()
+	_ = c.SetReadDeadline(time.Now().Add(waitTimeout))
+	got, err := io.Copy(io.Discard, c)
+	if err != nil || got != n*64<<10 {
+		t.Fatalf("peer read %d bytes (want %d), %v", got, n*64<<10, err)
+	}
+	if err := recvErr(t, closes); err != nil {
+		t.Errorf("OnClose(%v), want nil", err)
+	}
+}

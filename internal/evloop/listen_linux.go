@@ -166,7 +166,18 @@ func (ls *Listener) add(fd int, remote net.Addr) {
 		c.state = stateClosed
 		l.table.clear(fd, c)
 		unix.Close(fd)
+		return
 	}
+	if o, ok := h.(Opener); ok {
+		o.OnOpen(c)
+	}
+}
+
+// Opener is a Handler that wants to know when a connection a Listener
+// accepted is on the loop (to write first, say): OnOpen is called then, on
+// the accepting poller's goroutine; it must not block.
+type Opener interface {
+	OnOpen(c *Conn)
 }
 
 func (ls *Listener) pause() {

@@ -261,6 +261,10 @@ func (p *poller) flush(c *Conn) {
 			c.timer.Stop()
 			c.timer = nil
 		}
+		if c.closeWhenSent {
+			c.shutdownLocked(nil)
+			return
+		}
 		if err := p.watchWrite(c, false); err != nil {
 			c.shutdownLocked(err)
 		}

@@ -344,6 +344,13 @@ func AppendClose(dst []byte, code int, reason string) []byte {
 	return AppendFrame(dst, OpClose, body[:2+n])
 }
 
+// ValidKey reports whether key is a valid Sec-WebSocket-Key: 16 bytes in
+// base64 (RFC 6455 4.1).
+func ValidKey(key string) bool {
+	k, err := base64.StdEncoding.DecodeString(key)
+	return err == nil && len(k) == 16
+}
+
 // AcceptKey returns the Sec-WebSocket-Accept value for a client's
 // Sec-WebSocket-Key (RFC 6455 4.2.2).
 func AcceptKey(key string) string {

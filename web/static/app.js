@@ -16,6 +16,8 @@ import * as msgUI from './msgstate.js';
 import * as receipts from './receipts.js';
 import * as notify from './notify.js';
 import { badgeText } from './msgmodel.js';
+import { attachmentNode, initFiles, onRoomShown, onSession as filesOnSession } from './files.js';
+import { initSearch } from './search.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -219,6 +221,7 @@ async function onConnect(socket) {
   state.everReady = true;
   state.sessions++;
   setConn('connected');
+  filesOnSession();
   renderMe();
   // Signing in from the form: the next thing to do is write.
   const idle = !document.activeElement || document.activeElement === document.body;
@@ -613,7 +616,7 @@ function messageNode(m, roomName = m.room) {
   }
   meta.appendChild(when);
   body.appendChild(meta);
-  msgUI.fill(li, body, m, roomName); // quote, text with links and mentions, reactions, actions
+  msgUI.fill(li, body, m, roomName); // quote, text with links and mentions, file, reactions, actions
   li.appendChild(body);
   return li;
 }
@@ -680,6 +683,7 @@ function renderMessages() {
   receipts.renderSeen();
   list.removeAttribute('aria-busy');
   renderPending(true);
+  onRoomShown();
   const sc = $('scroller');
   sc.scrollTop = sc.scrollHeight;
   renderOlder();
@@ -874,6 +878,31 @@ async function openDM(nick) {
   switchRoom(name);
 }
 
+// jumpTo shows message seq of a room (a search result, the original of a
+// quote): the room is opened (joined if needed) and older pages are loaded
+// until the message is there.
+async function jumpTo(name, seq) {
+  switchRoom(name);
+  const room = state.rooms.get(name);
+  const settle = () => new Promise((r) => { setTimeout(r, 100); });
+  for (let i = 0; i < 200 && !room.log.bySeq.has(seq) && state.current === name; i++) {
+    if (room.joining || room.loadingOlder || !state.ready) await settle();
+    else if (!room.joined) await joinRoom(name);
+    else if (room.log.hasOlder) await loadOlder(room);
+    else break;
+  }
+  const li = $('messages').querySelector(`li[data-seq="${seq}"]`);
+  if (!li || state.current !== name) {
+    if (state.current === name) showNotice('That message is no longer there.');
+    return;
+  }
+  li.scrollIntoView({ block: 'center' });
+  li.classList.remove('flash');
+  void li.offsetWidth; // restart the animation
+  li.classList.add('flash');
+  setTimeout(() => li.classList.remove('flash'), 2500);
+}
+
 function setDrawer(open) {
   document.body.classList.toggle('drawer-open', open);
   $('menu-button').setAttribute('aria-expanded', String(open));
@@ -1008,15 +1037,29 @@ function init() {
     if (state.socket && !state.socket.connected && !state.replaced) state.socket.connect();
   });
 
+  initFiles({
+    call, errorText, showNotice,
+    ready: () => state.ready,
+    current: () => state.current,
+    title: () => (state.rooms.get(state.current) || { title: '' }).title,
+    limits: () => state.limits,
+    takeReply: (room) => msgUI.takeReply(room),
+    addMessage(m) {
+      const room = ensureRoom(m.room);
+      showAdded(room, room.log.add([m]), { live: false });
+    },
+  });
+  initSearch({ call, errorText, jumpTo, roomTitle: (name) => (isDM(name) ? ensureRoom(name).title : `#${name}`) });
+
   const ctx = {
     state, call, el, storage, isDM, showNotice, errorText, switchRoom, renderRooms,
-    messageNode, regroup: (li, room) => { regroup(li, room); regroup(li.nextElementSibling, room); },
-    addOlder: (room, msgs) => { const added = room.log.add(msgs); showAdded(room, added, { live: false }); },
+    messageNode, attachmentNode, jumpTo, regroup: (li, room) => { regroup(li, room); regroup(li.nextElementSibling, room); },
     afterChange: (room) => { if (room.name === state.current) receipts.renderSeen(); },
   };
   msgUI.initMsgState(ctx);
   receipts.initReceipts(ctx);
   notify.initNotify(ctx);
+
   state.jwt = takeJWT();
   const saved = storage.get('localStorage', 'banter.nickname', '');
   if (state.jwt) start(''); // the token names the user

@@ -35,7 +35,7 @@ export function applyDeleted(log, ev) {
   const held = ev && log.bySeq.get(ev.seq);
   if (!held) return null;
   if (ev.rev !== undefined && revOf(ev) < revOf(held)) return held;
-  const m = { ...held, deleted: true, text: '', reactions: undefined, mentions: undefined };
+  const m = { ...held, deleted: true, text: '', attachment: undefined, reactions: undefined, mentions: undefined };
   if (ev.rev !== undefined) m.rev = ev.rev;
   log.bySeq.set(m.seq, m);
   return m;
@@ -51,8 +51,9 @@ export function requote(log, original) {
     const q = m.replyTo;
     if (!q || q.seq !== original.seq) continue;
     const text = original.deleted ? '' : [...original.text].slice(0, 200).join('');
-    if (q.text === text && !!q.deleted === !!original.deleted) continue;
-    const next = { ...m, replyTo: { ...q, text, deleted: !!original.deleted } };
+    const file = !original.deleted && original.attachment ? original.attachment.name : undefined;
+    if (q.text === text && q.file === file && !!q.deleted === !!original.deleted) continue;
+    const next = { ...m, replyTo: { ...q, text, file, deleted: !!original.deleted } };
     log.bySeq.set(m.seq, next);
     changed.push(next);
   }

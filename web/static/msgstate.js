@@ -13,7 +13,7 @@ import { fillText } from './richtext.js';
 const QUICK_EMOJIS = ['👍', '❤️', '😂', '🎉', '😮', '🙏'];
 const DELETE_CONFIRM_MS = 4000;
 
-let app = null; // what app.js lends: state, call, el, messageNode, regroup, showNotice, errorText, isDM
+let app = null; // what app.js lends: state, call, el, messageNode, attachmentNode, jumpTo, regroup, showNotice, errorText, isDM
 
 /** initMsgState wires the module to the page (app.js calls it once). */
 export function initMsgState(ctx) {
@@ -45,10 +45,15 @@ function withinWindow(m) {
 export function fill(li, body, m, roomName) {
   const { el, state } = app;
   if (m.replyTo && typeof m.replyTo === 'object') body.appendChild(quoteNode(m.replyTo, roomName));
-  const text = el('p', m.deleted ? 'msg-text deleted' : 'msg-text');
-  if (m.deleted) text.textContent = 'This message was deleted.';
-  else fillText(text, m.text, state.key);
-  body.appendChild(text);
+  // A file's caption may be empty; a tombstone has no file (deleted with it).
+  const file = !m.deleted && m.attachment && typeof m.attachment === 'object' ? m.attachment : null;
+  if (m.deleted || m.text || !file) {
+    const text = el('p', m.deleted ? 'msg-text deleted' : 'msg-text');
+    if (m.deleted) text.textContent = 'This message was deleted.';
+    else fillText(text, m.text, state.key);
+    body.appendChild(text);
+  }
+  if (file) body.appendChild(app.attachmentNode(file));
   li.classList.toggle('deleted', !!m.deleted);
   li.classList.toggle('mentions-me', !m.deleted && !mine(m) && Array.isArray(m.mentions) && m.mentions.includes(state.key));
   if (Number.isFinite(m.edited) && m.edited > 0 && !m.deleted) {
@@ -67,9 +72,13 @@ function quoteNode(q, roomName) {
   b.type = 'button';
   b.dataset.seq = String(q.seq);
   b.appendChild(el('span', 'quote-from', q.from));
-  b.appendChild(el('span', 'quote-text', q.deleted ? 'Message deleted' : q.text));
+  if (q.deleted) b.appendChild(el('span', 'quote-text', 'Message deleted'));
+  else {
+    if (q.file) b.appendChild(el('span', 'quote-file', q.file));
+    if (q.text || !q.file) b.appendChild(el('span', 'quote-text', q.text));
+  }
   b.title = 'Show the message this one answers';
-  b.addEventListener('click', () => jumpTo(roomName, q.seq));
+  b.addEventListener('click', () => app.jumpTo(roomName, q.seq));
   return b;
 }
 
@@ -191,7 +200,8 @@ function renderBar() {
 }
 
 function startReply(roomName, m) {
-  app.state.compose = { mode: 'reply', room: roomName, seq: m.seq, id: m.id, from: m.from, text: m.text };
+  const text = m.text || (m.attachment ? `📎 ${m.attachment.name}` : '');
+  app.state.compose = { mode: 'reply', room: roomName, seq: m.seq, id: m.id, from: m.from, text };
   renderBar();
   document.getElementById('text').focus();
 }
@@ -245,6 +255,19 @@ export function submit(text) {
   return { handled: true };
 }
 
+/**
+ * takeReply ends reply mode in roomName and returns the id of the message
+ * answered ('' when not replying there): files sent while replying answer
+ * it (files.js).
+ */
+export function takeReply(roomName) {
+  const c = app.state.compose;
+  if (!c || c.mode !== 'reply' || c.room !== roomName) return '';
+  app.state.compose = null;
+  renderBar();
+  return c.id;
+}
+
 /** composerKey: ArrowUp in an empty composer edits one's last message; Esc cancels. */
 export function composerKey(e) {
   const box = e.target;
@@ -263,30 +286,6 @@ export function composerKey(e) {
     }
   }
   return false;
-}
-
-// ---- jumping to a quoted message -----------------------------------------
-
-async function jumpTo(roomName, seq) {
-  const room = app.state.rooms.get(roomName);
-  if (!room) return;
-  // Load older pages until the message is there (a reply may answer an
-  // old message), at most a few pages.
-  for (let i = 0; i < 10 && !room.log.bySeq.has(seq) && room.log.hasOlder; i++) {
-    const before = room.log.oldest || room.log.frontier + 1;
-    const ack = await app.call('history', { room: roomName, before, limit: 200 });
-    if (!ack.ok || !Array.isArray(ack.messages) || ack.messages.length === 0) break;
-    app.addOlder(room, ack.messages);
-  }
-  const li = document.querySelector(`#messages li[data-seq="${seq}"]`);
-  if (!li) {
-    app.showNotice('That message is no longer available.');
-    return;
-  }
-  li.scrollIntoView({ block: 'center', behavior: 'smooth' });
-  li.classList.remove('flash');
-  void li.offsetWidth; // restart the animation
-  li.classList.add('flash');
 }
 
 // ---- changes --------------------------------------------------------------

@@ -66,7 +66,9 @@ export function onMessages(room, added) {
     if (!dm && !mentioned) continue;
     const title = dm ? m.from : `${m.from} in #${room.name}`;
     try {
-      const n = new N(title, { body: m.text.slice(0, 200), tag: `banter-${room.name}` });
+      const file = m.attachment && typeof m.attachment.name === 'string' ? `📎 ${m.attachment.name}` : '';
+      const body = [String(m.text || ''), file].filter(Boolean).join('\n').slice(0, 200);
+      const n = new N(title, { body, tag: `banter-${room.name}` });
       n.onclick = () => {
         window.focus();
         app.switchRoom(room.name);

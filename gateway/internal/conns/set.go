@@ -64,3 +64,17 @@ func (s *Set[C]) Close() []C {
 
 // Wait waits until every counted goroutine left, or ctx ends (its error).
 func (s *Set[C]) Wait(ctx context.Context) error { return Wait(ctx, &s.wg) }
+
+// Each calls f for every connection registered now (not under the set's
+// lock: f may take other locks).
+func (s *Set[C]) Each(f func(C)) {
+	s.mu.Lock()
+	all := make([]C, 0, len(s.m))
+	for c := range s.m {
+		all = append(all, c)
+	}
+	s.mu.Unlock()
+	for _, c := range all {
+		f(c)
+	}
+}
