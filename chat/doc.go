@@ -20,7 +20,8 @@
 //     EventUser). Service.Close ends everything.
 //   - Files (files.go, upload.go): Session.UploadSlot signs an upload slot
 //     that Service.Upload completes on any node (the bytes sniffed and
-//     checked, stored with their message); Session.FileToken and
+//     checked, stored with their message, which may answer another:
+//     UploadRequest.ReplyTo); Session.FileToken and
 //     Service.OpenFile serve them to the room's readers. Search
 //     (search.go): Session.Search over the rooms the session may read.
 //   - Store is the history interface (files and search included);
