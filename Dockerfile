@@ -3,8 +3,9 @@
 #   docker build -t banter .
 #   docker run -p 3000:3000 -v banter-data:/data banter
 #
-# The browser client bundle comes from the npm registry at build time
-# (package-lock.json pins it); nothing third-party is committed.
+# The browser client bundle and the Admin UI dashboard come from the npm
+# registry at build time (package-lock.json pins them); nothing third-party
+# is committed.
 
 # 1. The official Socket.IO browser client, from npm.
 FROM node:20-bookworm-slim AS bundle
@@ -12,7 +13,7 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error --omit=optional
 COPY scripts/bundle.sh scripts/
-RUN mkdir -p socketio/clientdist && bash scripts/bundle.sh
+RUN mkdir -p socketio/clientdist socketio/admin/ui/dist && bash scripts/bundle.sh
 
 # 2. A static binary (pure Go: SQLite is modernc.org/sqlite, no cgo).
 FROM golang:1.26-bookworm AS build
@@ -21,6 +22,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=bundle /src/socketio/clientdist/dist/ socketio/clientdist/dist/
+COPY --from=bundle /src/socketio/admin/ui/dist/ socketio/admin/ui/dist/
 ARG VERSION=docker
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/banter ./cmd/banter \
  && mkdir -p /out/data

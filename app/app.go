@@ -48,6 +48,12 @@ type Config struct {
 	// a cluster sharing history and events (cluster.go, docs/cluster.md).
 	StoreURL string
 	RedisURL string
+	// AdminUI serves the Socket.IO Admin UI (admin.go); off by default.
+	AdminUI AdminUIConfig
+	// SocketIOKey is the channel prefix of the Socket.IO Redis adapter a
+	// cluster node listens on (for @socket.io/redis-emitter), default
+	// SocketIORedisKey.
+	SocketIOKey string
 	// Advertise is the base URL the other nodes reach this one at
 	// (http://10.0.0.5:3000), for the requests they forward to it (no
 	// sticky sessions). Default: derived from the listener (advertiseFor).
@@ -197,6 +203,7 @@ type App struct {
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 	mqtt  mqttState
 	tls   tlsState
+	eco   ecosystem // Admin UI, Socket.IO Redis adapter (admin.go)
 
 	reclaimStop func()    // stops the memory reclaimer and waits for it
 	metrics     *metrics  // metrics.go
@@ -275,13 +282,23 @@ func New(cfg Config) (_ *App, err error) {
 	if be.roster != nil { // no sticky sessions: forward to a session's node
 		ecfg.SIDPrefix, ecfg.Owner = be.sidPrefix(), a.owner
 	}
-	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
+	sioCfg := socketio.Config{Engine: ecfg, Logger: log}
+	a.socketIOAdapter(&sioCfg) // admin.go
+	io := socketio.NewServer(sioCfg)
 	a.svc, a.io, a.guard = svc, io, grd
+	undo = append(undo, a.closeEcosystem)
+	if err := a.initAdmin(io); err != nil {
+		return nil, err
+	}
 	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{
-		Logger:   log,
-		Protocol: proto1.Config{RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond},
+		Logger:        log,
+		Protocol:      proto1.Config{RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond},
+		SocketIORooms: a.socketIORooms(),
 	})
 	undo = append(undo, a.gw.Close, func() { _ = io.Shutdown(context.Background()) })
+	if err := a.waitSocketIOCluster(); err != nil {
+		return nil, err
+	}
 	a.mux = http.NewServeMux()
 	a.shutDone = make(chan struct{})
 	a.startReclaimer()
@@ -290,6 +307,7 @@ func New(cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.mux.Handle("/socket.io/", io)
+	a.mountAdminUI()
 	if err := a.initGateways(); err != nil {
 		return nil, err
 	}
@@ -376,7 +394,7 @@ func (a *App) Serve(ln net.Listener) error {
 			}
 		}
 		a.be.roster.SetAddress(adv)
-		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
+		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL, "bus", a.be.busKind())
 	}
 	a.log.Info("Banter listening on " + url)
 	if !a.tlsEnabled() {
@@ -448,6 +466,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	if err := a.io.Shutdown(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("socket.io: %w", err))
 	}
+	a.closeEcosystem()
 	errs = append(errs, a.closeGateways(ctx)...)
 	errs = append(errs, a.closeMQTT(ctx)...)
 	if err := <-httpDone; err != nil {

@@ -81,6 +81,15 @@ func openBackends(cfg Config, observeLag func(time.Duration)) (backends, error) 
 	return be, nil
 }
 
+// busKind names the cluster bus for the log: a single Redis (pub/sub), or
+// a Redis Cluster (sharded pub/sub, found out at start).
+func (be backends) busKind() string {
+	if be.bus != nil && be.bus.Sharded() {
+		return "redis cluster (sharded pub/sub)"
+	}
+	return "redis"
+}
+
 // chatRoster is the roster to give chat.Config: nil on a single node.
 func (be backends) chatRoster() chat.Roster {
 	if be.roster == nil {

@@ -29,7 +29,7 @@ type statusDoc struct {
 	Time              int64       `json:"time"` // server time, Unix ms
 	UptimeSeconds     float64     `json:"uptimeSeconds"`
 	Store             string      `json:"store"`          // sqlite or postgres
-	Bus               string      `json:"bus"`            // local or redis
+	Bus               string      `json:"bus"`            // local, redis or redis-cluster
 	Node              string      `json:"node,omitempty"` // cluster node id
 	Connections       []connCount `json:"connections"`
 	ConnectionsOpen   int64       `json:"connectionsOpen"` // sum of connections[].open
@@ -64,6 +64,9 @@ func (a *App) statusDoc() statusDoc {
 	}
 	if a.be.bus != nil {
 		d.Bus, d.Node = "redis", a.be.bus.NodeID()
+		if a.be.bus.Sharded() {
+			d.Bus = "redis-cluster"
+		}
 	}
 	for _, c := range d.Connections {
 		d.ConnectionsOpen += c.Open

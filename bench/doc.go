@@ -15,6 +15,9 @@
 //	echo       C clients in closed loop on an acked event: acks/s, RTT
 //	churn      connect+disconnect at rate R: handshakes/s, server RSS back to baseline
 //	joinstorm  N chat users say hello into one room at once: time, presence cost
+//	cluster    protocol-1 fan-out across cluster nodes: senders on some nodes,
+//	           receivers on others; per-node CPU per delivery, Redis CPU per
+//	           message, store and bus figures from the nodes' /metrics
 //	floor-serve, floor  the platform floor (one writer, N plain TCP connections)
 //
 // Each scenario prints a human-readable table to stdout and one JSON line

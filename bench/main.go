@@ -39,6 +39,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runChurn(ctx, rest, stdout, stderr)
 	case "joinstorm":
 		return runJoinStorm(ctx, rest, stdout, stderr)
+	case "cluster":
+		return runCluster(ctx, rest, stdout, stderr)
 	case "floor-serve":
 		return runFloorServe(ctx, rest, stdout, stderr)
 	case "floor":
@@ -63,6 +65,10 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
            N chat users say hello into one room at once (banter's protocol 1
            over Socket.IO or the TCP gateway); time until all joined, presence
            events and bytes the clients received
+  cluster  protocol-1 fan-out across the nodes of a cluster (--nodes):
+           senders on some nodes, receivers on the others; CPU per delivery
+           per node, Redis CPU per message, store appends and latency, bus
+           lag, latency of the deliveries that crossed the bus
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
            connections (no protocol), latency from the write loop's start

@@ -20,7 +20,9 @@
 // and wake one background goroutine that owns a dedicated connection and
 // issues SUBSCRIBE/UNSUBSCRIBE, resubscribing everything after a
 // reconnection. Handlers run in rueidis's reading goroutine for remote
-// events and must not block (the chat.Bus contract).
+// events (on a Redis Cluster, the reading goroutine of the shard the
+// topic lives on: topics on different shards are handled concurrently, in
+// order within a topic) and must not block (the chat.Bus contract).
 //
 // Delivery is at most once, as chat.Bus allows: an event published while a
 // subscription is still being set up, or while the connection is down, is
@@ -28,6 +30,15 @@
 // topic's local handlers get a chat.EventSubscribed, and the chat Service
 // reads what the room may have missed from the Store; reconnecting clients
 // catch up from the Store too.
+//
+// Redis Cluster: Open finds out what it talks to (rueidis asks the server;
+// a URL may name several seed nodes, redis://h1:6379?addr=h2:6379). On a
+// Redis Cluster (7.0 or later) events travel by sharded pub/sub: SPUBLISH to
+// the shard that owns the slot of the topic's channel, SSUBSCRIBE on one
+// dedicated connection per shard that owns a wanted channel (sharded.go),
+// so rooms spread over the shards and no shard relays another's traffic.
+// The Roster's keys carry a hash tag, so its scripts run on one shard
+// (roster.go). On a single Redis, plain PUBLISH/SUBSCRIBE as before.
 package redis
 
 import (
@@ -118,6 +129,11 @@ type Bus struct {
 	cancel context.CancelFunc
 	done   chan struct{} // the subscriber goroutine ended
 
+	// sharded: the Redis is a Redis Cluster; events travel by sharded
+	// pub/sub (SPUBLISH, SSUBSCRIBE on each shard: sharded.go).
+	sharded bool
+	tls     bool // rediss://: a cluster's nodes are reached on their TLS ports
+
 	stats counters // stats.go
 }
 
@@ -159,11 +175,43 @@ func Open(ctx context.Context, url string, cfg Config) (*Bus, error) {
 		evPfx: cfg.Prefix + "ev:",
 		want:  make(map[string]int), subscribed: make(map[string]bool),
 		kick: make(chan struct{}, 1), done: make(chan struct{}),
+		sharded: client.Mode() == rueidis.ClientModeCluster, tls: opt.TLSConfig != nil,
+	}
+	if b.sharded {
+		if err := checkCluster(pctx, client, cfg.Prefix); err != nil {
+			client.Close()
+			return nil, err
+		}
 	}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
-	go b.subscriber()
+	if b.sharded {
+		go b.runSharded()
+	} else {
+		go b.subscriber()
+	}
 	return b, nil
 }
+
+// checkCluster refuses what would not work, or not scale, on a Redis
+// Cluster: a prefix with a hash tag (every room's channel in one slot, so
+// on one shard) and a Redis without sharded pub/sub (before 7.0).
+func checkCluster(ctx context.Context, c rueidis.Client, prefix string) error {
+	if strings.ContainsAny(prefix, "{}") {
+		return fmt.Errorf("redis: prefix %q: no braces on a Redis Cluster (a hash tag in it would put every room on one shard)", prefix)
+	}
+	info, err := c.Do(ctx, c.B().CommandInfo().CommandName("spublish").Build()).ToArray()
+	if err != nil {
+		return fmt.Errorf("redis: cluster: %w", err)
+	}
+	if len(info) == 0 || info[0].IsNil() {
+		return errors.New("redis: this Redis Cluster has no sharded pub/sub (SPUBLISH): Redis 7.0 or later is needed")
+	}
+	return nil
+}
+
+// Sharded reports whether the bus runs on a Redis Cluster (sharded
+// pub/sub), rather than on a single Redis.
+func (b *Bus) Sharded() bool { return b.sharded }
 
 // cutPrefixParam removes Banter's own prefix parameter from a Redis URL
 // (rueidis does not know it).
@@ -208,13 +256,33 @@ func (b *Bus) Publish(ctx context.Context, topic string, ev *chat.Event) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, b.cfg.PublishTimeout)
 	defer cancel()
-	cmd := b.client.B().Publish().Channel(b.evPfx + topic).Message(rueidis.BinaryString(data)).Build()
-	if err := b.client.Do(ctx, cmd).Error(); err != nil {
+	err = b.client.Do(ctx, b.publishCmd(topic, data)).Error()
+	if _, redisErr := rueidis.IsRedisErr(err); err != nil && !redisErr && ctx.Err() == nil {
+		// Once more on a broken connection: a connection the server
+		// closed while it was idle (a Redis restart, a failover, a shard
+		// that came back) is only noticed when written to, and the event
+		// would be lost; the retry dials a new one. It duplicates the
+		// event only if the connection broke after Redis took it:
+		// receivers drop a message they already have (its seq), and a
+		// repeated presence or typing event repeats a state. A Redis that
+		// is down fails both at once.
+		err = b.client.Do(ctx, b.publishCmd(topic, data)).Error()
+	}
+	if err != nil {
 		b.stats.publishErrors.Add(1)
 		return fmt.Errorf("redis: publish %s: %w", topic, err)
 	}
 	b.stats.published.Add(1)
 	return nil
+}
+
+// publishCmd is the command that publishes data on topic's channel:
+// sharded on a Redis Cluster (to the shard of the channel's slot).
+func (b *Bus) publishCmd(topic string, data []byte) rueidis.Completed {
+	if b.sharded {
+		return b.client.B().Spublish().Channel(b.evPfx + topic).Message(rueidis.BinaryString(data)).Build()
+	}
+	return b.client.B().Publish().Channel(b.evPfx + topic).Message(rueidis.BinaryString(data)).Build()
 }
 
 // Subscribe implements chat.Bus. It registers h at once; the Redis

@@ -16,27 +16,27 @@ import (
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/banter-chat/banter/redis"
+	"github.com/redis/rueidis"
 )
-
-// testURL is the machine's Redis (scripts/deps.sh starts it);
-// BANTER_TEST_REDIS overrides it.
-func testURL() string { return testutil.RedisURL() }
 
 // uniquePrefix keeps this test's channels and keys apart from anyone
 // else's on the shared Redis; the keys are deleted when the test ends.
-func uniquePrefix(t *testing.T) string {
+func uniquePrefix(t *testing.T, be backend) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	p := "banter-test-" + hex.EncodeToString(b) + ":"
-	testutil.DeleteRedisKeysAtCleanup(t, testURL(), p)
+	testutil.DeleteRedisKeysAtCleanup(t, be.url, p)
 	return p
 }
 
-func open(t *testing.T, prefix string) *redis.Bus {
+func open(t *testing.T, be backend, prefix string) *redis.Bus {
 	t.Helper()
-	b, err := redis.Open(context.Background(), testURL(), redis.Config{Prefix: prefix})
+	b, err := redis.Open(context.Background(), be.url, redis.Config{Prefix: prefix})
 	if err != nil {
 		t.Fatalf("Open (is Redis running? scripts/deps.sh starts it): %v", err)
+	}
+	if b.Sharded() != (be.cluster != nil) {
+		t.Fatalf("%s: Sharded() = %v", be.name, b.Sharded())
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b
@@ -101,10 +101,12 @@ func publish(t *testing.T, b *redis.Bus, topic string, ev *chat.Event) {
 // TestCrossNode: events reach the other node's subscribers, the
 // publisher's own subscribers get them once (not again when Redis echoes
 // them), in publication order.
-func TestCrossNode(t *testing.T) {
+func TestCrossNode(t *testing.T) { eachRedis(t, testCrossNode) }
+
+func testCrossNode(t *testing.T, be backend) {
 	testutil.CheckGoroutineLeaks(t)
-	p := uniquePrefix(t)
-	a, b := open(t, p), open(t, p)
+	p := uniquePrefix(t, be)
+	a, b := open(t, be, p), open(t, be, p)
 	var onA, onB recorder
 	subscribe(t, a, "lobby", onA.handle)
 	subscribe(t, b, "lobby", onB.handle)
@@ -131,16 +133,22 @@ func TestCrossNode(t *testing.T) {
 // TestInterest: a node is subscribed in Redis exactly to the topics it has
 // local subscribers for, and stops receiving a topic once the last one
 // leaves.
-func TestInterest(t *testing.T) {
-	p := uniquePrefix(t)
-	a, b := open(t, p), open(t, p)
+func TestInterest(t *testing.T) { eachRedis(t, testInterest) }
+
+func testInterest(t *testing.T, be backend) {
+	p := uniquePrefix(t, be)
+	a, b := open(t, be, p), open(t, be, p)
 	var r1, r2, other recorder
 	u1 := subscribe(t, b, "lobby", r1.handle)
 	u2 := subscribe(t, b, "lobby", r2.handle)
 	subscribe(t, a, "elsewhere", other.handle)
 	rc := a.Client()
 	numsub := func(topic string) int64 {
-		res, err := rc.Do(context.Background(), rc.B().PubsubNumsub().Channel(p+"ev:"+topic).Build()).AsIntMap()
+		cmd := rc.B().PubsubNumsub().Channel(p + "ev:" + topic).Build()
+		if be.cluster != nil { // sharded channels, counted by the shard of their slot
+			cmd = rc.B().PubsubShardnumsub().Channel(p + "ev:" + topic).Build()
+		}
+		res, err := rc.Do(context.Background(), cmd).AsIntMap()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,46 +175,85 @@ func TestInterest(t *testing.T) {
 		"node B still subscribed to lobby after its last local subscriber left")
 }
 
-// killPubSub makes Redis drop victim's pub/sub connection (found by its
-// client name), as a Redis restart or a network cut would.
-func killPubSub(t *testing.T, via, victim *redis.Bus) {
+// killPubSub makes Redis drop victim's pub/sub connections (found by their
+// client name: one on a single Redis, one per shard it subscribes on in a
+// Redis Cluster), as a Redis restart or a network cut would.
+func killPubSub(t *testing.T, be backend, via, victim *redis.Bus) {
+	t.Helper()
+	if killed := killConns(t, be, via, victim, "pubsub"); killed == 0 || be.cluster == nil && killed != 1 {
+		t.Fatalf("found %d pub/sub connections of node %s, want one (per shard)", killed, victim.NodeID())
+	}
+}
+
+// killConns makes Redis (every node of a cluster) drop victim's connections
+// of a type (pubsub, normal) and returns how many there were.
+func killConns(t *testing.T, be backend, via, victim *redis.Bus, typ string) int {
 	t.Helper()
 	rc := via.Client()
-	list, err := rc.Do(context.Background(), rc.B().ClientList().TypePubsub().Build()).ToString()
-	if err != nil {
-		t.Fatal(err)
+	nodes := map[string]rueidis.Client{"": rc}
+	if be.cluster != nil {
+		nodes = rc.Nodes()
 	}
 	killed := 0
-	for line := range strings.SplitSeq(list, "\n") {
-		if !strings.Contains(line, " name=banter-"+victim.NodeID()+" ") {
-			continue
-		}
-		// RESP3 returns a verbatim string: "txt:id=12 addr=…".
-		idText, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "txt:"), "id="), " ")
-		id, err := strconv.ParseInt(idText, 10, 64)
+	for _, n := range nodes {
+		list, err := n.Do(context.Background(), n.B().Arbitrary("CLIENT", "LIST", "TYPE", typ).Build()).ToString()
 		if err != nil {
-			t.Fatalf("CLIENT LIST line %q: %v", line, err)
-		}
-		if err := rc.Do(context.Background(), rc.B().ClientKill().Id(id).Build()).Error(); err != nil {
 			t.Fatal(err)
 		}
-		killed++
+		for line := range strings.SplitSeq(list, "\n") {
+			if !strings.Contains(line, " name=banter-"+victim.NodeID()+" ") {
+				continue
+			}
+			// RESP3 returns a verbatim string: "txt:id=12 addr=…".
+			idText, _, _ := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(line, "txt:"), "id="), " ")
+			id, err := strconv.ParseInt(idText, 10, 64)
+			if err != nil {
+				t.Fatalf("CLIENT LIST line %q: %v", line, err)
+			}
+			if err := n.Do(context.Background(), n.B().ClientKill().Id(id).Build()).Error(); err != nil {
+				t.Fatal(err)
+			}
+			killed++
+		}
 	}
-	if killed != 1 {
-		t.Fatalf("found %d pub/sub connections of node %s, want 1:\n%s", killed, victim.NodeID(), list)
+	return killed
+}
+
+// TestPublishAfterIdleConnectionKilled: Redis closed a node's idle
+// connections (a restart, a failover, a timeout): its next publication is
+// not lost (the client notices the broken connection only when writing).
+func TestPublishAfterIdleConnectionKilled(t *testing.T) {
+	eachRedis(t, testPublishAfterIdleConnectionKilled)
+}
+
+func testPublishAfterIdleConnectionKilled(t *testing.T, be backend) {
+	p := uniquePrefix(t, be)
+	a, b := open(t, be, p), open(t, be, p)
+	var got recorder
+	subscribe(t, b, "lobby", got.handle)
+	publish(t, a, "lobby", msg("lobby", 1, "before"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "B got %v", got.texts())
+	if n := killConns(t, be, b, a, "normal"); n == 0 {
+		t.Fatal("node A has no connection to kill")
 	}
+	publish(t, a, "lobby", msg("lobby", 2, "after"))
+	testutil.Eventually(t, 5*time.Second, func() bool { return slices.Equal(got.texts(), []string{"before", "after"}) }, "B got %v", got.texts())
 }
 
 // TestResubscribeAfterConnectionLoss: Redis drops the subscriber
 // connection (as on a Redis restart); the bus reconnects and subscribes
 // again by itself.
 func TestResubscribeAfterConnectionLoss(t *testing.T) {
-	p := uniquePrefix(t)
-	a, b := open(t, p), open(t, p)
+	eachRedis(t, testResubscribeAfterConnectionLoss)
+}
+
+func testResubscribeAfterConnectionLoss(t *testing.T, be backend) {
+	p := uniquePrefix(t, be)
+	a, b := open(t, be, p), open(t, be, p)
 	var got recorder
 	subscribe(t, b, "lobby", got.handle)
 	testutil.Eventually(t, 5*time.Second, func() bool { return got.subscribedSignals() == 1 }, "%d EventSubscribed after subscribing, want 1", got.subscribedSignals())
-	killPubSub(t, a, b)
+	killPubSub(t, be, a, b)
 	testutil.Eventually(t, 5*time.Second, func() bool { return !b.Subscribed("lobby") }, "connection loss not noticed")
 	testutil.Eventually(t, 10*time.Second, func() bool { return b.Subscribed("lobby") }, "not subscribed again")
 	// The handlers hear that the subscription is live again (what was
@@ -216,9 +263,11 @@ func TestResubscribeAfterConnectionLoss(t *testing.T) {
 	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "got %v after reconnecting", got.texts())
 }
 
-func TestClosed(t *testing.T) {
+func TestClosed(t *testing.T) { eachRedis(t, testClosed) }
+
+func testClosed(t *testing.T, be backend) {
 	testutil.CheckGoroutineLeaks(t)
-	b := open(t, uniquePrefix(t))
+	b := open(t, be, uniquePrefix(t, be))
 	subscribe(t, b, "lobby", func(*chat.Event) {})
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
@@ -235,19 +284,21 @@ func TestClosed(t *testing.T) {
 }
 
 // TestPrefixFromURL: the URL's prefix parameter names the channels.
-func TestPrefixFromURL(t *testing.T) {
-	p := uniquePrefix(t)
-	b, err := redis.Open(context.Background(), testURL()+"?prefix="+p, redis.Config{})
+func TestPrefixFromURL(t *testing.T) { eachRedis(t, testPrefixFromURL) }
+
+func testPrefixFromURL(t *testing.T, be backend) {
+	p := uniquePrefix(t, be)
+	b, err := redis.Open(context.Background(), withParam(be.url, "prefix", p), redis.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	a := open(t, p)
+	a := open(t, be, p)
 	var got recorder
 	subscribe(t, b, "lobby", got.handle)
 	publish(t, a, "lobby", msg("lobby", 1, "x"))
 	testutil.Eventually(t, 5*time.Second, func() bool { return len(got.texts()) == 1 }, "bus opened with ?prefix= got %v", got.texts())
-	if _, err := redis.Open(context.Background(), testURL()+"?prefix=", redis.Config{}); err == nil {
+	if _, err := redis.Open(context.Background(), withParam(be.url, "prefix", ""), redis.Config{}); err == nil {
 		t.Fatal("Open with an empty prefix parameter succeeded")
 	}
 }
@@ -265,8 +316,10 @@ func TestOpenErrors(t *testing.T) {
 
 // TestPublishBadEvent: an event that cannot travel is an error, and local
 // subscribers still got it (it happened on this node).
-func TestPublishBadEvent(t *testing.T) {
-	b := open(t, uniquePrefix(t))
+func TestPublishBadEvent(t *testing.T) { eachRedis(t, testPublishBadEvent) }
+
+func testPublishBadEvent(t *testing.T, be backend) {
+	b := open(t, be, uniquePrefix(t, be))
 	var got recorder
 	subscribe(t, b, "", got.handle)
 	ev := &chat.Event{Kind: chat.EventDisconnect, Disconnect: &chat.Disconnect{Reason: chat.ReasonShutdown}}

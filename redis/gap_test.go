@@ -15,12 +15,14 @@ import (
 // before reconnecting) reaches that node's members once the subscription is
 // live again, without waiting for the room's next message: the Bus hands
 // the room an EventSubscribed and the room reads the Store.
-func TestMissedWhileUnsubscribed(t *testing.T) {
-	prefix := uniquePrefix(t)
+func TestMissedWhileUnsubscribed(t *testing.T) { eachRedis(t, testMissedWhileUnsubscribed) }
+
+func testMissedWhileUnsubscribed(t *testing.T, be backend) {
+	prefix := uniquePrefix(t, be)
 	store := chat.NewMemStore()
 	t.Cleanup(func() { _ = store.Close() })
-	busA := open(t, prefix)
-	busB, err := redis.Open(context.Background(), testURL(), redis.Config{Prefix: prefix, RetryDelay: 2 * time.Second})
+	busA := open(t, be, prefix)
+	busB, err := redis.Open(context.Background(), be.url, redis.Config{Prefix: prefix, RetryDelay: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestMissedWhileUnsubscribed(t *testing.T) {
 	}
 	testutil.Eventually(t, 5*time.Second, func() bool { return busB.Subscribed("lobby") }, "B never subscribed")
 
-	killPubSub(t, busA, busB)
+	killPubSub(t, be, busA, busB)
 	testutil.Eventually(t, 5*time.Second, func() bool { return !busB.Subscribed("lobby") }, "B did not notice the cut")
 	m, err := alice.Send(ctx, "lobby", "while B is deaf", "")
 	if err != nil {

@@ -63,8 +63,12 @@ func (c RosterConfig) withDefaults() (RosterConfig, error) {
 // once, and removed by the first node whose heartbeat notices (one Lua
 // script: exactly one node reports them to chat.Roster.OnNodeGone). Every
 // multi-key step is a Lua script, so it is atomic; the scripts touch keys
-// they were not given, so the Redis must be a single instance (or one
-// shard), as it is for the Bus's pub/sub.
+// they were not given (other nodes' liveness keys, a dead node's rooms), so
+// all the keys must live on one Redis: on a Redis Cluster P is followed by
+// the hash tag {roster} (P{roster}users, P{roster}room:<room>, …), which
+// puts every key of the roster in one slot, on one shard. The roster is
+// written on connects, joins, leaves and heartbeats, never per message;
+// the messages' pub/sub is spread over the shards (sharded.go).
 type Roster struct {
 	cfg    RosterConfig
 	log    *slog.Logger
@@ -91,6 +95,11 @@ type Roster struct {
 
 var _ chat.Roster = (*Roster)(nil)
 
+// rosterTag follows the prefix of every roster key on a Redis Cluster: the
+// hash tag that puts them all in one slot, so that a script may touch any
+// of them.
+const rosterTag = "{roster}"
+
 // NewRoster registers this node (the Bus's node id, on the Bus's Redis
 // connection) and starts its heartbeat. Close the Roster before the Bus.
 func NewRoster(ctx context.Context, bus *Bus, cfg RosterConfig) (*Roster, error) {
@@ -98,8 +107,12 @@ func NewRoster(ctx context.Context, bus *Bus, cfg RosterConfig) (*Roster, error)
 	if err != nil {
 		return nil, err
 	}
+	pfx := bus.cfg.Prefix
+	if bus.sharded {
+		pfx += rosterTag
+	}
 	r := &Roster{
-		cfg: cfg, log: bus.log, client: bus.client, node: bus.cfg.NodeID, pfx: bus.cfg.Prefix,
+		cfg: cfg, log: bus.log, client: bus.client, node: bus.cfg.NodeID, pfx: pfx,
 		addr: cfg.Address, live: map[string]string{},
 		beat: make(chan struct{}, 1), done: make(chan struct{}),
 	}

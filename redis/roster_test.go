@@ -2,10 +2,11 @@ package redis_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	neturl "net/url"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/internal/testutil"
 	"github.com/banter-chat/banter/redis"
+	"github.com/redis/rueidis"
 )
 
 // A node of an in-process cluster: a chat Service on its own Bus and Roster,
@@ -28,9 +30,9 @@ const (
 	testTTL       = 400 * time.Millisecond
 )
 
-func startRosterNode(t *testing.T, prefix string, store chat.Store) *rosterNode {
+func startRosterNode(t *testing.T, be backend, prefix string, store chat.Store) *rosterNode {
 	t.Helper()
-	bus := open(t, prefix)
+	bus := open(t, be, prefix)
 	ro, err := redis.NewRoster(context.Background(), bus, redis.RosterConfig{
 		Heartbeat: testHeartbeat, TTL: testTTL, Address: "http://node-" + bus.NodeID(),
 	})
@@ -49,13 +51,13 @@ func startRosterNode(t *testing.T, prefix string, store chat.Store) *rosterNode 
 	return n
 }
 
-func rosterCluster(t *testing.T, n int) []*rosterNode {
-	prefix := uniquePrefix(t)
+func rosterCluster(t *testing.T, be backend, n int) []*rosterNode {
+	prefix := uniquePrefix(t, be)
 	store := chat.NewMemStore()
 	t.Cleanup(func() { _ = store.Close() })
 	var out []*rosterNode
 	for range n {
-		out = append(out, startRosterNode(t, prefix, store))
+		out = append(out, startRosterNode(t, be, prefix, store))
 	}
 	return out
 }
@@ -97,8 +99,10 @@ func nicks(us []chat.User) []string {
 	return out
 }
 
-func TestRosterNicknamesAcrossNodes(t *testing.T) {
-	ns := rosterCluster(t, 2)
+func TestRosterNicknamesAcrossNodes(t *testing.T) { eachRedis(t, testRosterNicknamesAcrossNodes) }
+
+func testRosterNicknamesAcrossNodes(t *testing.T, be backend) {
+	ns := rosterCluster(t, be, 2)
 	a, b := ns[0], ns[1]
 	alice, _ := connect(t, a, "Alice", chat.ConnectParams{})
 	// Claims are keyed by chat.NickKey: look-alikes (fullwidth, Cyrillic А)
@@ -139,8 +143,10 @@ func TestRosterNicknamesAcrossNodes(t *testing.T) {
 	}, "Alice's nickname not released after she disconnected")
 }
 
-func TestRosterMembersAcrossNodes(t *testing.T) {
-	ns := rosterCluster(t, 3)
+func TestRosterMembersAcrossNodes(t *testing.T) { eachRedis(t, testRosterMembersAcrossNodes) }
+
+func testRosterMembersAcrossNodes(t *testing.T, be backend) {
+	ns := rosterCluster(t, be, 3)
 	ctx := context.Background()
 	alice, _ := connect(t, ns[0], "alice", chat.ConnectParams{})
 	bob, _ := connect(t, ns[1], "bob", chat.ConnectParams{})
@@ -188,8 +194,10 @@ func TestRosterMembersAcrossNodes(t *testing.T) {
 	}, "Bobby still a member after disconnecting")
 }
 
-func TestRosterResumeOnAnotherNode(t *testing.T) {
-	ns := rosterCluster(t, 2)
+func TestRosterResumeOnAnotherNode(t *testing.T) { eachRedis(t, testRosterResumeOnAnotherNode) }
+
+func testRosterResumeOnAnotherNode(t *testing.T, be backend) {
+	ns := rosterCluster(t, be, 2)
 	ctx := context.Background()
 	old, oldSink := connect(t, ns[0], "alice", chat.ConnectParams{})
 	if _, err := old.Join(ctx, "general", chat.JoinOptions{}); err != nil {
@@ -219,12 +227,14 @@ func TestRosterResumeOnAnotherNode(t *testing.T) {
 // TestRosterNodeGone: a node that stops heartbeating without cleaning up
 // (its Redis connection is gone: a crash) loses its users for everyone
 // within the TTL, and members elsewhere see them leave.
-func TestRosterNodeGone(t *testing.T) {
-	prefix := uniquePrefix(t)
+func TestRosterNodeGone(t *testing.T) { eachRedis(t, testRosterNodeGone) }
+
+func testRosterNodeGone(t *testing.T, be backend) {
+	prefix := uniquePrefix(t, be)
 	store := chat.NewMemStore()
 	t.Cleanup(func() { _ = store.Close() })
-	a := startRosterNode(t, prefix, store)
-	c := startRosterNode(t, prefix, store)
+	a := startRosterNode(t, be, prefix, store)
+	c := startRosterNode(t, be, prefix, store)
 	ctx := context.Background()
 	watcher, wsink := connect(t, a, "watcher", chat.ConnectParams{WatchUsers: true})
 	if _, err := watcher.Join(ctx, "general", chat.JoinOptions{}); err != nil {
@@ -280,12 +290,14 @@ func TestRosterNodeGone(t *testing.T) {
 
 // TestRosterWithdraw: a node that shuts down cleanly removes its entries at
 // once, without waiting for the TTL.
-func TestRosterWithdraw(t *testing.T) {
-	prefix := uniquePrefix(t)
+func TestRosterWithdraw(t *testing.T) { eachRedis(t, testRosterWithdraw) }
+
+func testRosterWithdraw(t *testing.T, be backend) {
+	prefix := uniquePrefix(t, be)
 	store := chat.NewMemStore()
 	t.Cleanup(func() { _ = store.Close() })
-	a := startRosterNode(t, prefix, store)
-	b := startRosterNode(t, prefix, store)
+	a := startRosterNode(t, be, prefix, store)
+	b := startRosterNode(t, be, prefix, store)
 	connect(t, b, "bob", chat.ConnectParams{})
 	if got := nicks(a.svc.Users()); !slices.Equal(got, []string{"bob"}) {
 		t.Fatalf("users: %v", got)
@@ -308,8 +320,10 @@ func TestRosterWithdraw(t *testing.T) {
 	connect(t, a, "bob", chat.ConnectParams{})
 }
 
-func TestRosterConfig(t *testing.T) {
-	bus := open(t, uniquePrefix(t))
+func TestRosterConfig(t *testing.T) { eachRedis(t, testRosterConfig) }
+
+func testRosterConfig(t *testing.T, be backend) {
+	bus := open(t, be, uniquePrefix(t, be))
 	if _, err := redis.NewRoster(context.Background(), bus, redis.RosterConfig{Heartbeat: time.Second, TTL: time.Second}); err == nil {
 		t.Fatal("a TTL shorter than two heartbeats was accepted")
 	}
@@ -318,18 +332,18 @@ func TestRosterConfig(t *testing.T) {
 // TestRosterRejoinAfterCutOff: a node cut off from Redis for longer than the
 // TTL is declared gone (its user leaves for the others); when it can reach
 // Redis again it notices and records and announces its users again.
-func TestRosterRejoinAfterCutOff(t *testing.T) {
-	prefix := uniquePrefix(t)
+func TestRosterRejoinAfterCutOff(t *testing.T) { eachRedis(t, testRosterRejoinAfterCutOff) }
+
+func testRosterRejoinAfterCutOff(t *testing.T, be backend) {
+	prefix := uniquePrefix(t, be)
 	store := chat.NewMemStore()
 	t.Cleanup(func() { _ = store.Close() })
-	a := startRosterNode(t, prefix, store)
-	u, err := neturl.Parse(testURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy, proxyURL := testutil.StartProxy(t, "http://"+u.Host)
-	u.Host = strings.TrimPrefix(proxyURL, "http://")
-	bus, err := redis.Open(context.Background(), u.String(), redis.Config{Prefix: prefix, RetryDelay: 50 * time.Millisecond})
+	a := startRosterNode(t, be, prefix, store)
+	// Node C logs in as a Redis user of its own: deleting that user cuts
+	// it off (Redis closes its connections and refuses new ones), on a
+	// single Redis and on every shard of a cluster alike.
+	cURL, cut, restore := redisUser(t, be)
+	bus, err := redis.Open(context.Background(), cURL, redis.Config{Prefix: prefix, RetryDelay: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -367,8 +381,7 @@ func TestRosterRejoinAfterCutOff(t *testing.T) {
 		}
 	}
 
-	proxy.Down.Store(true)
-	proxy.Cut()
+	cut()
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		return wsink.has(event(chat.EventPresence, "left")) && wsink.has(event(chat.EventUser, "offline"))
 	}, "carol's node was cut off, but she never left for the watcher")
@@ -379,7 +392,7 @@ func TestRosterRejoinAfterCutOff(t *testing.T) {
 	mark := len(wsink.evs)
 	wsink.mu.Unlock()
 
-	proxy.Down.Store(false)
+	restore()
 	testutil.Eventually(t, 10*time.Second, func() bool {
 		got, _ := a.svc.Members("general")
 		return slices.Equal(got, []string{"carol", "watcher"}) && slices.Equal(nicks(a.svc.Users()), []string{"carol", "watcher"})
@@ -399,8 +412,10 @@ func TestRosterRejoinAfterCutOff(t *testing.T) {
 // balancer puts them anywhere): the same subject shares its nickname
 // across nodes, another subject or an anonymous user is refused, and the
 // user is listed once.
-func TestRosterSameSubjectOnTwoNodes(t *testing.T) {
-	ns := rosterCluster(t, 2)
+func TestRosterSameSubjectOnTwoNodes(t *testing.T) { eachRedis(t, testRosterSameSubjectOnTwoNodes) }
+
+func testRosterSameSubjectOnTwoNodes(t *testing.T, be backend) {
+	ns := rosterCluster(t, be, 2)
 	a, b := ns[0], ns[1]
 	id := func(sub string) *chat.Identity { return &chat.Identity{Subject: sub, Nickname: "Carol"} }
 	phone, _ := connect(t, a, "", chat.ConnectParams{Identity: id("u-carol")})
@@ -429,8 +444,10 @@ func TestRosterSameSubjectOnTwoNodes(t *testing.T) {
 
 // A kicked user's nickname and memberships are released cluster-wide, as
 // when it disconnects.
-func TestRosterKickReleases(t *testing.T) {
-	ns := rosterCluster(t, 2)
+func TestRosterKickReleases(t *testing.T) { eachRedis(t, testRosterKickReleases) }
+
+func testRosterKickReleases(t *testing.T, be backend) {
+	ns := rosterCluster(t, be, 2)
 	a, b := ns[0], ns[1]
 	admin, _ := connect(t, a, "", chat.ConnectParams{Identity: &chat.Identity{Subject: "u-admin", Nickname: "Boss", Admin: true}})
 	dave, _ := connect(t, a, "dave", chat.ConnectParams{})
@@ -451,4 +468,51 @@ func TestRosterKickReleases(t *testing.T) {
 		}
 		return err == nil
 	}, "dave's nickname not released after the kick")
+}
+
+// redisUser creates a Redis user (on every node of a cluster) for one
+// node of a test, and returns the URL that logs in as it, and functions
+// that cut that user off (ACL DELUSER: its connections are closed, new
+// ones refused) and let it in again. The user is deleted at the end.
+func redisUser(t *testing.T, be backend) (url string, cut, restore func()) {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name, pass := "banter-test-"+hex.EncodeToString(b), hex.EncodeToString(b)+"-pw"
+	opt, err := rueidis.ParseURL(be.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.DisableCache = true
+	admin, err := rueidis.NewClient(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	each := func(cmd func(c rueidis.Client) rueidis.Completed) {
+		nodes := map[string]rueidis.Client{"": admin}
+		if be.cluster != nil {
+			nodes = admin.Nodes()
+		}
+		for addr, n := range nodes {
+			if err := n.Do(context.Background(), cmd(n)).Error(); err != nil {
+				t.Fatalf("redis %s: %v", addr, err)
+			}
+		}
+	}
+	create := func() {
+		each(func(c rueidis.Client) rueidis.Completed {
+			return c.B().AclSetuser().Username(name).Rule("reset", "on", ">"+pass, "~*", "&*", "+@all").Build()
+		})
+	}
+	cut = func() {
+		each(func(c rueidis.Client) rueidis.Completed { return c.B().AclDeluser().Username(name).Build() })
+	}
+	create()
+	t.Cleanup(func() { cut(); admin.Close() })
+	u, err := neturl.Parse(be.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = neturl.UserPassword(name, pass)
+	return u.String(), cut, create
 }

@@ -16,12 +16,14 @@ import (
 // TestStatsLagPing: counters move with traffic, the lag of a remote
 // event is observed (never for a node's own echoes), Ping answers until
 // Close.
-func TestStatsLagPing(t *testing.T) {
-	p := uniquePrefix(t)
+func TestStatsLagPing(t *testing.T) { eachRedis(t, testStatsLagPing) }
+
+func testStatsLagPing(t *testing.T, be backend) {
+	p := uniquePrefix(t, be)
 	var mu sync.Mutex
 	var lags []time.Duration
-	a := open(t, p)
-	b, err := redis.Open(context.Background(), testURL(), redis.Config{Prefix: p, ObserveLag: func(d time.Duration) {
+	a := open(t, be, p)
+	b, err := redis.Open(context.Background(), be.url, redis.Config{Prefix: p, ObserveLag: func(d time.Duration) {
 		mu.Lock()
 		lags = append(lags, d)
 		mu.Unlock()

@@ -8,7 +8,14 @@
 #   scripts/bench.sh           full ladder, 3 runs per step (about an hour)
 #   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~5 minutes)
 #   scripts/bench.sh --only NAME[,NAME]  only these blocks: idle fanout large
-#                              product joinstorm stalled echo churn floor
+#                              product joinstorm stalled echo churn floor cluster
+#
+# The cluster block runs `banter` nodes on the machine's PostgreSQL
+# (BANTER_BENCH_POSTGRES, default the tests' database; a fresh schema per run,
+# dropped with psql) and a redis-server of its own (a fresh one per run, on a
+# free port), against the single node on SQLite: CPU per delivery, the path's
+# latency, store and bus costs. Every node and Redis share CPU 0: these are
+# costs per delivery and latencies, not a cluster's capacity.
 #
 # Each server runs pinned to CPU 0, the load generator to CPU 1. Results (JSON
 # lines) go to bench/results/ (git-ignored) and are copied to
@@ -34,6 +41,11 @@ want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
 for tool in go node taskset; do
 	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
+if want cluster; then
+	for tool in redis-server redis-cli psql; do
+		command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required for the cluster block (scripts/deps.sh)" >&2; exit 1; }
+	done
+fi
 if [ "$(nproc)" -lt 2 ]; then
 	echo "bench.sh: needs 2 CPUs (server on CPU 0, generator on CPU 1)" >&2
 	exit 1
@@ -56,12 +68,16 @@ mkdir -p "$LOGS"
 
 SERVER_PID=""
 DATA_DIR=""
+NODE_PIDS=()   # cluster block: banter nodes
+REDIS_PID=""   # cluster block: its redis-server
+SCHEMA=""      # cluster block: the run's PostgreSQL schema
 cleanup() {
 	if [ -n "$SERVER_PID" ]; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi
 	[ -n "$DATA_DIR" ] && rm -rf "$DATA_DIR"
+	stop_cluster
 	return 0
 }
 trap cleanup EXIT
@@ -144,6 +160,124 @@ step() {
 	done
 }
 
+# --- cluster block -----------------------------------------------------------
+BENCH_PG=${BANTER_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+
+# free_port: a TCP port nothing listens on now.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+	done
+	echo "bench.sh: no free port found" >&2; exit 1
+}
+
+# start_redis: a redis-server of this run on CPU 0, no persistence; sets
+# REDIS_PID and REDIS_PORT.
+start_redis() {
+	local out="$LOGS/redis-$RANDOM.log"
+	REDIS_PORT=$(free_port)
+	taskset -c 0 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no >"$out" 2>&1 &
+	REDIS_PID=$!
+	for _ in $(seq 1 100); do
+		redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return 0
+		kill -0 "$REDIS_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "bench.sh: redis-server did not start:" >&2; cat "$out" >&2; exit 1
+}
+
+# store_url: the run's PostgreSQL URL (its schema; its application_name
+# names the nodes' backends, whose CPU bench cluster reads).
+store_url() {
+	local sep='?'
+	[[ $BENCH_PG == *'?'* ]] && sep='&'
+	echo "$BENCH_PG${sep}search_path=$SCHEMA&application_name=$SCHEMA"
+}
+
+# start_node [cluster]: one banter node on CPU 0 (SQLite in DATA_DIR, or with
+# "cluster" the run's schema and Redis); appends to NODE_PIDS and NODES
+# (ADDR=PID,...).
+start_node() {
+	local out="$LOGS/node-$RANDOM.log" args=(--addr 127.0.0.1:0 --db "$DATA_DIR/banter-$RANDOM.db")
+	if [ "${1:-}" = cluster ]; then
+		args+=(--store "$(store_url)" --redis "redis://127.0.0.1:$REDIS_PORT/0?prefix=bench:")
+	fi
+	: >"$out"
+	taskset -c 0 bin/banter "${args[@]}" >"$out" 2>&1 &
+	local pid=$!
+	NODE_PIDS+=("$pid")
+	SERVER_PID=$pid # for await_line's liveness check
+	local port
+	port=$(await_line "$out" 'Banter listening on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+	SERVER_PID=""
+	NODES="${NODES:+$NODES,}127.0.0.1:$port=$pid"
+}
+
+stop_cluster() {
+	local pid
+	for pid in "${NODE_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${NODE_PIDS[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	NODE_PIDS=()
+	if [ -n "$REDIS_PID" ]; then
+		kill -TERM "$REDIS_PID" 2>/dev/null || true
+		wait "$REDIS_PID" 2>/dev/null || true
+		REDIS_PID=""
+	fi
+	if [ -n "$SCHEMA" ]; then
+		psql -q "$BENCH_PG" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+		SCHEMA=""
+	fi
+	if [ -n "$DATA_DIR" ]; then rm -rf "$DATA_DIR"; DATA_DIR=""; fi
+}
+
+# start_deployment banter|banter-pg|cluster-N: one node on SQLite (the
+# shipped defaults), one node on PostgreSQL + Redis, or N such nodes; sets
+# NODES, REDIS_ARG and PG_ARG (the Redis and store URLs, empty on SQLite).
+start_deployment() {
+	local which=$1 i
+	NODES=""
+	DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
+	case "$which" in
+	banter) start_node; REDIS_ARG=""; PG_ARG="" ;;
+	banter-pg | cluster-*)
+		SCHEMA="banter_bench_$(date +%s)_$RANDOM"
+		start_redis
+		REDIS_ARG="redis://127.0.0.1:$REDIS_PORT"
+		PG_ARG=$(store_url)
+		local k=1
+		[[ $which == cluster-* ]] && k=${which#cluster-}
+		for i in $(seq 1 "$k"); do start_node cluster; done
+		;;
+	esac
+	sleep 1 # let the runtimes finish starting
+}
+
+# cluster_step "DEPLOYMENTS" ARGS...: RUNS runs of `bench cluster` against
+# each deployment, the order rotating every run.
+cluster_step() {
+	local deps=($1); shift
+	local run i n=${#deps[@]}
+	for run in $(seq 1 "$RUNS"); do
+		for i in $(seq 0 $((n - 1))); do
+			local d=${deps[$(((i + run - 1) % n))]}
+			start_deployment "$d"
+			echo "== cluster $* against $d, run $run" >&2
+			if ! timeout 600 taskset -c 1 $BENCH cluster --nodes "$NODES" --redis "$REDIS_ARG" --postgres "$PG_ARG" \
+				--label "$d" --run "$run" --out "$RESULTS" "$@" >"$LOGS/cluster-$d-$run-$RANDOM.txt" 2>&1; then
+				echo "bench.sh: cluster $* against $d failed (see $LOGS)" >&2
+			fi
+			tail -n 1 "$RESULTS" >&2 || true
+			stop_cluster
+		done
+	done
+}
+
 # floor ARGS...: the platform floor (bench floor-serve on CPU 0, bench floor
 # on CPU 1), RUNS runs.
 floor() {
@@ -187,6 +321,7 @@ if [ "$QUICK" = 1 ]; then
 		done
 	fi
 	want churn && step "$ALL" churn --rate 20000 --duration 3s --settle 5s
+	want cluster && cluster_step "banter banter-pg cluster-3" --n 1000 --rate 100 --senders "$(senders_for 100)" --warmup 1s --duration 3s
 else
 	if want idle; then
 		for n in 1000 5000; do step "$ALL" idle --n "$n" --sources 2; done
@@ -232,6 +367,14 @@ else
 	want churn && step "$ALL" churn --rate 20000 --duration 5s --settle 10s
 	if want floor; then
 		for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
+	fi
+	if want cluster; then
+		# 1,000 users in one room (the product's fan-out step), senders on
+		# node 1, receivers on the others: one node on SQLite, one on
+		# PostgreSQL + Redis, three on PostgreSQL + Redis.
+		for r in 50 100 200; do
+			cluster_step "banter banter-pg cluster-3" --n 1000 --rate "$r" --senders "$(senders_for "$r")"
+		done
 	fi
 fi
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2

@@ -24,8 +24,11 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 for p in chromium fonts-noto-color-emoji mosquitto-clients tmux; do
   pkg_installed "$p" || missing+=("$p")
 done
-# Any redis-server on PATH will do (it may come from elsewhere than Debian).
+# Any redis-server on PATH will do (it may come from elsewhere than Debian),
+# if it is 7.0 or later: the Redis Cluster tests need sharded pub/sub. They
+# create their cluster with redis-cli (Debian: redis-tools).
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || missing+=(redis-tools)
 if ((${#missing[@]})); then
   command -v apt-get >/dev/null 2>&1 || die "missing packages ${missing[*]} and no apt-get: install them by hand"
   sudo=()
@@ -80,6 +83,8 @@ else
   wait_for PostgreSQL port_open 5432
 fi
 
+redis_major=$(redis-server --version | sed -n 's/.* v=\([0-9]*\)\..*/\1/p')
+[[ ${redis_major:-0} -ge 7 ]] || die "redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p') is too old: Redis 7.0 or later is needed (sharded pub/sub)"
 if ! port_open 6379; then
   log "starting Redis"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no </dev/null >/dev/null \

@@ -142,8 +142,9 @@ var _ Adapter = (*MemoryAdapter)(nil)
 // Broadcasts to "everyone" enumerate the namespace's sockets.
 
 func (a *MemoryAdapter) AddAll(id string, rooms []string) {
+	o := a.nsp.srv.observer()
+	var added []string // with an Observer only
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	mine := a.sids[id]
 	for _, r := range rooms {
 		if r == id {
@@ -153,6 +154,11 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 			mine = make(map[string]struct{}, len(rooms))
 			a.sids[id] = mine
 		}
+		if o != nil {
+			if _, in := mine[r]; !in {
+				added = append(added, r)
+			}
+		}
 		mine[r] = struct{}{}
 		members := a.rooms[r]
 		if members == nil {
@@ -161,11 +167,15 @@ func (a *MemoryAdapter) AddAll(id string, rooms []string) {
 		}
 		members[id] = struct{}{}
 	}
+	a.mu.Unlock()
+	for _, r := range added {
+		o.RoomJoined(a.nsp, r, id)
+	}
 }
 
 func (a *MemoryAdapter) Del(id, room string) {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	_, was := a.sids[id][room]
 	if mine := a.sids[id]; mine != nil {
 		delete(mine, room)
 		if len(mine) == 0 {
@@ -178,12 +188,22 @@ func (a *MemoryAdapter) Del(id, room string) {
 			delete(a.rooms, room)
 		}
 	}
+	a.mu.Unlock()
+	if o := a.nsp.srv.observer(); o != nil && was {
+		o.RoomLeft(a.nsp, room, id)
+	}
 }
 
+// DelAll removes socket id from every room: it is leaving the namespace
+// (its own room goes with it).
 func (a *MemoryAdapter) DelAll(id string) {
+	o := a.nsp.srv.observer()
+	var left []string // with an Observer only
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	for r := range a.sids[id] {
+		if o != nil {
+			left = append(left, r)
+		}
 		if m := a.rooms[r]; m != nil {
 			delete(m, id)
 			if len(m) == 0 {
@@ -192,6 +212,13 @@ func (a *MemoryAdapter) DelAll(id string) {
 		}
 	}
 	delete(a.sids, id)
+	a.mu.Unlock()
+	if o != nil {
+		o.RoomLeft(a.nsp, id, id)
+		for _, r := range left {
+			o.RoomLeft(a.nsp, r, id)
+		}
+	}
 }
 
 func (a *MemoryAdapter) SocketRooms(id string) []string {
@@ -309,6 +336,13 @@ func (a *MemoryAdapter) Broadcast(p *parser.Packet, opts BroadcastOptions) {
 			_ = s.client.conn.Enqueue(msgs...)
 		}
 	}
+	if o := a.nsp.srv.observer(); o != nil && len(targets) > 0 && (p.Type == parser.Event || p.Type == parser.BinaryEvent) && o.Active() {
+		ids := make([]string, len(targets))
+		for i, s := range targets {
+			ids[i] = s.id
+		}
+		o.EventSent(a.nsp, ids, p.Data, p.Attachments)
+	}
 }
 
 func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts BroadcastOptions, onCount func(int), onAck func([]any, error)) {
@@ -343,6 +377,13 @@ func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, 
 		sent = append(sent, pending{s, id})
 	}
 	onCount(len(sent))
+	if o := a.nsp.srv.observer(); o != nil && len(sent) > 0 && o.Active() {
+		ids := make([]string, len(sent))
+		for i, ps := range sent {
+			ids[i] = ps.s.id
+		}
+		o.EventSent(a.nsp, ids, p.Data, p.Attachments)
+	}
 	if len(sent) > 0 && ctx.Done() != nil {
 		// Forget the callbacks of answers nobody waits for any more, so a
 		// socket that never answers does not keep them until it leaves.
@@ -585,6 +626,9 @@ func (a *MemoryAdapter) Attach(id string, restored *RecoveryState, offset string
 		a.recMu.Unlock()
 	}
 	a.AddAll(id, []string{id})
+	if o := a.nsp.srv.observer(); o != nil {
+		o.RoomJoined(a.nsp, id, id)
+	}
 	attach(missed)
 }
 

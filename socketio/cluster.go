@@ -17,6 +17,12 @@ type RemoteSocket struct {
 	Handshake HandshakeInfo
 	Rooms     []string // its own room included
 	Data      any      // Socket.Data; from another node, as decoded from JSON
+	// ClientID and Transport are the socket's connection (its Engine.IO
+	// session id) and transport ("polling", "websocket"). Another node
+	// sends them only when it is instrumented (Server.Observed), in the
+	// data as Node's Admin UI does; otherwise they are empty.
+	ClientID  string
+	Transport string
 
 	nsp   *Namespace
 	local *Socket
@@ -65,10 +71,12 @@ func (s *Socket) remote() *RemoteSocket {
 			// Node: whether the Origin header differs from the host.
 			XDomain: h.Headers().Get("Origin") != "",
 		},
-		Rooms: s.Rooms(),
-		Data:  s.Data(),
-		nsp:   s.nsp,
-		local: s,
+		Rooms:     s.Rooms(),
+		Data:      s.Data(),
+		ClientID:  s.ClientID(),
+		Transport: s.Transport(),
+		nsp:       s.nsp,
+		local:     s,
 	}
 }
 

@@ -209,6 +209,9 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 		}
 		c.enqueuePacket(&parser.Packet{Type: parser.Connect, Namespace: n.name, Data: data})
 	})
+	if o := n.srv.observer(); o != nil {
+		o.SocketConnected(s)
+	}
 	for _, h := range handlers {
 		h(s)
 	}

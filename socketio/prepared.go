@@ -23,6 +23,9 @@ import (
 type PreparedPacket struct {
 	nsp  string
 	msgs []*engineio.Message
+	data json.RawMessage // the EVENT's [name, args...], for an Observer
+	att  [][]byte
+	obs  Observer // the Server's when the packet was prepared: no atomic load per recipient
 }
 
 // PrepareEvent encodes the EVENT packet that Emit would send on n: args are
@@ -63,7 +66,7 @@ func (n *Namespace) PrepareEventJSON(event string, args ...json.RawMessage) (*Pr
 }
 
 func (n *Namespace) prepared(p *parser.Packet) *PreparedPacket {
-	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p)}
+	return &PreparedPacket{nsp: n.name, msgs: encodePacket(p), data: p.Data, att: p.Attachments, obs: n.srv.observer()}
 }
 
 // errOtherNamespace refuses a packet prepared on another namespace: its
@@ -91,6 +94,9 @@ func (s *Socket) Send(p *PreparedPacket) error {
 	if s.client.conn.SendMany(p.msgs...) != nil {
 		return ErrDisconnected
 	}
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
+	}
 	return nil
 }
 
@@ -106,6 +112,9 @@ func (s *Socket) Enqueue(p *PreparedPacket) error {
 	if s.client.conn.Enqueue(p.msgs...) != nil {
 		return ErrDisconnected
 	}
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
+	}
 	return nil
 }
 
@@ -113,7 +122,13 @@ func (s *Socket) Enqueue(p *PreparedPacket) error {
 // p is dropped: for lossy traffic (typing indicators), as a Volatile
 // broadcast. It reports whether p was queued.
 func (s *Socket) SendVolatile(p *PreparedPacket) bool {
-	return s.sendable(p) == nil && s.client.conn.SendVolatile(p.msgs...)
+	if s.sendable(p) != nil || !s.client.conn.SendVolatile(p.msgs...) {
+		return false
+	}
+	if p.obs != nil {
+		s.sentTo(p.obs, p.data, p.att)
+	}
+	return true
 }
 
 // Close closes the socket's connection with reason, after writing what is

@@ -11,7 +11,8 @@
 // SendVolatile). Broadcasts and the cluster operations (FetchSockets,
 // SocketsJoin, ServerSideEmit...) go through each namespace's Adapter:
 // in-memory by default, socketio/redisadapter for a cluster of Banter and
-// Node Socket.IO servers.
+// Node Socket.IO servers. Server.Observe installs an Observer that is told
+// of sockets, rooms and events (socketio/admin, the Admin UI, is one).
 //
 // Concurrency: the handlers of one client connection run one at a time, in
 // packet order, on a goroutine of the transport (an HTTP request or the
@@ -27,6 +28,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
@@ -85,6 +87,8 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*parentNamespace
+
+	obs atomic.Pointer[observerBox] // Observe
 }
 
 type parentNamespace struct {
@@ -161,6 +165,9 @@ func (s *Server) Of(name string) *Namespace {
 	}
 	n := newNamespace(s, name)
 	s.nsps[name] = n
+	if o := s.observer(); o != nil {
+		o.NamespaceCreated(n)
+	}
 	return n
 }
 
@@ -194,6 +201,9 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 			if !ok {
 				n = newNamespace(s, name)
 				s.nsps[name] = n
+				if o := s.observer(); o != nil {
+					o.NamespaceCreated(n)
+				}
 			}
 			s.mu.Unlock()
 			if !ok && p.setup != nil {

@@ -158,6 +158,9 @@ func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data = v
 	s.mu.Unlock()
+	if o := s.nsp.srv.observer(); o != nil {
+		o.DataChanged(s)
+	}
 }
 
 // On registers a handler for an event.
@@ -214,6 +217,9 @@ func (s *Socket) Emit(event string, args ...any) error {
 		return nil
 	}
 	s.client.writePacket(p)
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, data, att)
+	}
 	return nil
 }
 
@@ -242,6 +248,9 @@ func (s *Socket) EmitRaw(event string, args json.RawMessage, att [][]byte) error
 		return nil
 	}
 	s.client.writePacket(p)
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, data, att)
+	}
 	return nil
 }
 
@@ -346,6 +355,9 @@ func (s *Socket) emitAck(event string, args []any, cb func([]json.RawMessage, []
 	s.acks[id] = cb
 	s.mu.Unlock()
 	s.client.writePacket(&parser.Packet{Type: parser.Event, Namespace: s.nsp.name, ID: id, HasID: true, Data: data, Attachments: att})
+	if o := s.nsp.srv.observer(); o != nil {
+		s.sentTo(o, data, att)
+	}
 	return id, nil
 }
 
@@ -434,6 +446,9 @@ func (s *Socket) dispatch(ev *Event) {
 	}
 	hs := s.handlers[ev.Name]
 	s.mu.Unlock()
+	if o := s.nsp.srv.observer(); o != nil {
+		o.EventReceived(s, ev.data, ev.attachments)
+	}
 	s.nsp.mu.RLock()
 	shared := s.nsp.handlers[ev.Name]
 	nspAny := s.nsp.onAny
@@ -476,6 +491,9 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	s.nsp.remove(s)
 	s.client.remove(s)
+	if o := s.nsp.srv.observer(); o != nil {
+		o.SocketDisconnected(s, reason)
+	}
 	for _, cb := range acks {
 		cb(nil, nil, ErrDisconnected)
 	}

@@ -80,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	case "config":
 		return configMain(args, getenv, stdout, stderr)
+	case "admin-password":
+		return adminPasswordMain(args, os.Stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "banter", versionString())
 		return exitOK
@@ -101,6 +103,8 @@ Usage:
   banter bench <sub> ...   load generator and benchmark report (banter bench help)
   banter chat --nick NAME  the terminal chat client (banter chat --help)
   banter token --sub ID    print a signed JWT for tests (banter token --help)
+  banter admin-password    print the bcrypt hash of a password read from
+                           stdin (for --admin-ui)
   banter version           print the version
   banter help              this text
 
@@ -199,6 +203,8 @@ type serveFlags struct {
 	heartbeat, ttl  time.Duration
 	auth            *authFlags
 	authCfg         auth.Config // read by parseServe
+	admin           *adminFlags
+	adminCfg        app.AdminUIConfig // read by parseServe
 }
 
 // newServeFlags declares every setting of serve with its default; the
@@ -241,13 +247,14 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (with its chain): serve HTTPS/WSS on --addr and MQTTS on --mqtt; reloaded on SIGHUP")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
-	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0")
+	fs.StringVar(&f.redis, "redis", "", "Redis `URL` carrying events between cluster nodes, e.g. redis://cache:6379/0; a Redis Cluster (found out at start: sharded pub/sub) by its seed nodes, redis://r1:6379?addr=r2:6379&addr=r3:6379")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", "", "serve /metrics and the /status page on this `address` instead of the main port, e.g. 127.0.0.1:9090; off disables them")
 	fs.StringVar(&f.advertise, "advertise", "", "with --redis: the `URL` other nodes reach this one at, e.g. http://10.0.0.5:3000; default: the listen address (a wildcard address: this machine's first non-loopback IP)")
 	fs.DurationVar(&f.heartbeat, "cluster-heartbeat", 2*time.Second, "with --redis: how often this node refreshes its liveness key")
 	fs.DurationVar(&f.ttl, "cluster-ttl", 6*time.Second, "with --redis: how long a node's liveness key lives; a node that stops is declared gone (its users leave) within ttl + heartbeat; at least twice the heartbeat")
 	fs.BoolVar(&f.fullSync, "full-sync", false, "fsync every commit: acknowledged messages also survive power loss (slower)")
 	f.auth = addAuthFlags(fs)
+	f.admin = addAdminFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(out, usageHead)
 		printUsage(out, fs)
@@ -291,6 +298,10 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	}
 	f.auth.getenv = getenv // BANTER_JWT_SECRET: the secret is never a flag
 	if f.authCfg, err = f.auth.config(); err != nil {
+		return nil, nil, usageError{err.Error()}
+	}
+	f.admin.getenv = getenv // the Admin UI's password hash is never a flag
+	if f.adminCfg, err = f.admin.config(); err != nil {
 		return nil, nil, usageError{err.Error()}
 	}
 	if f.authCfg.Mode == auth.ModeRequired && !f.authCfg.Enabled() {
@@ -433,7 +444,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",
 		Advertise: f.advertise, ClusterHeartbeat: f.heartbeat, ClusterTTL: f.ttl,
-		Auth: f.authCfg,
+		Auth: f.authCfg, AdminUI: f.adminCfg, SocketIOKey: f.admin.sioKey,
 	}
 }
 
@@ -448,6 +459,9 @@ func configMain(args []string, getenv func(string) string, stdout, stderr io.Wri
 	printConfig(stdout, settings)
 	if getenv("BANTER_JWT_SECRET") != "" {
 		fmt.Fprintln(stdout, "# BANTER_JWT_SECRET: set (the JWT HMAC secret; never printed)")
+	}
+	if getenv(adminHashEnv) != "" {
+		fmt.Fprintln(stdout, "# "+adminHashEnv+": set (the Admin UI password's bcrypt hash; never printed)")
 	}
 	return exitOK
 }

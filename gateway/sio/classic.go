@@ -88,6 +88,7 @@ func (c *conn) connectClassic(ctx context.Context) (*chat.Session, error) {
 	if !c.Attach(sess) {
 		return nil, chat.ErrNotConnected
 	}
+	c.mirrorDefaultRoom()
 	return sess, nil
 }
 

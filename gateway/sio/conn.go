@@ -121,6 +121,9 @@ func (c *conn) onV1(ev *socketio.Event) {
 		if hello && err == nil {
 			c.sock.Join(roomDialect)
 		}
+		if err == nil {
+			c.mirrorJoined(cmd, res)
+		}
 	}
 	switch {
 	case err == nil:

@@ -32,4 +32,8 @@
 // WebSocket frame once per Engine.IO version. The classic dialect's
 // listeners are served by one watcher of the default room per node
 // (chat.Service.WatchRoom) and one Socket.IO room broadcast per message.
+//
+// With Config.SocketIORooms (a cluster node, the Admin UI), the chat rooms
+// of a socket's session are also Socket.IO rooms of the namespace
+// (rooms.go), for tools that address Socket.IO rooms.
 package siogw

@@ -49,6 +49,10 @@ type Config struct {
 	// Now is the clock (SocketChat dates, request buckets). Default
 	// time.Now.
 	Now func() time.Time
+	// SocketIORooms makes every chat room a sessions's socket is in a
+	// Socket.IO room of the same (canonical) name (rooms.go), for tools
+	// that address Socket.IO rooms: the Redis emitter, the Admin UI.
+	SocketIORooms bool
 }
 
 func (c Config) withDefaults() Config {

@@ -188,7 +188,7 @@ func (g *Gateway) flushUserList() {
 
 // toSocketChat emits an event to every SocketChat socket.
 func (g *Gateway) toSocketChat(event string, args ...any) {
-	if err := g.nsp.To(roomSocketChat).Emit(event, args...); err != nil {
+	if err := g.nsp.To(roomSocketChat).Local().Emit(event, args...); err != nil { // each node serves its own
 		g.log.Warn("siogw: SocketChat broadcast failed", "event", event, "err", err)
 	}
 }
@@ -268,6 +268,7 @@ func (c *conn) connectUser(ev *socketio.Event) {
 		return
 	}
 	c.sock.Join(roomDialect, roomSocketChat)
+	c.mirrorDefaultRoom()
 	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
 	g.sendUserList(scEmit{"userConnectUpdate", []any{u}})
 	c.ok(ev, nil)
@@ -289,6 +290,9 @@ func (c *conn) endSocketChatSession(sess *chat.Session, remove bool) string {
 	c.g.sc.end(sess.ID(), remove)
 	c.Detach(sess)
 	sess.Disconnect("SocketChat exitUser")
+	if c.g.cfg.SocketIORooms {
+		c.sock.Leave(c.g.svc.DefaultRoom())
+	}
 	return nick
 }
 

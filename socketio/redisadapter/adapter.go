@@ -406,7 +406,7 @@ func (a *Adapter) onRequest(msg []byte) {
 		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), socketio.BroadcastOptions(req.Opts.Opts()))
 		sockets := make([]wire.Socket, 0, len(local))
 		for _, s := range local {
-			w := toWireSocket(s)
+			w := toWireSocket(s, a.nsp.Server().Observed())
 			if _, err := json.Marshal(w.Data); err != nil {
 				a.c.log.Warn("redisadapter: socket data cannot be sent as JSON; fetchSockets gets null", "sid", s.ID, "err", err)
 				w.Data = nil

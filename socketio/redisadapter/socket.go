@@ -1,7 +1,9 @@
 package redisadapter
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,8 +21,38 @@ func jsDateString(t time.Time) string {
 	return t.Format("Mon Jan 02 2006 15:04:05 GMT-0700") + " (" + t.Format("MST") + ")"
 }
 
-// toWireSocket is s as Node describes a socket to other nodes.
-func toWireSocket(s *socketio.RemoteSocket) wire.Socket {
+// adminKey is the data key under which an instrumented Node server (the
+// Admin UI's instrument()) keeps a socket's connection id and transport.
+const adminKey = "_admin"
+
+// withAdmin returns data with {_admin: {clientId, transport}} added, as an
+// instrumented Node server's socket.data reads: data that is not a JSON
+// object (or nil) is left out, as Node's copy of its keys would.
+func withAdmin(data any, clientID, transport string) any {
+	out := map[string]any{}
+	switch d := data.(type) {
+	case nil:
+	case map[string]any:
+		maps.Copy(out, d)
+	default:
+		if b, err := json.Marshal(d); err == nil {
+			var m map[string]any
+			if json.Unmarshal(b, &m) == nil {
+				maps.Copy(out, m)
+			}
+		}
+	}
+	if len(clientID) > 12 {
+		clientID = clientID[:12] // as Node's instrument() keeps it
+	}
+	out[adminKey] = map[string]any{"clientId": clientID, "transport": transport}
+	return out
+}
+
+// toWireSocket is s as Node describes a socket to other nodes; an
+// instrumented node adds its connection id and transport to the data, as
+// Node's Admin UI does.
+func toWireSocket(s *socketio.RemoteSocket, instrumented bool) wire.Socket {
 	h := s.Handshake
 	headers := make(map[string]any, len(h.Headers))
 	for k, v := range h.Headers {
@@ -47,6 +79,10 @@ func toWireSocket(s *socketio.RemoteSocket) wire.Socket {
 	if auth == nil {
 		auth = map[string]any{}
 	}
+	data := s.Data
+	if instrumented {
+		data = withAdmin(data, s.ClientID, s.Transport)
+	}
 	rooms := s.Rooms
 	if rooms == nil {
 		rooms = []string{}
@@ -58,7 +94,7 @@ func toWireSocket(s *socketio.RemoteSocket) wire.Socket {
 			Secure: h.Secure, Issued: float64(h.Time.UnixMilli()), URL: h.URL, Query: query, Auth: auth,
 		},
 		Rooms: rooms,
-		Data:  s.Data,
+		Data:  data,
 	}
 }
 
@@ -73,14 +109,30 @@ func remoteSocket(w *wire.Socket) *socketio.RemoteSocket {
 	for k, v := range h.Query {
 		query[k] = stringValues(v)
 	}
+	data := w.Data
+	var clientID, transport string
+	if m, ok := data.(map[string]any); ok {
+		if adm, ok := m[adminKey].(map[string]any); ok {
+			clientID, _ = adm["clientId"].(string)
+			transport, _ = adm["transport"].(string)
+			rest := make(map[string]any, len(m)-1)
+			for k, v := range m {
+				if k != adminKey {
+					rest[k] = v
+				}
+			}
+			data = rest
+		}
+	}
 	return &socketio.RemoteSocket{
+		ClientID: clientID, Transport: transport,
 		ID: w.ID,
 		Handshake: socketio.HandshakeInfo{
 			Headers: headers, Time: time.UnixMilli(int64(h.Issued)), Address: h.Address,
 			XDomain: h.XDomain, Secure: h.Secure, URL: h.URL, Query: query, Auth: h.Auth,
 		},
 		Rooms: w.Rooms,
-		Data:  w.Data,
+		Data:  data,
 	}
 }
 

@@ -49,6 +49,7 @@ func randomID() string {
 // cluster is one test's deployment: where its nodes store and publish.
 type cluster struct {
 	storeURL, redisURL string
+	prefix             string // of the Redis channels and keys
 	nodes              []*node
 	args               []string // extra flags for every node (newCluster's)
 }
@@ -58,6 +59,13 @@ type cluster struct {
 //
 // args are extra flags for every node (e.g. "--mqtt", "127.0.0.1:0").
 func newCluster(t *testing.T, n int, args ...string) *cluster {
+	t.Helper()
+	return newClusterOn(t, redisURL(), n, args...)
+}
+
+// newClusterOn is newCluster with the nodes' bus on the Redis at redisBase
+// (a Redis Cluster's URL names its seed nodes: redis://h:p?addr=h2:p2).
+func newClusterOn(t *testing.T, redisBase string, n int, args ...string) *cluster {
 	t.Helper()
 	id := randomID()
 	schema := "banter_cluster_" + id
@@ -77,13 +85,18 @@ func newCluster(t *testing.T, n int, args ...string) *cluster {
 	if strings.Contains(postgresURL(), "?") {
 		sep = "&"
 	}
+	rsep := "?"
+	if strings.Contains(redisBase, "?") {
+		rsep = "&"
+	}
 	c := &cluster{
 		storeURL: postgresURL() + sep + "search_path=" + schema,
-		redisURL: redisURL() + "?prefix=" + url.QueryEscape("banter-test-"+id+":"),
+		redisURL: redisBase + rsep + "prefix=" + url.QueryEscape("banter-test-"+id+":"),
+		prefix:   "banter-test-" + id + ":",
 		args:     args,
 	}
 	// Registered before the nodes start, so it runs after they are killed.
-	testutil.DeleteRedisKeysAtCleanup(t, redisURL(), "banter-test-"+id+":")
+	testutil.DeleteRedisKeysAtCleanup(t, redisBase, c.prefix)
 	for range n {
 		c.nodes = append(c.nodes, startNode(t, c))
 	}

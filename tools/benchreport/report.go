@@ -157,18 +157,16 @@ func (r *report) genBound(s sel) int {
 	return n
 }
 
-// servers returns the servers with results for key, in serverOrder.
+// servers returns the servers with results for key, in serverOrder (then
+// clusterOrder, then by name).
 func (r *report) servers(key string) []string {
-	var out []string
-	for _, s := range serverOrder {
-		for _, x := range r.byKey[key] {
-			if x.Server == s {
-				out = append(out, s)
-				break
-			}
+	var have []string
+	for _, x := range r.byKey[key] {
+		if !slices.Contains(have, x.Server) {
+			have = append(have, x.Server)
 		}
 	}
-	return out
+	return orderServers(have)
 }
 
 type column struct {
@@ -450,6 +448,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 			b.WriteString(r.joinStorm())
 		}
 	}
+	b.WriteString(r.clusterSection())
 	b.WriteString(r.floorSection())
 	b.WriteString("## Plots\n\n")
 	fmt.Fprintf(&b, "![memory vs connections](%s/memory.svg)\n\n![latency vs load](%s/latency.svg)\n\n![CPU per delivery vs load](%s/cpu.svg)\n\n", plots, plots, plots)

@@ -96,3 +96,47 @@ func TestReportRejectsBadInput(t *testing.T) {
 		t.Fatalf("stray argument: %v", err)
 	}
 }
+
+// The cluster block: one column per deployment in a fixed order, ratios to
+// the single node, the per-node table and the latency target.
+func TestReportCluster(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	p := map[string]float64{"offered_deliveries_s": 100000, "receivers": 1000}
+	for run, f := range []float64{0.9, 1, 1.1} {
+		pg := map[string]float64{"nodes": 1}
+		c3 := map[string]float64{"nodes": 3}
+		for k, v := range p {
+			pg[k], c3[k] = v, v
+		}
+		lines = append(lines,
+			result("cluster", "cluster-3", "poisson", "v1", run+1, c3, map[string]float64{"latency_p99_ms": 50 * f, "remote_latency_p99_ms": 52 * f, "cpu_us_per_delivery": 4 * f,
+				"node1_cpu_us_per_delivery": 8 * f, "node1_deliveries_s": 2e4, "node2_cpu_us_per_delivery": 3, "node3_cpu_us_per_delivery": 3.5, "bus_lag_p50_ms": 1}),
+			result("cluster", "banter-pg", "poisson", "v1", run+1, pg, map[string]float64{"latency_p99_ms": 44 * f, "cpu_us_per_delivery": 2.5 * f}),
+			result("cluster", "banter", "poisson", "v1", run+1, pg, map[string]float64{"latency_p99_ms": 40 * f, "cpu_us_per_delivery": 2 * f}),
+		)
+	}
+	res := filepath.Join(dir, "r.jsonl")
+	if err := os.WriteFile(res, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.md")
+	if err := run(context.Background(), []string{"--results", res, "--out", out, "--plots", filepath.Join(dir, "plots"), "--notes", ""}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"## Cluster: one room across nodes",
+		"| offered deliveries/s | metric | banter | banter-pg | cluster-3 | banter-pg/banter | cluster-3/banter |",
+		"| 100000 | deliveries/s |",
+		"|  | latency p99 ms | 40 (36–44) | 44 (39.60–48.40) | 50 (45–55.00) | 1.10 | 1.25 |",
+		"| 100000 | 1 | 20000 | – | 8 (7.20–8.80) |",
+		"|  | 3 | – | – | 3.50 |",
+		"| 100000 deliveries/s to 1,000 in one room: banter-pg p99 ≤ 1.2× the single node's (ms) | 44 (39.60–48.40) | banter 40 (36–44) | 1.10 | **met** |",
+		"| 100000 deliveries/s to 1,000 in one room: cluster-3 p99 ≤ 1.2× the single node's (ms) | 50 (45–55.00) | banter 40 (36–44) | 1.25 | **not met** |",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+}

@@ -46,6 +46,7 @@ func (r *report) targets() string {
 	r.joinStormTargets(&t)
 	r.idleTargets(&t)
 	r.churnTargets(&t)
+	r.clusterTargets(&t)
 	bound, total := 0, 0
 	for _, x := range r.all {
 		total++
