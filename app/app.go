@@ -80,6 +80,9 @@ type Config struct {
 	// instead of per-user presence (defaults 200 and 1s).
 	LargeRoom      int
 	PresenceWindow time.Duration
+	// EditWindow is chat.Config's: how long users may edit and delete
+	// their own messages (default 24h).
+	EditWindow time.Duration
 	// CORSOrigins lists the browser origins ("https://chat.example.com")
 	// allowed besides the server's own: cross-origin long-polling (CORS)
 	// and WebSocket, /ws, /mqtt and SSE connections from pages of those
@@ -249,7 +252,7 @@ func New(cfg Config) (_ *App, err error) {
 		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Roster: be.chatRoster(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
-		LargeRoom: cfg.LargeRoom, PresenceWindow: cfg.PresenceWindow,
+		LargeRoom: cfg.LargeRoom, PresenceWindow: cfg.PresenceWindow, EditWindow: cfg.EditWindow,
 		Files: chat.FileConfig{MaxBytes: cfg.MaxFileBytes, Types: cfg.FileTypes},
 	}
 	if ccfg.Authenticator, ccfg.RequireIdentity, err = newAuthenticator(cfg.Auth); err != nil {

@@ -576,10 +576,12 @@ func TestAuthDeleteMessage(t *testing.T) {
 		}
 	}
 
-	// Not an admin: refused. Then the admin deletes message 2.
-	author.send(map[string]any{"type": "delete", "ref": 10, "room": "general", "seq": 2})
-	if r := author.next("delete by the author", isReply(10)); errCode(r) != "forbidden" {
-		t.Fatalf("delete without the admin role: %v", r)
+	// Not an admin, and not the author (authors may delete their own
+	// messages): refused. Then the admin deletes message 2.
+	other := wsHello(t, url, signed(t, auth.Claims{Subject: "u-other", Nickname: "other"}))
+	other.send(map[string]any{"type": "delete", "ref": 10, "room": "general", "seq": 2})
+	if r := other.next("delete by someone else", isReply(10)); errCode(r) != "forbidden" {
+		t.Fatalf("delete of someone else's message without the admin role: %v", r)
 	}
 	mod := wsHello(t, url, signed(t, auth.Claims{Subject: "u-mod", Nickname: "mod", Roles: []string{"admin"}}))
 	mod.send(map[string]any{"type": "delete", "ref": 1, "room": "general", "seq": 2})
@@ -614,7 +616,7 @@ func TestAuthDeleteMessage(t *testing.T) {
 		t.Fatalf("SSE deleted data %q", data)
 	}
 	waitLine("TCP", tcpIn, func(l string) bool { return l == "* message 2 of general was deleted by mod" })
-	if out := <-sioOut; !strings.Contains(out, `"deleted":{"room":"general","seq":2,"by":"mod"}`) {
+	if out := <-sioOut; !strings.Contains(out, `"deleted":{"room":"general","seq":2,"by":"mod","rev":1}`) {
 		t.Fatalf("Socket.IO member: %s", out)
 	}
 	if mqttOut != nil {

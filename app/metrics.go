@@ -54,10 +54,25 @@ const (
 	opSince
 	opLastSeq
 	opRooms
+	opDelete
+	opMessageByID
+	opEdit
+	opReact
+	opChanges
+	opMark
+	opRoomState
+	opUnread
+	opSeenBy
+	opFile
+	opFileChunk
+	opSecret
+	opSearch
 	numStoreOps
 )
 
-var storeOpNames = [numStoreOps]string{"append", "history", "since", "last_seq", "rooms"}
+var storeOpNames = [numStoreOps]string{"append", "history", "since", "last_seq", "rooms",
+	"delete", "message_by_id", "edit", "react", "changes", "mark", "room_state", "unread", "seen_by",
+	"file", "file_chunk", "secret", "search"}
 
 func newMetrics() *metrics {
 	reg := prometheus.NewRegistry()
@@ -178,6 +193,72 @@ func (s timedStore) Rooms(ctx context.Context) ([]chat.RoomInfo, error) {
 	rooms, err := s.Store.Rooms(ctx)
 	s.observe(opRooms, start, err)
 	return rooms, err
+}
+
+// timed times one store call of op.
+func timed[T any](s timedStore, op storeOp, call func() (T, error)) (T, error) {
+	start := time.Now()
+	v, err := call()
+	s.observe(op, start, err)
+	return v, err
+}
+
+func (s timedStore) Delete(ctx context.Context, room string, seq int64) (chat.Message, error) {
+	return timed(s, opDelete, func() (chat.Message, error) { return s.Store.Delete(ctx, room, seq) })
+}
+
+func (s timedStore) MessageByID(ctx context.Context, id string) (chat.Message, error) {
+	return timed(s, opMessageByID, func() (chat.Message, error) { return s.Store.MessageByID(ctx, id) })
+}
+
+func (s timedStore) Edit(ctx context.Context, e chat.Edit) (chat.Message, error) {
+	return timed(s, opEdit, func() (chat.Message, error) { return s.Store.Edit(ctx, e) })
+}
+
+func (s timedStore) React(ctx context.Context, c chat.ReactionChange) (chat.Message, bool, error) {
+	start := time.Now()
+	m, changed, err := s.Store.React(ctx, c)
+	s.observe(opReact, start, err)
+	return m, changed, err
+}
+
+func (s timedStore) Changes(ctx context.Context, room string, after int64, limit int) ([]chat.Message, error) {
+	return timed(s, opChanges, func() ([]chat.Message, error) { return s.Store.Changes(ctx, room, after, limit) })
+}
+
+func (s timedStore) Mark(ctx context.Context, room, user, nickname string, read, delivered int64) (chat.ReadMark, bool, error) {
+	start := time.Now()
+	m, changed, err := s.Store.Mark(ctx, room, user, nickname, read, delivered)
+	s.observe(opMark, start, err)
+	return m, changed, err
+}
+
+func (s timedStore) RoomState(ctx context.Context, room, user string, readers int) (chat.RoomState, error) {
+	return timed(s, opRoomState, func() (chat.RoomState, error) { return s.Store.RoomState(ctx, room, user, readers) })
+}
+
+func (s timedStore) Unread(ctx context.Context, user string, rooms []string) ([]chat.Unread, error) {
+	return timed(s, opUnread, func() ([]chat.Unread, error) { return s.Store.Unread(ctx, user, rooms) })
+}
+
+func (s timedStore) SeenBy(ctx context.Context, room string, seq int64, limit int) (chat.Seen, error) {
+	return timed(s, opSeenBy, func() (chat.Seen, error) { return s.Store.SeenBy(ctx, room, seq, limit) })
+}
+
+func (s timedStore) File(ctx context.Context, id string) (chat.StoredFile, error) {
+	return timed(s, opFile, func() (chat.StoredFile, error) { return s.Store.File(ctx, id) })
+}
+
+func (s timedStore) FileChunk(ctx context.Context, id string, n int) ([]byte, error) {
+	return timed(s, opFileChunk, func() ([]byte, error) { return s.Store.FileChunk(ctx, id, n) })
+}
+
+func (s timedStore) Secret(ctx context.Context) ([]byte, error) {
+	return timed(s, opSecret, func() ([]byte, error) { return s.Store.Secret(ctx) })
+}
+
+func (s timedStore) Search(ctx context.Context, q chat.SearchQuery) ([]chat.Message, error) {
+	return timed(s, opSearch, func() ([]chat.Message, error) { return s.Store.Search(ctx, q) })
 }
 
 // snapshot is every layer's Stats at one moment, read by the collector and

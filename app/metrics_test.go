@@ -323,6 +323,24 @@ func TestMetricsUnderTraffic(t *testing.T) {
 		t.Errorf("append latency observed %v times, want 5", got)
 	}
 
+	// The store calls of message state and search are timed too.
+	if _, err := alice.Edit(ctx, "lobby", 1, "m0, edited"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.React(ctx, "lobby", 2, "👍", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.Search(ctx, "edited", "", "", 10); err != nil {
+		t.Fatal(err)
+	}
+	eOps := scrape(t, m)
+	for _, op := range []string{"edit", "react", "search"} {
+		series := `banter_store_operation_duration_seconds_count{operation="` + op + `"}`
+		if got := eOps.get(t, series); got != 1 || e0.get(t, series) != 0 {
+			t.Errorf("%s: %v → %v, want 0 → 1", series, e0.get(t, series), got)
+		}
+	}
+
 	// A client that leaves: its session ends as "transport close".
 	_ = alice.Close()
 	testutil.Eventually(t, 10*time.Second, func() bool {

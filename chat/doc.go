@@ -12,13 +12,16 @@
 //   - Service.Connect(ctx, ConnectParams{Nickname, Sink, ...}) creates a
 //     Session per client connection. The gateway's Sink receives Events.
 //   - Session methods are the client's actions: Join, Leave, Send,
-//     DirectMessage, History, Since, Typing, Rename, Rooms, Disconnect.
+//     DirectMessage, History, Since, Typing, Rename, Rooms, Disconnect;
+//     and on messages (msgstore.go): SendMessage (replies), Edit,
+//     DeleteMessage, React, Changes, Mark (read markers), Seen.
 //   - Service.Users / Lookup / Members / Rooms answer questions about the
 //     node's state (the SocketChat user list is built from Users and
 //     EventUser). Service.Close ends everything.
 //   - Files (files.go, upload.go): Session.UploadSlot signs an upload slot
 //     that Service.Upload completes on any node (the bytes sniffed and
-//     checked, stored with their message); Session.FileToken and
+//     checked, stored with their message, which may answer another:
+//     UploadRequest.ReplyTo); Session.FileToken and
 //     Service.OpenFile serve them to the room's readers. Search
 //     (search.go): Session.Search over the rooms the session may read.
 //   - Store is the history interface (files and search included);
@@ -50,7 +53,9 @@
 // user's events. A verified user replaces an anonymous holder of its
 // nickname.
 // A verified session ends when its Identity expires (ReasonExpired).
-// Admins may Kick and DeleteMessage (a tombstone stays in the Store).
+// Admins may Kick and DeleteMessage (a tombstone stays in the Store);
+// users may Edit and DeleteMessage their own messages for
+// Config.EditWindow.
 // Message and typing rate limits are per user (Subject, or nickname when
 // anonymous), shared by its sessions on every gateway.
 //
@@ -98,9 +103,11 @@
 // Which callbacks run under which lock:
 //
 //   - Sink.Deliver: under room.mu for a room's events (message, presence,
-//     typing, deleted); under Service.mu for EventUser to WatchUsers
-//     sessions; under no lock for EventDisconnect and a DM handed over on
-//     the user's "@" topic. It must not call the Service back.
+//     typing, deleted, edited, reaction, a room's coalesced read markers);
+//     under Service.mu for EventUser to WatchUsers sessions; under no lock
+//     for EventDisconnect, a DM handed over on the user's "@" topic and
+//     the user's own read markers (EventRead on that topic). It must not
+//     call the Service back.
 //   - Bus.Subscribe and the unsubscribe it returns: under Service.mu.
 //     Bus.Publish: under no lock. Bus handlers (room.onEvent,
 //     Session.onDMNotice, Service.onUserEvent) are called with none of

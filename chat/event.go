@@ -44,6 +44,16 @@ const (
 	// Config.PresenceWindow while the count changes, and with the whole
 	// member list when it becomes small again. Never on the Bus.
 	EventMembers
+	// EventEdited: Message is set, in its new state. Its sender edited
+	// the text; delivered to the room's members (msgevents.go).
+	EventEdited
+	// EventReaction: Reaction is set. Someone added or removed a
+	// reaction; delivered to the room's members.
+	EventReaction
+	// EventRead: Reads is set. Read markers moved: delivered to the
+	// user's own sessions at once and, coalesced per PresenceWindow, to
+	// the members of a room that is not large (roomreads.go).
+	EventRead
 )
 
 func (k EventKind) String() string {
@@ -66,6 +76,12 @@ func (k EventKind) String() string {
 		return "deleted"
 	case EventMembers:
 		return "members"
+	case EventEdited:
+		return "edited"
+	case EventReaction:
+		return "reaction"
+	case EventRead:
+		return "read"
 	}
 	return "unknown"
 }
@@ -87,6 +103,8 @@ type Event struct {
 	TypingSignal *TypingSignal
 	Deleted      *Deleted
 	Members      *Members
+	Reaction     *ReactionEvent
+	Reads        *Reads
 
 	// from is the Service that published the event (nil: it came from
 	// another node); remoteUser marks a presence event this Service
@@ -182,6 +200,7 @@ type Deleted struct {
 	Room string `json:"room"`
 	Seq  int64  `json:"seq"`
 	By   string `json:"by"`
+	Rev  int64  `json:"rev,omitempty"` // the room's rev of the deletion (msgstore.go)
 }
 
 // User is an online user, as listed by Service.Users.
@@ -245,7 +264,7 @@ func (f SinkFunc) Deliver(ev *Event) { f(ev) }
 
 // ClientEvent returns the name and payload under which gateways send e to
 // clients (docs/protocol.md): "message", "presence", "typing", "user",
-// "deleted" or "members".
+// "deleted", "members", "edited", "reaction" or "read".
 // ok is false for kinds that are not sent to clients (disconnect notices,
 // bus-only typing signals).
 func (e *Event) ClientEvent() (name string, payload any, ok bool) {
@@ -262,6 +281,12 @@ func (e *Event) ClientEvent() (name string, payload any, ok bool) {
 		return "deleted", e.Deleted, true
 	case EventMembers:
 		return "members", e.Members, true
+	case EventEdited:
+		return "edited", e.Message, true
+	case EventReaction:
+		return "reaction", e.Reaction, true
+	case EventRead:
+		return "read", e.Reads, true
 	}
 	return "", nil, false
 }

@@ -119,7 +119,8 @@ type slotClaims struct {
 	Type     string `json:"y,omitempty"` // declared media type, "" for none
 	Size     int64  `json:"s"`
 	Text     string `json:"x,omitempty"`
-	Expires  int64  `json:"e"` // Unix ms
+	ReplyTo  string `json:"re,omitempty"` // a message id, checked when signed
+	Expires  int64  `json:"e"`            // Unix ms
 }
 
 var (

@@ -291,8 +291,9 @@ func TestDeleteMessage(t *testing.T) {
 	bad := send(t, alice, "general", "abuse")
 	send(t, alice, "general", "three")
 
-	_, err := alice.DeleteMessage(ctx, "general", bad.Seq)
-	wantErr(t, "non-admin deletes", err, chat.ErrForbidden)
+	bob := connectAs(t, svc, "bob")
+	_, err := bob.DeleteMessage(ctx, "general", bad.Seq)
+	wantErr(t, "non-admin deletes someone else's message", err, chat.ErrForbidden)
 	_, err = mod.DeleteMessage(ctx, "general", 99)
 	wantErr(t, "delete a seq not stored", err, chat.ErrNotFound)
 	_, err = mod.DeleteMessage(ctx, "general", 0)
@@ -304,7 +305,7 @@ func TestDeleteMessage(t *testing.T) {
 		t.Fatalf("delete: %+v %v", m, err)
 	}
 	ev := alice.take(chat.EventDeleted)
-	if len(ev) != 1 || *ev[0].Deleted != (chat.Deleted{Room: "general", Seq: bad.Seq, By: "mod"}) {
+	if len(ev) != 1 || *ev[0].Deleted != (chat.Deleted{Room: "general", Seq: bad.Seq, By: "mod", Rev: 1}) {
 		t.Fatalf("members got %v", ev)
 	}
 	if name, payload, ok := ev[0].ClientEvent(); !ok || name != "deleted" || payload != ev[0].Deleted {

@@ -33,6 +33,17 @@ type JoinResult struct {
 	// More: older messages exist before Messages (latest page), or newer
 	// ones up to LastSeq after it (catch-up: call Since again).
 	More bool `json:"more"`
+	// LastRev is the room's change counter when the snapshot was read
+	// (reads.go): Messages are in their state at LastRev or later, and
+	// every later edit, deletion or reaction reaches the sink as an
+	// event. A client that holds older messages asks Changes after the
+	// rev it has.
+	LastRev int64 `json:"lastRev,omitempty"`
+	// Read is the joiner's read marker in the room (nil: none yet).
+	Read *ReadMark `json:"read,omitempty"`
+	// Readers are the other users' markers, most recent first, in a DM or
+	// a room that is not large (Config.LargeRoom): "seen by".
+	Readers []ReadMark `json:"readers,omitempty"`
 }
 
 // Join makes the session a member of room (a public room is created by the
@@ -73,6 +84,11 @@ func (s *Session) Join(ctx context.Context, room string, opt JoinOptions) (JoinR
 	}
 	if msgs != nil {
 		res.Messages = msgs
+	}
+	// After the membership: a change stored after this read reaches the
+	// sink as an event.
+	if err := s.joinState(ctx, &res, s.Nickname()); err != nil {
+		return JoinResult{}, err
 	}
 	return res, nil
 }

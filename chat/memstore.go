@@ -18,6 +18,7 @@ type MemStore struct {
 	closed bool
 	nextID int64
 	rooms  map[string]*memRoom
+	byID   map[int64]memRef   // message id → where it is (msgstore_mem.go)
 	files  map[string]memFile // by Attachment.ID
 	secret []byte
 }
@@ -30,8 +31,9 @@ type memFile struct {
 }
 
 type memRoom struct {
-	msgs    []Message        // msgs[i].Seq == i+1
-	byCliID map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
+	msgs     []Message        // msgs[i].Seq == i+1
+	byCliID  map[string]int64 // NickKey(sender) + "\x00" + clientID → seq
+	memState                  // rev, replies, reactions, read markers (msgstore_mem.go)
 }
 
 var _ Store = (*MemStore)(nil)
@@ -40,7 +42,7 @@ var _ Store = (*MemStore)(nil)
 func NewMemStore() *MemStore {
 	secret := make([]byte, SecretBytes)
 	_, _ = rand.Read(secret) // never fails (crypto/rand since Go 1.24)
-	return &MemStore{rooms: make(map[string]*memRoom), files: make(map[string]memFile), secret: secret}
+	return &MemStore{rooms: make(map[string]*memRoom), byID: make(map[int64]memRef), files: make(map[string]memFile), secret: secret}
 }
 
 func ctxErr(ctx context.Context) error {
@@ -72,7 +74,7 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 	if d.ClientID != "" {
 		key = NickKey(d.Sender) + "\x00" + d.ClientID
 		if seq, ok := r.byCliID[key]; ok {
-			m := r.msgs[seq-1]
+			m := r.message(s, seq)
 			m.Duplicate = true
 			return m, nil
 		}
@@ -89,6 +91,7 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 		Text:     d.Text,
 		ClientID: d.ClientID,
 		TS:       d.TS,
+		Mentions: slices.Clone(d.Mentions),
 	}
 	if f := d.File; f != nil {
 		a := f.Attachment
@@ -99,7 +102,9 @@ func (s *MemStore) Append(ctx context.Context, d Draft) (Message, error) {
 	if key != "" {
 		r.byCliID[key] = m.Seq
 	}
-	return m, nil
+	s.byID[s.nextID] = memRef{room: d.Room, seq: m.Seq}
+	r.setReply(m.Seq, d.ReplyTo)
+	return r.message(s, m.Seq), nil
 }
 
 func (s *MemStore) read(ctx context.Context, room string, f func(r *memRoom)) error {
@@ -132,7 +137,7 @@ func (s *MemStore) History(ctx context.Context, room string, beforeSeq int64, li
 			end = beforeSeq - 1
 		}
 		start := max(end-int64(limit), 0)
-		out = slices.Clone(r.msgs[start:end])
+		out = r.messages(s, start+1, end)
 	})
 	return out, err
 }
@@ -149,7 +154,7 @@ func (s *MemStore) Since(ctx context.Context, room string, afterSeq int64, limit
 			return
 		}
 		end := min(afterSeq+int64(limit), n)
-		out = slices.Clone(r.msgs[afterSeq:end])
+		out = r.messages(s, afterSeq+1, end)
 	})
 	return out, err
 }
@@ -200,12 +205,8 @@ func (s *MemStore) Delete(ctx context.Context, room string, seq int64) (Message,
 	if r == nil || seq > int64(len(r.msgs)) {
 		return Message{}, Errorf(CodeNotFound, "room %s has no message %d", room, seq)
 	}
-	m := &r.msgs[seq-1]
-	if m.Attachment != nil {
-		delete(s.files, m.Attachment.ID)
-	}
-	m.Deleted, m.Text, m.Attachment = true, "", nil
-	return *m, nil
+	r.delete(s, seq)
+	return r.message(s, seq), nil
 }
 
 // Close implements Store. The messages are dropped.
@@ -213,7 +214,7 @@ func (s *MemStore) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.rooms, s.files = nil, nil
+	s.rooms, s.byID, s.files = nil, nil, nil
 	return nil
 }
 
@@ -305,7 +306,7 @@ func (s *MemStore) Search(ctx context.Context, q SearchQuery) ([]Message, error)
 				name = m.Attachment.Name
 			}
 			if id < before && !m.Deleted && MatchesTerms(q.Terms, m.Text, name) {
-				out = append(out, m)
+				out = append(out, r.message(s, m.Seq)) // with its quote
 			}
 		}
 	}

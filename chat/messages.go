@@ -13,6 +13,32 @@ import (
 // ErrNotMember, ErrEmptyMessage, ErrInvalidMessage, ErrMessageTooLarge,
 // ErrInvalidArgument (clientID), ErrRateLimited, ErrUnavailable.
 func (s *Session) Send(ctx context.Context, room, text, clientID string) (Message, error) {
+	return s.sendRoom(ctx, room, text, clientID, "")
+}
+
+// SendParams is a message to post (Session.SendMessage).
+type SendParams struct {
+	Room     string // a room the session has joined; or
+	To       string // a nickname: a direct message (Room is ignored)
+	Text     string
+	ClientID string
+	// ReplyTo is the id of the message of the same room this one
+	// answers; the message then carries its Quote.
+	ReplyTo string
+}
+
+// SendMessage is Send (or DirectMessage when p.To is set) with the
+// options of SendParams. A reply to a message of another room, to a
+// deleted one or to no message is refused (ErrInvalidArgument,
+// ErrNotFound) and nothing is stored.
+func (s *Session) SendMessage(ctx context.Context, p SendParams) (Message, error) {
+	if p.To != "" {
+		return s.directMessage(ctx, p.To, p.Text, p.ClientID, p.ReplyTo)
+	}
+	return s.sendRoom(ctx, p.Room, p.Text, p.ClientID, p.ReplyTo)
+}
+
+func (s *Session) sendRoom(ctx context.Context, room, text, clientID, replyTo string) (Message, error) {
 	name, err := NormalizeRoom(room)
 	if err != nil {
 		return Message{}, err
@@ -31,17 +57,25 @@ func (s *Session) Send(ctx context.Context, room, text, clientID string) (Messag
 	case !may:
 		return Message{}, postForbidden(name)
 	}
-	return s.send(ctx, name, nick, text, clientID, "")
+	return s.send(ctx, name, nick, text, clientID, "", replyTo)
 }
 
 // send rate-limits, stores and publishes. notify, if set, is the "@" topic
 // of a DM recipient, told before the room so that it joins in time.
-func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify string) (Message, error) {
+// Mentions are found in the text here (ParseMentions: a substring check
+// when there is no "@").
+func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify, replyTo string) (Message, error) {
 	if !s.lim.msg.Take() {
 		s.svc.stats.rateLimited.Add(1)
 		return Message{}, ErrRateLimited
 	}
-	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID})
+	if replyTo != "" {
+		if err := s.svc.checkReply(ctx, room, replyTo); err != nil {
+			return Message{}, err
+		}
+	}
+	m, err := s.svc.store.Append(ctx, Draft{Room: room, Sender: nick, Text: text, ClientID: clientID,
+		ReplyTo: replyTo, Mentions: ParseMentions(text)})
 	if err != nil {
 		return Message{}, storeErr(err)
 	}
@@ -65,6 +99,10 @@ func (s *Session) send(ctx context.Context, room, nick, text, clientID, notify s
 // Errors: those of Send, ErrInvalidNickname (to), ErrInvalidArgument
 // (to is the sender).
 func (s *Session) DirectMessage(ctx context.Context, to, text, clientID string) (Message, error) {
+	return s.directMessage(ctx, to, text, clientID, "")
+}
+
+func (s *Session) directMessage(ctx context.Context, to, text, clientID, replyTo string) (Message, error) {
 	toNick, err := NormalizeNickname(to)
 	if err != nil {
 		return Message{}, err
@@ -87,7 +125,26 @@ func (s *Session) DirectMessage(ctx context.Context, to, text, clientID string) 
 	if _, _, err := s.join(ctx, name, 0); err != nil {
 		return Message{}, err
 	}
-	return s.send(ctx, name, nick, text, clientID, "@"+NickKey(toNick))
+	return s.send(ctx, name, nick, text, clientID, "@"+NickKey(toNick), replyTo)
+}
+
+// checkReply refuses a reply to anything but a message of room that is
+// not deleted.
+func (s *Service) checkReply(ctx context.Context, room, id string) error {
+	if _, ok := ParseID(id); !ok {
+		return Errorf(CodeInvalidArgument, "replyTo %q is not a message id", id)
+	}
+	q, err := s.store.MessageByID(ctx, id)
+	if err != nil {
+		return storeErr(err)
+	}
+	switch {
+	case q.Room != room:
+		return Errorf(CodeInvalidArgument, "replyTo: message %s is in another room; a reply must be in the room of the message it answers", id)
+	case q.Deleted:
+		return Errorf(CodeInvalidArgument, "replyTo: message %s was deleted", id)
+	}
+	return nil
 }
 
 // onDMNotice handles what the Bus carries on the user's "@" topic: a DM
@@ -98,6 +155,15 @@ func (s *Session) onDMNotice(ev *Event) {
 	if ev.Kind == EventUser && ev.User.Status == UserOffline && ev.User.ID == s.id {
 		// Not in the Bus's goroutine: ending publishes.
 		go s.svc.runTracked(s.replacedRemotely)
+		return
+	}
+	if ev.Kind == EventRead { // the user's marker moved (reads.go)
+		s.svc.mu.Lock()
+		closed := s.closed
+		s.svc.mu.Unlock()
+		if !closed {
+			s.sink.Deliver(ev)
+		}
 		return
 	}
 	if ev.Kind != EventMessage {
@@ -176,7 +242,8 @@ func (s *Session) read(ctx context.Context, room string, seq int64, limit int,
 }
 
 // Rooms lists the public rooms that have messages and the session's own
-// DM rooms, with their counters: what a client shows as its room list.
+// DM rooms, with their counters and the user's read state (RoomInfo.Read:
+// unread and mention counts): what a client shows as its room list.
 func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err := s.lockOpen(); err != nil {
 		return nil, err
@@ -187,11 +254,12 @@ func (s *Session) Rooms(ctx context.Context) ([]RoomInfo, error) {
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	return slices.DeleteFunc(all, func(r RoomInfo) bool {
+	all = slices.DeleteFunc(all, func(r RoomInfo) bool {
 		a, b, dm := DMParticipants(r.Name)
 		if !dm {
 			return !id.MayRead(r.Name)
 		}
 		return a != me && b != me
-	}), nil
+	})
+	return s.svc.withUnread(ctx, me, all) // reads.go
 }

@@ -59,13 +59,15 @@ func (s *Session) Kick(ctx context.Context, nickname, reason string) error {
 }
 
 // DeleteMessage deletes message seq of room: the Store keeps a tombstone
-// (Message.Deleted, no text; seqs stay gap-free, history shows it as
-// deleted) and the room's members, on every node and gateway, get
-// EventDeleted. Only an admin may delete, in any room (DM rooms
-// included: moderation of abuse reports). Deleting a deleted message
-// again succeeds and tells the members again. Errors: ErrForbidden,
-// ErrInvalidRoom, ErrInvalidArgument (seq < 1), ErrNotFound,
-// ErrUnavailable.
+// (Message.Deleted, no text, no reactions; seqs stay gap-free, history
+// shows it as deleted, the deletion takes the room's next rev) and the
+// room's members, on every node and gateway, get EventDeleted. A user may
+// delete its own messages within Config.EditWindow (edits.go); an admin
+// may delete any, in any room (DM rooms included: moderation of abuse
+// reports). Deleting a deleted message again succeeds and tells the
+// members again. Errors: ErrForbidden (someone else's message, past the
+// window, a room the user may not read), ErrInvalidRoom,
+// ErrInvalidArgument (seq < 1), ErrNotFound, ErrUnavailable.
 func (s *Session) DeleteMessage(ctx context.Context, room string, seq int64) (Message, error) {
 	name, err := NormalizeRoom(room)
 	if err != nil {
@@ -78,16 +80,25 @@ func (s *Session) DeleteMessage(ctx context.Context, room string, seq int64) (Me
 	if err := s.lockOpen(); err != nil {
 		return Message{}, err
 	}
-	admin, by := s.ident != nil && s.ident.Admin, s.nick
+	admin, by, may := s.ident != nil && s.ident.Admin, s.nick, s.mayReadLocked(name)
 	svc.mu.Unlock()
 	if !admin {
-		return Message{}, Errorf(CodeForbidden, "only admins may delete messages")
+		if !may {
+			return Message{}, readForbidden(name)
+		}
+		orig, err := svc.message(ctx, name, seq)
+		if err != nil {
+			return Message{}, err
+		}
+		if err := svc.checkOwn(orig, by, "delete"); err != nil {
+			return Message{}, err
+		}
 	}
 	m, err := svc.store.Delete(ctx, name, seq)
 	if err != nil {
 		return Message{}, storeErr(err)
 	}
-	svc.publish(ctx, name, &Event{Kind: EventDeleted, Room: name, Deleted: &Deleted{Room: name, Seq: seq, By: by}})
-	svc.log.Info("chat: message deleted", "room", name, "seq", seq, "by", by)
+	svc.publish(ctx, name, &Event{Kind: EventDeleted, Room: name, Deleted: &Deleted{Room: name, Seq: seq, By: by, Rev: m.Rev}})
+	svc.log.Info("chat: message deleted", "room", name, "seq", seq, "by", by, "admin", admin)
 	return m, nil
 }

@@ -24,19 +24,22 @@ type room struct {
 	refs  int
 	unsub func()
 
-	mu        roomMutex // after Service.mu (doc.go, "Lock order")
-	closed    bool
-	members   map[*Session]struct{}
-	nicks     map[string]int // NickKey → member sessions of that user (several: multi-device)
-	next      int64          // 0 until known (initSeq)
-	pending   map[int64]*Event
-	gapTimer  *time.Timer
-	filling   bool
-	refill    bool              // a fillFrom(true) arrived during a fill: run one after it
-	typing    map[string]typist // NickKey → typist
-	typTimer  *time.Timer
-	typNextAt time.Time
-	pres      roomPresence // large rooms (roompresence.go)
+	mu          roomMutex // after Service.mu (doc.go, "Lock order")
+	closed      bool
+	members     map[*Session]struct{}
+	nicks       map[string]int // NickKey → member sessions of that user (several: multi-device)
+	next        int64          // 0 until known (initSeq)
+	pending     map[int64]*Event
+	gapTimer    *time.Timer
+	filling     bool
+	refill      bool              // a fillFrom(true) arrived during a fill: run one after it
+	typing      map[string]typist // NickKey → typist
+	typTimer    *time.Timer
+	typNextAt   time.Time
+	pres        roomPresence       // large rooms (roompresence.go)
+	held        map[int64][]*Event // changes of messages not delivered yet (msgevents.go)
+	heldChanges int
+	reads       roomReads // read markers to tell the members (roomreads.go)
 }
 
 type typist struct {
@@ -70,7 +73,9 @@ func (r *room) close() {
 		r.typTimer.Stop()
 	}
 	r.stopPresenceTimerLocked()
+	r.stopReadsTimerLocked()
 	clear(r.pending)
+	clear(r.held)
 }
 
 // initSeq makes next known, reading the Store's last Seq if nobody did yet.
@@ -186,8 +191,10 @@ func (r *room) onEvent(ev *Event) {
 		if r.next > 0 {
 			go r.svc.runTracked(func() { r.fillFrom(true) })
 		}
-	case EventDeleted:
-		r.broadcastLocked(ev)
+	case EventDeleted, EventEdited, EventReaction:
+		r.onChangeLocked(ev)
+	case EventRead:
+		r.onReadsLocked(ev)
 	}
 }
 
@@ -211,6 +218,7 @@ func (r *room) onMessageLocked(ev *Event) {
 func (r *room) deliverMessageLocked(ev *Event) {
 	r.next = ev.Message.Seq + 1
 	r.broadcastLocked(ev)
+	r.releaseChangesLocked(ev.Message.Seq)
 	// A message ends its sender's typing (on every node: each node sees
 	// the message).
 	r.setTypingLocked(ev.Message.Sender, false)
@@ -232,6 +240,7 @@ func (r *room) flushLocked() {
 			delete(r.pending, seq)
 		}
 	}
+	r.releaseOldChangesLocked()
 	if len(r.pending) > 0 {
 		r.scheduleFillLocked(false)
 	}

@@ -74,6 +74,10 @@ type Config struct {
 	// (sorted by NickKey), and the most Service.MemberPage returns at
 	// once. Default 100.
 	MemberPage int
+	// EditWindow is how long after sending a user may edit or delete its
+	// own message (admins may delete any message at any time). Default
+	// 24h.
+	EditWindow time.Duration
 	// Now is the clock for rate limiting and timestamps. Default time.Now.
 	Now func() time.Time
 	// Authenticator verifies tokens (Service.Authenticate). nil: tokens
@@ -136,6 +140,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MemberPage <= 0 {
 		c.MemberPage = 100
+	}
+	if c.EditWindow <= 0 {
+		c.EditWindow = DefaultEditWindowMS * time.Millisecond
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -238,20 +245,24 @@ type Limits struct {
 	MaxRooms        int      `json:"maxRooms"`
 	MaxFileBytes    int64    `json:"maxFileBytes,omitempty"`
 	FileTypes       []string `json:"fileTypes,omitempty"`
+	// EditWindowMillis: own messages may be edited and deleted this long
+	// after sending (msgstate).
+	EditWindowMillis int64 `json:"editWindowMs"`
 }
 
 // Limits returns the effective limits.
 func (s *Service) Limits() Limits {
 	return Limits{
-		MaxMessageBytes: s.cfg.MaxMessageBytes,
-		PageLimit:       s.cfg.PageLimit,
-		MaxPageLimit:    s.cfg.MaxPageLimit,
-		TypingTTLMillis: s.cfg.TypingTTL.Milliseconds(),
-		RateBurst:       s.cfg.RateBurst,
-		RatePerSecond:   s.cfg.RatePerSecond,
-		MaxRooms:        s.cfg.MaxRoomsPerSession,
-		MaxFileBytes:    s.cfg.Files.MaxBytes,
-		FileTypes:       s.cfg.Files.Types,
+		MaxMessageBytes:  s.cfg.MaxMessageBytes,
+		PageLimit:        s.cfg.PageLimit,
+		MaxPageLimit:     s.cfg.MaxPageLimit,
+		TypingTTLMillis:  s.cfg.TypingTTL.Milliseconds(),
+		RateBurst:        s.cfg.RateBurst,
+		RatePerSecond:    s.cfg.RatePerSecond,
+		MaxRooms:         s.cfg.MaxRoomsPerSession,
+		MaxFileBytes:     s.cfg.Files.MaxBytes,
+		FileTypes:        s.cfg.Files.Types,
+		EditWindowMillis: s.cfg.EditWindow.Milliseconds(),
 	}
 }
 

@@ -165,7 +165,7 @@ func TestConfigRejected(t *testing.T) {
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
 	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100,
-		MaxFileBytes: 10 << 20, FileTypes: chat.DefaultFileTypes}
+		MaxFileBytes: 10 << 20, FileTypes: chat.DefaultFileTypes, EditWindowMillis: 24 * 3600 * 1000}
 	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || !reflect.DeepEqual(svc.Limits(), want) {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}
@@ -247,7 +247,7 @@ func TestJoinSendFanOut(t *testing.T) {
 	}
 	for _, c := range []client{alice, bob} {
 		evs := c.take(chat.EventMessage)
-		if len(evs) != 1 || *evs[0].Message != m {
+		if len(evs) != 1 || !reflect.DeepEqual(*evs[0].Message, m) {
 			t.Fatalf("%s got %v, want the message", c.Nickname(), messages(evs))
 		}
 	}

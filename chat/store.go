@@ -12,6 +12,12 @@ type Draft struct {
 	Text     string
 	ClientID string // optional; de-duplication key, see Store.Append
 	TS       int64  // server time in Unix milliseconds; 0 = the Store's clock
+	// ReplyTo is the id of the message of the same room this one answers
+	// ("" for none); the Service checks it, the Store keeps it.
+	ReplyTo string
+	// Mentions are the NickKeys of the users the text mentions
+	// (ParseMentions).
+	Mentions []string
 	// File, if set, is stored with the message (its Attachment); Text
 	// may then be empty (files.go).
 	File *FileDraft
@@ -31,6 +37,18 @@ type Message struct {
 	// (Store.Delete). Text is empty; Seq, ID, Sender and TS stay, so that
 	// sequence numbers remain gap-free.
 	Deleted bool `json:"deleted,omitempty"`
+	// Edited is when the sender last edited the text (Unix ms; 0: never).
+	Edited int64 `json:"edited,omitempty"`
+	// Rev is the room's change counter at the message's last edit,
+	// deletion or reaction (0: unchanged since stored); see msgstore.go.
+	Rev int64 `json:"rev,omitempty"`
+	// ReplyTo is the message this one answers, as it is now.
+	ReplyTo *Quote `json:"replyTo,omitempty"`
+	// Reactions are the emoji reactions, each emoji in the order of its
+	// oldest reaction.
+	Reactions []Reaction `json:"reactions,omitempty"`
+	// Mentions are the NickKeys of the users the text mentions.
+	Mentions []string `json:"mentions,omitempty"`
 	// Attachment is the message's file, nil for none (and for a
 	// tombstone: the file is deleted with its message).
 	Attachment *Attachment `json:"attachment,omitempty"`
@@ -45,6 +63,17 @@ type RoomInfo struct {
 	LastSeq int64  `json:"lastSeq"`
 	Count   int64  `json:"count"`  // messages stored (LastSeq unless history was pruned)
 	LastTS  int64  `json:"lastTs"` // time of the last message, Unix ms
+	// Read is the caller's read state of the room (Session.Rooms), nil
+	// when it never marked the room read (and it is not its DM room).
+	Read *RoomRead `json:"read,omitempty"`
+}
+
+// RoomRead is a user's read state of a room in a room list.
+type RoomRead struct {
+	Seq       int64 `json:"seq"`       // the last message read
+	Delivered int64 `json:"delivered"` // the last message delivered to a device
+	Unread    int   `json:"unread"`    // messages of others after Seq (UnreadWindow: at least that many)
+	Mentions  int   `json:"mentions"`  // of those, the ones mentioning the user
 }
 
 // Limits every Store enforces, whatever the Service is configured with.
@@ -94,12 +123,18 @@ type Store interface {
 	// Rooms lists every room with at least one message, ordered by name.
 	Rooms(ctx context.Context) ([]RoomInfo, error)
 	// Delete turns message seq of room into a tombstone (Deleted set,
-	// Text emptied, everything else kept) and returns it. Deleting a
+	// Text emptied, the Attachment and its file deleted, everything else
+	// kept) and returns it. Deleting a
 	// tombstone again changes nothing and returns it. A room or seq that
 	// does not exist is ErrNotFound. The change is durable before Delete
 	// returns; an Append retried with the deleted message's client id
 	// still answers with the (deleted) original.
+	//
+	// Deleting takes the room's next rev (MessageStore) and removes the
+	// message's reactions and mentions; deleting a tombstone takes none.
 	Delete(ctx context.Context, room string, seq int64) (Message, error)
+	// MessageStore: edits, reactions, changes and read markers.
+	MessageStore
 	// Close waits for appends in progress, then releases resources.
 	// Calling it again returns nil.
 	Close() error
@@ -138,7 +173,10 @@ func CheckDraft(d Draft) error {
 	if d.TS < 0 {
 		return Errorf(CodeInvalidArgument, "negative timestamp")
 	}
-	return nil
+	if _, ok := ParseID(d.ReplyTo); d.ReplyTo != "" && !ok {
+		return Errorf(CodeInvalidArgument, "replyTo %q is not a message id", d.ReplyTo)
+	}
+	return CheckMentions(d.Mentions)
 }
 
 // CheckRoomArg validates the room argument of a Store read method.

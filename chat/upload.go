@@ -22,6 +22,9 @@ type UploadRequest struct {
 	// with the same id stores one file and one message. "" gets a fresh
 	// one, bound to the slot.
 	ClientID string
+	// ReplyTo is the id of the message of the same room the file answers
+	// ("" for none), checked when the slot is signed (as SendParams').
+	ReplyTo string
 }
 
 // UploadSlot is a signed permission to upload one file: send its bytes to
@@ -124,6 +127,11 @@ func (s *Session) UploadSlot(ctx context.Context, req UploadRequest) (UploadSlot
 	case !may:
 		return UploadSlot{}, postForbidden(name)
 	}
+	if req.ReplyTo != "" {
+		if err := svc.checkReply(ctx, name, req.ReplyTo); err != nil {
+			return UploadSlot{}, err
+		}
+	}
 	key, err := svc.signingKey(ctx)
 	if err != nil {
 		return UploadSlot{}, err
@@ -134,7 +142,7 @@ func (s *Session) UploadSlot(ctx context.Context, req UploadRequest) (UploadSlot
 	}
 	c := slotClaims{
 		Room: name, From: nick, ClientID: clientID, Name: fname, Type: declared, Size: req.Size, Text: req.Text,
-		Expires: svc.cfg.Now().Add(fc.SlotTTL).UnixMilli(),
+		ReplyTo: req.ReplyTo, Expires: svc.cfg.Now().Add(fc.SlotTTL).UnixMilli(),
 	}
 	if a, b, dm := DMParticipants(name); dm {
 		c.Notify = "@" + a
@@ -197,7 +205,9 @@ func (s *Service) Upload(ctx context.Context, slot string, body io.Reader, conte
 	if err != nil {
 		return Message{}, err
 	}
-	d := Draft{Room: c.Room, Sender: c.From, Text: c.Text, ClientID: c.ClientID, File: &FileDraft{
+	// The reply was checked when the slot was signed: checking again here
+	// would refuse the retry of an upload whose original was deleted since.
+	d := Draft{Room: c.Room, Sender: c.From, Text: c.Text, ClientID: c.ClientID, ReplyTo: c.ReplyTo, Mentions: ParseMentions(c.Text), File: &FileDraft{
 		Attachment: Attachment{ID: NewFileID(), Name: c.Name, Type: typ, Size: c.Size, Width: w, Height: h},
 		Data:       data,
 	}}

@@ -127,7 +127,7 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	wcfg, rcfg := pcfg.Copy(), pcfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = int32(cfg.Writers)+1, 0 // +1: Open's migration, then Delete
+	wcfg.MaxConns, wcfg.MinConns = int32(cfg.Writers)+1, 0 // +1: Open's migration, then changes (WriteTx)
 	rcfg.MaxConns, rcfg.MinConns = int32(cfg.ReadConns), 0
 	w, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
@@ -144,7 +144,7 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	}
 	be := &backend{w: w, r: r}
 	st, err := sqlstore.New(be, sqlstore.Config{
-		Name: "postgres", SQL: statements, Logger: cfg.Logger, MaxBatch: cfg.MaxBatch,
+		Name: "postgres", SQL: statements, Msgs: msgStatements, Logger: cfg.Logger, MaxBatch: cfg.MaxBatch,
 		QueueSize: cfg.QueueSize, Writers: cfg.Writers, WriteTimeout: cfg.WriteTimeout,
 	})
 	if err != nil {
@@ -159,17 +159,12 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 func (db *DB) Schema() string { return db.schema }
 
 var statements = sqlstore.Statements{
-	History: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`,
-	Since: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
+	History: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`,
+	Since: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
 	LastSeq: `SELECT last_seq FROM rooms WHERE name = $1`,
 	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name COLLATE "C"`,
-	// On the writers' pool: the row lock it takes waits for an append
-	// batch holding it.
-	Delete: `UPDATE messages SET deleted = true, text = '', attachment = NULL
-		WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2
-		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted, coalesce(attachment, '')`,
 	File: `SELECT m.attachment, r.name, m.seq, m.ts FROM files f
 		JOIN messages m ON m.id = f.message_id JOIN rooms r ON r.id = m.room_id WHERE f.id = $1`,
 	FileChunk: `SELECT data FROM file_chunks WHERE file_id = $1 AND n = $2`,
@@ -178,7 +173,7 @@ var statements = sqlstore.Statements{
 	// The GIN index messages_search is over search_document(text,
 	// attachment) for messages that are not tombstones: the same
 	// expression and condition here.
-	Search: `SELECT ` + sqlstore.SearchColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
+	Search: `SELECT ` + sqlstore.SearchColumns + sqlstore.MessageFrom + `
 		WHERE search_document(m.text, m.attachment) @@ to_tsquery('simple', $1) AND NOT m.deleted
 		AND m.id < $2 AND r.name = ANY($3) ORDER BY m.id DESC LIMIT $4`,
 	SearchArgs: searchArgs,
@@ -200,7 +195,7 @@ func searchArgs(terms, rooms []string, before int64, limit int) []any {
 
 // backend is the PostgreSQL side of sqlstore.Backend.
 type backend struct {
-	w *pgxpool.Pool // writers' connections (and Delete's)
+	w *pgxpool.Pool // writers' connections (and WriteTx's)
 	r *pgxpool.Pool // readers' connections
 }
 

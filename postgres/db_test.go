@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -129,7 +130,7 @@ func TestManyNodesOneRoom(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(stored, ms) {
+		if !slices.EqualFunc(stored, ms, func(a, b chat.Message) bool { return reflect.DeepEqual(a, b) }) {
 			t.Fatalf("%s: stored messages differ from what Append returned", room)
 		}
 	}

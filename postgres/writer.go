@@ -26,7 +26,8 @@ const lockRoomSQL = `INSERT INTO rooms (name, last_seq, msg_count, last_ts) VALU
 // duplicate check sees every message committed by other nodes to this room,
 // and earlier statements of this batch. Parameters: room, sender,
 // sender_key, text, client_id (NULL for none), ts, attachment (NULL for
-// none). Returns id, seq, sender, text, ts, duplicate, deleted, attachment.
+// none), reply_to (NULL for none), mentions (NULL for none). Returns id,
+// seq, sender, text, ts, duplicate, deleted, attachment.
 const appendSQL = `WITH rm AS (
 	SELECT id FROM rooms WHERE name = $1
 ), dup AS (
@@ -37,8 +38,8 @@ const appendSQL = `WITH rm AS (
 	WHERE name = $1 AND NOT EXISTS (SELECT 1 FROM dup)
 	RETURNING id, last_seq
 ), ins AS (
-	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment)
-	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6, $7::text FROM upd
+	INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment, reply_to, mentions)
+	SELECT upd.id, upd.last_seq, $2, $3, $4, $5::text, $6, $7::text, $8::bigint, $9::text FROM upd
 	RETURNING id, seq
 )` + appendResult
 
@@ -49,14 +50,14 @@ UNION ALL
 SELECT id, seq, sender, text, ts, true, deleted, attachment FROM dup`
 
 // appendFileSQL is appendSQL for a message with a file: the same
-// statement also stores the file ($8: its id) and its parts ($9: bytea[])
+// statement also stores the file ($10: its id) and its parts ($11: bytea[])
 // when the message is new, and nothing when it is a duplicate.
 var appendFileSQL = strings.TrimSuffix(appendSQL, appendResult) + `, file AS (
-	INSERT INTO files (id, message_id) SELECT $8, ins.id FROM ins
+	INSERT INTO files (id, message_id) SELECT $10, ins.id FROM ins
 	RETURNING id
 ), parts AS (
 	INSERT INTO file_chunks (file_id, n, data)
-	SELECT file.id, p.n - 1, p.data FROM file, unnest($9::bytea[]) WITH ORDINALITY AS p(data, n)
+	SELECT file.id, p.n - 1, p.data FROM file, unnest($11::bytea[]) WITH ORDINALITY AS p(data, n)
 )` + appendResult
 
 // writer is a sqlstore.Writer: the writers share the pool and keep no
@@ -89,12 +90,13 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 		b.Queue(lockRoomSQL, room)
 	}
 	for _, d := range drafts {
+		reply, mentions := sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions))
 		if f := d.File; f != nil {
 			b.Queue(appendFileSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
-				sqlstore.EncodeAttachment(&f.Attachment), f.ID, chat.FileChunks(f.Data))
+				sqlstore.EncodeAttachment(&f.Attachment), reply, mentions, f.ID, chat.FileChunks(f.Data))
 			continue
 		}
-		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS, nil)
+		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS, nil, reply, mentions)
 	}
 	br := w.w.SendBatch(ctx, &b)
 	for range rooms {
@@ -116,6 +118,9 @@ func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mess
 			return fmt.Errorf("insert: %w", err)
 		}
 		m.ID = strconv.FormatInt(id, 10)
+		if !m.Duplicate {
+			m.Mentions = d.Mentions
+		}
 		out[i] = m
 	}
 	// Close reads up to the pipeline's end: the commit. Until it returns

@@ -21,17 +21,19 @@ const wireVersion = 1
 // wireEvent is a chat.Event on the wire, JSON: readable with redis-cli
 // MONITOR, and the payload types already carry JSON tags.
 type wireEvent struct {
-	V            int                `json:"v"`
-	Node         string             `json:"n"`
-	At           int64              `json:"at,omitempty"` // publication time, Unix µs (for bus lag); optional
-	Kind         chat.EventKind     `json:"k"`
-	Room         string             `json:"r,omitempty"`
-	Message      *chat.Message      `json:"m,omitempty"`
-	Presence     *chat.Presence     `json:"p,omitempty"`
-	Typing       *chat.Typing       `json:"t,omitempty"`
-	User         *chat.UserEvent    `json:"u,omitempty"`
-	TypingSignal *chat.TypingSignal `json:"s,omitempty"`
-	Deleted      *chat.Deleted      `json:"d,omitempty"`
+	V            int                 `json:"v"`
+	Node         string              `json:"n"`
+	At           int64               `json:"at,omitempty"` // publication time, Unix µs (for bus lag); optional
+	Kind         chat.EventKind      `json:"k"`
+	Room         string              `json:"r,omitempty"`
+	Message      *chat.Message       `json:"m,omitempty"`
+	Presence     *chat.Presence      `json:"p,omitempty"`
+	Typing       *chat.Typing        `json:"t,omitempty"`
+	User         *chat.UserEvent     `json:"u,omitempty"`
+	TypingSignal *chat.TypingSignal  `json:"s,omitempty"`
+	Deleted      *chat.Deleted       `json:"d,omitempty"`
+	Reaction     *chat.ReactionEvent `json:"x,omitempty"`
+	Reads        *chat.Reads         `json:"rd,omitempty"`
 }
 
 // EncodeEvent returns the payload that carries ev from node to the others.
@@ -65,6 +67,12 @@ func EncodeEventAt(node string, at time.Time, ev *chat.Event) ([]byte, error) {
 		w.TypingSignal = ev.TypingSignal
 	case chat.EventDeleted:
 		w.Deleted = ev.Deleted
+	case chat.EventEdited:
+		w.Message = ev.Message
+	case chat.EventReaction:
+		w.Reaction = ev.Reaction
+	case chat.EventRead:
+		w.Reads = ev.Reads
 	default:
 		return nil, fmt.Errorf("%w: kind %s does not travel on the bus", ErrBadEvent, ev.Kind)
 	}
@@ -106,6 +114,7 @@ func DecodeEventAt(data []byte) (node string, at time.Time, ev *chat.Event, err 
 	return w.Node, at, &chat.Event{
 		Kind: w.Kind, Room: w.Room, Message: w.Message, Presence: w.Presence,
 		Typing: w.Typing, User: w.User, TypingSignal: w.TypingSignal, Deleted: w.Deleted,
+		Reaction: w.Reaction, Reads: w.Reads,
 	}, nil
 }
 
@@ -113,7 +122,8 @@ func DecodeEventAt(data []byte) (node string, at time.Time, ev *chat.Event, err 
 // so that a handler can trust what it dereferences.
 func checkPayload(w *wireEvent) error {
 	set := 0
-	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil, w.Deleted != nil} {
+	for _, p := range []bool{w.Message != nil, w.Presence != nil, w.Typing != nil, w.User != nil, w.TypingSignal != nil, w.Deleted != nil,
+		w.Reaction != nil, w.Reads != nil} {
 		if p {
 			set++
 		}
@@ -121,7 +131,7 @@ func checkPayload(w *wireEvent) error {
 	var ok bool
 	var room string
 	switch w.Kind {
-	case chat.EventMessage:
+	case chat.EventMessage, chat.EventEdited:
 		ok = w.Message != nil
 		if ok {
 			room = w.Message.Room
@@ -147,6 +157,18 @@ func checkPayload(w *wireEvent) error {
 		ok = w.Deleted != nil
 		if ok {
 			room = w.Deleted.Room
+		}
+	case chat.EventReaction:
+		ok = w.Reaction != nil
+		if ok {
+			room = w.Reaction.Room
+		}
+	case chat.EventRead:
+		// On a room's topic and on the user's "@" topic alike, the event
+		// names its room.
+		ok = w.Reads != nil
+		if ok {
+			room = w.Reads.Room
 		}
 	default:
 		return fmt.Errorf("%w: unknown kind %d", ErrBadEvent, w.Kind)

@@ -15,6 +15,12 @@ func sampleEvents() []*chat.Event {
 		{Kind: chat.EventTyping, Room: "dm:a:b", Typing: &chat.Typing{Room: "dm:a:b", Nicknames: []string{"a"}}},
 		{Kind: chat.EventTypingSignal, Room: "lobby", TypingSignal: &chat.TypingSignal{Room: "lobby", Nickname: "al", Active: true}},
 		{Kind: chat.EventDeleted, Room: "lobby", Deleted: &chat.Deleted{Room: "lobby", Seq: 3, By: "mod"}},
+		{Kind: chat.EventDeleted, Room: "lobby", Deleted: &chat.Deleted{Room: "lobby", Seq: 3, By: "al", Rev: 4}},
+		{Kind: chat.EventEdited, Room: "lobby", Message: &chat.Message{ID: "7", Room: "lobby", Seq: 3, Sender: "al", Text: "fixed @bob", TS: 1, Edited: 2, Rev: 5,
+			Mentions: []string{"bob"}, ReplyTo: &chat.Quote{ID: "6", Seq: 2, From: "bob", Text: "q"}, Reactions: []chat.Reaction{{Emoji: "👍", Count: 1, Users: []string{"bob"}}}}},
+		{Kind: chat.EventReaction, Room: "lobby", Reaction: &chat.ReactionEvent{Room: "lobby", Seq: 3, Rev: 6, Emoji: "👍", Nickname: "bob", Added: true,
+			Reactions: []chat.Reaction{{Emoji: "👍", Count: 1, Users: []string{"bob"}}}}},
+		{Kind: chat.EventRead, Room: "lobby", Reads: &chat.Reads{Room: "lobby", Readers: []chat.ReadMark{{Room: "lobby", Nickname: "bob", Read: 3, Delivered: 4, TS: 9}}}},
 		{Kind: chat.EventUser, User: &chat.UserEvent{User: chat.User{ID: "s1", Nickname: "al", Since: 5}, Status: chat.UserOnline}},
 	}
 }
@@ -32,7 +38,8 @@ func TestCodecRoundTrip(t *testing.T) {
 		if node != "node1" || got.Kind != ev.Kind || got.Room != ev.Room ||
 			!reflect.DeepEqual(got.Message, ev.Message) || !reflect.DeepEqual(got.Presence, ev.Presence) ||
 			!reflect.DeepEqual(got.Typing, ev.Typing) || !reflect.DeepEqual(got.User, ev.User) ||
-			!reflect.DeepEqual(got.TypingSignal, ev.TypingSignal) {
+			!reflect.DeepEqual(got.TypingSignal, ev.TypingSignal) || !reflect.DeepEqual(got.Deleted, ev.Deleted) ||
+			!reflect.DeepEqual(got.Reaction, ev.Reaction) || !reflect.DeepEqual(got.Reads, ev.Reads) {
 			t.Fatalf("round trip of %s: node %q, %+v", ev.Kind, node, got)
 		}
 	}

@@ -127,7 +127,7 @@ func Open(path string, cfg Config) (*DB, error) {
 	r.SetConnMaxIdleTime(0)
 	be := &backend{w: w, r: r}
 	st, err := sqlstore.New(be, sqlstore.Config{
-		Name: "sqlite", SQL: statements, Logger: cfg.Logger,
+		Name: "sqlite", SQL: statements, Msgs: msgStatements, Logger: cfg.Logger,
 		MaxBatch: cfg.MaxBatch, QueueSize: cfg.QueueSize, Writers: 1,
 	})
 	if err != nil {
@@ -141,15 +141,12 @@ func Open(path string, cfg Config) (*DB, error) {
 func (db *DB) Path() string { return db.path }
 
 var statements = sqlstore.Statements{
-	History: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
-	Since: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
+	History: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = ? AND m.seq < ? ORDER BY m.seq DESC LIMIT ?`,
+	Since: `SELECT ` + sqlstore.MessageColumns + sqlstore.MessageFrom +
+		`WHERE r.name = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`,
 	LastSeq: `SELECT last_seq FROM rooms WHERE name = ?`,
 	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name`,
-	Delete: `UPDATE messages SET deleted = 1, text = '', attachment = NULL
-		WHERE room_id = (SELECT id FROM rooms WHERE name = ?) AND seq = ?
-		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted, coalesce(attachment, '')`,
 	File: `SELECT m.attachment, r.name, m.seq, m.ts FROM files f
 		JOIN messages m ON m.id = f.message_id JOIN rooms r ON r.id = m.room_id WHERE f.id = ?`,
 	FileChunk: `SELECT data FROM file_chunks WHERE file_id = ? AND n = ?`,
@@ -158,7 +155,7 @@ var statements = sqlstore.Statements{
 	// FTS5 answers ORDER BY rowid DESC from its index; the rooms come as a
 	// JSON array.
 	Search: `SELECT ` + sqlstore.SearchColumns + ` FROM messages_fts f
-		JOIN messages m ON m.id = f.rowid JOIN rooms r ON r.id = m.room_id
+		JOIN messages m ON m.id = f.rowid JOIN rooms r ON r.id = m.room_id LEFT JOIN messages q ON q.id = m.reply_to
 		WHERE messages_fts MATCH ? AND f.rowid < ? AND NOT m.deleted
 		AND r.name IN (SELECT value FROM json_each(?))
 		ORDER BY f.rowid DESC LIMIT ?`,
@@ -182,7 +179,7 @@ func searchArgs(terms, rooms []string, before int64, limit int) []any {
 
 // backend is the SQLite side of sqlstore.Backend.
 type backend struct {
-	// One connection: the writer's, and Delete's between its batches.
+	// One connection: the writer's, and WriteTx's between its batches.
 	w *sql.DB
 	r *sql.DB // read-only pool
 }

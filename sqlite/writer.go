@@ -30,8 +30,8 @@ func (b *backend) NewWriter() (sqlstore.Writer, error) {
 		{&w.updRoom, `UPDATE rooms SET last_seq = ?, msg_count = ?, last_ts = ? WHERE id = ?`},
 		{&w.selDup, `SELECT id, seq, sender, text, ts, deleted, coalesce(attachment, '') FROM messages
 			WHERE room_id = ? AND sender_key = ? AND client_id = ?`},
-		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		{&w.insMsg, `INSERT INTO messages (room_id, seq, sender, sender_key, text, client_id, ts, attachment, reply_to, mentions)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (room_id, sender_key, client_id) WHERE client_id IS NOT NULL DO NOTHING`},
 		{&w.insFile, `INSERT INTO files (id, message_id) VALUES (?, ?)`},
 		{&w.insChunk, `INSERT INTO file_chunks (file_id, n, data) VALUES (?, ?, ?)`},
@@ -103,7 +103,8 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 			a := d.File.Attachment // not a pointer into the draft: it holds the bytes
 			att = &a
 		}
-		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS, sqlstore.EncodeAttachment(att))
+		res, err := insMsg.ExecContext(ctx, rr.id, seq, d.Sender, key, d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS,
+			sqlstore.EncodeAttachment(att), sqlstore.ReplyArg(d.ReplyTo), sqlstore.NullIfEmpty(chat.EncodeMentions(d.Mentions)))
 		var inserted, id int64
 		if err == nil {
 			inserted, err = res.RowsAffected()
@@ -135,7 +136,7 @@ func (w *writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Mes
 		rr.lastSeq, rr.count, rr.lastTS, rr.dirty = seq, rr.count+1, d.TS, true
 		out[i] = chat.Message{
 			ID: strconv.FormatInt(id, 10), Room: d.Room, Seq: seq, Sender: d.Sender,
-			Text: d.Text, ClientID: d.ClientID, TS: d.TS, Attachment: att,
+			Text: d.Text, ClientID: d.ClientID, TS: d.TS, Attachment: att, Mentions: d.Mentions,
 		}
 	}
 	for _, rr := range rooms {

@@ -8,9 +8,9 @@ import (
 	"github.com/banter-chat/banter/chat"
 )
 
-// SearchColumns are the columns ScanSearch reads: MessageColumns and the
-// room's name (rooms aliased r).
-const SearchColumns = MessageColumns + `, r.name`
+// SearchColumns are the columns Search reads: the room's name (rooms
+// aliased r), then MessageColumns (the message it replies to aliased q).
+const SearchColumns = `r.name, ` + MessageColumns
 
 // File implements chat.Store.
 func (s *Store) File(ctx context.Context, id string) (chat.StoredFile, error) {
@@ -102,7 +102,7 @@ func (s *Store) Search(ctx context.Context, q chat.SearchQuery) ([]chat.Message,
 	err := s.be.Read(ctx, func(rows Rows) error {
 		for rows.Next() {
 			var room string
-			m, err := scanSearch(rows, &room)
+			m, err := scanMessage(rows, &room)
 			if err != nil {
 				return err
 			}
@@ -114,18 +114,4 @@ func (s *Store) Search(ctx context.Context, q chat.SearchQuery) ([]chat.Message,
 		return nil, s.storeErr("search", err)
 	}
 	return out, nil
-}
-
-// scanSearch reads one row of SearchColumns.
-func scanSearch(row Row, room *string) (chat.Message, error) {
-	var m chat.Message
-	var id int64
-	var att string
-	if err := row.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted, &att, room); err != nil {
-		return chat.Message{}, err
-	}
-	m.ID, m.Room = strconv.FormatInt(id, 10), *room
-	var err error
-	m.Attachment, err = DecodeAttachment(att)
-	return m, err
 }

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/banter-chat/banter/chat"
 )
@@ -21,21 +20,26 @@ type Rows interface {
 }
 
 // MessageColumns are the columns ScanMessage reads, of the messages table
-// aliased m. The attachment is its JSON (” for none).
-const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, coalesce(m.attachment, '')`
+// aliased m and the message it replies to aliased q (MessageFrom). The
+// attachments are their JSON (” for none); of the quoted message only the
+// file's name is used.
+const MessageColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted, ` +
+	`coalesce(m.attachment, ''), m.rev, m.edited, coalesce(m.mentions, ''), coalesce(m.reactions, ''), ` +
+	`coalesce(q.id, 0), coalesce(q.seq, 0), coalesce(q.sender, ''), coalesce(substr(q.text, 1, 200), ''), ` +
+	`coalesce(q.deleted, false), coalesce(q.attachment, '')`
+
+// MessageFrom is the FROM clause of MessageColumns: a message, its room
+// (aliased r) and the message it replies to.
+const MessageFrom = ` FROM messages m JOIN rooms r ON r.id = m.room_id LEFT JOIN messages q ON q.id = m.reply_to `
 
 // ScanMessage reads one row of MessageColumns as a message of room.
 func ScanMessage(row Row, room string) (chat.Message, error) {
-	m := chat.Message{Room: room}
-	var id int64
-	var att string
-	if err := row.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted, &att); err != nil {
+	m, err := scanMessage(row, nil)
+	if err != nil {
 		return chat.Message{}, err
 	}
-	m.ID = strconv.FormatInt(id, 10)
-	var err error
-	m.Attachment, err = DecodeAttachment(att)
-	return m, err
+	m.Room = room
+	return m, nil
 }
 
 // EncodeAttachment is the attachment column's value for a (nil: NULL).
@@ -96,4 +100,12 @@ func NullIfEmpty(s string) any {
 		return nil
 	}
 	return s
+}
+
+// ReplyArg is a draft's ReplyTo as a query argument: the id, or NULL.
+func ReplyArg(id string) any {
+	if n, ok := chat.ParseID(id); ok {
+		return n
+	}
+	return nil
 }

@@ -29,6 +29,10 @@ type Backend interface {
 	// WriteRow runs one autocommit statement that returns at most one row
 	// on the write connections.
 	WriteRow(ctx context.Context, query string, args ...any) Row
+	// WriteTx runs f in one transaction on the write connections: it
+	// commits when f returns nil and rolls back otherwise, returning f's
+	// error as is.
+	WriteTx(ctx context.Context, f func(Tx) error) error
 	// NoRows reports whether err is the driver's "no rows" error of
 	// Row.Scan.
 	NoRows(err error) bool
@@ -51,10 +55,6 @@ type Statements struct {
 	// Rooms: RoomColumns of the rooms with at least one message, ordered
 	// by name (byte order).
 	Rooms string
-	// Delete: args room, seq; turns the message into a tombstone (deleted,
-	// empty text, no attachment; the store's schema deletes the file with
-	// it) and returns its MessageColumns, no row if there is none.
-	Delete string
 	// File: arg file id; the attachment column, room name, seq and ts of
 	// the file's message; no row if there is none.
 	File string
@@ -88,6 +88,8 @@ type Config struct {
 	Name string
 	// SQL is the store's SQL. Required.
 	SQL Statements
+	// Msgs is the store's SQL of chat.MessageStore (msgs.go). Required.
+	Msgs MsgStatements
 	// Logger receives failed batches. Default: slog.Default().
 	Logger *slog.Logger
 	// MaxBatch bounds how many appends one transaction commits, so that
@@ -128,8 +130,8 @@ func New(be Backend, cfg Config) (*Store, error) {
 		return nil, errors.New("sqlstore: Config.Name is required")
 	}
 	q := cfg.SQL
-	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || q.Delete == "" ||
-		q.File == "" || q.FileChunk == "" || q.Secret == "" || q.Search == "" || q.SearchArgs == nil {
+	if q.History == "" || q.Since == "" || q.LastSeq == "" || q.Rooms == "" || q.File == "" ||
+		q.FileChunk == "" || q.Secret == "" || q.Search == "" || q.SearchArgs == nil || !cfg.Msgs.complete() {
 		return nil, fmt.Errorf("%s: Config.SQL is incomplete", cfg.Name)
 	}
 	if cfg.Logger == nil {
@@ -200,7 +202,11 @@ func (s *Store) Append(ctx context.Context, d chat.Draft) (chat.Message, error) 
 		s.mu.RUnlock()
 		return chat.Message{}, fmt.Errorf("%s: %w", s.what, ctx.Err())
 	}
-	return req.wait(ctx, s.what)
+	m, err := req.wait(ctx, s.what)
+	if err != nil || !m.Duplicate && d.ReplyTo == "" {
+		return m, err
+	}
+	return s.completeAppend(ctx, d, m)
 }
 
 // run is one writer: it commits queued appends until Close closes the
@@ -377,31 +383,4 @@ func (s *Store) Rooms(ctx context.Context) ([]chat.RoomInfo, error) {
 		return nil, s.storeErr("rooms", err)
 	}
 	return out, nil
-}
-
-// Delete implements chat.Store: one autocommit statement on the write
-// connections. Close waits for it.
-func (s *Store) Delete(ctx context.Context, room string, seq int64) (chat.Message, error) {
-	if err := chat.CheckRoomArg(room); err != nil {
-		return chat.Message{}, err
-	}
-	if err := chat.CheckSeq(seq); err != nil {
-		return chat.Message{}, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return chat.Message{}, chat.ErrUnavailable
-	}
-	if err := ctx.Err(); err != nil {
-		return chat.Message{}, fmt.Errorf("%s: %w", s.name, err)
-	}
-	m, err := ScanMessage(s.be.WriteRow(ctx, s.cfg.SQL.Delete, room, seq), room)
-	switch {
-	case s.be.NoRows(err):
-		return chat.Message{}, chat.Errorf(chat.CodeNotFound, "room %s has no message %d", room, seq)
-	case err != nil:
-		return chat.Message{}, s.storeErr("delete", err)
-	}
-	return m, nil
 }

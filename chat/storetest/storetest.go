@@ -63,7 +63,9 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 		{"FileBadInput", testFileBadInput},
 		{"Secret", testSecret},
 		{"Search", testSearch},
+		{"FileMessageState", testFileMessageState},
 	}
+	tests = append(tests, msgTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -72,6 +74,12 @@ func Run(t *testing.T, newStore func(t *testing.T) chat.Store, opts ...Option) {
 			t.Skip("store is not persistent (no WithReopen)")
 		}
 		testPersistence(t, newStore(t), o.reopen)
+	})
+	t.Run("MessageStatePersistence", func(t *testing.T) {
+		if o.reopen == nil {
+			t.Skip("store is not persistent (no WithReopen)")
+		}
+		testMessageStatePersistence(t, newStore(t), o.reopen)
 	})
 	t.Run("FilesPersist", func(t *testing.T) {
 		if o.reopen == nil {
@@ -180,7 +188,7 @@ func testAppendAssignsSeq(t *testing.T, s chat.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(got, []chat.Message{a1, a2}) {
+	if !equalMsgs(got, []chat.Message{a1, a2}) {
 		t.Fatalf("Since = %+v, want %+v", got, []chat.Message{a1, a2})
 	}
 }
@@ -199,7 +207,7 @@ func testTextRoundTrip(t *testing.T, s chat.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(got) != 1 || got[0] != m || got[0].Text != text || got[0].Sender != "Zoë" {
+		if len(got) != 1 || !equalMsg(got[0], m) || got[0].Text != text || got[0].Sender != "Zoë" {
 			t.Fatalf("text %d: read back %+v, appended %+v", i, got, m)
 		}
 	}
@@ -250,7 +258,7 @@ func testConcurrentAppends(t *testing.T, s chat.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(stored, ms) {
+		if !equalMsgs(stored, ms) {
 			t.Fatalf("%s: stored messages differ from what Append returned", room)
 		}
 	}
@@ -266,7 +274,7 @@ func testClientID(t *testing.T, s chat.Store) {
 		t.Fatalf("second append with the same client id: Duplicate not set: %+v", dup)
 	}
 	dup.Duplicate = false
-	if dup != orig {
+	if !equalMsg(dup, orig) {
 		t.Fatalf("duplicate returned %+v, want the original %+v", dup, orig)
 	}
 	// The scope is case-insensitive on the sender, like nicknames.
@@ -343,7 +351,7 @@ func testHistory(t *testing.T, s chat.Store) {
 		}
 		wantSeqs(t, fmt.Sprintf("History(before %d, limit %d)", c.before, c.limit), got, c.want)
 		for _, m := range got {
-			if m != all[m.Seq-1] {
+			if !equalMsg(m, all[m.Seq-1]) {
 				t.Fatalf("History returned %+v, appended %+v", m, all[m.Seq-1])
 			}
 		}
@@ -523,24 +531,24 @@ func testDelete(t *testing.T, s chat.Store) {
 			t.Fatalf("Delete: %v", err)
 		}
 		want := m2
-		want.Text, want.Deleted = "", true
-		if d != want {
+		want.Text, want.Deleted, want.Rev = "", true, 1 // the room's first change
+		if !equalMsg(d, want) {
 			t.Fatalf("Delete returned %+v, want %+v", d, want)
 		}
 	}
-	m2.Text, m2.Deleted = "", true
+	m2.Text, m2.Deleted, m2.Rev = "", true, 1
 	got, err := s.Since(ctx, "r", 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []chat.Message{m1, m2, m3}; !slices.Equal(got, want) {
+	if want := []chat.Message{m1, m2, m3}; !equalMsgs(got, want) {
 		t.Fatalf("Since after Delete = %+v, want %+v", got, want)
 	}
 	got, err = s.History(ctx, "r", 0, 10)
-	if err != nil || !slices.Equal(got, []chat.Message{m1, m2, m3}) {
+	if err != nil || !equalMsgs(got, []chat.Message{m1, m2, m3}) {
 		t.Fatalf("History after Delete = %+v, %v", got, err)
 	}
-	if got, _ := s.Since(ctx, "r2", 0, 10); !slices.Equal(got, []chat.Message{other}) {
+	if got, _ := s.Since(ctx, "r2", 0, 10); !equalMsgs(got, []chat.Message{other}) {
 		t.Fatalf("another room changed: %+v", got)
 	}
 	if d := mustAppend(t, s, draft("r", "bob", "two again", "c2")); !d.Duplicate || !d.Deleted || d.Text != "" || d.Seq != 2 {
@@ -584,7 +592,7 @@ func testPersistence(t *testing.T, s chat.Store, reopen func(*testing.T, chat.St
 	if !got[2].Deleted || got[2].Text != "" {
 		t.Fatalf("a deleted message after reopen: %+v", got[2])
 	}
-	if want := append(before, withID); !slices.Equal(got, want) {
+	if want := append(before, withID); !equalMsgs(got, want) {
 		t.Fatalf("after reopen Since = %+v, want %+v", got, want)
 	}
 	if m := mustAppend(t, s, draft("r", "bob", "other text", "k1")); !m.Duplicate || m.ID != withID.ID {

@@ -111,6 +111,7 @@ func Dial(ctx context.Context, url string, cfg Config) (*Client, error) {
 	}
 	c.sock = m.Socket("/", opts)
 	c.sock.On("message", c.onMessage)
+	c.onStateEvents() // msgs.go: edited, reaction, deleted, read
 	c.sock.On("presence", func(ev *client.Event) {
 		var p PresenceEvent
 		if ev.Bind(0, &struct {

@@ -12,8 +12,9 @@ type room struct {
 	lastSeen   int64
 	firstSeq   int64
 	pending    map[int64]Message
-	catchingUp bool // a join/catch-up is filling the room: no gap fetches
-	joining    bool // first join not answered yet
+	catchingUp bool  // a join/catch-up is filling the room: no gap fetches
+	joining    bool  // first join not answered yet
+	lastRev    int64 // the highest change rev seen (msgs.go)
 }
 
 // takeLocked delivers m if it is the next of its room (then any pending
@@ -71,6 +72,13 @@ func (c *Client) applyJoin(ctx context.Context, jr JoinResult) error {
 		c.rooms[jr.Room] = rm
 	}
 	fresh := rm.lastSeen == 0
+	changesAfter := int64(-1) // a room the client held: catch up with its changes
+	if !fresh && jr.LastRev > rm.lastRev {
+		changesAfter = rm.lastRev
+	}
+	if fresh {
+		rm.lastRev = max(rm.lastRev, jr.LastRev)
+	}
 	if fresh {
 		rm.joining = false
 		if len(jr.Messages) > 0 {
@@ -99,6 +107,11 @@ func (c *Client) applyJoin(ctx context.Context, jr JoinResult) error {
 	rm.catchingUp = false
 	gap := c.drainLocked(rm)
 	c.mu.Unlock()
+	if changesAfter >= 0 {
+		if err := c.catchUpChanges(ctx, jr.Room, changesAfter); err != nil {
+			return err
+		}
+	}
 	c.emit(JoinedEvent{Room: jr.Room, Members: jr.Members, LastSeq: jr.LastSeq, More: fresh && jr.More, FirstSeq: first})
 	if gap {
 		c.fillGap(jr.Room)

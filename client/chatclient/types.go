@@ -15,6 +15,13 @@ type Message struct {
 	Text     string `json:"text"`
 	ClientID string `json:"clientId,omitempty"`
 	TS       int64  `json:"ts"`
+	// Message state (protocol 1.2, msgs.go).
+	Deleted   bool       `json:"deleted,omitempty"`
+	Edited    int64      `json:"edited,omitempty"`
+	Rev       int64      `json:"rev,omitempty"`
+	ReplyTo   *Quote     `json:"replyTo,omitempty"`
+	Reactions []Reaction `json:"reactions,omitempty"`
+	Mentions  []string   `json:"mentions,omitempty"`
 	// Attachment is the message's file, nil for none (files.go).
 	Attachment *Attachment `json:"attachment,omitempty"`
 }
@@ -24,13 +31,16 @@ func (m Message) Time() time.Time { return time.UnixMilli(m.TS) }
 
 // JoinResult is the answer to a join (and one per room of a hello).
 type JoinResult struct {
-	Room     string    `json:"room"`
-	Members  []string  `json:"members"`
-	LastSeq  int64     `json:"lastSeq"`
-	Messages []Message `json:"messages"`
-	More     bool      `json:"more"`
-	OK       bool      `json:"ok"`
-	Error    *Error    `json:"error,omitempty"`
+	Room     string     `json:"room"`
+	Members  []string   `json:"members"`
+	LastSeq  int64      `json:"lastSeq"`
+	Messages []Message  `json:"messages"`
+	More     bool       `json:"more"`
+	OK       bool       `json:"ok"`
+	Error    *Error     `json:"error,omitempty"`
+	LastRev  int64      `json:"lastRev"`
+	Read     *ReadMark  `json:"read"`
+	Readers  []ReadMark `json:"readers"`
 }
 
 // SendResult acknowledges a stored message.
@@ -48,6 +58,8 @@ type RoomInfo struct {
 	LastSeq int64  `json:"lastSeq"`
 	Count   int64  `json:"count"`
 	LastTS  int64  `json:"lastTs"`
+	// Read is the user's read state (nil: never marked, not a DM).
+	Read *RoomRead `json:"read"`
 }
 
 // UserInfo is an online user.
@@ -65,6 +77,7 @@ type Limits struct {
 	TypingTTLMs     int     `json:"typingTtlMs"`
 	RateBurst       int     `json:"rateBurst"`
 	RatePerSecond   float64 `json:"ratePerSecond"`
+	EditWindowMs    int64   `json:"editWindowMs"`
 }
 
 // Hello is the hello ack.
@@ -72,6 +85,7 @@ type Hello struct {
 	Protocol    int          `json:"protocol"`
 	ID          string       `json:"id"`
 	Nickname    string       `json:"nickname"`
+	Key         string       `json:"key"` // the nickname's key: what Message.Mentions hold
 	Token       string       `json:"token"`
 	Limits      Limits       `json:"limits"`
 	DefaultRoom string       `json:"defaultRoom"`

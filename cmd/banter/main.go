@@ -193,6 +193,7 @@ type serveFlags struct {
 	maxBuffered     int
 	largeRoom       int
 	presenceWindow  time.Duration
+	editWindow      time.Duration
 	maxWriteDelay   time.Duration
 	maxConnsPerIP   int
 	handshakeRate   float64
@@ -235,7 +236,8 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.IntVar(&f.requestBurst, "request-burst", 100, "Socket.IO events of any kind a connection may send in a burst (joins, history pages…; messages also count against --rate-*)")
 	fs.Float64Var(&f.requestRate, "request-rate", 50, "sustained Socket.IO events per second per connection")
 	fs.IntVar(&f.largeRoom, "large-room", 200, "users above which a room is large: its members get the member count (at most once per --presence-window) instead of a presence event for every user who joins or leaves, and join results list the first 100 members")
-	fs.DurationVar(&f.presenceWindow, "presence-window", time.Second, "shortest interval between two member counts (and typing lists) of a large room")
+	fs.DurationVar(&f.presenceWindow, "presence-window", time.Second, "shortest interval between two member counts (and typing lists, and read markers) of a room")
+	fs.DurationVar(&f.editWindow, "edit-window", 24*time.Hour, "how long after sending users may edit and delete their own messages (admins may delete any message at any time)")
 	fs.DurationVar(&f.maxWriteDelay, "max-write-delay", 40*time.Millisecond, "under load, the longest a WebSocket frame may wait to share a write with the next ones (fewer, fuller writes: less CPU per delivered message); 0: never wait")
 	fs.IntVar(&f.rateBurst, "rate-burst", 60, "messages a user may send in a burst (a pasted block of lines, several devices: they share the bucket)")
 	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 10, "sustained messages per second per user")
@@ -339,6 +341,9 @@ func (f *serveFlags) check() error {
 	if f.largeRoom <= 1 || f.presenceWindow <= 0 || f.maxWriteDelay < 0 || f.maxWriteDelay > time.Second {
 		errs = append(errs, errors.New("--large-room must be at least 2, --presence-window positive, --max-write-delay between 0 and 1s"))
 	}
+	if f.editWindow < time.Second {
+		errs = append(errs, errors.New("--edit-window must be at least 1s"))
+	}
 	if f.maxConns < -1 || f.maxConnsPerIP < 0 || f.handshakeRate < 0 {
 		errs = append(errs, errors.New("--max-conns (-1 for no cap), --max-conns-per-ip and --handshake-rate-per-ip must not be negative"))
 	}
@@ -434,7 +439,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
 		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
-		LargeRoom: f.largeRoom, PresenceWindow: f.presenceWindow, MaxWriteDelay: f.maxWriteDelay, NoWriteDelay: f.maxWriteDelay == 0,
+		LargeRoom: f.largeRoom, PresenceWindow: f.presenceWindow, EditWindow: f.editWindow, MaxWriteDelay: f.maxWriteDelay, NoWriteDelay: f.maxWriteDelay == 0,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",

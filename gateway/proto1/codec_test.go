@@ -231,7 +231,7 @@ func TestEncodeGolden(t *testing.T) {
 		{Ack(SendResult{ID: "9", Room: "general", Seq: 3, TS: 1, Duplicate: true}), `{"ok":true,"id":"9","room":"general","seq":3,"ts":1,"duplicate":true}`},
 		{Ack(HelloResult{Protocol: 1, ID: "i", Nickname: "bob", Token: "t", DefaultRoom: "general",
 			Rooms: []JoinOutcome{{Room: "general", Result: join}, {Room: "bad room!", Err: chat.ErrInvalidRoom}}}),
-			`{"ok":true,"protocol":1,"id":"i","nickname":"bob","token":"t","limits":{"maxMessageBytes":0,"pageLimit":0,"maxPageLimit":0,"typingTtlMs":0,"rateBurst":0,"ratePerSecond":0,"maxRooms":0},"defaultRoom":"general","rooms":[` +
+			`{"ok":true,"protocol":1,"id":"i","nickname":"bob","token":"t","limits":{"maxMessageBytes":0,"pageLimit":0,"maxPageLimit":0,"typingTtlMs":0,"rateBurst":0,"ratePerSecond":0,"maxRooms":0,"editWindowMs":0},"defaultRoom":"general","rooms":[` +
 				`{"ok":true,"room":"general","members":["bob"],"memberCount":1,"lastSeq":3,"messages":[],"more":false},` +
 				`{"room":"bad room!","ok":false,"error":{"code":"invalid_room","message":"` + chat.ErrInvalidRoom.Message + `"}}]}`},
 		{Failure(chat.ErrNotMember), `{"ok":false,"error":{"code":"not_member","message":"not a member of this room"}}`},
@@ -279,6 +279,12 @@ func FuzzDecodeArg(f *testing.F) {
 		"[\"send\",{\"room\":\"general\",\"text\":\"bad \xff here\"}]",
 		`["send",{"room":"general","text":"\ud800"}]`,
 		`["hello",{"nickname":"a","since":{"a":1,"a":2}}]`,
+		`["edit",{"room":"general","seq":3,"text":"fixed \ud83d\ude00"}]`,
+		`["react",{"room":"general","seq":3,"emoji":"👍","remove":true}]`,
+		`["send",{"room":"general","text":"re","replyTo":"12"}]`,
+		`["mark",{"room":"general","read":3,"delivered":4}]`,
+		`["changes",{"room":"general","after":2}]`,
+		`["seen",{"room":"general","seq":3}]`,
 	} {
 		f.Add([]byte(s))
 	}

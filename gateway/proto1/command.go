@@ -36,7 +36,7 @@ func IsCommand(name string) bool {
 	case CmdUpload, CmdFileToken, CmdSearch:
 		return true
 	}
-	return false
+	return isMsgCommand(name) // msgs.go
 }
 
 // MaxHelloRooms bounds rooms plus since of one hello.
@@ -65,9 +65,17 @@ type Command struct {
 	Limit    int     // join, history, since, members
 	Typing   *bool   // typing
 	Reason   string  // kick
-	Seq      int64   // delete
+	Seq      int64   // delete, edit, react, seen
 	From     string  // members: the nickname the page starts after
 
+	// The commands on messages (msgs.go).
+	ReplyTo   string // send, dm: the id of the message answered
+	Emoji     string // react
+	Remove    bool   // react: remove the reaction
+	Read      int64  // mark
+	Delivered int64  // mark
+
+	// Files and search (files.go).
 	File   *FileArgs   // upload
 	Search *SearchArgs // search
 }
@@ -122,7 +130,7 @@ func DecodeBody(name string, body []byte, path func(*Command)) (Command, error) 
 }
 
 // isTextCommand: commands whose input carries message text.
-func isTextCommand(name string) bool { return name == CmdSend || name == CmdDM }
+func isTextCommand(name string) bool { return name == CmdSend || name == CmdDM || name == CmdEdit }
 
 func isNull(b json.RawMessage) bool {
 	t := bytes.TrimSpace(b)
@@ -167,11 +175,13 @@ type (
 		Room     string  `json:"room"`
 		Text     *string `json:"text"`
 		ClientID string  `json:"clientId"`
+		ReplyTo  string  `json:"replyTo"`
 	}
 	dmArgs struct {
 		To       string  `json:"to"`
 		Text     *string `json:"text"`
 		ClientID string  `json:"clientId"`
+		ReplyTo  string  `json:"replyTo"`
 	}
 	historyArgs struct {
 		Room   string `json:"room"`
@@ -280,13 +290,13 @@ func parse(cmd *Command, raw json.RawMessage, label string) error {
 		if err := obj(&a); err != nil {
 			return err
 		}
-		cmd.Room, cmd.Text, cmd.ClientID = a.Room, a.Text, a.ClientID
+		cmd.Room, cmd.Text, cmd.ClientID, cmd.ReplyTo = a.Room, a.Text, a.ClientID, a.ReplyTo
 	case CmdDM:
 		var a dmArgs
 		if err := obj(&a); err != nil {
 			return err
 		}
-		cmd.To, cmd.Text, cmd.ClientID = a.To, a.Text, a.ClientID
+		cmd.To, cmd.Text, cmd.ClientID, cmd.ReplyTo = a.To, a.Text, a.ClientID, a.ReplyTo
 	case CmdHistory:
 		var a historyArgs
 		if err := obj(&a); err != nil {
@@ -325,6 +335,8 @@ func parse(cmd *Command, raw json.RawMessage, label string) error {
 		cmd.Room, cmd.From, cmd.Limit = a.Room, a.After, a.Limit
 	case CmdUpload, CmdSearch:
 		return parseFiles(cmd, obj)
+	default:
+		return parseMsg(cmd, obj)
 	}
 	return nil
 }
@@ -370,7 +382,7 @@ func validate(cmd Command, label string) error {
 	case CmdUpload, CmdSearch:
 		return validateFiles(cmd, label)
 	}
-	return nil
+	return validateMsg(cmd, label)
 }
 
 // orderedSince decodes {"room": seq, ...} keeping the order of the keys:

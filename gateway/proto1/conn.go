@@ -206,6 +206,9 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 	if sess == nil {
 		return nil, errNoHello
 	}
+	if res, ok, err := c.execMsg(ctx, cmd, sess); ok { // msgs.go
+		return res, err
+	}
 	switch cmd.Name {
 	case CmdNick:
 		if cmd.Nickname == nil {
@@ -214,7 +217,8 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 		if err := sess.Rename(ctx, *cmd.Nickname); err != nil {
 			return nil, err
 		}
-		return NickResult{Nickname: sess.Nickname()}, nil
+		nick := sess.Nickname()
+		return NickResult{Nickname: nick, Key: chat.NickKey(nick)}, nil
 	case CmdJoin:
 		opt := chat.JoinOptions{Limit: cmd.Limit}
 		if cmd.After != nil {
@@ -244,13 +248,11 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 		if cmd.Text == nil {
 			return nil, missing(chat.CodeInvalidArgument, cmd.Name, "text")
 		}
-		var m chat.Message
-		var err error
+		p := chat.SendParams{Room: cmd.Room, Text: *cmd.Text, ClientID: cmd.ClientID, ReplyTo: cmd.ReplyTo}
 		if cmd.Name == CmdDM {
-			m, err = sess.DirectMessage(ctx, cmd.To, *cmd.Text, cmd.ClientID)
-		} else {
-			m, err = sess.Send(ctx, cmd.Room, *cmd.Text, cmd.ClientID)
+			p.To = cmd.To
 		}
+		m, err := sess.SendMessage(ctx, p)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +304,7 @@ func (c *Conn) exec(ctx context.Context, cmd Command, sink chat.Sink) (any, erro
 		if err != nil {
 			return nil, err
 		}
-		return DeleteResult{Room: m.Room, Seq: m.Seq}, nil
+		return DeleteResult{Room: m.Room, Seq: m.Seq, Rev: m.Rev}, nil
 	}
 }
 
@@ -366,7 +368,7 @@ func (c *Conn) hello(ctx context.Context, cmd Command, sink chat.Sink) (HelloRes
 		}
 	}
 	res := HelloResult{
-		Protocol: ProtocolVersion, ID: sess.ID(), Nickname: sess.Nickname(), Token: sess.Token(),
+		Protocol: ProtocolVersion, ID: sess.ID(), Nickname: sess.Nickname(), Key: chat.NickKey(sess.Nickname()), Token: sess.Token(),
 		Limits: svc.Limits(), DefaultRoom: svc.DefaultRoom(), Rooms: rooms,
 	}
 	if cmd.WatchUsers {

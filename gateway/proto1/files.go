@@ -28,6 +28,7 @@ type FileArgs struct {
 	Type     string  `json:"contentType"` // not "type": the JSON framing's command field
 	Text     *string `json:"text"`
 	ClientID string  `json:"clientId"`
+	ReplyTo  string  `json:"replyTo"` // the id of the message of the room the file answers
 }
 
 // SearchArgs are search's fields.
@@ -105,7 +106,7 @@ func execFiles(ctx context.Context, sess *chat.Session, cmd Command) (any, error
 			return nil, err
 		}
 		a := cmd.File
-		req := chat.UploadRequest{Room: cmd.Room, Name: a.Name, Size: *a.Size, Type: a.Type, ClientID: a.ClientID}
+		req := chat.UploadRequest{Room: cmd.Room, Name: a.Name, Size: *a.Size, Type: a.Type, ClientID: a.ClientID, ReplyTo: a.ReplyTo}
 		if a.Text != nil {
 			req.Text = *a.Text
 		}

@@ -9,9 +9,9 @@ import (
 )
 
 func TestDecodeFilesAndSearch(t *testing.T) {
-	cmd, err := proto1.DecodeArg(proto1.CmdUpload, json.RawMessage(`{"room":"general","name":"a.png","size":12,"contentType":"image/png","text":"hi","clientId":"c1"}`))
+	cmd, err := proto1.DecodeArg(proto1.CmdUpload, json.RawMessage(`{"room":"general","name":"a.png","size":12,"contentType":"image/png","text":"hi","clientId":"c1","replyTo":"41"}`))
 	if err != nil || cmd.Room != "general" || cmd.File == nil || cmd.File.Name != "a.png" || *cmd.File.Size != 12 ||
-		cmd.File.Type != "image/png" || *cmd.File.Text != "hi" || cmd.File.ClientID != "c1" {
+		cmd.File.Type != "image/png" || *cmd.File.Text != "hi" || cmd.File.ClientID != "c1" || cmd.File.ReplyTo != "41" {
 		t.Fatalf("upload: %+v %+v %v", cmd, cmd.File, err)
 	}
 	// The JSON framing's "type" is the command, never the media type.
@@ -34,6 +34,7 @@ func TestDecodeFilesAndSearch(t *testing.T) {
 		{proto1.CmdUpload, `{"room":"general","size":1}`, chat.CodeInvalidArgument},
 		{proto1.CmdUpload, `{"room":"general","name":"a.png"}`, chat.CodeInvalidArgument},
 		{proto1.CmdUpload, `{"room":"general","name":"a.png","size":"12"}`, chat.CodeInvalidArgument},
+		{proto1.CmdUpload, `{"room":"general","name":"a.png","size":12,"replyTo":41}`, chat.CodeInvalidArgument},
 		{proto1.CmdSearch, `{"room":"general"}`, chat.CodeInvalidArgument},
 		{proto1.CmdSearch, `{"text":7}`, chat.CodeInvalidArgument},
 		{proto1.CmdSearch, `{"text":"a\udc00"}`, chat.CodeInvalidArgument},

@@ -19,6 +19,7 @@ type (
 		Protocol    int           `json:"protocol"`
 		ID          string        `json:"id"`
 		Nickname    string        `json:"nickname"`
+		Key         string        `json:"key,omitempty"` // the nickname's key: what mentions and DM room names hold
 		Token       string        `json:"token"`
 		Limits      chat.Limits   `json:"limits"`
 		DefaultRoom string        `json:"defaultRoom"`
@@ -28,6 +29,7 @@ type (
 	// NickResult answers nick.
 	NickResult struct {
 		Nickname string `json:"nickname"`
+		Key      string `json:"key,omitempty"`
 	}
 	// RoomResult answers leave.
 	RoomResult struct {
@@ -54,6 +56,7 @@ type (
 	DeleteResult struct {
 		Room string `json:"room"`
 		Seq  int64  `json:"seq"`
+		Rev  int64  `json:"rev,omitempty"`
 	}
 	// MembersResult answers members: a page of the room's members,
 	// sorted; More says a next page starts after the last of them.

@@ -113,18 +113,20 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 	}
 	adminTok := v["token"].(string)
 	bodies := map[string]string{
-		"POST /api/v1/users/{nickname}/kick":     `{"reason":"docs test"}`,
-		"POST /api/v1/sessions":                  `{"nickname":"carol"}`,
-		"PUT /api/v1/sessions/current/nickname":  `{"nickname":"Alice"}`,
-		"POST /api/v1/users/{nickname}/messages": `{"text":"psst"}`,
-		"POST /api/v1/rooms/{room}/messages":     `{"text":"hi"}`,
-		"POST /api/v1/rooms/{room}/typing":       `{"typing":true}`,
-		"POST /api/v1/publish":                   `{"room":"general","text":"from a backend"}`,
-		"POST /api/v1/rooms/{room}/join":         `{}`,
-		"DELETE /api/v1/sessions/current":        ``,
-		"GET /api/v1/rooms/{room}/events":        ``,
-		"POST /api/v1/rooms/{room}/leave":        ``,
-		"GET /api/v1/rooms/{room}/messages":      ``,
+		"POST /api/v1/users/{nickname}/kick":      `{"reason":"docs test"}`,
+		"POST /api/v1/sessions":                   `{"nickname":"carol"}`,
+		"PUT /api/v1/sessions/current/nickname":   `{"nickname":"Alice"}`,
+		"POST /api/v1/users/{nickname}/messages":  `{"text":"psst"}`,
+		"POST /api/v1/rooms/{room}/messages":      `{"text":"hi"}`,
+		"POST /api/v1/rooms/{room}/typing":        `{"typing":true}`,
+		"POST /api/v1/publish":                    `{"room":"general","text":"from a backend"}`,
+		"POST /api/v1/rooms/{room}/join":          `{}`,
+		"DELETE /api/v1/sessions/current":         ``,
+		"GET /api/v1/rooms/{room}/events":         ``,
+		"POST /api/v1/rooms/{room}/leave":         ``,
+		"GET /api/v1/rooms/{room}/messages":       ``,
+		"PUT /api/v1/rooms/{room}/messages/{seq}": `{"text":"hi, edited"}`,
+		"POST /api/v1/rooms/{room}/read":          `{"read":1}`,
 	}
 	// Order matters a little: join before leave and typing, delete last.
 	order := rest.Routes()
@@ -133,7 +135,7 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 			switch {
 			case strings.HasSuffix(r, "/join"):
 				return -1
-			case strings.HasSuffix(r, "/leave"), strings.HasSuffix(r, "/kick"):
+			case strings.HasSuffix(r, "/leave"), strings.HasSuffix(r, "/kick"), strings.HasSuffix(r, "/reactions/{emoji}") && strings.HasPrefix(r, "DELETE"):
 				return 1
 			case strings.HasPrefix(r, "DELETE"):
 				return 2
@@ -147,12 +149,12 @@ func TestDocumentedRoutesAnswer(t *testing.T) {
 		if fileRoute(path) {
 			continue // fileRoutesAnswer: they need a file
 		}
-		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob", "{seq}", "1").Replace(path)
+		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob", "{seq}", "1", "{emoji}", "%F0%9F%91%8D").Replace(path)
 		key := tok
 		switch {
 		case strings.HasSuffix(path, "/publish"):
 			key = "k"
-		case strings.HasSuffix(path, "/{seq}"):
+		case strings.HasSuffix(path, "/{seq}") && method == "DELETE":
 			key = adminTok // message 1 of general: posted above
 		case strings.HasSuffix(path, "/kick"):
 			key = adminTok

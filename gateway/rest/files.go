@@ -59,6 +59,7 @@ func (g *Gateway) postFile(w http.ResponseWriter, r *http.Request, s *session) {
 	req := chat.UploadRequest{
 		Room: r.PathValue("room"), Name: q.Get("name"), Size: r.ContentLength,
 		Type: r.Header.Get("Content-Type"), Text: q.Get("text"), ClientID: q.Get("clientId"),
+		ReplyTo: q.Get("replyTo"),
 	}
 	if req.Name == "" {
 		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "query parameter \"name\" (the file's name) is missing"))

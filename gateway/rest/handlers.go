@@ -257,9 +257,9 @@ func (g *Gateway) messages(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	body := append(proto1.Ack(res), '\n')
-	// Messages never change once stored (a deletion changes the page,
-	// and so its hash), so the body is a function of what exists: its
-	// hash is a correct strong validator.
+	// The body is a function of what is stored (an edit, a deletion or a
+	// reaction changes the page, and so its hash): its hash is a correct
+	// strong validator.
 	h := fnv.New64a()
 	h.Write(body)
 	etag := fmt.Sprintf(`"%016x"`, h.Sum64())
@@ -338,7 +338,8 @@ func (g *Gateway) kick(w http.ResponseWriter, r *http.Request, s *session) {
 	g.run(w, r, s, http.StatusOK, proto1.CmdKick, func(c *proto1.Command) { c.Nickname = new(r.PathValue("nickname")) })
 }
 
-// deleteMessage turns a message into a tombstone (admins only).
+// deleteMessage turns a message into a tombstone (one's own within the
+// edit window; admins any).
 func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, s *session) {
 	seq, err := strconv.ParseInt(r.PathValue("seq"), 10, 64)
 	if err != nil {

@@ -32,8 +32,9 @@ func newStream(room string, maxBytes int) *stream {
 
 type keySSE struct{}
 
-// encodeSSE is the SSE wire format of a chat event: messages carry their
-// seq as the event id, so a reconnecting EventSource resumes from it.
+// encodeSSE is the SSE wire format of a chat event, without its id: each
+// stream writes the id line itself (sseCursor), the rest is encoded once
+// per event for every stream.
 func encodeSSE(ev *chat.Event) ([]byte, error) {
 	if ev.Kind == chat.EventUser { // a room stream carries room events only
 		return nil, nil
@@ -42,17 +43,39 @@ func encodeSSE(ev *chat.Event) ([]byte, error) {
 	if name == "" || err != nil {
 		return nil, err
 	}
-	out := make([]byte, 0, len(data)+48)
-	if ev.Kind == chat.EventMessage {
-		out = append(out, "id: "...)
-		out = strconv.AppendInt(out, ev.Message.Seq, 10)
-		out = append(out, '\n')
-	}
+	out := make([]byte, 0, len(data)+32)
 	out = append(out, "event: "...)
 	out = append(out, name...)
 	out = append(out, "\ndata: "...)
 	out = append(out, data...) // JSON from Marshal has no raw newline
 	return append(out, "\n\n"...), nil
+}
+
+// sseCursor is where a stream is: the last message seq written and the
+// last change rev (edited, reaction, deleted). It is the event id of
+// messages and changes, "<seq>" or "<seq>.<rev>" once a change was
+// written, so that a reconnecting EventSource resumes both.
+type sseCursor struct{ seq, rev int64 }
+
+func (c sseCursor) idLine() []byte {
+	b := append([]byte("id: "), strconv.FormatInt(c.seq, 10)...)
+	if c.rev > 0 {
+		b = append(append(b, '.'), strconv.FormatInt(c.rev, 10)...)
+	}
+	return append(b, '\n')
+}
+
+// changeRev is the rev of a change event; ok is false for other kinds.
+func changeRev(ev *chat.Event) (int64, bool) {
+	switch ev.Kind {
+	case chat.EventEdited:
+		return ev.Message.Rev, true
+	case chat.EventReaction:
+		return ev.Reaction.Rev, true
+	case chat.EventDeleted:
+		return ev.Deleted.Rev, true
+	}
+	return 0, false
 }
 
 func sseEvent(name string, v any) []byte {
@@ -106,26 +129,36 @@ func (st *stream) take() (evs []*chat.Event, closed string, overflow bool) {
 }
 
 // lastEventID reads the resume point: the Last-Event-ID header (sent by a
-// reconnecting EventSource), else ?after=. -1 means none: start live.
-func lastEventID(r *http.Request) (int64, error) {
+// reconnecting EventSource: "<seq>" or "<seq>.<rev>"), else ?after= and
+// ?rev=. seq -1 means none: start live; rev -1 means no changes to replay.
+func lastEventID(r *http.Request) (seq, rev int64, err error) {
 	v := strings.TrimSpace(r.Header.Get("Last-Event-ID"))
 	what := "Last-Event-ID"
-	if v == "" {
+	revText := ""
+	if v != "" {
+		v, revText, _ = strings.Cut(v, ".")
+	} else {
 		v, what = r.URL.Query().Get("after"), "query parameter \"after\""
+		revText = r.URL.Query().Get("rev")
 	}
-	if v == "" {
-		return -1, nil
+	seq, rev = -1, -1
+	if v != "" {
+		if seq, err = strconv.ParseInt(v, 10, 64); err != nil || seq < 0 {
+			return 0, 0, chat.Errorf(chat.CodeInvalidArgument, "%s must be a message seq (a non-negative integer), optionally followed by \".\" and a rev", what)
+		}
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 {
-		return 0, chat.Errorf(chat.CodeInvalidArgument, "%s must be a message seq (a non-negative integer)", what)
+	if revText != "" {
+		if rev, err = strconv.ParseInt(revText, 10, 64); err != nil || rev < 0 {
+			return 0, 0, chat.Errorf(chat.CodeInvalidArgument, "the rev of %s must be a non-negative integer", what)
+		}
 	}
-	return n, nil
+	return seq, rev, nil
 }
 
 type readyEvent struct {
 	Room    string   `json:"room"`
 	LastSeq int64    `json:"lastSeq"`
+	LastRev int64    `json:"lastRev"`
 	Members []string `json:"members"`
 }
 
@@ -148,7 +181,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	after, err := lastEventID(r)
+	after, afterRev, err := lastEventID(r)
 	if err != nil {
 		g.fail(w, r, err)
 		return
@@ -194,16 +227,19 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	sw := &sseWriter{w: w, rc: rc, timeout: g.proto.Config().CallTimeout}
 	sw.write([]byte("retry: 2000\n\n"))
-	sw.write(sseEvent("ready", readyEvent{Room: room, LastSeq: res.LastSeq, Members: res.Members}))
+	sw.write(sseEvent("ready", readyEvent{Room: room, LastSeq: res.LastSeq, LastRev: res.LastRev, Members: res.Members}))
 
-	written := res.LastSeq // the last seq the client has
+	cur := sseCursor{seq: res.LastSeq, rev: res.LastRev} // what the client has
 	if after >= 0 {
-		written = min(after, res.LastSeq)
-		for _, m := range res.Messages {
-			written = sw.message(m, written)
+		cur.seq = min(after, res.LastSeq)
+		if afterRev >= 0 {
+			cur.rev = min(afterRev, res.LastRev)
 		}
-		for written < res.LastSeq && sw.err == nil {
-			v, err := s.Exec(r.Context(), proto1.Command{Name: proto1.CmdSince, Room: room, After: new(written)}, s)
+		for _, m := range res.Messages {
+			cur = sw.message(m, cur)
+		}
+		for cur.seq < res.LastSeq && sw.err == nil {
+			v, err := s.Exec(r.Context(), proto1.Command{Name: proto1.CmdSince, Room: room, After: new(cur.seq)}, s)
 			if err != nil {
 				g.log.Warn("rest: stream catch-up failed", "room", room, "err", err)
 				return // the client reconnects with the same Last-Event-ID
@@ -213,7 +249,23 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 				break
 			}
 			for _, m := range msgs {
-				written = sw.message(m, written)
+				cur = sw.message(m, cur)
+			}
+		}
+		// The changes the client missed, each message in its current
+		// state ("changed"), up to the join's rev; later ones are live.
+		for cur.rev < res.LastRev && sw.err == nil {
+			v, err := s.Exec(r.Context(), proto1.Command{Name: proto1.CmdChanges, Room: room, After: new(cur.rev)}, s)
+			if err != nil {
+				g.log.Warn("rest: stream catch-up failed", "room", room, "err", err)
+				return
+			}
+			msgs := v.(proto1.ChangesResult).Messages
+			if len(msgs) == 0 {
+				break
+			}
+			for _, m := range msgs {
+				cur = sw.changed(m, cur)
 			}
 		}
 	}
@@ -240,13 +292,17 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, ev := range evs {
+			data, _ := ev.Encoded(keySSE{}, encodeSSE)
 			if ev.Kind == chat.EventMessage {
-				if ev.Message.Seq <= written {
+				if ev.Message.Seq <= cur.seq {
 					continue
 				}
-				written = ev.Message.Seq
+				cur.seq = ev.Message.Seq
+				sw.write(cur.idLine())
+			} else if rev, ok := changeRev(ev); ok {
+				cur.rev = max(cur.rev, rev)
+				sw.write(cur.idLine())
 			}
-			data, _ := ev.Encoded(keySSE{}, encodeSSE)
 			sw.write(data)
 		}
 		if closed != "" {
@@ -281,12 +337,23 @@ func (sw *sseWriter) flush() {
 	}
 }
 
-// message writes m unless the client has it, and returns the new last seq.
-func (sw *sseWriter) message(m chat.Message, written int64) int64 {
-	if m.Seq <= written {
-		return written
+// message writes m unless the client has it, and returns the new cursor.
+func (sw *sseWriter) message(m chat.Message, cur sseCursor) sseCursor {
+	if m.Seq <= cur.seq {
+		return cur
 	}
+	cur.seq = m.Seq
 	data, _ := encodeSSE(&chat.Event{Kind: chat.EventMessage, Room: m.Room, Message: &m})
+	sw.write(cur.idLine())
 	sw.write(data)
-	return m.Seq
+	return cur
+}
+
+// changed writes m, a message changed after the client's rev, in its
+// current state, and returns the new cursor.
+func (sw *sseWriter) changed(m chat.Message, cur sseCursor) sseCursor {
+	cur.rev = max(cur.rev, m.Rev)
+	sw.write(cur.idLine())
+	sw.write(sseEvent("changed", m))
+	return cur
 }

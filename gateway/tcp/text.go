@@ -17,7 +17,8 @@ import (
 // terminal.
 
 const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /search WORDS, /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
-* any other line is sent to the current room`
+* any other line is sent to the current room
+` + textMsgHelp
 
 type keyText struct{}
 
@@ -41,6 +42,12 @@ func textDisconnect(d *chat.Disconnect) []byte {
 // a terminal).
 func encodeText(ev *chat.Event) ([]byte, error) {
 	var line string
+	if l, ok := encodeMsgEvent(ev); ok { // textmsgs.go
+		if l == "" {
+			return nil, nil
+		}
+		return []byte(chat.PrintableLine(l)), nil
+	}
 	switch ev.Kind {
 	case chat.EventMessage:
 		return []byte(formatMessage(ev.Message)), nil
@@ -79,8 +86,9 @@ func encodeText(ev *chat.Event) ([]byte, error) {
 // formatMessage is "[room] from: text"; line breaks in the text become
 // indented continuation lines so one message never looks like two.
 func formatMessage(m *chat.Message) string {
-	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\n    ")
-	line := chat.PrintableLine("["+m.Room+"] "+m.Sender+": ") + chat.Printable(text)
+	note, text := messageNote(m) // textmsgs.go
+	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\n", "\n    ")
+	line := chat.PrintableLine("["+m.Room+"] "+m.Sender+note+": ") + chat.Printable(text)
 	if a := m.Attachment; a != nil {
 		if text != "" {
 			line += " "
@@ -160,13 +168,19 @@ func (c *conn) textLine(line string) {
 			c.line("! not_member: join a room first (/join ROOM)")
 			return
 		}
-		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdSend, Room: c.room, Text: &line}); err != nil {
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdSend, Room: c.room, Text: &line})
+		if err != nil {
 			c.fail(err)
+			return
 		}
+		c.markRead(c.room, res.(proto1.SendResult).Seq)
 		return
 	}
 	cmd, arg, _ := strings.Cut(strings.TrimSpace(line[1:]), " ")
 	arg = strings.TrimSpace(arg)
+	if sess != nil && c.textMsgCommand(strings.ToLower(cmd), arg) { // textmsgs.go
+		return
+	}
 	switch strings.ToLower(cmd) {
 	case "help":
 		c.Send([]byte(textHelp), false)
@@ -355,4 +369,5 @@ func (c *conn) join(room string) {
 	for _, m := range jr.Messages {
 		c.Send([]byte(formatMessage(&m)), false)
 	}
+	c.markRead(jr.Room, jr.LastSeq)
 }

@@ -32,6 +32,7 @@ const Help = `Commands:
   /rooms            list rooms with messages
   /file PATH        send a file to the current room
   /search WORDS     find messages in the rooms you may read
+` + msgHelp + `
   /quit             leave (also Ctrl-C)
   /help             this text
 Anything else is sent to the current room. In the full-screen UI: Tab and
@@ -73,6 +74,9 @@ func parseCommand(line string) (command, error) {
 			return c, fmt.Errorf("usage: /%s %s", c.name, map[string]string{"file": "PATH", "search": "WORDS"}[c.name])
 		}
 	default:
+		if mc, ok, err := parseMsgCommand(c); ok { // msgs.go
+			return mc, err
+		}
 		return c, fmt.Errorf("unknown command /%s (try /help)", name)
 	}
 	return c, nil

@@ -223,7 +223,7 @@ func checkSize(cmd command, limit int) error {
 	text := cmd.arg
 	if cmd.name == "dm" {
 		text = cmd.arg2
-	} else if cmd.name != "" {
+	} else if cmd.name != "" && cmd.name != "reply" && cmd.name != "edit" {
 		return nil
 	}
 	if limit > 0 && len(text) > limit {
@@ -358,6 +358,9 @@ func execute(ctx context.Context, c *chatclient.Client, cmd command, room string
 			b.WriteString("no rooms with messages")
 		}
 		return room, b.String(), sent, nil
+	case "reply", "react", "edit", "delete", "unread":
+		notice, sent, err := executeMsg(ctx, c, cmd, room) // msgs.go
+		return room, notice, sent, err
 	case "file":
 		if room == "" {
 			return room, "", sent, fmt.Errorf("no room: /join one first")
@@ -388,9 +391,10 @@ func linesFor(e chatclient.Event) string {
 	switch e := e.(type) {
 	case chatclient.MessageEvent:
 		m := e.Message
-		prefix := "[" + line(m.Room) + "] " + line(m.From) + ": "
+		note, text := messageNote(m) // msgs.go
+		prefix := "[" + line(m.Room) + "] " + line(m.From+note) + ": "
 		var b strings.Builder
-		for _, l := range strings.Split(messageText(m), "\n") {
+		for _, l := range strings.Split(text, "\n") {
 			b.WriteString(prefix + chat.Printable(l) + "\n")
 		}
 		return b.String()
@@ -412,7 +416,8 @@ func linesFor(e chatclient.Event) string {
 	case chatclient.ErrorEvent:
 		return "! " + Describe(e.Err) + "\n"
 	}
-	return ""
+	s, _ := msgLinesFor(e)
+	return s
 }
 
 // searchNotice renders search results as notice lines, newest first.

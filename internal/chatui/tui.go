@@ -43,6 +43,7 @@ type line struct {
 	ts   time.Time
 	from string
 	text string
+	msg  chatclient.Message // the message (replyTo, reactions, edited, deleted, mentions)
 }
 
 type roomView struct {
@@ -50,6 +51,10 @@ type roomView struct {
 	members  []string
 	typing   []string
 	unread   int
+	mentions int   // unread messages mentioning the user
+	lastSeq  int64 // newest message held
+	marked   int64 // the read marker sent (msgs.go)
+	markedAt time.Time
 	firstSeq int64 // oldest message held
 	more     bool  // older history on the server
 	loading  bool
@@ -89,13 +94,14 @@ type (
 )
 
 var (
-	styleHeader = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("62"))
-	styleCur    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("212"))
-	styleDim    = lipgloss.NewStyle().Foreground(lipgloss.Color("244"))
-	styleNick   = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("39"))
-	styleMe     = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("208"))
-	styleErr    = lipgloss.NewStyle().Foreground(lipgloss.Color("196"))
-	stylePane   = lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, true, false, false).BorderForeground(lipgloss.Color("240"))
+	styleHeader    = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("62"))
+	styleCur       = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("212"))
+	styleDim       = lipgloss.NewStyle().Foreground(lipgloss.Color("244"))
+	styleNick      = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("39"))
+	styleMe        = lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("208"))
+	styleErr       = lipgloss.NewStyle().Foreground(lipgloss.Color("196"))
+	styleMentioned = lipgloss.NewStyle().Foreground(lipgloss.Color("220"))
+	stylePane      = lipgloss.NewStyle().Border(lipgloss.NormalBorder(), false, true, false, false).BorderForeground(lipgloss.Color("240"))
 )
 
 const sideWidth = 18
@@ -150,7 +156,7 @@ func (m *model) waitEvent() tea.Cmd {
 }
 
 func (m *model) Init() tea.Cmd {
-	return tea.Batch(textinput.Blink, m.waitEvent())
+	return tea.Batch(textinput.Blink, m.waitEvent(), m.loadUnread())
 }
 
 func (m *model) notice(room, text string) {
@@ -224,7 +230,9 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case eventMsg:
 		m.apply(msg.ev)
-		cmds = append(cmds, m.waitEvent())
+		cmds = append(cmds, m.waitEvent(), m.markRead())
+	case unreadMsg:
+		m.applyUnread(msg)
 	case resultMsg:
 		if msg.err != nil {
 			m.notice("", "! "+Describe(msg.err))
@@ -251,7 +259,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		older := make([]line, 0, len(msg.msgs))
 		for _, x := range msg.msgs {
-			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x)})
+			older = append(older, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x), msg: x})
 		}
 		r.lines = append(older, r.lines...)
 		r.firstSeq = msg.msgs[0].Seq
@@ -262,7 +270,8 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, cmd)
 	}
 	if r := m.rooms[m.cur]; r != nil {
-		r.unread = 0
+		r.unread, r.mentions = 0, 0
+		cmds = append(cmds, m.markRead())
 	}
 	return m, tea.Batch(cmds...)
 }
@@ -337,12 +346,16 @@ func (m *model) apply(ev chatclient.Event) {
 	case chatclient.MessageEvent:
 		x := e.Message
 		r := m.room(x.Room)
-		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x)})
+		r.lines = append(r.lines, line{seq: x.Seq, ts: x.Time(), from: x.From, text: messageText(x), msg: x})
 		if r.firstSeq == 0 || x.Seq < r.firstSeq {
 			r.firstSeq = x.Seq
 		}
-		if x.Room != m.cur {
+		r.lastSeq = max(r.lastSeq, x.Seq)
+		if x.Room != m.cur && chat.NickKey(x.From) != chat.NickKey(m.c.Nickname()) {
 			r.unread++
+			if slices.Contains(x.Mentions, m.c.Hello().Key) {
+				r.mentions++
+			}
 		}
 		if m.cur == "" {
 			m.cur = x.Room
@@ -405,6 +418,8 @@ func (m *model) apply(ev chatclient.Event) {
 		m.notice("", "! "+Describe(e.Err))
 	case chatclient.RenamedEvent:
 		m.notice("", "* you are now "+e.Nickname)
+	default:
+		m.applyMsg(ev) // msgs.go
 	}
 }
 
@@ -427,6 +442,17 @@ func (m *model) render() {
 			var s string
 			ts := styleDim.Render(l.ts.Format("15:04"))
 			from, text := chat.PrintableLine(l.from), chat.Printable(l.text)
+			if l.seq > 0 { // a message: reply, edited, deleted, reactions (msgs.go)
+				note, t := messageNote(l.msg)
+				if l.msg.Seq == 0 { // a line without its message
+					note, t = "", l.text
+				}
+				from += styleDim.Render(chat.PrintableLine(note))
+				text = chat.Printable(t) + styleDim.Render(chat.PrintableLine(reactionsText(l.msg.Reactions)))
+				if slices.Contains(l.msg.Mentions, m.c.Hello().Key) && chat.NickKey(l.from) != me {
+					text = styleMentioned.Render(text)
+				}
+			}
 			switch {
 			case l.seq == 0 && strings.HasPrefix(l.text, "!"):
 				s = ts + " " + styleErr.Render(chat.PrintableLine(l.text))
@@ -471,8 +497,12 @@ func (m *model) View() string {
 			label = "@" + peer
 		}
 		label = chat.PrintableLine(label)
-		if u := m.rooms[name].unread; u > 0 {
-			label += fmt.Sprintf(" (%d)", u)
+		if r := m.rooms[name]; r.unread > 0 {
+			if r.mentions > 0 {
+				label += fmt.Sprintf(" (%s, @%d)", unreadCount(r.unread), r.mentions)
+			} else {
+				label += " (" + unreadCount(r.unread) + ")"
+			}
 		}
 		label = truncate(label, sideWidth-2)
 		if name == m.cur {

@@ -12,6 +12,7 @@
 // users on two machines. A step is {"page": i, "action": A, ...}:
 //   goto         value: URL, absolute or relative to <url>
 //   click        selector
+//   hover        selector (the mouse rests on it: hover menus open)
 //   fill         selector, value
 //   press        selector, value: key name ("Enter")
 //   waitSelector selector (visible)
@@ -98,6 +99,7 @@ function sameJSON(a, b) {
 const ACTIONS = {
   goto: { needs: ['value'], run: (p, s, ctx) => p.goto(new URL(s.value, ctx.url).href, { timeout: s.timeout }) },
   click: { needs: ['selector'], run: (p, s) => p.click(s.selector, { timeout: s.timeout }) },
+  hover: { needs: ['selector'], run: (p, s) => p.hover(s.selector, { timeout: s.timeout }) },
   fill: { needs: ['selector', 'value'], run: (p, s) => p.fill(s.selector, s.value, { timeout: s.timeout }) },
   press: { needs: ['selector', 'value'], run: (p, s) => p.press(s.selector, s.value, { timeout: s.timeout }) },
   waitSelector: { needs: ['selector'], run: (p, s) => p.waitForSelector(s.selector, { state: 'visible', timeout: s.timeout }) },

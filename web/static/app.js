@@ -12,6 +12,10 @@ import {
   RoomLog, canonicalRoom, checkNickname, clientIdMaker, dmPeer, dmRoom, errorText, groupWith, hue,
   initials, isDM, typingText,
 } from './model.js';
+import * as msgUI from './msgstate.js';
+import * as receipts from './receipts.js';
+import * as notify from './notify.js';
+import { badgeText } from './msgmodel.js';
 import { attachmentNode, initFiles, onRoomShown, onSession as filesOnSession } from './files.js';
 import { initSearch } from './search.js';
 
@@ -60,6 +64,10 @@ class Room {
     this.filling = false;
     this.loadingOlder = false;
     this.peer = ''; // DM rooms: the other user's nickname as last seen
+    this.lastRev = 0; // the highest change rev held (msgstate.js)
+    this.read = 0; // the reader's read marker (receipts.js)
+    this.mentions = 0; // unread messages mentioning the reader
+    this.readers = new Map(); // lowercased nickname -> others' markers
   }
 
   get title() {
@@ -69,6 +77,8 @@ class Room {
 
 const state = {
   nickname: '',
+  key: '', // the nickname's key (hello ack): what messages' mentions hold
+  compose: null, // replying to or editing a message (msgstate.js)
   token: '', // resume token of the chat session (hello ack)
   jwt: '', // sign-in token (JWT) from the application that linked here: #token=…
   socket: null,
@@ -154,6 +164,10 @@ function connect() {
   socket.on('message', onMessage);
   socket.on('presence', onPresence);
   socket.on('typing', onTyping);
+  socket.on('edited', msgUI.onEdited);
+  socket.on('reaction', msgUI.onReaction);
+  socket.on('deleted', msgUI.onDeleted);
+  socket.on('read', receipts.onRead);
   socket.on('error', (e) => showNotice(errorText(e)));
   socket.on('bye', (b) => {
     if (b && b.reason === 'replaced') {
@@ -197,6 +211,7 @@ async function onConnect(socket) {
     return;
   }
   state.nickname = ack.nickname || state.nickname;
+  state.key = ack.key || state.nickname.toLowerCase();
   state.token = ack.token || '';
   storage.set('sessionStorage', `banter.token.${state.nickname.toLowerCase()}`, state.token);
   storage.set('localStorage', 'banter.nickname', state.nickname);
@@ -301,6 +316,8 @@ function applyJoin(res) {
   }
   learnPeers(room, added);
   showAdded(room, added, { live: false });
+  msgUI.afterJoin(room, res, fresh);
+  receipts.afterJoin(room, res);
   if (room.name === state.current) renderRoom();
   fill(room);
 }
@@ -389,6 +406,7 @@ async function refreshRoomIndex() {
   const seen = storage.get('localStorage', seenKey(), {});
   for (const info of ack.rooms) {
     if (typeof info.room !== 'string') continue;
+    if (state.rooms.has(info.room)) receipts.fromIndex(state.rooms.get(info.room), info);
     if (!isDM(info.room)) {
       state.known.add(info.room);
       continue;
@@ -396,7 +414,8 @@ async function refreshRoomIndex() {
     const existed = state.rooms.has(info.room);
     const room = ensureRoom(info.room);
     if (!existed) room.wanted = false;
-    if (!room.joined && room.log.size === 0) room.unread = Math.max(0, (info.lastSeq || 0) - (seen[info.room] || 0));
+    if (info.read) receipts.fromIndex(room, info);
+    else if (!room.joined && room.log.size === 0) room.unread = Math.max(0, (info.lastSeq || 0) - (seen[info.room] || 0));
   }
   renderRooms();
 }
@@ -407,6 +426,7 @@ function persistRooms() {
 }
 
 function markSeen(room) {
+  receipts.markRead(room);
   const seen = storage.get('localStorage', seenKey(), {});
   const newest = room.log.newest;
   if (newest > (seen[room.name] || 0)) {
@@ -435,8 +455,11 @@ function onMessage(m) {
   }
   resolveOwn(m);
   const added = room.log.add([m]);
+  if (added.length === 0) msgUI.refresh(room, m); // held from a send's ack: the event has the quote and mentions
   learnPeers(room, added);
   showAdded(room, added, { live: true });
+  receipts.onMessage(room, added);
+  notify.onMessages(room, added);
   fill(room);
 }
 
@@ -473,7 +496,13 @@ function submitMessage() {
     showNotice(`That message is too long (at most ${state.limits.maxMessageBytes} bytes).`);
     return;
   }
-  const item = { clientId: nextClientId(), room: room.name, to: isDM(room.name) ? room.peer : '', text, state: 'pending', error: '', tries: 0 };
+  const compose = msgUI.submit(text); // an edit, or the message this one answers
+  if (compose.handled) {
+    box.value = '';
+    stopTyping();
+    return;
+  }
+  const item = { clientId: nextClientId(), room: room.name, to: isDM(room.name) ? room.peer : '', text, replyTo: compose.replyTo, state: 'pending', error: '', tries: 0 };
   state.outbox.push(item);
   box.value = '';
   stopTyping();
@@ -485,12 +514,15 @@ async function trySend(item) {
   if (!state.ready || item.inflight) return;
   item.inflight = true;
   item.tries++;
+  const reply = item.replyTo ? { replyTo: item.replyTo } : {};
   const ack = item.to
-    ? await call('dm', { to: item.to, text: item.text, clientId: item.clientId })
-    : await call('send', { room: item.room, text: item.text, clientId: item.clientId });
+    ? await call('dm', { to: item.to, text: item.text, clientId: item.clientId, ...reply })
+    : await call('send', { room: item.room, text: item.text, clientId: item.clientId, ...reply });
   item.inflight = false;
   if (!state.outbox.includes(item)) return; // its message event came first
   if (ack.ok) {
+    // Until its message event comes (with its quote and mentions), the
+    // ack's message: a reply shows its quote from what the page holds.
     const m = { id: ack.id, room: ack.room || item.room, seq: ack.seq, from: state.nickname, text: item.text, clientId: item.clientId, ts: ack.ts };
     resolveOwn(m);
     const room = ensureRoom(m.room);
@@ -569,7 +601,7 @@ function avatar(nick, extra) {
 const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
-function messageNode(m) {
+function messageNode(m, roomName = m.room) {
   const mine = m.from.toLowerCase() === state.nickname.toLowerCase();
   const li = el('li', mine ? 'msg mine' : 'msg');
   li.dataset.seq = String(m.seq);
@@ -584,8 +616,7 @@ function messageNode(m) {
   }
   meta.appendChild(when);
   body.appendChild(meta);
-  if (m.text || !m.attachment) body.appendChild(el('p', 'msg-text', m.text));
-  if (m.attachment) body.appendChild(attachmentNode(m.attachment));
+  msgUI.fill(li, body, m, roomName); // quote, text with links and mentions, file, reactions, actions
   li.appendChild(body);
   return li;
 }
@@ -631,6 +662,7 @@ function showAdded(room, added, { live }) {
   if (prepending) sc.scrollTop = oldTop + (sc.scrollHeight - oldHeight);
   else if (stick) sc.scrollTop = sc.scrollHeight;
   if (!document.hidden) markSeen(room);
+  receipts.renderSeen();
   renderOlder();
   renderTitle();
 }
@@ -648,6 +680,7 @@ function renderMessages() {
     }
     markSeen(room);
   }
+  receipts.renderSeen();
   list.removeAttribute('aria-busy');
   renderPending(true);
   onRoomShown();
@@ -712,8 +745,8 @@ function roomItem(room, label, lead) {
   b.appendChild(lead);
   b.appendChild(el('span', 'side-label', label));
   if (room.unread > 0 && room.name !== state.current) {
-    const badge = el('span', 'badge', room.unread > 99 ? '99+' : String(room.unread));
-    badge.setAttribute('aria-label', `${room.unread} unread`);
+    const badge = el('span', room.mentions > 0 ? 'badge mention' : 'badge', badgeText(room.unread, room.mentions));
+    badge.setAttribute('aria-label', `${room.unread} unread${room.mentions > 0 ? `, ${room.mentions} mentioning you` : ''}`);
     b.appendChild(badge);
   }
   b.addEventListener('click', () => switchRoom(room.name));
@@ -827,6 +860,8 @@ function switchRoom(name) {
   state.current = name;
   const room = state.rooms.get(name);
   room.unread = 0;
+  room.mentions = 0;
+  msgUI.roomChanged();
   if (!isDM(name)) storage.set('localStorage', 'banter.room', name);
   renderRooms();
   renderRoom();
@@ -843,8 +878,9 @@ async function openDM(nick) {
   switchRoom(name);
 }
 
-// jumpTo shows message seq of a room (a search result): the room is opened
-// (joined if needed) and older pages are loaded until the message is there.
+// jumpTo shows message seq of a room (a search result, the original of a
+// quote): the room is opened (joined if needed) and older pages are loaded
+// until the message is there.
 async function jumpTo(name, seq) {
   switchRoom(name);
   const room = state.rooms.get(name);
@@ -861,6 +897,8 @@ async function jumpTo(name, seq) {
     return;
   }
   li.scrollIntoView({ block: 'center' });
+  li.classList.remove('flash');
+  void li.offsetWidth; // restart the animation
   li.classList.add('flash');
   setTimeout(() => li.classList.remove('flash'), 2500);
 }
@@ -945,6 +983,7 @@ function init() {
   });
   const text = $('text');
   text.addEventListener('keydown', (e) => {
+    if (msgUI.composerKey(e)) return; // ArrowUp edits one's last message, Esc cancels
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       submitMessage();
@@ -986,6 +1025,7 @@ function init() {
     const room = state.rooms.get(state.current);
     if (!document.hidden && room) {
       room.unread = 0;
+      room.mentions = 0;
       markSeen(room);
       renderRooms();
     }
@@ -1003,12 +1043,22 @@ function init() {
     current: () => state.current,
     title: () => (state.rooms.get(state.current) || { title: '' }).title,
     limits: () => state.limits,
+    takeReply: (room) => msgUI.takeReply(room),
     addMessage(m) {
       const room = ensureRoom(m.room);
       showAdded(room, room.log.add([m]), { live: false });
     },
   });
   initSearch({ call, errorText, jumpTo, roomTitle: (name) => (isDM(name) ? ensureRoom(name).title : `#${name}`) });
+
+  const ctx = {
+    state, call, el, storage, isDM, showNotice, errorText, switchRoom, renderRooms,
+    messageNode, attachmentNode, jumpTo, regroup: (li, room) => { regroup(li, room); regroup(li.nextElementSibling, room); },
+    afterChange: (room) => { if (room.name === state.current) receipts.renderSeen(); },
+  };
+  msgUI.initMsgState(ctx);
+  receipts.initReceipts(ctx);
+  notify.initNotify(ctx);
 
   state.jwt = takeJWT();
   const saved = storage.get('localStorage', 'banter.nickname', '');
@@ -1026,6 +1076,8 @@ window.banter = Object.freeze({
   get nickname() { return state.nickname; },
   get sessions() { return state.sessions; },
   seqs(room) { const r = state.rooms.get(room); return r ? r.log.sorted().map((m) => m.seq) : []; },
+  message(room, seq) { const r = state.rooms.get(room); const m = r && r.log.bySeq.get(seq); return m ? JSON.parse(JSON.stringify(m)) : null; },
+  roomState(room) { const r = state.rooms.get(room); return r ? { unread: r.unread, mentions: r.mentions, read: r.read, lastRev: r.lastRev } : null; },
 });
 
 init();

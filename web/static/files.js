@@ -136,8 +136,11 @@ function failed(u, text) {
   renderUploads();
 }
 
-/** upload sends one File to a room: a slot, then the bytes (retried on network errors). */
-export async function upload(file, roomName) {
+/**
+ * upload sends one File to a room: a slot, then the bytes (retried on
+ * network errors). replyTo: the id of the message it answers, or ''.
+ */
+export async function upload(file, roomName, replyTo = '') {
   const limits = ctx.limits();
   const u = { id: randomId(), name: file.name || 'file', room: roomName, state: 'uploading', error: '' };
   uploads.push(u);
@@ -150,7 +153,9 @@ export async function upload(file, roomName) {
     failed(u, 'the file is empty.');
     return;
   }
-  const slot = await ctx.call('upload', { room: roomName, name: u.name, size: file.size, contentType: file.type || '', clientId: u.id });
+  const args = { room: roomName, name: u.name, size: file.size, contentType: file.type || '', clientId: u.id };
+  if (replyTo) args.replyTo = replyTo;
+  const slot = await ctx.call('upload', args);
   if (!slot.ok) {
     failed(u, ctx.errorText(slot.error));
     return;
@@ -190,13 +195,14 @@ function sendFiles(files) {
     ctx.showNotice('Not connected: try again in a moment.');
     return;
   }
-  for (const f of files) upload(f, room);
+  const replyTo = files.length ? ctx.takeReply(room) : ''; // files sent while replying answer the message
+  for (const f of files) upload(f, room, replyTo);
 }
 
 /**
  * initFiles wires the attach button and drag-and-drop. shared: {call,
- * ready(), current(), limits(), addMessage(m), showNotice(text),
- * errorText(err)}.
+ * ready(), current(), limits(), addMessage(m), takeReply(room),
+ * showNotice(text), errorText(err)}.
  */
 export function initFiles(shared) {
   ctx = shared;
