@@ -35,9 +35,9 @@ const (
 
 // Errors of the Scanner. They are all fatal for the stream.
 var (
-	ErrTooLarge   = errors.New("stanza too large")
-	ErrTooDeep    = errors.New("stanza nested too deeply")
-	ErrRestricted = errors.New("restricted XML (comment, processing instruction or DTD)")
+	ErrTooLarge      = errors.New("stanza too large")
+	ErrTooDeep       = errors.New("stanza nested too deeply")
+	ErrRestricted    = errors.New("restricted XML (comment, processing instruction or DTD)")
 	ErrNotWellFormed = errors.New("not well-formed XML")
 )
 
@@ -52,14 +52,14 @@ const (
 type state uint8
 
 const (
-	stText   state = iota // between tags
-	stLT                  // after '<'
-	stStart               // inside a start tag
-	stEnd                 // inside an end tag
-	stBang                // after "<!": matching "[CDATA["
-	stCDATA               // inside a CDATA section
-	stPI                  // inside the XML declaration (prolog only)
-	stAfterSlash          // in a start tag, after '/' outside quotes
+	stText       state = iota // between tags
+	stLT                      // after '<'
+	stStart                   // inside a start tag
+	stEnd                     // inside an end tag
+	stBang                    // after "<!": matching "[CDATA["
+	stCDATA                   // inside a CDATA section
+	stPI                      // inside the XML declaration (prolog only)
+	stAfterSlash              // in a start tag, after '/' outside quotes
 )
 
 // Scanner finds element boundaries in an XMPP stream (RFC 6120 section 4):
