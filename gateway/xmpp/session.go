@@ -1,0 +1,542 @@
+package xmppgw
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/xmpp/stanza"
+)
+
+// outItem is one element queued for a client. A stanza rendered once for
+// many recipients is pre + the recipient's full JID + post (the 'to'
+// attribute is all that differs); otherwise post is nil and pre is the
+// whole element. pre and post are shared: never modified.
+type outItem struct {
+	pre, post []byte
+	stanza    bool // message, presence or iq: counted by stream management
+	last      bool // a final stream error: close after writing it
+}
+
+// session is a bound resource: one chat session and its XMPP state. It
+// is the chat session's Sink. With stream management (XEP-0198) it
+// outlives its connection until the client resumes it on another one or
+// ResumeTimeout passes.
+type session struct {
+	g     *Gateway
+	chat  *chat.Session
+	who   *principal
+	jid   stanza.JID
+	to    []byte // the full JID, escaped for an attribute
+	bare  string
+	key   string // chat.NickKey of the nickname
+	tag   string // marks the client ids of this session's messages (own-echo detection)
+	reqs  *chat.Bucket
+	start time.Time
+
+	mu       sync.Mutex
+	c        *conn // nil while hibernating
+	queue    []outItem
+	queued   int // bytes in queue
+	flushing bool
+	ended    bool
+	// Stream management (XEP-0198).
+	sm       bool
+	smID     string
+	inH      uint32    // stanzas handled from the client
+	outH     uint32    // stanzas sent to the client (queued)
+	unacked  []outItem // the last len(unacked) of them, not acknowledged
+	sinceReq int       // stanzas since our last <r/>
+	hibTimer *time.Timer
+	// IM state.
+	carbons   bool
+	available bool
+	roster    map[string]string     // NickKey → nickname of the contacts
+	joining   map[string]*joinState // MUC joins in progress (muc.go)
+	mucs      map[string]bool       // public rooms joined through MUC
+}
+
+func (s *session) attached() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c != nil
+}
+
+// onBind binds a resource: the chat session starts here.
+func (c *conn) onBind(el *stanza.Element) {
+	id := el.Get("id")
+	if el.Get("type") != "set" {
+		c.writeRaw(iqError(id, "", "", "modify", "bad-request", "bind is a set"))
+		return
+	}
+	res := el.Child(stanza.NSBind, "bind").ChildText(stanza.NSBind, "resource")
+	if res == "" {
+		res = "banter-" + newID()[:8]
+	}
+	if _, err := stanza.ParseJID("x@y/" + res); err != nil {
+		c.writeRaw(iqError(id, "", "", "modify", "bad-request", "invalid resource"))
+		return
+	}
+	p := c.who
+	g := c.g
+	s := &session{g: g, who: p, start: time.Now(), tag: newID()[:8],
+		reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now)}
+	s.jid = stanza.JID{Local: p.local(), Domain: g.domain, Resource: res}
+	s.bare = s.jid.Bare().String()
+	s.to = stanza.AppendEscaped(nil, s.jid.String())
+	s.key = chat.NickKey(p.nick)
+	s.c = c
+	// A verified user binding a resource it already has replaces that
+	// session (RFC 6120 7.7.2.2); an anonymous nickname is held by
+	// whoever has it.
+	var resume string
+	g.mu.Lock()
+	old := g.resources[s.jid.Local][res]
+	g.mu.Unlock()
+	if old != nil && p.ident != nil && old.who.same(p) {
+		resume = old.chat.Token()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := g.svc.Connect(ctx, chat.ConnectParams{
+		Nickname: p.nick, Identity: p.ident, Sink: s, WatchUsers: true, ResumeToken: resume,
+	})
+	if err != nil {
+		code, msg := chat.ClientError(err)
+		switch code {
+		case chat.CodeNicknameTaken:
+			c.writeRaw(iqError(id, "", "", "cancel", "conflict", msg))
+		case chat.CodeUnavailable, chat.CodeInternal:
+			c.writeRaw(iqError(id, "", "", "wait", "internal-server-error", msg))
+		default:
+			c.writeRaw(iqError(id, "", "", "auth", "not-authorized", msg))
+		}
+		return
+	}
+	s.chat = cs
+	if cs.Nickname() != p.nick { // the token's nickname, normalized
+		p.nick = cs.Nickname()
+	}
+	g.mu.Lock()
+	rs := g.resources[s.jid.Local]
+	if rs == nil {
+		rs = make(map[string]*session)
+		g.resources[s.jid.Local] = rs
+	}
+	rs[res] = s
+	g.mu.Unlock()
+	c.sess = s
+	c.state = stateBound
+	c.stopAuthTimer()
+	var b stanza.Builder
+	b.Start("iq", "type", "result", "id", id).Start("bind", "xmlns", stanza.NSBind).Elem("jid", s.jid.String()).End("bind").End("iq")
+	s.send(outItem{pre: b.B, stanza: true})
+	s.loadRoster(ctx)
+}
+
+// onResume resumes a hibernating (or still attached) session on this
+// connection (XEP-0198 5).
+func (c *conn) onResume(el *stanza.Element) {
+	g := c.g
+	prev := el.Get("previd")
+	h, err := strconv.ParseUint(el.Get("h"), 10, 32)
+	g.mu.Lock()
+	s := g.resumable[prev]
+	g.mu.Unlock()
+	if s == nil || err != nil || !s.who.same(c.who) {
+		c.writeRaw(smFailed("item-not-found", "no session to resume: bind a new one"))
+		return
+	}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		c.writeRaw(smFailed("item-not-found", "the session has ended"))
+		return
+	}
+	old := s.c
+	if old != nil {
+		old.sess = nil // the old connection no longer owns it (its processor is done with it or never touches it again)
+	}
+	if s.hibTimer != nil {
+		s.hibTimer.Stop()
+		s.hibTimer = nil
+	}
+	if !s.ackLocked(uint32(h)) {
+		s.mu.Unlock()
+		c.writeRaw(smFailed("unexpected-request", "h is more than the server sent"))
+		return
+	}
+	s.c = c
+	inH := s.inH
+	// Resend what the client did not get, in order, then the rest.
+	s.queue = append(append([]outItem(nil), s.unacked...), nonStanzas(s.queue)...)
+	s.queued = itemsBytes(s.queue)
+	wasHib := old == nil
+	s.mu.Unlock()
+	if old != nil {
+		old.closeNow()
+	} else if wasHib {
+		g.wg.Done() // the hibernation's hold
+	}
+	c.sess = s
+	c.state = stateBound
+	c.stopAuthTimer()
+	g.stats.resumed.Add(1)
+	c.writeRaw([]byte("<resumed xmlns='" + stanza.NSSM + "' previd='" + prev + "' h='" + strconv.FormatUint(uint64(inH), 10) + "'/>"))
+	s.kick()
+}
+
+func nonStanzas(q []outItem) []outItem {
+	var out []outItem
+	for _, it := range q {
+		if !it.stanza {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func itemsBytes(q []outItem) int {
+	n := 0
+	for _, it := range q {
+		n += len(it.pre) + len(it.post)
+	}
+	return n
+}
+
+func smFailed(cond, text string) []byte {
+	var b stanza.Builder
+	b.Start("failed", "xmlns", stanza.NSSM).Empty(cond, "xmlns", stanza.NSStanzas)
+	if text != "" {
+		b.Elem("text", text, "xmlns", stanza.NSStanzas, "xml:lang", "en")
+	}
+	b.End("failed")
+	return b.B
+}
+
+// send queues an item and schedules a flush. Safe from any goroutine;
+// never blocks.
+func (s *session) send(it outItem) {
+	s.mu.Lock()
+	s.sendLocked(it)
+	s.mu.Unlock()
+}
+
+// sendLocked queues it (s.mu held) and schedules the flush.
+func (s *session) sendLocked(it outItem) {
+	if s.ended && !it.last {
+		return
+	}
+	if it.stanza {
+		s.outH++
+		if s.sm {
+			if len(s.unacked) >= s.g.cfg.MaxUnacked {
+				s.overflowLocked("too many unacknowledged stanzas")
+				return
+			}
+			s.unacked = append(s.unacked, it)
+			s.sinceReq++
+		}
+	}
+	if s.c == nil {
+		return // hibernating: unacked holds it for the resumption
+	}
+	s.queue = append(s.queue, it)
+	s.queued += len(it.pre) + len(it.post) + len(s.to)
+	if s.queued > s.g.cfg.MaxQueuedBytes {
+		s.overflowLocked("slow consumer")
+		return
+	}
+	s.kickLocked()
+}
+
+// overflowLocked ends a session whose client cannot keep up.
+func (s *session) overflowLocked(why string) {
+	s.g.stats.slow.Add(1)
+	s.queue = nil
+	s.queued = 0
+	s.unacked = nil
+	if c := s.c; c != nil {
+		go c.streamError("policy-violation", why)
+	}
+	s.ended = true
+	s.g.goBackground(func() { s.end(why) })
+}
+
+func (s *session) kick() {
+	s.mu.Lock()
+	s.kickLocked()
+	s.mu.Unlock()
+}
+
+func (s *session) kickLocked() {
+	if s.flushing || s.c == nil || len(s.queue) == 0 {
+		return
+	}
+	s.flushing = true
+	if s.c.bc != nil { // a blocking connection flushes on its own goroutine
+		go s.flush(nil)
+		return
+	}
+	s.g.flusher.schedule(s)
+}
+
+// flush writes everything queued, one write per batch, until the queue
+// is empty. buf is scratch space, returned for reuse.
+func (s *session) flush(buf []byte) []byte {
+	for {
+		s.mu.Lock()
+		c, q := s.c, s.queue
+		if c == nil || len(q) == 0 {
+			s.flushing = false
+			s.mu.Unlock()
+			return buf
+		}
+		s.queue, s.queued = nil, 0
+		var reqAck bool
+		if s.sm && s.sinceReq >= 8 {
+			reqAck, s.sinceReq = true, 0
+		}
+		s.mu.Unlock()
+		buf = c.appendItems(buf[:0], q, s.to)
+		if reqAck {
+			buf = c.appendElem(buf, []byte("<r xmlns='"+stanza.NSSM+"'/>"))
+		}
+		err := c.writeBytes(buf)
+		if q[len(q)-1].last || err != nil {
+			c.closeNow()
+		}
+	}
+}
+
+// appendItems renders queued items for this connection's framing.
+func (c *conn) appendItems(dst []byte, q []outItem, to []byte) []byte {
+	for _, it := range q {
+		if it.post == nil {
+			dst = c.appendElem(dst, it.pre)
+			continue
+		}
+		if c.kind != transportWebSocket {
+			dst = append(dst, it.pre...)
+			dst = append(dst, to...)
+			dst = append(dst, it.post...)
+			continue
+		}
+		// RFC 7395: every element declares its namespace.
+		k := tagEnd(it.pre)
+		dst = appendWSFrame(dst, wsText, it.pre[:k], xmlnsClient, it.pre[k:], to, it.post)
+	}
+	return dst
+}
+
+var xmlnsClient = []byte(" xmlns='jabber:client'")
+
+// appendElem appends one whole element with this connection's framing.
+func (c *conn) appendElem(dst, el []byte) []byte {
+	if c.kind != transportWebSocket {
+		return append(dst, el...)
+	}
+	if len(el) > 1 && el[0] == '<' && isStanzaName(el) && !hasXmlns(el) {
+		k := tagEnd(el)
+		return appendWSFrame(dst, wsText, el[:k], xmlnsClient, el[k:])
+	}
+	return appendWSFrame(dst, wsText, el)
+}
+
+// tagEnd is the end of the element name at the start of el.
+func tagEnd(el []byte) int {
+	for i := 1; i < len(el); i++ {
+		switch el[i] {
+		case ' ', '>', '/':
+			return i
+		}
+	}
+	return len(el)
+}
+
+func isStanzaName(el []byte) bool {
+	name := string(el[1:tagEnd(el)])
+	return name == "message" || name == "presence" || name == "iq"
+}
+
+func hasXmlns(el []byte) bool {
+	k := tagEnd(el)
+	end := k
+	for end < len(el) && el[end] != '>' {
+		end++
+	}
+	return containsBytes(el[k:end], " xmlns=")
+}
+
+func containsBytes(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if string(b[i:i+len(s)]) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ackLocked drops the stanzas the client acknowledged (h: how many it
+// has handled since the start). False if h is more than was sent.
+func (s *session) ackLocked(h uint32) bool {
+	first := s.outH - uint32(len(s.unacked)) // stanzas acknowledged before
+	d := int32(h - first)
+	switch {
+	case d < 0:
+		return true // an older acknowledgement: nothing to drop
+	case int(d) > len(s.unacked):
+		return false
+	}
+	clear(s.unacked[:d])
+	s.unacked = s.unacked[d:]
+	if len(s.unacked) == 0 {
+		s.unacked = nil
+	}
+	return true
+}
+
+// connLost runs when the session's connection is gone: it hibernates
+// (stream management with resumption) or ends.
+func (s *session) connLost(c *conn) {
+	s.mu.Lock()
+	if s.c != c || s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.c = nil
+	s.queue, s.queued, s.flushing = nil, 0, false
+	if s.smID != "" {
+		s.g.wg.Add(1) // released by the resumption or the end (c still holds one: no race with Wait)
+		s.hibTimer = time.AfterFunc(s.g.cfg.ResumeTimeout, func() { s.end("resumption timed out") })
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.end("connection lost")
+}
+
+// detachForEnd: the connection ends the session itself (clean close).
+func (s *session) detachForEnd(c *conn) {
+	s.mu.Lock()
+	if s.c == c {
+		s.smID = "" // no resumption after a clean close
+	}
+	s.mu.Unlock()
+}
+
+// end ends the session for good: the chat session ends (its rooms see it
+// leave), the gateway forgets it.
+func (s *session) end(reason string) {
+	s.mu.Lock()
+	already := s.ended && s.chat == nil
+	s.ended = true
+	hib := s.c == nil && s.hibTimer != nil
+	if s.hibTimer != nil {
+		s.hibTimer.Stop()
+		s.hibTimer = nil
+	}
+	cs := s.chat
+	s.chat = nil
+	id := s.smID
+	s.unacked = nil
+	s.mu.Unlock()
+	if already || cs == nil {
+		return
+	}
+	g := s.g
+	g.mu.Lock()
+	if rs := g.resources[s.jid.Local]; rs != nil && rs[s.jid.Resource] == s {
+		delete(rs, s.jid.Resource)
+		if len(rs) == 0 {
+			delete(g.resources, s.jid.Local)
+		}
+	}
+	if id != "" && g.resumable[id] == s {
+		delete(g.resumable, id)
+	}
+	g.mu.Unlock()
+	cs.Disconnect("xmpp: " + reason)
+	if hib {
+		g.wg.Done()
+	}
+}
+
+// terminate ends the session because chat ended it: the client gets a
+// stream error after what is queued.
+func (s *session) terminate(cond, text string) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.smID = ""
+	if c := s.c; c != nil {
+		var b stanza.Builder
+		if c.kind == transportWebSocket {
+			b.Start("stream:error", "xmlns:stream", stanza.NSStream)
+		} else {
+			b.Start("stream:error")
+		}
+		b.Empty(cond, "xmlns", stanza.NSStreams)
+		if text != "" {
+			b.Elem("text", text, "xmlns", stanza.NSStreams, "xml:lang", "en")
+		}
+		b.End("stream:error")
+		s.sendLocked(outItem{pre: b.B})
+		s.sendLocked(outItem{pre: c.closeTag(), last: true})
+	}
+	s.ended = true
+	s.mu.Unlock()
+	s.g.goBackground(func() { s.end(text) })
+}
+
+// onSM handles stream management elements of a bound session.
+func (s *session) onSM(c *conn, el *stanza.Element) {
+	switch el.Local {
+	case "enable":
+		s.mu.Lock()
+		if s.sm {
+			s.mu.Unlock()
+			s.send(outItem{pre: smFailed("unexpected-request", "already enabled")})
+			return
+		}
+		s.sm = true
+		s.outH, s.inH = 0, 0
+		resume := el.Get("resume") == "true" || el.Get("resume") == "1"
+		var b stanza.Builder
+		if resume {
+			s.smID = newID() + newID()
+			b.Empty("enabled", "xmlns", stanza.NSSM, "id", s.smID, "resume", "true",
+				"max", strconv.Itoa(int(s.g.cfg.ResumeTimeout/time.Second)))
+		} else {
+			b.Empty("enabled", "xmlns", stanza.NSSM)
+		}
+		id := s.smID
+		s.sendLocked(outItem{pre: b.B})
+		s.mu.Unlock()
+		if id != "" {
+			s.g.mu.Lock()
+			s.g.resumable[id] = s
+			s.g.mu.Unlock()
+		}
+	case "r":
+		s.mu.Lock()
+		if s.sm {
+			s.sendLocked(outItem{pre: []byte("<a xmlns='" + stanza.NSSM + "' h='" + strconv.FormatUint(uint64(s.inH), 10) + "'/>")})
+		}
+		s.mu.Unlock()
+	case "a":
+		h, err := strconv.ParseUint(el.Get("h"), 10, 32)
+		s.mu.Lock()
+		ok := err == nil && s.sm && s.ackLocked(uint32(h))
+		s.mu.Unlock()
+		if !ok {
+			c.streamError("undefined-condition", "bad acknowledgement")
+		}
+	default:
+		c.streamError("unsupported-stanza-type", "unknown stream management element")
+	}
+}
