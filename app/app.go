@@ -106,6 +106,13 @@ type Config struct {
 	// MQTTAddr, if set, serves MQTT over TCP there (MQTT over WebSocket
 	// is always at /mqtt; mqtt.go).
 	MQTTAddr string
+	// XMPPAddr, if set, serves XMPP client connections (STARTTLS with
+	// the server's certificate) there, XMPPTLSAddr direct TLS; XMPP over
+	// WebSocket is always at /xmpp. XMPPDomain is the XMPP domain
+	// (default: the host name). See xmpp.go and docs/xmpp.md.
+	XMPPAddr    string
+	XMPPTLSAddr string
+	XMPPDomain  string
 
 	// TLSCertFile and TLSKeyFile (PEM) make the HTTP port HTTPS/WSS and
 	// the MQTT listener MQTTS (tls.go). Both or neither.
@@ -178,6 +185,7 @@ type App struct {
 	hs    *http.Server
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 	mqtt  mqttState
+	xmpp  xmppState
 	tls   tlsState
 
 	reclaimStop func()    // stops the memory reclaimer and waits for it
@@ -272,6 +280,10 @@ func New(cfg Config) (_ *App, err error) {
 	if err := a.initMQTT(); err != nil {
 		return nil, err
 	}
+	if err := a.initXMPP(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { _ = a.closeXMPP(context.Background()) })
 	a.mountOps()
 	a.mux.Handle("/", web.Handler())
 	a.hs = &http.Server{
@@ -417,6 +429,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, a.closeGateways(ctx)...)
 	errs = append(errs, a.closeMQTT(ctx)...)
+	errs = append(errs, a.closeXMPP(ctx)...)
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = a.hs.Close()

@@ -474,7 +474,7 @@ func (g *Gateway) Stats() Stats {
 		switch {
 		case c.kind == transportWebSocket:
 			st.WebSocket++
-		case c.kind == transportDirectTLS || c.secure.Load():
+		case c.kind == transportDirectTLS:
 			st.TLS++
 		default:
 			st.TCP++
