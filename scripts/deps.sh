@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what Banter's build and tests need beyond Go and Node:
 # Debian packages (chromium for the browser tests, redis-server,
-# mosquitto-clients, tmux), the npm packages of package-lock.json, and running
+# mosquitto-clients, tmux; for the XMPP tests prosody as the reference
+# server, python3-slixmpp, go-sendxmpp and profanity), the npm packages of
+# package-lock.json, and running
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379).
 #
 # Idempotent and quiet when there is nothing to do. Works on a fresh Debian
@@ -21,7 +23,7 @@ need_cmd npm "install npm (Debian: apt-get install npm)"
 # --- Debian packages ---------------------------------------------------------
 missing=()
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in chromium mosquitto-clients tmux; do
+for p in chromium mosquitto-clients tmux prosody python3-slixmpp go-sendxmpp profanity; do
   pkg_installed "$p" || missing+=("$p")
 done
 # Any redis-server on PATH will do (it may come from elsewhere than Debian).

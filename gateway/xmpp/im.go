@@ -3,6 +3,7 @@ package xmppgw
 import (
 	"context"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
@@ -194,8 +195,12 @@ func (s *session) serverIQ(el, q *stanza.Element, typ string) {
 		s.rosterIQ(el, q, typ)
 	case q.Space == stanza.NSCarbons && typ == "set":
 		s.mu.Lock()
+		was := s.carbons
 		s.carbons = q.Local == "enable"
 		s.mu.Unlock()
+		if s.carbons && !was {
+			s.joinDMRooms()
+		}
 		s.result(el, "", nil)
 	case q.Is(stanza.NSVersion, "query") && typ == "get":
 		var b stanza.Builder
@@ -487,13 +492,60 @@ func (s *session) onDirect(el *stanza.Element, nick, from string) {
 		}
 		return
 	}
-	if _, err := s.chat.DirectMessage(ctx, nick, body, clientID(s.tag, el.Get("id"))); err != nil {
+	m, err := s.chat.DirectMessage(ctx, nick, body, clientID(s.tag, el.Get("id")))
+	if err != nil {
 		typ, cond, text := chatError(err)
 		s.sendError(el, from, typ, cond, text)
 		return
 	}
 	if key := chat.NickKey(nick); key != s.key {
 		s.addContact(key, nick)
+	}
+	s.carbonCopies(ctx, m)
+}
+
+// carbonCopies makes sure the user's other resources on this node that
+// enabled carbons are in the DM room of m, so that they get its copy
+// (chat tells a DM's recipient to join its room, not the sender's other
+// devices): a resource that joins now gets the carbon of m directly.
+func (s *session) carbonCopies(ctx context.Context, m chat.Message) {
+	if m.Duplicate {
+		return
+	}
+	s.g.mu.Lock()
+	var others []*session
+	for _, o := range s.g.resources[s.jid.Local] {
+		if o != s {
+			others = append(others, o)
+		}
+	}
+	s.g.mu.Unlock()
+	for _, o := range others {
+		o.mu.Lock()
+		carbons, cs := o.carbons, o.chat
+		o.mu.Unlock()
+		if !carbons || cs == nil || slices.Contains(cs.Joined(), m.Room) {
+			continue
+		}
+		res, err := cs.Join(ctx, m.Room, chat.JoinOptions{CatchUp: true, After: math.MaxInt64})
+		if err == nil && res.LastSeq >= m.Seq {
+			o.push(s.g.dmSent(&chat.Event{Kind: chat.EventMessage, Room: m.Room, Message: &m}))
+		}
+	}
+}
+
+// joinDMRooms puts a session that enabled carbons in the user's DM rooms.
+func (s *session) joinDMRooms() {
+	ctx, cancel := reqCtx()
+	defer cancel()
+	rooms, err := s.chat.Rooms(ctx)
+	if err != nil {
+		return
+	}
+	for _, r := range rooms {
+		if chat.IsDMRoom(r.Name) {
+			_, _ = s.chat.Join(ctx, r.Name, chat.JoinOptions{CatchUp: true, After: math.MaxInt64})
+		}
 	}
 }
 

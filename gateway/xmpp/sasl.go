@@ -260,13 +260,15 @@ func (c *conn) authBearer(ctx context.Context, data []byte) (*principal, error) 
 	return p, nil
 }
 
-// authAnonymous: the trace, when it is a valid nickname (not an e-mail
-// address), is the nickname; otherwise one is made up.
+// authAnonymous: the trace, when it is a valid nickname that needs no
+// escaping in a JID (not an e-mail address, nor a library's default
+// trace such as slixmpp's "Anonymous, Suelta"), is the nickname;
+// otherwise one is made up.
 func (c *conn) authAnonymous(trace []byte) (*principal, error) {
 	if c.g.svc.RequiresIdentity() {
 		return nil, &saslError{"mechanism-too-weak", "this server requires a token"}
 	}
-	if t := string(trace); t != "" && !strings.Contains(t, "@") {
+	if t := string(trace); t != "" && !strings.ContainsAny(t, "@, \t\"&'/:<>\\") {
 		if nick, err := chat.NormalizeNickname(t); err == nil {
 			return &principal{nick: nick}, nil
 		}
