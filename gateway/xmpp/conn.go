@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -289,11 +290,19 @@ func (c *conn) inputError(err error) {
 
 type tlsRecordError interface{ Temporary() bool }
 
-// handle runs one job on the processor.
+// handle runs one job on the processor. A panic (a bug) ends this
+// stream, not the server.
 func (c *conn) handle(j job) {
 	if c.state == stateClosed {
 		return
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.g.log.Error("xmpp: panic handling a stanza; stream closed", "remote", c.remote, "panic", r, "stack", string(debug.Stack()))
+			c.state = stateClosed
+			c.streamError("internal-server-error", "")
+		}
+	}()
 	if c.kind == transportWebSocket {
 		el, err := stanza.ParseFramed(j.data, c.g.cfg.MaxDepth)
 		if err != nil {

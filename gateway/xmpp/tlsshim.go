@@ -39,6 +39,7 @@ type tlsShim struct {
 	handshake bool   // the handshake goroutine may wait in Read
 	timedOut  bool
 	closed    bool
+	started   bool // a first non-white-space byte arrived
 }
 
 var errHandshakeTimeout = errors.New("TLS handshake timed out")
@@ -54,6 +55,14 @@ func newTLSShim(cfg *tls.Config, write func([]byte) (int, error), closeN func() 
 // the handshake goroutine.
 func (s *tlsShim) push(p []byte) {
 	s.mu.Lock()
+	if !s.started {
+		// White space after <starttls/> (some clients end the element
+		// with a newline) is XML, not TLS: a record never starts with it.
+		for len(p) > 0 && (p[0] == ' ' || p[0] == '\t' || p[0] == '\r' || p[0] == '\n') {
+			p = p[1:]
+		}
+		s.started = len(p) > 0
+	}
 	s.in = append(s.in, p...)
 	if s.handshake {
 		s.cond.Broadcast()

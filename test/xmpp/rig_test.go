@@ -7,6 +7,7 @@
 package xmpp_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -138,12 +139,29 @@ var prosodyUsers = []string{"alice", "bob", "carol", "dave", "erin", "frank"}
 
 // startProsody runs Debian's prosody unprivileged in a temporary
 // directory (MEASURED.md): its own ports, the same kind of certificate,
-// MUC with MAM, carbons, stream management, the WebSocket binding.
+// MUC with MAM, carbons, stream management, the WebSocket binding. Its
+// rooms follow Banter's room policy: created by the first join, not
+// locked until configured, persistent (a client that does not configure
+// new rooms, such as go-sendxmpp, works on both).
 func startProsody(t testing.TB) *target {
 	t.Helper()
 	if _, err := exec.LookPath("prosody"); err != nil {
 		t.Fatal("prosody is not installed: run scripts/deps.sh")
 	}
+	// A port found free may be taken by another process before prosody
+	// binds it (other tests run on this machine): then try other ports.
+	for range 5 {
+		if tg := startProsodyOnce(t); tg != nil {
+			return tg
+		}
+	}
+	t.Fatal("prosody could not bind its ports in 5 attempts")
+	return nil
+}
+
+// startProsodyOnce returns nil when prosody could not bind its ports.
+func startProsodyOnce(t testing.TB) *target {
+	t.Helper()
 	dir := t.TempDir()
 	cert, key := certFiles(t, dir)
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
@@ -163,6 +181,7 @@ c2s_ports = { %[4]d }
 c2s_direct_tls_ports = { }
 s2s_ports = { }
 http_ports = { %[5]d }
+interfaces = { "127.0.0.1" }
 http_interfaces = { "127.0.0.1" }
 https_ports = { }
 admin_socket = %[9]q
@@ -182,6 +201,8 @@ Component "rooms.localhost" "muc"
   modules_enabled = { "muc_mam" }
   muc_log_by_default = true
   muc_room_default_history_length = 20
+  muc_room_locking = false
+  muc_room_default_persistent = true
 `, filepath.Join(dir, "prosody.pid"), filepath.Join(dir, "data"), filepath.Join(dir, "prosody.log"),
 		c2s, httpPort, cert, key, filepath.Join(dir, "certs"), filepath.Join(dir, "admin.sock"))
 	conf := filepath.Join(dir, "prosody.cfg.lua")
@@ -209,42 +230,48 @@ Component "rooms.localhost" "muc"
 			t.Logf("prosody log:\n%s", log)
 		}
 	})
-	waitPort(t, c2s, done)
-	waitPort(t, httpPort, done)
-	return &target{
-		name: "prosody", host: "127.0.0.1", port: c2s,
-		httpURL: "http://127.0.0.1:" + strconv.Itoa(httpPort), wsPath: "/xmpp-websocket",
-		password: func(string) string { return "secret" },
+	logFile := filepath.Join(dir, "prosody.log")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		log, _ := os.ReadFile(logFile)
+		switch {
+		case bytes.Contains(log, []byte("Failed to open server port")):
+			_ = cmd.Process.Kill()
+			<-done
+			return nil
+		case bytes.Contains(log, []byte(fmt.Sprintf("'c2s' on [127.0.0.1]:%d", c2s))) &&
+			bytes.Contains(log, []byte(fmt.Sprintf("'http' on [127.0.0.1]:%d", httpPort))):
+			return &target{
+				name: "prosody", host: "127.0.0.1", port: c2s,
+				httpURL: "http://127.0.0.1:" + strconv.Itoa(httpPort), wsPath: "/xmpp-websocket",
+				password: func(string) string { return "secret" },
+			}
+		case time.Now().After(deadline):
+			t.Fatalf("prosody did not start within 20s:\n%s", log)
+		}
+		select {
+		case <-done:
+			t.Fatalf("prosody exited:\n%s", log)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
-func waitPort(t testing.TB, port int, done <-chan struct{}) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			t.Fatal("the server exited")
-		default:
-		}
-		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %d after 20s", port)
-}
 
 // scenario runs scenarios.py name against tg and returns its transcript.
 func scenario(t testing.TB, tg *target, name string, users ...string) (string, error) {
+	t.Helper()
+	return scenarioArgs(t, tg, name, nil, users...)
+}
+
+func scenarioArgs(t testing.TB, tg *target, name string, extra []string, users ...string) (string, error) {
 	t.Helper()
 	args := []string{"scenarios.py", name, "--host", tg.host, "--port", strconv.Itoa(tg.port),
 		"--domain", domain, "--muc", "rooms." + domain, "--tls"}
 	for _, u := range users {
 		args = append(args, "--user", u+"="+tg.password(u))
 	}
+	args = append(args, extra...)
 	cmd := exec.Command("/usr/bin/python3", args...)
 	out, err := cmd.Output()
 	return string(out), err

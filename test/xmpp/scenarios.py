@@ -224,6 +224,7 @@ def build_args():
     ap.add_argument('--tls', action='store_true', help='STARTTLS (required when offered)')
     ap.add_argument('--direct-tls', action='store_true')
     ap.add_argument('--room-prefix', default='r')
+    ap.add_argument('--room', default='lobby')
     ap.add_argument('-v', action='store_true')
     a = ap.parse_args()
     a.passwords = dict(u.split('=', 1) for u in a.user)
@@ -336,6 +337,18 @@ async def scenario_resume(args):
     note(f'carol got during1-3 and after; duplicates: {dups}')
     carol.disconnect()
     dave.disconnect()
+
+
+async def scenario_history(args):
+    """Joins room --room and prints its history and archive (what another
+    client left there)."""
+    bob = Client(args, 'bob', 'history')
+    await bob.start()
+    hist = await bob.join(args.room, maxstanzas=50)
+    note(f'history of {args.room}: {hist}')
+    bodies, _, _, complete = await bob.mam(archive=bob.room(args.room))
+    note(f'archive of {args.room}: {bodies} complete={complete}')
+    bob.disconnect()
 
 
 async def main():

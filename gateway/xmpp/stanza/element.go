@@ -214,7 +214,7 @@ func setDefaultNS(e *Element, ns string) {
 func parseFrom(d *xml.Decoder, maxDepth, base int) (*Element, error) {
 	var stack []*Element
 	var root *Element
-	var text []strings.Builder
+	var text [][]byte // character data of each open element
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -239,13 +239,13 @@ func parseFrom(d *xml.Decoder, maxDepth, base int) (*Element, error) {
 				root = el
 			}
 			stack = append(stack, el)
-			text = append(text, strings.Builder{})
+			text = append(text, nil)
 		case xml.EndElement:
 			if len(stack) == 0 {
 				return nil, ErrNotWellFormed
 			}
 			el := stack[len(stack)-1]
-			el.Text = text[len(text)-1].String()
+			el.Text = string(text[len(text)-1])
 			stack, text = stack[:len(stack)-1], text[:len(text)-1]
 			if len(stack) == 0 {
 				return root, nil
@@ -257,7 +257,7 @@ func parseFrom(d *xml.Decoder, maxDepth, base int) (*Element, error) {
 				}
 				continue
 			}
-			text[len(text)-1].Write(t)
+			text[len(text)-1] = append(text[len(text)-1], t...)
 		case xml.Comment, xml.ProcInst, xml.Directive:
 			return nil, ErrRestricted
 		}

@@ -64,6 +64,7 @@ func FuzzScanner(f *testing.F) {
 func FuzzParseFramed(f *testing.F) {
 	f.Add([]byte(`<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="example.com" version="1.0"/>`))
 	f.Add([]byte(`<message xmlns='jabber:client' to='a@b'><body>x &amp; y</body></message>`))
+	f.Add([]byte(`<message xmlns="jabber:client"><body>a<b>x</b>c<i/>d<e/><f/><g/>e</body></message>`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		el, err := ParseFramed(in, 8)
 		if err != nil {

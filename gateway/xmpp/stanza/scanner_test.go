@@ -144,6 +144,12 @@ func TestParse(t *testing.T) {
 	if el.Child(NSChatState, "composing") == nil || el.Child(NSStream, "error") == nil {
 		t.Fatalf("children %+v", el.Children)
 	}
+	// Mixed content: text around children (a copied strings.Builder once
+	// panicked here).
+	el, err = Parse([]byte(`<message><body>a<b>x</b>c<i/>d<e/><f/><g/>e</body></message>`), 0)
+	if err != nil || el.Child(NSClient, "body").Text != "acde" {
+		t.Fatalf("mixed content: %v %+v", err, el)
+	}
 	for _, bad := range []string{
 		`<a>&foo;</a>`, `<a><b></a>`, `<a><!-- c --></a>`, `<a><?pi?></a>`, `<a x='1' x='2'/>`, `<a>`,
 		"<a>\x00</a>",
