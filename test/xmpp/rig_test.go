@@ -257,7 +257,6 @@ Component "rooms.localhost" "muc"
 	}
 }
 
-
 // scenario runs scenarios.py name against tg and returns its transcript.
 func scenario(t testing.TB, tg *target, name string, users ...string) (string, error) {
 	t.Helper()
