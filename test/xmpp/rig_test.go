@@ -88,15 +88,26 @@ var xmppLine = regexp.MustCompile(`Banter XMPP on (\S+?)"?(\s|$)`)
 // resources, as on prosody.
 func startBanter(t testing.TB, extra ...string) *target {
 	t.Helper()
+	return startBanterTLS(t, true, extra...)
+}
+
+// startBanterTLS is startBanter with or without the certificate (without:
+// plain XMPP, and ws:// for the WebSocket binding, on the event loop).
+func startBanterTLS(t testing.TB, withTLS bool, extra ...string) *target {
+	t.Helper()
 	dir := t.TempDir()
-	cert, key := certFiles(t, dir)
 	secret := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secret, []byte(strings.Repeat("s3cr3t-", 8)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "banter.db"),
-		"--xmpp", "127.0.0.1:0", "--xmpp-domain", domain, "--tls-cert", cert, "--tls-key", key,
-		"--jwt-secret-file", secret, "--rate-burst", "200", "--rate-per-second", "100"}, extra...)
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "banter.db"),
+		"--xmpp", "127.0.0.1:0", "--xmpp-domain", domain,
+		"--jwt-secret-file", secret, "--rate-burst", "200", "--rate-per-second", "100"}
+	if withTLS {
+		cert, key := certFiles(t, dir)
+		args = append(args, "--tls-cert", cert, "--tls-key", key)
+	}
+	args = append(args, extra...)
 	p := testutil.StartBanter(t, args...)
 	m := xmppLine.FindStringSubmatch(p.Stderr.String())
 	if m == nil {
@@ -275,3 +286,8 @@ func scenarioArgs(t testing.TB, tg *target, name string, extra []string, users .
 	out, err := cmd.Output()
 	return string(out), err
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string { return strconv.Quote(s) }

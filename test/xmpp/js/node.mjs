@@ -1,0 +1,18 @@
+// Runs scenario.mjs with @xmpp/client in Node.
+// Usage: node node.mjs SERVICE DOMAIN MUC ROOM USER=PASSWORD USER=PASSWORD
+// Prints the transcript and "OK", or "FAILED: why" (exit 1).
+import * as lib from '@xmpp/client';
+import { run } from './scenario.mjs';
+
+const [service, domain, muc, room, ...users] = process.argv.slice(2);
+const opts = { service, domain, muc, room, users: users.map((u) => [u.slice(0, u.indexOf('=')), u.slice(u.indexOf('=') + 1)]) };
+const timer = setTimeout(() => { console.log('FAILED: scenario timed out'); process.exit(1); }, 60000);
+try {
+  for (const line of await run(lib, opts)) console.log(line);
+  console.log('OK');
+  clearTimeout(timer);
+  process.exit(0);
+} catch (e) {
+  console.log(`FAILED: ${e.stack || e}`);
+  process.exit(1);
+}
