@@ -133,8 +133,13 @@ func chatError(err error) (typ, cond, text string) {
 	return "cancel", "internal-server-error", msg
 }
 
-// result answers an iq with a result holding payload (may be nil).
+// result answers an iq with a result holding payload (may be nil), from
+// the entity the iq was addressed to (RFC 6120 8.2.3: clients such as
+// profanity rely on it).
 func (s *session) result(el *stanza.Element, from string, payload []byte) {
+	if from == "" {
+		from = el.Get("to")
+	}
 	var b stanza.Builder
 	b.Raw("<iq").Attr("type", "result").Attr("id", el.Get("id"))
 	if from != "" {
