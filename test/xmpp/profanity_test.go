@@ -26,7 +26,10 @@ func (x *tmuxProc) run(args ...string) string {
 
 func (x *tmuxProc) screen() string { return x.run("capture-pane", "-p", "-t", "main") }
 
-func (x *tmuxProc) keys(s string) { x.run("send-keys", "-t", "main", "-l", s); x.run("send-keys", "-t", "main", "Enter") }
+func (x *tmuxProc) keys(s string) {
+	x.run("send-keys", "-t", "main", "-l", s)
+	x.run("send-keys", "-t", "main", "Enter")
+}
 
 // waitScreen waits until the screen holds want (10s).
 func (x *tmuxProc) waitScreen(want string) {
