@@ -186,7 +186,9 @@ type App struct {
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 	mqtt  mqttState
 	xmpp  xmppState
-	tls   tlsState
+	// xmppReady guards xmpp.gw, set after the reclaimer started.
+	xmppReady sync.Mutex
+	tls       tlsState
 
 	reclaimStop func()    // stops the memory reclaimer and waits for it
 	metrics     *metrics  // metrics.go
@@ -297,13 +299,15 @@ func New(cfg Config) (_ *App, err error) {
 }
 
 // startReclaimer returns memory to the OS after bursts of connections
-// (internal/memreclaim): the activity is Engine.IO handshakes and closes.
+// (internal/memreclaim): the activity is Engine.IO handshakes and closes,
+// and XMPP connections opened and closed.
 func (a *App) startReclaimer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, memreclaim.EngineActivity(a.io.Engine()))
+		engine := memreclaim.EngineActivity(a.io.Engine())
+		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, func() uint64 { return engine() + a.xmppActivity() })
 	}()
 	a.reclaimStop = func() { cancel(); <-done }
 }

@@ -68,7 +68,9 @@ func (a *App) initXMPP() error {
 		}
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	a.xmppReady.Lock()
 	x.gw = gw
+	a.xmppReady.Unlock()
 	a.mux.Handle("/xmpp", gw)
 	if x.ln != nil {
 		x.done = make(chan error, 1)
@@ -122,4 +124,16 @@ func (a *App) closeXMPP(ctx context.Context) []error {
 		}
 	}
 	return errs
+}
+
+// xmppActivity counts XMPP connections opened and closed, for the memory
+// reclaimer (0 before the gateway exists).
+func (a *App) xmppActivity() uint64 {
+	a.xmppReady.Lock()
+	gw := a.xmpp.gw
+	a.xmppReady.Unlock()
+	if gw == nil {
+		return 0
+	}
+	return gw.Activity()
 }

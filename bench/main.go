@@ -43,6 +43,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runFloorServe(ctx, rest, stdout, stderr)
 	case "floor":
 		return runFloor(ctx, rest, stdout, stderr)
+	case "xmpp-idle", "xmpp-logins", "xmpp-fanout":
+		return runXMPP(ctx, sub, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -61,6 +63,8 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
            connections (no protocol), latency from the write loop's start
+  xmpp-idle, xmpp-logins, xmpp-fanout
+           XMPP: idle authenticated connections, logins/s, MUC fan-out
 `
 
 // Result is one scenario run, printed as one JSON line.

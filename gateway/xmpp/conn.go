@@ -517,6 +517,7 @@ func (c *conn) runHandshake(shim *tlsShim) {
 		return
 	}
 	c.secure.Store(true)
+	c.g.stats.tlsHandshakes.Add(1)
 	c.inMu.Lock()
 	c.tlsUp = true
 	c.scan.Reset()

@@ -359,6 +359,7 @@ func (g *Gateway) register(c *conn) bool {
 }
 
 func (g *Gateway) unregister(c *conn) {
+	g.stats.closed.Add(1)
 	g.mu.Lock()
 	delete(g.conns, c)
 	g.mu.Unlock()
@@ -444,6 +445,15 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 }
 
+// Activity counts connections accepted and closed so far, a TLS
+// handshake as ten (it leaves tens of kilobytes of garbage, a plain login
+// a few): a burst of them tells the app's memory reclaimer to return
+// memory afterwards.
+func (g *Gateway) Activity() uint64 {
+	return g.stats.accepted[0].Load() + g.stats.accepted[1].Load() + g.stats.accepted[2].Load() +
+		g.stats.closed.Load() + 10*g.stats.tlsHandshakes.Load()
+}
+
 // Stats is a snapshot of the gateway's connections, for metrics.
 type Stats struct {
 	TCP, TLS, WebSocket int       // open connections by transport (TCP: plain or after STARTTLS)
@@ -460,6 +470,9 @@ type counters struct {
 	resumed  atomic.Uint64
 	slow     atomic.Uint64
 	refused  atomic.Uint64
+	closed   atomic.Uint64
+	// tlsHandshakes counts TLS handshakes done on the event loop.
+	tlsHandshakes atomic.Uint64
 }
 
 // Stats returns the gateway's counters.

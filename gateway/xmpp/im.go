@@ -34,7 +34,7 @@ func (s *session) onElement(c *conn, el *stanza.Element) {
 	}
 	s.mu.Unlock()
 	typ := el.Get("type")
-	if !s.reqs.Take() {
+	if !s.reqs.take(s.g.cfg.RequestBurst, s.g.cfg.RequestsPerSecond, s.g.cfg.Now()) {
 		if el.Local != "presence" && typ != "error" && typ != "result" {
 			s.sendError(el, "", "wait", "resource-constraint", "too many requests, slow down")
 		}

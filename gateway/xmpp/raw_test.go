@@ -2,9 +2,15 @@ package xmppgw_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"log/slog"
+	"math/big"
 	"net"
 	"os"
 	"strings"
@@ -65,6 +71,9 @@ type rawClient struct {
 	mu   sync.Mutex
 	in   chan string // elements (and "OPEN"/"CLOSE")
 	err  error
+	// stopOn, if set, ends the reader after an element with this prefix
+	// (<proceed: TLS follows, read by another client).
+	stopOn string
 }
 
 func dialRaw(t testing.TB, addr string) *rawClient {
@@ -81,7 +90,7 @@ func dialRaw(t testing.TB, addr string) *rawClient {
 
 func (c *rawClient) read(r net.Conn) {
 	var sc stanza.Scanner
-	restart := false
+	restart, stop := false, false
 	buf := make([]byte, 4096)
 	defer close(c.in)
 	for {
@@ -96,6 +105,10 @@ func (c *rawClient) read(r net.Conn) {
 					c.in <- "CLOSE"
 				default:
 					c.in <- string(d)
+					if c.stopOn != "" && strings.HasPrefix(string(d), c.stopOn) {
+						stop = true
+						return stanza.ErrStop
+					}
 					if strings.HasPrefix(string(d), "<success") {
 						restart = true
 						return stanza.ErrStop // a new stream follows
@@ -105,6 +118,9 @@ func (c *rawClient) read(r net.Conn) {
 			})
 			if ferr != nil {
 				c.in <- "SCANERR " + ferr.Error()
+				return
+			}
+			if stop {
 				return
 			}
 			if restart {
@@ -228,4 +244,21 @@ func TestRawStreamErrors(t *testing.T) {
 	c.expect("host-unknown")
 }
 
-var _ = tls.VersionTLS12
+// testTLSConfig is a server configuration with a fresh self-signed
+// certificate for example.test.
+func testTLSConfig(t testing.TB) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "example.test"}, DNSNames: []string{"example.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}
+}

@@ -31,9 +31,9 @@ type session struct {
 	jid   stanza.JID
 	to    []byte // the full JID, escaped for an attribute
 	bare  string
-	key   string // chat.NickKey of the nickname
-	tag   string // marks the client ids of this session's messages (own-echo detection)
-	reqs  *chat.Bucket
+	key   string    // chat.NickKey of the nickname
+	tag   string    // marks the client ids of this session's messages (own-echo detection)
+	reqs  reqBucket // the processor's only (one stanza at a time)
 	start time.Time
 
 	mu       sync.Mutex
@@ -81,8 +81,8 @@ func (c *conn) onBind(el *stanza.Element) {
 	}
 	p := c.who
 	g := c.g
-	s := &session{g: g, who: p, start: time.Now(), tag: newID()[:8],
-		reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now)}
+	s := &session{g: g, who: p, start: time.Now(), tag: newID()[:8]}
+	s.reqs.init(g.cfg.RequestBurst, g.cfg.Now())
 	s.jid = stanza.JID{Local: p.local(), Domain: g.domain, Resource: res}
 	s.bare = s.jid.Bare().String()
 	s.to = stanza.AppendEscaped(nil, s.jid.String())
@@ -539,4 +539,30 @@ func (s *session) onSM(c *conn, el *stanza.Element) {
 	default:
 		c.streamError("unsupported-stanza-type", "unknown stream management element")
 	}
+}
+
+// reqBucket is the per-connection token bucket over stanzas: a
+// chat.Bucket without its lock and clock (only the connection's processor
+// takes from it), 16 bytes in the session instead of an allocation of its
+// own.
+type reqBucket struct {
+	tokens float64
+	last   int64 // Unix ns
+}
+
+func (b *reqBucket) init(burst int, now time.Time) {
+	b.tokens, b.last = float64(burst), now.UnixNano()
+}
+
+func (b *reqBucket) take(burst int, rate float64, now time.Time) bool {
+	t := now.UnixNano()
+	if el := float64(t-b.last) / 1e9; el > 0 {
+		b.tokens = min(float64(burst), b.tokens+el*rate)
+	}
+	b.last = t
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
