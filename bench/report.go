@@ -140,15 +140,20 @@ type report struct {
 	rs      []Result
 	servers []string // banter first, node second, others after
 	floor   []Result // "floor" runs: the platform, not a server
+	xmpp    []Result // xmpp-* runs: Banter against prosody (report_xmpp.go)
 }
 
 func newReport(all []Result) *report {
 	seen := map[string]bool{}
 	var servers []string
-	var rs, floor []Result
+	var rs, floor, xmpp []Result
 	for _, r := range all {
 		if r.Scenario == "floor" {
 			floor = append(floor, r)
+			continue
+		}
+		if strings.HasPrefix(r.Scenario, "xmpp-") {
+			xmpp = append(xmpp, r)
 			continue
 		}
 		if r.Scenario == "fanout" && r.Params["receivers"] >= largeFanout {
@@ -170,7 +175,7 @@ func newReport(all []Result) *report {
 		return 2
 	}
 	sort.SliceStable(servers, func(i, j int) bool { return rank(servers[i]) < rank(servers[j]) })
-	return &report{rs: rs, servers: servers, floor: floor}
+	return &report{rs: rs, servers: servers, floor: floor, xmpp: xmpp}
 }
 
 // floorNote tells the platform floor's p99 for the receiver count of a
@@ -430,6 +435,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 		b.WriteString("\n")
 	}
 	b.WriteString(r.floorSection())
+	b.WriteString(xmppSection(r.xmpp))
 	b.WriteString("## Plots\n\n")
 	fmt.Fprintf(&b, "![memory vs connections](%s/memory.svg)\n\n![latency vs load](%s/latency.svg)\n\n![CPU per delivery vs load](%s/cpu.svg)\n\n", plots, plots, plots)
 	if notes != "" {

@@ -4,6 +4,7 @@
 #
 #   scripts/bench.sh           full ladder, 3 runs per step (~20 minutes)
 #   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~2 minutes)
+#   --xmpp-only                only the XMPP steps (Banter against prosody)
 #
 # Each server runs pinned to CPU 0, the load generator to CPU 1. Results (JSON
 # lines) go to bench/results/ (git-ignored) and are copied to
@@ -14,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 RUNS=3
+XMPP_ONLY=0
 for a in "$@"; do
 	case "$a" in
 	--quick) QUICK=1; RUNS=1 ;;
+	--xmpp-only) XMPP_ONLY=1 ;;
 	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown argument $a (want --quick)" >&2; exit 2 ;;
+	*) echo "bench.sh: unknown argument $a (want --quick, --xmpp-only)" >&2; exit 2 ;;
 	esac
 done
 
@@ -134,8 +137,116 @@ floor() {
 	done
 }
 
+# --- XMPP: the product binary (banter serve --xmpp) against prosody ---------
+# Both pinned to CPU 0 like the other servers, fresh for every run, with the
+# same RSA-2048 certificate (generated once per ladder). Needs Debian's
+# prosody (scripts/deps.sh installs it); skipped with a note without it.
+XMPP_DIR="$PWD/$LOGS/xmpp" # absolute: prosody reads paths relative to its config file
+xmpp_setup() {
+	mkdir -p "$XMPP_DIR"
+	go build -o bin/banter ./cmd/banter
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$XMPP_DIR/key.pem" -out "$XMPP_DIR/cert.pem" -days 2 \
+		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,DNS:rooms.localhost" 2>/dev/null
+}
+
+# free_port: a TCP port nobody listens on now.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# start_xmpp banter|prosody tls|plain: sets SERVER_PID and XMPP_PORT.
+# Banter gets the certificate only for TLS steps (with one, STARTTLS is
+# required); prosody has it always and does not require it.
+start_xmpp() {
+	local which=$1 dir="$XMPP_DIR/$1-$RANDOM" cert=()
+	mkdir -p "$dir/data" "$dir/certs"
+	XMPP_PORT=$(free_port)
+	[ "$2" = tls ] && cert=(--tls-cert "$XMPP_DIR/cert.pem" --tls-key "$XMPP_DIR/key.pem")
+	case "$which" in
+	banter)
+		taskset -c 0 bin/banter serve --addr 127.0.0.1:0 --db "$dir/banter.db" --xmpp "127.0.0.1:$XMPP_PORT" \
+			--xmpp-domain localhost "${cert[@]}" --rate-per-second 1000 --rate-burst 1000 --log-level warn >"$dir/log" 2>&1 &
+		;;
+	prosody)
+		cat >"$dir/prosody.cfg.lua" <<CFG
+run_as_root = true
+daemonize = false
+pidfile = "$dir/prosody.pid"
+data_path = "$dir/data"
+certificates = "$dir/certs"
+log = { warn = "$dir/log" }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $XMPP_PORT }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+admin_socket = "$dir/admin.sock"
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks", "carbons" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = false
+authentication = "anonymous"
+storage = "memory"
+ssl = { certificate = "$XMPP_DIR/cert.pem"; key = "$XMPP_DIR/key.pem" }
+VirtualHost "localhost"
+Component "rooms.localhost" "muc"
+  muc_room_locking = false
+  muc_room_default_persistent = true
+CFG
+		taskset -c 0 prosody --config "$dir/prosody.cfg.lua" >>"$dir/log" 2>&1 &
+		;;
+	esac
+	SERVER_PID=$!
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$XMPP_PORT") 2>/dev/null && break
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: $which (XMPP) died:" >&2; cat "$dir/log" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	sleep 1
+}
+
+# xmpp_step SCENARIO ARGS...: RUNS runs against banter and prosody,
+# interleaved like step.
+xmpp_step() {
+	local scenario=$1; shift
+	local run order tls=plain
+	[[ " $* " == *" --tls "* ]] && tls=tls
+	for run in $(seq 1 "$RUNS"); do
+		if [ $((run % 2)) -eq 1 ]; then order="banter prosody"; else order="prosody banter"; fi
+		for srv in $order; do
+			start_xmpp "$srv" "$tls"
+			echo "== $scenario $* against $srv, run $run" >&2
+			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$XMPP_PORT" --server-pid "$SERVER_PID" \
+				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
+				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
+			fi
+			tail -n 1 "$RESULTS" >&2 || true
+			stop_server
+		done
+	done
+}
+
+xmpp_ladder() {
+	if ! command -v prosody >/dev/null || ! command -v openssl >/dev/null; then
+		echo "bench.sh: prosody or openssl missing (scripts/deps.sh): XMPP steps skipped" >&2
+		return
+	fi
+	xmpp_setup
+	if [ "$QUICK" = 1 ]; then
+		for t in "" --tls; do xmpp_step xmpp-idle --n 1000 $t; done
+		for t in "" --tls; do xmpp_step xmpp-logins --duration 3s $t; done
+		xmpp_step xmpp-fanout --receivers 300 --rate 50 --duration 3s
+	else
+		for t in "" --tls; do xmpp_step xmpp-idle --n 2000 $t; done
+		for t in "" --tls; do xmpp_step xmpp-logins --duration 10s $t; done
+		for r in 30 100; do xmpp_step xmpp-fanout --receivers 1000 --rate "$r" --duration 10s; done
+	fi
+}
+
 T0=$(date +%s)
-if [ "$QUICK" = 1 ]; then
+if [ "$XMPP_ONLY" = 1 ]; then
+	: # the XMPP steps below only
+elif [ "$QUICK" = 1 ]; then
 	for n in 1000 5000; do step idle --n "$n" --sources 2; done
 	for r in 50 150; do step fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
 	step echo --clients 10 --duration 3s
@@ -153,7 +264,14 @@ else
 	step churn --rate 20000 --duration 5s --settle 10s
 	for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
 fi
+xmpp_ladder
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2
+if [ "$XMPP_ONLY" = 1 ]; then
+	# A partial ladder does not replace the published one.
+	cp "$RESULTS" bench/results/xmpp-latest.jsonl
+	echo "bench.sh: XMPP results in $RESULTS (docs/benchmarks.md is regenerated by full runs only)" >&2
+	exit 0
+fi
 
 cp "$RESULTS" bench/results/latest.jsonl
 cp "$RESULTS" bench/results/summary/results.jsonl

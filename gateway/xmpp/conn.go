@@ -239,13 +239,21 @@ func (c *conn) queue(j job) error {
 // process runs the queued jobs in order, then ends. It is counted by the
 // connection's hold on the gateway's WaitGroup (see finish).
 func (c *conn) process() {
+	var s *session // the session whose output this batch holds back (session.procStart)
 	for {
+		bound := c.sess // read while this goroutine is the processor
 		c.jobMu.Lock()
 		if len(c.jobs) == 0 || c.gone {
 			c.jobs, c.jobBytes = nil, 0
 			c.running = false
 			fin := c.gone && !c.finished
 			c.jobMu.Unlock()
+			if s != nil {
+				s.procEnd()
+			}
+			if bound != nil && bound != s { // bound during this batch
+				bound.procEnd()
+			}
 			if fin {
 				c.finish()
 			}
@@ -256,6 +264,10 @@ func (c *conn) process() {
 		c.jobs = c.jobs[1:]
 		c.jobBytes -= len(j.data)
 		c.jobMu.Unlock()
+		if s == nil && c.sess != nil {
+			s = c.sess
+			s.procStart()
+		}
 		c.handle(j)
 	}
 }

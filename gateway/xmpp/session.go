@@ -41,6 +41,7 @@ type session struct {
 	queue    []outItem
 	queued   int // bytes in queue
 	flushing bool
+	inProc   bool // the connection's processor is running: it flushes when its batch ends
 	ended    bool
 	// Stream management (XEP-0198).
 	sm       bool
@@ -88,6 +89,7 @@ func (c *conn) onBind(el *stanza.Element) {
 	s.to = stanza.AppendEscaped(nil, s.jid.String())
 	s.key = chat.NickKey(p.nick)
 	s.c = c
+	s.inProc = true // created by the processor, which flushes after this job
 	// A verified user binding a resource it already has replaces that
 	// session (RFC 6120 7.7.2.2); an anonymous nickname is held by
 	// whoever has it.
@@ -272,7 +274,7 @@ func (s *session) kick() {
 }
 
 func (s *session) kickLocked() {
-	if s.flushing || s.c == nil || len(s.queue) == 0 {
+	if s.flushing || s.inProc || s.c == nil || len(s.queue) == 0 {
 		return
 	}
 	s.flushing = true
@@ -565,4 +567,38 @@ func (b *reqBucket) take(burst int, rate float64, now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+var flushBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// procStart marks the connection's processor as running: what it queues
+// (answers) and what arrives meanwhile is written when its batch ends, in
+// one write on its own goroutine, instead of waking a flush worker.
+func (s *session) procStart() {
+	s.mu.Lock()
+	s.inProc = true
+	s.mu.Unlock()
+}
+
+// procEnd writes what the batch queued.
+func (s *session) procEnd() {
+	s.mu.Lock()
+	s.inProc = false
+	if s.flushing || s.c == nil || len(s.queue) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.flushing = true
+	blocking := s.c.bc != nil
+	s.mu.Unlock()
+	if blocking {
+		go s.flush(nil)
+		return
+	}
+	bp := flushBufs.Get().(*[]byte)
+	*bp = s.flush((*bp)[:0])
+	if cap(*bp) > 64<<10 {
+		*bp = nil
+	}
+	flushBufs.Put(bp)
 }
