@@ -410,6 +410,7 @@ func (c *conn) onOpen(hdr *stanza.Element) {
 		b.Empty("bind", "xmlns", stanza.NSBind)
 		b.Start("session", "xmlns", stanza.NSSession).Empty("optional").End("session")
 		b.Empty("sm", "xmlns", stanza.NSSM)
+		b.Empty("csi", "xmlns", stanza.NSCSI)
 		c.g.caps.appendC(&b)
 	}
 	b.End("stream:features")

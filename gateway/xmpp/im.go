@@ -24,6 +24,12 @@ func (s *session) onElement(c *conn, el *stanza.Element) {
 		s.onSM(c, el)
 		return
 	}
+	if el.Space == stanza.NSCSI { // XEP-0352: an inactive client gets no typing
+		s.mu.Lock()
+		s.inactive = el.Local == "inactive"
+		s.mu.Unlock()
+		return
+	}
 	if el.Space != stanza.NSClient || (el.Local != "message" && el.Local != "presence" && el.Local != "iq") {
 		c.streamError("unsupported-stanza-type", "expected message, presence or iq")
 		return
@@ -564,7 +570,31 @@ func (s *session) dmTyping(ctx context.Context, nick string, active bool) {
 	err = s.chat.Typing(ctx, room, active)
 	if active && chat.ErrorCode(err) == chat.CodeNotMember {
 		if _, err := s.chat.Join(ctx, room, chat.JoinOptions{CatchUp: true, After: math.MaxInt64}); err == nil {
+			// The peer joins a DM room with the first message; its
+			// resources on this node join now, so that they see the
+			// typing that comes before it (elsewhere they see it from
+			// the first message on).
+			s.g.joinLocal(ctx, stanza.EscapeLocal(nick), room)
 			_ = s.chat.Typing(ctx, room, active)
+		}
+	}
+}
+
+// joinLocal makes the sessions of the user with JID node local join room
+// where they are not in it yet.
+func (g *Gateway) joinLocal(ctx context.Context, local, room string) {
+	g.mu.Lock()
+	var ss []*session
+	for _, o := range g.resources[local] {
+		ss = append(ss, o)
+	}
+	g.mu.Unlock()
+	for _, o := range ss {
+		o.mu.Lock()
+		cs := o.chat
+		o.mu.Unlock()
+		if cs != nil && !slices.Contains(cs.Joined(), room) {
+			_, _ = cs.Join(ctx, room, chat.JoinOptions{CatchUp: true, After: math.MaxInt64})
 		}
 	}
 }

@@ -46,7 +46,14 @@ func (s *session) Deliver(ev *chat.Event) {
 		if s.hold(ev) {
 			return
 		}
-		for _, t := range s.g.typingItems(ev) {
+		items := s.g.typingItems(ev) // computed even when not sent: the room's typing state moves on
+		s.mu.Lock()
+		inactive := s.inactive
+		s.mu.Unlock()
+		if inactive {
+			return
+		}
+		for _, t := range items {
 			if t.key != s.key {
 				s.push(t.item)
 			}

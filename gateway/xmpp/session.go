@@ -53,6 +53,7 @@ type session struct {
 	hibTimer *time.Timer
 	// IM state.
 	carbons   bool
+	inactive  bool // XEP-0352 client state: typing is not sent
 	available bool
 	roster    map[string]string     // NickKey → nickname of the contacts
 	joining   map[string]*joinState // MUC joins in progress (muc.go)

@@ -42,6 +42,7 @@ const (
 	NSRetract   = "urn:xmpp:message-retract:1"
 	NSModerate  = "urn:xmpp:message-moderate:1"
 	NSHints     = "urn:xmpp:hints"
+	NSCSI       = "urn:xmpp:csi:0" // XEP-0352
 )
 
 // Element is a parsed XML element: its resolved name, attributes (names
