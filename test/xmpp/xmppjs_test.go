@@ -14,12 +14,12 @@ import (
 
 // runXMPPJSNode runs js/scenario.mjs with @xmpp/client in Node over TCP
 // (STARTTLS, the self-signed certificate accepted).
-func runXMPPJSNode(t *testing.T, tg *target, room string) string {
+func runXMPPJSNode(t *testing.T, tg *target, service, room string) string {
 	t.Helper()
 	node := testutil.RequireNode(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "js/node.mjs", "xmpp://"+tg.host+":"+itoa(tg.port), domain, "rooms."+domain, room,
+	cmd := exec.CommandContext(ctx, node, "js/node.mjs", service, domain, "rooms."+domain, room,
 		"alice="+tg.password("alice"), "bob="+tg.password("bob"))
 	cmd.Env = append(cmd.Environ(), "NODE_TLS_REJECT_UNAUTHORIZED=0", "NODE_NO_WARNINGS=1",
 		"NODE_PATH="+testutil.NodeModules(t))
@@ -30,14 +30,21 @@ func runXMPPJSNode(t *testing.T, tg *target, room string) string {
 	return string(out)
 }
 
-// TestXMPPJSNode: @xmpp/client in Node against prosody and Banter.
+// TestXMPPJSNode: @xmpp/client in Node against prosody and Banter over
+// TCP (STARTTLS), and against Banter over WSS on its HTTPS port (the TLS
+// WebSocket that keeps a reading goroutine).
 func TestXMPPJSNode(t *testing.T) {
 	prosody := startProsody(t)
 	banter := startBanter(t)
-	want := runXMPPJSNode(t, prosody, "jsnode")
-	got := runXMPPJSNode(t, banter, "jsnode")
+	tcp := func(tg *target) string { return "xmpp://" + tg.host + ":" + itoa(tg.port) }
+	want := runXMPPJSNode(t, prosody, tcp(prosody), "jsnode")
+	got := runXMPPJSNode(t, banter, tcp(banter), "jsnode")
 	if got != want {
 		t.Errorf("transcripts differ\n--- prosody:\n%s--- banter:\n%s", want, got)
+	}
+	wss := runXMPPJSNode(t, banter, strings.Replace(banter.httpURL, "https://", "wss://", 1)+"/xmpp", "jswss")
+	if wss != want {
+		t.Errorf("over WSS\n--- prosody (TCP):\n%s--- banter (WSS):\n%s", want, wss)
 	}
 	t.Logf("transcript:\n%s", got)
 }
