@@ -2,8 +2,11 @@ package xmppgw_test
 
 import (
 	"context"
+	"net"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
@@ -195,5 +198,42 @@ func TestChatStates(t *testing.T) {
 		if strings.Contains(el, "chatstates") {
 			t.Fatalf("an inactive client got a chat state: %s", el)
 		}
+	}
+}
+
+// TestNoGoroutinePerIdleConnection: idle authenticated connections, plain
+// and STARTTLS, leave no goroutine behind on the server (the event loop
+// reads them; processors and TLS handshakes end).
+func TestNoGoroutinePerIdleConnection(t *testing.T) {
+	plain := startServer(t, chat.Config{}, xmppgw.Config{})
+	withTLS := startServer(t, chat.Config{}, xmppgw.Config{TLS: testTLSConfig(t)})
+	// Warm up: the event loops and flush workers start.
+	for _, s := range []*server{plain, withTLS} {
+		c := dialRaw(t, s.addr)
+		c.send(streamOpen)
+		c.expect("<stream:features")
+	}
+	base := runtime.NumGoroutine()
+	const n = 20
+	var conns []net.Conn
+	for range n {
+		conns = append(conns, idleLoginT(t, plain.addr, false), idleLoginT(t, withTLS.addr, true))
+	}
+	// idleLogin's own reader goroutines have ended: what is left is the
+	// servers'.
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > base+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d more goroutines with %d idle connections", runtime.NumGoroutine()-base, 2*n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, s := range []*server{plain, withTLS} {
+		if st := s.gw.Stats(); st.Sessions != n {
+			t.Fatalf("sessions %d, want %d", st.Sessions, n)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
 	}
 }

@@ -67,6 +67,11 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 // client's reader goroutine has ended.
 func idleLogin(b *testing.B, addr string, withTLS bool) net.Conn {
 	b.Helper()
+	return idleLoginT(b, addr, withTLS)
+}
+
+func idleLoginT(b testing.TB, addr string, withTLS bool) net.Conn {
+	b.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		b.Fatal(err)
