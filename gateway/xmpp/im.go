@@ -38,9 +38,12 @@ func (s *session) onElement(c *conn, el *stanza.Element) {
 	if s.sm {
 		s.inH++
 	}
+	// Under the lock: after a resumption the old connection's processor
+	// may still be finishing a stanza of this session.
+	allowed := s.reqs.take(s.g.cfg.RequestBurst, s.g.cfg.RequestsPerSecond, s.g.cfg.Now())
 	s.mu.Unlock()
 	typ := el.Get("type")
-	if !s.reqs.take(s.g.cfg.RequestBurst, s.g.cfg.RequestsPerSecond, s.g.cfg.Now()) {
+	if !allowed {
 		if el.Local != "presence" && typ != "error" && typ != "result" {
 			s.sendError(el, "", "wait", "resource-constraint", "too many requests, slow down")
 		}

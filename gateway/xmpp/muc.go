@@ -99,6 +99,9 @@ func (s *session) join(ctx context.Context, el *stanza.Element, room, askedNick 
 	if err != nil {
 		s.mu.Lock()
 		delete(s.joining, room)
+		if len(s.joining) == 0 {
+			s.joining = nil
+		}
 		s.mu.Unlock()
 		typ, cond, text := chatError(err)
 		if chat.ErrorCode(err) == chat.CodeTooManyRooms {
@@ -145,6 +148,9 @@ func (s *session) join(ctx context.Context, el *stanza.Element, room, askedNick 
 	}
 	held := s.joining[room].held
 	delete(s.joining, room)
+	if len(s.joining) == 0 {
+		s.joining = nil // nothing kept while idle
+	}
 	if s.mucs == nil {
 		s.mucs = make(map[string]bool)
 	}

@@ -33,7 +33,7 @@ type session struct {
 	bare  string
 	key   string    // chat.NickKey of the nickname
 	tag   string    // marks the client ids of this session's messages (own-echo detection)
-	reqs  reqBucket // the processor's only (one stanza at a time)
+	reqs  reqBucket // guarded by mu
 	start time.Time
 
 	mu       sync.Mutex
@@ -42,10 +42,12 @@ type session struct {
 	queued   int // bytes in queue
 	flushing bool
 	inProc   bool // the connection's processor is running: it flushes when its batch ends
-	ended    bool
+	ended    bool // nothing more is queued (the final stream error aside)
+	done     bool // end ran
 	// Stream management (XEP-0198).
 	sm       bool
-	smID     string
+	smID     string    // resumption id; "" once the session may not be resumed (clean close, ended by chat)
+	regID    string    // the key of this session in Gateway.resumable
 	inH      uint32    // stanzas handled from the client
 	outH     uint32    // stanzas sent to the client (queued)
 	unacked  []outItem // the last len(unacked) of them, not acknowledged
@@ -158,10 +160,10 @@ func (c *conn) onResume(el *stanza.Element) {
 		c.writeRaw(smFailed("item-not-found", "the session has ended"))
 		return
 	}
+	// A connection still attached (the client changed networks before
+	// the server noticed) is closed below; when it finishes, connLost
+	// sees that the session has moved on.
 	old := s.c
-	if old != nil {
-		old.sess = nil // the old connection no longer owns it (its processor is done with it or never touches it again)
-	}
 	if s.hibTimer != nil {
 		s.hibTimer.Stop()
 		s.hibTimer = nil
@@ -434,21 +436,19 @@ func (s *session) detachForEnd(c *conn) {
 // leave), the gateway forgets it.
 func (s *session) end(reason string) {
 	s.mu.Lock()
-	already := s.ended && s.chat == nil
-	s.ended = true
+	if s.done {
+		s.mu.Unlock()
+		return
+	}
+	s.done, s.ended = true, true
 	hib := s.c == nil && s.hibTimer != nil
 	if s.hibTimer != nil {
 		s.hibTimer.Stop()
 		s.hibTimer = nil
 	}
-	cs := s.chat
-	s.chat = nil
-	id := s.smID
+	id := s.regID
 	s.unacked = nil
 	s.mu.Unlock()
-	if already || cs == nil {
-		return
-	}
 	g := s.g
 	g.mu.Lock()
 	if rs := g.resources[s.jid.Local]; rs != nil && rs[s.jid.Resource] == s {
@@ -461,7 +461,9 @@ func (s *session) end(reason string) {
 		delete(g.resumable, id)
 	}
 	g.mu.Unlock()
-	cs.Disconnect("xmpp: " + reason)
+	// s.chat never changes after binding: a stanza still being handled
+	// gets chat's ErrNotConnected from now on.
+	s.chat.Disconnect("xmpp: " + reason)
 	if hib {
 		g.wg.Done()
 	}
@@ -512,6 +514,7 @@ func (s *session) onSM(c *conn, el *stanza.Element) {
 		var b stanza.Builder
 		if resume {
 			s.smID = newID() + newID()
+			s.regID = s.smID
 			b.Empty("enabled", "xmlns", stanza.NSSM, "id", s.smID, "resume", "true",
 				"max", strconv.Itoa(int(s.g.cfg.ResumeTimeout/time.Second)))
 		} else {
