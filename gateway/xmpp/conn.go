@@ -376,18 +376,18 @@ func (c *conn) onOpen(hdr *stanza.Element) {
 	}
 	c.id = newID()
 	if v := hdr.Get("version"); v == "" || v[0] < '1' {
-		c.openStream()
+		c.writeRaw(c.openStream())
 		c.streamError("unsupported-version", "XMPP 1.0 is required")
 		return
 	}
 	if to := hdr.Get("to"); to != "" {
 		if j, err := stanza.ParseJID(to); err != nil || j.Domain != c.g.domain || j.Local != "" {
-			c.openStream()
+			c.writeRaw(c.openStream())
 			c.streamError("host-unknown", "this server is "+c.g.domain)
 			return
 		}
 	}
-	c.openStream()
+	open := c.openStream() // written with the features: one write
 	var b stanza.Builder
 	if c.kind == transportWebSocket {
 		b.Start("stream:features", "xmlns:stream", stanza.NSStream)
@@ -414,13 +414,18 @@ func (c *conn) onOpen(hdr *stanza.Element) {
 		c.g.caps.appendC(&b)
 	}
 	b.End("stream:features")
-	c.writeRaw(b.B)
+	if c.kind == transportWebSocket {
+		c.writeRaw(open) // two frames
+		c.writeRaw(b.B)
+		return
+	}
+	c.writeRaw(append(open, b.B...))
 }
 
-// openStream writes our stream header once per stream.
-func (c *conn) openStream() {
+// openStream returns our stream header, once per stream (nil after).
+func (c *conn) openStream() []byte {
 	if c.sentOpen {
-		return
+		return nil
 	}
 	c.sentOpen = true
 	var b stanza.Builder
@@ -431,7 +436,7 @@ func (c *conn) openStream() {
 		b.Start("stream:stream", "xmlns", stanza.NSClient, "xmlns:stream", stanza.NSStream,
 			"id", c.id, "from", c.g.domain, "version", "1.0", "xml:lang", "en")
 	}
-	c.writeRaw(b.B)
+	return b.B
 }
 
 // needTLS reports whether STARTTLS must come before authentication.
@@ -592,6 +597,9 @@ func (c *conn) writeBytes(b []byte) error {
 // writeRaw writes from the processor before a session exists, or a final
 // element; a failure closes the connection.
 func (c *conn) writeRaw(b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	if err := c.write(b); err != nil {
 		c.closeNow()
 	}

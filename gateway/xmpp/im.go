@@ -268,8 +268,17 @@ func (s *session) vcard(el *stanza.Element, typ string) {
 	s.sendError(el, "", "cancel", "feature-not-implemented", "vCards are not stored")
 }
 
-// loadRoster fills the roster with the peers of the user's DM rooms.
+// loadRoster fills the roster with the peers of the user's DM rooms, on
+// the first roster request (listing the rooms reads the Store: a client
+// that never asks for its roster does not pay for it at login).
 func (s *session) loadRoster(ctx context.Context) {
+	s.mu.Lock()
+	done := s.rosterOK
+	s.rosterOK = true
+	s.mu.Unlock()
+	if done {
+		return
+	}
 	rooms, err := s.chat.Rooms(ctx)
 	if err != nil {
 		s.g.log.Debug("xmpp: roster: cannot list rooms", "err", err)
@@ -296,6 +305,9 @@ func (s *session) appendRosterItem(b *stanza.Builder, key, nick, sub string) {
 // rosterIQ: get lists the contacts; set adds or removes one for this
 // session (the roster is derived from DMs, not stored).
 func (s *session) rosterIQ(el, q *stanza.Element, typ string) {
+	ctx, cancel := reqCtx()
+	defer cancel()
+	s.loadRoster(ctx)
 	if typ == "get" {
 		var b stanza.Builder
 		b.Start("query", "xmlns", stanza.NSRoster)

@@ -58,6 +58,7 @@ type session struct {
 	inactive  bool // XEP-0352 client state: typing is not sent
 	available bool
 	roster    map[string]string     // NickKey → nickname of the contacts
+	rosterOK  bool                  // roster loaded (on the first roster request)
 	joining   map[string]*joinState // MUC joins in progress (muc.go)
 	mucs      map[string]bool       // public rooms joined through MUC
 }
@@ -138,7 +139,6 @@ func (c *conn) onBind(el *stanza.Element) {
 	var b stanza.Builder
 	b.Start("iq", "type", "result", "id", id).Start("bind", "xmlns", stanza.NSBind).Elem("jid", s.jid.String()).End("bind").End("iq")
 	s.send(outItem{pre: b.B, stanza: true})
-	s.loadRoster(ctx)
 }
 
 // onResume resumes a hibernating (or still attached) session on this
