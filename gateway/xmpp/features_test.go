@@ -2,6 +2,7 @@ package xmppgw_test
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"runtime"
 	"strings"
@@ -236,4 +237,35 @@ func TestNoGoroutinePerIdleConnection(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// TestDirectTLS: XEP-0368 direct TLS on ServeTLS's listener (TLS from
+// the first byte, on the event loop), and STARTTLS required on Serve's.
+func TestDirectTLS(t *testing.T) {
+	tcfg := testTLSConfig(t)
+	srv := startServer(t, chat.Config{}, xmppgw.Config{TLS: tcfg})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.gw.ServeTLS(ln) }()
+	tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test's certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &rawClient{t: t, conn: tc, in: make(chan string, 100)}
+	t.Cleanup(func() { tc.Close() })
+	go c.read(tc)
+	c.login("tess", "r") // no STARTTLS offered: already TLS
+	c.send("<iq type='get' id='p'><ping xmlns='urn:xmpp:ping'/></iq>")
+	c.expect("type='result'", "id='p'")
+	if st := srv.gw.Stats(); st.TLS != 1 || st.Accepted[1] != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	// On the STARTTLS listener, authenticating in the clear is refused.
+	p := dialRaw(t, srv.addr)
+	p.send(streamOpen)
+	p.expect("<starttls", "<required/>")
+	p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + b64("\x00eve\x00x") + "</auth>")
+	p.expect("policy-violation", "STARTTLS")
 }
