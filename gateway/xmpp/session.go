@@ -406,6 +406,9 @@ func (s *session) ackLocked(h uint32) bool {
 // connLost runs when the session's connection is gone: it hibernates
 // (stream management with resumption) or ends.
 func (s *session) connLost(c *conn) {
+	s.g.mu.Lock()
+	closing := s.g.closed // no hibernation while the gateway shuts down
+	s.g.mu.Unlock()
 	s.mu.Lock()
 	if s.c != c || s.ended {
 		s.mu.Unlock()
@@ -413,7 +416,7 @@ func (s *session) connLost(c *conn) {
 	}
 	s.c = nil
 	s.queue, s.queued, s.flushing = nil, 0, false
-	if s.smID != "" {
+	if s.smID != "" && !closing {
 		s.g.wg.Add(1) // released by the resumption or the end (c still holds one: no race with Wait)
 		s.hibTimer = time.AfterFunc(s.g.cfg.ResumeTimeout, func() { s.end("resumption timed out") })
 		s.mu.Unlock()
