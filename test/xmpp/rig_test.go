@@ -72,6 +72,7 @@ func certFiles(t testing.TB, dir string) (certFile, keyFile string) {
 // target is a server the scenarios run against.
 type target struct {
 	name     string
+	logFile  string // prosody's
 	host     string
 	port     int    // XMPP client port (STARTTLS)
 	httpURL  string // for the WebSocket binding (ws://…/xmpp or prosody's /xmpp-websocket)
@@ -253,7 +254,7 @@ Component "rooms.localhost" "muc"
 		case bytes.Contains(log, []byte(fmt.Sprintf("'c2s' on [127.0.0.1]:%d", c2s))) &&
 			bytes.Contains(log, []byte(fmt.Sprintf("'http' on [127.0.0.1]:%d", httpPort))):
 			return &target{
-				name: "prosody", host: "127.0.0.1", port: c2s,
+				name: "prosody", logFile: logFile, host: "127.0.0.1", port: c2s,
 				httpURL: "http://127.0.0.1:" + strconv.Itoa(httpPort), wsPath: "/xmpp-websocket",
 				password: func(string) string { return "secret" },
 			}

@@ -2,7 +2,10 @@ package xmpp_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -10,6 +13,8 @@ import (
 
 	"github.com/banter-chat/banter/internal/testutil"
 )
+
+var selfPresence = regexp.MustCompile(`<presence[^>]* from=['"]bob@`)
 
 // sendxmpp runs go-sendxmpp (Debian) as user against tg with the message
 // on its standard input.
@@ -43,9 +48,27 @@ func TestGoSendxmpp(t *testing.T) {
 		if err := listen.Start(); err != nil {
 			t.Fatal(err)
 		}
+		exited := make(chan error, 1)
+		go func() { exited <- listen.Wait() }()
 		// Online once the server reflected its initial presence.
-		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(debug.String(), "<presence from='bob@") },
-			"bob's listener online on "+tg.name+": "+debug.String()+out.String())
+		t0 := time.Now()
+		online := false
+		deadline := time.Now().Add(30 * time.Second)
+		for !online && time.Now().Before(deadline) {
+			select {
+			case err := <-exited:
+				t.Fatalf("%s: the listener exited: %v\n%s%s", tg.name, err, debug.String(), out.String())
+			case <-time.After(20 * time.Millisecond):
+			}
+			online = selfPresence.MatchString(debug.String()) // attributes in any order (prosody's vary)
+		}
+		if !online {
+			log, _ := os.ReadFile(tg.logFile)
+			st, err := os.Stat(tg.logFile)
+			ps, _ := exec.Command("sh", "-c", fmt.Sprintf("ss -tnp | grep :%d; ps -o pid,stat,etime,cmd -p %d", tg.port, listen.Process.Pid)).CombinedOutput()
+			t.Fatalf("%s: listener not online; log %v %v:\n%s\n%s\ndebug: %s", tg.name, st.Size(), err, log, ps, debug.String())
+		}
+		t.Logf("%s: the listener was online after %v", tg.name, time.Since(t0).Round(time.Millisecond))
 		sendxmpp(t, tg, "alice", "hello from go-sendxmpp", "bob@"+domain)
 		sendxmpp(t, tg, "alice", "to the room", "-c", "-a", "alice", "sendroom@rooms."+domain)
 		hist, err := scenarioArgs(t, tg, "history", []string{"--room", "sendroom"}, "bob")
@@ -55,7 +78,7 @@ func TestGoSendxmpp(t *testing.T) {
 		testutil.Eventually(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "hello from go-sendxmpp") },
 			"the DM at bob's listener on "+tg.name)
 		cancel()
-		_ = listen.Wait()
+		<-exited
 		// "2026-12-08T03:12:43Z alice@localhost: hello": drop the time.
 		line := out.String()
 		if i := strings.Index(line, " "); i >= 0 {
