@@ -95,7 +95,10 @@ func runXMPPFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 		prog.printf("joined %d/%d", i+1, n)
 	}
 	prog.done()
-	time.Sleep(time.Second) // the last joins' presences settle
+	// Every join was announced to the members before it: wait until the
+	// server has delivered those presences (its CPU goes quiet), so that
+	// the measured window holds messages only.
+	waitQuiet(ctx, x.serverPID, 30*time.Second)
 	var sCPU0 time.Duration
 	if x.serverPID > 0 {
 		sCPU0, _ = procCPU(x.serverPID)
@@ -139,6 +142,19 @@ func runXMPPFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 	}
 	elapsed := time.Since(start)
 	cpu1, _ := procCPU(0)
+	var sCPU1 time.Duration
+	if x.serverPID > 0 {
+		var err error
+		if sCPU1, err = procCPU(x.serverPID); err != nil {
+			return err
+		}
+	}
+	// The readers hand their latency histograms over when they end.
+	for _, c := range conns {
+		c.nc.Close()
+	}
+	wg.Wait()
+	conns = nil
 	r := &Result{Scenario: "xmpp-fanout",
 		Params: map[string]float64{"receivers": float64(*receivers), "senders": float64(*senders), "rate": *rate,
 			"duration_s": dur.Seconds(), "tls": b2f(x.tls)},
@@ -153,10 +169,6 @@ func runXMPPFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 	h.latencyMetrics(r.Metrics, "")
 	mu.Unlock()
 	if x.serverPID > 0 {
-		sCPU1, err := procCPU(x.serverPID)
-		if err != nil {
-			return err
-		}
 		cpu := sCPU1 - sCPU0
 		r.Metrics["server_cpu"] = cpu.Seconds() / elapsed.Seconds()
 		if d := delivered.Load(); d > 0 {
@@ -168,10 +180,30 @@ func runXMPPFanout(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err, _ := sendErr.Load().(error); err != nil {
 		r.Notes = append(r.Notes, "a sender failed: "+err.Error())
 	}
-	for _, c := range conns {
-		c.nc.Close()
-	}
-	wg.Wait()
-	conns = nil
 	return x.emit(r, stdout)
+}
+
+// waitQuiet waits until the server process uses less than 5% of a core
+// over two 200 ms periods in a row, or max passes (no server pid: 1 s).
+func waitQuiet(ctx context.Context, pid int, max time.Duration) {
+	if pid <= 0 {
+		time.Sleep(time.Second)
+		return
+	}
+	deadline := time.Now().Add(max)
+	quiet := 0
+	last, _ := procCPU(pid)
+	for quiet < 2 && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		now, err := procCPU(pid)
+		if err != nil {
+			return
+		}
+		if now-last < 10*time.Millisecond {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = now
+	}
 }
