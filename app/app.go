@@ -29,6 +29,7 @@ import (
 	"github.com/banter-chat/banter/auth"
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/gateway/proto1"
 	siogw "github.com/banter-chat/banter/gateway/sio"
 	"github.com/banter-chat/banter/guard"
 	"github.com/banter-chat/banter/internal/memreclaim"
@@ -64,6 +65,15 @@ type Config struct {
 	// MaxBufferedBytes bounds what is queued for one client; a client past
 	// it is disconnected as a slow consumer. Default 4 MiB.
 	MaxBufferedBytes int
+	// MaxWriteDelay is engineio.Config's: under load, how long a WebSocket
+	// frame may wait to share a write (default 40ms); NoWriteDelay: never.
+	MaxWriteDelay time.Duration
+	NoWriteDelay  bool
+	// LargeRoom and PresenceWindow are chat.Config's: rooms above
+	// LargeRoom users get member counts, at most once per PresenceWindow,
+	// instead of per-user presence (defaults 200 and 1s).
+	LargeRoom      int
+	PresenceWindow time.Duration
 	// CORSOrigins lists the browser origins ("https://chat.example.com")
 	// allowed besides the server's own: cross-origin long-polling (CORS)
 	// and WebSocket, /ws, /mqtt and SSE connections from pages of those
@@ -83,7 +93,7 @@ type Config struct {
 	HandshakesPerSecondPerIP float64
 	LimitLoopback            bool
 
-	// Chat limits (defaults in chat.Config: 4096 bytes, burst 20, 5/s,
+	// Chat limits (defaults in chat.Config: 4096 bytes, burst 60, 10/s,
 	// 100 rooms per session).
 	MaxMessageBytes    int
 	RateBurst          int
@@ -237,6 +247,7 @@ func New(cfg Config) (_ *App, err error) {
 		Store: timedStore{be.store, a.metrics}, Bus: be.chatBus(), Roster: be.chatRoster(), Logger: log,
 		MaxMessageBytes: cfg.MaxMessageBytes, RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 		MaxRoomsPerSession: cfg.MaxRoomsPerSession, DefaultRoom: cfg.DefaultRoom,
+		LargeRoom: cfg.LargeRoom, PresenceWindow: cfg.PresenceWindow,
 	}
 	if ccfg.Authenticator, ccfg.RequireIdentity, err = newAuthenticator(cfg.Auth); err != nil {
 		return nil, err
@@ -253,6 +264,10 @@ func New(cfg Config) (_ *App, err error) {
 	ecfg := engineio.Config{
 		PingInterval: cfg.PingInterval, PingTimeout: cfg.PingTimeout,
 		MaxBufferedBytes: cfg.MaxBufferedBytes, MaxPayload: cfg.MaxPayloadBytes, Logger: log,
+		MaxWriteDelay: cfg.MaxWriteDelay,
+	}
+	if cfg.NoWriteDelay {
+		ecfg.MaxWriteDelay = -1
 	}
 	engineAdmission(grd, &ecfg)
 	if len(cfg.CORSOrigins) > 0 {
@@ -264,7 +279,8 @@ func New(cfg Config) (_ *App, err error) {
 	io := socketio.NewServer(socketio.Config{Engine: ecfg, Logger: log})
 	a.svc, a.io, a.guard = svc, io, grd
 	a.gw = siogw.New(svc, io.Of("/"), siogw.Config{
-		Logger: log, RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond,
+		Logger:   log,
+		Protocol: proto1.Config{RequestBurst: cfg.RequestBurst, RequestsPerSecond: cfg.RequestsPerSecond},
 	})
 	undo = append(undo, a.gw.Close, func() { _ = io.Shutdown(context.Background()) })
 	a.mux = http.NewServeMux()
@@ -370,6 +386,14 @@ func (a *App) Serve(ln net.Listener) error {
 		a.log.Info("cluster node "+a.be.roster.NodeID()+" advertises "+adv, "heartbeat", a.cfg.ClusterHeartbeat, "ttl", a.cfg.ClusterTTL)
 	}
 	a.log.Info("Banter listening on " + url)
+	if !a.tlsEnabled() {
+		// WebSocket handshakes of Socket.IO are read and answered on the
+		// event loop; everything else reaches net/http (engineio.Accept).
+		var err error
+		if ln, err = a.io.Engine().Accept(ln, a.cfg.ReadHeaderTimeout, engineio.Route{Prefix: "/socket.io/", Handler: a.io}); err != nil {
+			return err
+		}
+	}
 	err := a.hs.Serve(a.tlsListener(ln, "http/1.1"))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil

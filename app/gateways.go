@@ -10,6 +10,7 @@ import (
 	"github.com/banter-chat/banter/gateway/rest"
 	"github.com/banter-chat/banter/gateway/tcp"
 	"github.com/banter-chat/banter/gateway/ws"
+	"github.com/banter-chat/banter/guard"
 )
 
 // gateways are the non-Socket.IO ways in: REST + SSE under /api/v1/, plain
@@ -38,13 +39,16 @@ func (a *App) initGateways() error {
 		g.tcpLn = ln
 	}
 	g.rest = rest.New(a.svc, rest.Config{Logger: a.log, APIKey: a.cfg.APIKey})
-	g.ws = ws.New(a.svc, ws.Config{Logger: a.log, OriginPatterns: originHosts(a.cfg.CORSOrigins)})
+	g.ws = ws.New(a.svc, ws.Config{Logger: a.log, OriginPatterns: originHosts(a.cfg.CORSOrigins),
+		Admit: a.guard.Admit, Refused: guard.Refuse})
 	a.mux.Handle(rest.Prefix, guardREST(a.guard, g.rest))
-	a.mux.Handle("/ws", a.guard.Middleware(g.ws))
+	// /ws admits a connection for its whole life (ws.Config.Admit): its
+	// handler returns as soon as the connection is on the event loop.
+	a.mux.Handle("/ws", a.guard.OriginMiddleware(g.ws))
 	if g.tcpLn != nil {
-		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log})
+		g.tcp = tcp.New(a.svc, tcp.Config{Logger: a.log, Admit: a.guard.Admit, Refusal: tcpRefusal})
 		g.tcpDone = make(chan error, 1)
-		ln := a.guard.Listener(g.tcpLn, refuseTCP)
+		ln := g.tcpLn
 		go func() { g.tcpDone <- g.tcp.Serve(ln) }()
 		a.log.Info("Banter TCP line protocol on " + g.tcpLn.Addr().String())
 	}

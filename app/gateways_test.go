@@ -380,3 +380,43 @@ func TestTCPChatsWithSocketIO(t *testing.T) {
 	for range lines { // the server closes the connection
 	}
 }
+
+// TestWSProtocolErrors: a frame that breaks RFC 6455 on /ws closes the
+// connection with the status the RFC gives (an unmasked client frame:
+// 1002, not a normal close), as on the Socket.IO endpoint.
+func TestWSProtocolErrors(t *testing.T) {
+	url, _ := apptest.Serve(t, app.Config{})
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"unmasked", []byte{0x81, 0x02, '{', '}'}, 1002},
+		{"reserved bits", []byte{0xc1, 0x80, 0, 0, 0, 0}, 1002},
+		{"fragmented ping", []byte{0x09, 0x80, 0, 0, 0, 0}, 1002},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			host := strings.TrimPrefix(url, "http://")
+			nc, err := net.Dial("tcp", host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			_ = nc.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(nc, "GET /ws HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", host)
+			br := bufio.NewReader(nc)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			if _, err := nc.Write(tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(br)
+			i := bytes.IndexByte(got, 0x88)
+			if i < 0 || len(got) < i+4 || int(got[i+2])<<8|int(got[i+3]) != tc.code {
+				t.Fatalf("no close frame with %d in % x", tc.code, got)
+			}
+		})
+	}
+}

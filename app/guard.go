@@ -1,18 +1,16 @@
 package app
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"syscall"
 
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/gateway/proto1"
 	"github.com/banter-chat/banter/gateway/rest"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
 	"github.com/banter-chat/banter/guard"
 )
 
@@ -122,19 +120,15 @@ func guardREST(g *guard.Guard, next http.Handler) http.Handler {
 func writeRESTError(w http.ResponseWriter, status int, code chat.Code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
-		OK    bool           `json:"ok"`
-		Error rest.ErrorBody `json:"error"`
-	}{false, rest.ErrorBody{Code: code, Message: msg}})
+	_, _ = w.Write(append(proto1.Failure(chat.Errorf(code, "%s", msg)), '\n'))
 }
 
-// refuseTCP tells a refused TCP line-protocol client why, in the
+// tcpRefusal tells a refused TCP line-protocol client why, in the
 // protocol's error event, before the connection closes.
-func refuseTCP(c net.Conn, err error) {
+func tcpRefusal(err error) []byte {
 	code := chat.CodeRateLimited
 	if errors.Is(err, guard.ErrServerFull) {
 		code = chat.CodeUnavailable
 	}
-	b, _ := jsonproto.EncodeEvent("error", jsonproto.ErrorBody{Code: code, Message: err.Error()})
-	_, _ = c.Write(append(b, '\n'))
+	return proto1.EncodeError(chat.Errorf(code, "%s", err.Error()), "")
 }

@@ -160,9 +160,10 @@ func TestClusterMetrics(t *testing.T) {
 		return slices.Contains(members, "bob") && slices.Contains(members, "alice")
 	}, "alice and bob in lobby, seen from node B")
 	// Node B's Redis subscriptions follow its users asynchronously: the
-	// users topic, then bob's DM topic and the room.
+	// users topic and the default room (the classic dialect's watcher)
+	// from the start, then bob's DM topic and the room.
 	testutil.Eventually(t, 10*time.Second, func() bool {
-		return scrape(t, urlB+"/metrics").get(t, "banter_bus_subscriptions") == 3
+		return scrape(t, urlB+"/metrics").get(t, "banter_bus_subscriptions") == 4
 	}, "node B never subscribed to lobby")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -295,6 +295,8 @@ var (
 		"Engine.IO payload bytes received (WebSocket frames, POST bodies), by transport.", "transport")
 	descBytesOut = desc("banter_engineio_sent_bytes_total",
 		"Bytes written to Engine.IO clients (WebSocket frames, polling responses), by transport.", "transport")
+	descWrites = desc("banter_engineio_writes_total",
+		"Writes to Engine.IO clients, by transport: WebSocket writes (each carries every packet queued for the connection, so packets sent ÷ writes is the coalescing under load) and polling responses.", "transport")
 	descQueued = desc("banter_engineio_queued_bytes",
 		"Bytes queued for Socket.IO clients and not yet written, summed over sessions.")
 	descLargestQ = desc("banter_engineio_largest_queue_bytes",
@@ -339,7 +341,7 @@ type statsCollector struct{ a *App }
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		descConnections, descConnectionsOpened, descDisconnects, descSlow, descUpgrades, descRefused,
-		descGuardRefused, descPktsIn, descPktsOut, descBytesIn, descBytesOut, descQueued, descLargestQ,
+		descGuardRefused, descPktsIn, descPktsOut, descBytesIn, descBytesOut, descWrites, descQueued, descLargestQ,
 		descSessions, descRooms, descSessStarted, descSessEnded, descStored, descDupes, descLimited,
 		descDeliveries, descGapFills, descRefilled, descPubErrs,
 	} {
@@ -386,6 +388,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descPktsOut, t.st.PacketsSent, t.name)
 		counter(descBytesIn, t.st.BytesReceived, t.name)
 		counter(descBytesOut, t.st.BytesSent, t.name)
+		counter(descWrites, t.st.Writes, t.name)
 	}
 	gauge(descQueued, float64(s.queued))
 	gauge(descLargestQ, float64(s.largestQ))

@@ -101,6 +101,7 @@ var wantFamilies = map[string]string{
 	"banter_engineio_packets_sent_total":      "counter",
 	"banter_engineio_received_bytes_total":    "counter",
 	"banter_engineio_sent_bytes_total":        "counter",
+	"banter_engineio_writes_total":            "counter",
 	"banter_engineio_queued_bytes":            "gauge",
 	"banter_engineio_largest_queue_bytes":     "gauge",
 	"banter_chat_sessions":                    "gauge",
@@ -309,6 +310,8 @@ func TestMetricsUnderTraffic(t *testing.T) {
 		`banter_engineio_packets_received_total{transport="polling"}`,
 		`banter_engineio_sent_bytes_total{transport="websocket"}`,
 		`banter_engineio_sent_bytes_total{transport="polling"}`,
+		`banter_engineio_writes_total{transport="websocket"}`,
+		`banter_engineio_writes_total{transport="polling"}`,
 		`banter_chat_deliveries_total{kind="presence"}`,
 		`banter_chat_sessions_started_total`,
 	} {

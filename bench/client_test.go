@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,14 +75,14 @@ func TestWorkloadOnBothServers(t *testing.T) {
 			}
 
 			// chat message goes to everyone, sender included, intact.
-			msg := appendChatMessage(nil, 3, 9, 1700000000123456, "xyz")
+			msg := dialectChatMessage.appendSend(nil, "", 3, 9, 1700000000123456, "xyz")
 			if err := a.writeText(msg); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range []*conn{a, b} {
 				got := next(t, c)
-				s, n, ts, ok := parseChatMessage([]byte(got))
-				if !ok || s != 3 || n != 9 || ts != 1700000000123456 || !strings.Contains(got, `"m":"xyz"`) {
+				s, n, ts, ok := parseMark([]byte(got))
+				if kindOf([]byte(got)) != pktDelivery || !ok || s != 3 || n != 9 || ts != 1700000000123456 || got != string(msg) {
 					t.Fatalf("chat message = %q (parsed %d %d %d %v)", got, s, n, ts, ok)
 				}
 			}
@@ -192,15 +193,88 @@ func TestReadFrameRejects(t *testing.T) {
 	}
 }
 
-func TestParseChatMessage(t *testing.T) {
-	b := appendChatMessage(nil, 12, 345, 1712345678901234, "hello")
-	s, n, ts, ok := parseChatMessage(b)
+func TestMark(t *testing.T) {
+	b := appendMark(nil, 12, 345, 1712345678901234, "hello")
+	s, n, ts, ok := parseMark(b)
 	if !ok || s != 12 || n != 345 || ts != 1712345678901234 {
 		t.Fatalf("round trip: %d %d %d %v", s, n, ts, ok)
 	}
-	for _, bad := range []string{`42["other",{"s":1,"n":2,"t":3}]`, `42["chat message",{"s":1,"t":3}]`, `42["chat message",{"s":-1,"n":2,"t":3}]`, `42["chat message",{"s":"a","n":2,"t":3}]`} {
-		if _, _, _, ok := parseChatMessage([]byte(bad)); ok {
+	for _, bad := range []string{`42["chat message","hi"]`, `42["chat message","@@1.2"]`, `42["chat message","@@1.2.3"]`,
+		`42["chat message","@@-1.2.3."]`, `42["chat message","@@a.2.3."]`, `42["chat message","@@99999999999.2.3."]`} {
+		if _, _, _, ok := parseMark([]byte(bad)); ok {
 			t.Errorf("%s parsed", bad)
 		}
+	}
+}
+
+func TestDialectPackets(t *testing.T) {
+	for _, tc := range []struct {
+		d    dialect
+		want string
+	}{
+		{dialectChatMessage, `42["chat message","@@1.2.3.xy"]`},
+		{dialectV1, `423["send",{"room":"bench","text":"@@1.2.3.xy","clientId":"b1-2"}]`},
+	} {
+		if got := string(tc.d.appendSend(nil, "bench", 1, 2, 3, "xy")); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.d, got, tc.want)
+		}
+	}
+	if got := string(appendHello(nil, 7, []string{"a", "b"})); got != `420["hello",{"nickname":"bench-7","rooms":["a","b"]}]` {
+		t.Errorf("hello: %s", got)
+	}
+	for p, want := range map[string]pktKind{
+		`42["chat message","@@1.2.3."]`:                      pktDelivery,
+		`42["message",{"text":"@@1.2.3."}]`:                  pktDelivery,
+		`430[{"ok":true}]`:                                   pktAck0,
+		`4317[{"ok":false,"error":{"code":"rate_limited"}}]`: pktRefusal,
+		`4317[{"ok":true,"seq":4}]`:                          pktOther,
+		`42["error",{"code":"rate_limited"}]`:                pktRefusal,
+		`42["presence",{"room":"bench"}]`:                    pktOther,
+	} {
+		if got := kindOf([]byte(p)); got != want {
+			t.Errorf("kindOf(%s) = %d, want %d", p, got, want)
+		}
+	}
+}
+
+func TestSchedules(t *testing.T) {
+	start := time.Unix(1000, 0)
+	// spread: 4 senders at 40 msgs/s in all send one every 25 ms, interleaved.
+	var all []time.Duration
+	for s := range 4 {
+		sc := shapeSpread.schedule(s, 4, 40, start)
+		for range 3 {
+			all = append(all, sc.next().Sub(start))
+		}
+	}
+	slices.Sort(all)
+	for i, d := range all {
+		if want := time.Duration(i) * 25 * time.Millisecond; d != want {
+			t.Fatalf("spread: send %d at %v, want %v", i, d, want)
+		}
+	}
+	// burst: every sender at the same instants.
+	a, b := shapeBurst.schedule(0, 2, 20, start), shapeBurst.schedule(1, 2, 20, start)
+	for range 3 {
+		if x, y := a.next(), b.next(); !x.Equal(y) {
+			t.Fatalf("burst: %v != %v", x, y)
+		}
+	}
+	// poisson: independent, with the right mean rate.
+	p, q := shapePoisson.schedule(0, 2, 200, start), shapePoisson.schedule(1, 2, 200, start)
+	var last time.Time
+	same := 0
+	for range 10_000 {
+		x, y := p.next(), q.next()
+		if x.Equal(y) {
+			same++
+		}
+		last = x
+	}
+	if rate := 10_000 / last.Sub(start).Seconds(); rate < 95 || rate > 105 {
+		t.Errorf("poisson: %.1f msgs/s per sender, want ~100", rate)
+	}
+	if same > 0 {
+		t.Errorf("poisson: %d sends of two senders at the same instant", same)
 	}
 }

@@ -20,8 +20,9 @@ type connectResult struct {
 // at most conc handshakes in flight. Connection i uses source address
 // c.source(i). onConn, when not nil, is called with each new connection as
 // soon as it is open (to start reading it: a server pings while the others
-// are still connecting).
-func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, prog *progress, onConn func(*conn)) *connectResult {
+// are still connecting, and to set a session up); an error of it counts as
+// a failed connection.
+func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, prog *progress, onConn func(*conn) error) *connectResult {
 	res := &connectResult{conns: make([]*conn, 0, n)}
 	var (
 		mu   sync.Mutex
@@ -58,6 +59,11 @@ func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, 
 				t0 := time.Now()
 				cn, err := dial(dctx, c.addr, c.source(i))
 				cancel()
+				if err == nil && onConn != nil {
+					if err = onConn(cn); err != nil {
+						_ = cn.close()
+					}
+				}
 				mu.Lock()
 				if err != nil {
 					res.failures++
@@ -70,9 +76,6 @@ func connectMany(ctx context.Context, c *common, n int, rate float64, conc int, 
 				mu.Unlock()
 				if err == nil {
 					h.add(time.Since(t0))
-					if onConn != nil {
-						onConn(cn)
-					}
 				}
 				done.Add(1)
 			}

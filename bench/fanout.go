@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,8 +14,11 @@ import (
 	"time"
 )
 
-// runFanout: N receivers on "/", S of them also senders emitting
-// "chat message" at R msgs/s in total; the server emits each to all N.
+// runFanout: N receivers, S of them also senders, R msgs/s in all on
+// independent schedules (--shape); the server delivers each message to all
+// N. --dialect picks what is spoken: the workload's "chat message" (bench
+// serve, Node, and the product's classic dialect) or the product's
+// protocol 1 (hello into one room, send with acks).
 func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench fanout", flag.ContinueOnError)
 	var c common
@@ -22,17 +26,37 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	n := fs.Int("n", 1000, "receivers (all connections receive every message)")
 	senders := fs.Int("senders", 10, "how many of the receivers also send")
 	rate := fs.Float64("rate", 100, "messages per second sent, all senders together")
+	shapeName := fs.String("shape", "poisson", "when senders send: poisson (independent random instants), spread (fixed rates, phases spread evenly) or burst (all senders at the same instants)")
+	dialectName := fs.String("dialect", "chat-message", `what is spoken: chat-message ("chat message" to everyone: bench serve, Node, banter's classic dialect) or v1 (banter's protocol 1: hello into one room, send with acks)`)
 	warmup := fs.Duration("warmup", 2*time.Second, "sending before the measured window")
 	dur := fs.Duration("duration", 5*time.Second, "measured window")
 	drain := fs.Duration("drain", 3*time.Second, "longest wait for late messages after sending stops")
 	size := fs.Int("size", 32, "bytes of text in each message")
 	crate := fs.Float64("connect-rate", 3000, "connections opened per second")
 	stalled := fs.Int("stalled", 0, "extra connections that stop reading once connected (frozen clients): they receive every broadcast too, and must not slow the others")
+	rooms := fs.String("rooms", "one", "with --dialect v1: one (every connection in one room: a fan-out) or own (each connection in a room of its own and sending: acked sends, each stored and delivered to its sender only)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := c.check(); err != nil {
 		return err
+	}
+	sh, err := parseShape(*shapeName)
+	if err != nil {
+		return err
+	}
+	dl, err := parseDialect(*dialectName)
+	if err != nil {
+		return err
+	}
+	own := *rooms == "own"
+	switch {
+	case *rooms != "one" && !own:
+		return fmt.Errorf("%w: --rooms %q: want one or own", ErrUsage, *rooms)
+	case own && dl != dialectV1:
+		return fmt.Errorf("%w: --rooms own needs --dialect v1", ErrUsage)
+	case own:
+		*senders = *n // everyone sends, to their own room
 	}
 	switch {
 	case *n < 1 || *n > 19_000:
@@ -46,39 +70,61 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	case *dur <= 0 || *warmup < 0 || *drain < 0 || *size < 0 || *size > 100_000:
 		return fmt.Errorf("%w: bad --duration, --warmup, --drain or --size", ErrUsage)
 	}
+	// Poisson senders send a random number of messages: room for 3 standard
+	// deviations and then some.
+	expect := *rate / float64(*senders) * (*warmup + *dur).Seconds()
+	perSender := int(expect+3*math.Sqrt(expect)) + 8
+	total := perSender * *senders
+	var (
+		rmu   sync.Mutex
+		recvs []*receiver
+		wg    sync.WaitGroup
+		nicks atomic.Int64
+	)
+	// Each connection is read from the moment it is open (the server pings,
+	// and a protocol-1 room sends presence while the others join).
+	onConn := func(cn *conn) error {
+		rv := &receiver{c: cn, seen: make([]uint64, (total+63)/64), perSender: perSender, acks: make(chan []byte, 1)}
+		rv.winStart.Store(math.MaxInt64)
+		rmu.Lock()
+		recvs = append(recvs, rv)
+		rmu.Unlock()
+		wg.Add(1)
+		go func() { defer wg.Done(); rv.loop() }()
+		i := int(nicks.Add(1))
+		rv.room = benchRoom
+		if own {
+			rv.room = benchRoom + "-" + strconv.Itoa(i)
+		}
+		return dl.setup(rv, i, c.timeout)
+	}
 	prog := &progress{w: stderr}
-	cr := connectMany(ctx, &c, *n, *crate, 64, prog, nil)
+	cr := connectMany(ctx, &c, *n, *crate, 64, prog, onConn)
 	prog.done()
-	defer closeAll(cr.conns)
+	defer func() { closeAll(cr.conns); wg.Wait() }()
 	if len(cr.conns) < *n {
 		return fmt.Errorf("bench fanout: %d of %d connections failed: %v", cr.failures, *n, cr.firstErr)
 	}
 	if *stalled > 0 {
 		// Connected like the others, then never read: the server's queue
 		// and the kernel buffers towards them fill up.
-		sc := connectMany(ctx, &c, *stalled, *crate, 8, prog, nil)
+		sc := connectMany(ctx, &c, *stalled, *crate, 8, prog, func(cn *conn) error {
+			return dl.setup(&receiver{c: cn, room: benchRoom, acks: make(chan []byte, 1)}, int(nicks.Add(1)), 0)
+		})
 		defer closeAll(sc.conns)
 		if len(sc.conns) < *stalled {
 			return fmt.Errorf("bench fanout: %d of %d stalled connections failed: %v", sc.failures, *stalled, sc.firstErr)
 		}
 	}
-	perSender := int(*rate/float64(*senders)*(*warmup+*dur).Seconds()) + 2
-	total := perSender * *senders
 	start := time.Now()
 	winStart := start.Add(*warmup)
 	winEnd := winStart.Add(*dur)
-	recvs := make([]*receiver, *n)
-	var wg sync.WaitGroup
-	for i, cn := range cr.conns {
-		rv := &receiver{c: cn, seen: make([]uint64, (total+63)/64), perSender: perSender,
-			winStart: winStart.UnixMicro(), winEnd: winEnd.UnixMicro()}
-		recvs[i] = rv
-		wg.Add(1)
-		go func() { defer wg.Done(); rv.loop() }()
+	for _, rv := range recvs {
+		rv.winEnd.Store(winEnd.UnixMicro())
+		rv.winStart.Store(winStart.UnixMicro())
 	}
-	defer func() { closeAll(cr.conns); wg.Wait() }()
 
-	text := strings.Repeat("x", *size)
+	pad := strings.Repeat("x", *size)
 	var sent atomic.Int64
 	var sendErr atomic.Pointer[error]
 	var sw sync.WaitGroup
@@ -86,7 +132,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		sw.Add(1)
 		go func() {
 			defer sw.Done()
-			err := sendPaced(ctx, cr.conns[s], s, perSender, *rate/float64(*senders), start, winEnd, text, &sent)
+			err := sendScheduled(ctx, recvs[s], dl, s, perSender, sh.schedule(s, *senders, *rate, start), winEnd, pad, &sent)
 			if err != nil {
 				sendErr.CompareAndSwap(nil, &err)
 			}
@@ -101,6 +147,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	w0 := procWrites(c.serverPID)
 	for time.Now().Before(winEnd) {
 		next := time.Now().Add(time.Second)
 		if next.After(winEnd) {
@@ -112,15 +159,27 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		prog.printf("fanout: %d sent, %d delivered", sent.Load(), sumReceived(recvs))
 	}
 	d1 := sumReceived(recvs)
+	w1 := procWrites(c.serverPID)
 	srvCPU, gcpu, wall, err := stopMeters(srv, gen)
 	if err != nil {
 		return err
 	}
 	sw.Wait()
 	// Drain: wait for stragglers until all arrived or the drain time ends.
-	want := sent.Load() * int64(*n)
+	refused := func() (n int64) {
+		for _, rv := range recvs {
+			n += rv.refused.Load()
+		}
+		return n
+	}
+	// Who receives a message: everyone, or with rooms of their own only
+	// its sender.
+	fan := int64(*n)
+	if own {
+		fan = 1
+	}
 	deadline := time.Now().Add(*drain)
-	for sumReceived(recvs) < want && time.Now().Before(deadline) && ctx.Err() == nil {
+	for sumReceived(recvs) < (sent.Load()-refused())*fan && time.Now().Before(deadline) && ctx.Err() == nil {
 		sleepUntil(ctx, time.Now().Add(20*time.Millisecond))
 	}
 	prog.done()
@@ -135,6 +194,7 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		dups += rv.dups
 		bad += rv.bad
 	}
+	want := (sent.Load() - refused()) * fan
 	deliveries := float64(d1-d0) / wall.Seconds()
 	scenario := "fanout"
 	fs.Visit(func(f *flag.Flag) {
@@ -142,13 +202,17 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			scenario = "fanout-stalled" // its own table: the step is the number of frozen clients
 		}
 	})
-	r := &Result{Scenario: scenario,
+	if own {
+		scenario = "send" // acked sends: each message stored and delivered once
+	}
+	r := &Result{Scenario: scenario, Shape: sh.String(), Dialect: dl.String(),
 		Params: map[string]float64{"receivers": float64(*n), "senders": float64(*senders), "rate": *rate,
 			"offered_deliveries_s": *rate * float64(*n), "duration_s": dur.Seconds(), "size": float64(*size),
 			"stalled": float64(*stalled)},
 		Metrics: map[string]float64{
 			"deliveries_s": deliveries,
 			"sent":         float64(sent.Load()),
+			"refused":      float64(refused()),
 			"lost":         float64(want - uniq),
 			"duplicated":   float64(dups),
 			"malformed":    float64(bad),
@@ -160,9 +224,18 @@ func runFanout(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			r.Metrics["cpu_us_per_delivery"] = float64(srvCPU.Microseconds()) / float64(d1-d0)
 		}
 	}
+	if w0 >= 0 && w1 >= w0 {
+		r.Metrics["server_writes_s"] = float64(w1-w0) / wall.Seconds()
+		if d1 > d0 {
+			r.Metrics["deliveries_per_write"] = float64(d1-d0) / float64(max(1, w1-w0))
+		}
+	}
 	r.GeneratorCPU = gcpu.Seconds() / wall.Seconds()
 	if p := sendErr.Load(); p != nil {
 		r.Notes = append(r.Notes, "send error: "+(*p).Error())
+	}
+	if n := refused(); n > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("%d of %d messages refused by the server (rate limits?)", n, sent.Load()))
 	}
 	if want > uniq {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d deliveries missing %v after sending stopped", want-uniq, *drain))
@@ -211,91 +284,39 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 	}
 }
 
-// sendPaced sends sender s's messages at rate per second from start until
-// end, in 5 ms slices, never more than max messages.
-func sendPaced(ctx context.Context, c *conn, s, maxMsgs int, rate float64, start, end time.Time, text string, sent *atomic.Int64) error {
+// sendScheduled sends sender s's messages at the instants of its schedule
+// until end, never more than maxMsgs. A message's time stamp is when it was
+// written, so a sender that falls behind does not flatter the latency.
+func sendScheduled(ctx context.Context, rv *receiver, dl dialect, s, maxMsgs int, sc *schedule, end time.Time, pad string, sent *atomic.Int64) error {
 	var buf []byte
-	n := 0
-	tk := time.NewTicker(5 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		now := time.Now()
-		if !now.Before(end) {
+	for n := range maxMsgs {
+		at := sc.next()
+		if !at.Before(end) {
 			return nil
 		}
-		due := min(int(now.Sub(start).Seconds()*rate)+1, maxMsgs)
-		for ; n < due; n++ {
-			buf = appendChatMessage(buf[:0], s, n, time.Now().UnixMicro(), text)
-			if err := c.writeText(buf); err != nil {
-				return err
-			}
-			sent.Add(1)
-		}
-		select {
-		case <-tk.C:
-		case <-ctx.Done():
+		if !sleepUntil(ctx, at) {
 			return ctx.Err()
 		}
+		buf = dl.appendSend(buf[:0], rv.room, s, n, time.Now().UnixMicro(), pad)
+		if err := rv.c.writeText(buf); err != nil {
+			return err
+		}
+		sent.Add(1)
 	}
-}
-
-// appendChatMessage encodes the benchmark's chat message: sender, sequence
-// number and send time in µs since the epoch (exact in a JS number).
-func appendChatMessage(b []byte, s, n int, t int64, text string) []byte {
-	b = append(b, `42["chat message",{"s":`...)
-	b = strconv.AppendInt(b, int64(s), 10)
-	b = append(b, `,"n":`...)
-	b = strconv.AppendInt(b, int64(n), 10)
-	b = append(b, `,"t":`...)
-	b = strconv.AppendInt(b, t, 10)
-	b = append(b, `,"m":"`...)
-	b = append(b, text...)
-	return append(b, `"}]`...)
-}
-
-var chatPrefix = []byte(`42["chat message",{`)
-
-// parseChatMessage extracts sender, sequence and send time from a received
-// chat message packet.
-func parseChatMessage(p []byte) (s, n int, t int64, ok bool) {
-	if !bytes.HasPrefix(p, chatPrefix) {
-		return 0, 0, 0, false
-	}
-	p = p[len(chatPrefix):]
-	var ok1, ok2, ok3 bool
-	var v int64
-	if v, ok1 = intField(p, `"s":`); ok1 {
-		s = int(v)
-	}
-	if v, ok2 = intField(p, `"n":`); ok2 {
-		n = int(v)
-	}
-	t, ok3 = intField(p, `"t":`)
-	return s, n, t, ok1 && ok2 && ok3 && s >= 0 && n >= 0
-}
-
-func intField(p []byte, key string) (int64, bool) {
-	i := bytes.Index(p, []byte(key))
-	if i < 0 {
-		return 0, false
-	}
-	p = p[i+len(key):]
-	j := 0
-	for j < len(p) && (p[j] >= '0' && p[j] <= '9' || j == 0 && p[j] == '-') {
-		j++
-	}
-	v, err := strconv.ParseInt(string(p[:j]), 10, 64)
-	return v, err == nil
+	return nil
 }
 
 // receiver counts what one connection receives.
 type receiver struct {
 	c         *conn
+	room      string // protocol 1: the room it joined
 	perSender int
 	seen      []uint64 // bit s*perSender+n: message n of sender s arrived
 	received  atomic.Int64
-	winStart  int64 // µs; messages sent in [winStart, winEnd) go to h
-	winEnd    int64
+	refused   atomic.Int64 // sends of this connection the server refused
+	acks      chan []byte  // the acks of setup requests (ack id 0)
+	winStart  atomic.Int64 // µs; messages sent in [winStart, winEnd) go to h
+	winEnd    atomic.Int64
 	h         hist
 	unique    int64
 	dups      int64
@@ -309,8 +330,22 @@ func (r *receiver) loop() {
 			return
 		}
 		now := time.Now()
-		s, n, t, ok := parseChatMessage(p)
-		if !ok || n >= r.perSender {
+		switch kindOf(p) {
+		case pktDelivery:
+		case pktAck0:
+			select {
+			case r.acks <- bytes.Clone(p):
+			default:
+			}
+			continue
+		case pktRefusal:
+			r.refused.Add(1)
+			continue
+		default:
+			continue // presence, other acks
+		}
+		s, n, t, ok := parseMark(p)
+		if !ok || n >= r.perSender || r.seen == nil {
 			r.bad++
 			continue
 		}
@@ -326,7 +361,7 @@ func (r *receiver) loop() {
 		}
 		r.seen[bit/64] |= 1 << (bit % 64)
 		r.unique++
-		if t >= r.winStart && t < r.winEnd {
+		if t >= r.winStart.Load() && t < r.winEnd.Load() {
 			r.h.add(now.Sub(time.UnixMicro(t)))
 		}
 	}

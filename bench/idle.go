@@ -197,7 +197,7 @@ func runIdleWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var dropped atomic.Int64
 	var closing atomic.Bool
 	var wg sync.WaitGroup
-	res := connectMany(ctx, &c, *n, *rate, *conc, nil, func(cn *conn) {
+	res := connectMany(ctx, &c, *n, *rate, *conc, nil, func(cn *conn) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -210,6 +210,7 @@ func runIdleWorker(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 			}
 		}()
+		return nil
 	})
 	defer closeAll(res.conns)
 	rep := idleReport{Connected: len(res.conns), Failures: res.failures, ElapsedMS: float64(res.elapsed.Microseconds()) / 1000,

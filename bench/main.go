@@ -37,8 +37,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runEcho(ctx, rest, stdout, stderr)
 	case "churn":
 		return runChurn(ctx, rest, stdout, stderr)
-	case "report":
-		return runReport(ctx, rest, stdout, stderr)
+	case "joinstorm":
+		return runJoinStorm(ctx, rest, stdout, stderr)
 	case "floor-serve":
 		return runFloorServe(ctx, rest, stdout, stderr)
 	case "floor":
@@ -56,10 +56,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for flags)
   serve    run the Banter workload server; prints "LISTENING port pid"
   idle     hold N idle connections; server bytes per connection
-  fanout   broadcast to N receivers; deliveries/s, latency, server CPU per delivery
+  fanout   broadcast to N receivers, senders on independent schedules (or
+           synchronized: --shape burst); deliveries/s, latency, server CPU and
+           writes per delivery; --dialect v1 --rooms own: acked sends
   echo     closed-loop acked echo; acks/s and RTT
   churn    connect+disconnect at a rate; handshakes/s, RSS after
-  report   results (JSON lines) -> docs/benchmarks.md and SVG plots
+  joinstorm
+           N chat users say hello into one room at once (banter's protocol 1
+           over Socket.IO or the TCP gateway); time until all joined, presence
+           events and bytes the clients received
   floor-serve, floor
            the platform's floor: one goroutine writing to N plain TCP
            connections (no protocol), latency from the write loop's start
@@ -69,12 +74,16 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
 
 // Result is one scenario run, printed as one JSON line.
 type Result struct {
-	Scenario string             `json:"scenario"`
-	Server   string             `json:"server"`
-	Run      int                `json:"run,omitempty"`
-	Time     time.Time          `json:"time"`
-	Params   map[string]float64 `json:"params"`
-	Metrics  map[string]float64 `json:"metrics"`
+	Scenario string `json:"scenario"`
+	Server   string `json:"server"`
+	// Shape and Dialect: how the senders' traffic was spread in time and
+	// what was spoken (fan-out scenarios; empty elsewhere).
+	Shape   string             `json:"shape,omitempty"`
+	Dialect string             `json:"dialect,omitempty"`
+	Run     int                `json:"run,omitempty"`
+	Time    time.Time          `json:"time"`
+	Params  map[string]float64 `json:"params"`
+	Metrics map[string]float64 `json:"metrics"`
 	// GeneratorCPU is the generator's CPU (all its processes) as a fraction
 	// of one core during the measured window.
 	GeneratorCPU float64 `json:"generator_cpu"`
@@ -198,11 +207,11 @@ func printTable(w io.Writer, r *Result) {
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "parameter", "value")
 	for _, k := range keys(r.Params) {
-		fmt.Fprintf(w, "  %-28s %s\n", k, fmtNum(r.Params[k]))
+		fmt.Fprintf(w, "  %-28s %s\n", k, FormatNum(r.Params[k]))
 	}
 	fmt.Fprintf(w, "  %-28s %s\n", "metric", "value")
 	for _, k := range keys(r.Metrics) {
-		fmt.Fprintf(w, "  %-28s %s\n", k, fmtNum(r.Metrics[k]))
+		fmt.Fprintf(w, "  %-28s %s\n", k, FormatNum(r.Metrics[k]))
 	}
 	fmt.Fprintf(w, "  %-28s %.0f%%\n", "generator CPU", 100*r.GeneratorCPU)
 	for _, n := range r.Notes {
@@ -210,7 +219,9 @@ func printTable(w io.Writer, r *Result) {
 	}
 }
 
-func fmtNum(v float64) string {
+// FormatNum formats a figure of a result for people: integers as such,
+// others with two decimals, or fewer digits when small or large.
+func FormatNum(v float64) string {
 	switch {
 	case v == float64(int64(v)) && v < 1e15 && v > -1e15:
 		return fmt.Sprintf("%d", int64(v))

@@ -91,3 +91,25 @@ func (m *cpuMeter) stop() (cpu, wall time.Duration, err error) {
 	}
 	return c - m.cpu0, time.Since(m.wall0), nil
 }
+
+// procWrites returns the number of write system calls process pid made
+// (syscw of /proc/pid/io: write, writev and the like), or -1 when unknown
+// (pid 0, or /proc/pid/io not readable).
+func procWrites(pid int) int64 {
+	if pid <= 0 {
+		return -1
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
+}

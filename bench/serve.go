@@ -28,6 +28,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	verbose := fs.Bool("v", false, "debug logs to stderr")
 	debugAddr := fs.String("debug-addr", "", "serve net/http/pprof on this loopback address (evidence for performance reports)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	maxWriteDelay := fs.Duration("max-write-delay", 0, "engineio.Config.MaxWriteDelay: longest a frame waits to share a write under load (0: the default; negative: never)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	io := socketio.NewServer(socketio.Config{Logger: log})
+	io := socketio.NewServer(socketio.Config{Logger: log, Engine: engineio.Config{MaxWriteDelay: *maxWriteDelay}})
 	workload.Mount(io, log)
 	// As the banter server does: memory goes back to the OS after bursts.
 	rctx, stopReclaim := context.WithCancel(ctx)
@@ -72,11 +73,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("bench serve: %w", err)
 	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	// As the banter server does: WebSocket handshakes on the event loop.
+	if ln, err = io.Engine().Accept(ln, 10*time.Second, engineio.Route{Prefix: "/socket.io/", Handler: io}); err != nil {
+		return fmt.Errorf("bench serve: %w", err)
+	}
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	// The port and the pid: what the script needs to aim and to measure.
-	fmt.Fprintf(stdout, "LISTENING %d %d\n", ln.Addr().(*net.TCPAddr).Port, os.Getpid())
+	fmt.Fprintf(stdout, "LISTENING %d %d\n", port, os.Getpid())
 	select {
 	case err := <-served:
 		return fmt.Errorf("bench serve: %w", err)

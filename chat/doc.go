@@ -22,8 +22,10 @@
 //
 // # Rules
 //
-// Nicknames (NormalizeNickname): 1-32 characters, trimmed, no control
-// characters, no ':'; unique among online users ignoring case (NickKey).
+// Nicknames (NormalizeNickname): 1-32 characters, trimmed, no control,
+// invisible or bidi characters, nothing like ':'; unique among online users
+// under NickKey, which folds case, compatibility forms and look-alike
+// characters (fullwidth, Cyrillic or Greek letters that look Latin).
 // Public rooms (NormalizeRoom): lowercased, [a-z0-9][a-z0-9_-]*, at most 64
 // bytes, created by their first join. DM rooms: "dm:<key>:<key>" of two
 // nickname keys in ascending order (DMRoom); only those two users may join
@@ -61,7 +63,8 @@
 // reads messages lost on the Bus from the Store. A client that reconnects
 // joins with JoinOptions{CatchUp: true, After: lastSeenSeq} and pages with
 // Since until More is false: no loss, no duplicates. Presence and typing
-// are best-effort and not persisted.
+// are best-effort and not persisted; a room above Config.LargeRoom users
+// gets member counts instead of per-user presence (roompresence.go).
 //
 // # Concurrency
 //
@@ -72,6 +75,42 @@
 // immutable and shared by all their recipients; Event.Encoded caches one
 // encoding per wire format. Timers (typing expiry, gap fill) run in the
 // background and Close waits for them.
+//
+// # Lock order
+//
+// A goroutine that holds a lock takes only locks further down this list:
+//
+//	Service.mu   users, subjects, rate buckets, the room table, watchers,
+//	             and every Session's mutable fields (nick, rooms, closed)
+//	room.mu      one room's members, sequencer and typing list
+//	the Sink's   whatever the gateway takes in Deliver (Engine.IO's session
+//	locks        lock, an outbox's mutex)
+//
+// Leaves, held while taking no other lock: LocalBus.mu (Subscribe and
+// unsubscribe run under Service.mu), Bucket.mu (read under Service.mu when
+// rate buckets are swept), MemStore.mu, Event's encoding lock.
+//
+// Which callbacks run under which lock:
+//
+//   - Sink.Deliver: under room.mu for a room's events (message, presence,
+//     typing, deleted); under Service.mu for EventUser to WatchUsers
+//     sessions; under no lock for EventDisconnect and a DM handed over on
+//     the user's "@" topic. It must not call the Service back.
+//   - Bus.Subscribe and the unsubscribe it returns: under Service.mu.
+//     Bus.Publish: under no lock. Bus handlers (room.onEvent,
+//     Session.onDMNotice, Service.onUserEvent) are called with none of
+//     these locks held and take them in order.
+//   - Store, Roster and Authenticator methods: under no lock. The Roster's
+//     OnNodeGone and OnRejoin functions run on the Roster's goroutine with
+//     no lock held.
+//   - Timers (typing expiry, gap fill, token expiry) run on the runtime's
+//     timer goroutines with no lock held; work that must not block its
+//     caller is started as go s.runTracked(f), which takes Service.mu.
+//   - Config.Now is called under either lock.
+//
+// Tests built with the race detector check this (lockorder_race.go): a lock
+// taken out of order, or a Store, Roster or Bus.Publish call made under a
+// lock, panics at once naming both. Other builds compile the checks away.
 //
 // Across nodes: messages, presence events and typing travel on the Bus, so
 // members on every node see them. With a Roster, member lists

@@ -38,6 +38,12 @@ const (
 	// room (it is a tombstone in the Store from now on); delivered to
 	// the room's members.
 	EventDeleted
+	// EventMembers: Members is set. The room's member count, in place of
+	// per-user presence in a large room (Config.LargeRoom): delivered to
+	// its members when it becomes large, then at most once per
+	// Config.PresenceWindow while the count changes, and with the whole
+	// member list when it becomes small again. Never on the Bus.
+	EventMembers
 )
 
 func (k EventKind) String() string {
@@ -58,6 +64,8 @@ func (k EventKind) String() string {
 		return "subscribed"
 	case EventDeleted:
 		return "deleted"
+	case EventMembers:
+		return "members"
 	}
 	return "unknown"
 }
@@ -78,6 +86,14 @@ type Event struct {
 	Disconnect   *Disconnect
 	TypingSignal *TypingSignal
 	Deleted      *Deleted
+	Members      *Members
+
+	// from is the Service that published the event (nil: it came from
+	// another node); remoteUser marks a presence event this Service
+	// published about another node's user (a dead node's departures).
+	// Large rooms count users with them (roompresence.go).
+	from       *Service
+	remoteUser bool
 
 	encMu sync.Mutex
 	enc   []encoded // one per wire format; usually one or two
@@ -133,6 +149,17 @@ type Presence struct {
 	From     string         `json:"from,omitempty"`
 	By       string         `json:"by,omitempty"`     // kicked: the admin's nickname
 	Reason   string         `json:"reason,omitempty"` // kicked: the admin's reason
+}
+
+// Members is the payload of EventMembers: how many users are in Room
+// (cluster-wide with a Roster). Large says whether the room is large
+// (per-user presence off); when it became small again, Nicknames lists
+// every member (sorted by NickKey) so that clients start over from it.
+type Members struct {
+	Room      string   `json:"room"`
+	Count     int      `json:"count"`
+	Large     bool     `json:"large"`
+	Nicknames []string `json:"nicknames,omitempty"`
 }
 
 // Typing is the payload of EventTyping: who is typing in Room, sorted by
@@ -217,8 +244,8 @@ type SinkFunc func(ev *Event)
 func (f SinkFunc) Deliver(ev *Event) { f(ev) }
 
 // ClientEvent returns the name and payload under which gateways send e to
-// clients (docs/protocol.md): "message", "presence", "typing", "user" or
-// "deleted".
+// clients (docs/protocol.md): "message", "presence", "typing", "user",
+// "deleted" or "members".
 // ok is false for kinds that are not sent to clients (disconnect notices,
 // bus-only typing signals).
 func (e *Event) ClientEvent() (name string, payload any, ok bool) {
@@ -233,6 +260,8 @@ func (e *Event) ClientEvent() (name string, payload any, ok bool) {
 		return "user", e.User, true
 	case EventDeleted:
 		return "deleted", e.Deleted, true
+	case EventMembers:
+		return "members", e.Members, true
 	}
 	return "", nil, false
 }

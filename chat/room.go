@@ -3,8 +3,6 @@ package chat
 import (
 	"context"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 )
 
@@ -26,7 +24,7 @@ type room struct {
 	refs  int
 	unsub func()
 
-	mu        sync.Mutex
+	mu        roomMutex // after Service.mu (doc.go, "Lock order")
 	closed    bool
 	members   map[*Session]struct{}
 	nicks     map[string]int // NickKey → member sessions of that user (several: multi-device)
@@ -38,6 +36,7 @@ type room struct {
 	typing    map[string]typist // NickKey → typist
 	typTimer  *time.Timer
 	typNextAt time.Time
+	pres      roomPresence // large rooms (roompresence.go)
 }
 
 type typist struct {
@@ -70,6 +69,7 @@ func (r *room) close() {
 	if r.typTimer != nil {
 		r.typTimer.Stop()
 	}
+	r.stopPresenceTimerLocked()
 	clear(r.pending)
 }
 
@@ -140,21 +140,20 @@ func (r *room) renameMember(oldKey, newKey string) {
 	}
 }
 
-// memberNicks is called with svc.mu held (nicknames are guarded by it).
-// A user with several sessions in the room is listed once.
+// snapshot returns the member snapshot of a join result. Called with
+// svc.mu held (nicknames are guarded by it).
+func (r *room) snapshot() memberSnapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.snapshotLocked()
+}
+
+// memberNicks lists this node's members, once each, sorted by NickKey.
+// Called with svc.mu held (nicknames are guarded by it).
 func (r *room) memberNicks() []string {
 	r.mu.Lock()
-	out := make([]string, 0, len(r.nicks))
-	seen := make(map[string]bool, len(r.nicks))
-	for m := range r.members {
-		if k := NickKey(m.nick); !seen[k] {
-			seen[k] = true
-			out = append(out, m.nick)
-		}
-	}
-	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b string) int { return strings.Compare(NickKey(a), NickKey(b)) })
-	return out
+	defer r.mu.Unlock()
+	return r.localNicksLocked()
 }
 
 // onEvent is the room's Bus handler.
@@ -168,7 +167,9 @@ func (r *room) onEvent(ev *Event) {
 	case EventMessage:
 		r.onMessageLocked(ev)
 	case EventPresence:
-		r.broadcastLocked(ev)
+		if !r.onPresenceLocked(ev) { // a large room counts instead
+			r.broadcastLocked(ev)
+		}
 		if p := ev.Presence; p.Action != PresenceJoined {
 			old := p.Nickname
 			if p.Action == PresenceRenamed {
@@ -183,7 +184,7 @@ func (r *room) onEvent(ev *Event) {
 		// now did not reach us: look for them in the Store. Not in the
 		// Bus's goroutine.
 		if r.next > 0 {
-			go r.svc.goBackground(func() { r.fillFrom(true) })
+			go r.svc.runTracked(func() { r.fillFrom(true) })
 		}
 	case EventDeleted:
 		r.broadcastLocked(ev)
@@ -250,7 +251,7 @@ func (r *room) scheduleFillLocked(now bool) {
 		}
 		r.gapTimer.Stop()
 	}
-	r.gapTimer = time.AfterFunc(wait, func() { r.svc.goBackground(r.fill) })
+	r.gapTimer = time.AfterFunc(wait, func() { r.svc.runTracked(r.fill) })
 }
 
 // fill reads the messages missing before the pending ones from the Store
@@ -303,12 +304,14 @@ func (r *room) fillFrom(all bool) {
 	}
 	if r.refill || all && len(msgs) == MaxPageLimit { // more may follow
 		r.refill = false
-		go r.svc.goBackground(func() { r.fillFrom(true) })
+		go r.svc.runTracked(func() { r.fillFrom(true) })
 	}
 	r.flushLocked() // retries after GapWait if the store failed
 }
 
+// broadcastLocked hands ev to every member's Sink, under r.mu.
 func (r *room) broadcastLocked(ev *Event) {
+	assertHeld(rankRoom, "room.broadcastLocked")
 	r.svc.stats.delivered(ev.Kind, len(r.members))
 	for m := range r.members {
 		m.sink.Deliver(ev)
@@ -328,11 +331,12 @@ func (r *room) setTypingLocked(nick string, active bool) {
 		delete(r.typing, key)
 	}
 	if was != active {
-		r.broadcastTypingLocked()
+		r.typingChangedLocked()
 	}
 }
 
-func (r *room) broadcastTypingLocked() {
+// sendTypingLocked tells the members who is typing.
+func (r *room) sendTypingLocked() {
 	if len(r.members) == 0 {
 		return
 	}
@@ -357,7 +361,7 @@ func (r *room) armTypingLocked(at time.Time) {
 		r.typTimer.Stop()
 	}
 	r.typNextAt = at
-	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.goBackground(r.expireTyping) })
+	r.typTimer = time.AfterFunc(at.Sub(r.svc.cfg.Now()), func() { r.svc.runTracked(r.expireTyping) })
 }
 
 func (r *room) expireTyping() {
@@ -382,6 +386,6 @@ func (r *room) expireTyping() {
 		r.armTypingLocked(next)
 	}
 	if changed {
-		r.broadcastTypingLocked()
+		r.typingChangedLocked()
 	}
 }

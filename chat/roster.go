@@ -127,10 +127,12 @@ func mergeNicks(local, others []string) []string {
 // each of their rooms (members everywhere see it, and typing ends), and
 // "offline" for watchers.
 func (s *Service) onNodeGone(g Gone) {
-	s.goBackground(func() {
+	s.runTracked(func() {
 		ctx := context.Background()
 		for _, m := range g.Members {
-			s.publish(ctx, m.Room, presenceEvent(m.Room, m.Nickname, PresenceLeft, ""))
+			ev := presenceEvent(m.Room, m.Nickname, PresenceLeft, "")
+			ev.remoteUser = true
+			s.publish(ctx, m.Room, ev)
 		}
 		for _, u := range g.Users {
 			s.publish(ctx, "", &Event{Kind: EventUser, User: &UserEvent{User: u, Status: UserOffline}})
@@ -145,7 +147,7 @@ func (s *Service) onNodeGone(g Gone) {
 // local session ends as replaced.
 func (s *Service) onRejoin() error {
 	var err error
-	s.goBackground(func() { err = s.rejoin() })
+	s.runTracked(func() { err = s.rejoin() })
 	return err
 }
 
@@ -227,7 +229,7 @@ func (s *Service) rosterEnd(w rosterEndWork) {
 	if s.roster == nil {
 		return
 	}
-	go s.goBackground(func() {
+	go s.runTracked(func() {
 		ctx, cancel := rosterCtx(context.Background())
 		defer cancel()
 		if len(w.rooms) > 0 {

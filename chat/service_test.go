@@ -160,7 +160,7 @@ func TestConfigRejected(t *testing.T) {
 		}
 	}
 	svc := newService(t, chat.Config{DefaultRoom: "Lobby"})
-	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 20, RatePerSecond: 5, MaxRooms: 100}
+	want := chat.Limits{MaxMessageBytes: 4096, PageLimit: 50, MaxPageLimit: 200, TypingTTLMillis: 5000, RateBurst: 60, RatePerSecond: 10, MaxRooms: 100}
 	if svc.DefaultRoom() != "lobby" || svc.MaxMessageBytes() != 4096 || svc.Limits() != want {
 		t.Fatalf("defaults: %q %d %+v", svc.DefaultRoom(), svc.MaxMessageBytes(), svc.Limits())
 	}

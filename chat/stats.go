@@ -23,7 +23,8 @@ type Stats struct {
 	// session buckets.
 	RateLimited uint64
 	// Deliveries counts events handed to sinks, by kind (each recipient
-	// counts once): EventMessage, EventPresence, EventTyping, EventUser.
+	// counts once): EventMessage, EventPresence, EventTyping, EventUser,
+	// EventMembers.
 	Deliveries map[EventKind]uint64
 	// GapFills counts reads of the Store made to fill a gap in a room's
 	// sequence (messages that arrived out of order, or lost on the Bus);
@@ -35,7 +36,7 @@ type Stats struct {
 }
 
 // DeliveryKinds are the Stats.Deliveries keys, in a stable order.
-var DeliveryKinds = []EventKind{EventMessage, EventPresence, EventTyping, EventUser}
+var DeliveryKinds = []EventKind{EventMessage, EventPresence, EventTyping, EventUser, EventMembers}
 
 // counters of a Service. Deliveries are counted once per broadcast
 // (len(members)), not per recipient: the fan-out path pays one atomic add
@@ -44,7 +45,7 @@ type counters struct {
 	started, ended     atomic.Uint64
 	stored, duplicates atomic.Uint64
 	rateLimited        atomic.Uint64
-	deliveries         [EventTypingSignal + 1]atomic.Uint64 // by EventKind
+	deliveries         [EventMembers + 1]atomic.Uint64 // by EventKind
 	gapFills, refilled atomic.Uint64
 	publishErrors      atomic.Uint64
 }

@@ -2,10 +2,10 @@ package engineio
 
 import "sync"
 
-// executor runs the WebSocket message handlers. nbio's default pool starts
-// a new goroutine for every task; each then grows its stack again while
-// decoding JSON (runtime.copystack was a quarter of the CPU of an acked echo).
-// Here long-lived workers keep their grown stacks; when all are busy (a
+// executor runs the WebSocket message handlers. A new goroutine per task
+// would grow its stack again while decoding JSON (runtime.copystack was a
+// quarter of the CPU of an acked echo with such a pool). Here long-lived
+// workers keep their grown stacks; when all are busy (a
 // handler blocked on the store, say) a task gets a goroutine of its own, so a
 // slow handler never stalls the others.
 type executor struct {

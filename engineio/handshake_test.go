@@ -44,8 +44,8 @@ func TestHandshakeV4(t *testing.T) {
 	if sess.s.ID() != op.SID || sess.s.Protocol() != 4 || sess.s.Transport() != "polling" {
 		t.Errorf("server session: id %q protocol %d transport %q", sess.s.ID(), sess.s.Protocol(), sess.s.Transport())
 	}
-	if h.srv.Session(op.SID) != sess.s || h.srv.Count() != 1 {
-		t.Errorf("Session(%q) / Count() = %v / %d", op.SID, h.srv.Session(op.SID), h.srv.Count())
+	if h.srv.Socket(op.SID) != sess.s || h.srv.Count() != 1 {
+		t.Errorf("Session(%q) / Count() = %v / %d", op.SID, h.srv.Socket(op.SID), h.srv.Count())
 	}
 	// A second handshake gets another, unguessable sid.
 	op2, _ := h.handshakeV4()

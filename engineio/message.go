@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/banter-chat/banter/engineio/parser"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
 // Message is one outgoing Engine.IO packet. It is immutable once created and
@@ -57,39 +58,14 @@ func (m *Message) wsFrame(protocol int) []byte {
 	}
 	m.once[i].Do(func() {
 		var payload []byte
-		opcode := byte(opText)
+		op := wsframe.OpText
 		if m.pkt.Binary {
-			opcode = opBinary
+			op = wsframe.OpBinary
 			payload = parser.AppendBinaryFrame(nil, m.pkt, protocol)
 		} else {
 			payload = parser.AppendText(nil, m.pkt, protocol)
 		}
-		m.ws[i] = appendFrame(make([]byte, 0, len(payload)+10), opcode, payload)
+		m.ws[i] = wsframe.AppendFrame(make([]byte, 0, len(payload)+10), op, payload)
 	})
 	return m.ws[i]
 }
-
-// WebSocket opcodes (RFC 6455 5.2).
-const (
-	opText   = 0x1
-	opBinary = 0x2
-	opClose  = 0x8
-)
-
-// appendFrame appends one unmasked, unfragmented WebSocket frame.
-func appendFrame(dst []byte, opcode byte, payload []byte) []byte {
-	dst = append(dst, 0x80|opcode)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 126, byte(n>>8), byte(n))
-	default:
-		dst = append(dst, 127, byte(n>>56), byte(n>>48), byte(n>>40), byte(n>>32),
-			byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(dst, payload...)
-}
-
-// closeFrame is a WebSocket close frame with status 1000 (normal closure).
-var closeFrame = appendFrame(nil, opClose, []byte{0x03, 0xe8})

@@ -121,6 +121,7 @@ func (s *Socket) writePayload(w http.ResponseWriter, q []*Message) {
 	tc := s.srv.stats.of(transportPolling)
 	tc.pktsOut.Add(uint64(len(q)))
 	tc.bytesOut.Add(uint64(len(body)))
+	tc.writes.Add(1)
 }
 
 // upgradeCheckInterval is how long a GET that arrives during an upgrade

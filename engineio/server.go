@@ -10,10 +10,29 @@
 //
 // Concurrency: a Socket's Handler.OnMessage calls are serialized and in
 // order. Send and Close may be called from any goroutine. WebSocket
-// connections are served by an event loop (github.com/lesismal/nbio), not a
+// connections are served by an event loop (internal/evloop), not a
 // goroutine per connection, so an idle session costs memory only; queued
 // packets are written by a small pool of flush workers that coalesce
-// everything queued for a session into one write.
+// everything queued for a session into one write, and under load hold a
+// busy session's writes for a few milliseconds so that one write carries
+// more (flush.go).
+//
+// Lock order (a lock may be taken while holding the ones before it, never
+// the other way round):
+//
+//	Socket.recvMu  held while Handler.OnMessage runs: the application may
+//	               take its own locks and call any Socket method
+//	(the application's locks: Send, Enqueue, SendVolatile, Cork and Close
+//	               may be called with them held, e.g. under a chat room's
+//	               lock during a broadcast)
+//	Socket.mu      a session's state and queue
+//	heartbeats.mu  the heartbeat lists (heartbeat.go)
+//
+// Server.mu (the session table) and wsEngine.mu are never held together
+// with a Socket.mu. No callback of the application (OnConnection,
+// OnMessage, OnClose) runs with a Socket.mu or Server.mu held; Config.Admit's
+// release runs under Server.mu and must not call into the Server. Sends
+// under Socket.mu to the flush workers' channels never block.
 //
 // Clusters without sticky sessions: with Config.SIDPrefix naming the node
 // and Config.Owner locating the node of a sid, a request for another node's
@@ -33,8 +52,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lesismal/nbio/nbhttp"
 )
 
 // Config configures a Server. The zero value is usable: every zero field
@@ -59,6 +76,17 @@ type Config struct {
 	SocketSendBuffer int
 	// WriteTimeout bounds every write (default 10s).
 	WriteTimeout time.Duration
+	// MaxWriteDelay is the longest a WebSocket frame may wait so that it
+	// shares a write with the frames after it, when the server is busy
+	// (flush.go: under load a write costs the same for one frame or
+	// twenty). Default 40ms; negative: never wait. A session that has not
+	// written recently is written at once whatever the load.
+	MaxWriteDelay time.Duration
+	// WriteDelayAbove is the WebSocket frames per second written by the
+	// whole server above which it starts holding busy sessions' writes
+	// (default 20,000); the delay grows linearly to MaxWriteDelay at four
+	// times this rate.
+	WriteDelayAbove int
 	// DisablePolling / DisableWebSocket remove a transport.
 	DisablePolling   bool
 	DisableWebSocket bool
@@ -130,6 +158,15 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 10 * time.Second
 	}
+	switch {
+	case c.MaxWriteDelay == 0:
+		c.MaxWriteDelay = 40 * time.Millisecond
+	case c.MaxWriteDelay < 0:
+		c.MaxWriteDelay = 0
+	}
+	if c.WriteDelayAbove <= 0 {
+		c.WriteDelayAbove = 20_000
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -154,10 +191,11 @@ type Server struct {
 	stats counters    // stats.go
 	hb    *heartbeats // heartbeat.go
 
-	ws       *wsEngine  // nil when WebSocket is disabled
-	fwd      *forwarder // nil without Config.Owner
-	flushQ   chan *Socket
-	workers  sync.WaitGroup
+	ws       *wsEngine    // nil when WebSocket is disabled
+	fwd      *forwarder   // nil without Config.Owner
+	flushQ   chan *Socket // sessions for the flush workers (flush.go)
+	pace     pacer
+	workers  sync.WaitGroup // the flush workers and the pacer
 	stop     chan struct{}
 	stopOnce sync.Once
 }
@@ -174,11 +212,14 @@ func NewServer(cfg Config) *Server {
 		stop:     make(chan struct{}),
 	}
 	s.hb = newHeartbeats(&s.cfg, (*Socket).onTimer)
+	s.pace.held = make(chan *Socket, 1<<16)
+	s.pace.tick.Store(1)
 	n := runtime.GOMAXPROCS(0)
-	s.workers.Add(n)
+	s.workers.Add(n + 1)
 	for range n {
 		go s.flushWorker()
 	}
+	go s.runPacer()
 	if !cfg.DisableWebSocket {
 		s.ws = newWSEngine(s)
 	}
@@ -191,8 +232,9 @@ func NewServer(cfg Config) *Server {
 // Count returns the number of open sessions.
 func (s *Server) Count() int { return int(s.count.Load()) }
 
-// Session returns the open session with the given id, or nil.
-func (s *Server) Session(id string) *Socket {
+// Socket returns the open session (Engine.IO socket) with the given id,
+// or nil.
+func (s *Server) Socket(id string) *Socket {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.sessions[id]
@@ -214,7 +256,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sid := q.Get("sid"); sid != "" {
-		sess := s.Session(sid)
+		sess := s.Socket(sid)
 		if sess == nil {
 			if s.fwd != nil && s.fwd.serve(w, r, sid) {
 				return
@@ -286,7 +328,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.ws.handshake(w, r, protocol, release)
 		return
 	}
-	sess := s.newSession(r, protocol, transportPolling, release)
+	sess := s.newSocket(r, protocol, transportPolling, release)
 	if sess == nil {
 		release()
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
@@ -461,7 +503,7 @@ func (h *Handshake) Query() url.Values {
 	return v
 }
 
-func (s *Server) newSession(r *http.Request, protocol int, t transportKind, release func()) *Socket {
+func (s *Server) newSocket(r *http.Request, protocol int, t transportKind, release func()) *Socket {
 	sess := &Socket{
 		srv:            s,
 		release:        release,
@@ -540,8 +582,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	// Once only: nbio's Engine.Stop panics when called twice, and two
-	// concurrent Shutdowns must not both close s.stop.
+	// Once only: two concurrent Shutdowns must not both close s.stop.
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.workers.Wait()
@@ -552,56 +593,3 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	})
 	return err
 }
-
-// flushWorker writes queued packets of WebSocket sessions. It tallies
-// what it wrote locally and adds it to the shared counters when it runs
-// out of work or every tallyBatch writes, so a broadcast's writes touch no
-// shared cache line.
-func (s *Server) flushWorker() {
-	defer s.workers.Done()
-	var buf []byte
-	var tally sendTally
-	defer tally.publish(&s.stats)
-	for {
-		var sess *Socket
-		select {
-		case sess = <-s.flushQ:
-		default:
-			tally.publish(&s.stats) // idle: make the counters current
-			select {
-			case sess = <-s.flushQ:
-			case <-s.stop:
-				// Drain what is left so no session waits forever.
-				for {
-					select {
-					case sess := <-s.flushQ:
-						buf = sess.flushWS(buf[:0], &tally)
-					default:
-						return
-					}
-				}
-			}
-		}
-		buf = sess.flushWS(buf[:0], &tally)
-		if cap(buf) > 64<<10 {
-			buf = nil // do not pin a huge buffer
-		}
-	}
-}
-
-func (s *Server) scheduleFlush(sess *Socket) {
-	if ws := sess.ws; ws != nil && ws.blocking.Load() {
-		// Its writes may block: never on a shared worker.
-		go sess.flushWS(nil, nil)
-		return
-	}
-	select {
-	case s.flushQ <- sess:
-	default:
-		// The queue is full: flush on a goroutine of its own rather than block
-		// the sender (who may hold locks of the layer above).
-		go sess.flushWS(nil, nil)
-	}
-}
-
-var _ = nbhttp.Config{} // nbio is used by websocket.go

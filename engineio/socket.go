@@ -62,6 +62,7 @@ type Socket struct {
 	probe       *wsConn         // a WebSocket being upgraded to
 	hb          hbLink          // heartbeat timer (heartbeat.go); hb.when is the deadline
 	closeTimer  *time.Timer     // polling close waiting for the last GET
+	lastTick    uint32          // the pacing period of the last WebSocket write (flush.go)
 
 	// One-byte fields together (no padding between them: a Socket is kept
 	// per connection). supportsBinary is set once; the others are guarded
@@ -69,11 +70,12 @@ type Socket struct {
 	supportsBinary bool
 	state          sessionState
 	transport      transportKind
-	posting        bool // a POST is being processed
-	upgrading      bool // probe answered, waiting for the upgrade packet
-	flushing       bool // a WebSocket flush is scheduled
-	corked         bool // writes held in queue (Cork)
-	awaitPong      bool // v4: ping sent, pong not yet received
+	posting        bool  // a POST is being processed
+	upgrading      bool  // probe answered, waiting for the upgrade packet
+	flushing       bool  // a WebSocket flush is scheduled
+	corked         bool  // writes held in queue (Cork)
+	awaitPong      bool  // v4: ping sent, pong not yet received
+	recent         uint8 // bit i: a WebSocket write in pacing period lastTick-i (flush.go)
 }
 
 // ID returns the session id (sid).
@@ -264,7 +266,7 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 	s.queue = append(s.queue, ms...)
 	s.queuedBytes += n
 	flushHere := false
-	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing && !s.ws.blocking.Load() {
+	if inline && s.transport == transportWebSocket && s.ws != nil && !s.flushing && !s.ws.Blocking() {
 		s.flushing = true
 		flushHere = true
 	} else {
@@ -276,28 +278,6 @@ func (s *Socket) send(ms []*Message, inline bool) error {
 		putFlushBuf(bp, s.flushWS((*bp)[:0], nil))
 	}
 	return nil
-}
-
-// flushBufs recycles the scratch buffers of inline flushes.
-var flushBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
-
-func getFlushBuf() *[]byte { return flushBufs.Get().(*[]byte) }
-
-// putFlushBuf returns buf (the grown contents of bp) to the pool, unless it
-// grew too large to keep.
-func putFlushBuf(bp *[]byte, buf []byte) {
-	if cap(buf) <= 64<<10 {
-		*bp = buf
-		flushBufs.Put(bp)
-	}
-}
-
-// appendFrames appends the WebSocket frames of ms.
-func appendFrames(buf []byte, ms []*Message, protocol int) []byte {
-	for _, m := range ms {
-		buf = append(buf, m.wsFrame(protocol)...)
-	}
-	return buf
 }
 
 // Queued returns the bytes queued for the session and not yet handed to
@@ -329,19 +309,17 @@ func (s *Socket) SendVolatile(ms ...*Message) bool {
 	return true
 }
 
-// volatileKernelBacklog is the unsent byte count in the kernel above which
-// a WebSocket session counts as backlogged for SendVolatile. Our queue is
-// flushed at once into the connection, so a client that stopped reading
-// shows its backlog there (and in nbio's buffer behind it), not in
-// queuedBytes.
+// volatileKernelBacklog is the unsent byte count (held by the event loop
+// or the kernel) above which a WebSocket session counts as backlogged for
+// SendVolatile. Our queue is flushed at once into the connection, so a
+// client that stopped reading shows its backlog there, not in queuedBytes.
 const volatileKernelBacklog = 8 << 10
 
 func (s *Socket) wsBackloggedLocked() bool {
 	if s.transport != transportWebSocket || s.ws == nil {
 		return false
 	}
-	c := s.ws.c.Load()
-	return c != nil && kernelUnsent(c.Conn) > volatileKernelBacklog
+	return s.ws.Unsent() > volatileKernelBacklog
 }
 
 // enqueueLocked appends m and wakes whatever transport will write it.
@@ -359,7 +337,7 @@ func (s *Socket) kickLocked() {
 	case s.transport == transportWebSocket && s.ws != nil:
 		if !s.flushing {
 			s.flushing = true
-			s.srv.scheduleFlush(s)
+			s.srv.flushSoon(s)
 		}
 	case s.poll != nil:
 		s.poll <- s.takeQueueLocked()
@@ -430,7 +408,7 @@ func (s *Socket) Close(reason Reason) {
 		// The flush worker writes the queue, then the close frame.
 		if !s.flushing {
 			s.flushing = true
-			s.srv.scheduleFlush(s)
+			s.srv.flushNow(s)
 		}
 	case s.poll != nil:
 		s.queue = append(s.queue, msgClose)

@@ -38,6 +38,10 @@ type TransportStats struct {
 	PacketsSent     uint64
 	BytesReceived   uint64 // frame or POST body payload bytes
 	BytesSent       uint64 // bytes handed to the transport (WebSocket frames with headers, polling bodies)
+	// Writes counts the writes that carried PacketsSent: WebSocket writes
+	// (one write carries everything queued for a session: flush.go) and
+	// polling responses.
+	Writes uint64
 }
 
 // ReasonOther is the Stats.Closes key of a reason the package does not
@@ -76,6 +80,7 @@ type transportCounters struct {
 	handshakes        atomic.Uint64
 	pktsIn, pktsOut   atomic.Uint64
 	bytesIn, bytesOut atomic.Uint64
+	writes            atomic.Uint64
 }
 
 func (c *transportCounters) snapshot() TransportStats {
@@ -86,6 +91,7 @@ func (c *transportCounters) snapshot() TransportStats {
 		PacketsSent:     c.pktsOut.Load(),
 		BytesReceived:   c.bytesIn.Load(),
 		BytesSent:       c.bytesOut.Load(),
+		Writes:          c.writes.Load(),
 	}
 }
 
@@ -163,6 +169,7 @@ func (t *sendTally) add(c *counters, pkts, bytes int) {
 		tc := c.of(transportWebSocket)
 		tc.pktsOut.Add(uint64(pkts))
 		tc.bytesOut.Add(uint64(bytes))
+		tc.writes.Add(1)
 		return
 	}
 	t.writes++
@@ -180,6 +187,7 @@ func (t *sendTally) publish(c *counters) {
 	tc := c.of(transportWebSocket)
 	tc.pktsOut.Add(t.pkts)
 	tc.bytesOut.Add(t.bytes)
+	tc.writes.Add(uint64(t.writes))
 	*t = sendTally{}
 }
 

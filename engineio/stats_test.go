@@ -59,7 +59,13 @@ func TestStats(t *testing.T) {
 			break
 		}
 	}
-	st = h.srv.Stats()
+	// The flush workers publish their tallies when they go idle: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if st = h.srv.Stats(); st.WebSocket.PacketsSent != 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
 	if st.Upgrades != 1 || st.Polling.Open != 0 || st.WebSocket.Open != 1 || st.WebSocket.Handshakes != 0 ||
 		st.WebSocket.PacketsReceived != 3 || st.WebSocket.PacketsSent == 0 {
 		t.Errorf("after the upgrade: %+v", st)

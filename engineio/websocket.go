@@ -1,144 +1,100 @@
 package engineio
 
 import (
-	"crypto/sha1" //nolint:gosec // the WebSocket accept key (RFC 6455)
-	"encoding/base64"
+	"bytes"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio/parser"
-	"github.com/lesismal/nbio"
-	"github.com/lesismal/nbio/nbhttp"
-	"github.com/lesismal/nbio/nbhttp/websocket"
+	"github.com/banter-chat/banter/internal/evloop"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
-// wsEngine serves WebSocket connections from an event loop. Connections are
-// accepted by net/http, upgraded here (the 101 response goes out in the same
-// write as the session's first packets), and handed over to nbio's poller,
-// so an idle connection has no goroutine and no read buffer of its own.
+// wsEngine serves WebSocket connections from an event loop
+// (internal/evloop). Connections are accepted by net/http, upgraded here
+// (the 101 response goes out in the same write as the session's first
+// packets), and handed over to the loop, so an idle connection has no
+// goroutine and no read buffer of its own.
 //
-// nbio is used for reading (frame parsing, masking, fragments, control
-// frames). Writes bypass it: frames are encoded here (server frames are
-// unmasked and trivial) so that a broadcast frame is encoded once and
+// Frames are parsed by internal/wsframe on the loop's goroutine as bytes
+// arrive; heartbeat packets are handled there, every other packet is
+// handed to the executor, in order per connection. Writes bypass the
+// frame codec: a broadcast frame is encoded once (Message.wsFrame) and
 // everything queued for a connection goes out in one write.
 type wsEngine struct {
-	srv      *Server
-	exec     *executor
-	engine   *nbhttp.Engine
-	upgrader *websocket.Upgrader
-	pollers  int // nbio poller goroutines (see reserveProcs)
+	srv  *Server
+	exec *executor
 
 	mu      sync.Mutex
-	started bool // the event loop runs (see start)
+	loop    *evloop.Loop // started by the first WebSocket (see start)
 	stopped bool
 }
 
 // wsConn is one WebSocket connection, attached to a session (or probing for
 // an upgrade of one).
 type wsConn struct {
-	sess *Socket
-	// c is set once the handshake's response is written, before the
-	// client's frames can be read.
-	c     atomic.Pointer[websocket.Conn]
-	probe bool // still probing: not yet the session's transport (only touched by this connection's serial handlers and under sess.mu)
-	// blocking: the connection is not on the epoll loop (a TLS connection
-	// from crypto/tls, which nbio serves with a reading goroutine): writes
-	// may block, so they get a deadline and never run on a shared flush
-	// worker. Set before c.
-	blocking atomic.Bool
+	evloop.Conn
+	// hs: the connection was accepted on the loop and is still in HTTP
+	// (accept.go); nil once it is a WebSocket.
+	hs     atomic.Pointer[httpHead]
+	sess   *Socket
+	parser wsframe.Parser // touched only by the connection's reading side
+	// probe: still probing, not yet the session's transport (only touched
+	// by this connection's serial handlers and under sess.mu).
+	probe bool
+	// closing: a close frame was written (under execMu).
+	closing bool
+	// closeErr: how the connection was closed (set before connClosed is
+	// queued).
+	closeErr error
 
-	closeOnce sync.Once
+	// The packets waiting for the executor, handled one at a time in
+	// order (running: a task of the executor is handling them).
+	execMu  sync.Mutex
+	pending []parser.Packet
+	running bool
 }
 
 func newWSEngine(srv *Server) *wsEngine {
-	routeNBIOLogs(srv.log)
-	e := &wsEngine{srv: srv, exec: newExecutor(16 * runtime.GOMAXPROCS(0))}
-	e.pollers = max(1, runtime.GOMAXPROCS(0)/4)
-	e.engine = nbhttp.NewEngine(nbhttp.Config{
-		Name:           "banter-ws",
-		NPoller:        e.pollers, // nbio's default follows NumCPU, which ignores a container's CPU limit
-		ServerExecutor: e.exec.Go,
-		// We never dial: without this nbio starts a client executor pool
-		// in NewEngine that only Stop ends, and Stop is not called when
-		// no WebSocket ever started the event loop.
-		SupportServerOnly:       true,
-		ReleaseWebsocketPayload: true,
-		MaxWriteBufferSize:      srv.cfg.MaxBufferedBytes,
-		WriteTimeout:            srv.cfg.WriteTimeout,
-	})
-	u := websocket.NewUpgrader()
-	u.Engine = e.engine
-	u.KeepaliveTime = 0 // Engine.IO has its own heartbeat
-	u.MessageLengthLimit = int64ToInt(int64(srv.cfg.MaxPayload))
-	u.CheckOrigin = func(*http.Request) bool { return true } // AllowRequest decides
-	u.OnMessage(e.onMessage)
-	u.OnClose(e.onClose)
-	e.upgrader = u
-	return e
+	return &wsEngine{srv: srv, exec: newExecutor(16 * runtime.GOMAXPROCS(0))}
 }
 
-func int64ToInt(v int64) int { return int(v) }
-
 // start starts the event loop on the first WebSocket, not in NewServer:
-// nbio v1.6.12's Engine.Stop hangs forever when it runs before the poller
-// goroutines that Start spawns have entered their loop (poller.readWriteLoop
-// clears its shutdown flag on entry, losing the stop signal), so a server
-// shut down right after it was created (tests do it all the time) never
-// returned from Shutdown. By the time a connection has been upgraded, the
-// pollers run.
-func (e *wsEngine) start() error {
+// many servers (tests, polling-only deployments) never see one, and the
+// loop's pollers are goroutines and descriptors of their own.
+func (e *wsEngine) start() (*evloop.Loop, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.stopped {
-		return ErrClosed
+		return nil, ErrClosed
 	}
-	if !e.started {
-		reserveProcs(e.pollers, e.srv.log)
-		// Without listeners Start only starts pollers; it fails only when
-		// the OS refuses epoll.
-		if err := e.engine.Start(); err != nil {
-			return err
+	if e.loop == nil {
+		l, err := evloop.New(evloop.Config{
+			MaxWriteBuffer: e.srv.cfg.MaxBufferedBytes,
+			WriteTimeout:   e.srv.cfg.WriteTimeout,
+			Logger:         e.srv.log,
+		})
+		if err != nil {
+			return nil, err
 		}
-		e.started = true
+		e.loop = l
 	}
-	return nil
-}
-
-// reserveProcs makes room for the event loop's pollers in the scheduler.
-// Each poller goroutine waits in epoll_wait as an ordinary system call,
-// which keeps its P (Go's scheduler slot) until sysmon takes it back, tens
-// of microseconds to milliseconds later, and exitsyscall then has to win a
-// P back. With GOMAXPROCS=1 (one CPU, a container limited to one CPU, a
-// taskset) every other goroutine (accepting, HTTP, handlers, flushes) waits
-// behind that: measured with the server on one core, half the handshakes
-// per second and 1.6× the CPU per delivered message. So GOMAXPROCS is
-// raised to one P per poller plus one, unless the GOMAXPROCS environment
-// variable sets it. The process still runs on the CPUs it was given; the
-// poller's thread is asleep in the kernel nearly all the time.
-func reserveProcs(pollers int, log *slog.Logger) {
-	want := pollers + 1
-	have := runtime.GOMAXPROCS(0)
-	if have >= want || os.Getenv("GOMAXPROCS") != "" {
-		return
-	}
-	runtime.GOMAXPROCS(want)
-	log.Info("GOMAXPROCS raised for the WebSocket event loop", "from", have, "to", want)
+	return e.loop, nil
 }
 
 func (e *wsEngine) stop() {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.stopped = true
-	if e.started {
-		e.engine.Stop()
+	l := e.loop
+	e.mu.Unlock()
+	if l != nil {
+		l.Close()
 	}
 	e.exec.Close()
 }
@@ -146,11 +102,14 @@ func (e *wsEngine) stop() {
 // hijack checks the WebSocket handshake of r (RFC 6455 4.2.1) and takes
 // over its connection. It returns the Sec-WebSocket-Accept value for the
 // 101 response. On failure the client has had its HTTP error.
-func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, []byte, bool) {
-	if err := e.start(); err != nil {
+//
+// A request read on the event loop (accept.go) is already there: loop is
+// its connection and conn is nil.
+func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (conn net.Conn, accept []byte, loop *wsConn, ok bool) {
+	if _, err := e.start(); err != nil {
 		e.srv.log.Warn("websocket event loop unavailable", "err", err)
 		http.Error(w, "websocket unavailable", http.StatusServiceUnavailable)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	status := 0
 	switch {
@@ -160,49 +119,54 @@ func (e *wsEngine) hijack(w http.ResponseWriter, r *http.Request) (net.Conn, []b
 		status = http.StatusBadRequest
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
-	if k, err := base64.StdEncoding.DecodeString(key); err != nil || len(k) != 16 {
+	if !wsframe.ValidKey(key) {
 		status = http.StatusBadRequest
 	}
 	if status != 0 {
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, http.StatusText(status), status)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	h, ok := w.(http.Hijacker)
-	if !ok {
+	if lw, isLoop := w.(*loopWriter); isLoop {
+		lw.hijacked = true
+		return nil, []byte(wsframe.AcceptKey(key)), lw.wc, true
+	}
+	h, isHijacker := w.(http.Hijacker)
+	if !isHijacker {
 		http.Error(w, "websocket needs HTTP/1.1", http.StatusInternalServerError)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	conn, rw, err := h.Hijack()
 	if err != nil {
 		e.srv.log.Debug("websocket hijack failed", "remote", r.RemoteAddr, "err", err)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if rw.Reader.Buffered() > 0 {
 		// Bytes after the upgrade request, before our 101: no client does
-		// that, and nbio's reader would never see them.
+		// that, and the event loop would never see them.
 		_ = conn.Close()
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	sum := sha1.Sum([]byte(key + websocketGUID)) //nolint:gosec // RFC 6455
-	return conn, base64.StdEncoding.AppendEncode(nil, sum[:]), true
+	return conn, []byte(wsframe.AcceptKey(key)), nil, true
 }
 
-const websocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-
 // attach writes the 101 response and frames (the first packets of the
-// session) in one write, then serves conn: a plain TCP connection moves
-// onto nbio's event loop; anything else (TLS) gets a reading goroutine and
-// blocking writes. wc is the connection's session before any frame of the
-// client can be read. On error conn is closed.
+// session) in one write, then hands conn to the event loop (a TLS
+// connection gets a reading goroutine and blocking writes there). wc is the
+// connection's session before any frame of the client can be read. On
+// error conn is closed.
 func (e *wsEngine) attach(conn net.Conn, accept, frames []byte, wc *wsConn) error {
 	resp := make([]byte, 0, 128+len(frames))
 	resp = append(resp, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
 	resp = append(resp, accept...)
 	resp = append(resp, "\r\n\r\n"...)
 	resp = append(resp, frames...)
-	tc, onLoop := conn.(*net.TCPConn)
-	if onLoop {
+	if conn == nil { // read on the loop (accept.go): a WebSocket from now on
+		wc.parser.MaxMessage = e.srv.cfg.MaxPayload
+		wc.hs.Store(nil)
+		return wc.Write(resp)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
 		if n := e.srv.cfg.SocketSendBuffer; n > 0 {
 			_ = tc.SetWriteBuffer(n)
 		}
@@ -213,51 +177,28 @@ func (e *wsEngine) attach(conn net.Conn, accept, frames []byte, wc *wsConn) erro
 		return err
 	}
 	_ = conn.SetDeadline(time.Time{})
-	if !onLoop {
-		wc.blocking.Store(true)
-		c := websocket.NewServerConn(e.upgrader, conn, "", false, false)
-		c.Engine = e.engine
-		c.Execute = func(f func()) bool { f(); return true } // in order, on the reading goroutine
-		c.SetSession(wc)
-		wc.c.Store(c)
-		go c.HandleRead(websocket.DefaultBlockingReadBufferSize)
-		return nil
-	}
-	// As nbio's Upgrader does for a *net.TCPConn, with the session set
-	// before the event loop can deliver a frame.
-	nbc, err := nbio.NBConn(tc) // a duplicate of the descriptor; tc is closed
+	l, err := e.start()
 	if err != nil {
 		_ = conn.Close()
 		return err
 	}
-	c := websocket.NewServerConn(e.upgrader, nbc, "", false, false)
-	c.Engine = e.engine
-	c.Execute = nbc.Execute
-	c.SetSession(wc)
-	wc.c.Store(c)
-	nbc.SetSession(c)
-	nbc.OnData(func(nc *nbio.Conn, data []byte) {
-		if err := c.Parse(data); err != nil {
-			_ = nc.CloseWithError(err)
-		}
-	})
-	if err := e.engine.AddTransferredConn(nbc); err != nil {
-		_ = nbc.Close()
-		return err
-	}
-	return nil
+	wc.parser.MaxMessage = e.srv.cfg.MaxPayload
+	wc.SetHandler(wc)
+	return l.AddConn(conn, &wc.Conn)
 }
 
 // handshake opens a new session directly over WebSocket. The 101 response,
 // the OPEN packet and whatever the application queued while the session
 // opened (a v3 client's implicit Socket.IO CONNECT) leave in one write.
 func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol int, release func()) {
-	conn, accept, ok := e.hijack(w, r)
+	conn, accept, wc, ok := e.hijack(w, r)
 	if !ok {
 		release()
 		return
 	}
-	wc := &wsConn{}
+	if wc == nil {
+		wc = &wsConn{}
+	}
 	sess := &Socket{
 		srv:            e.srv,
 		id:             e.srv.cfg.SIDPrefix + NewID(),
@@ -269,12 +210,18 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 		ws:             wc,
 		flushing:       true, // this goroutine writes until the first flush is done
 	}
-	wc.sess = sess
+	wc.execMu.Lock()
+	wc.sess = sess // (OnClose of a loop connection reads it meanwhile)
+	wc.execMu.Unlock()
 	e.srv.mu.Lock()
 	if e.srv.closing {
 		e.srv.mu.Unlock()
 		release()
-		_ = conn.Close()
+		if conn != nil {
+			_ = conn.Close()
+		} else {
+			wc.CloseWithError(nil)
+		}
 		return
 	}
 	e.srv.sessions[sess.id] = sess
@@ -300,8 +247,12 @@ func (e *wsEngine) handshake(w http.ResponseWriter, r *http.Request, protocol in
 
 // upgrade accepts a WebSocket that probes an upgrade of a polling session.
 func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket) {
-	conn, accept, ok := e.hijack(w, r)
+	conn, accept, lw, ok := e.hijack(w, r)
 	if !ok {
+		return
+	}
+	if lw != nil { // upgrades are never read on the loop (accept.go)
+		lw.CloseWithError(nil)
 		return
 	}
 	wc := &wsConn{sess: sess, probe: true}
@@ -342,41 +293,142 @@ func (e *wsEngine) upgrade(w http.ResponseWriter, r *http.Request, sess *Socket)
 	})
 }
 
-func (e *wsEngine) onMessage(c *websocket.Conn, mt websocket.MessageType, data []byte) {
-	wc, _ := c.Session().(*wsConn)
-	if wc == nil {
-		_ = c.Close()
+// OnData parses what the loop read (evloop.Handler). It runs on the loop's
+// goroutine: it must not block, so packets go to the executor, but for
+// the heartbeat, which only touches the session under its lock.
+func (wc *wsConn) OnData(_ *evloop.Conn, b []byte) {
+	if h := wc.hs.Load(); h != nil {
+		wc.onHTTP(h, b)
 		return
 	}
+	if err := wc.parser.Feed(b, wc.onFrame); err != nil {
+		code, reason := wsframe.CloseProtocolError, ReasonTransportError
+		var pe *wsframe.ProtocolError
+		if errors.As(err, &pe) {
+			code = pe.Code
+			if code == wsframe.CloseTooBig {
+				reason = ReasonPayloadTooLarge
+			}
+		}
+		wc.sess.srv.log.Debug("websocket protocol error", "sid", wc.sess.id, "err", err)
+		wc.closeWith(code, reason)
+	}
+}
+
+// onFrame handles one message or control frame of the client.
+func (wc *wsConn) onFrame(op wsframe.Opcode, payload []byte) error {
 	sess := wc.sess
-	tc := e.srv.stats.of(transportWebSocket)
+	switch op {
+	case wsframe.OpPing:
+		_ = wc.Write(wsframe.AppendFrame(nil, wsframe.OpPong, payload))
+		return nil
+	case wsframe.OpPong:
+		return nil
+	case wsframe.OpClose:
+		// Answer with the client's code (RFC 6455 5.5.1) and close: the
+		// session ends with "transport close".
+		code := wsframe.CloseCode(payload)
+		if code == wsframe.CloseNoStatus {
+			code = wsframe.CloseNormal
+		}
+		wc.closeWith(code, ReasonTransportClose)
+		return nil
+	}
+	tc := sess.srv.stats.of(transportWebSocket)
 	tc.pktsIn.Add(1)
-	tc.bytesIn.Add(uint64(len(data)))
+	tc.bytesIn.Add(uint64(len(payload)))
 	var p parser.Packet
 	var err error
-	switch mt {
-	case websocket.TextMessage:
+	if op == wsframe.OpText {
 		if sess.protocol == 3 {
-			p, err = parser.DecodeTextV3(data)
+			p, err = parser.DecodeTextV3(payload)
 		} else {
-			p, err = parser.DecodeText(data, false)
+			p, err = parser.DecodeText(payload, false)
 		}
-	case websocket.BinaryMessage:
-		p, err = parser.DecodeBinary(data, sess.protocol)
-	default:
-		return
+	} else {
+		p, err = parser.DecodeBinary(payload, sess.protocol)
 	}
 	if err != nil {
-		e.srv.log.Debug("engine.io bad packet", "sid", sess.id, "err", err)
-		if wc.probe {
+		sess.srv.log.Debug("engine.io bad packet", "sid", sess.id, "err", err)
+		wc.dispatch(parser.Packet{Type: badPacket})
+		return nil
+	}
+	switch p.Type {
+	case parser.Pong, parser.Ping, parser.Noop:
+		if !wc.probing() {
+			sess.onPacket(p) // quick, never blocks: here, not on the executor
+			return nil
+		}
+	}
+	p.Data = bytes.Clone(p.Data) // payload is the loop's read buffer
+	wc.dispatch(p)
+	return nil
+}
+
+// Pseudo packets of the serial queue.
+const (
+	badPacket  parser.Type = 0xff // a packet that did not decode
+	connClosed parser.Type = 0xfe // the connection is closed (wsConn.closeErr says how)
+)
+
+// probing reports whether the connection still probes an upgrade.
+func (wc *wsConn) probing() bool {
+	wc.sess.mu.Lock()
+	defer wc.sess.mu.Unlock()
+	return wc.probe
+}
+
+// dispatch queues p for the executor; the connection's packets are
+// handled one at a time, in order.
+func (wc *wsConn) dispatch(p parser.Packet) {
+	wc.execMu.Lock()
+	wc.pending = append(wc.pending, p)
+	if wc.running {
+		wc.execMu.Unlock()
+		return
+	}
+	wc.running = true
+	wc.execMu.Unlock()
+	wc.sess.srv.ws.exec.Go(wc.run)
+}
+
+func (wc *wsConn) run() {
+	for {
+		wc.execMu.Lock()
+		if len(wc.pending) == 0 {
+			wc.running = false
+			wc.pending = nil
+			wc.execMu.Unlock()
+			return
+		}
+		p := wc.pending[0]
+		wc.pending[0] = parser.Packet{}
+		wc.pending = wc.pending[1:]
+		wc.execMu.Unlock()
+		wc.onPacket(p)
+	}
+}
+
+// onPacket handles a packet of the client, on the executor.
+func (wc *wsConn) onPacket(p parser.Packet) {
+	sess := wc.sess
+	if p.Type == connClosed {
+		wc.closed(wc.closeErr)
+		return
+	}
+	sess.mu.Lock()
+	probe := wc.probe
+	sess.mu.Unlock()
+	if p.Type == badPacket {
+		if probe {
 			wc.close()
 			return
 		}
 		sess.Close(ReasonParseError)
 		return
 	}
-	if wc.probe {
-		e.onProbePacket(wc, p)
+	if probe {
+		sess.srv.ws.onProbePacket(wc, p)
 		return
 	}
 	sess.onPacket(p)
@@ -394,9 +446,7 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 	}
 	switch {
 	case p.Type == parser.Ping && string(p.Data) == "probe":
-		if c := wc.c.Load(); c != nil {
-			_ = wc.write(c, msgPong3P.wsFrame(sess.protocol))
-		}
+		_ = wc.Write(msgPong3P.wsFrame(sess.protocol))
 		sess.upgrading = true
 		sess.releasePollLaterLocked()
 	case p.Type == parser.Upgrade && sess.upgrading:
@@ -422,11 +472,27 @@ func (e *wsEngine) onProbePacket(wc *wsConn, p parser.Packet) {
 	}
 }
 
-func (e *wsEngine) onClose(c *websocket.Conn, err error) {
-	wc, _ := c.Session().(*wsConn)
-	if wc == nil || wc.sess == nil {
+// OnClose queues the end of the connection behind the packets it sent
+// (evloop.Handler): a client that sends a Socket.IO disconnect and closes
+// at once has its disconnect handled first.
+func (wc *wsConn) OnClose(_ *evloop.Conn, err error) {
+	wc.execMu.Lock()
+	sess := wc.sess
+	wc.execMu.Unlock()
+	if sess == nil { // still in HTTP (accept.go): no session to end
+		if h := wc.hs.Load(); h != nil {
+			h.l.untrack(wc)
+		}
 		return
 	}
+	wc.closeErr = err
+	wc.dispatch(parser.Packet{Type: connClosed})
+}
+
+// closed ends the session whose transport the connection was, with the
+// reason the way it was lost tells (or the one it was already closing
+// with).
+func (wc *wsConn) closed(err error) {
 	sess := wc.sess
 	sess.mu.Lock()
 	if sess.probe == wc {
@@ -439,109 +505,56 @@ func (e *wsEngine) onClose(c *websocket.Conn, err error) {
 	if !active {
 		return
 	}
-	// The connection is closed: the session ends now, with the reason
-	// the way it was lost tells (or the one it was already closing with).
+	var reason Reason
+	var cr *closeReason
 	switch {
 	case state == stateClosing:
 		sess.finishClose()
-	case errors.Is(err, websocket.ErrMessageTooLarge):
-		sess.closeLost(ReasonPayloadTooLarge)
-	case errors.Is(err, nbio.ErrOverflow):
-		sess.closeLost(ReasonSlowConsumer)
-	case err == nil || errors.Is(err, net.ErrClosed) || isEOF(err) || isCloseFrame(err):
-		sess.closeLost(ReasonTransportClose)
+		return
+	case errors.As(err, &cr):
+		reason = cr.r
+	case errors.Is(err, evloop.ErrOverflow):
+		reason = ReasonSlowConsumer
+	case err == nil || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF):
+		reason = ReasonTransportClose
 	default:
-		sess.closeLost(ReasonTransportError)
+		reason = ReasonTransportError
 	}
+	sess.closeLost(reason)
 }
 
+// closeReason is the error a connection closed by closeWith reports.
+type closeReason struct{ r Reason }
+
+func (c *closeReason) Error() string { return "websocket closed: " + string(c.r) }
+
 // writeErrorReason classifies a failed write: past MaxBufferedBytes of
-// unsent data nbio refuses the write and closes the connection.
+// unsent data the loop refuses the write and closes the connection.
 func writeErrorReason(err error) Reason {
-	if errors.Is(err, nbio.ErrOverflow) {
+	if errors.Is(err, evloop.ErrOverflow) {
 		return ReasonSlowConsumer
 	}
 	return ReasonTransportError
 }
 
-func isEOF(err error) bool { return errors.Is(err, io.EOF) }
-
-// isCloseFrame reports whether the client closed with a close frame whose
-// code is not 1000 (nbio reports those as a *CloseError): 1005 "no status"
-// is what the ws module and browsers send on a plain close(), and 1001 "going
-// away" a page being left. Node calls every client close "transport close".
-func isCloseFrame(err error) bool {
-	var ce *websocket.CloseError
-	return errors.As(err, &ce)
-}
-
-// close sends a close frame and closes the connection.
-func (wc *wsConn) close() {
-	wc.closeOnce.Do(func() {
-		c := wc.c.Load()
-		if c == nil {
-			return
-		}
-		_ = wc.write(c, closeFrame)
-		_ = c.Close()
-	})
-}
-
-// write writes raw frames. Writes to the epoll loop's connections never
-// block (nbio buffers them, bounded and with its own write timeout);
-// blocking connections get the write timeout as a deadline.
-func (wc *wsConn) write(c *websocket.Conn, b []byte) error {
-	if wc.blocking.Load() {
-		_ = c.Conn.SetWriteDeadline(time.Now().Add(wc.sess.srv.cfg.WriteTimeout))
+// closeWith sends a close frame with code and closes the connection; the
+// session, if it is still open, ends with reason.
+func (wc *wsConn) closeWith(code int, reason Reason) {
+	wc.execMu.Lock()
+	if wc.closing {
+		wc.execMu.Unlock()
+		return
 	}
-	_, err := c.Conn.Write(b)
-	return err
+	wc.closing = true
+	wc.execMu.Unlock()
+	_ = wc.Write(wsframe.AppendClose(nil, code, ""))
+	wc.CloseWithError(&closeReason{reason})
 }
 
-// flushWS writes everything queued for a WebSocket session, one write per
-// batch, until the queue is empty. Only one flush runs per session at a time
-// (the flushing flag stays set until the queue is found empty), so frames
-// are never reordered. buf is scratch space, returned for reuse. What is
-// written is counted in tally, or directly in the server's counters when
-// tally is nil.
-func (s *Socket) flushWS(buf []byte, tally *sendTally) []byte {
-	for {
-		s.mu.Lock()
-		wc := s.ws
-		q := s.takeQueueLocked()
-		closing := s.state != stateOpen
-		if len(q) == 0 && !closing {
-			s.flushing = false
-			s.mu.Unlock()
-			return buf
-		}
-		s.mu.Unlock()
-		var c *websocket.Conn
-		if wc != nil {
-			c = wc.c.Load()
-		}
-		if c == nil {
-			s.mu.Lock()
-			s.flushing = false
-			s.mu.Unlock()
-			return buf
-		}
-		buf = appendFrames(buf[:0], q, s.protocol)
-		if len(buf) > 0 {
-			if err := wc.write(c, buf); err != nil {
-				s.Close(writeErrorReason(err))
-				closing = true
-			} else {
-				tally.add(&s.srv.stats, len(q), len(buf))
-			}
-		}
-		if closing {
-			s.mu.Lock()
-			s.flushing = false
-			s.mu.Unlock()
-			wc.close()
-			s.finishClose()
-			return buf
-		}
-	}
-}
+// close sends a normal close frame and closes the connection.
+func (wc *wsConn) close() { wc.closeWith(wsframe.CloseNormal, ReasonTransportClose) }
+
+// write writes raw frames. Writes to the loop's connections never block
+// (the loop keeps what the kernel does not take, bounded, with its own
+// write timeout); blocking (TLS) connections block up to WriteTimeout.
+func (wc *wsConn) write(b []byte) error { return wc.Write(b) }

@@ -1,12 +1,19 @@
 package engineio_test
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,9 +105,6 @@ func TestWebSocketBadPacket(t *testing.T) {
 // socket.io-client for an empty Buffer attachment); an empty text frame is a
 // parse error in Node.
 func TestWebSocketEmptyFrames(t *testing.T) {
-	t.Skip("known bug: github.com/lesismal/nbio v1.6.12 drops zero-length data frames " +
-		"(websocket/conn.go: `if message != nil`), so they are never delivered; an empty " +
-		"Socket.IO attachment then desynchronizes the decoder")
 	h := start(t, engineio.Config{})
 	c := h.dial("EIO=4&transport=websocket")
 	_, _, _ = wsRead(t, c)
@@ -366,5 +370,232 @@ func TestSendVolatileDropsForStalledWebSocket(t *testing.T) {
 	}
 	if sess.s.Closed() {
 		t.Fatal("the session closed")
+	}
+}
+
+// Under pacing a session with a steady stream of frames gets them in
+// fewer writes than frames, every frame once and in order; a close flushes
+// what is held.
+func TestWebSocketPacedWrites(t *testing.T) {
+	h := start(t, engineio.Config{})
+	engineio.PinWriteDelay(h.srv, 20*time.Millisecond)
+	c := h.dial("EIO=4&transport=websocket")
+	if _, open, err := wsRead(t, c); err != nil || !strings.HasPrefix(open, "0{") {
+		t.Fatalf("first frame %q, %v", open, err)
+	}
+	sess := h.nextSession()
+	w0 := h.srv.Stats().WebSocket.Writes
+	const n = 600
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// One frame every 2 ms: alone, each would be a write of its own.
+		for i := range n {
+			if err := sess.s.Enqueue(engineio.TextMessage(strconv.Itoa(i))); err != nil {
+				t.Errorf("Enqueue %d: %v", i, err)
+				return
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	for i := range n {
+		wsExpect(t, c, "4"+strconv.Itoa(i))
+	}
+	<-done
+	if w := h.srv.Stats().WebSocket.Writes - w0; w > n/3 {
+		t.Errorf("%d frames took %d writes: not paced", n, w)
+	}
+	// Frames held at the moment of a close still go out before it.
+	for i := range 50 {
+		_ = sess.s.Enqueue(engineio.TextMessage("last" + strconv.Itoa(i)))
+	}
+	sess.s.Close(engineio.ReasonForcedClose)
+	for i := range 50 {
+		wsExpect(t, c, "4last"+strconv.Itoa(i))
+	}
+}
+
+// Frames that break RFC 6455 close the connection with the status the RFC
+// gives (an unmasked client frame: 1002) and end the session.
+func TestWebSocketProtocolErrors(t *testing.T) {
+	h := start(t, engineio.Config{MaxPayload: 100})
+	for _, tc := range []struct {
+		name   string
+		frame  []byte
+		code   int
+		reason engineio.Reason
+	}{
+		{"unmasked", []byte{0x81, 0x02, '4', 'x'}, 1002, engineio.ReasonTransportError},
+		{"reserved bits", []byte{0xf1, 0x80, 0, 0, 0, 0}, 1002, engineio.ReasonTransportError},
+		{"invalid UTF-8", maskedFrame(0x1, "4\xff"), 1007, engineio.ReasonTransportError},
+		{"too large", maskedFrame(0x1, "4"+strings.Repeat("x", 200)), 1009, engineio.ReasonPayloadTooLarge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nc := rawWebSocket(t, h)
+			sess := h.nextSession()
+			if _, err := nc.Write(tc.frame); err != nil {
+				t.Fatal(err)
+			}
+			expectClosed(t, sess, tc.reason)
+			// The server's close frame carries the status; then EOF.
+			got, err := io.ReadAll(nc)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			i := bytes.Index(got, []byte{0x88})
+			if i < 0 || len(got) < i+4 || int(got[i+2])<<8|int(got[i+3]) != tc.code {
+				t.Fatalf("no close frame with %d in % x", tc.code, got)
+			}
+		})
+	}
+}
+
+// rawWebSocket opens a v4 WebSocket session over a plain TCP connection
+// and reads the 101 and the OPEN packet.
+func rawWebSocket(t *testing.T, h *harness) net.Conn {
+	t.Helper()
+	u, _ := url.Parse(h.base)
+	nc, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	_ = nc.SetDeadline(time.Now().Add(waitTimeout))
+	req := "GET " + u.Path + "?EIO=4&transport=websocket HTTP/1.1\r\nHost: " + u.Host +
+		"\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	if _, err := io.WriteString(nc, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	// The OPEN packet: a text frame.
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(br, hdr); err != nil || hdr[0] != 0x81 {
+		t.Fatalf("open frame % x %v", hdr, err)
+	}
+	n := int(hdr[1])
+	if n == 126 {
+		var l [2]byte
+		io.ReadFull(br, l[:])
+		n = int(l[0])<<8 | int(l[1])
+	}
+	if _, err := io.ReadFull(br, make([]byte, n)); err != nil {
+		t.Fatal(err)
+	}
+	if br.Buffered() > 0 {
+		t.Fatalf("%d unexpected bytes after OPEN", br.Buffered())
+	}
+	return nc
+}
+
+func maskedFrame(op byte, payload string) []byte {
+	b := []byte{0x80 | op}
+	if len(payload) < 126 {
+		b = append(b, 0x80|byte(len(payload)))
+	} else {
+		b = append(b, 0x80|126, byte(len(payload)>>8), byte(len(payload)))
+	}
+	mask := []byte{1, 2, 3, 4}
+	b = append(b, mask...)
+	for i := range len(payload) {
+		b = append(b, payload[i]^mask[i%4])
+	}
+	return b
+}
+
+// Thousands of WebSocket sessions opened and closed at once, by either
+// side, while others open: none of the new ones is lost (an event loop that
+// applied a closed connection's pending hang-up to a new connection with
+// the same descriptor number closed new sessions during mass disconnects).
+func TestWebSocketChurnLosesNoSession(t *testing.T) {
+	h := start(t, engineio.Config{})
+	h.rec.echo = true
+	// Every session gets a steady stream of messages, so that sessions
+	// whose client vanished fail their writes (the server then closes them
+	// from a flush worker) while new ones open.
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		var live []*session
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case s := <-h.rec.sessions:
+				live = append(live, s)
+			case <-tick.C:
+				n := 0
+				for _, s := range live {
+					if s.s.Enqueue(engineio.TextMessage("noise")) == nil {
+						live[n] = s
+						n++
+					}
+				}
+				live = live[:n]
+			case <-stop:
+				return
+			}
+		}
+	}()
+	const workers, rounds = 32, 60
+	var broken atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				c, _, err := websocket.Dial(ctx, wsURL(h.base, "EIO=4&transport=websocket"), nil)
+				if err != nil {
+					broken.Add(1)
+					cancel()
+					continue
+				}
+				ok := func() bool {
+					if _, open, err := c.Read(ctx); err != nil || !strings.HasPrefix(string(open), "0{") {
+						return false
+					}
+					for k := range 3 {
+						msg := fmt.Sprintf("4%d-%d-%d", w, i, k)
+						if c.Write(ctx, websocket.MessageText, []byte(msg)) != nil {
+							return false
+						}
+						for {
+							_, got, err := c.Read(ctx)
+							if err != nil {
+								return false
+							}
+							if string(got) == msg {
+								break
+							}
+						}
+					}
+					return true
+				}()
+				if !ok {
+					broken.Add(1)
+				}
+				switch i % 3 {
+				case 0:
+					_ = c.Close(websocket.StatusNormalClosure, "")
+				case 1:
+					_ = c.CloseNow() // vanish: no close frame
+				default:
+					// An Engine.IO close packet, then vanish: the server
+					// closes the connection while its hang-up is pending.
+					_ = c.Write(ctx, websocket.MessageText, []byte("1"))
+					_ = c.CloseNow()
+				}
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := broken.Load(); n > 0 {
+		t.Fatalf("%d of %d sessions broke while open", n, workers*rounds)
 	}
 }

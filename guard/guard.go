@@ -324,15 +324,33 @@ func (g *Guard) Middleware(next http.Handler) http.Handler {
 		}
 		release, err := g.Admit(r.RemoteAddr)
 		if err != nil {
-			if errors.Is(err, ErrTooFast) {
-				w.Header().Set("Retry-After", "1")
-			}
-			http.Error(w, err.Error(), Status(err))
+			Refuse(w, err)
 			return
 		}
 		defer release()
 		next.ServeHTTP(w, r)
 	})
+}
+
+// OriginMiddleware refuses requests from browser origins that are not
+// allowed, and serves the others with next (which admits connections
+// itself, e.g. for connections that outlive their handler).
+func (g *Guard) OriginMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := g.CheckOrigin(r); err != nil {
+			http.Error(w, err.Error(), Status(err))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Refuse answers a request Admit refused, as Middleware does.
+func Refuse(w http.ResponseWriter, err error) {
+	if errors.Is(err, ErrTooFast) {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, err.Error(), Status(err))
 }
 
 // Listener wraps ln: connections over the limits are closed at once

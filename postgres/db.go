@@ -7,10 +7,12 @@
 // search_path parameter in the URL, selects a schema, created if missing.
 //
 // Concurrency: all methods are safe for concurrent use, and any number of
-// processes may share one database. Appends are group-committed: Append
-// hands its message to one of Config.Writers writer goroutines, which sends
-// whatever is queued (up to Config.MaxBatch messages) to the server as one
-// pipeline in one transaction: one round trip and one commit for the batch.
+// processes may share one database. Appends are group-committed (package
+// chat/sqlstore holds the writers, the durability contract and everything
+// else both SQL stores share): Append hands its message to one of
+// Config.Writers writer goroutines, which sends whatever is queued (up to
+// Config.MaxBatch messages) to the server as one pipeline in one
+// transaction: one round trip and one commit for the batch.
 // The transaction first locks the rows of its rooms, in name order, and
 // only then assigns each message the room's next seq: appends to a room
 // from every node are serialized by that lock, so seq is gap-free, and the
@@ -34,13 +36,10 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/chat/storeq"
+	"github.com/banter-chat/banter/chat/sqlstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -72,15 +71,6 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
-	if c.MaxBatch <= 0 {
-		c.MaxBatch = 256
-	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 4096
-	}
 	if c.Writers <= 0 {
 		c.Writers = 2
 	}
@@ -96,35 +86,16 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// DB is a chat.Store in a PostgreSQL database.
+// DB is a chat.Store in a PostgreSQL database. Its chat.Store methods and
+// Stats are those of the embedded sqlstore.Store.
 type DB struct {
-	cfg    Config
-	log    *slog.Logger
+	*sqlstore.Store
 	schema string
-	w      *pgxpool.Pool // writers' connections
-	r      *pgxpool.Pool // readers' connections
-
-	mu       sync.RWMutex // guards closed and sends on reqs against Close
-	closed   bool
-	isClosed atomic.Bool // read path check without taking mu
-	reqs     chan *storeq.Request
-	writers  sync.WaitGroup
-
-	appends, duplicates, batches atomic.Int64 // for Stats
 }
 
-// Stats are counters since Open.
-type Stats struct {
-	Appends    int64 // messages stored
-	Duplicates int64 // appends answered with an existing message
-	Batches    int64 // write transactions committed
-}
-
-// Stats returns the counters since Open; Appends/Batches is the mean group
-// commit size.
-func (db *DB) Stats() Stats {
-	return Stats{Appends: db.appends.Load(), Duplicates: db.duplicates.Load(), Batches: db.batches.Load()}
-}
+// Stats are counters since Open (Appends/Batches is the mean group commit
+// size).
+type Stats = sqlstore.Stats
 
 var _ chat.Store = (*DB)(nil)
 
@@ -155,7 +126,7 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.ConnectTimeout)
 	defer cancel()
 	wcfg, rcfg := pcfg.Copy(), pcfg.Copy()
-	wcfg.MaxConns, wcfg.MinConns = int32(cfg.Writers)+1, 0 // +1: Open's migration
+	wcfg.MaxConns, wcfg.MinConns = int32(cfg.Writers)+1, 0 // +1: Open's migration, then Delete
 	rcfg.MaxConns, rcfg.MinConns = int32(cfg.ReadConns), 0
 	w, err := pgxpool.NewWithConfig(ctx, wcfg)
 	if err != nil {
@@ -163,201 +134,70 @@ func Open(ctx context.Context, url string, cfg Config) (*DB, error) {
 	}
 	if _, err := migrate(ctx, w, schema); err != nil {
 		w.Close()
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	r, err := pgxpool.NewWithConfig(ctx, rcfg)
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := &DB{
-		cfg: cfg, log: cfg.Logger, schema: schema, w: w, r: r,
-		reqs: make(chan *storeq.Request, cfg.QueueSize),
+	be := &backend{w: w, r: r}
+	st, err := sqlstore.New(be, sqlstore.Config{
+		Name: "postgres", SQL: statements, Logger: cfg.Logger, MaxBatch: cfg.MaxBatch,
+		QueueSize: cfg.QueueSize, Writers: cfg.Writers, WriteTimeout: cfg.WriteTimeout,
+	})
+	if err != nil {
+		_ = be.Close()
+		return nil, err
 	}
-	for range cfg.Writers {
-		wr := newWriter(db)
-		db.writers.Go(wr.run)
-	}
-	return db, nil
+	return &DB{Store: st, schema: schema}, nil
 }
 
 // Schema returns the schema holding the tables ("" for the server's
 // default search_path).
 func (db *DB) Schema() string { return db.schema }
 
-// Close implements chat.Store: appends already queued are committed, later
-// ones fail with chat.ErrUnavailable.
-func (db *DB) Close() error {
-	db.mu.Lock()
-	if db.closed {
-		db.mu.Unlock()
-		return nil
-	}
-	db.closed = true
-	db.isClosed.Store(true)
-	close(db.reqs)
-	db.mu.Unlock()
-	db.writers.Wait()
-	db.r.Close()
-	db.w.Close()
-	return nil
+var statements = sqlstore.Statements{
+	History: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
+		WHERE r.name = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`,
+	Since: `SELECT ` + sqlstore.MessageColumns + ` FROM messages m JOIN rooms r ON r.id = m.room_id
+		WHERE r.name = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`,
+	LastSeq: `SELECT last_seq FROM rooms WHERE name = $1`,
+	Rooms:   `SELECT ` + sqlstore.RoomColumns + ` FROM rooms WHERE msg_count > 0 ORDER BY name COLLATE "C"`,
+	// On the writers' pool: the row lock it takes waits for an append
+	// batch holding it.
+	Delete: `UPDATE messages SET deleted = true, text = ''
+		WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2
+		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted`,
 }
 
-// storeErr classifies err from pgx: context errors stay recognisable
-// (errors.Is), everything else is the client-facing CodeUnavailable
-// carrying the cause for logs.
-func storeErr(op string, err error) error {
-	err = fmt.Errorf("postgres: %s: %w", op, err)
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+// backend is the PostgreSQL side of sqlstore.Backend.
+type backend struct {
+	w *pgxpool.Pool // writers' connections (and Delete's)
+	r *pgxpool.Pool // readers' connections
+}
+
+func (b *backend) Read(ctx context.Context, scan func(sqlstore.Rows) error, query string, args ...any) error {
+	rows, err := b.r.Query(ctx, query, args...)
+	if err != nil {
 		return err
 	}
-	return chat.Wrap(chat.CodeUnavailable, chat.ErrUnavailable.Message, err)
+	defer rows.Close()
+	return scan(rows)
 }
 
-// checkRead validates the room (unless it is "", for Rooms) and refuses
-// work after Close or with an ended context, before touching the pool.
-func (db *DB) checkRead(ctx context.Context, room string, hasRoom bool) error {
-	if hasRoom {
-		if err := chat.CheckRoomArg(room); err != nil {
-			return err
-		}
-	}
-	if db.isClosed.Load() {
-		return chat.ErrUnavailable
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("postgres: %w", err)
-	}
+func (b *backend) ReadRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return b.r.QueryRow(ctx, query, args...)
+}
+
+func (b *backend) WriteRow(ctx context.Context, query string, args ...any) sqlstore.Row {
+	return b.w.QueryRow(ctx, query, args...)
+}
+
+func (b *backend) NoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+func (b *backend) Close() error {
+	b.r.Close()
+	b.w.Close()
 	return nil
-}
-
-const msgColumns = `m.id, m.seq, m.sender, m.text, coalesce(m.client_id, ''), m.ts, m.deleted`
-
-func (db *DB) queryMessages(ctx context.Context, op, room, query string, args ...any) ([]chat.Message, error) {
-	rows, err := db.r.Query(ctx, query, args...)
-	if err != nil {
-		return nil, storeErr(op, err)
-	}
-	defer rows.Close()
-	var out []chat.Message
-	for rows.Next() {
-		m := chat.Message{Room: room}
-		var id int64
-		if err := rows.Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted); err != nil {
-			return nil, storeErr(op, err)
-		}
-		m.ID = strconv.FormatInt(id, 10)
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeErr(op, err)
-	}
-	return out, nil
-}
-
-// Delete implements chat.Store: one autocommit UPDATE on the writers'
-// pool (the row lock it takes waits for an append batch holding it).
-func (db *DB) Delete(ctx context.Context, room string, seq int64) (chat.Message, error) {
-	if err := chat.CheckRoomArg(room); err != nil {
-		return chat.Message{}, err
-	}
-	if err := chat.CheckSeq(seq); err != nil {
-		return chat.Message{}, err
-	}
-	db.mu.RLock() // Close waits for it
-	defer db.mu.RUnlock()
-	if db.closed {
-		return chat.Message{}, chat.ErrUnavailable
-	}
-	if err := ctx.Err(); err != nil {
-		return chat.Message{}, fmt.Errorf("postgres: %w", err)
-	}
-	m := chat.Message{Room: room}
-	var id int64
-	err := db.w.QueryRow(ctx, `UPDATE messages SET deleted = true, text = ''
-		WHERE room_id = (SELECT id FROM rooms WHERE name = $1) AND seq = $2
-		RETURNING id, seq, sender, text, coalesce(client_id, ''), ts, deleted`, room, seq).
-		Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.ClientID, &m.TS, &m.Deleted)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return chat.Message{}, chat.Errorf(chat.CodeNotFound, "room %s has no message %d", room, seq)
-	}
-	if err != nil {
-		return chat.Message{}, storeErr("delete", err)
-	}
-	m.ID = strconv.FormatInt(id, 10)
-	return m, nil
-}
-
-// History implements chat.Store.
-func (db *DB) History(ctx context.Context, room string, beforeSeq int64, limit int) ([]chat.Message, error) {
-	if err := chat.CheckPage(beforeSeq, limit); err != nil {
-		return nil, err
-	}
-	if err := db.checkRead(ctx, room, true); err != nil {
-		return nil, err
-	}
-	if beforeSeq == 0 {
-		beforeSeq = 1<<63 - 1
-	}
-	out, err := db.queryMessages(ctx, "history", room, `SELECT `+msgColumns+`
-		FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3`, room, beforeSeq, limit)
-	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-		out[i], out[j] = out[j], out[i]
-	}
-	return out, err
-}
-
-// Since implements chat.Store.
-func (db *DB) Since(ctx context.Context, room string, afterSeq int64, limit int) ([]chat.Message, error) {
-	if err := chat.CheckPage(afterSeq, limit); err != nil {
-		return nil, err
-	}
-	if err := db.checkRead(ctx, room, true); err != nil {
-		return nil, err
-	}
-	return db.queryMessages(ctx, "since", room, `SELECT `+msgColumns+`
-		FROM messages m JOIN rooms r ON r.id = m.room_id
-		WHERE r.name = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3`, room, afterSeq, limit)
-}
-
-// LastSeq implements chat.Store.
-func (db *DB) LastSeq(ctx context.Context, room string) (int64, error) {
-	if err := db.checkRead(ctx, room, true); err != nil {
-		return 0, err
-	}
-	var seq int64
-	err := db.r.QueryRow(ctx, `SELECT last_seq FROM rooms WHERE name = $1`, room).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, storeErr("last seq", err)
-	}
-	return seq, nil
-}
-
-// Rooms implements chat.Store.
-func (db *DB) Rooms(ctx context.Context) ([]chat.RoomInfo, error) {
-	if err := db.checkRead(ctx, "", false); err != nil {
-		return nil, err
-	}
-	rows, err := db.r.Query(ctx, `SELECT name, last_seq, msg_count, last_ts FROM rooms
-		WHERE msg_count > 0 ORDER BY name COLLATE "C"`)
-	if err != nil {
-		return nil, storeErr("rooms", err)
-	}
-	defer rows.Close()
-	out := []chat.RoomInfo{}
-	for rows.Next() {
-		var ri chat.RoomInfo
-		if err := rows.Scan(&ri.Name, &ri.LastSeq, &ri.Count, &ri.LastTS); err != nil {
-			return nil, storeErr("rooms", err)
-		}
-		out = append(out, ri)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, storeErr("rooms", err)
-	}
-	return out, nil
 }

@@ -23,7 +23,7 @@ func testURL() string { return testutil.PostgresURL() }
 
 // freshSchema returns a schema name no one uses and drops it when the test
 // ends.
-func freshSchema(t *testing.T) string {
+func freshSchema(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -43,7 +43,7 @@ func freshSchema(t *testing.T) string {
 	return schema
 }
 
-func open(t *testing.T, schema string, cfg postgres.Config) *postgres.DB {
+func open(t testing.TB, schema string, cfg postgres.Config) *postgres.DB {
 	t.Helper()
 	cfg.Schema = schema
 	db, err := postgres.Open(context.Background(), testURL(), cfg)

@@ -7,33 +7,10 @@ import (
 	"strconv"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/chat/storeq"
+	"github.com/banter-chat/banter/chat/sqlstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
-
-// Append implements chat.Store.
-func (db *DB) Append(ctx context.Context, d chat.Draft) (chat.Message, error) {
-	if err := chat.CheckDraft(d); err != nil {
-		return chat.Message{}, err
-	}
-	if err := ctx.Err(); err != nil {
-		return chat.Message{}, fmt.Errorf("postgres: append: %w", err)
-	}
-	req := storeq.NewRequest(d)
-	db.mu.RLock()
-	if db.closed {
-		db.mu.RUnlock()
-		return chat.Message{}, chat.ErrUnavailable
-	}
-	select {
-	case db.reqs <- req:
-		db.mu.RUnlock()
-	case <-ctx.Done():
-		db.mu.RUnlock()
-		return chat.Message{}, fmt.Errorf("postgres: append: %w", ctx.Err())
-	}
-	return req.Wait(ctx, "postgres: append")
-}
 
 // lockRoomSQL creates the room if needed and, either way, takes its row
 // lock until the transaction ends. ON CONFLICT DO UPDATE waits for a
@@ -67,58 +44,23 @@ SELECT id, seq, $2::text, $4::text, $6::bigint, false, false FROM ins
 UNION ALL
 SELECT id, seq, sender, text, ts, true, deleted FROM dup`
 
-// writer commits batches of queued appends on its own connection.
-type writer struct {
-	db    *DB
-	batch []*storeq.Request
-}
+// writer is a sqlstore.Writer: the writers share the pool and keep no
+// state of their own.
+type writer struct{ w *pgxpool.Pool }
 
-func newWriter(db *DB) *writer {
-	return &writer{db: db, batch: make([]*storeq.Request, 0, db.cfg.MaxBatch)}
-}
+func (b *backend) NewWriter() (sqlstore.Writer, error) { return writer{w: b.w}, nil }
 
-// run commits queued appends until Close closes the queue, then finishes
-// what is left in it (shared with the other writers).
-func (w *writer) run() {
-	for first := range w.db.reqs {
-		w.batch = append(w.batch[:0], first)
-	fill:
-		for len(w.batch) < w.db.cfg.MaxBatch {
-			select {
-			case r, ok := <-w.db.reqs:
-				if !ok {
-					break fill
-				}
-				w.batch = append(w.batch, r)
-			default:
-				break fill
-			}
-		}
-		claimed := storeq.Claim(w.batch)
-		if len(claimed) > 0 {
-			w.commit(claimed)
-		}
-		clear(w.batch) // drop references for the GC
-	}
-}
+func (writer) Close() {}
 
-// commit stores a batch in one transaction and answers every request. A
-// failure fails the whole batch: nothing of it is stored (unless the
-// failure hid a successful COMMIT, see the package documentation).
-func (w *writer) commit(batch []*storeq.Request) {
-	results := make([]storeq.Result, len(batch))
-	err := w.tx(batch, results)
-	storeq.Answer(batch, results, err)
-}
-
-func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) error {
-	// Not any caller's context: the batch belongs to all of them, and a
-	// claimed request is committed even if its caller stops waiting.
-	ctx, cancel := context.WithTimeout(context.Background(), w.db.cfg.WriteTimeout)
-	defer cancel()
+// Commit stores a batch in one transaction, sent as one pipeline: first
+// the lock of every room of the batch, in name order, then one append
+// statement per message. A failure fails the whole batch: nothing of it is
+// stored (unless the failure hid a successful COMMIT, see the package
+// documentation).
+func (w writer) Commit(ctx context.Context, drafts []chat.Draft, out []chat.Message) error {
 	rooms := make([]string, 0, 4)
-	for _, r := range batch {
-		rooms = append(rooms, r.Draft.Room)
+	for _, d := range drafts {
+		rooms = append(rooms, d.Room)
 	}
 	slices.Sort(rooms) // one lock order for every node: no deadlock
 	rooms = slices.Compact(rooms)
@@ -128,60 +70,37 @@ func (w *writer) tx(batch []*storeq.Request, results []storeq.Result) error {
 	for _, room := range rooms {
 		b.Queue(lockRoomSQL, room)
 	}
-	now := chat.NowMillis()
-	for _, r := range batch {
-		d := r.Draft
-		var clientID any // NULL unless given, so the unique index ignores it
-		if d.ClientID != "" {
-			clientID = d.ClientID
-		}
-		ts := d.TS
-		if ts == 0 {
-			ts = now
-		}
-		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, clientID, ts)
+	for _, d := range drafts {
+		b.Queue(appendSQL, d.Room, d.Sender, chat.NickKey(d.Sender), d.Text, sqlstore.NullIfEmpty(d.ClientID), d.TS)
 	}
-	tx, err := w.db.w.Begin(ctx)
+	tx, err := w.w.Begin(ctx)
 	if err != nil {
-		return w.fail("begin", err, len(batch))
+		return fmt.Errorf("begin: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.Background()) }() // no-op after Commit
 	br := tx.SendBatch(ctx, &b)
 	for range rooms {
 		if _, err := br.Exec(); err != nil {
 			_ = br.Close()
-			return w.fail("lock room", err, len(batch))
+			return fmt.Errorf("lock room: %w", err)
 		}
 	}
-	for i, r := range batch {
-		m := chat.Message{Room: r.Draft.Room, ClientID: r.Draft.ClientID}
+	for i, d := range drafts {
+		m := chat.Message{Room: d.Room, ClientID: d.ClientID}
 		var id int64
 		err := br.QueryRow().Scan(&id, &m.Seq, &m.Sender, &m.Text, &m.TS, &m.Duplicate, &m.Deleted)
 		if err != nil {
 			_ = br.Close()
-			return w.fail("insert", err, len(batch))
+			return fmt.Errorf("insert: %w", err)
 		}
 		m.ID = strconv.FormatInt(id, 10)
-		results[i] = storeq.Result{Msg: m}
+		out[i] = m
 	}
 	if err := br.Close(); err != nil {
-		return w.fail("batch", err, len(batch))
+		return fmt.Errorf("batch: %w", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return w.fail("commit", err, len(batch))
-	}
-	w.db.batches.Add(1)
-	for _, r := range results {
-		if r.Msg.Duplicate {
-			w.db.duplicates.Add(1)
-		} else {
-			w.db.appends.Add(1)
-		}
+		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
-}
-
-func (w *writer) fail(op string, err error, n int) error {
-	w.db.log.Error("postgres: append batch failed", "op", op, "batch", n, "err", err)
-	return storeErr("append: "+op, err)
 }

@@ -189,7 +189,7 @@ func cutPrefixParam(raw string) (rest, prefix string, err error) {
 func (b *Bus) NodeID() string { return b.cfg.NodeID }
 
 // Client returns the underlying Redis client, for other cluster features
-// of the same node (session registry, presence) to share the connection.
+// of the same node to share the connection.
 func (b *Bus) Client() rueidis.Client { return b.client }
 
 // Publish implements chat.Bus: local subscribers first, synchronously, then
@@ -289,7 +289,7 @@ func (b *Bus) Close() error {
 func (b *Bus) subscriber() {
 	defer close(b.done)
 	for {
-		err := b.session()
+		err := b.runConnection()
 		b.mu.Lock()
 		clear(b.subscribed)
 		b.mu.Unlock()
@@ -306,9 +306,9 @@ func (b *Bus) subscriber() {
 	}
 }
 
-// session runs one dedicated connection until it breaks (the error) or
-// Close (nil).
-func (b *Bus) session() error {
+// runConnection runs one dedicated connection until it breaks (the error)
+// or Close (nil).
+func (b *Bus) runConnection() error {
 	dc, release := b.client.Dedicate()
 	defer release()
 	defer dc.Close()

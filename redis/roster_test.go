@@ -101,7 +101,9 @@ func TestRosterNicknamesAcrossNodes(t *testing.T) {
 	ns := rosterCluster(t, 2)
 	a, b := ns[0], ns[1]
 	alice, _ := connect(t, a, "Alice", chat.ConnectParams{})
-	for _, nick := range []string{"Alice", "ALICE"} {
+	// Claims are keyed by chat.NickKey: look-alikes (fullwidth, Cyrillic А)
+	// claim the same key.
+	for _, nick := range []string{"Alice", "ALICE", "Ａｌｉｃｅ", "\u0410lice"} {
 		if _, err := b.svc.Connect(context.Background(), chat.ConnectParams{Nickname: nick, Sink: &sink{}}); !errors.Is(err, chat.ErrNicknameTaken) {
 			t.Fatalf("%s on node B while Alice is on A: %v, want nickname taken", nick, err)
 		}
@@ -111,8 +113,10 @@ func TestRosterNicknamesAcrossNodes(t *testing.T) {
 		t.Fatalf("B's users after a refused connect: %v", nicks(got))
 	}
 	bob, _ := connect(t, b, "bob", chat.ConnectParams{})
-	if err := bob.Rename(context.Background(), "alice"); !errors.Is(err, chat.ErrNicknameTaken) {
-		t.Fatalf("rename to a nickname held on another node: %v", err)
+	for _, nick := range []string{"alice", "\u0430lice"} {
+		if err := bob.Rename(context.Background(), nick); !errors.Is(err, chat.ErrNicknameTaken) {
+			t.Fatalf("rename to %q, held on another node: %v", nick, err)
+		}
 	}
 	if err := bob.Rename(context.Background(), "robert"); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# Runs the benchmark ladder against Banter and the Node.js Socket.IO reference
-# server, interleaved, and regenerates docs/benchmarks.md.
+# Runs the benchmark ladder and regenerates docs/benchmarks.md:
+#   engine  `banter bench serve`: Banter's Socket.IO engine with the workload
+#   banter  the shipped `banter` binary with its defaults (SQLite in a temp dir)
+#   node    Node.js socket.io 4.8 with the same workload (bench/node/server.js)
+#   prosody Debian's prosody, the XMPP reference (block xmpp, against banter --xmpp)
+# interleaved (the order rotates every run), plus the platform floor.
 #
-#   scripts/bench.sh           full ladder, 3 runs per step (~20 minutes)
-#   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~2 minutes)
-#   --xmpp-only                only the XMPP steps (Banter against prosody)
+#   scripts/bench.sh           full ladder, 3 runs per step (about an hour)
+#   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~5 minutes)
+#   scripts/bench.sh --only NAME[,NAME]  only these blocks: idle fanout large
+#                              product joinstorm stalled echo churn floor xmpp
 #
 # Each server runs pinned to CPU 0, the load generator to CPU 1. Results (JSON
 # lines) go to bench/results/ (git-ignored) and are copied to
@@ -15,17 +20,19 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 RUNS=3
-XMPP_ONLY=0
-for a in "$@"; do
-	case "$a" in
+ONLY=""
+while [ $# -gt 0 ]; do
+	case "$1" in
 	--quick) QUICK=1; RUNS=1 ;;
-	--xmpp-only) XMPP_ONLY=1 ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	*) echo "bench.sh: unknown argument $a (want --quick, --xmpp-only)" >&2; exit 2 ;;
+	--only) ONLY=",$2,"; shift ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	*) echo "bench.sh: unknown argument $1 (want --quick or --only NAMES)" >&2; exit 2 ;;
 	esac
+	shift
 done
+want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
 
-for tool in go node taskset; do
+for tool in go node taskset python3; do
 	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
 if [ "$(nproc)" -lt 2 ]; then
@@ -38,8 +45,10 @@ if [ ! -f node_modules/socket.io/package.json ]; then
 fi
 
 mkdir -p bin bench/results/summary
-go build -o bin/banter-bench ./cmd/banter-bench
-BENCH=bin/banter-bench
+echo "bench.sh: building bin/banter" >&2
+scripts/bundle.sh >/dev/null 2>&1 || true
+go build -o bin/banter ./cmd/banter
+BENCH="bin/banter bench"
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS=bench/results/run-$STAMP.jsonl
 LOGS=bench/results/logs-$STAMP
@@ -47,38 +56,124 @@ mkdir -p "$LOGS"
 : >"$RESULTS"
 
 SERVER_PID=""
+DATA_DIR=""
+# XMPP: when set, banter also serves XMPP (--xmpp) and prosody can be
+# started; XMPP_CERT is the certificate's file prefix for STARTTLS steps
+# (banter then requires STARTTLS; prosody always offers it).
+XMPP=""
+XMPP_CERT=""
 cleanup() {
 	if [ -n "$SERVER_PID" ]; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
 		wait "$SERVER_PID" 2>/dev/null || true
 	fi
+	[ -n "$DATA_DIR" ] && rm -rf "$DATA_DIR"
+	return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start_server banter|node: sets SERVER_PID and SERVER_PORT.
-start_server() {
-	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
-	: >"$out" # exists before the server's shell opens it: polled below
-	case "$which" in
-	banter) taskset -c 0 "$BENCH" serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
-	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
-	esac
-	SERVER_PID=$!
-	SERVER_PORT=""
+# await_line FILE PATTERN: waits (30 s at most) until FILE has a line
+# matching PATTERN, and prints the first match.
+await_line() {
+	local file=$1 pattern=$2 line=""
 	for _ in $(seq 1 300); do
-		SERVER_PORT=$(awk '/^LISTENING /{print $2; exit}' "$out" || true)
-		[ -n "$SERVER_PORT" ] && break
+		line=$(grep -m1 -E "$pattern" "$file" || true)
+		[ -n "$line" ] && { echo "$line"; return 0; }
 		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			echo "bench.sh: $which server died:" >&2; cat "$out" >&2; exit 1
+			echo "bench.sh: the server died:" >&2; cat "$file" >&2; exit 1
 		fi
 		sleep 0.1
 	done
-	if [ -z "$SERVER_PORT" ]; then
-		echo "bench.sh: $which server did not listen within 30 s" >&2; exit 1
+	echo "bench.sh: no line like /$pattern/ in $file after 30 s" >&2; cat "$file" >&2; exit 1
+}
+
+# start_server engine|banter|node|prosody: sets SERVER_PID and SERVER_PORT
+# (and TCP_PORT and, with XMPP set, XMPP_PORT for banter; prosody's
+# SERVER_PORT is its XMPP port).
+start_server() {
+	local which=$1 out="$LOGS/server-$1-$RANDOM.log" xmpp=()
+	: >"$out" # exists before the server's shell opens it: polled below
+	if [ -n "$XMPP" ]; then
+		xmpp=(--xmpp 127.0.0.1:0 --xmpp-domain localhost)
+		[ -n "$XMPP_CERT" ] && xmpp+=(--tls-cert "$XMPP_CERT.crt" --tls-key "$XMPP_CERT.key")
+	fi
+	case "$which" in
+	engine) taskset -c 0 bin/banter bench serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
+	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
+	banter)
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
+		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" "${xmpp[@]}" >"$out" 2>&1 &
+		;;
+	prosody)
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/prosody-bench.XXXXXX")
+		SERVER_PORT=$(free_port)
+		prosody_config "$DATA_DIR" "$SERVER_PORT" >"$DATA_DIR/prosody.cfg.lua"
+		taskset -c 0 prosody --config "$DATA_DIR/prosody.cfg.lua" >"$out" 2>&1 &
+		;;
+	esac
+	SERVER_PID=$!
+	if [ "$which" = banter ]; then
+		SERVER_PORT=$(await_line "$out" 'Banter listening on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		TCP_PORT=$(await_line "$out" 'TCP line protocol on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
+		[ -n "$XMPP" ] && XMPP_PORT=$(await_line "$out" 'Banter XMPP on' | grep -oE 'XMPP on [^ "]+' | grep -oE '[0-9]+$')
+	elif [ "$which" = prosody ]; then
+		await_port "$SERVER_PORT" "$out"
+	else
+		SERVER_PORT=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 	fi
 	# Let the runtime finish starting before the RSS baseline is read.
 	sleep 1
+}
+
+# free_port: a loopback TCP port nobody listens on now (prosody cannot
+# listen on port 0 and say which port it got).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# await_port PORT LOG: waits (30 s at most) until the server accepts
+# connections on PORT.
+await_port() {
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			echo "bench.sh: the server died:" >&2; cat "$2" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+	echo "bench.sh: nothing listens on port $1 after 30 s" >&2; cat "$2" >&2; exit 1
+}
+
+# prosody_config DIR PORT: prosody's configuration, unprivileged in DIR:
+# anonymous logins on the virtual host localhost, in-memory storage, a MUC
+# component on rooms.localhost with Banter's room policy (unlocked,
+# persistent), the ladder's certificate offered with STARTTLS (not
+# required, as banter without a certificate).
+prosody_config() {
+	cat <<CFG
+run_as_root = true
+daemonize = false
+pidfile = "$1/prosody.pid"
+data_path = "$1"
+certificates = "$1"
+log = { warn = "$1/prosody.log" }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $2 }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+admin_socket = "$1/admin.sock"
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks", "carbons" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = false
+authentication = "anonymous"
+storage = "memory"
+ssl = { certificate = "${XMPP_CERT:-$XMPP_CERTS/rsa}.crt"; key = "${XMPP_CERT:-$XMPP_CERTS/rsa}.key" }
+VirtualHost "localhost"
+Component "rooms.localhost" "muc"
+  muc_room_locking = false
+  muc_room_default_persistent = true
+CFG
 }
 
 stop_server() {
@@ -90,21 +185,32 @@ stop_server() {
 	kill -KILL "$SERVER_PID" 2>/dev/null || true
 	wait "$SERVER_PID" 2>/dev/null || true
 	SERVER_PID=""
+	if [ -n "$DATA_DIR" ]; then rm -rf "$DATA_DIR"; DATA_DIR=""; fi
 }
 
-# step SCENARIO ARGS...: RUNS runs against each server, interleaved (the
-# order alternates so neither server always goes first).
+# step "SERVERS" SCENARIO ARGS...: RUNS runs against each server, the order
+# rotating every run. Against banter, a --via-tcp (--via-xmpp) argument of
+# ARGS is replaced by the banter's TCP (XMPP) address.
 step() {
+	local servers=($1); shift
 	local scenario=$1; shift
-	local run order
+	local run i n=${#servers[@]}
 	for run in $(seq 1 "$RUNS"); do
-		if [ $((run % 2)) -eq 1 ]; then order="banter node"; else order="node banter"; fi
-		for srv in $order; do
+		for i in $(seq 0 $((n - 1))); do
+			local srv=${servers[$(((i + run - 1) % n))]}
 			start_server "$srv"
-			echo "== $scenario $* against $srv, run $run" >&2
-			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$SERVER_PORT" --server-pid "$SERVER_PID" \
-				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
-				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
+			local addr="127.0.0.1:$SERVER_PORT" args=()
+			for a in "$@"; do
+				case "$a" in
+				--via-tcp) addr="127.0.0.1:$TCP_PORT" ;;
+				--via-xmpp) [ "$srv" = banter ] && addr="127.0.0.1:$XMPP_PORT" ;;
+				*) args+=("$a") ;;
+				esac
+			done
+			echo "== $scenario ${args[*]} against $srv, run $run" >&2
+			if ! timeout 600 taskset -c 1 $BENCH "$scenario" --addr "$addr" --server-pid "$SERVER_PID" \
+				--label "$srv" --run "$run" --out "$RESULTS" "${args[@]}" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt" 2>&1; then
+				echo "bench.sh: $scenario ${args[*]} against $srv failed (see $LOGS)" >&2
 			fi
 			tail -n 1 "$RESULTS" >&2 || true
 			stop_server
@@ -113,23 +219,17 @@ step() {
 }
 
 # floor ARGS...: the platform floor (bench floor-serve on CPU 0, bench floor
-# on CPU 1), RUNS runs; results go with the others (the report shows them in
-# a section of their own).
+# on CPU 1), RUNS runs.
 floor() {
-	local run out port pid
+	local run out port
 	for run in $(seq 1 "$RUNS"); do
 		out="$LOGS/floor-serve-$RANDOM.log"
 		: >"$out"
-		taskset -c 0 "$BENCH" floor-serve --addr 127.0.0.1:0 >"$out" 2>&1 &
+		taskset -c 0 bin/banter bench floor-serve --addr 127.0.0.1:0 >"$out" 2>&1 &
 		SERVER_PID=$!
-		port=""
-		for _ in $(seq 1 100); do
-			port=$(awk '/^LISTENING /{print $2; exit}' "$out" || true)
-			[ -n "$port" ] && break
-			sleep 0.1
-		done
+		port=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 		echo "== floor $* run $run" >&2
-		if [ -z "$port" ] || ! timeout 120 taskset -c 1 "$BENCH" floor --addr "127.0.0.1:$port" --server-pid "$SERVER_PID" \
+		if ! timeout 120 taskset -c 1 $BENCH floor --addr "127.0.0.1:$port" --server-pid "$SERVER_PID" \
 			--label floor --run "$run" --out "$RESULTS" "$@" >"$LOGS/floor-$run-$RANDOM.txt"; then
 			echo "bench.sh: floor $* failed (see $LOGS)" >&2
 		fi
@@ -137,144 +237,122 @@ floor() {
 	done
 }
 
-# --- XMPP: the product binary (banter serve --xmpp) against prosody ---------
-# Both pinned to CPU 0 like the other servers, fresh for every run, with the
-# same RSA-2048 certificate (generated once per ladder). Needs Debian's
-# prosody (scripts/deps.sh installs it); skipped with a note without it.
-XMPP_DIR="$PWD/$LOGS/xmpp" # absolute: prosody reads paths relative to its config file
-xmpp_setup() {
-	mkdir -p "$XMPP_DIR"
-	go build -o bin/banter ./cmd/banter
-	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$XMPP_DIR/key.pem" -out "$XMPP_DIR/cert.pem" -days 2 \
-		-subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,DNS:rooms.localhost" 2>/dev/null
-}
-
-# free_port: a TCP port nobody listens on now.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-# start_xmpp banter|prosody tls|plain: sets SERVER_PID and XMPP_PORT.
-# Banter gets the certificate only for TLS steps (with one, STARTTLS is
-# required); prosody has it always and does not require it.
-start_xmpp() {
-	local which=$1 dir="$XMPP_DIR/$1-$RANDOM" cert=()
-	mkdir -p "$dir/data" "$dir/certs"
-	XMPP_PORT=$(free_port)
-	[ "$2" = tls ] && cert=(--tls-cert "$XMPP_DIR/cert.pem" --tls-key "$XMPP_DIR/key.pem")
-	case "$which" in
-	banter)
-		taskset -c 0 bin/banter serve --addr 127.0.0.1:0 --db "$dir/banter.db" --xmpp "127.0.0.1:$XMPP_PORT" \
-			--xmpp-domain localhost "${cert[@]}" --rate-per-second 1000 --rate-burst 1000 --log-level warn >"$dir/log" 2>&1 &
-		;;
-	prosody)
-		cat >"$dir/prosody.cfg.lua" <<CFG
-run_as_root = true
-daemonize = false
-pidfile = "$dir/prosody.pid"
-data_path = "$dir/data"
-certificates = "$dir/certs"
-log = { warn = "$dir/log" }
-interfaces = { "127.0.0.1" }
-c2s_ports = { $XMPP_PORT }
-c2s_direct_tls_ports = { }
-s2s_ports = { }
-http_ports = { }
-https_ports = { }
-admin_socket = "$dir/admin.sock"
-modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks", "carbons" }
-modules_disabled = { "s2s" }
-c2s_require_encryption = false
-authentication = "anonymous"
-storage = "memory"
-ssl = { certificate = "$XMPP_DIR/cert.pem"; key = "$XMPP_DIR/key.pem" }
-VirtualHost "localhost"
-Component "rooms.localhost" "muc"
-  muc_room_locking = false
-  muc_room_default_persistent = true
-CFG
-		taskset -c 0 prosody --config "$dir/prosody.cfg.lua" >>"$dir/log" 2>&1 &
-		;;
-	esac
-	SERVER_PID=$!
-	for _ in $(seq 1 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$XMPP_PORT") 2>/dev/null && break
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			echo "bench.sh: $which (XMPP) died:" >&2; cat "$dir/log" >&2; exit 1
-		fi
-		sleep 0.1
-	done
-	sleep 1
-}
-
-# xmpp_step SCENARIO ARGS...: RUNS runs against banter and prosody,
-# interleaved like step.
-xmpp_step() {
-	local scenario=$1; shift
-	local run order tls=plain
-	[[ " $* " == *" --tls "* ]] && tls=tls
-	for run in $(seq 1 "$RUNS"); do
-		if [ $((run % 2)) -eq 1 ]; then order="banter prosody"; else order="prosody banter"; fi
-		for srv in $order; do
-			start_xmpp "$srv" "$tls"
-			echo "== $scenario $* against $srv, run $run" >&2
-			if ! timeout 300 taskset -c 1 "$BENCH" "$scenario" --addr "127.0.0.1:$XMPP_PORT" --server-pid "$SERVER_PID" \
-				--label "$srv" --run "$run" --out "$RESULTS" "$@" >"$LOGS/$scenario-$srv-$run-$RANDOM.txt"; then
-				echo "bench.sh: $scenario $* against $srv failed (see $LOGS)" >&2
-			fi
-			tail -n 1 "$RESULTS" >&2 || true
-			stop_server
-		done
-	done
-}
-
-xmpp_ladder() {
+# xmpp_steps: the XMPP block, banter (--xmpp) against prosody. Plain TCP
+# steps run without a certificate; the STARTTLS steps once with an RSA-2048
+# and once with an ECDSA P-256 certificate, the same file for both servers
+# (generated once per ladder).
+XMPP_CERTS="$PWD/$LOGS/xmpp-certs" # absolute: prosody reads paths from its own directory
+xmpp_steps() {
 	if ! command -v prosody >/dev/null || ! command -v openssl >/dev/null; then
-		echo "bench.sh: prosody or openssl missing (scripts/deps.sh): XMPP steps skipped" >&2
-		return
+		echo "bench.sh: prosody or openssl missing (scripts/deps.sh installs them): block xmpp skipped" >&2
+		return 0
 	fi
-	xmpp_setup
-	if [ "$QUICK" = 1 ]; then
-		for t in "" --tls; do xmpp_step xmpp-idle --n 1000 $t; done
-		for t in "" --tls; do xmpp_step xmpp-logins --duration 3s $t; done
-		xmpp_step xmpp-fanout --receivers 300 --rate 50 --duration 3s
-	else
-		for t in "" --tls; do xmpp_step xmpp-idle --n 2000 $t; done
-		for t in "" --tls; do xmpp_step xmpp-logins --duration 10s $t; done
-		for r in 30 100; do xmpp_step xmpp-fanout --receivers 1000 --rate "$r" --duration 10s; done
-	fi
+	mkdir -p "$XMPP_CERTS"
+	local san="subjectAltName=DNS:localhost,DNS:rooms.localhost"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$XMPP_CERTS/rsa.key" -out "$XMPP_CERTS/rsa.crt" -days 2 \
+		-subj /CN=localhost -addext "$san" 2>/dev/null
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$XMPP_CERTS/ecdsa.key" \
+		-out "$XMPP_CERTS/ecdsa.crt" -days 2 -subj /CN=localhost -addext "$san" 2>/dev/null
+	XMPP=1
+	local n=2000 dur=10s logins=(xmpp-logins --via-xmpp --concurrency 16) rates="30 100" members=1000
+	if [ "$QUICK" = 1 ]; then n=1000; dur=3s; rates=20; members=300; fi
+	XMPP_CERT=""
+	step "banter prosody" xmpp-idle --via-xmpp --n "$n"
+	step "banter prosody" "${logins[@]}" --duration "$dur"
+	for r in $rates; do
+		local senders
+		senders=$(senders_for "$r")
+		step "banter prosody" xmpp-fanout --via-xmpp --receivers $((members - senders)) --senders "$senders" --rate "$r" --duration "$dur"
+	done
+	for k in rsa; do
+		XMPP_CERT="$XMPP_CERTS/$k"
+		step "banter prosody" xmpp-idle --via-xmpp --n "$n" --tls
+		step "banter prosody" "${logins[@]}" --duration "$dur" --tls
+	done
+	XMPP="" XMPP_CERT=""
 }
 
+# The fan-out steps: rate in msgs/s with senders at 1/2 msg/s each (at least
+# 10): within banter's per-user rate limits, like the users of a real room.
+senders_for() { local s=$(($1 * 2)); [ "$s" -lt 10 ] && s=10; [ "$s" -gt 1000 ] && s=1000; echo "$s"; }
+
+ALL="engine banter node"
 T0=$(date +%s)
-if [ "$XMPP_ONLY" = 1 ]; then
-	: # the XMPP steps below only
-elif [ "$QUICK" = 1 ]; then
-	for n in 1000 5000; do step idle --n "$n" --sources 2; done
-	for r in 50 150; do step fanout --n 1000 --rate "$r" --warmup 1s --duration 3s; done
-	step echo --clients 10 --duration 3s
-	step churn --rate 20000 --duration 3s --settle 5s
+if [ "$QUICK" = 1 ]; then
+	want idle && step "$ALL" idle --n 5000 --sources 2
+	if want fanout; then
+		for sh in poisson burst; do
+			step "$ALL" fanout --n 1000 --rate 100 --senders "$(senders_for 100)" --shape "$sh" --warmup 1s --duration 3s
+		done
+	fi
+	if want product; then
+		step banter fanout --dialect v1 --n 1000 --rate 100 --senders "$(senders_for 100)" --warmup 1s --duration 3s
+		step banter fanout --dialect v1 --rooms own --n 1000 --rate 500 --warmup 1s --duration 3s
+	fi
+	if want joinstorm; then
+		for r in general ""; do
+			step banter joinstorm --n 2000 --room "$r"
+			step banter joinstorm --proto tcp --via-tcp --n 2000 --room "$r"
+		done
+	fi
+	want churn && step "$ALL" churn --rate 20000 --duration 3s --settle 5s
+	want xmpp && xmpp_steps
 else
-	for n in 1000 5000 19000; do step idle --n "$n" --sources 2; done
-	for r in 50 100 200 300 400; do step fanout --n 1000 --rate "$r"; done
-	# 19,000 receivers in one room at 4 and 10 msgs/s: 76,000 and 190,000
-	# deliveries/s offered, above Node's saturation there.
-	for r in 4 10; do step fanout --n 19000 --sources 2 --rate "$r" --warmup 2s --duration 5s; done
-	# One frozen client among 1,000 (issue: slow consumers must not move
-	# the others' p99): compare with the same step without it.
-	for s in 0 1; do step fanout --n 1000 --rate 200 --stalled "$s" --duration 20s; done
-	for c in 10 100; do step echo --clients "$c"; done
-	step churn --rate 20000 --duration 5s --settle 10s
-	for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
+	if want idle; then
+		for n in 1000 5000; do step "$ALL" idle --n "$n" --sources 2; done
+		# The headline: 15,000 opened at 2,000/s, read after a 30 s hold
+		# (past the first heartbeat, so every connection has answered a ping).
+		step "$ALL" idle --n 15000 --sources 2 --rate 2000 --settle 30s
+	fi
+	if want fanout; then
+		for sh in poisson burst; do
+			for r in 50 100 200 400; do
+				step "$ALL" fanout --n 1000 --rate "$r" --senders "$(senders_for "$r")" --shape "$sh"
+			done
+		done
+		step "$ALL" fanout --n 1000 --rate 100 --senders "$(senders_for 100)" --shape spread
+	fi
+	if want large; then
+		# 19,000 receivers in one room at 4 and 10 msgs/s: 76,000 and 190,000
+		# deliveries/s offered, above Node's saturation there.
+		for r in 4 10; do step "$ALL" fanout --n 19000 --sources 2 --rate "$r" --senders 10 --warmup 2s --duration 5s; done
+	fi
+	if want product; then
+		for r in 50 100 200; do
+			step banter fanout --dialect v1 --n 1000 --rate "$r" --senders "$(senders_for "$r")"
+		done
+		for r in 200 1000 2000; do step banter fanout --dialect v1 --rooms own --n 1000 --rate "$r"; done
+	fi
+	if want joinstorm; then
+		for n in 1000 10000; do
+			for r in general ""; do
+				step banter joinstorm --n "$n" --room "$r" --sources 2
+				step banter joinstorm --proto tcp --via-tcp --n "$n" --room "$r" --sources 2
+			done
+		done
+	fi
+	if want stalled; then
+		# One frozen client among 1,000: slow consumers must not move the
+		# others' p99.
+		for s in 0 1; do step "engine node" fanout --n 1000 --rate 200 --senders 10 --stalled "$s" --duration 20s; done
+	fi
+	if want echo; then
+		for c in 10 100; do step "engine node" echo --clients "$c"; done
+	fi
+	want churn && step "$ALL" churn --rate 20000 --duration 5s --settle 10s
+	want xmpp && xmpp_steps
+	if want floor; then
+		for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
+	fi
 fi
-xmpp_ladder
 echo "bench.sh: ladder done in $(( $(date +%s) - T0 )) s" >&2
-if [ "$XMPP_ONLY" = 1 ]; then
-	# A partial ladder does not replace the published one.
-	cp "$RESULTS" bench/results/xmpp-latest.jsonl
-	echo "bench.sh: XMPP results in $RESULTS (docs/benchmarks.md is regenerated by full runs only)" >&2
-	exit 0
-fi
 
 cp "$RESULTS" bench/results/latest.jsonl
+if [ -n "$ONLY" ]; then
+	echo "bench.sh: --only: results in $RESULTS; the published summary and page are left alone" >&2
+	exit 0
+fi
 cp "$RESULTS" bench/results/summary/results.jsonl
-"$BENCH" report --results bench/results/summary/results.jsonl --out docs/benchmarks.md \
+go run ./tools/benchreport --results bench/results/summary/results.jsonl --out docs/benchmarks.md \
 	--plots bench/results/summary --plots-link ../bench/results/summary --notes bench/analysis.md \
 	--command "scripts/bench.sh$([ "$QUICK" = 1 ] && echo ' --quick')"

@@ -19,8 +19,9 @@ type BroadcastOptions struct {
 	Local    bool     // this node only (cluster adapters)
 }
 
-// Session is the state kept for connection state recovery.
-type Session struct {
+// RecoveryState is what is kept of a socket for connection state recovery
+// (Node's adapter calls it a session: PersistSession, RestoreSession).
+type RecoveryState struct {
 	SID   string
 	PID   string
 	Rooms []string
@@ -77,8 +78,8 @@ type Adapter interface {
 	// PersistSession and RestoreSession support connection state recovery:
 	// RestoreSession takes back the session of pid if it can be recovered
 	// from offset (the last packet the client saw).
-	PersistSession(s *Session)
-	RestoreSession(pid, offset string) (*Session, bool)
+	PersistSession(s *RecoveryState)
+	RestoreSession(pid, offset string) (*RecoveryState, bool)
 	// Attach makes socket id part of the namespace atomically with respect
 	// to broadcasts: it joins the socket's own room (and, when restored is
 	// not nil, the restored rooms) and calls attach with the packets the
@@ -86,7 +87,7 @@ type Adapter interface {
 	// and writes those packets and the CONNECT reply; a broadcast is then
 	// either among the missed packets or delivered after attach, never lost,
 	// duplicated or ahead of the CONNECT reply.
-	Attach(id string, restored *Session, offset string, attach func(missed []*parser.Packet))
+	Attach(id string, restored *RecoveryState, offset string, attach func(missed []*parser.Packet))
 	Close()
 }
 
@@ -112,7 +113,7 @@ type MemoryAdapter struct {
 }
 
 type persisted struct {
-	s       *Session
+	s       *RecoveryState
 	expires time.Time
 }
 
@@ -320,7 +321,7 @@ func (a *MemoryAdapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, 
 	for _, s := range targets {
 		data, att := p.Data, p.Attachments
 		s.mu.Lock()
-		if !s.connected {
+		if !s.connected.Load() {
 			s.mu.Unlock()
 			continue
 		}
@@ -477,7 +478,7 @@ func (a *MemoryAdapter) expireLocked(now time.Time) {
 	}
 }
 
-func (a *MemoryAdapter) PersistSession(s *Session) {
+func (a *MemoryAdapter) PersistSession(s *RecoveryState) {
 	if a.nsp.srv.cfg.Recovery == nil {
 		return
 	}
@@ -505,7 +506,7 @@ func (a *MemoryAdapter) forgetSessionLocked(pid string) {
 	}
 }
 
-func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
+func (a *MemoryAdapter) RestoreSession(pid, offset string) (*RecoveryState, bool) {
 	if a.nsp.srv.cfg.Recovery == nil {
 		return nil, false
 	}
@@ -536,7 +537,7 @@ func (a *MemoryAdapter) RestoreSession(pid, offset string) (*Session, bool) {
 
 // missedBytesLocked is the size of the packets from index i on that s
 // would have received (payloads and attachments; framing is negligible).
-func (a *MemoryAdapter) missedBytesLocked(i int, s *Session) int {
+func (a *MemoryAdapter) missedBytesLocked(i int, s *RecoveryState) int {
 	rooms := make(map[string]bool, len(s.Rooms)+1)
 	rooms[s.SID] = true
 	for _, r := range s.Rooms {
@@ -563,7 +564,7 @@ func (a *MemoryAdapter) packetIndexLocked(off uint64) int {
 	return -1
 }
 
-func (a *MemoryAdapter) Attach(id string, restored *Session, offset string, attach func(missed []*parser.Packet)) {
+func (a *MemoryAdapter) Attach(id string, restored *RecoveryState, offset string, attach func(missed []*parser.Packet)) {
 	a.bmu.Lock()
 	defer a.bmu.Unlock()
 	var missed []*parser.Packet

@@ -30,7 +30,7 @@ type testServer struct {
 	base string // http://127.0.0.1:port/socket.io/
 }
 
-func startServer(t *testing.T, cfg socketio.Config) *testServer {
+func startServer(t testing.TB, cfg socketio.Config) *testServer {
 	t.Helper()
 	io := socketio.NewServer(cfg)
 	mux := http.NewServeMux()
@@ -46,7 +46,7 @@ func startServer(t *testing.T, cfg socketio.Config) *testServer {
 
 // client is one Engine.IO connection carrying Socket.IO packets.
 type client struct {
-	t       *testing.T
+	t       testing.TB
 	c       *websocket.Conn
 	eio     int
 	packets chan *parser.Packet
@@ -59,7 +59,7 @@ type client struct {
 
 // dial opens a WebSocket connection with protocol eio (4 or 3). It does not
 // join any namespace (v3 clients are joined to "/" by the server).
-func (ts *testServer) dial(t *testing.T, eio int, query string) *client {
+func (ts *testServer) dial(t testing.TB, eio int, query string) *client {
 	t.Helper()
 	u := "ws" + strings.TrimPrefix(ts.base, "http") + "?EIO=" + map[int]string{3: "3", 4: "4"}[eio] + "&transport=websocket"
 	if query != "" {

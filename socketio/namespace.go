@@ -25,6 +25,8 @@ type Namespace struct {
 	middlewares []Middleware
 	onConnect   []func(*Socket)
 	handlers    map[string][]EventHandler // for every socket of the namespace
+	onAny       []func(*Event)            // every event of every socket (OnAny)
+	onDisc      []func(*Socket, Reason)   // every socket's disconnect (OnDisconnect)
 
 	serverHandlers map[string][]func(*ServerSideEvent) // ServerSideEmit from other nodes
 }
@@ -65,6 +67,24 @@ func (n *Namespace) On(event string, h EventHandler) {
 		n.handlers = make(map[string][]EventHandler)
 	}
 	n.handlers[event] = append(n.handlers[event], h)
+	n.mu.Unlock()
+}
+
+// OnAny registers a handler that sees every event of every socket of the
+// namespace, before the specific handlers (ev.Socket is the sender). Like
+// On, and unlike Socket.OnAny, it costs no memory per socket.
+func (n *Namespace) OnAny(h func(ev *Event)) {
+	n.mu.Lock()
+	n.onAny = append(n.onAny, h)
+	n.mu.Unlock()
+}
+
+// OnDisconnect registers a handler called once for every socket of the
+// namespace that disconnects, after the socket's own (Socket.OnDisconnect):
+// without memory per socket.
+func (n *Namespace) OnDisconnect(h func(s *Socket, reason Reason)) {
+	n.mu.Lock()
+	n.onDisc = append(n.onDisc, h)
 	n.mu.Unlock()
 }
 
@@ -115,7 +135,7 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 			eng: hs, nspQuery: nspQuery,
 		},
 	}
-	var restored *Session
+	var restored *RecoveryState
 	var offset string
 	if n.srv.cfg.Recovery != nil {
 		if pid, _ := auth["pid"].(string); pid != "" {
@@ -157,7 +177,7 @@ func (n *Namespace) add(c *client, auth map[string]any, nspQuery string) {
 	// Connected before it is visible in c.sockets, under c.mu: a concurrent
 	// client.OnClose either sees it (and disconnects it) or we see c.closed.
 	s.mu.Lock()
-	s.connected = true
+	s.connected.Store(true)
 	s.mu.Unlock()
 	c.sockets = append(c.sockets, s)
 	c.mu.Unlock()

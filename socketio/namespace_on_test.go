@@ -32,3 +32,30 @@ func TestNamespaceOn(t *testing.T) {
 	cl2.emit("/", "ping", "two")
 	cl2.expectEvent("/", "pong", "two")
 }
+
+// TestNamespaceOnAnyAndOnDisconnect: namespace-wide catch-all and
+// disconnect handlers see every socket, without a handler per socket.
+func TestNamespaceOnAnyAndOnDisconnect(t *testing.T) {
+	ts := startServer(t, socketio.Config{})
+	nsp := ts.io.Of("/")
+	seen := make(chan string, 8)
+	gone := make(chan socketio.Reason, 2)
+	nsp.OnAny(func(ev *socketio.Event) { seen <- ev.Socket.ID() + ":" + ev.Name })
+	nsp.OnDisconnect(func(s *socketio.Socket, r socketio.Reason) { gone <- r })
+	var id string
+	nsp.OnConnection(func(s *socketio.Socket) { id = s.ID() })
+	cl := ts.dial(t, 4, "")
+	cl.mustConnect("/", nil)
+	cl.emit("/", "anything", 1)
+	if got := recv(t, seen, "catch-all"); got != id+":anything" {
+		t.Fatalf("OnAny saw %q", got)
+	}
+	cl.emit("/", "other")
+	if got := recv(t, seen, "catch-all"); got != id+":other" {
+		t.Fatalf("OnAny saw %q", got)
+	}
+	ts.io.Of("/").Socket(id).Disconnect(false)
+	if r := recv(t, gone, "disconnect"); r != socketio.ReasonServerNamespaceDisconnect {
+		t.Fatalf("OnDisconnect reason %q", r)
+	}
+}

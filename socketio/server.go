@@ -6,10 +6,12 @@
 // "/socket.io/" that also serves the official browser client bundle.
 // Server.Of returns a namespace; Namespace.OnConnection receives sockets;
 // Socket.On registers event handlers; Emit, To/In/Except and Timeout build
-// emits and broadcasts. Broadcasts and the cluster operations
-// (FetchSockets, SocketsJoin, ServerSideEmit...) go through each
-// namespace's Adapter: in-memory by default, socketio/redisadapter for a
-// cluster of Banter and Node Socket.IO servers.
+// emits and broadcasts; Namespace.PrepareEvent encodes an event once for a
+// fan-out whose recipients the caller picks (Socket.Enqueue,
+// SendVolatile). Broadcasts and the cluster operations (FetchSockets,
+// SocketsJoin, ServerSideEmit...) go through each namespace's Adapter:
+// in-memory by default, socketio/redisadapter for a cluster of Banter and
+// Node Socket.IO servers.
 //
 // Concurrency: the handlers of one client connection run one at a time, in
 // packet order, on a goroutine of the transport (an HTTP request or the
@@ -201,16 +203,6 @@ func (s *Server) lookupNamespace(name string, auth map[string]any) *Namespace {
 		}
 	}
 	return nil
-}
-
-func (s *Server) namespaces() []*Namespace {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]*Namespace, 0, len(s.nsps))
-	for _, n := range s.nsps {
-		out = append(out, n)
-	}
-	return out
 }
 
 func (s *Server) onEngineConnection(conn *engineio.Socket) {

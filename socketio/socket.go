@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/engineio"
@@ -93,8 +94,10 @@ type Socket struct {
 	client    *client
 	handshake Handshake
 
+	// connected is written under mu (with acks and closeReason); read
+	// without it on the send paths.
+	connected   atomic.Bool
 	mu          sync.Mutex
-	connected   bool
 	recovered   bool
 	pid         string
 	data        any
@@ -140,11 +143,7 @@ func (s *Socket) Recovered() bool {
 }
 
 // Connected reports whether the socket is connected.
-func (s *Socket) Connected() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.connected
-}
+func (s *Socket) Connected() bool { return s.connected.Load() }
 
 // Data returns the application state attached with SetData.
 func (s *Socket) Data() any {
@@ -335,7 +334,7 @@ func (s *Socket) emitAck(event string, args []any, cb func([]json.RawMessage, []
 		return 0, err
 	}
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected.Load() {
 		s.mu.Unlock()
 		return 0, ErrDisconnected
 	}
@@ -425,7 +424,7 @@ func (s *Socket) onPacket(p *parser.Packet) {
 
 func (s *Socket) dispatch(ev *Event) {
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected.Load() {
 		s.mu.Unlock()
 		return
 	}
@@ -437,7 +436,11 @@ func (s *Socket) dispatch(ev *Event) {
 	s.mu.Unlock()
 	s.nsp.mu.RLock()
 	shared := s.nsp.handlers[ev.Name]
+	nspAny := s.nsp.onAny
 	s.nsp.mu.RUnlock()
+	for _, h := range nspAny {
+		h(ev)
+	}
 	for _, h := range anys {
 		h(ev)
 	}
@@ -453,11 +456,11 @@ func (s *Socket) dispatch(ev *Event) {
 // acks, runs the disconnect handlers.
 func (s *Socket) onClose(reason Reason) {
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected.Load() {
 		s.mu.Unlock()
 		return
 	}
-	s.connected = false
+	s.connected.Store(false)
 	s.closeReason = reason
 	acks := s.acks
 	s.acks = nil
@@ -467,7 +470,7 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	s.mu.Unlock()
 	if s.nsp.srv.cfg.Recovery != nil && recoverable(reason) {
-		s.nsp.adapter.PersistSession(&Session{
+		s.nsp.adapter.PersistSession(&RecoveryState{
 			SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data(),
 		})
 	}
@@ -478,6 +481,12 @@ func (s *Socket) onClose(reason Reason) {
 	}
 	for _, h := range handlers {
 		h(reason)
+	}
+	s.nsp.mu.RLock()
+	nspDisc := s.nsp.onDisc
+	s.nsp.mu.RUnlock()
+	for _, h := range nspDisc {
+		h(s, reason)
 	}
 }
 

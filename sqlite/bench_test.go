@@ -1,15 +1,10 @@
 package sqlite_test
 
 import (
-	"context"
 	"path/filepath"
-	"runtime"
-	"strconv"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/chat/storetest"
 	"github.com/banter-chat/banter/sqlite"
 )
 
@@ -34,38 +29,8 @@ func BenchmarkAppend(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer db.Close()
-			var n atomic.Int64
-			appendOne := func() error {
-				i := n.Add(1)
-				_, err := db.Append(context.Background(), chat.Draft{
-					Room: "room-" + strconv.FormatInt(i%8, 10), Sender: "bench", ClientID: strconv.FormatInt(i, 10),
-					Text: "a typical chat message of about sixty bytes, give or take",
-				})
-				return err
-			}
-			start := time.Now()
-			b.ResetTimer()
-			if bc.appenders == 1 {
-				for b.Loop() {
-					if err := appendOne(); err != nil {
-						b.Fatal(err)
-					}
-				}
-			} else {
-				// RunParallel starts parallelism × GOMAXPROCS goroutines.
-				b.SetParallelism(max(1, bc.appenders/runtime.GOMAXPROCS(0)))
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := appendOne(); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			b.StopTimer()
+			storetest.BenchAppend(b, db, bc.appenders)
 			st := db.Stats()
-			b.ReportMetric(float64(st.Appends)/time.Since(start).Seconds(), "msgs/s")
 			b.ReportMetric(float64(st.Appends)/float64(max(1, st.Batches)), "msgs/batch")
 		})
 	}

@@ -64,16 +64,16 @@ type Client struct {
 	idPrefix string
 	nextID   uint64
 
-	mu      sync.Mutex
-	nick    string
-	token   string
-	session *Session
-	ready   chan struct{} // closed while a session is established
-	rooms   map[string]*room
-	closed  bool
-	ended   error // ErrReplaced: no more sessions
-	ctx     context.Context
-	cancel  context.CancelFunc
+	mu       sync.Mutex
+	nick     string
+	token    string
+	greeting *Hello        // the last hello ack
+	ready    chan struct{} // closed while a session is established
+	rooms    map[string]*room
+	closed   bool
+	ended    error // ErrReplaced: no more sessions
+	ctx      context.Context
+	cancel   context.CancelFunc
 }
 
 // Dial connects to the Banter server at url and starts a session.
@@ -222,12 +222,12 @@ func (c *Client) hello(ctx context.Context) error {
 		args["rooms"] = fresh
 	}
 	c.mu.Unlock()
-	var s Session
+	var s Hello
 	if err := c.call(ctx, "hello", &s, args); err != nil {
 		return err
 	}
 	c.mu.Lock()
-	c.session = &s
+	c.greeting = &s
 	c.token = s.Token
 	c.nick = s.Nickname
 	c.mu.Unlock()
@@ -334,14 +334,14 @@ func (c *Client) Nickname() string {
 	return c.nick
 }
 
-// Session is the last hello ack (limits, default room, ...).
-func (c *Client) Session() Session {
+// Hello is the last hello ack (limits, default room, ...).
+func (c *Client) Hello() Hello {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.session == nil {
-		return Session{}
+	if c.greeting == nil {
+		return Hello{}
 	}
-	return *c.session
+	return *c.greeting
 }
 
 // Connected reports whether a session is established now.

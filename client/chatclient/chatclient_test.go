@@ -263,7 +263,7 @@ func TestToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if s := c.Session(); s.Nickname != "Tokened" {
+	if s := c.Hello(); s.Nickname != "Tokened" {
 		t.Fatalf("nickname %q, want the token's", s.Nickname)
 	}
 	if _, err := c.Send(ctxT(t), "general", "hi"); err != nil {

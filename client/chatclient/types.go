@@ -65,8 +65,8 @@ type Limits struct {
 	RatePerSecond   float64 `json:"ratePerSecond"`
 }
 
-// Session is the hello ack.
-type Session struct {
+// Hello is the hello ack.
+type Hello struct {
 	Protocol    int          `json:"protocol"`
 	ID          string       `json:"id"`
 	Nickname    string       `json:"nickname"`

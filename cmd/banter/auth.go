@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -97,7 +97,6 @@ Flags:
 // tokenMain is `banter token`.
 func tokenMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banter token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	secretFile := fs.String("secret-file", getenv("BANTER_JWT_SECRET_FILE"), "file with the HMAC secret (or set BANTER_JWT_SECRET)")
 	keyFile := fs.String("private-key", "", "PEM private key for RS*/PS*/ES*/EdDSA instead of a secret")
 	alg := fs.String("alg", "", "signing algorithm; default HS256 with a secret, RS256/ES256… from the key")
@@ -110,16 +109,19 @@ func tokenMain(args []string, getenv func(string) string, stdout, stderr io.Writ
 	kid := fs.String("kid", "", "key id header")
 	iss := fs.String("iss", "", "issuer claim")
 	aud := fs.String("aud", "", "audience claim")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), tokenUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	usage := func(w io.Writer) { fmt.Fprint(w, tokenUsage); fs.SetOutput(w); fs.PrintDefaults() }
+	if err := parseFlags(fs, args, "banter token", usage, stdout); err != nil {
+		return commandExit("banter token", err, stderr)
+	}
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "banter token: "+format+"\n", args...)
 		return exitUsage
 	}
-	if *sub == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "banter token: --sub is required (and no arguments)")
-		return exitUsage
+	switch {
+	case fs.NArg() > 0:
+		return fail("unexpected argument %q: every value is a flag (banter token --help)", fs.Arg(0))
+	case *sub == "":
+		return fail("--sub is required: the user id the token is for, e.g. --sub alice")
 	}
 	c := auth.Claims{Subject: *sub, Nickname: *name, TTL: *ttl, KeyID: *kid, Issuer: *iss, Audience: *aud}
 	list := func(s string) []string {
@@ -145,8 +147,7 @@ func tokenMain(args []string, getenv func(string) string, stdout, stderr io.Writ
 	case *keyFile != "":
 		pemBytes, err := os.ReadFile(*keyFile)
 		if err != nil {
-			fmt.Fprintln(stderr, "banter token:", err)
-			return exitUsage
+			return fail("%v", fileProblem("private-key", *keyFile, err))
 		}
 		key = pemBytes
 		if *alg == "" {
@@ -154,19 +155,29 @@ func tokenMain(args []string, getenv func(string) string, stdout, stderr io.Writ
 		}
 	default:
 		secret, err := readSecret(*secretFile, getenv)
-		if err != nil || secret == nil {
-			fmt.Fprintln(stderr, "banter token: give --secret-file, BANTER_JWT_SECRET or --private-key", err)
-			return exitUsage
+		if err != nil {
+			return fail("%v", err)
 		}
-		key = secret
+		if secret == nil {
+			return fail("no signing key: give --secret-file FILE, set BANTER_JWT_SECRET, or give --private-key FILE")
+		}
 		if *alg == "" {
 			*alg = "HS256"
 		}
+		if !strings.HasPrefix(*alg, "HS") {
+			return fail("--alg %s signs with a private key (--private-key FILE), not with a secret", *alg)
+		}
+		// The server's own check: a token it would never accept is no use.
+		if _, err := auth.New(context.Background(), auth.Config{HMACSecret: secret, Algorithms: []string{*alg}}); err != nil {
+			return fail("%s (the server refuses such a secret)", strings.TrimPrefix(err.Error(), "auth: "))
+		}
+		key = secret
 	}
 	tok, err := auth.Sign(*alg, key, c)
 	if err != nil {
-		fmt.Fprintln(stderr, "banter token:", err)
-		return exitFailure
+		// Every failure here is in the arguments: the algorithm or the key.
+		return fail("%s (--alg takes HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA, matching the key)",
+			strings.TrimPrefix(err.Error(), "auth: "))
 	}
 	fmt.Fprintln(stdout, tok)
 	return exitOK

@@ -6,9 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
+	"syscall"
 	"time"
+
+	neturl "net/url"
 
 	"github.com/mattn/go-isatty"
 
@@ -36,7 +40,6 @@ Flags:
 // cannot be reached or a line could not be posted, 2 for a bad command line.
 func chatMain(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("banter chat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	env := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -50,22 +53,24 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 	plain := fs.Bool("plain", false, "line mode even on a terminal")
 	follow := fs.Bool("follow", false, "line mode: keep printing messages after the end of input, until interrupted")
 	timeout := fs.Duration("timeout", 15*time.Second, "how long to try to reach the server at start")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, chatUsage)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, chatUsage)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if err := parseFlags(fs, args, "banter chat", usage, stdout); err != nil {
+		return commandExit("banter chat", err, stderr)
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "banter chat: unexpected argument %q\n", fs.Arg(0))
+		fmt.Fprintf(stderr, "banter chat: unexpected argument %q: the text to send comes from the standard input (see banter chat --help)\n", fs.Arg(0))
 		return exitUsage
 	}
 	if strings.TrimSpace(*nick) == "" && *token == "" {
-		fmt.Fprintln(stderr, "banter chat: --nick is required (or --token)")
+		fmt.Fprintln(stderr, "banter chat: --nick is required (or --token): choose the nickname others see, e.g. --nick alice")
+		return exitUsage
+	}
+	if u, err := neturl.Parse(*url); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
+		fmt.Fprintf(stderr, "banter chat: --url %q: want the server's address, e.g. http://localhost:3000\n", *url)
 		return exitUsage
 	}
 	tty := isTerminal(stdin) && isTerminal(stdout) && !*plain
@@ -79,7 +84,7 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 	c, err := chatclient.Dial(dctx, *url, chatclient.Config{Nickname: *nick, Token: *token, Rooms: rooms, OnEvent: events.Push})
 	cancel()
 	if err != nil {
-		fmt.Fprintf(stderr, "banter chat: cannot start a session at %s: %v\n", *url, err)
+		fmt.Fprintf(stderr, "banter chat: cannot start a session at %s: %s\n", *url, dialProblem(ctx, *url, err, *timeout))
 		return exitFailure
 	}
 	defer c.Close()
@@ -87,10 +92,10 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 	if cur == "" {
 		// No room asked for: the server's default one.
 		jctx, cancel := context.WithTimeout(ctx, *timeout)
-		jr, err := c.Join(jctx, c.Session().DefaultRoom)
+		jr, err := c.Join(jctx, c.Hello().DefaultRoom)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(stderr, "banter chat: joining %s: %v\n", c.Session().DefaultRoom, err)
+			fmt.Fprintf(stderr, "banter chat: cannot join %s: %s\n", c.Hello().DefaultRoom, chatui.Describe(err))
 			return exitFailure
 		}
 		cur = jr.Room
@@ -107,6 +112,28 @@ func chatMain(ctx context.Context, args []string, getenv func(string) string, st
 		return exitFailure
 	}
 	return exitOK
+}
+
+// dialProblem says why Dial failed and what to do. The client retries
+// refused connections until the timeout, so a timeout is told apart by
+// trying the address once more.
+func dialProblem(ctx context.Context, rawURL string, err error, timeout time.Duration) string {
+	if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		return chatui.Describe(err)
+	}
+	if u, perr := neturl.Parse(rawURL); perr == nil {
+		host := u.Host
+		if u.Port() == "" {
+			host = net.JoinHostPort(u.Hostname(), map[bool]string{true: "443", false: "80"}[u.Scheme == "https" || u.Scheme == "wss"])
+		}
+		c, derr := net.DialTimeout("tcp", host, time.Second)
+		if derr == nil {
+			c.Close()
+		} else if errors.Is(derr, syscall.ECONNREFUSED) {
+			return "nothing is listening at " + host + ": start the server (banter serve) or check --url (or BANTER_URL)"
+		}
+	}
+	return fmt.Sprintf("no answer within %v: is a Banter server running at that address? Check --url (or BANTER_URL), or allow longer with --timeout", timeout)
 }
 
 func isTerminal(v any) bool {

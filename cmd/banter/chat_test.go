@@ -79,8 +79,8 @@ func TestChatLineMode(t *testing.T) {
 
 	// A line that cannot be posted makes the exit status 1.
 	code, out, errOut = runChat(t, "/leave\norphan\n/nick\n/bogus\n", "--url", url, "--nick", "bot3", "--room", "general")
-	if code != exitFailure || !strings.Contains(out, "! no room") || !strings.Contains(out, "! usage: /nick NAME") ||
-		!strings.Contains(out, "! unknown command /bogus") || !strings.Contains(errOut, "orphan") {
+	if code != exitFailure || !strings.Contains(out, "! line 2 not sent: no room") || !strings.Contains(out, "! usage: /nick NAME") ||
+		!strings.Contains(out, "! unknown command /bogus") || !strings.Contains(errOut, "1 line not sent: line 2: no room") {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 	}
 	// Bad command lines and an unreachable server.
@@ -93,10 +93,10 @@ func TestChatLineMode(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + ln.Addr().String()
 	ln.Close()
-	if code, _, errOut := runChat(t, "hi\n", "--url", dead, "--nick", "x", "--timeout", "300ms"); code != exitFailure || !strings.Contains(errOut, "cannot start a session") {
+	if code, _, errOut := runChat(t, "hi\n", "--url", dead, "--nick", "x", "--timeout", "300ms"); code != exitFailure || !strings.Contains(errOut, "cannot start a session") || !strings.Contains(errOut, "nothing is listening") {
 		t.Fatalf("unreachable: %d %s", code, errOut)
 	}
-	if code, _, errOut := runChat(t, "hi\n", "--url", url, "--nick", "Watcher"); code != exitFailure || !strings.Contains(errOut, "nickname_taken") {
+	if code, _, errOut := runChat(t, "hi\n", "--url", url, "--nick", "Watcher"); code != exitFailure || !strings.Contains(errOut, "nickname is already in use: choose another nickname") {
 		t.Fatalf("taken nickname: %d %s", code, errOut)
 	}
 }

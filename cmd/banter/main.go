@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -114,19 +115,48 @@ Exit codes: 0 clean stop, 1 failure, 2 bad settings, 3 cannot listen,
 Settings of serve:
 `
 
+// versionString is the stamped version (make build, make run, the
+// Dockerfile: -X main.version), else what the build info knows: the module
+// version of `go install …@version`, or the commit that `go build` in the
+// git checkout records (vcs.revision, vcs.time, vcs.modified). `go run`
+// records no commit.
 func versionString() string {
 	if version != "" {
 		return version
 	}
 	bi, ok := debug.ReadBuildInfo()
+	return buildVersion(bi, ok)
+}
+
+// buildVersion is versionString's reading of the build info.
+func buildVersion(bi *debug.BuildInfo, ok bool) string {
 	if !ok {
-		return "(unknown)"
+		return "unknown (built without module information)"
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
 	}
 	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += " " + s.Value[:12]
+	switch {
+	case rev != "" && (v == "" || v == "(devel)"):
+		v = "devel-" + rev[:min(12, len(rev))]
+		if dirty {
+			v += "-dirty"
 		}
+	case v == "" || v == "(devel)":
+		return "devel (no commit recorded: build with make build, or go build in the git checkout) " + bi.GoVersion
+	}
+	if at != "" {
+		v += " (" + at + ")"
 	}
 	return v + " " + bi.GoVersion
 }
@@ -155,6 +185,9 @@ type serveFlags struct {
 	requestRate     float64
 	maxPayload      int
 	maxBuffered     int
+	largeRoom       int
+	presenceWindow  time.Duration
+	maxWriteDelay   time.Duration
 	maxConnsPerIP   int
 	handshakeRate   float64
 	limitLoopback   bool
@@ -191,8 +224,11 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.IntVar(&f.maxBuffered, "max-buffered-bytes", 4<<20, "most `bytes` queued for one slow client before it is disconnected as a slow consumer")
 	fs.IntVar(&f.requestBurst, "request-burst", 100, "Socket.IO events of any kind a connection may send in a burst (joins, history pages…; messages also count against --rate-*)")
 	fs.Float64Var(&f.requestRate, "request-rate", 50, "sustained Socket.IO events per second per connection")
-	fs.IntVar(&f.rateBurst, "rate-burst", 20, "messages a client may send in a burst")
-	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 5, "sustained messages per second per client")
+	fs.IntVar(&f.largeRoom, "large-room", 200, "users above which a room is large: its members get the member count (at most once per --presence-window) instead of a presence event for every user who joins or leaves, and join results list the first 100 members")
+	fs.DurationVar(&f.presenceWindow, "presence-window", time.Second, "shortest interval between two member counts (and typing lists) of a large room")
+	fs.DurationVar(&f.maxWriteDelay, "max-write-delay", 40*time.Millisecond, "under load, the longest a WebSocket frame may wait to share a write with the next ones (fewer, fuller writes: less CPU per delivered message); 0: never wait")
+	fs.IntVar(&f.rateBurst, "rate-burst", 60, "messages a user may send in a burst (a pasted block of lines, several devices: they share the bucket)")
+	fs.Float64Var(&f.ratePerSecond, "rate-per-second", 10, "sustained messages per second per user")
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
 	fs.StringVar(&f.tcpAddr, "tcp", "", "serve the raw TCP line protocol on this `address`, e.g. :4000; off when empty")
 	fs.StringVar(&f.mqttAddr, "mqtt", "", "serve MQTT on this `address`, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt")
@@ -226,20 +262,17 @@ type usageError struct{ msg string }
 func (e usageError) Error() string { return e.msg }
 
 // parse reads the command line, the environment and the config file, and
-// checks every value. Its errors are usageErrors, or flag.ErrHelp.
+// checks every value as serve needs it (so `banter config` refuses what
+// serve would). Its errors are usageErrors, or flag.ErrHelp once the usage
+// is printed.
 func parseServe(args []string, getenv func(string) string, stdout, stderr io.Writer) (*serveFlags, []setting, error) {
-	out := stderr
-	for _, a := range args {
-		if a == "-h" || a == "-help" || a == "--help" || a == "--h" {
-			out = stdout // asked for: not an error
-		}
+	f := newServeFlags(stdout)
+	usage := func(w io.Writer) {
+		fmt.Fprint(w, usageHead)
+		printUsage(w, f.fs)
 	}
-	f := newServeFlags(out)
-	if err := f.fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, err
-		}
-		return nil, nil, usageError{""} // the flag package printed why
+	if err := parseFlags(f.fs, args, "banter", usage, stdout); err != nil {
+		return nil, nil, err
 	}
 	if f.fs.NArg() > 0 {
 		return nil, nil, usageError{fmt.Sprintf("unexpected argument %q (see banter --help)", f.fs.Arg(0))}
@@ -258,6 +291,13 @@ func parseServe(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if f.authCfg.Mode == auth.ModeRequired && !f.authCfg.Enabled() {
 		return nil, nil, usageError{"--auth-mode required needs key material: --jwt-secret-file (or BANTER_JWT_SECRET), --jwt-public-key or --jwt-jwks"}
 	}
+	// The key material is checked as the server does at start; a JWKS URL
+	// is fetched there, not here.
+	if f.authCfg.Enabled() && f.authCfg.JWKSURL == "" {
+		if _, err := auth.New(context.Background(), f.authCfg); err != nil {
+			return nil, nil, usageError{"authentication: " + strings.TrimPrefix(err.Error(), "auth: ")}
+		}
+	}
 	return f, settings, nil
 }
 
@@ -273,6 +313,9 @@ func (f *serveFlags) check() error {
 	if f.maxMessageBytes <= 0 || f.maxRooms <= 0 || f.requestBurst <= 0 || f.requestRate <= 0 || f.maxPayload <= 0 || f.maxBuffered <= 0 || f.rateBurst <= 0 || f.ratePerSecond <= 0 || f.pingInterval <= 0 || f.pingTimeout <= 0 || f.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--max-message-bytes, --max-rooms, --request-*, --max-payload-bytes, --max-buffered-bytes, --rate-*, --ping-* and --shutdown-timeout must be positive"))
 	}
+	if f.largeRoom <= 1 || f.presenceWindow <= 0 || f.maxWriteDelay < 0 || f.maxWriteDelay > time.Second {
+		errs = append(errs, errors.New("--large-room must be at least 2, --presence-window positive, --max-write-delay between 0 and 1s"))
+	}
 	if f.maxConns < -1 || f.maxConnsPerIP < 0 || f.handshakeRate < 0 {
 		errs = append(errs, errors.New("--max-conns (-1 for no cap), --max-conns-per-ip and --handshake-rate-per-ip must not be negative"))
 	}
@@ -281,6 +324,17 @@ func (f *serveFlags) check() error {
 	}
 	if (f.tlsCert == "") != (f.tlsKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	} else if f.tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey); err != nil {
+			errs = append(errs, fmt.Errorf("%w: --tls-cert %s, --tls-key %s: %v", app.ErrTLS, f.tlsCert, f.tlsKey, err))
+		}
+	}
+	for _, a := range []struct{ flag, addr string }{{"addr", f.addr}, {"tcp", f.tcpAddr}, {"mqtt", f.mqttAddr}, {"metrics-addr", f.metricsAddr}} {
+		if a.addr != "" && !(a.flag == "metrics-addr" && a.addr == "off") {
+			if err := checkListenAddr(a.flag, a.addr); err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
 	if f.heartbeat <= 0 || f.ttl < 2*f.heartbeat {
 		errs = append(errs, errors.New("--cluster-heartbeat must be positive and --cluster-ttl at least twice as long"))
@@ -294,6 +348,21 @@ func (f *serveFlags) check() error {
 		errs = append(errs, fmt.Errorf("--store %q: want postgres://… (or no store for SQLite)", app.RedactURL(f.store)))
 	}
 	return errors.Join(errs...)
+}
+
+// startHint says what to do about an error of app.New.
+func startHint(err error, f *serveFlags) string {
+	switch {
+	case errors.Is(err, app.ErrDatabase) && f.store != "":
+		return "check that PostgreSQL runs at --store and that its user, password and database are right (banter config shows the settings)"
+	case errors.Is(err, app.ErrDatabase):
+		return "check that the directory of --db exists and is writable, and that no other program holds the file"
+	case errors.Is(err, app.ErrCluster):
+		return "check that Redis runs at --redis (banter config shows the settings)"
+	case errors.Is(err, app.ErrTCPListen), errors.Is(err, app.ErrMQTTListen), errors.Is(err, app.ErrMetricsListen):
+		return "another program uses that port: stop it or choose another address"
+	}
+	return ""
 }
 
 // logger builds the server's logger from --log-level and --log-format.
@@ -331,6 +400,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
 		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
+		LargeRoom: f.largeRoom, PresenceWindow: f.presenceWindow, MaxWriteDelay: f.maxWriteDelay, NoWriteDelay: f.maxWriteDelay == 0,
 		MaxConns: f.maxConns, MaxConnsPerIP: f.maxConnsPerIP, HandshakesPerSecondPerIP: f.handshakeRate,
 		LimitLoopback: f.limitLoopback,
 		MetricsAddr:   metricsAddr, DisableMetrics: f.metricsAddr == "off",
@@ -355,13 +425,17 @@ func configMain(args []string, getenv func(string) string, stdout, stderr io.Wri
 }
 
 // usageExit reports a parseServe error and returns the exit code.
-func usageExit(err error, stderr io.Writer) int {
+func usageExit(err error, stderr io.Writer) int { return commandExit("banter", err, stderr) }
+
+// commandExit reports a usage error of cmd, each line prefixed with cmd,
+// and returns the exit code (0 after --help).
+func commandExit(cmd string, err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
 	if msg := err.Error(); msg != "" {
 		for _, line := range strings.Split(msg, "\n") {
-			fmt.Fprintln(stderr, "banter:", line)
+			fmt.Fprintln(stderr, cmd+":", line)
 		}
 	}
 	return exitUsage
@@ -385,6 +459,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		ln.Close()
 		fmt.Fprintf(stderr, "banter: %v\n", err)
+		if hint := startHint(err, f); hint != "" {
+			fmt.Fprintln(stderr, "banter:", hint)
+		}
 		if errors.Is(err, app.ErrDatabase) || errors.Is(err, app.ErrCluster) {
 			return exitDatabase
 		}

@@ -57,6 +57,10 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
+	if ln, err = srv.Listener(ln); err != nil {
+		fmt.Fprintln(os.Stderr, "conformance:", err)
+		os.Exit(1)
+	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		sig := make(chan os.Signal, 1)

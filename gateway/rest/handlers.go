@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,35 +12,13 @@ import (
 	"strings"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
-// decodeBody reads a JSON object body into v. An empty body decodes as {}
-// when optional is set. Every failure is invalid_argument naming the
-// culprit.
-func decodeBody(r *http.Request, v any, optional bool) error {
-	data, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	data = bytes.TrimSpace(data)
-	if len(data) == 0 {
-		if optional {
-			return nil
-		}
-		return chat.Errorf(chat.CodeInvalidArgument, "the request body must be a JSON object")
-	}
-	if data[0] != '{' {
-		return chat.Errorf(chat.CodeInvalidArgument, "the request body must be a JSON object")
-	}
-	if err := json.Unmarshal(data, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return chat.Errorf(chat.CodeInvalidArgument, "field %q must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
-		}
-		return chat.Errorf(chat.CodeInvalidArgument, "the request body is not valid JSON: %v", err)
-	}
-	return nil
-}
+// Routes of protocol 1's commands decode their bodies with
+// proto1.DecodeBody (the path fills the room or nickname) and run them
+// with the session's proto1.Conn: the answers are the command's, with
+// an HTTP status.
 
 func readBody(r *http.Request) ([]byte, error) {
 	var buf bytes.Buffer
@@ -54,22 +33,39 @@ func readBody(r *http.Request) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "a string"
-	case "bool":
-		return "a boolean"
-	case "int", "int64", "int32", "uint", "uint64":
-		return "an integer"
-	case "float64":
-		return "a number"
-	case "slice", "array":
-		return "an array"
-	case "map", "struct":
-		return "an object"
+// command reads the body of a request for command name; path sets what
+// the route's path carries.
+func command(r *http.Request, name string, path func(*proto1.Command)) (proto1.Command, error) {
+	body, err := readBody(r)
+	if err != nil {
+		return proto1.Command{Name: name}, err
 	}
-	return k
+	return proto1.DecodeBody(name, body, path)
+}
+
+// run decodes the request's command, runs it for s and answers it with
+// status (or the error's).
+func (g *Gateway) run(w http.ResponseWriter, r *http.Request, s *session, status int, name string, path func(*proto1.Command)) {
+	cmd, err := command(r, name, path)
+	var res any
+	if err == nil {
+		res, err = s.Exec(r.Context(), cmd, s)
+	}
+	g.answer(w, r, status, res, err)
+}
+
+// answer writes a command's answer: {"ok": true, ...result} with status,
+// or the error's.
+func (g *Gateway) answer(w http.ResponseWriter, r *http.Request, status int, result any, err error) {
+	if err != nil {
+		g.fail(w, r, err)
+		return
+	}
+	writeBody(w, status, append(proto1.Ack(result), '\n'))
+}
+
+func pathRoom(r *http.Request) func(*proto1.Command) {
+	return func(c *proto1.Command) { c.Room = r.PathValue("room") }
 }
 
 // queryInt reads an optional non-negative integer query parameter.
@@ -85,97 +81,23 @@ func queryInt(r *http.Request, name string) (int64, bool, error) {
 	return v, true, nil
 }
 
-type okOnly struct {
-	OK bool `json:"ok"`
-}
-
-// SessionResult answers POST /sessions (the hello ack of protocol 1).
-type SessionResult struct {
-	OK          bool        `json:"ok"`
-	Protocol    int         `json:"protocol"`
-	ID          string      `json:"id"`
-	Nickname    string      `json:"nickname"`
-	Token       string      `json:"token"`
-	Limits      chat.Limits `json:"limits"`
-	DefaultRoom string      `json:"defaultRoom"`
-	Rooms       []any       `json:"rooms"`
-}
-
-type joinResult struct {
-	OK bool `json:"ok"`
-	chat.JoinResult
-}
-
-type joinFailure struct {
-	Room  string    `json:"room"`
-	OK    bool      `json:"ok"`
-	Error ErrorBody `json:"error"`
-}
-
-// createSession connects a session: anonymous with a nickname, or as the
+// createSession runs hello: a session anonymous with a nickname, or as the
 // user of a JWT sent as "Authorization: Bearer <jwt>" (or in the body's
 // "token"), whose nickname it then has.
 func (g *Gateway) createSession(w http.ResponseWriter, r *http.Request) {
-	var a struct {
-		Nickname *string  `json:"nickname"`
-		Rooms    []string `json:"rooms"`
-		Resume   string   `json:"resume"`
-		Token    string   `json:"token"`
-	}
-	if err := decodeBody(r, &a, true); err != nil {
+	cmd, err := command(r, proto1.CmdHello, nil)
+	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	if t := token(r, false); a.Token == "" && g.svc.AcceptsTokens() && strings.Count(t, ".") == 2 {
+	if t := token(r, false); cmd.Token == "" && g.svc.AcceptsTokens() && strings.Count(t, ".") == 2 {
 		// A JWT. Anything else (an old session token), or any header
 		// when the server does not verify tokens (a proxy's own bearer
 		// token), is not ours to judge here.
-		a.Token = t
+		cmd.Token = t
 	}
-	if a.Nickname == nil && a.Token == "" {
-		if g.svc.RequiresIdentity() {
-			g.fail(w, r, chat.ErrUnauthenticated)
-		} else {
-			g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
-		}
-		return
-	}
-	if a.Nickname == nil {
-		a.Nickname = new(string)
-	}
-	if len(a.Rooms) > 50 {
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "at most 50 rooms"))
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	ident, err := g.svc.Authenticate(ctx, a.Token)
-	if err != nil {
-		if code := chat.ErrorCode(err); code == chat.CodeUnavailable || code == chat.CodeInternal {
-			g.log.Warn("rest: cannot verify a token", "err", err)
-		}
-		g.fail(w, r, err)
-		return
-	}
-	s, err := g.connect(ctx, *a.Nickname, ident, a.Resume, false)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	rooms := []any{}
-	for _, room := range a.Rooms {
-		res, err := s.sess.Join(ctx, room, chat.JoinOptions{})
-		if err != nil {
-			code, msg := chat.ClientError(err)
-			rooms = append(rooms, joinFailure{Room: room, Error: ErrorBody{Code: code, Message: msg}})
-			continue
-		}
-		rooms = append(rooms, joinResult{OK: true, JoinResult: res})
-	}
-	writeJSON(w, http.StatusCreated, SessionResult{
-		OK: true, Protocol: 1, ID: s.sess.ID(), Nickname: s.sess.Nickname(), Token: s.sess.Token(),
-		Limits: g.svc.Limits(), DefaultRoom: g.svc.DefaultRoom(), Rooms: rooms,
-	})
+	res, err := g.connect(r.Context(), cmd)
+	g.answer(w, r, http.StatusCreated, res, err)
 }
 
 type sessionInfo struct {
@@ -192,33 +114,11 @@ func (g *Gateway) getSession(w http.ResponseWriter, r *http.Request, s *session)
 func (g *Gateway) deleteSession(w http.ResponseWriter, r *http.Request, s *session) {
 	g.forget(s)
 	s.end("deleted by the client", "logout")
-	writeJSON(w, http.StatusOK, okOnly{OK: true})
-}
-
-type nickResult struct {
-	OK       bool   `json:"ok"`
-	Nickname string `json:"nickname"`
+	writeBody(w, http.StatusOK, append(proto1.Ack(nil), '\n'))
 }
 
 func (g *Gateway) rename(w http.ResponseWriter, r *http.Request, s *session) {
-	var a struct {
-		Nickname *string `json:"nickname"`
-	}
-	if err := decodeBody(r, &a, false); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	if a.Nickname == nil {
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"nickname\" is missing"))
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	if err := s.sess.Rename(ctx, *a.Nickname); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, nickResult{OK: true, Nickname: s.sess.Nickname()})
+	g.run(w, r, s, http.StatusOK, proto1.CmdNick, nil)
 }
 
 type usersResult struct {
@@ -244,43 +144,37 @@ func (g *Gateway) users(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, usersResult{OK: true, Users: g.svc.Users()})
 }
 
-type roomsResult struct {
-	OK    bool            `json:"ok"`
-	Rooms []chat.RoomInfo `json:"rooms"`
-}
-
 // rooms lists the public rooms, plus the caller's DM rooms with a session.
 func (g *Gateway) rooms(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	var rooms []chat.RoomInfo
 	s, err := g.viewer(r)
+	var res any
 	switch {
 	case err != nil:
 	case s != nil:
-		rooms, err = s.sess.Rooms(ctx) // the rooms its token allows, and its DM rooms
+		// The rooms its token allows, and its DM rooms.
+		res, err = s.Exec(r.Context(), proto1.Command{Name: proto1.CmdRooms}, s)
 	default:
-		rooms, err = g.svc.Rooms(ctx)
+		ctx, cancel := g.proto.Context(r.Context())
+		defer cancel()
+		var rooms []chat.RoomInfo
+		if rooms, err = g.svc.Rooms(ctx); rooms == nil {
+			rooms = []chat.RoomInfo{}
+		}
+		res = proto1.RoomsResult{Rooms: rooms}
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	if rooms == nil {
-		rooms = []chat.RoomInfo{}
-	}
-	writeJSON(w, http.StatusOK, roomsResult{OK: true, Rooms: rooms})
+	g.answer(w, r, http.StatusOK, res, err)
 }
 
 type membersResult struct {
 	OK      bool     `json:"ok"`
 	Room    string   `json:"room"`
 	Members []string `json:"members"`
-	Typing  []string `json:"typing,omitempty"`
+	More    bool     `json:"more"`
 }
 
-// members lists who is in a room on this node. A DM room's members are
-// shown only to its two users, a room a token does not allow to nobody.
+// members lists who is in a room (cluster-wide), a page at a time: after
+// (a nickname) and limit. A DM room's members are shown only to its two
+// users, a room a token does not allow to nobody.
 func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 	room, err := chat.NormalizeRoom(r.PathValue("room"))
 	if err != nil {
@@ -303,57 +197,30 @@ func (g *Gateway) members(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	members, err := g.svc.Members(room)
+	limit := 0
+	if v := r.URL.Query().Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "limit must be a positive integer"))
+			return
+		}
+	}
+	members, more, err := g.svc.MemberPage(room, r.URL.Query().Get("after"), limit)
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, membersResult{OK: true, Room: room, Members: members})
+	if members == nil {
+		members = []string{}
+	}
+	writeJSON(w, http.StatusOK, membersResult{OK: true, Room: room, Members: members, More: more})
 }
 
 func (g *Gateway) join(w http.ResponseWriter, r *http.Request, s *session) {
-	var a struct {
-		After *int64 `json:"after"`
-		Limit int    `json:"limit"`
-	}
-	if err := decodeBody(r, &a, true); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	opt := chat.JoinOptions{Limit: a.Limit}
-	if a.After != nil {
-		opt.CatchUp, opt.After = true, *a.After
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	res, err := s.sess.Join(ctx, r.PathValue("room"), opt)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, joinResult{OK: true, JoinResult: res})
-}
-
-type roomResult struct {
-	OK   bool   `json:"ok"`
-	Room string `json:"room"`
+	g.run(w, r, s, http.StatusOK, proto1.CmdJoin, pathRoom(r))
 }
 
 func (g *Gateway) leave(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	if err := s.sess.Leave(ctx, r.PathValue("room")); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	room, _ := chat.NormalizeRoom(r.PathValue("room")) // Leave succeeded: valid
-	writeJSON(w, http.StatusOK, roomResult{OK: true, Room: room})
-}
-
-type pageResult struct {
-	OK       bool           `json:"ok"`
-	Room     string         `json:"room"`
-	Messages []chat.Message `json:"messages"`
+	g.run(w, r, s, http.StatusOK, proto1.CmdLeave, pathRoom(r))
 }
 
 // messages pages history: ?before=seq (backwards, default the latest) or
@@ -380,30 +247,19 @@ func (g *Gateway) messages(w http.ResponseWriter, r *http.Request, s *session) {
 		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "give before or after, not both"))
 		return
 	}
-	if limit > chat.MaxPageLimit {
-		limit = chat.MaxPageLimit // chat caps it further
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	var msgs []chat.Message
+	cmd := proto1.Command{Name: proto1.CmdHistory, Room: r.PathValue("room"), Before: before, Limit: int(min(limit, chat.MaxPageLimit))}
 	if hasAfter {
-		msgs, err = s.sess.Since(ctx, r.PathValue("room"), after, int(limit))
-	} else {
-		msgs, err = s.sess.History(ctx, r.PathValue("room"), before, int(limit))
+		cmd.Name, cmd.After = proto1.CmdSince, &after
 	}
+	res, err := s.Exec(r.Context(), cmd, s)
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	room, _ := chat.NormalizeRoom(r.PathValue("room"))
-	body, err := json.Marshal(pageResult{OK: true, Room: room, Messages: msgs})
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	body = append(body, '\n')
-	// Messages never change once stored, so the body is a function of
-	// what exists: its hash is a correct strong validator.
+	body := append(proto1.Ack(res), '\n')
+	// Messages never change once stored (a deletion changes the page,
+	// and so its hash), so the body is a function of what exists: its
+	// hash is a correct strong validator.
 	h := fnv.New64a()
 	h.Write(body)
 	etag := fmt.Sprintf(`"%016x"`, h.Sum64())
@@ -428,121 +284,58 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-type sendArgs struct {
-	Text     *string `json:"text"`
-	ClientID string  `json:"clientId"`
-}
-
-// SendResult answers a posted message (the send ack of protocol 1).
-type SendResult struct {
-	OK        bool   `json:"ok"`
-	ID        string `json:"id"`
-	Room      string `json:"room"`
-	Seq       int64  `json:"seq"`
-	TS        int64  `json:"ts"`
-	Duplicate bool   `json:"duplicate,omitempty"`
-}
-
-func sent(w http.ResponseWriter, m chat.Message) {
+// sent answers a posted message: 201, or 200 for a duplicate.
+func (g *Gateway) sent(w http.ResponseWriter, r *http.Request, res proto1.SendResult, err error) {
 	status := http.StatusCreated
-	if m.Duplicate {
+	if res.Duplicate {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, SendResult{OK: true, ID: m.ID, Room: m.Room, Seq: m.Seq, TS: m.TS, Duplicate: m.Duplicate})
+	g.answer(w, r, status, res, err)
 }
 
-func (a *sendArgs) check() error {
-	if a.Text == nil {
-		return chat.Errorf(chat.CodeInvalidArgument, "field \"text\" is missing")
+// sendJoining runs send for s, joining the room first if the session is
+// not a member yet (over HTTP there is nothing to gain from a separate
+// join).
+func sendJoining(ctx context.Context, s *session, cmd proto1.Command) (proto1.SendResult, error) {
+	res, err := s.Exec(ctx, cmd, s)
+	if errors.Is(err, chat.ErrNotMember) {
+		if _, err = s.Exec(ctx, proto1.Command{Name: proto1.CmdJoin, Room: cmd.Room, Limit: 1}, s); err == nil {
+			res, err = s.Exec(ctx, cmd, s)
+		}
 	}
-	return nil
+	if err != nil {
+		return proto1.SendResult{}, err
+	}
+	return res.(proto1.SendResult), nil
 }
 
-// post sends a message to a room, joining it first if needed (over HTTP
-// there is nothing to gain from a separate join).
+// post sends a message to a room, joining it first if needed.
 func (g *Gateway) post(w http.ResponseWriter, r *http.Request, s *session) {
-	var a sendArgs
-	err := decodeBody(r, &a, false)
+	cmd, err := command(r, proto1.CmdSend, pathRoom(r))
+	var res proto1.SendResult
 	if err == nil {
-		err = a.check()
+		res, err = sendJoining(r.Context(), s, cmd)
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	m, err := sendJoining(ctx, s.sess, r.PathValue("room"), *a.Text, a.ClientID)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	sent(w, m)
+	g.sent(w, r, res, err)
 }
 
 func (g *Gateway) directMessage(w http.ResponseWriter, r *http.Request, s *session) {
-	var a sendArgs
-	err := decodeBody(r, &a, false)
+	cmd, err := command(r, proto1.CmdDM, func(c *proto1.Command) { c.To = r.PathValue("nickname") })
+	var res any
 	if err == nil {
-		err = a.check()
+		res, err = s.Exec(r.Context(), cmd, s)
 	}
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	m, err := s.sess.DirectMessage(ctx, r.PathValue("nickname"), *a.Text, a.ClientID)
-	if err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	sent(w, m)
+	sr, _ := res.(proto1.SendResult)
+	g.sent(w, r, sr, err)
 }
 
 func (g *Gateway) typing(w http.ResponseWriter, r *http.Request, s *session) {
-	var a struct {
-		Typing *bool `json:"typing"`
-	}
-	if err := decodeBody(r, &a, false); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	if a.Typing == nil {
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"typing\" is missing"))
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	if err := s.sess.Typing(ctx, r.PathValue("room"), *a.Typing); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, okOnly{OK: true})
+	g.run(w, r, s, http.StatusOK, proto1.CmdTyping, pathRoom(r))
 }
 
 // kick ends another user's session (admins only).
 func (g *Gateway) kick(w http.ResponseWriter, r *http.Request, s *session) {
-	var a struct {
-		Reason string `json:"reason"`
-	}
-	if err := decodeBody(r, &a, true); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	if err := s.sess.Kick(ctx, r.PathValue("nickname"), a.Reason); err != nil {
-		g.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, okOnly{OK: true})
-}
-
-type deleteResult struct {
-	OK   bool   `json:"ok"`
-	Room string `json:"room"`
-	Seq  int64  `json:"seq"`
+	g.run(w, r, s, http.StatusOK, proto1.CmdKick, func(c *proto1.Command) { c.Nickname = new(r.PathValue("nickname")) })
 }
 
 // deleteMessage turns a message into a tombstone (admins only).
@@ -552,12 +345,25 @@ func (g *Gateway) deleteMessage(w http.ResponseWriter, r *http.Request, s *sessi
 		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "the message's seq must be an integer"))
 		return
 	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	m, err := s.sess.DeleteMessage(ctx, r.PathValue("room"), seq)
+	g.run(w, r, s, http.StatusOK, proto1.CmdDelete, func(c *proto1.Command) { c.Room, c.Seq = r.PathValue("room"), seq })
+}
+
+// writeJSON answers v (a REST-only result) as JSON.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
 	if err != nil {
-		g.fail(w, r, err)
+		writeBody(w, http.StatusInternalServerError, append(proto1.Failure(chat.ErrInternal), '\n'))
 		return
 	}
-	writeJSON(w, http.StatusOK, deleteResult{OK: true, Room: m.Room, Seq: m.Seq})
+	writeBody(w, status, append(body, '\n'))
+}
+
+func writeBody(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-store")
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
 }

@@ -8,20 +8,8 @@ import (
 	"strings"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
-
-// sendJoining sends to room, joining it first if the session is not a
-// member yet.
-func sendJoining(ctx context.Context, sess *chat.Session, room, text, clientID string) (chat.Message, error) {
-	m, err := sess.Send(ctx, room, text, clientID)
-	if !errors.Is(err, chat.ErrNotMember) {
-		return m, err
-	}
-	if _, err := sess.Join(ctx, room, chat.JoinOptions{Limit: 1}); err != nil {
-		return chat.Message{}, err
-	}
-	return sess.Send(ctx, room, text, clientID)
-}
 
 var (
 	errPublishDisabled = statusErr(http.StatusForbidden, chat.Errorf(chat.CodeForbidden,
@@ -61,41 +49,30 @@ func (g *Gateway) publish(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, err)
 		return
 	}
-	var a struct {
-		Room     *string `json:"room"`
-		From     string  `json:"from"`
-		Text     *string `json:"text"`
-		ClientID string  `json:"clientId"`
+	body, err := readBody(r)
+	var from struct {
+		From string `json:"from"`
 	}
-	if err := decodeBody(r, &a, false); err != nil {
-		g.fail(w, r, err)
-		return
+	var cmd proto1.Command
+	if err == nil {
+		// The body is send's, plus "from".
+		if cmd, err = proto1.DecodeBody(proto1.CmdSend, body, nil); err == nil {
+			err = proto1.Unmarshal(body, "", true, &from)
+		}
 	}
-	switch {
-	case a.Room == nil:
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"room\" is missing"))
-		return
-	case a.Text == nil:
-		g.fail(w, r, chat.Errorf(chat.CodeInvalidArgument, "field \"text\" is missing"))
-		return
-	}
-	from := a.From
-	if from == "" {
-		from = g.cfg.PublishNickname
-	}
-	ctx, cancel := g.ctx(r)
-	defer cancel()
-	s, err := g.sender(ctx, from)
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
-	m, err := sendJoining(ctx, s.sess, *a.Room, *a.Text, a.ClientID)
-	if err != nil {
-		g.fail(w, r, err)
-		return
+	if from.From == "" {
+		from.From = g.cfg.PublishNickname
 	}
-	sent(w, m)
+	s, err := g.sender(r.Context(), from.From)
+	var res proto1.SendResult
+	if err == nil {
+		res, err = sendJoining(r.Context(), s, cmd)
+	}
+	g.sent(w, r, res, err)
 }
 
 // sender returns the publish session of nickname, connecting it if needed.
@@ -121,7 +98,7 @@ func (g *Gateway) sender(ctx context.Context, nickname string) (*session, error)
 	if g.svc.RequiresIdentity() {
 		ident = &chat.Identity{Subject: "backend:" + key, Nickname: nick}
 	}
-	s, err = g.connect(ctx, nick, ident, "", true)
+	s, err = g.connectBackend(ctx, nick, ident)
 	if errors.Is(err, chat.ErrNicknameTaken) {
 		return nil, chat.Errorf(chat.CodeNicknameTaken, "%q is online as a user: publish with another \"from\"", nick)
 	}

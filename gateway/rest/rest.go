@@ -3,7 +3,10 @@
 // messages, typing, presence), Server-Sent Events for live room events
 // (resumable with Last-Event-ID), and server-side publish for backends
 // authenticated with an API key. docs/api.md and docs/openapi.yaml are the
-// contract; a test checks every documented route answers.
+// contract; a test checks every documented route answers. The routes of
+// protocol 1's commands decode their bodies and run them with package
+// proto1, like every gateway; a path with a method it does not have gets
+// 405 with Allow.
 //
 // # Entry points
 //
@@ -32,7 +35,6 @@ package rest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -42,21 +44,26 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/internal/conns"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Config configures a Gateway. The zero value of every field means its
 // default.
 type Config struct {
-	// Logger receives operational logs. Default: discard.
-	Logger *slog.Logger
 	// APIKey authenticates server-side publish (POST /api/v1/publish).
 	// Empty: publishing is disabled (403 with an explanation).
 	APIKey string
+	// Logger receives operational logs. Default: discard.
+	Logger *slog.Logger
 	// PublishNickname is the sender of a publish that names none. Default
 	// "server".
 	PublishNickname string
-	// CallTimeout bounds one chat call. Default 10s.
-	CallTimeout time.Duration
+	// Protocol configures the command side: the call timeout and each
+	// session's request bucket over every request, as on the other
+	// gateways (defaults 10s, 100 and 50/s). Its Logger and Now default to
+	// this Config's.
+	Protocol proto1.Config
 	// SessionIdle ends a session without a request or an open event
 	// stream for this long. Default 2m.
 	SessionIdle time.Duration
@@ -67,10 +74,6 @@ type Config struct {
 	// the stream is closed (the client resumes with Last-Event-ID).
 	// Default 1 MiB.
 	MaxStreamBytes int
-	// RequestBurst and RequestsPerSecond shape a per-session token bucket
-	// over every request, as on the other gateways. Defaults 100 and 50.
-	RequestBurst      int
-	RequestsPerSecond float64
 	// Now is the clock of idle expiry and request buckets. Default
 	// time.Now.
 	Now func() time.Time
@@ -83,9 +86,6 @@ func (c Config) withDefaults() Config {
 	if c.PublishNickname == "" {
 		c.PublishNickname = "server"
 	}
-	if c.CallTimeout <= 0 {
-		c.CallTimeout = 10 * time.Second
-	}
 	if c.SessionIdle <= 0 {
 		c.SessionIdle = 2 * time.Minute
 	}
@@ -95,15 +95,10 @@ func (c Config) withDefaults() Config {
 	if c.MaxStreamBytes <= 0 {
 		c.MaxStreamBytes = 1 << 20
 	}
-	if c.RequestBurst <= 0 {
-		c.RequestBurst = 100
-	}
-	if c.RequestsPerSecond <= 0 {
-		c.RequestsPerSecond = 50
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, c.Now)
 	return c
 }
 
@@ -116,10 +111,11 @@ const MaxBodyBytes = 4*chat.MaxStoredTextBytes + 4096
 
 // Gateway serves the REST API and event streams.
 type Gateway struct {
-	cfg Config
-	log *slog.Logger
-	svc *chat.Service
-	mux *http.ServeMux
+	cfg   Config
+	log   *slog.Logger
+	svc   *chat.Service
+	proto *proto1.Server
+	mux   *http.ServeMux
 
 	mu       sync.Mutex
 	closed   bool
@@ -137,7 +133,7 @@ type Gateway struct {
 func New(svc *chat.Service, cfg Config) *Gateway {
 	cfg = cfg.withDefaults()
 	g := &Gateway{
-		cfg: cfg, log: cfg.Logger, svc: svc, mux: http.NewServeMux(),
+		cfg: cfg, log: cfg.Logger, svc: svc, proto: proto1.NewServer(svc, cfg.Protocol), mux: http.NewServeMux(),
 		sessions: make(map[string]*session), backends: make(map[string]*session),
 		stop: make(chan struct{}),
 	}
@@ -184,8 +180,29 @@ func Routes() []string {
 }
 
 func (g *Gateway) routes() {
+	allow := make(map[string][]string) // path → its methods, in table order
+	var paths []string
 	for _, r := range routeTable {
-		g.mux.HandleFunc(r.method+" "+strings.TrimSuffix(Prefix, "/")+r.path, r.h(g))
+		path := strings.TrimSuffix(Prefix, "/") + r.path
+		g.mux.HandleFunc(r.method+" "+path, r.h(g))
+		if allow[path] == nil {
+			paths = append(paths, path)
+		}
+		allow[path] = append(allow[path], r.method)
+		if r.method == http.MethodGet {
+			allow[path] = append(allow[path], http.MethodHead) // served by the GET pattern
+		}
+	}
+	// A route's path with another method: 405 with Allow (RFC 9110
+	// 15.5.6). The method patterns above are more specific, so these only
+	// see the methods the path does not have.
+	for _, path := range paths {
+		methods := strings.Join(allow[path], ", ")
+		g.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", methods)
+			g.fail(w, r, statusErr(http.StatusMethodNotAllowed, chat.Errorf(chat.CodeInvalidArgument,
+				"method %s is not allowed on %s (allowed: %s; see docs/api.md)", r.Method, r.URL.Path, methods)))
+		})
 	}
 	g.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, statusErr(http.StatusNotFound, chat.Errorf(chat.CodeInvalidArgument, "no such route: %s %s (see docs/api.md)", r.Method, r.URL.Path)))
@@ -220,22 +237,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 	for _, s := range all {
 		s.end("gateway closed", chat.ReasonShutdown)
 	}
-	done := make(chan struct{})
-	go func() {
-		g.janitor.Wait()
-		g.streams.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (g *Gateway) ctx(r *http.Request) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(r.Context(), g.cfg.CallTimeout)
+	return conns.Wait(ctx, &g.janitor, &g.streams)
 }
 
 // statusError is a chat error with an HTTP status other than the one its
@@ -280,18 +282,8 @@ func httpStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
-// ErrorBody is the error object of a failed request.
-type ErrorBody struct {
-	Code    chat.Code `json:"code"`
-	Message string    `json:"message"`
-}
-
-type failure struct {
-	OK    bool      `json:"ok"`
-	Error ErrorBody `json:"error"`
-}
-
-// fail answers err as {"ok": false, "error": {code, message}}.
+// fail answers err as {"ok": false, "error": {code, message}} with the
+// status of its code.
 func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := httpStatus(err)
 	code, msg := chat.ClientError(err)
@@ -304,7 +296,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", wwwAuthenticate(code, msg))
 	}
-	writeJSON(w, status, failure{OK: false, Error: ErrorBody{Code: code, Message: msg}})
+	writeBody(w, status, append(proto1.Failure(err), '\n'))
 }
 
 // wwwAuthenticate is the challenge of a 401 (RFC 6750 section 3): a
@@ -316,23 +308,4 @@ func wwwAuthenticate(code chat.Code, msg string) string {
 		return `Bearer realm="banter", error="invalid_token", error_description=` + strconv.Quote(msg)
 	}
 	return `Bearer realm="banter"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, `{"ok":false,"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
-		return
-	}
-	writeBody(w, status, append(body, '\n'))
-}
-
-func writeBody(w http.ResponseWriter, status int, body []byte) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	if h.Get("Cache-Control") == "" {
-		h.Set("Cache-Control", "no-store")
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -3,7 +3,10 @@ package rest_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +48,7 @@ func TestBadInput(t *testing.T) {
 		code, msg                 string
 	}{
 		{"POST", "/sessions", "", `nope`, 400, "invalid_argument", "JSON object"},
-		{"POST", "/sessions", "", `{}`, 400, "invalid_argument", `"nickname" is missing`},
+		{"POST", "/sessions", "", `{}`, 400, "invalid_nickname", `"nickname" is missing`}, // as protocol 1's hello (was invalid_argument)
 		{"POST", "/sessions", "", `{"nickname":7}`, 400, "invalid_argument", `"nickname" must be a string`},
 		{"POST", "/sessions", "", `{"nickname":"a:b"}`, 400, "invalid_nickname", "':'"},
 		{"POST", "/sessions", "", `{"nickname":"ALICE"}`, 409, "nickname_taken", "in use"},
@@ -139,5 +142,85 @@ func TestSSEResumeWithLastEventID(t *testing.T) {
 	readIDs(3)
 	if strings.Join(ids, ",") != "3,4,5" {
 		t.Fatalf("ids %v, want 3,4,5", ids)
+	}
+}
+
+// TestWrongMethod: every route's path answers the methods it does not have
+// with 405 and Allow (docs/api.md), not 404.
+func TestWrongMethod(t *testing.T) {
+	url, _ := start(t, rest.Config{})
+	allowed := map[string][]string{}
+	var paths []string
+	for _, route := range rest.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		if allowed[path] == nil {
+			paths = append(paths, path)
+		}
+		allowed[path] = append(allowed[path], method)
+	}
+	for _, path := range paths {
+		want := slices.Clone(allowed[path])
+		if slices.Contains(want, "GET") {
+			want = append(want, "HEAD")
+		}
+		u := url + strings.NewReplacer("{room}", "general", "{nickname}", "bob", "{seq}", "1").Replace(path)
+		for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+			if slices.Contains(want, method) {
+				continue
+			}
+			req, _ := http.NewRequest(method, u, strings.NewReader(`{}`))
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			var v struct {
+				OK    bool
+				Error struct{ Code, Message string }
+			}
+			_ = json.Unmarshal(body, &v)
+			got := strings.Split(res.Header.Get("Allow"), ", ")
+			slices.Sort(got)
+			slices.Sort(want)
+			if res.StatusCode != http.StatusMethodNotAllowed || !slices.Equal(got, want) || v.OK || v.Error.Code != "invalid_argument" ||
+				!strings.Contains(v.Error.Message, "not allowed") {
+				t.Errorf("%s %s: %d Allow %q %s; want 405 Allow %q and an error", method, path, res.StatusCode, got, body, want)
+			}
+		}
+	}
+}
+
+// TestInvalidText: bodies that are not valid UTF-8 (raw bytes, escaped
+// lone surrogates) are refused, never stored as U+FFFD.
+func TestInvalidText(t *testing.T) {
+	url, _ := start(t, rest.Config{APIKey: "k"})
+	tok := session(t, url, "alice")
+	for _, tc := range []struct {
+		method, path, token, body string
+		code                      chat.Code
+	}{
+		{"POST", "/rooms/general/messages", tok, "{\"text\":\"bad \xff\xfe here\"}", chat.CodeInvalidMessage},
+		{"POST", "/rooms/general/messages", tok, `{"text":"lone \ud800 surrogate"}`, chat.CodeInvalidMessage},
+		{"POST", "/rooms/general/messages", tok, `{"text":"lone \udfff"}`, chat.CodeInvalidMessage},
+		{"POST", "/users/bob/messages", tok, "{\"text\":\"\xc3\"}", chat.CodeInvalidMessage},
+		{"POST", "/publish", "k", "{\"room\":\"general\",\"text\":\"\xe2\x82\"}", chat.CodeInvalidMessage},
+		{"POST", "/sessions", "", "{\"nickname\":\"bob\xff\"}", chat.CodeInvalidArgument},
+		{"PUT", "/sessions/current/nickname", tok, `{"nickname":"al\udc00"}`, chat.CodeInvalidArgument},
+	} {
+		st, v := call(t, tc.method, url+"/api/v1"+tc.path, tc.token, tc.body)
+		e, _ := v["error"].(map[string]any)
+		if st != http.StatusBadRequest || e["code"] != string(tc.code) || !strings.Contains(e["message"].(string), "UTF-8") {
+			t.Errorf("%s %s %q: %d %v, want 400 %s", tc.method, tc.path, tc.body, st, v, tc.code)
+		}
+	}
+	// Nothing was stored; valid text (a real surrogate pair) is.
+	if st, v := call(t, "POST", url+"/api/v1/rooms/general/messages", tok, `{"text":"ok \ud83d\ude00"}`); st != http.StatusCreated || v["seq"] != 1.0 {
+		t.Fatalf("valid text: %d %v", st, v)
+	}
+	st, v := call(t, "GET", url+"/api/v1/rooms/general/messages", tok, "")
+	msgs, _ := v["messages"].([]any)
+	if st != 200 || len(msgs) != 1 || msgs[0].(map[string]any)["text"] != "ok 😀" {
+		t.Fatalf("history: %d %v", st, v)
 	}
 }

@@ -8,15 +8,17 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
-// session is a REST client's chat session and its open event streams. It
-// is the session's chat.Sink.
+// session is a REST client's chat session and its open event streams: its
+// proto1.Conn runs the client's commands (and holds its request bucket).
+// It is the session's chat.Sink.
 type session struct {
+	proto1.Conn
 	g       *Gateway
 	sess    *chat.Session // set once, before the session is shared
-	reqs    *chat.Bucket
-	backend bool // a publish sender: no token, no streams
+	backend bool          // a publish sender: no token, no streams
 
 	mu       sync.Mutex
 	lastUsed time.Time
@@ -25,10 +27,9 @@ type session struct {
 }
 
 func (g *Gateway) newSession(backend bool) *session {
-	return &session{
-		g: g, backend: backend, lastUsed: g.cfg.Now(), streams: make(map[*stream]struct{}),
-		reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now),
-	}
+	s := &session{g: g, backend: backend, lastUsed: g.cfg.Now(), streams: make(map[*stream]struct{})}
+	s.Init(g.proto, nil)
+	return s
 }
 
 // Deliver implements chat.Sink: events go to the session's open streams of
@@ -188,14 +189,12 @@ func (g *Gateway) lookup(r *http.Request, allowQuery bool) (*session, error) {
 		}
 		return nil, errBadToken
 	}
-	if !s.reqs.Take() {
-		return nil, errTooManyRequests
+	if !s.Allow() {
+		return nil, proto1.ErrTooManyRequests
 	}
 	s.touch()
 	return s, nil
 }
-
-var errTooManyRequests = chat.Errorf(chat.CodeRateLimited, "too many requests, slow down")
 
 // auth wraps a handler that needs a session.
 func (g *Gateway) auth(h func(http.ResponseWriter, *http.Request, *session)) http.HandlerFunc {
@@ -209,33 +208,62 @@ func (g *Gateway) auth(h func(http.ResponseWriter, *http.Request, *session)) htt
 	}
 }
 
-// connect creates a chat session for a REST client (ident: its verified
-// identity, nil when anonymous) or a publish sender.
-func (g *Gateway) connect(ctx context.Context, nickname string, ident *chat.Identity, resume string, backend bool) (*session, error) {
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
+// connect runs hello for a REST client: a new session, registered under
+// its token.
+func (g *Gateway) connect(ctx context.Context, hello proto1.Command) (proto1.HelloResult, error) {
+	if g.isClosed() {
+		return proto1.HelloResult{}, chat.ErrUnavailable
+	}
+	s := g.newSession(false)
+	res, err := s.Exec(ctx, hello, s)
+	if err != nil {
+		return proto1.HelloResult{}, err
+	}
+	if err := g.register(s, s.Session()); err != nil {
+		return proto1.HelloResult{}, err
+	}
+	return res.(proto1.HelloResult), nil
+}
+
+// connectBackend connects a publish sender with nickname (ident: its
+// identity when clients need tokens).
+func (g *Gateway) connectBackend(ctx context.Context, nickname string, ident *chat.Identity) (*session, error) {
+	if g.isClosed() {
 		return nil, chat.ErrUnavailable
 	}
-	s := g.newSession(backend)
-	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nickname, Identity: ident, Sink: s, ResumeToken: resume})
+	s := g.newSession(true)
+	cctx, cancel := g.proto.Context(ctx)
+	defer cancel()
+	sess, err := g.svc.Connect(cctx, chat.ConnectParams{Nickname: nickname, Identity: ident, Sink: s})
 	if err != nil {
 		return nil, err
 	}
+	s.Attach(sess)
+	return s, g.register(s, sess)
+}
+
+func (g *Gateway) isClosed() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
+}
+
+// register makes s, whose chat session is sess, known to the gateway,
+// unless the gateway closed meanwhile (then the session ends).
+func (g *Gateway) register(s *session, sess *chat.Session) error {
 	s.sess = sess
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
 		sess.Disconnect("rest: gateway closed")
-		return nil, chat.ErrUnavailable
+		return chat.ErrUnavailable
 	}
-	if backend {
+	if s.backend {
 		g.backends[chat.NickKey(sess.Nickname())] = s
 	} else {
 		g.sessions[sess.Token()] = s
 	}
 	g.mu.Unlock()
 	g.stats.sessionsCreated.Add(1)
-	return s, nil
+	return nil
 }

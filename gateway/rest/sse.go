@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // stream is one open event stream: the room's events, queued by Deliver
@@ -34,12 +35,11 @@ type keySSE struct{}
 // encodeSSE is the SSE wire format of a chat event: messages carry their
 // seq as the event id, so a reconnecting EventSource resumes from it.
 func encodeSSE(ev *chat.Event) ([]byte, error) {
-	name, payload, ok := ev.ClientEvent()
-	if !ok || ev.Kind == chat.EventUser { // a room stream carries room events only
+	if ev.Kind == chat.EventUser { // a room stream carries room events only
 		return nil, nil
 	}
-	data, err := json.Marshal(payload)
-	if err != nil {
+	name, data, err := proto1.EventPayload(ev)
+	if name == "" || err != nil {
 		return nil, err
 	}
 	out := make([]byte, 0, len(data)+48)
@@ -171,17 +171,16 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.removeStream(st)
-	ctx, cancel := g.ctx(r)
-	opt := chat.JoinOptions{}
+	join := proto1.Command{Name: proto1.CmdJoin, Room: room}
 	if after >= 0 {
-		opt.CatchUp, opt.After = true, after
+		join.After = &after
 	}
-	res, err := s.sess.Join(ctx, room, opt)
-	cancel()
+	v, err := s.Exec(r.Context(), join, s)
 	if err != nil {
 		g.fail(w, r, err)
 		return
 	}
+	res := v.(chat.JoinResult)
 
 	g.stats.streamsOpened.Add(1)
 	g.stats.streams.Add(1)
@@ -193,7 +192,7 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
-	sw := &sseWriter{w: w, rc: rc, timeout: g.cfg.CallTimeout}
+	sw := &sseWriter{w: w, rc: rc, timeout: g.proto.Config().CallTimeout}
 	sw.write([]byte("retry: 2000\n\n"))
 	sw.write(sseEvent("ready", readyEvent{Room: room, LastSeq: res.LastSeq, Members: res.Members}))
 
@@ -204,13 +203,12 @@ func (g *Gateway) events(w http.ResponseWriter, r *http.Request) {
 			written = sw.message(m, written)
 		}
 		for written < res.LastSeq && sw.err == nil {
-			ctx, cancel := g.ctx(r)
-			msgs, err := s.sess.Since(ctx, room, written, 0)
-			cancel()
+			v, err := s.Exec(r.Context(), proto1.Command{Name: proto1.CmdSince, Room: room, After: new(written)}, s)
 			if err != nil {
 				g.log.Warn("rest: stream catch-up failed", "room", room, "err", err)
 				return // the client reconnects with the same Last-Event-ID
 			}
+			msgs := v.(proto1.PageResult).Messages
 			if len(msgs) == 0 {
 				break
 			}

@@ -1,15 +1,15 @@
 package siogw
 
 import (
+	"context"
 	"encoding/json"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/engineio"
+	"github.com/banter-chat/banter/gateway/proto1"
 	"github.com/banter-chat/banter/socketio"
-	"github.com/banter-chat/banter/socketio/parser"
 )
 
 // dialect is what a connection speaks; its first successful session
@@ -37,77 +37,45 @@ func (d dialect) String() string {
 
 // eventDialect says which dialect an event name belongs to.
 func eventDialect(name string) dialect {
-	switch name {
-	case "hello", "nick", "join", "leave", "rooms", "send", "dm", "history", "since", "typing", "kick", "delete":
+	switch {
+	case proto1.IsCommand(name):
 		return dialectV1
-	case "connectUser", "exitUser", "chatMessage", "startType", "stopType":
+	case name == "connectUser", name == "exitUser", name == "chatMessage", name == "startType", name == "stopType":
 		return dialectSocketChat
-	case "chat message":
+	case name == "chat message":
 		return dialectClassic
 	}
 	return dialectNone
 }
 
 // conn is one socket on the namespace and, once it said hello (or
-// connectUser, or its first "chat message"), its chat session. It is the
-// session's chat.Sink.
+// connectUser, or its first "chat message"), its chat session: the
+// embedded proto1.Conn holds the session, the request bucket and the
+// handshake's identity. It is the session's chat.Sink.
+//
+// One per socket: keep it small (memory per idle connection is a headline
+// figure); the fields are ordered so that it packs into 112 bytes.
 type conn struct {
+	proto1.Conn
 	g    *Gateway
 	sock *socketio.Socket
-	reqs *chat.Bucket
-	// ident is the identity of the handshake's token (nil: none sent).
-	ident *chat.Identity
-
-	dialect atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
-	closed  atomic.Bool  // the socket disconnected
-
-	mu   sync.Mutex
-	sess *chat.Session
 
 	// SocketChat typing refresher (see socketchat.go).
-	typMu      sync.Mutex
-	typTimer   *time.Timer
-	typUntil   time.Time
-	typStopped bool
-}
+	typMu    sync.Mutex
+	typTimer *time.Timer
+	typUntil time.Time
 
-func newConn(g *Gateway, sock *socketio.Socket) *conn {
-	return &conn{g: g, sock: sock, reqs: chat.NewBucket(g.cfg.RequestBurst, g.cfg.RequestsPerSecond, g.cfg.Now)}
+	dialect    atomic.Int32 // a dialect; set before the session exists so Deliver knows the format
+	typStopped bool         // guarded by typMu
 }
 
 func (c *conn) getDialect() dialect { return dialect(c.dialect.Load()) }
 
-func (c *conn) session() *chat.Session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess
-}
-
-// setSession records a new session, unless the socket disconnected
-// meanwhile: then the session is ended and false returned.
-func (c *conn) setSession(s *chat.Session) bool {
-	c.mu.Lock()
-	if c.closed.Load() {
-		c.mu.Unlock()
-		s.Disconnect("socket disconnected during connect")
-		return false
-	}
-	c.sess = s
-	c.mu.Unlock()
-	return true
-}
-
-func (c *conn) markClosed() {
-	c.mu.Lock()
-	c.closed.Store(true)
-	c.mu.Unlock()
-}
-
 // onEvent dispatches every client event (OnAny).
 func (c *conn) onEvent(ev *socketio.Event) {
-	if !c.reqs.Take() {
-		if ev.Name != "typing" && ev.Name != "startType" { // typing is lossy: drop silently
-			c.fail(ev, errTooManyRequests)
+	if !c.Allow() {
+		if ev.Name != proto1.CmdTyping && ev.Name != "startType" { // typing is lossy: drop silently
+			c.fail(ev, proto1.ErrTooManyRequests)
 		}
 		return
 	}
@@ -130,49 +98,101 @@ func (c *conn) onEvent(ev *socketio.Event) {
 	}
 }
 
-// fail answers a failed event: the error ack if the client asked for one,
-// else an "error" event naming the event.
-func (c *conn) fail(ev *socketio.Event, err error) {
-	body := errorFor(err)
-	if code := chat.ErrorCode(err); code == chat.CodeInternal || code == chat.CodeUnavailable {
-		c.g.log.Warn("siogw: request failed", "event", ev.Name, "socket", c.sock.ID(), "err", err)
+// onV1 runs a command of protocol 1: the event's first argument is its
+// argument, the ack (or an "error" event) its answer.
+func (c *conn) onV1(ev *socketio.Event) {
+	var arg json.RawMessage
+	if args := ev.RawArgs(); len(args) > 0 {
+		arg = args[0]
 	}
+	cmd, err := proto1.DecodeArg(ev.Name, arg)
+	var res any
+	if err == nil {
+		hello := cmd.Name == proto1.CmdHello && c.Session() == nil
+		if hello {
+			// Set before the session exists: events may reach the sink
+			// before Connect returns.
+			c.dialect.Store(int32(dialectV1))
+		}
+		res, err = c.Exec(context.Background(), cmd, c)
+		if hello && err != nil {
+			c.dialect.Store(int32(dialectNone))
+		}
+		if hello && err == nil {
+			c.sock.Join(roomDialect)
+		}
+	}
+	switch {
+	case err == nil:
+		c.ok(ev, res)
+	case cmd.Name == proto1.CmdTyping && !ev.HasAck():
+		// Typing is lossy: its failures are not reported unasked.
+	default:
+		c.fail(ev, err)
+	}
+}
+
+// fail answers a failed event: the error ack if the client asked for one,
+// else an "error" event naming the event. (Failures that are the server's
+// were logged by the command layer.)
+func (c *conn) fail(ev *socketio.Event, err error) {
 	if ev.HasAck() {
-		ev.Ack(mustJSON(errorAck{OK: false, Error: body}))
+		ev.Ack(json.RawMessage(proto1.Failure(err)))
 		return
 	}
-	body.Event = ev.Name
-	_ = c.sock.Emit("error", mustJSON(body))
+	_ = c.sock.Emit("error", struct {
+		proto1.ErrorBody
+		Event string `json:"event"`
+	}{proto1.ErrorFor(err), ev.Name})
 }
 
-// ok answers a successful event with v (which must encode "ok": true).
-func (c *conn) ok(ev *socketio.Event, v any) {
-	ev.Ack(mustJSON(v))
+// refuseMessage answers a chat message the server refused (rate limited,
+// too large…) in the terms of the dialect that sent it, when the client
+// asked for no ack: the SocketChat and classic clients listen to no
+// "error" event, so besides it the sender alone gets the refusal as a chat
+// line from the server, which their message list shows.
+func (c *conn) refuseMessage(ev *socketio.Event, err error) {
+	c.fail(ev, err)
+	if ev.HasAck() {
+		return
+	}
+	text := "Your message was not sent: " + proto1.ErrorFor(err).Message
+	switch c.getDialect() {
+	case dialectSocketChat:
+		_ = c.sock.Emit("newChatMessage", NoticeSender, text, c.g.dateString(time.Now().UnixMilli()))
+	case dialectClassic:
+		_ = c.sock.Emit("chat message", "⚠ "+text)
+	}
 }
 
-type okAck struct {
-	OK bool `json:"ok"`
+// NoticeSender is the nickname of the server's own lines to SocketChat
+// clients (a refused message).
+const NoticeSender = "Banter"
+
+// ok answers a successful event with {"ok": true, ...result} if the client
+// asked for an ack.
+func (c *conn) ok(ev *socketio.Event, result any) {
+	if ev.HasAck() {
+		ev.Ack(json.RawMessage(proto1.Ack(result)))
+	}
 }
 
 // onDisconnect ends the session after the socket disconnected. It runs on
 // a background goroutine (see Gateway.onConnection).
-func (c *conn) onDisconnect(reason string) {
+func (c *conn) onDisconnect(sess *chat.Session, reason string) {
 	c.stopTypingRefresh()
-	c.mu.Lock()
-	sess := c.sess
-	c.mu.Unlock()
-	switch c.getDialect() {
-	case dialectSocketChat:
-		c.g.socketChatDisconnect(c, sess)
+	if c.getDialect() == dialectSocketChat {
+		c.g.socketChatDisconnect(sess)
 	}
 	if sess != nil {
 		sess.Disconnect("socket.io: " + reason)
 	}
 }
 
-// Wire encoding of chat events. Each key is one wire format; the bytes are
-// a complete Socket.IO packet for the namespace "/", identical for
-// protocol v5 and v4 clients.
+// Wire encoding of chat events: each key is one wire format, whose value
+// is the Socket.IO packet prepared once for every recipient
+// (socketio.PreparedPacket: the same text for protocol v5 and v4 clients,
+// each WebSocket frame built once per Engine.IO version).
 type (
 	keyV1         struct{}
 	keySCMessage  struct{}
@@ -180,73 +200,36 @@ type (
 	keySCTypingTx struct{} // typing update sent before a message (SocketChat)
 )
 
-// packetText encodes an EVENT packet for "/" with the given args.
-func packetText(event string, args ...json.RawMessage) []byte {
-	data := make([]byte, 0, 64)
-	data = append(data, '[')
-	name, _ := json.Marshal(event)
-	data = append(data, name...)
-	for _, a := range args {
-		data = append(data, ',')
-		data = append(data, a...)
-	}
-	data = append(data, ']')
-	return parser.Encode(&parser.Packet{Type: parser.Event, Namespace: "/", Data: data})
+// prepared returns the event's packet for one wire format, encoded by enc
+// for the first recipient and shared by all (nil: not sent in that
+// format).
+func prepared(ev *chat.Event, key any, enc func(*chat.Event) (*socketio.PreparedPacket, error)) (*socketio.PreparedPacket, error) {
+	v, err := ev.Cached(key, func(ev *chat.Event) (any, error) { return enc(ev) })
+	p, _ := v.(*socketio.PreparedPacket)
+	return p, err
 }
 
-// encodeV1 is the protocol 1 wire format of a chat event.
-func encodeV1(ev *chat.Event) ([]byte, error) {
-	name, payload, ok := ev.ClientEvent()
-	if !ok {
-		return nil, nil
-	}
-	b, err := json.Marshal(payload)
-	if err != nil {
+// encodeV1 is the protocol 1 packet of a chat event.
+func (g *Gateway) encodeV1(ev *chat.Event) (*socketio.PreparedPacket, error) {
+	name, payload, err := proto1.EventPayload(ev)
+	if name == "" || err != nil {
 		return nil, err
 	}
-	return packetText(name, b), nil
+	return g.nsp.PrepareEventJSON(name, payload)
 }
 
-// send enqueues packet bytes on the connection. It never blocks: a client
-// whose queue overflows is closed by engineio (slow consumer) and catches up
-// after reconnecting; volatile packets (typing) are dropped for a client with
-// a backlog instead.
-func (c *conn) send(data []byte, volatile bool) {
-	if len(data) == 0 {
-		return
+// send queues a prepared packet for the socket. It never blocks: a client
+// whose queue overflows is closed (slow consumer) and catches up after
+// reconnecting; volatile packets (typing) are dropped for a client with a
+// backlog instead.
+func (c *conn) send(p *socketio.PreparedPacket, volatile bool) {
+	switch {
+	case p == nil:
+	case volatile:
+		c.sock.SendVolatile(p)
+	default:
+		_ = c.sock.Enqueue(p)
 	}
-	c.enqueue(engineio.NewMessage(data, false), volatile)
-}
-
-// enqueue enqueues a message that may be shared with other connections.
-func (c *conn) enqueue(m *engineio.Message, volatile bool) {
-	if m == nil || c.closed.Load() {
-		return
-	}
-	if volatile {
-		c.sock.Conn().SendVolatile(m)
-		return
-	}
-	_ = c.sock.Conn().Enqueue(m)
-}
-
-// sharedKey wraps an encoding key: the cached value is the Engine.IO message
-// carrying those bytes, one per event and format for all recipients (so its
-// WebSocket frame is built once, too).
-type sharedKey struct{ key any }
-
-// sharedMessage returns the event's packet for one wire format as a message
-// shared by every recipient.
-func sharedMessage(ev *chat.Event, key any, enc func(*chat.Event) ([]byte, error)) (*engineio.Message, error) {
-	v, err := ev.Cached(sharedKey{key}, func(ev *chat.Event) (any, error) {
-		data, err := enc(ev)
-		if err != nil || len(data) == 0 {
-			return (*engineio.Message)(nil), err
-		}
-		return engineio.NewMessage(data, false), nil
-	})
-	m, _ := v.(*engineio.Message)
-	return m, err
 }
 
 // Deliver implements chat.Sink. It runs with chat's locks held: it only
@@ -258,38 +241,34 @@ func (c *conn) Deliver(ev *chat.Event) {
 	}
 	switch c.getDialect() {
 	case dialectV1:
-		m, err := sharedMessage(ev, keyV1{}, encodeV1)
+		p, err := prepared(ev, keyV1{}, c.g.encodeV1)
 		if err != nil {
 			c.g.log.Error("siogw: cannot encode event", "kind", ev.Kind.String(), "err", err)
 			return
 		}
-		c.enqueue(m, ev.Kind == chat.EventTyping)
+		c.send(p, ev.Kind == chat.EventTyping)
 	case dialectSocketChat:
 		c.deliverSocketChat(ev)
 	}
 	// Classic sessions get nothing from chat: their sockets receive the
-	// default room's messages through roomClassic (see broadcastClassic).
-}
-
-type byePayload struct {
-	Reason  string `json:"reason"`
-	By      string `json:"by,omitempty"`
-	Message string `json:"message,omitempty"`
+	// default room's messages from the gateway's watcher (classic.go).
 }
 
 // bye tells a protocol 1 client why the server ends its session, then
 // closes the connection. A replaced or kicked session gets a Socket.IO
 // DISCONNECT (clients do not reconnect on their own: the new connection has
-// taken over, or an admin said so); on shutdown only the transport is
+// taken over, or an admin said so); otherwise only the transport is
 // closed, so clients reconnect with back-off, as they should.
 func (c *conn) bye(d *chat.Disconnect) {
 	if c.getDialect() == dialectV1 {
-		c.send(packetText("bye", mustJSON(byePayload{Reason: string(d.Reason), By: d.By, Message: d.Message})), false)
+		if p, err := c.g.nsp.PrepareEventJSON("bye", proto1.ByePayload(d)); err == nil {
+			c.send(p, false)
+		}
 	}
 	switch d.Reason {
 	case chat.ReasonReplaced, chat.ReasonKicked:
 		c.sock.Disconnect(true)
 	default:
-		c.sock.Conn().Close(engineio.ReasonServerShutdown)
+		c.sock.Close(socketio.ReasonServerShutdown)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 	"github.com/banter-chat/banter/socketio"
 )
 
@@ -18,17 +19,11 @@ import (
 type Config struct {
 	// Logger receives operational logs. Default: discard.
 	Logger *slog.Logger
-	// CallTimeout bounds one chat call made for a client event (a Store
-	// read or append). Default 10s.
-	CallTimeout time.Duration
-	// RequestBurst and RequestsPerSecond shape a per-connection token
-	// bucket over every client event, so that a flood of cheap-to-send but
-	// costly-to-answer events (history, join, unknown events) is refused
-	// with rate_limited instead of loading the Store. The chat Service has
-	// its own, stricter buckets for messages and typing. Defaults 100 and
-	// 50.
-	RequestBurst      int
-	RequestsPerSecond float64
+	// Protocol configures the command side: call timeout and the
+	// per-connection request bucket over every client event (defaults
+	// 100 and 50/s; chat has its own, stricter buckets for messages and
+	// typing). Its Logger and Now default to this Config's.
+	Protocol proto1.Config
 	// Location is the time zone of SocketChat's dateString. Default
 	// time.Local (Node formats in the server's zone too).
 	Location *time.Location
@@ -41,23 +36,27 @@ type Config struct {
 	// until the list is full; then the oldest of them are dropped.
 	// Default 1000.
 	SocketChatMaxUsers int
+	// ClassicRetry is how often the gateway retries to watch the default
+	// room for the classic dialect when the Store could not be read at
+	// start. Default 5s.
+	ClassicRetry time.Duration
+	// SocketChatListWindow is the shortest interval between two userList
+	// broadcasts: the original server sent the whole list to everyone on
+	// every connect and disconnect (N users arriving cost N² entries each
+	// way); the first change goes out at once, those within the window
+	// together at its end. Default 1s.
+	SocketChatListWindow time.Duration
 	// Now is the clock (SocketChat dates, request buckets). Default
 	// time.Now.
 	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
+	if c.SocketChatListWindow <= 0 {
+		c.SocketChatListWindow = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
-	}
-	if c.CallTimeout <= 0 {
-		c.CallTimeout = 10 * time.Second
-	}
-	if c.RequestBurst <= 0 {
-		c.RequestBurst = 100
-	}
-	if c.RequestsPerSecond <= 0 {
-		c.RequestsPerSecond = 50
 	}
 	if c.Location == nil {
 		c.Location = time.Local
@@ -68,34 +67,45 @@ func (c Config) withDefaults() Config {
 	if c.SocketChatMaxUsers <= 0 {
 		c.SocketChatMaxUsers = 1000
 	}
+	if c.ClassicRetry <= 0 {
+		c.ClassicRetry = 5 * time.Second
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	c.Protocol = c.Protocol.Inherit(c.Logger, c.Now)
 	return c
 }
 
 // Socket.IO rooms of the gateway (socket ids are random base64 and never
 // contain ':', so these cannot collide with a socket's own room).
 const (
-	roomClassic    = "banter:classic"    // sockets that may receive classic "chat message"
+	// roomDialect holds the sockets that chose protocol 1 or SocketChat:
+	// every other socket may be a listening classic tutorial client and
+	// receives "chat message" (a broadcast to everyone except this room,
+	// so an idle socket is in no room at all).
+	roomDialect    = "banter:dialect"
 	roomSocketChat = "banter:socketchat" // sockets speaking the SocketChat dialect
 )
 
 // Gateway serves the chat protocol on one Socket.IO namespace.
 type Gateway struct {
-	cfg Config
-	log *slog.Logger
-	svc *chat.Service
-	nsp *socketio.Namespace
+	cfg   Config
+	log   *slog.Logger
+	svc   *chat.Service
+	nsp   *socketio.Namespace
+	proto *proto1.Server
 
 	guests atomic.Uint64 // classic dialect nicknames: guest-1, guest-2…
 
 	sc socketChatState
 
-	bgMu   sync.Mutex
-	closed bool
-	bg     sync.WaitGroup
-	conns  map[*conn]struct{}
+	bgMu         sync.Mutex
+	closed       bool
+	bg           sync.WaitGroup
+	conns        map[*conn]struct{}
+	classicStop  func()      // ends the default room's watcher (classic.go)
+	classicRetry *time.Timer // set while the watcher could not start
 }
 
 // New serves the chat protocol on nsp (normally io.Of("/")) with svc.
@@ -106,11 +116,14 @@ func New(svc *chat.Service, nsp *socketio.Namespace, cfg Config) *Gateway {
 		log:   cfg.Logger,
 		svc:   svc,
 		nsp:   nsp,
+		proto: proto1.NewServer(svc, cfg.Protocol),
 		conns: make(map[*conn]struct{}),
 	}
-	g.sc.init()
 	nsp.Use(g.authenticate)
 	nsp.OnConnection(g.onConnection)
+	nsp.OnAny(g.onEvent)
+	nsp.OnDisconnect(g.onDisconnect)
+	g.watchClassic()
 	return g
 }
 
@@ -128,15 +141,12 @@ func (g *Gateway) authenticate(sock *socketio.Socket) error {
 	if tok == "" && !g.svc.RequiresIdentity() {
 		return nil
 	}
-	ctx, cancel := g.ctx()
+	ctx, cancel := g.proto.Context(context.Background())
 	defer cancel()
-	id, err := g.svc.Authenticate(ctx, tok)
+	id, err := g.proto.Authenticate(ctx, tok)
 	if err != nil {
-		code, msg := chat.ClientError(err)
-		if code == chat.CodeUnavailable || code == chat.CodeInternal {
-			g.log.Warn("siogw: cannot verify a token", "err", err)
-		}
-		return &socketio.ConnectError{Message: msg, Data: errorBody{Code: code, Message: msg}}
+		body := proto1.ErrorFor(err)
+		return &socketio.ConnectError{Message: body.Message, Data: body}
 	}
 	sock.SetData(handshakeIdentity{id})
 	return nil
@@ -159,11 +169,12 @@ func handshakeToken(h *socketio.Handshake, acceptsTokens bool) string {
 	return h.Query().Get("token")
 }
 
-// Close stops the gateway: later connections are refused, SocketChat
-// typing refreshers stop, and Close waits for background work (sessions
-// being ended after their sockets disconnected). It does not close client
-// connections: chat.Service.Close says bye to every session and
-// socketio.Server.Shutdown closes the connections.
+// Close stops the gateway: later connections are refused, the classic
+// dialect's watcher and the SocketChat typing refreshers stop, and Close
+// waits for background work (sessions being ended after their sockets
+// disconnected). It does not close client connections:
+// chat.Service.Close says bye to every session and socketio.Server.Shutdown
+// closes the connections.
 func (g *Gateway) Close() {
 	g.bgMu.Lock()
 	g.closed = true
@@ -171,17 +182,32 @@ func (g *Gateway) Close() {
 	for c := range g.conns {
 		conns = append(conns, c)
 	}
+	stop := g.classicStop
+	g.classicStop = nil
+	if g.classicRetry != nil {
+		g.classicRetry.Stop()
+	}
 	g.bgMu.Unlock()
+	g.sc.mu.Lock()
+	if g.sc.listPending != nil { // the sockets are going: no list to send
+		g.sc.listPending.Stop()
+		g.sc.listPending = nil
+	}
+	g.sc.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	for _, c := range conns {
 		c.stopTypingRefresh()
 	}
 	g.bg.Wait()
 }
 
-// goBackground runs f on a goroutine that Close waits for, unless the
-// gateway is closed (then f runs on the caller's goroutine: nothing is
-// waiting for a lock the caller holds at that point, since chat is closed).
-func (g *Gateway) goBackground(f func()) {
+// endLater runs f, which ends chat sessions, on a goroutine of its own that
+// Close waits for: a socket may disconnect because of a Deliver, under
+// chat's locks, where ending a session would deadlock. Once the gateway is
+// closed f runs at once (chat is closed too: no lock is held for it).
+func (g *Gateway) endLater(f func()) {
 	g.bgMu.Lock()
 	if g.closed {
 		g.bgMu.Unlock()
@@ -208,56 +234,75 @@ func (g *Gateway) track() bool {
 	return true
 }
 
+// onConnection refuses sockets once the gateway closes. A socket gets no
+// state of its own until it sends an event (connOf): an idle connection
+// costs the engine's and Socket.IO's structs only, and a listening-only
+// classic tutorial client never needs more.
 func (g *Gateway) onConnection(sock *socketio.Socket) {
 	g.bgMu.Lock()
-	if g.closed {
-		g.bgMu.Unlock()
+	closed := g.closed
+	g.bgMu.Unlock()
+	if closed {
 		sock.Disconnect(true)
+	}
+}
+
+// onEvent handles every client event (Namespace.OnAny), on the socket's
+// own sequence of events.
+func (g *Gateway) onEvent(ev *socketio.Event) {
+	if c := g.connOf(ev.Socket, true); c != nil {
+		c.onEvent(ev)
+	}
+}
+
+// goneMark is the socket data of a socket that disconnected before it had
+// a conn: none will be made for it.
+type goneMark struct{}
+
+// connOf returns the socket's conn, making it (create) on its first event.
+// Under bgMu, like onDisconnect, so a conn is never made for a socket
+// whose disconnect has been handled.
+func (g *Gateway) connOf(sock *socketio.Socket, create bool) *conn {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	var ident *chat.Identity
+	switch d := sock.Data().(type) {
+	case *conn:
+		return d
+	case goneMark:
+		return nil
+	case handshakeIdentity:
+		ident = d.id
+	}
+	if !create || g.closed {
+		return nil
+	}
+	c := &conn{g: g, sock: sock}
+	c.Init(g.proto, ident)
+	g.conns[c] = struct{}{}
+	sock.SetData(c)
+	return c
+}
+
+// onDisconnect ends the session of a socket that disconnected
+// (Namespace.OnDisconnect).
+func (g *Gateway) onDisconnect(sock *socketio.Socket, reason socketio.Reason) {
+	g.bgMu.Lock()
+	c, _ := sock.Data().(*conn)
+	if c == nil {
+		sock.SetData(goneMark{})
+		g.bgMu.Unlock()
 		return
 	}
-	c := newConn(g, sock)
-	if hi, ok := sock.Data().(handshakeIdentity); ok {
-		c.ident = hi.id
-	}
-	g.conns[c] = struct{}{}
+	delete(g.conns, c)
 	g.bgMu.Unlock()
-	// Until it picks a dialect, a socket may be a listening-only classic
-	// tutorial client: it receives "chat message".
-	sock.Join(roomClassic)
-	sock.OnAny(c.onEvent)
-	sock.OnDisconnect(func(reason socketio.Reason) {
-		c.markClosed()
-		g.bgMu.Lock()
-		delete(g.conns, c)
-		g.bgMu.Unlock()
-		// Deliver may be what closed the socket (slow consumer, bye), with
-		// chat's locks held: end the session elsewhere.
-		g.goBackground(func() { c.onDisconnect(string(reason)) })
-	})
-}
-
-// ctx returns the context of one chat call.
-func (g *Gateway) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), g.cfg.CallTimeout)
-}
-
-// broadcastClassic sends a message of the default room to the classic
-// dialect's sockets. Messages of every dialect sent through this gateway
-// reach them (see docs/protocol.md, Compatibility).
-func (g *Gateway) broadcastClassic(from, text string, fromClassic bool) {
-	if !fromClassic {
-		text = from + ": " + text
-	}
-	if err := g.nsp.To(roomClassic).Emit("chat message", text); err != nil {
-		g.log.Warn("siogw: classic broadcast failed", "err", err)
-	}
+	sess := c.MarkEnded()
+	g.endLater(func() { c.onDisconnect(sess, string(reason)) })
 }
 
 func (g *Gateway) nextGuest() string {
 	return "guest-" + strconv.FormatUint(g.guests.Add(1), 10)
 }
-
-var errTooManyRequests = chat.Errorf(chat.CodeRateLimited, "too many requests, slow down")
 
 func errUnknownEvent(name string) error {
 	return chat.Errorf(chat.CodeInvalidArgument, "unknown event %q", name)

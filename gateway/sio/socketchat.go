@@ -1,6 +1,7 @@
 package siogw
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 	"github.com/banter-chat/banter/socketio"
 )
 
@@ -29,9 +31,18 @@ type socketChatState struct {
 	users    []scUser
 	typing   []string // the default room's typing list, as last delivered
 	sessions int      // SocketChat sessions online
+
+	// userList broadcasts, at most one per window (Config.SocketChatListWindow).
+	listAt      time.Time   // the last one
+	listPending *time.Timer // one waits for the window's end
+	after       []scEmit    // updates that follow it (the original order)
 }
 
-func (s *socketChatState) init() {}
+// scEmit is a broadcast held behind a pending user list.
+type scEmit struct {
+	event string
+	args  []any
+}
 
 // connect adds or revives the entry of nick and returns it.
 func (s *socketChatState) connect(id, nick string, maxUsers int) scUser {
@@ -136,6 +147,45 @@ func (g *Gateway) dateString(ts int64) string {
 	return time.UnixMilli(ts).In(g.cfg.Location).Format(DateLayout)
 }
 
+// sendUserList broadcasts the user list to every SocketChat socket,
+// followed by the updates (userConnectUpdate, userExitUpdate) given: now if
+// no list went out in the last window, else at the window's end, once for
+// all the changes meanwhile, their updates after it in order.
+func (g *Gateway) sendUserList(updates ...scEmit) {
+	s := &g.sc
+	s.mu.Lock()
+	now := g.cfg.Now()
+	if wait := s.listAt.Add(g.cfg.SocketChatListWindow).Sub(now); wait > 0 {
+		s.after = append(s.after, updates...)
+		if s.listPending == nil {
+			s.listPending = time.AfterFunc(wait, g.flushUserList)
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.listAt = now
+	s.mu.Unlock()
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	for _, u := range updates {
+		g.toSocketChat(u.event, u.args...)
+	}
+}
+
+// flushUserList sends the list a window held back, and what followed it.
+func (g *Gateway) flushUserList() {
+	s := &g.sc
+	s.mu.Lock()
+	s.listPending = nil
+	s.listAt = g.cfg.Now()
+	after := s.after
+	s.after = nil
+	s.mu.Unlock()
+	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
+	for _, u := range after {
+		g.toSocketChat(u.event, u.args...)
+	}
+}
+
 // toSocketChat emits an event to every SocketChat socket.
 func (g *Gateway) toSocketChat(event string, args ...any) {
 	if err := g.nsp.To(roomSocketChat).Emit(event, args...); err != nil {
@@ -149,7 +199,7 @@ func (c *conn) onSocketChat(ev *socketio.Event) {
 		c.connectUser(ev)
 		return
 	}
-	sess := c.session()
+	sess := c.Session()
 	if sess == nil {
 		if ev.Name != "startType" && ev.Name != "stopType" { // typing is lossy
 			c.fail(ev, chat.Errorf(chat.CodeNotConnected, "send connectUser first"))
@@ -163,7 +213,7 @@ func (c *conn) onSocketChat(ev *socketio.Event) {
 		c.chatMessage(ev, sess)
 	case "startType", "stopType":
 		active := ev.Name == "startType"
-		ctx, cancel := c.g.ctx()
+		ctx, cancel := c.g.proto.Context(context.Background())
 		err := sess.Typing(ctx, c.g.svc.DefaultRoom(), active)
 		cancel()
 		if active && err == nil {
@@ -174,54 +224,53 @@ func (c *conn) onSocketChat(ev *socketio.Event) {
 		if err != nil && ev.HasAck() {
 			c.fail(ev, err)
 		} else {
-			c.ok(ev, okAck{OK: true})
+			c.ok(ev, nil)
 		}
 	}
 }
 
 func (c *conn) connectUser(ev *socketio.Event) {
-	nick, err := stringArg(ev, 0, "connectUser: the nickname")
+	nick, err := stringArg(ev, 0, "connectUser: the nickname", false)
 	if err != nil {
 		c.fail(ev, err)
 		return
 	}
 	g := c.g
-	if c.ident != nil {
-		nick = c.ident.Nickname // the handshake token names the user
+	ident := c.Identity()
+	if ident != nil {
+		nick = ident.Nickname // the handshake token names the user
 	}
-	if old := c.session(); old != nil {
+	if old := c.Session(); old != nil {
 		if chat.NickKey(old.Nickname()) == chat.NickKey(trimNick(nick)) {
 			// Connected already as this user: just repeat the news.
-			g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-			g.toSocketChat("userConnectUpdate", scUser{ID: old.ID(), Nickname: old.Nickname(), IsConnected: true})
-			c.ok(ev, okAck{OK: true})
+			g.sendUserList(scEmit{"userConnectUpdate", []any{scUser{ID: old.ID(), Nickname: old.Nickname(), IsConnected: true}}})
+			c.ok(ev, nil)
 			return
 		}
 		// Another user on the same socket: the first one leaves.
 		c.endSocketChatSession(old, false)
 	}
-	ctx, cancel := g.ctx()
+	ctx, cancel := g.proto.Context(context.Background())
 	defer cancel()
 	c.dialect.Store(int32(dialectSocketChat))
-	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Identity: c.ident, Sink: c})
+	sess, err := g.svc.Connect(ctx, chat.ConnectParams{Nickname: nick, Identity: ident, Sink: c})
 	if err == nil {
 		if _, err = sess.Join(ctx, g.svc.DefaultRoom(), chat.JoinOptions{Limit: 1}); err != nil {
 			sess.Disconnect("join of the default room failed")
 		}
 	}
 	if err != nil {
+		g.proto.LogFailure(ev.Name, err)
 		c.fail(ev, err)
 		return
 	}
-	if !c.setSession(sess) {
+	if !c.Attach(sess) {
 		return
 	}
-	c.sock.Leave(roomClassic)
-	c.sock.Join(roomSocketChat)
+	c.sock.Join(roomDialect, roomSocketChat)
 	u := g.sc.connect(sess.ID(), sess.Nickname(), g.cfg.SocketChatMaxUsers)
-	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-	g.toSocketChat("userConnectUpdate", u)
-	c.ok(ev, okAck{OK: true})
+	g.sendUserList(scEmit{"userConnectUpdate", []any{u}})
+	c.ok(ev, nil)
 }
 
 func trimNick(s string) string {
@@ -238,11 +287,7 @@ func (c *conn) endSocketChatSession(sess *chat.Session, remove bool) string {
 	c.stopTypingRefresh()
 	nick := sess.Nickname()
 	c.g.sc.end(sess.ID(), remove)
-	c.mu.Lock()
-	if c.sess == sess {
-		c.sess = nil
-	}
-	c.mu.Unlock()
+	c.Detach(sess)
 	sess.Disconnect("SocketChat exitUser")
 	return nick
 }
@@ -250,11 +295,11 @@ func (c *conn) endSocketChatSession(sess *chat.Session, remove bool) string {
 func (c *conn) exitUser(ev *socketio.Event, sess *chat.Session) {
 	nick := c.endSocketChatSession(sess, true)
 	c.g.toSocketChat("userExitUpdate", nick)
-	c.ok(ev, okAck{OK: true})
+	c.ok(ev, nil)
 }
 
 // socketChatDisconnect runs when a SocketChat socket disconnects.
-func (g *Gateway) socketChatDisconnect(c *conn, sess *chat.Session) {
+func (g *Gateway) socketChatDisconnect(sess *chat.Session) {
 	if sess == nil {
 		return // exitUser came first, or connectUser never succeeded
 	}
@@ -262,29 +307,27 @@ func (g *Gateway) socketChatDisconnect(c *conn, sess *chat.Session) {
 	g.sc.end(sess.ID(), false)
 	sess.Disconnect("SocketChat socket disconnected")
 	typing := g.sc.without(nick)
-	g.toSocketChat("userList", g.sc.list(g.svc.Users()))
-	g.toSocketChat("userExitUpdate", nick)
-	g.toSocketChat("userTypingUpdate", typingObject(typing))
+	g.sendUserList(scEmit{"userExitUpdate", []any{nick}}, scEmit{"userTypingUpdate", []any{typingObject(typing)}})
 }
 
 func (c *conn) chatMessage(ev *socketio.Event, sess *chat.Session) {
-	text, err := stringArg(ev, 1, "chatMessage: the message")
+	text, err := stringArg(ev, 1, "chatMessage: the message", true)
 	if err != nil {
 		c.fail(ev, err)
 		return
 	}
 	c.stopTypingRefresh()
-	ctx, cancel := c.g.ctx()
+	ctx, cancel := c.g.proto.Context(context.Background())
 	defer cancel()
 	m, err := sess.Send(ctx, c.g.svc.DefaultRoom(), text, "")
 	if err != nil {
-		c.fail(ev, err)
+		c.g.proto.LogFailure(ev.Name, err)
+		c.refuseMessage(ev, err)
 		return
 	}
 	// newChatMessage reaches SocketChat sockets through their sinks, like
-	// messages of the other dialects.
-	c.g.broadcastClassic(m.Sender, m.Text, false)
-	c.ok(ev, sendAck{OK: true, ID: m.ID, Room: m.Room, Seq: m.Seq, TS: m.TS})
+	// messages of the other dialects (classic sockets: the watcher).
+	c.ok(ev, proto1.SendResult{ID: m.ID, Room: m.Room, Seq: m.Seq, TS: m.TS})
 }
 
 // deliverSocketChat turns chat events of the default room into SocketChat
@@ -298,20 +341,20 @@ func (c *conn) deliverSocketChat(ev *chat.Event) {
 	switch ev.Kind {
 	case chat.EventMessage:
 		m := ev.Message
-		typ, _ := sharedMessage(ev, keySCTypingTx{}, func(*chat.Event) ([]byte, error) {
-			return packetText("userTypingUpdate", typingObject(g.sc.without(m.Sender))), nil
+		typ, _ := prepared(ev, keySCTypingTx{}, func(*chat.Event) (*socketio.PreparedPacket, error) {
+			return g.nsp.PrepareEventJSON("userTypingUpdate", typingObject(g.sc.without(m.Sender)))
 		})
-		msg, _ := sharedMessage(ev, keySCMessage{}, func(*chat.Event) ([]byte, error) {
-			return packetText("newChatMessage", mustJSON(m.Sender), mustJSON(m.Text), mustJSON(g.dateString(m.TS))), nil
+		msg, _ := prepared(ev, keySCMessage{}, func(*chat.Event) (*socketio.PreparedPacket, error) {
+			return g.nsp.PrepareEvent("newChatMessage", m.Sender, m.Text, g.dateString(m.TS))
 		})
-		c.enqueue(typ, true)
-		c.enqueue(msg, false)
+		c.send(typ, true)
+		c.send(msg, false)
 	case chat.EventTyping:
-		data, _ := sharedMessage(ev, keySCTyping{}, func(*chat.Event) ([]byte, error) {
+		p, _ := prepared(ev, keySCTyping{}, func(*chat.Event) (*socketio.PreparedPacket, error) {
 			g.sc.setTyping(ev.Typing.Nicknames)
-			return packetText("userTypingUpdate", typingObject(ev.Typing.Nicknames)), nil
+			return g.nsp.PrepareEventJSON("userTypingUpdate", typingObject(ev.Typing.Nicknames))
 		})
-		c.enqueue(data, true)
+		c.send(p, true)
 	}
 }
 
@@ -355,13 +398,24 @@ func (c *conn) refreshTyping() {
 	}
 	c.typTimer.Reset(c.typingRefresh())
 	c.typMu.Unlock()
-	sess := c.session()
+	sess := c.Session()
 	if sess == nil {
 		return
 	}
-	ctx, cancel := c.g.ctx()
+	ctx, cancel := c.g.proto.Context(context.Background())
 	defer cancel()
 	if err := sess.Typing(ctx, c.g.svc.DefaultRoom(), true); err != nil && !errors.Is(err, chat.ErrRateLimited) {
 		c.g.log.Debug("siogw: SocketChat typing refresh failed", "err", err)
 	}
+}
+
+// stringArg returns argument i of a SocketChat event, which must be a
+// string (isText: message text).
+func stringArg(ev *socketio.Event, i int, what string, isText bool) (string, error) {
+	args := ev.RawArgs()
+	if i >= len(args) || string(args[i]) == "null" {
+		return "", chat.Errorf(chat.CodeInvalidArgument, "%s is missing", what)
+	}
+	var s string
+	return s, proto1.Unmarshal(args[i], what, isText, &s)
 }

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/proto1"
 	"github.com/banter-chat/banter/gateway/tcp"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
 	"github.com/banter-chat/banter/internal/testutil"
 )
 
@@ -61,7 +61,7 @@ func dial(t *testing.T, addr string) (net.Conn, func() []string) {
 }
 
 func TestIdleJSONConnectionIsClosed(t *testing.T) {
-	addr, svc := start(t, tcp.Config{IdleTimeout: 100 * time.Millisecond, PingInterval: time.Hour})
+	addr, svc := start(t, tcp.Config{Limits: proto1.FrameLimits{IdleTimeout: 100 * time.Millisecond, PingInterval: time.Hour}})
 	c, readAll := dial(t, addr)
 	c.Write([]byte(`{"type":"hello","nickname":"ann"}` + "\n"))
 	got := readAll()
@@ -74,7 +74,7 @@ func TestIdleJSONConnectionIsClosed(t *testing.T) {
 func TestLineTooLongIsAProtocolError(t *testing.T) {
 	addr, _ := start(t, tcp.Config{})
 	c, readAll := dial(t, addr)
-	go c.Write([]byte("/nick ann\n" + strings.Repeat("x", jsonproto.MaxFrameBytes+10) + "\n"))
+	go c.Write([]byte("/nick ann\n" + strings.Repeat("x", proto1.MaxFrameBytes+10) + "\n"))
 	got := readAll()
 	if len(got) < 2 || got[len(got)-2] != "! line longer than the limit" || got[len(got)-1] != "* bye (protocol_error)" {
 		t.Fatalf("lines: %q", got[max(0, len(got)-3):])

@@ -6,18 +6,21 @@ import (
 	"strings"
 
 	"github.com/banter-chat/banter/chat"
-	"github.com/banter-chat/banter/gateway/ws/jsonproto"
+	"github.com/banter-chat/banter/gateway/proto1"
 )
 
 // Text mode: lines for humans at a terminal (nc, telnet). Server lines
 // start with "[room] " (messages), "* " (information) or "! " (errors).
+// Every line passes chat.PrintableLine (message texts chat.Printable)
+// before it is queued: control characters from peers never reach a
+// terminal.
 
 const textHelp = `* commands: /token JWT, /nick NAME, /join ROOM, /leave [ROOM], /rooms, /who [ROOM], /msg NICK TEXT, /history [N], /kick NICK [REASON], /delete ROOM SEQ, /quit, /help
 * any other line is sent to the current room`
 
 type keyText struct{}
 
-var textFormat = &jsonproto.Format{Key: keyText{}, Event: encodeText, Bye: textDisconnect}
+var textFormat = &proto1.Format{Key: keyText{}, Event: encodeText, Bye: textDisconnect}
 
 func textBye(reason string) []byte { return []byte("* bye (" + reason + ")") }
 
@@ -27,54 +30,66 @@ func textDisconnect(d *chat.Disconnect) []byte {
 		if d.Message != "" {
 			line += ": " + d.Message
 		}
-		return []byte(line + ")")
+		return []byte(chat.PrintableLine(line + ")"))
 	}
 	return textBye(string(d.Reason))
 }
 
-// encodeText renders a chat event as one line; typing and user events are
-// not shown (too chatty for a terminal).
+// encodeText renders a chat event as one line (once per event for every
+// text-mode client); typing and user events are not shown (too chatty for
+// a terminal).
 func encodeText(ev *chat.Event) ([]byte, error) {
+	var line string
 	switch ev.Kind {
 	case chat.EventMessage:
 		return []byte(formatMessage(ev.Message)), nil
 	case chat.EventDeleted:
 		d := ev.Deleted
-		return []byte("* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By), nil
+		line = "* message " + strconv.FormatInt(d.Seq, 10) + " of " + d.Room + " was deleted by " + d.By
+	case chat.EventMembers:
+		m := ev.Members
+		if m.Large {
+			line = "* " + strconv.Itoa(m.Count) + " people in " + m.Room
+		} else {
+			line = "* in " + m.Room + ": " + strings.Join(m.Nicknames, ", ")
+		}
 	case chat.EventPresence:
 		p := ev.Presence
 		switch p.Action {
 		case chat.PresenceJoined:
-			return []byte("* " + p.Nickname + " joined " + p.Room), nil
+			line = "* " + p.Nickname + " joined " + p.Room
 		case chat.PresenceLeft:
-			return []byte("* " + p.Nickname + " left " + p.Room), nil
+			line = "* " + p.Nickname + " left " + p.Room
 		case chat.PresenceRenamed:
-			return []byte("* " + p.From + " is now known as " + p.Nickname), nil
+			line = "* " + p.From + " is now known as " + p.Nickname
 		case chat.PresenceKicked:
-			line := "* " + p.Nickname + " was kicked from " + p.Room + " by " + p.By
+			line = "* " + p.Nickname + " was kicked from " + p.Room + " by " + p.By
 			if p.Reason != "" {
 				line += " (" + p.Reason + ")"
 			}
-			return []byte(line), nil
 		}
 	}
-	return nil, nil
+	if line == "" {
+		return nil, nil
+	}
+	return []byte(chat.PrintableLine(line)), nil
 }
 
 // formatMessage is "[room] from: text"; line breaks in the text become
 // indented continuation lines so one message never looks like two.
 func formatMessage(m *chat.Message) string {
 	text := strings.ReplaceAll(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n", "\n    ")
-	return "[" + m.Room + "] " + m.Sender + ": " + text
+	return chat.PrintableLine("["+m.Room+"] "+m.Sender+": ") + chat.Printable(text)
 }
 
-func (c *conn) say(format string, args ...any) {
-	c.Send([]byte("* "+fmt.Sprintf(format, args...)), false)
-}
+// line queues one line for the client, made safe for its terminal.
+func (c *conn) line(s string) { c.Send([]byte(chat.PrintableLine(s)), false) }
+
+func (c *conn) say(format string, args ...any) { c.line("* " + fmt.Sprintf(format, args...)) }
 
 func (c *conn) fail(err error) {
 	code, msg := chat.ClientError(err)
-	c.Send([]byte("! "+string(code)+": "+msg), false)
+	c.line("! " + string(code) + ": " + msg)
 }
 
 // textLine runs one line of text mode.
@@ -86,10 +101,10 @@ func (c *conn) textLine(line string) {
 			return
 		}
 		if c.room == "" {
-			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			c.line("! not_member: join a room first (/join ROOM)")
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "send", Room: c.room, Text: &line}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdSend, Room: c.room, Text: &line}); err != nil {
 			c.fail(err)
 		}
 		return
@@ -111,7 +126,7 @@ func (c *conn) textLine(line string) {
 		return
 	}
 	if sess == nil {
-		c.Send([]byte("! not_connected: choose a nickname first (/nick NAME)"), false)
+		c.line("! not_connected: choose a nickname first (/nick NAME)")
 		return
 	}
 	switch strings.ToLower(cmd) {
@@ -122,12 +137,12 @@ func (c *conn) textLine(line string) {
 		if room == "" {
 			room = c.room
 		}
-		res, err := c.proto.Exec(jsonproto.Command{Type: "leave", Room: room})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdLeave, Room: room})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		left := res.(jsonproto.RoomResult).Room
+		left := res.(proto1.RoomResult).Room
 		c.say("you left %s", left)
 		if left == c.room {
 			c.room = ""
@@ -137,12 +152,12 @@ func (c *conn) textLine(line string) {
 			}
 		}
 	case "rooms":
-		res, err := c.proto.Exec(jsonproto.Command{Type: "rooms"})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdRooms})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		rooms := res.(jsonproto.RoomsResult).Rooms
+		rooms := res.(proto1.RoomsResult).Rooms
 		if len(rooms) == 0 {
 			c.say("no rooms with messages yet")
 		}
@@ -154,7 +169,7 @@ func (c *conn) textLine(line string) {
 		if room == "" {
 			room = c.room
 		}
-		members, err := c.g.svc.Members(room)
+		members, err := c.g.proto.Service().Members(room)
 		if err == nil && chat.IsDMRoom(room) {
 			err = chat.ErrForbidden // DM membership is private
 		}
@@ -167,10 +182,10 @@ func (c *conn) textLine(line string) {
 		room, seqText, _ := strings.Cut(arg, " ")
 		seq, err := strconv.ParseInt(strings.TrimSpace(seqText), 10, 64)
 		if room == "" || err != nil {
-			c.Send([]byte("! invalid_argument: usage: /delete ROOM SEQ"), false)
+			c.line("! invalid_argument: usage: /delete ROOM SEQ")
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "delete", Room: room, Seq: seq}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDelete, Room: room, Seq: seq}); err != nil {
 			c.fail(err)
 			return
 		}
@@ -178,10 +193,10 @@ func (c *conn) textLine(line string) {
 	case "kick":
 		nick, reason, _ := strings.Cut(arg, " ")
 		if nick == "" {
-			c.Send([]byte("! invalid_argument: usage: /kick NICK [REASON]"), false)
+			c.line("! invalid_argument: usage: /kick NICK [REASON]")
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "kick", Nickname: nick, Reason: strings.TrimSpace(reason)}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdKick, Nickname: &nick, Reason: strings.TrimSpace(reason)}); err != nil {
 			c.fail(err)
 			return
 		}
@@ -189,10 +204,10 @@ func (c *conn) textLine(line string) {
 	case "msg":
 		to, text, _ := strings.Cut(arg, " ")
 		if to == "" {
-			c.Send([]byte("! invalid_argument: usage: /msg NICK TEXT"), false)
+			c.line("! invalid_argument: usage: /msg NICK TEXT")
 			return
 		}
-		if _, err := c.proto.Exec(jsonproto.Command{Type: "dm", To: to, Text: &text}); err != nil {
+		if _, err := c.proto.Run(proto1.Command{Name: proto1.CmdDM, To: to, Text: &text}); err != nil {
 			c.fail(err)
 		}
 	case "history":
@@ -200,83 +215,83 @@ func (c *conn) textLine(line string) {
 		if arg != "" {
 			v, err := strconv.Atoi(arg)
 			if err != nil || v < 1 {
-				c.Send([]byte("! invalid_argument: usage: /history [N], N a positive number"), false)
+				c.line("! invalid_argument: usage: /history [N], N a positive number")
 				return
 			}
 			n = v
 		}
 		if c.room == "" {
-			c.Send([]byte("! not_member: join a room first (/join ROOM)"), false)
+			c.line("! not_member: join a room first (/join ROOM)")
 			return
 		}
-		res, err := c.proto.Exec(jsonproto.Command{Type: "history", Room: c.room, Limit: n})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdHistory, Room: c.room, Limit: n})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		for _, m := range res.(jsonproto.PageResult).Messages {
+		for _, m := range res.(proto1.PageResult).Messages {
 			c.Send([]byte(formatMessage(&m)), false)
 		}
 	default:
-		c.Send([]byte("! invalid_argument: unknown command /"+cmd+" (/help lists them)"), false)
+		c.line("! invalid_argument: unknown command /" + cmd + " (/help lists them)")
 	}
 }
 
 // nick starts the session (joining the default room) or renames it.
 func (c *conn) nick(name string) {
 	if c.proto.Session() != nil {
-		res, err := c.proto.Exec(jsonproto.Command{Type: "nick", Nickname: name})
+		res, err := c.proto.Run(proto1.Command{Name: proto1.CmdNick, Nickname: &name})
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		c.say("you are now known as %s", res.(jsonproto.NickResult).Nickname)
+		c.say("you are now known as %s", res.(proto1.NickResult).Nickname)
 		return
 	}
-	c.hello(jsonproto.Command{Type: "hello", Nickname: name})
+	c.hello(proto1.Command{Name: proto1.CmdHello, Nickname: &name})
 }
 
 // token starts the session with a JWT: the nickname is the token's.
 func (c *conn) token(tok string) {
 	if c.proto.Session() != nil {
-		c.Send([]byte("! invalid_argument: /token comes first, before the session starts"), false)
+		c.line("! invalid_argument: /token comes first, before the session starts")
 		return
 	}
 	if tok == "" {
-		c.Send([]byte("! invalid_argument: usage: /token JWT"), false)
+		c.line("! invalid_argument: usage: /token JWT")
 		return
 	}
-	c.hello(jsonproto.Command{Type: "hello", Token: tok})
+	c.hello(proto1.Command{Name: proto1.CmdHello, Token: tok})
 }
 
-func (c *conn) hello(cmd jsonproto.Command) {
-	res, err := c.proto.Exec(cmd)
+func (c *conn) hello(cmd proto1.Command) {
+	res, err := c.proto.Run(cmd)
 	if err != nil {
 		c.fail(err)
-		if jsonproto.IsAuthError(err) {
+		if proto1.IsAuthError(err) {
 			if cmd.Token == "" {
-				c.Send([]byte("* this server needs a token: /token JWT"), false)
+				c.line("* this server needs a token: /token JWT")
 			}
 			c.bye(string(chat.ErrorCode(err)))
 		}
 		return
 	}
-	c.say("welcome, %s (/help for commands)", res.(jsonproto.HelloResult).Nickname)
-	c.join(c.g.svc.DefaultRoom())
+	c.say("welcome, %s (/help for commands)", res.(proto1.HelloResult).Nickname)
+	c.join(c.g.proto.Service().DefaultRoom())
 }
 
 // join joins room, makes it current and shows its last messages.
 func (c *conn) join(room string) {
 	if room == "" {
-		c.Send([]byte("! invalid_argument: usage: /join ROOM"), false)
+		c.line("! invalid_argument: usage: /join ROOM")
 		return
 	}
-	res, err := c.proto.Exec(jsonproto.Command{Type: "join", Room: room, Limit: 10})
+	res, err := c.proto.Run(proto1.Command{Name: proto1.CmdJoin, Room: room, Limit: 10})
 	if err != nil {
 		c.fail(err)
 		return
 	}
-	jr := res.(jsonproto.JoinResult)
+	jr := res.(chat.JoinResult)
 	c.room = jr.Room
 	c.say("you are now talking in %s (members: %s)", jr.Room, strings.Join(jr.Members, ", "))
 	for _, m := range jr.Messages {

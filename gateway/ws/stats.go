@@ -1,15 +1,9 @@
 package ws
 
-import "github.com/banter-chat/banter/gateway/ws/jsonproto"
+import "github.com/banter-chat/banter/gateway/internal/conns"
 
 // Stats is a snapshot of the gateway's connections, for metrics.
-type Stats = jsonproto.ConnStats
+type Stats = conns.Stats
 
-// Stats returns the gateway's counters (it takes the gateway's lock
-// briefly).
-func (g *Gateway) Stats() Stats {
-	g.mu.Lock()
-	n := len(g.conns)
-	g.mu.Unlock()
-	return g.stats.Snapshot(n)
-}
+// Stats returns the gateway's counters.
+func (g *Gateway) Stats() Stats { return g.hub.Stats.Snapshot() }

@@ -11,6 +11,8 @@ package chatui
 import (
 	"fmt"
 	"strings"
+
+	"github.com/banter-chat/banter/chat"
 )
 
 // command is a parsed input line.
@@ -69,14 +71,14 @@ func parseCommand(line string) (command, error) {
 	return c, nil
 }
 
-// dmPeer returns the other user of a DM room "dm:a:b" as seen by me.
+// dmPeer returns the other user of a DM room "dm:a:b" (nickname keys) as
+// seen by me.
 func dmPeer(room, me string) (string, bool) {
-	rest, ok := strings.CutPrefix(room, "dm:")
+	a, b, ok := chat.DMParticipants(room)
 	if !ok {
 		return "", false
 	}
-	a, b, _ := strings.Cut(rest, ":")
-	if strings.EqualFold(a, me) {
+	if a == chat.NickKey(me) {
 		return b, true
 	}
 	return a, true

@@ -55,19 +55,22 @@ func TestDMPeer(t *testing.T) {
 	}
 }
 
-func TestLineFor(t *testing.T) {
+func TestLinesFor(t *testing.T) {
 	for _, c := range []struct {
 		ev   chatclient.Event
 		want string
 	}{
-		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "hi"}}, "[general] bob: hi"},
-		{chatclient.PresenceEvent{Room: "r", Nickname: "bob", Action: "joined"}, "* [r] bob joined"},
-		{chatclient.PresenceEvent{Room: "r", Nickname: "B", From: "bob", Action: "renamed"}, "* [r] bob is now B"},
-		{chatclient.StateEvent{Attempt: 2, Delay: 1500 * time.Millisecond}, "* reconnecting (attempt 2, in 1.5s)"},
-		{chatclient.StateEvent{Reason: "transport close"}, "* disconnected: transport close"},
+		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "hi"}}, "[general] bob: hi\n"},
+		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "bob", Text: "one\ntwo"}}, "[general] bob: one\n[general] bob: two\n"},
+		{chatclient.MessageEvent{Message: chatclient.Message{Room: "general", From: "b\x1bob", Text: "\x1b[2Jhi\a"}}, "[general] b␛ob: ␛[2Jhi␇\n"},
+		{chatclient.PresenceEvent{Room: "r", Nickname: "bob", Action: "joined"}, "* [r] bob joined\n"},
+		{chatclient.PresenceEvent{Room: "r", Nickname: "B", From: "bob", Action: "renamed"}, "* [r] bob is now B\n"},
+		{chatclient.StateEvent{Attempt: 2, Delay: 1500 * time.Millisecond}, "* reconnecting (attempt 2, in 1.5s)\n"},
+		{chatclient.StateEvent{Reason: "transport close"}, "* disconnected: transport close\n"},
+		{chatclient.ErrorEvent{Err: &chatclient.Error{Code: "rate_limited", Message: "too fast"}}, "! too fast: you are sending too fast: wait a second and send again\n"},
 		{chatclient.TypingEvent{Room: "r"}, ""},
 	} {
-		if got := lineFor(c.ev, "me"); got != c.want {
+		if got := linesFor(c.ev); got != c.want {
 			t.Errorf("%#v: %q, want %q", c.ev, got, c.want)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
+	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/client/chatclient"
 )
 
@@ -103,7 +104,7 @@ func newModel(ctx context.Context, c *chatclient.Client, ev *Events, o Options) 
 	in := textinput.New()
 	in.Placeholder = "message, or /help"
 	in.Prompt = "> "
-	in.CharLimit = 4096
+	in.CharLimit = 0 // no silent cut: submit checks the server's limit and says so
 	in.Focus()
 	m := &model{ctx: ctx, c: c, ev: ev, url: o.URL, rooms: map[string]*roomView{}, input: in,
 		connected: c.Connected(), status: "connected", follow: true}
@@ -174,9 +175,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		case tea.KeyCtrlC, tea.KeyCtrlD:
 			return m, tea.Quit
 		case tea.KeyEnter:
-			text := m.input.Value()
-			m.input.SetValue("")
-			cmd, quit := m.submit(text)
+			cmd, quit := m.submit(m.input.Value())
 			if quit {
 				return m, tea.Quit
 			}
@@ -205,9 +204,19 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.vp.HalfPageDown()
 			m.follow = m.vp.AtBottom()
 		default:
-			var cmd tea.Cmd
-			m.input, cmd = m.input.Update(msg)
-			cmds = append(cmds, cmd)
+			if msg.Type == tea.KeyRunes && !msg.Alt {
+				// Text, typed or pasted: inserted as is. The text input would
+				// take a chunk that spells a key name ("up", "left", "home")
+				// for that key.
+				insertRunes(&m.input, msg.Runes)
+				if slices.Contains(msg.Runes, '\n') || slices.Contains(msg.Runes, '\r') {
+					m.notice("", "* the line breaks of the paste became spaces: a message typed here is one line")
+				}
+			} else {
+				var cmd tea.Cmd
+				m.input, cmd = m.input.Update(msg)
+				cmds = append(cmds, cmd)
+			}
 			if v := m.input.Value(); v != "" && !strings.HasPrefix(v, "/") && m.cur != "" && time.Since(m.lastTyping) > 3*time.Second {
 				m.lastTyping = time.Now()
 				m.c.Typing(m.cur, true)
@@ -218,7 +227,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, m.waitEvent())
 	case resultMsg:
 		if msg.err != nil {
-			m.notice("", "! "+msg.err.Error())
+			m.notice("", "! "+Describe(msg.err))
 		} else if msg.notice != "" {
 			m.notice("", "* "+msg.notice)
 		}
@@ -231,7 +240,7 @@ func (m *model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		r := m.room(msg.room)
 		r.loading = false
 		if msg.err != nil {
-			m.notice(msg.room, "! "+msg.err.Error())
+			m.notice(msg.room, "! "+Describe(msg.err))
 			break
 		}
 		if len(msg.msgs) == 0 {
@@ -272,14 +281,24 @@ func (m *model) loadOlder() tea.Cmd {
 	}
 }
 
-// submit handles an input line.
+// submit handles the input line. The input is cleared unless the line is
+// refused before it is sent (too long: the user shortens it).
 func (m *model) submit(text string) (tea.Cmd, bool) {
 	if strings.TrimSpace(text) == "" {
+		m.input.SetValue("")
 		return nil, false
 	}
 	cmd, err := parseCommand(text)
+	if err == nil {
+		err = checkSize(cmd, m.c.Hello().Limits.MaxMessageBytes)
+		if err != nil {
+			m.notice("", "! "+Describe(err)+" (the text is still in the input)")
+			return nil, false
+		}
+	}
+	m.input.SetValue("")
 	if err != nil {
-		m.notice("", "! "+err.Error())
+		m.notice("", "! "+Describe(err))
 		return nil, false
 	}
 	switch cmd.name {
@@ -365,7 +384,8 @@ func (m *model) apply(ev chatclient.Event) {
 		}
 	case chatclient.TypingEvent:
 		if r := m.rooms[e.Room]; r != nil {
-			r.typing = slices.DeleteFunc(e.Nicknames, func(s string) bool { return strings.EqualFold(s, m.c.Nickname()) })
+			me := chat.NickKey(m.c.Nickname())
+			r.typing = slices.DeleteFunc(e.Nicknames, func(s string) bool { return chat.NickKey(s) == me })
 		}
 	case chatclient.StateEvent:
 		m.connected = e.Connected
@@ -380,7 +400,7 @@ func (m *model) apply(ev chatclient.Event) {
 	case chatclient.ByeEvent:
 		m.status = "server said bye: " + e.Reason
 	case chatclient.ErrorEvent:
-		m.notice("", "! "+e.Err.Error())
+		m.notice("", "! "+Describe(e.Err))
 	case chatclient.RenamedEvent:
 		m.notice("", "* you are now "+e.Nickname)
 	}
@@ -397,19 +417,23 @@ func (m *model) render() {
 		if r.more {
 			b.WriteString(styleDim.Render("  ↑ PgUp for older messages") + "\n")
 		}
-		me := m.c.Nickname()
+		me := chat.NickKey(m.c.Nickname())
 		for _, l := range r.lines {
+			// Everything from the server is made printable: stored history
+			// may hold control characters from before the server refused
+			// them.
 			var s string
 			ts := styleDim.Render(l.ts.Format("15:04"))
+			from, text := chat.PrintableLine(l.from), chat.Printable(l.text)
 			switch {
 			case l.seq == 0 && strings.HasPrefix(l.text, "!"):
-				s = ts + " " + styleErr.Render(l.text)
+				s = ts + " " + styleErr.Render(chat.PrintableLine(l.text))
 			case l.seq == 0:
-				s = ts + " " + styleDim.Render(l.text)
-			case strings.EqualFold(l.from, me):
-				s = ts + " " + styleMe.Render(l.from) + ": " + l.text
+				s = ts + " " + styleDim.Render(chat.PrintableLine(l.text))
+			case chat.NickKey(l.from) == me:
+				s = ts + " " + styleMe.Render(from) + ": " + text
 			default:
-				s = ts + " " + styleNick.Render(l.from) + ": " + l.text
+				s = ts + " " + styleNick.Render(from) + ": " + text
 			}
 			b.WriteString(lipgloss.NewStyle().Width(mainW).Render(s))
 			b.WriteString("\n")
@@ -432,7 +456,7 @@ func (m *model) View() string {
 	if t := m.c.Transport(); m.connected && t != "" {
 		state += " (" + t + ")"
 	}
-	title := fmt.Sprintf(" Banter  %s @ %s  %s ", m.c.Nickname(), m.url, state)
+	title := chat.PrintableLine(fmt.Sprintf(" Banter  %s @ %s  %s ", m.c.Nickname(), m.url, state))
 	header := styleHeader.Width(m.w).Render(truncate(title, m.w))
 
 	// Rooms.
@@ -444,6 +468,7 @@ func (m *model) View() string {
 		if peer, ok := dmPeer(name, me); ok {
 			label = "@" + peer
 		}
+		label = chat.PrintableLine(label)
 		if u := m.rooms[name].unread; u > 0 {
 			label += fmt.Sprintf(" (%d)", u)
 		}
@@ -464,7 +489,7 @@ func (m *model) View() string {
 		ms := slices.Clone(r.members)
 		slices.SortFunc(ms, func(a, b string) int { return strings.Compare(strings.ToLower(a), strings.ToLower(b)) })
 		for _, u := range ms {
-			ub.WriteString(" " + truncate(u, sideWidth-2) + "\n")
+			ub.WriteString(" " + truncate(chat.PrintableLine(u), sideWidth-2) + "\n")
 		}
 		typing = r.typing
 	}
@@ -481,8 +506,18 @@ func (m *model) View() string {
 		typingLine = strings.Join(typing, ", ") + " are typing…"
 	}
 	m.input.Width = max(m.w-4, 10)
-	footer := styleDim.Render(truncate(typingLine, m.w))
+	footer := styleDim.Render(truncate(chat.PrintableLine(typingLine), m.w))
 	return lipgloss.JoinVertical(lipgloss.Left, header, body, footer, m.input.View())
+}
+
+// insertRunes inserts text at the cursor of the input.
+func insertRunes(in *textinput.Model, text []rune) {
+	v := []rune(in.Value())
+	pos := min(in.Position(), len(v))
+	nv := make([]rune, 0, len(v)+len(text))
+	nv = append(append(append(nv, v[:pos]...), text...), v[pos:]...)
+	in.SetValue(string(nv))
+	in.SetCursor(pos + len(text))
 }
 
 func truncate(s string, w int) string {

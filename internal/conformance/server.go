@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -79,14 +80,23 @@ func New(o Options) *Server {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
+// Listener takes ln over as the banter server does (engineio.Accept): new
+// WebSocket sessions of both endpoints are read and answered on the event
+// loop, the rest goes to the http.Server that serves the returned listener.
+func (s *Server) Listener(ln net.Listener) (net.Listener, error) {
+	return s.io.Engine().Accept(ln, 10*time.Second,
+		engineio.Route{Prefix: "/engine.io/", Handler: s.eio}, engineio.Route{Prefix: "/socket.io/", Handler: s.io})
+}
+
 // Shutdown closes every session and waits, for handlers still waiting on
-// acknowledgements too.
+// acknowledgements too. The Socket.IO engine goes last: its event loop
+// serves the raw endpoint's WebSockets too (Listener).
 func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.io.Shutdown(ctx)
+	err := s.eio.Shutdown(ctx)
 	if err2 := s.bg.stop(ctx); err == nil {
 		err = err2
 	}
-	if err2 := s.eio.Shutdown(ctx); err == nil {
+	if err2 := s.io.Shutdown(ctx); err == nil {
 		err = err2
 	}
 	return err

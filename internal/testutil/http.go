@@ -17,6 +17,15 @@ func StartHTTP(t testing.TB, h http.Handler) string {
 	if err != nil {
 		t.Fatalf("testutil.StartHTTP: listen on loopback: %v", err)
 	}
+	// A handler that takes its listener over (the conformance server reads
+	// WebSocket handshakes on its event loop, engineio.Accept) gets it.
+	if lh, ok := h.(interface {
+		Listener(net.Listener) (net.Listener, error)
+	}); ok {
+		if ln, err = lh.Listener(ln); err != nil {
+			t.Fatalf("testutil.StartHTTP: %v", err)
+		}
+	}
 	srv := httptest.NewUnstartedServer(h)
 	// Replace the listener httptest made, so the address is always IPv4
 	// loopback whatever the machine's resolver prefers.

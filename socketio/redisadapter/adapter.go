@@ -10,6 +10,7 @@ import (
 
 	"github.com/banter-chat/banter/socketio"
 	"github.com/banter-chat/banter/socketio/parser"
+	"github.com/banter-chat/banter/socketio/redisadapter/wire"
 )
 
 // Adapter is the adapter of one namespace: a socketio.MemoryAdapter for
@@ -82,7 +83,6 @@ type pending struct {
 	want    int // answers expected
 	got     int
 	sockets []*socketio.RemoteSocket
-	ids     []string
 	rooms   []string
 	answers []any
 	err     error
@@ -108,13 +108,13 @@ func (a *Adapter) Broadcast(p *parser.Packet, opts socketio.BroadcastOptions) {
 }
 
 func (a *Adapter) publishBroadcast(p *parser.Packet, opts socketio.BroadcastOptions) {
-	msg, err := encodeBroadcast(a.uid, p, opts)
+	msg, err := wire.EncodeBroadcast(a.uid, p, wire.Opts(opts))
 	if err != nil {
 		a.c.log.Warn("redisadapter: cannot encode a broadcast; other nodes miss it", "nsp", a.nsp.Name(), "err", err)
 		return
 	}
 	ch := a.channel
-	if rooms := dedup(opts.Rooms); len(rooms) == 1 {
+	if rooms := wire.Dedup(opts.Rooms); len(rooms) == 1 {
 		ch += rooms[0] + "#"
 	}
 	if err := a.c.publish(context.Background(), ch, msg); err != nil {
@@ -131,19 +131,19 @@ func (a *Adapter) onBroadcast(channel string, msg []byte) {
 	if room := strings.TrimSuffix(rest, "#"); room != "" && !a.HasRoom(room) {
 		return // no local member: skip the decoding
 	}
-	if uid, err := broadcastUID(msg); err == nil && uid == a.uid {
+	if uid, err := wire.BroadcastUID(msg); err == nil && uid == a.uid {
 		return // our own, delivered locally when published
 	}
-	m, err := decodeBroadcast(msg)
+	m, err := wire.DecodeBroadcast(msg)
 	if err != nil {
 		a.c.log.Warn("redisadapter: dropped a broadcast", "channel", channel, "err", err)
 		return
 	}
-	if m.packet.Namespace != a.nsp.Name() {
+	if m.Packet.Namespace != a.nsp.Name() {
 		return
 	}
-	m.opts.Local = true
-	a.MemoryAdapter.Broadcast(m.packet, m.opts)
+	m.Opts.Local = true
+	a.MemoryAdapter.Broadcast(m.Packet, socketio.BroadcastOptions(m.Opts))
 }
 
 // BroadcastWithAck delivers p here and, unless opts.Local, asks the other
@@ -156,7 +156,7 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, p *parser.Packet, opts s
 			timeout = max(1, time.Until(dl).Milliseconds())
 		}
 		id := randomID(6)
-		msg, err := encodeBroadcastRequest(a.uid, id, p, opts, timeout)
+		msg, err := wire.EncodeBroadcastRequest(a.uid, id, p, wire.Opts(opts), timeout)
 		if err != nil {
 			a.c.log.Warn("redisadapter: cannot encode a broadcast; other nodes miss it", "nsp", a.nsp.Name(), "err", err)
 		} else {
@@ -186,10 +186,10 @@ func (a *Adapter) ServerCount(ctx context.Context) (int, error) {
 // --- requests of ours ----------------------------------------------------------
 
 // ask publishes a JSON request and waits for want answers.
-func (a *Adapter) ask(ctx context.Context, what string, req *request, p *pending) error {
+func (a *Adapter) ask(ctx context.Context, what string, req *wire.Request, p *pending) error {
 	req.UID = a.uid
 	req.RequestID = randomID(6)
-	msg, err := encodeJSON(req)
+	msg, err := wire.EncodeJSON(req)
 	if err != nil {
 		return err
 	}
@@ -246,7 +246,7 @@ func (a *Adapter) FetchSockets(ctx context.Context, opts socketio.BroadcastOptio
 		return local, err
 	}
 	p := &pending{want: n, sockets: local}
-	err = a.ask(ctx, "fetchSockets", &request{Type: reqRemoteFetch, Opts: toWireOpts(opts)}, p)
+	err = a.ask(ctx, "fetchSockets", &wire.Request{Type: wire.TypeRemoteFetch, Opts: wire.NewRequestOpts(wire.Opts(opts))}, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return p.sockets, err
@@ -263,7 +263,7 @@ func (a *Adapter) AllRooms(ctx context.Context) ([]string, error) {
 		return local, err
 	}
 	p := &pending{want: n, rooms: local}
-	err = a.ask(ctx, "allRooms", &request{Type: reqAllRooms}, p)
+	err = a.ask(ctx, "allRooms", &wire.Request{Type: wire.TypeAllRooms}, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	seen := make(map[string]struct{}, len(p.rooms))
@@ -284,7 +284,7 @@ func (a *Adapter) AddSockets(opts socketio.BroadcastOptions, rooms []string) err
 	if opts.Local {
 		return nil
 	}
-	return a.tell(&request{Type: reqRemoteJoin, Opts: toWireOpts(opts), Rooms: rooms})
+	return a.tell(&wire.Request{Type: wire.TypeRemoteJoin, Opts: wire.NewRequestOpts(wire.Opts(opts)), Rooms: rooms})
 }
 
 // DelSockets makes the matching sockets leave rooms.
@@ -293,7 +293,7 @@ func (a *Adapter) DelSockets(opts socketio.BroadcastOptions, rooms []string) err
 	if opts.Local {
 		return nil
 	}
-	return a.tell(&request{Type: reqRemoteLeave, Opts: toWireOpts(opts), Rooms: rooms})
+	return a.tell(&wire.Request{Type: wire.TypeRemoteLeave, Opts: wire.NewRequestOpts(wire.Opts(opts)), Rooms: rooms})
 }
 
 // DisconnectSockets disconnects the matching sockets.
@@ -302,16 +302,16 @@ func (a *Adapter) DisconnectSockets(opts socketio.BroadcastOptions, close bool) 
 	if opts.Local {
 		return nil
 	}
-	return a.tell(&request{Type: reqRemoteDisconnect, Opts: toWireOpts(opts), Close: close})
+	return a.tell(&wire.Request{Type: wire.TypeRemoteDisconnect, Opts: wire.NewRequestOpts(wire.Opts(opts)), Close: close})
 }
 
 // tell publishes a request nobody answers.
-func (a *Adapter) tell(req *request) error {
+func (a *Adapter) tell(req *wire.Request) error {
 	req.UID = a.uid
-	if req.Rooms == nil && (req.Type == reqRemoteJoin || req.Type == reqRemoteLeave) {
-		req.Rooms = roomList{}
+	if req.Rooms == nil && (req.Type == wire.TypeRemoteJoin || req.Type == wire.TypeRemoteLeave) {
+		req.Rooms = wire.RoomList{}
 	}
-	msg, err := encodeJSON(req)
+	msg, err := wire.EncodeJSON(req)
 	if err != nil {
 		return err
 	}
@@ -334,7 +334,7 @@ func (a *Adapter) ServerSideEmit(event string, args []any) error {
 	if err != nil {
 		return err
 	}
-	return a.tell(&request{Type: reqServerSideEmit, Data: data})
+	return a.tell(&wire.Request{Type: wire.TypeServerSideEmit, Data: data})
 }
 
 // ServerSideEmitWithAck sends an event to the other nodes and waits for
@@ -352,7 +352,7 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, event string, args 
 		return []any{}, nil
 	}
 	p := &pending{want: n, answers: []any{}}
-	err = a.ask(ctx, "serverSideEmit", &request{Type: reqServerSideEmit, Data: data}, p)
+	err = a.ask(ctx, "serverSideEmit", &wire.Request{Type: wire.TypeServerSideEmit, Data: data}, p)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return p.answers, err
@@ -382,7 +382,7 @@ func (a *Adapter) Close() {
 // --- messages from other nodes -----------------------------------------------
 
 func (a *Adapter) onRequest(msg []byte) {
-	req, err := decodeRequest(msg)
+	req, err := wire.DecodeRequest(msg)
 	if err != nil {
 		a.c.log.Warn("redisadapter: dropped a request", "nsp", a.nsp.Name(), "err", err)
 		return
@@ -391,20 +391,20 @@ func (a *Adapter) onRequest(msg []byte) {
 		return // ours: applied locally when sent, or answered by nobody here
 	}
 	switch req.Type {
-	case reqSockets:
+	case wire.TypeSockets:
 		ids := a.Sockets(socketio.BroadcastOptions{Rooms: req.Rooms})
 		if ids == nil {
 			ids = []string{}
 		}
 		a.answer(req, map[string]any{"requestId": req.RequestID, "sockets": ids})
-	case reqAllRooms:
+	case wire.TypeAllRooms:
 		rooms, _ := a.MemoryAdapter.AllRooms(context.Background())
 		a.answer(req, map[string]any{"requestId": req.RequestID, "rooms": rooms})
-	case reqRemoteJoin, reqRemoteLeave, reqRemoteDisconnect:
+	case wire.TypeRemoteJoin, wire.TypeRemoteLeave, wire.TypeRemoteDisconnect:
 		a.onRemoteChange(req)
-	case reqRemoteFetch:
-		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), req.Opts.broadcastOptions())
-		sockets := make([]wireSocket, 0, len(local))
+	case wire.TypeRemoteFetch:
+		local, _ := a.MemoryAdapter.FetchSockets(context.Background(), socketio.BroadcastOptions(req.Opts.Opts()))
+		sockets := make([]wire.Socket, 0, len(local))
 		for _, s := range local {
 			w := toWireSocket(s)
 			if _, err := json.Marshal(w.Data); err != nil {
@@ -414,9 +414,9 @@ func (a *Adapter) onRequest(msg []byte) {
 			sockets = append(sockets, w)
 		}
 		a.answer(req, map[string]any{"requestId": req.RequestID, "sockets": sockets})
-	case reqServerSideEmit:
+	case wire.TypeServerSideEmit:
 		a.onServerSideEmit(req)
-	case reqBroadcast:
+	case wire.TypeBroadcast:
 		a.onBroadcastRequest(req)
 	default:
 		a.c.log.Warn("redisadapter: dropped a request of unknown type", "nsp", a.nsp.Name(), "type", req.Type)
@@ -426,13 +426,13 @@ func (a *Adapter) onRequest(msg []byte) {
 // onRemoteChange applies REMOTE_JOIN, REMOTE_LEAVE or REMOTE_DISCONNECT:
 // to the sockets matching opts, or (older peers) to one socket by id, then
 // answered.
-func (a *Adapter) onRemoteChange(req *request) {
+func (a *Adapter) onRemoteChange(req *wire.Request) {
 	if req.Opts != nil {
-		opts := req.Opts.broadcastOptions()
+		opts := socketio.BroadcastOptions(req.Opts.Opts())
 		switch req.Type {
-		case reqRemoteJoin:
+		case wire.TypeRemoteJoin:
 			_ = a.MemoryAdapter.AddSockets(opts, req.Rooms)
-		case reqRemoteLeave:
+		case wire.TypeRemoteLeave:
 			_ = a.MemoryAdapter.DelSockets(opts, req.Rooms)
 		default:
 			_ = a.MemoryAdapter.DisconnectSockets(opts, req.Close)
@@ -444,9 +444,9 @@ func (a *Adapter) onRemoteChange(req *request) {
 		return
 	}
 	switch req.Type {
-	case reqRemoteJoin:
+	case wire.TypeRemoteJoin:
 		s.Join(req.Room)
-	case reqRemoteLeave:
+	case wire.TypeRemoteLeave:
 		s.Leave(req.Room)
 	default:
 		s.Disconnect(req.Close)
@@ -454,7 +454,7 @@ func (a *Adapter) onRemoteChange(req *request) {
 	a.answer(req, map[string]any{"requestId": req.RequestID})
 }
 
-func (a *Adapter) onServerSideEmit(req *request) {
+func (a *Adapter) onServerSideEmit(req *wire.Request) {
 	var data []any
 	if err := json.Unmarshal(req.Data, &data); err != nil || len(data) == 0 {
 		a.c.log.Warn("redisadapter: dropped a serverSideEmit without [event, args...]", "nsp", a.nsp.Name())
@@ -469,11 +469,11 @@ func (a *Adapter) onServerSideEmit(req *request) {
 	if req.RequestID != "" {
 		ack = func(v any) {
 			// Always on the shared response channel, as Node answers.
-			res := map[string]any{"type": reqServerSideEmit, "requestId": req.RequestID}
+			res := map[string]any{"type": wire.TypeServerSideEmit, "requestId": req.RequestID}
 			if v != nil {
 				res["data"] = v
 			}
-			msg, err := encodeJSON(res)
+			msg, err := wire.EncodeJSON(res)
 			if err != nil {
 				a.c.log.Warn("redisadapter: cannot encode a serverSideEmit answer", "err", err)
 				return
@@ -486,33 +486,33 @@ func (a *Adapter) onServerSideEmit(req *request) {
 
 // onBroadcastRequest delivers another node's broadcast with ack and
 // answers with the client count, then each acknowledgement.
-func (a *Adapter) onBroadcastRequest(req *request) {
+func (a *Adapter) onBroadcastRequest(req *wire.Request) {
 	a.mu.Lock()
 	_, ours := a.acks[req.RequestID]
 	a.mu.Unlock()
-	if ours || req.packet == nil {
+	if ours || req.Packet == nil {
 		return
 	}
-	if req.packet.Namespace != a.nsp.Name() {
+	if req.Packet.Namespace != a.nsp.Name() {
 		return
 	}
 	ctx := context.Background()
-	if req.timeout > 0 {
+	if req.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.timeout)*time.Millisecond)
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout)*time.Millisecond)
 		context.AfterFunc(ctx, cancel)
 	}
-	opts := req.bopts
+	opts := socketio.BroadcastOptions(req.BroadcastOpts)
 	opts.Local = true
-	a.MemoryAdapter.BroadcastWithAck(ctx, req.packet, opts,
+	a.MemoryAdapter.BroadcastWithAck(ctx, req.Packet, opts,
 		func(n int) {
-			a.answer(req, map[string]any{"type": reqBroadcastClientCount, "requestId": req.RequestID, "clientCount": n})
+			a.answer(req, map[string]any{"type": wire.TypeBroadcastClientCount, "requestId": req.RequestID, "clientCount": n})
 		},
 		func(args []any, err error) {
 			if err != nil {
 				return // the client left without answering: Node sends nothing either
 			}
-			msg, err := encodeBroadcastAck(req.RequestID, args)
+			msg, err := wire.EncodeBroadcastAck(req.RequestID, args)
 			if err != nil {
 				a.c.log.Warn("redisadapter: cannot encode an acknowledgement", "err", err)
 				return
@@ -522,7 +522,7 @@ func (a *Adapter) onBroadcastRequest(req *request) {
 }
 
 // responseChannelFor is where answers to req go.
-func (a *Adapter) responseChannelFor(req *request) string {
+func (a *Adapter) responseChannelFor(req *wire.Request) string {
 	if a.c.cfg.PublishOnSpecificResponseChannel && req.UID != "" {
 		return a.responseChannel + req.UID + "#"
 	}
@@ -530,8 +530,8 @@ func (a *Adapter) responseChannelFor(req *request) string {
 }
 
 // answer queues a JSON answer to req.
-func (a *Adapter) answer(req *request, res any) {
-	msg, err := encodeJSON(res)
+func (a *Adapter) answer(req *wire.Request, res any) {
+	msg, err := wire.EncodeJSON(res)
 	if err != nil {
 		a.c.log.Warn("redisadapter: cannot encode an answer", "nsp", a.nsp.Name(), "err", err)
 		return
@@ -541,7 +541,7 @@ func (a *Adapter) answer(req *request, res any) {
 
 // onResponse handles an answer to one of our requests.
 func (a *Adapter) onResponse(msg []byte) {
-	res, err := decodeResponse(msg)
+	res, err := wire.DecodeResponse(msg)
 	if err != nil {
 		a.c.log.Warn("redisadapter: dropped a response", "nsp", a.nsp.Name(), "err", err)
 		return
@@ -552,12 +552,12 @@ func (a *Adapter) onResponse(msg []byte) {
 	a.mu.Unlock()
 	if ack != nil {
 		switch res.Type {
-		case reqBroadcastClientCount:
+		case wire.TypeBroadcastClientCount:
 			ack.onCount(res.ClientCount)
-		case reqBroadcastAck:
+		case wire.TypeBroadcastAck:
 			args := []any{}
-			if res.ack != nil {
-				if args, err = parser.DecodeArgs(res.ack, res.attachments); err != nil {
+			if res.Ack != nil {
+				if args, err = parser.DecodeArgs(res.Ack, res.Attachments); err != nil {
 					ack.onAck(nil, err)
 					return
 				}
@@ -575,18 +575,18 @@ func (a *Adapter) onResponse(msg []byte) {
 		return
 	}
 	switch p.typ {
-	case reqRemoteFetch:
-		var sockets []wireSocket
+	case wire.TypeRemoteFetch:
+		var sockets []wire.Socket
 		if err := json.Unmarshal(res.Sockets, &sockets); err != nil {
 			a.c.log.Warn("redisadapter: dropped a fetchSockets answer", "err", err)
 			return
 		}
 		for i := range sockets {
-			p.sockets = append(p.sockets, sockets[i].remoteSocket())
+			p.sockets = append(p.sockets, remoteSocket(&sockets[i]))
 		}
-	case reqAllRooms:
+	case wire.TypeAllRooms:
 		p.rooms = append(p.rooms, res.Rooms...)
-	case reqServerSideEmit:
+	case wire.TypeServerSideEmit:
 		var v any
 		if len(res.Data) > 0 {
 			if err := json.Unmarshal(res.Data, &v); err != nil {

@@ -7,8 +7,8 @@
 // its Adapter method as socketio.Config.Adapter, wait for Ready before
 // counting on other nodes, and Close the Cluster after the Server's
 // Shutdown. The wire format (channels, MessagePack and JSON messages) is
-// described in messages.go and msgpack.go; docs/cluster.md has the
-// deployment guide.
+// package wire, pure and fuzzed; this package does the Redis I/O and the
+// bookkeeping of requests. docs/cluster.md has the deployment guide.
 //
 // What crosses nodes: broadcasts (to all, rooms, except rooms, volatile;
 // Local ones stay), broadcasts with acknowledgements, FetchSockets,
@@ -293,7 +293,7 @@ func (c *Cluster) numsub(ctx context.Context, channel string) (int, error) {
 func (c *Cluster) subscriber() {
 	defer c.done.Done()
 	for {
-		err := c.session()
+		err := c.runConnection()
 		c.mu.Lock()
 		c.wantMoreLocked()
 		c.mu.Unlock()
@@ -309,7 +309,9 @@ func (c *Cluster) subscriber() {
 	}
 }
 
-func (c *Cluster) session() error {
+// runConnection runs one dedicated connection until it breaks (the error)
+// or Close (nil).
+func (c *Cluster) runConnection() error {
 	dc, release := c.client.Dedicate()
 	defer release()
 	defer dc.Close()

@@ -22,3 +22,10 @@ func TestCrossNodeDM(t *testing.T) {
 	c := newCluster(t, 2)
 	runScenario(t, "dm.js", c.nodes[0].url, c.nodes[0].url, c.nodes[1].url)
 }
+
+// TestCrossNodeClassic: the classic dialect's tutorial clients hear the
+// default room's messages sent on another node (Trust item 8).
+func TestCrossNodeClassic(t *testing.T) {
+	c := newCluster(t, 2)
+	runScenario(t, "classic.js", c.nodes[0].url, c.nodes[1].url)
+}

@@ -18,7 +18,7 @@ function connect(url, { version = 'v4', transports = ['websocket'] } = {}) {
   const sock = io(url, { forceNew: true, reconnection: false, transports });
   sock.events = [];
   sock.disconnects = [];
-  const names = ['message', 'presence', 'typing', 'user', 'error', 'bye',
+  const names = ['message', 'presence', 'members', 'typing', 'user', 'error', 'bye',
     'userList', 'userConnectUpdate', 'userExitUpdate', 'newChatMessage', 'userTypingUpdate', 'chat message'];
   for (const n of names) sock.on(n, (...args) => sock.events.push([n, ...args]));
   sock.on('disconnect', (reason) => sock.disconnects.push(reason));

@@ -22,8 +22,8 @@ scenario('protocol', async (url, check) => {
   truthy(h.protocol === 1 && /^[0-9a-f]{16}$/.test(h.id) && /^[0-9a-f]{32}$/.test(h.token), `hello ack ids: ${JSON.stringify(h)}`);
   same(h.nickname, 'Alice', 'nickname trimmed');
   same(h.defaultRoom, 'general', 'defaultRoom');
-  same(h.limits, { maxMessageBytes: 4096, pageLimit: 50, maxPageLimit: 200, typingTtlMs: 5000, rateBurst: 20, ratePerSecond: 5, maxRooms: 100 }, 'limits');
-  same(h.rooms, [{ ok: true, room: 'general', members: ['Alice'], lastSeq: 0, messages: [], more: false }], 'hello join results');
+  same(h.limits, { maxMessageBytes: 4096, pageLimit: 50, maxPageLimit: 200, typingTtlMs: 5000, rateBurst: 60, ratePerSecond: 10, maxRooms: 100 }, 'limits');
+  same(h.rooms, [{ ok: true, room: 'general', members: ['Alice'], memberCount: 1, lastSeq: 0, messages: [], more: false }], 'hello join results');
   truthy(!('users' in h), 'no users without watchUsers');
   await waitFor(a, 'own presence', (e) => e[0] === 'presence' && e[1].nickname === 'Alice' && e[1].room === 'general');
   same(a.events.find((e) => e[0] === 'presence')[1], { room: 'general', nickname: 'Alice', action: 'joined' }, 'presence shape');
@@ -207,11 +207,12 @@ scenario('protocol', async (url, check) => {
   const f = await connect(url);
   await ok(f, 'hello', { nickname: 'Flood', rooms: ['flood'] });
   const codes = [];
-  for (let i = 0; i < 30; i++) {
+  // The default bucket: a burst of 60, then 10 per second.
+  for (let i = 0; i < 80; i++) {
     const res = await call(f, 'send', { room: 'flood', text: `f${i}` });
     codes.push(res.ok ? 'ok' : res.error.code);
   }
-  truthy(codes.filter((x) => x === 'ok').length >= 20 && codes.includes('rate_limited'), `send flood: ${codes}`);
+  truthy(codes.filter((x) => x === 'ok').length >= 60 && codes.includes('rate_limited'), `send flood: ${codes}`);
   const fh = await ok(f, 'history', { room: 'flood', limit: 200 });
   same(fh.messages.length, codes.filter((x) => x === 'ok').length, 'rate-limited messages are not stored');
   mark = f.events.length;
