@@ -216,6 +216,14 @@ type prefixConn struct {
 	prefix []byte
 }
 
+// Handover gives the TCP connection back to an event loop once net/http
+// has read the prefix (evloop.Handover): a hijacked connection (a /ws or
+// /xmpp WebSocket) then lives on a loop, not in blocking mode.
+func (c *prefixConn) Handover() (*net.TCPConn, bool) {
+	tc, ok := c.Conn.(*net.TCPConn)
+	return tc, ok && len(c.prefix) == 0
+}
+
 func (c *prefixConn) Read(b []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(b, c.prefix)

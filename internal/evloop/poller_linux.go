@@ -69,6 +69,10 @@ func (l *Loop) addConn(nc net.Conn, c *Conn) error {
 		return ErrLoopClosed
 	}
 	tc, ok := nc.(*net.TCPConn)
+	if ho, isHo := nc.(Handover); isHo {
+		tc, ok = ho.Handover()
+		ok = ok && tc != nil
+	}
 	if !ok {
 		return l.addBlocking(nc, c)
 	}
