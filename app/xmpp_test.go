@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"net"
+	"net/http"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,5 +88,61 @@ func TestXMPPShutdown(t *testing.T) {
 	readUntil("</stream:stream>")
 	if err := <-served; err != nil {
 		t.Fatalf("serve: %v", err)
+	}
+}
+
+// TestXMPPWebSocketOnTheLoop: XMPP over WebSocket at /xmpp of the app's
+// HTTP port (whose listener engineio.Accept serves, handing requests
+// other than Socket.IO's to net/http) lives on the event loop once
+// upgraded: idle connections keep no goroutine.
+func TestXMPPWebSocketOnTheLoop(t *testing.T) {
+	a, err := app.New(app.Config{DBPath: filepath.Join(t.TempDir(), "b.db"), Logger: quiet(), XMPPDomain: "example.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := a.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	login := func(nick string) *testutil.WSClient {
+		t.Helper()
+		c, resp := testutil.DialWebSocket(t, ln.Addr().String(), "/xmpp", http.Header{"Sec-WebSocket-Protocol": {"xmpp"}})
+		if c.Conn == nil {
+			t.Fatalf("upgrade: %s", resp.Status)
+		}
+		open := "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.test' version='1.0'/>"
+		for _, step := range [][2]string{
+			{open, "<stream:features"},
+			{"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + base64.StdEncoding.EncodeToString([]byte("\x00"+nick+"\x00-")) + "</auth>", "<success"},
+			{open, "<bind"},
+			{"<iq type='set' id='b' xmlns='jabber:client'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>", "<jid>"},
+		} {
+			if err := c.SendText(step[0]); err != nil {
+				t.Fatal(err)
+			}
+			c.ReadText(t, step[1])
+		}
+		return c
+	}
+	login("warm") // the loops and workers start
+	base := runtime.NumGoroutine()
+	const n = 20
+	for i := range n {
+		login("idle" + strconv.Itoa(i))
+	}
+	testutil.Eventually(t, 10*time.Second, func() bool { return runtime.NumGoroutine() <= base+5 },
+		"%d idle /xmpp WebSocket connections keep goroutines: %d more than before", n, runtime.NumGoroutine()-base)
+	if st := a.Service().Users(); len(st) != n+1 {
+		t.Fatalf("%d users, want %d", len(st), n+1)
 	}
 }

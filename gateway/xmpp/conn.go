@@ -13,7 +13,8 @@ import (
 	"time"
 
 	"github.com/banter-chat/banter/gateway/xmpp/stanza"
-	"github.com/lesismal/nbio"
+	"github.com/banter-chat/banter/internal/evloop"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
 type transportKind uint8
@@ -54,25 +55,27 @@ type job struct {
 }
 
 // conn is one client connection: the input side (bytes → items, on the
-// event loop), the processor (items → actions, one goroutine while there
-// is work, none when idle) and, once a resource is bound, its session
-// (which outlives the connection while a XEP-0198 resumption may come).
+// event loop: the embedded evloop.Conn and its Handler methods OnData and
+// OnClose), the processor (items → actions, one goroutine while there is
+// work, none when idle) and, once a resource is bound, its session (which
+// outlives the connection while a XEP-0198 resumption may come).
 //
 // Lock order: chat's locks → session.mu → conn.jobMu; conn.inMu is taken
 // only by the event loop's read callback and by the processor at stream
 // restarts, never with another of these held.
 type conn struct {
-	g       *Gateway
-	kind    transportKind
-	nc      *nbio.Conn // on the event loop
-	bc      net.Conn   // not on the event loop: a TLS WebSocket from the HTTPS port (blocking)
-	release func()     // admission slot
-	remote  string
-	secure  atomic.Bool // TLS is up (or the transport is secure by itself)
+	evloop.Conn // writes never block (bounded: Config.MaxQueuedBytes); blocking mode for a TLS WebSocket of the HTTPS port
+	g           *Gateway
+	kind        transportKind
+	release     func() // admission slot
+	remote      string
+	secure      atomic.Bool // TLS is up (or the transport is secure by itself)
+	authBy      int64       // Unix ns by which a resource must be bound (the sweeper checks)
+	bound       atomic.Pointer[session]
 
 	inMu  sync.Mutex
 	scan  stanza.Scanner
-	ws    *wsDecoder
+	ws    *wsframe.Parser // WebSocket only
 	tls   *tlsShim
 	tlsUp bool // the handshake is done: the event loop decrypts
 	inErr bool // input stopped
@@ -93,49 +96,41 @@ type conn struct {
 	saslTries int
 	sess      *session
 
-	authTimer atomic.Pointer[time.Timer]
-	closing   atomic.Bool
-	closeOnce sync.Once
+	closing atomic.Bool
 }
 
 func (g *Gateway) newConn(kind transportKind, release func(), remote string) *conn {
 	c := &conn{g: g, kind: kind, release: release, remote: remote}
 	c.scan.MaxStanza, c.scan.MaxDepth = g.cfg.MaxStanzaBytes, g.cfg.MaxDepth
 	if kind == transportWebSocket {
-		c.ws = &wsDecoder{max: g.cfg.MaxStanzaBytes}
+		c.ws = &wsframe.Parser{MaxMessage: g.cfg.MaxStanzaBytes}
 	}
+	c.authBy = g.cfg.Now().Add(g.cfg.AuthTimeout).UnixNano()
+	c.SetHandler(c)
 	return c
 }
 
-// publish makes the connection's setup visible to the event loop: nbio
-// hands the connection to its poller without a synchronization Go's race
-// detector can see, but the poller locks the nbio.Conn's mutex before
-// every read callback, and ExecuteLen takes that same mutex here (a
-// release after the setup, an acquire before the first callback).
-func (c *conn) publish() {
-	c.nc.ExecuteLen()
-}
-
-// armAuthTimer closes the connection if it has not bound a resource in
-// time (a timer, not a goroutine).
-func (c *conn) armAuthTimer() {
-	t := time.AfterFunc(c.g.cfg.AuthTimeout, func() {
+// tick runs on the hub's sweeper once a second: a connection that has
+// not bound a resource in time is closed (no timer per connection).
+func (c *conn) tick(now time.Time) {
+	if c.bound.Load() == nil && now.UnixNano() > c.authBy {
 		c.streamError("connection-timeout", "authenticate and bind a resource sooner")
-	})
-	c.authTimer.Store(t)
+	}
 }
 
-func (c *conn) stopAuthTimer() {
-	if t := c.authTimer.Swap(nil); t != nil {
-		t.Stop()
+// Flush writes what the connection's session has queued (conns.Flushable:
+// sessions schedule themselves; a connection's queue is its session's).
+func (c *conn) Flush() {
+	if s := c.bound.Load(); s != nil {
+		s.Flush()
 	}
 }
 
 var plainPool = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
-// onData handles bytes from the event loop (or the reading goroutine of a
-// blocking connection), in order.
-func (c *conn) onData(data []byte) {
+// OnData handles bytes from the event loop (or the reading goroutine of a
+// blocking connection), in order (evloop.Handler).
+func (c *conn) OnData(_ *evloop.Conn, data []byte) {
 	c.inMu.Lock()
 	defer c.inMu.Unlock()
 	if c.inErr {
@@ -144,7 +139,12 @@ func (c *conn) onData(data []byte) {
 	var err error
 	switch {
 	case c.kind == transportWebSocket:
-		err = c.ws.feed(data, c.onFrame)
+		err = c.ws.Feed(data, c.onFrame)
+	case c.kind == transportDirectTLS && c.tls == nil:
+		// The client's first bytes (its ClientHello): the handshake
+		// starts now, on a goroutine while it lasts (XEP-0368).
+		c.startTLSLocked()
+		c.tls.push(data)
 	case c.tls != nil:
 		c.tls.push(data)
 		if c.tlsUp {
@@ -186,7 +186,7 @@ func (c *conn) feedXMLLocked(p []byte) error {
 // emit queues one scanned item for the processor.
 func (c *conn) emit(kind stanza.Kind, data []byte) error {
 	if kind == stanza.KindElement && c.kind == transportTCP && c.tls == nil && c.g.cfg.TLS != nil && isStartTLS(data) {
-		c.tls = newTLSShim(c.g.cfg.TLS, c.writeNet, nil, c.nc.LocalAddr(), c.nc.RemoteAddr())
+		c.tls = newTLSShim(c.g.cfg.TLS, c.writeNet, c.remote)
 		c.queue(job{kind: kind, data: data})
 		return stanza.ErrStop
 	}
@@ -197,20 +197,29 @@ func isStartTLS(data []byte) bool {
 	return bytes.HasPrefix(data, []byte("<starttls")) && len(data) > 9 && (data[9] == ' ' || data[9] == '/' || data[9] == '>' || data[9] == '\t' || data[9] == '\n' || data[9] == '\r')
 }
 
-// onFrame handles one WebSocket message or control frame.
-func (c *conn) onFrame(op byte, payload []byte) error {
+// onFrame handles one WebSocket message or control frame (RFC 7395: one
+// XMPP element per text message). payload is only valid during the call.
+func (c *conn) onFrame(op wsframe.Opcode, payload []byte) error {
 	switch op {
-	case wsText:
-		return c.queue(job{kind: stanza.KindElement, data: payload})
-	case wsPing:
-		_, err := c.writeNet(appendWSFrame(nil, wsPong, payload))
-		return err
-	case wsClose:
-		c.writeNet(appendWSFrame(nil, wsClose, payload))
+	case wsframe.OpText:
+		return c.queue(job{kind: stanza.KindElement, data: append([]byte(nil), payload...)})
+	case wsframe.OpBinary:
+		return errWSBinary
+	case wsframe.OpPing:
+		return c.writeNet(wsframe.AppendFrame(nil, wsframe.OpPong, payload))
+	case wsframe.OpClose:
+		code := wsframe.CloseCode(payload)
+		if code == wsframe.CloseNoStatus {
+			code = wsframe.CloseNormal
+		}
+		_ = c.writeNet(wsframe.AppendClose(nil, code, ""))
 		return io.EOF
 	}
 	return nil
 }
+
+// errWSBinary: RFC 7395 3.2 carries XMPP in text frames only.
+var errWSBinary = &wsframe.ProtocolError{Code: wsframe.CloseUnsupported, Reason: "XMPP over WebSocket is sent in text frames (RFC 7395)"}
 
 var errFlood = errors.New("too much unprocessed input")
 
@@ -275,17 +284,23 @@ func (c *conn) process() {
 // inputError ends the stream because of what the client sent (or its
 // connection failing).
 func (c *conn) inputError(err error) {
+	var pe *wsframe.ProtocolError
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 		c.closeNow()
-	case errors.Is(err, stanza.ErrTooLarge), errors.Is(err, errWSTooLarge), errors.Is(err, errFlood):
+	case errors.Is(err, stanza.ErrTooLarge), errors.Is(err, errFlood):
 		c.streamError("policy-violation", stanza.Describe(err))
 	case errors.Is(err, stanza.ErrTooDeep):
 		c.streamError("policy-violation", stanza.Describe(err))
 	case errors.Is(err, stanza.ErrRestricted):
 		c.streamError("restricted-xml", stanza.Describe(err))
-	case errors.Is(err, errWSProtocol), errors.Is(err, errWSUTF8):
-		c.closeNow()
+	case errors.As(err, &pe):
+		// A broken WebSocket frame (or one too large): closed with the
+		// RFC 6455 status, as the other WebSocket endpoints do.
+		c.g.log.Debug("xmpp: WebSocket protocol error", "remote", c.remote, "err", pe)
+		c.closing.Store(true)
+		_ = c.writeNet(wsframe.AppendClose(nil, pe.Code, pe.Reason))
+		c.CloseWhenSent()
 	default:
 		if c.tls != nil && !c.tlsUp {
 			c.closeNow()
@@ -325,7 +340,7 @@ func (c *conn) handle(j job) {
 		case el.Is(stanza.NSFraming, "open"):
 			c.onOpen(el)
 		case el.Is(stanza.NSFraming, "close"):
-			c.onClose()
+			c.onStreamEnd()
 		default:
 			c.onElement(el)
 		}
@@ -344,7 +359,7 @@ func (c *conn) handle(j job) {
 		}
 		c.onOpen(hdr)
 	case stanza.KindClose:
-		c.onClose()
+		c.onStreamEnd()
 	case stanza.KindElement:
 		el, err := stanza.Parse(j.data, c.g.cfg.MaxDepth)
 		if err != nil {
@@ -444,9 +459,9 @@ func (c *conn) needTLS() bool {
 	return c.kind == transportTCP && c.g.cfg.TLS != nil && !c.secure.Load()
 }
 
-// onClose handles the client's end of the stream: the session ends (no
-// resumption after a clean close) and we close ours.
-func (c *conn) onClose() {
+// onStreamEnd handles the client's end of the stream: the session ends
+// (no resumption after a clean close) and we close ours.
+func (c *conn) onStreamEnd() {
 	c.state = stateClosed
 	if s := c.sess; s != nil {
 		s.detachForEnd(c)
@@ -511,14 +526,15 @@ func (c *conn) onStartTLS() {
 	c.runHandshake(shim)
 }
 
-// startTLS starts TLS at once (direct TLS, XEP-0368).
-func (c *conn) startTLS() {
-	c.inMu.Lock()
-	c.tls = newTLSShim(c.g.cfg.TLS, c.writeNet, nil, c.nc.LocalAddr(), c.nc.RemoteAddr())
+// startTLSLocked starts TLS on a direct-TLS connection (XEP-0368) when
+// its first bytes arrive: the handshake runs on a goroutine that plays
+// the processor's part meanwhile, then processes what followed it.
+// Called with inMu, by OnData.
+func (c *conn) startTLSLocked() {
+	c.tls = newTLSShim(c.g.cfg.TLS, c.writeNet, c.remote)
 	shim := c.tls
-	c.inMu.Unlock()
 	c.jobMu.Lock()
-	c.running = true // the handshake plays the processor's part meanwhile
+	c.running = true // no job can arrive before the handshake is done: the input goes to TLS
 	c.jobMu.Unlock()
 	go func() {
 		c.runHandshake(shim)
@@ -563,35 +579,27 @@ func (c *conn) restart() {
 	c.state = stateAuthed
 }
 
-// writeNet writes bytes to the network (framed and encrypted already).
-func (c *conn) writeNet(b []byte) (int, error) {
-	if c.bc != nil {
-		_ = c.bc.SetWriteDeadline(time.Now().Add(c.g.cfg.WriteTimeout))
-		return c.bc.Write(b)
-	}
-	if c.nc == nil {
-		return 0, net.ErrClosed
-	}
-	return c.nc.Write(b)
-}
+// writeNet writes bytes to the network (framed and encrypted already): on
+// the event loop it never blocks (what the kernel does not take waits in
+// the evloop.Conn, bounded); in blocking mode it blocks for at most
+// Config.WriteTimeout.
+func (c *conn) writeNet(b []byte) error { return c.Conn.Write(b) }
 
 // write sends one element's XML: framed for WebSocket, encrypted over TLS.
 func (c *conn) write(b []byte) error {
 	if c.kind == transportWebSocket {
-		b = appendWSFrame(make([]byte, 0, len(b)+10), wsText, b)
+		b = wsframe.AppendFrame(make([]byte, 0, len(b)+10), wsframe.OpText, b)
 	}
 	return c.writeBytes(b)
 }
 
 // writeBytes sends bytes already framed.
 func (c *conn) writeBytes(b []byte) error {
-	var err error
 	if c.secure.Load() && c.tls != nil {
-		_, err = c.tls.tc.Write(b)
-	} else {
-		_, err = c.writeNet(b)
+		_, err := c.tls.tc.Write(b)
+		return err
 	}
-	return err
+	return c.writeNet(b)
 }
 
 // writeRaw writes from the processor before a session exists, or a final
@@ -605,8 +613,8 @@ func (c *conn) writeRaw(b []byte) {
 	}
 }
 
-// streamError sends a stream error and closes (RFC 6120 4.9). Safe from
-// any goroutine.
+// streamError sends a stream error and closes once it is written (RFC
+// 6120 4.9). Safe from any goroutine.
 func (c *conn) streamError(cond, text string) {
 	if !c.closing.CompareAndSwap(false, true) {
 		return
@@ -640,29 +648,26 @@ func (c *conn) closeNow() {
 	c.closeNetwork()
 }
 
+// closeNetwork closes the connection once what was written is sent (the
+// write timeout bounds the wait): over WebSocket, after a close frame.
 func (c *conn) closeNetwork() {
-	c.closeOnce.Do(func() {
-		switch {
-		case c.bc != nil:
-			c.bc.Close()
-		case c.nc != nil:
-			c.nc.Close()
-		}
-	})
+	if c.kind == transportWebSocket {
+		_ = c.writeNet(wsframe.AppendClose(nil, wsframe.CloseNormal, ""))
+	}
+	c.CloseWhenSent()
 }
 
-// closed is called once when the network connection is gone (the event
-// loop's close callback, or the end of a blocking connection's reader).
-func (c *conn) closed(err error) {
+// OnClose runs once when the network connection is gone
+// (evloop.Handler).
+func (c *conn) OnClose(_ *evloop.Conn, err error) {
 	c.g.log.Debug("xmpp: connection closed", "remote", c.remote, "err", err)
-	c.stopAuthTimer()
 	c.inMu.Lock()
 	c.inErr = true
 	if c.tls != nil {
 		c.tls.shutdown()
 	}
 	c.inMu.Unlock()
-	if errors.Is(err, nbio.ErrOverflow) {
+	if errors.Is(err, evloop.ErrOverflow) || errors.Is(err, evloop.ErrWriteTimeout) {
 		c.g.stats.slow.Add(1)
 	}
 	c.jobMu.Lock()
@@ -690,5 +695,4 @@ func (c *conn) finish() {
 	}
 	c.g.unregister(c)
 	c.release()
-	c.g.wg.Done()
 }

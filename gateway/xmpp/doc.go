@@ -25,15 +25,29 @@
 //
 // # Connections and concurrency
 //
-// Connections live on an nbio event loop of the gateway's own: the loop
-// reads, a Scanner (package stanza) splits the bytes into elements and
-// keeps only an incomplete one, and a per-connection processor goroutine
-// exists only while there are elements to handle (in order). TLS, STARTTLS
-// included, runs Go's crypto/tls over the event loop (tlsshim.go): the
-// handshake has a goroutine while it lasts, an idle TLS connection has
-// none. Sinks only render (once per event, shared by all recipients, the
-// 'to' attribute apart) and queue; a small pool of flush workers writes
-// each connection's queue in one write. Lock order: chat's locks →
-// session.mu → ev.Cached's lock → Gateway.typMu; Gateway.mu is never held
-// while taking a session's.
+// Connections live on the gateway's own event loop (internal/evloop,
+// through gateway/internal/conns' Hub): Serve hands a TCP listener to the
+// loop, which accepts on its poller (accept4; a pause when out of
+// descriptors) with the listener's TCP keep-alive inherited; ServeHTTP
+// moves an upgraded WebSocket connection onto it, frames parsed by
+// internal/wsframe. The loop reads; a Scanner (package stanza) splits the
+// bytes into elements and keeps only an incomplete one; a per-connection
+// processor goroutine exists only while there are elements to handle (in
+// order). TLS, STARTTLS and direct TLS, runs Go's crypto/tls over the
+// loop (tlsshim.go): the handshake has a goroutine while it lasts, an
+// idle TLS connection has none. A WebSocket of the HTTPS port is TLS
+// that net/http terminated: it is served in blocking mode (a reading
+// goroutine each). Writes never block: what the kernel does not take
+// waits in the connection's evloop.Conn, bounded by MaxQueuedBytes and
+// WriteTimeout (past them the client is a slow consumer and is cut). Sinks
+// only render (once per event, shared by all recipients, the 'to'
+// attribute apart) and queue; the hub's flush workers write each
+// session's queue in one write, and a connection's processor writes its
+// own answers when its batch ends. The hub's sweeper closes connections
+// that have not bound a resource within AuthTimeout (no timer per
+// connection).
+//
+// Lock order: chat's locks → session.mu → conn.jobMu → the evloop.Conn's
+// lock; ev.Cached's lock → Gateway.typMu; Gateway.mu → session.mu (Stats
+// only): no session lock is held while Gateway.mu is taken.
 package xmppgw

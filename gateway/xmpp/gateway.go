@@ -9,14 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/banter-chat/banter/chat"
+	"github.com/banter-chat/banter/gateway/internal/conns"
 	"github.com/banter-chat/banter/gateway/xmpp/stanza"
-	"github.com/lesismal/nbio"
+	"github.com/banter-chat/banter/internal/evloop"
 )
 
 // Config configures a Gateway. The zero value of every field means its
@@ -65,8 +66,10 @@ type Config struct {
 	// TCP connection (dead peers are dropped about two minutes later).
 	// Default 2 minutes; negative: no probes.
 	KeepAlive time.Duration
-	// WriteTimeout bounds a write to a connection that is not on the
-	// event loop (a WebSocket over the HTTPS port). Default 10 seconds.
+	// WriteTimeout bounds how long bytes may wait for a client to read
+	// them (then it is disconnected), and a write to a connection that is
+	// not on the event loop (a WebSocket over the HTTPS port). Default 10
+	// seconds.
 	WriteTimeout time.Duration
 	// RequestBurst and RequestsPerSecond shape a per-connection bucket
 	// over every stanza; beyond it stanzas are refused with
@@ -77,9 +80,6 @@ type Config struct {
 	// HistoryOnJoin is the number of messages a room sends on join when
 	// the client does not say (XEP-0045 <history/>). Default 20.
 	HistoryOnJoin int
-	// Pollers is the number of event-loop goroutines. Default
-	// GOMAXPROCS/4, at least 1.
-	Pollers int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -128,9 +128,6 @@ func (c Config) withDefaults() Config {
 	if c.HistoryOnJoin <= 0 {
 		c.HistoryOnJoin = 20
 	}
-	if c.Pollers <= 0 {
-		c.Pollers = max(1, runtime.GOMAXPROCS(0)/4)
-	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -142,29 +139,27 @@ var ErrClosed = errors.New("xmppgw: gateway closed")
 
 // Gateway is the XMPP gateway. See the package documentation.
 type Gateway struct {
-	svc     *chat.Service
-	cfg     Config
-	log     *slog.Logger
-	domain  string
-	muc     string // "rooms." + domain
-	caps    capsInfo
-	flusher *flusher
-
-	loopMu      sync.Mutex
-	loop        *nbio.Engine
-	loopStarted bool
-	loopStopped bool
+	svc    *chat.Service
+	cfg    Config
+	log    *slog.Logger
+	domain string
+	muc    string // "rooms." + domain
+	caps   capsInfo
+	// hub is the event loop (made on the first connection), the flush
+	// workers, the open connections Close waits for, the listeners it
+	// closes, and the sweeper (auth timeouts).
+	hub *conns.Hub[*conn]
 
 	mu        sync.Mutex
 	closed    bool
-	lns       map[net.Listener]struct{}
-	conns     map[*conn]struct{}
 	resumable map[string]*session            // XEP-0198 id → session
 	resources map[string]map[string]*session // bare JID local → resource → session
 
 	typingState // room → who was typing (render.go)
 
-	wg        sync.WaitGroup // accept loops, processors, background work
+	// bg counts hibernating sessions and background work (ending a
+	// session): Close waits for them after the connections.
+	bg        sync.WaitGroup
 	closeOnce sync.Once
 
 	stats counters
@@ -183,266 +178,188 @@ func New(svc *chat.Service, cfg Config) (*Gateway, error) {
 		svc: svc, cfg: cfg, log: cfg.Logger,
 		domain:    dom.Domain,
 		muc:       "rooms." + dom.Domain,
-		lns:       make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
 		resumable: make(map[string]*session),
 		resources: make(map[string]map[string]*session),
 	}
 	g.typing = make(map[string][]string)
 	g.caps = newCaps()
-	g.flusher = newFlusher(g, runtime.GOMAXPROCS(0))
-	g.loop = nbio.NewEngine(nbio.Config{
-		Name:               "banter-xmpp",
-		NPoller:            cfg.Pollers,
-		ReadBufferSize:     16 << 10,
-		MaxWriteBufferSize: cfg.MaxQueuedBytes,
-	})
-	g.loop.OnData(g.onData)
-	g.loop.OnClose(g.onClose)
+	g.hub = conns.NewHub(cfg.Logger, cfg.MaxQueuedBytes, cfg.WriteTimeout, (*conn).tick)
 	return g, nil
 }
 
 // Domain returns the XMPP domain.
 func (g *Gateway) Domain() string { return g.domain }
 
-// startLoop starts the event loop on the first connection (nbio's Stop
-// hangs when it runs before the pollers started: see engineio.start).
-func (g *Gateway) startLoop() error {
-	g.loopMu.Lock()
-	defer g.loopMu.Unlock()
-	if g.loopStopped {
-		return ErrClosed
-	}
-	if !g.loopStarted {
-		reserveProcs(g.cfg.Pollers, g.log)
-		if err := g.loop.Start(); err != nil {
-			return err
-		}
-		g.loopStarted = true
-	}
-	return nil
-}
-
-// reserveProcs gives the pollers room in the scheduler, as
-// engineio.reserveProcs does for its own (a poller keeps its P while it
-// waits in epoll_wait): GOMAXPROCS is raised to one more than the pollers
-// unless the GOMAXPROCS environment variable sets it.
-func reserveProcs(pollers int, log *slog.Logger) {
-	want := pollers + 1
-	have := runtime.GOMAXPROCS(0)
-	if have >= want || os.Getenv("GOMAXPROCS") != "" {
-		return
-	}
-	runtime.GOMAXPROCS(want)
-	log.Info("GOMAXPROCS raised for the XMPP event loop", "from", have, "to", want)
-}
-
 // Serve accepts XMPP client connections (RFC 6120) on ln until Close,
 // offering STARTTLS when Config.TLS is set. It returns ErrClosed after
-// Close.
-func (g *Gateway) Serve(ln net.Listener) error { return g.serve(ln, false) }
+// Close. A *net.TCPListener is taken over by the event loop, which
+// accepts its connections itself (ln is closed by then); any other
+// listener is served by an accepting goroutine.
+func (g *Gateway) Serve(ln net.Listener) error { return g.serve(ln, transportTCP) }
 
 // ServeTLS accepts connections that start with TLS (XEP-0368, port
 // 5223 by custom). It needs Config.TLS.
 func (g *Gateway) ServeTLS(ln net.Listener) error {
 	if g.cfg.TLS == nil {
+		ln.Close()
 		return errors.New("xmppgw: ServeTLS needs Config.TLS")
 	}
-	return g.serve(ln, true)
+	return g.serve(ln, transportDirectTLS)
 }
 
-func (g *Gateway) serve(ln net.Listener, directTLS bool) error {
-	g.mu.Lock()
-	if g.closed {
-		g.mu.Unlock()
+func (g *Gateway) serve(ln net.Listener, kind transportKind) error {
+	loop, err := g.hub.Loop()
+	if err != nil {
 		ln.Close()
 		return ErrClosed
 	}
-	g.lns[ln] = struct{}{}
-	g.wg.Add(1)
-	g.mu.Unlock()
-	defer g.wg.Done()
+	if tl, ok := ln.(*net.TCPListener); ok {
+		ls, err := loop.Listen(tl, func(remote net.Addr) (*evloop.Conn, evloop.Handler) {
+			c := g.accepted(remote.String(), kind)
+			if c == nil {
+				return nil, nil
+			}
+			return &c.Conn, c
+		})
+		switch {
+		case err == nil:
+			if err := ls.SetKeepAlive(g.keepAlive()); err != nil {
+				g.log.Warn("xmpp: TCP keep-alive not set", "err", err)
+			}
+			if !g.hub.Track(ls, true) {
+				ls.Close()
+				return ErrClosed
+			}
+			<-g.hub.Done()
+			return ErrClosed
+		case errors.Is(err, errors.ErrUnsupported): // no event loop here: accept below
+		default:
+			return err
+		}
+	}
+	if !g.hub.Track(ln, true) || !g.hub.Open.Enter() {
+		ln.Close()
+		return ErrClosed
+	}
+	defer g.hub.Open.Leave()
+	defer g.hub.Track(ln, false)
 	var delay time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
-			g.mu.Lock()
-			closed := g.closed
-			g.mu.Unlock()
-			if closed {
+			if g.hub.IsClosed() {
 				return ErrClosed
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscallEMFILE) {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
 				// Out of descriptors or the like: back off, as net/http does.
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				g.log.Warn("xmpp: accept failed; retrying", "err", err, "in", delay)
-				time.Sleep(delay)
+				select {
+				case <-time.After(delay):
+				case <-g.hub.Done():
+				}
 				continue
 			}
 			return err
 		}
 		delay = 0
-		g.accept(nc, directTLS)
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetKeepAliveConfig(g.keepAlive())
+		}
+		c := g.accepted(nc.RemoteAddr().String(), kind)
+		if c == nil {
+			nc.Close()
+			continue
+		}
+		if err := loop.AddConn(nc, &c.Conn); err != nil {
+			c.OnClose(&c.Conn, err) // not served: the loop calls no handler
+		}
 	}
 }
 
-// accept admits a TCP connection and moves it onto the event loop.
-func (g *Gateway) accept(nc net.Conn, directTLS bool) {
+// keepAlive is the TCP keep-alive of client connections (Config.KeepAlive).
+func (g *Gateway) keepAlive() net.KeepAliveConfig {
+	if g.cfg.KeepAlive < 0 {
+		return net.KeepAliveConfig{}
+	}
+	return net.KeepAliveConfig{Enable: true, Idle: g.cfg.KeepAlive, Interval: 30 * time.Second, Count: 4}
+}
+
+// accepted admits a new connection and registers it, or returns nil
+// (refused, or the gateway is closed). It runs on the event loop's
+// accepting goroutine: it must not block.
+func (g *Gateway) accepted(remote string, kind transportKind) *conn {
 	release := func() {}
 	if g.cfg.Admit != nil {
-		r, err := g.cfg.Admit(nc.RemoteAddr().String())
+		r, err := g.cfg.Admit(remote)
 		if err != nil {
 			// Before the stream header we cannot say why in XMPP terms
 			// without reading it: a refused connection is just closed.
 			g.stats.refused.Add(1)
-			nc.Close()
-			return
+			return nil
 		}
 		release = r
 	}
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		release()
-		nc.Close()
-		g.log.Warn("xmpp: listener gave a connection that is not TCP; closed")
-		return
-	}
-	if ka := g.cfg.KeepAlive; ka > 0 {
-		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: ka, Interval: 30 * time.Second, Count: 4})
-	} else {
-		_ = tc.SetKeepAlive(false)
-	}
-	if err := g.startLoop(); err != nil {
-		release()
-		nc.Close()
-		return
-	}
-	c := g.newConn(transportTCP, release, nc.RemoteAddr().String())
-	if directTLS {
-		c.kind = transportDirectTLS
-	}
+	c := g.newConn(kind, release, remote)
 	if !g.register(c) {
 		release()
-		nc.Close()
-		return
+		return nil
 	}
-	nbc, err := nbio.NBConn(tc) // a duplicate descriptor; tc is closed
-	if err != nil {
-		c.closed(err)
-		return
-	}
-	c.nc = nbc
-	nbc.SetSession(c)
-	if directTLS {
-		c.startTLS()
-	}
-	c.armAuthTimer()
-	c.publish()
-	if _, err := g.loop.AddConn(nbc); err != nil {
-		nbc.Close()
-		c.closed(err)
-	}
+	return c
 }
 
-// register adds c to the live connections unless the gateway is closed.
+// register adds c to the open connections unless the gateway is closed.
 func (g *Gateway) register(c *conn) bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.closed {
+	if !g.hub.Open.Add(c, 1) { // Close waits for its finish
 		return false
 	}
-	g.conns[c] = struct{}{}
 	g.stats.accepted[c.kind].Add(1)
-	g.wg.Add(1) // released by conn.finish
+	g.stats.open[c.kind].Add(1)
 	return true
 }
 
+// unregister forgets a finished connection.
 func (g *Gateway) unregister(c *conn) {
 	g.stats.closed.Add(1)
-	g.mu.Lock()
-	delete(g.conns, c)
-	g.mu.Unlock()
+	g.stats.open[c.kind].Add(-1)
+	g.hub.Open.Remove(c)
+	g.hub.Open.Leave()
 }
 
-// onData is the event loop's read callback.
-func (g *Gateway) onData(nc *nbio.Conn, data []byte) {
-	c, _ := nc.Session().(*conn)
-	if c == nil {
-		nc.Close()
-		return
-	}
-	c.onData(data)
-}
-
-// onClose is the event loop's close callback.
-func (g *Gateway) onClose(nc *nbio.Conn, err error) {
-	c, _ := nc.Session().(*conn)
-	if c == nil {
-		return
-	}
-	c.closed(err)
-}
-
-// goBackground runs f on a goroutine that Close waits for, unless the
-// gateway is closed (then it runs f synchronously: Close is waiting on
-// other work and f must still happen, e.g. ending a session).
+// goBackground runs f on a goroutine that Close waits for.
 func (g *Gateway) goBackground(f func()) {
-	g.wg.Add(1)
+	g.bg.Add(1)
 	go func() {
-		defer g.wg.Done()
+		defer g.bg.Done()
 		f()
 	}()
 }
 
 // Close stops accepting, ends every connection (chat sessions end first:
 // call it after chat.Service.Close so clients hear system-shutdown) and
-// waits for the gateway's goroutines, or for ctx.
+// the sessions waiting for a resumption, and waits for the gateway's
+// goroutines, or for ctx.
 func (g *Gateway) Close(ctx context.Context) error {
+	var hib []*session
 	g.closeOnce.Do(func() {
 		g.mu.Lock()
-		g.closed = true
-		lns := make([]net.Listener, 0, len(g.lns))
-		for ln := range g.lns {
-			lns = append(lns, ln)
-		}
-		conns := make([]*conn, 0, len(g.conns))
-		for c := range g.conns {
-			conns = append(conns, c)
-		}
-		hib := make([]*session, 0, len(g.resumable))
+		g.closed = true // no hibernation from now on (connLost)
 		for _, s := range g.resumable {
 			hib = append(hib, s)
 		}
 		g.mu.Unlock()
-		for _, ln := range lns {
-			ln.Close()
-		}
-		for _, c := range conns {
-			c.streamError("system-shutdown", "the server is shutting down")
-		}
-		for _, s := range hib {
-			s.end("shutdown")
-		}
 	})
-	done := make(chan struct{})
-	go func() {
-		g.wg.Wait()
-		g.flusher.stop()
-		g.loopMu.Lock()
-		g.loopStopped = true
-		if g.loopStarted {
-			g.loop.Stop()
-		}
-		g.loopMu.Unlock()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	err := g.hub.Close(ctx, func(c *conn) {
+		c.streamError("system-shutdown", "the server is shutting down")
+	})
+	for _, s := range hib {
+		s.end("shutdown")
 	}
+	if werr := conns.Wait(ctx, &g.bg); err == nil {
+		err = werr
+	}
+	return err
 }
 
 // Activity counts connections accepted and closed so far, a TLS
@@ -467,6 +384,7 @@ type Stats struct {
 
 type counters struct {
 	accepted [3]atomic.Uint64
+	open     [3]atomic.Int64
 	resumed  atomic.Uint64
 	slow     atomic.Uint64
 	refused  atomic.Uint64
@@ -481,18 +399,11 @@ func (g *Gateway) Stats() Stats {
 	for i := range st.Accepted {
 		st.Accepted[i] = g.stats.accepted[i].Load()
 	}
+	st.TCP = int(g.stats.open[transportTCP].Load())
+	st.TLS = int(g.stats.open[transportDirectTLS].Load())
+	st.WebSocket = int(g.stats.open[transportWebSocket].Load())
 	st.Resumed, st.SlowConsumers, st.Refused = g.stats.resumed.Load(), g.stats.slow.Load(), g.stats.refused.Load()
 	g.mu.Lock()
-	for c := range g.conns {
-		switch {
-		case c.kind == transportWebSocket:
-			st.WebSocket++
-		case c.kind == transportDirectTLS:
-			st.TLS++
-		default:
-			st.TCP++
-		}
-	}
 	for _, rs := range g.resources {
 		st.Sessions += len(rs)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/banter-chat/banter/chat"
 	"github.com/banter-chat/banter/gateway/xmpp/stanza"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
 // outItem is one element queued for a client. A stanza rendered once for
@@ -135,7 +136,7 @@ func (c *conn) onBind(el *stanza.Element) {
 	g.mu.Unlock()
 	c.sess = s
 	c.state = stateBound
-	c.stopAuthTimer()
+	c.bound.Store(s) // the sweeper's auth timeout no longer applies
 	var b stanza.Builder
 	b.Start("iq", "type", "result", "id", id).Start("bind", "xmlns", stanza.NSBind).Elem("jid", s.jid.String()).End("bind").End("iq")
 	s.send(outItem{pre: b.B, stanza: true})
@@ -183,11 +184,11 @@ func (c *conn) onResume(el *stanza.Element) {
 	if old != nil {
 		old.closeNow()
 	} else if wasHib {
-		g.wg.Done() // the hibernation's hold
+		g.bg.Done() // the hibernation's hold
 	}
 	c.sess = s
 	c.state = stateBound
-	c.stopAuthTimer()
+	c.bound.Store(s) // the sweeper's auth timeout no longer applies
 	g.stats.resumed.Add(1)
 	c.writeRaw([]byte("<resumed xmlns='" + stanza.NSSM + "' previd='" + prev + "' h='" + strconv.FormatUint(uint64(inH), 10) + "'/>"))
 	s.kick()
@@ -281,11 +282,21 @@ func (s *session) kickLocked() {
 		return
 	}
 	s.flushing = true
-	if s.c.bc != nil { // a blocking connection flushes on its own goroutine
+	if s.c.Blocking() { // a blocking connection flushes on its own goroutine
 		go s.flush(nil)
 		return
 	}
-	s.g.flusher.schedule(s)
+	s.g.hub.Flusher.Schedule(s)
+}
+
+// Flush writes what is queued (conns.Flushable, on a flush worker).
+func (s *session) Flush() {
+	bp := flushBufs.Get().(*[]byte)
+	*bp = s.flush((*bp)[:0])
+	if cap(*bp) > 64<<10 {
+		*bp = nil // do not keep a burst's buffer
+	}
+	flushBufs.Put(bp)
 }
 
 // flush writes everything queued, one write per batch, until the queue
@@ -331,7 +342,9 @@ func (c *conn) appendItems(dst []byte, q []outItem, to []byte) []byte {
 		}
 		// RFC 7395: every element declares its namespace.
 		k := tagEnd(it.pre)
-		dst = appendWSFrame(dst, wsText, it.pre[:k], xmlnsClient, it.pre[k:], to, it.post)
+		dst = wsframe.AppendHeader(dst, wsframe.OpText, len(it.pre)+len(xmlnsClient)+len(to)+len(it.post))
+		dst = append(append(append(append(dst, it.pre[:k]...), xmlnsClient...), it.pre[k:]...), to...)
+		dst = append(dst, it.post...)
 	}
 	return dst
 }
@@ -345,9 +358,10 @@ func (c *conn) appendElem(dst, el []byte) []byte {
 	}
 	if len(el) > 1 && el[0] == '<' && isStanzaName(el) && !hasXmlns(el) {
 		k := tagEnd(el)
-		return appendWSFrame(dst, wsText, el[:k], xmlnsClient, el[k:])
+		dst = wsframe.AppendHeader(dst, wsframe.OpText, len(el)+len(xmlnsClient))
+		return append(append(append(dst, el[:k]...), xmlnsClient...), el[k:]...)
 	}
-	return appendWSFrame(dst, wsText, el)
+	return wsframe.AppendFrame(dst, wsframe.OpText, el)
 }
 
 // tagEnd is the end of the element name at the start of el.
@@ -417,7 +431,7 @@ func (s *session) connLost(c *conn) {
 	s.c = nil
 	s.queue, s.queued, s.flushing = nil, 0, false
 	if s.smID != "" && !closing {
-		s.g.wg.Add(1) // released by the resumption or the end (c still holds one: no race with Wait)
+		s.g.bg.Add(1) // released by the resumption or the end (Close waits for c first: no race with Wait)
 		s.hibTimer = time.AfterFunc(s.g.cfg.ResumeTimeout, func() { s.end("resumption timed out") })
 		s.mu.Unlock()
 		return
@@ -468,7 +482,7 @@ func (s *session) end(reason string) {
 	// gets chat's ErrNotConnected from now on.
 	s.chat.Disconnect("xmpp: " + reason)
 	if hib {
-		g.wg.Done()
+		g.bg.Done()
 	}
 }
 
@@ -596,16 +610,11 @@ func (s *session) procEnd() {
 		return
 	}
 	s.flushing = true
-	blocking := s.c.bc != nil
+	blocking := s.c.Blocking()
 	s.mu.Unlock()
 	if blocking {
 		go s.flush(nil)
 		return
 	}
-	bp := flushBufs.Get().(*[]byte)
-	*bp = s.flush((*bp)[:0])
-	if cap(*bp) > 64<<10 {
-		*bp = nil
-	}
-	flushBufs.Put(bp)
+	s.Flush()
 }

@@ -28,10 +28,8 @@ import (
 // buffers what the kernel does not take (bounded, see Config).
 type tlsShim struct {
 	tc     *tls.Conn
-	write  func([]byte) (int, error) // the event loop's non-blocking write
-	closeN func() error
-	local  net.Addr
-	remote net.Addr
+	write  func([]byte) error // the event loop's non-blocking write
+	remote addr
 
 	mu        sync.Mutex
 	cond      sync.Cond
@@ -44,8 +42,8 @@ type tlsShim struct {
 
 var errHandshakeTimeout = errors.New("TLS handshake timed out")
 
-func newTLSShim(cfg *tls.Config, write func([]byte) (int, error), closeN func() error, local, remote net.Addr) *tlsShim {
-	s := &tlsShim{write: write, closeN: closeN, local: local, remote: remote}
+func newTLSShim(cfg *tls.Config, write func([]byte) error, remote string) *tlsShim {
+	s := &tlsShim{write: write, remote: addr(remote)}
 	s.cond.L = &s.mu
 	s.tc = tls.Server(s, cfg)
 	return s
@@ -139,17 +137,17 @@ func (s *tlsShim) Read(p []byte) (int, error) {
 }
 
 // Write implements net.Conn: records go to the event loop.
-func (s *tlsShim) Write(p []byte) (int, error) { return s.write(p) }
-
-// Close implements net.Conn (crypto/tls calls it only from Close).
-func (s *tlsShim) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.cond.Broadcast()
-	s.mu.Unlock()
-	if s.closeN != nil {
-		return s.closeN()
+func (s *tlsShim) Write(p []byte) (int, error) {
+	if err := s.write(p); err != nil {
+		return 0, err
 	}
+	return len(p), nil
+}
+
+// Close implements net.Conn (crypto/tls calls it only from Close, which
+// the gateway does not call: the connection closes on the event loop).
+func (s *tlsShim) Close() error {
+	s.shutdown()
 	return nil
 }
 
@@ -161,7 +159,13 @@ func (s *tlsShim) shutdown() {
 	s.mu.Unlock()
 }
 
-func (s *tlsShim) LocalAddr() net.Addr                { return s.local }
+// addr is the client's address as the shim's net.Conn tells it.
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+func (s *tlsShim) LocalAddr() net.Addr                { return addr("") }
 func (s *tlsShim) RemoteAddr() net.Addr               { return s.remote }
 func (s *tlsShim) SetDeadline(t time.Time) error      { return nil }
 func (s *tlsShim) SetReadDeadline(t time.Time) error  { return nil }

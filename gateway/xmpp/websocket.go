@@ -1,20 +1,21 @@
 package xmppgw
 
 import (
-	"crypto/sha1" //nolint:gosec // the WebSocket accept key (RFC 6455)
-	"encoding/base64"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"time"
 
-	"github.com/lesismal/nbio"
+	"github.com/banter-chat/banter/internal/evloop"
+	"github.com/banter-chat/banter/internal/wsframe"
 )
 
 // ServeHTTP serves XMPP over WebSocket (RFC 7395): the upgrade is
-// answered here, and a plain TCP connection then moves onto the event
-// loop like a TCP client (no goroutine while idle). A connection that is
-// not plain TCP (the HTTPS port's TLS) keeps a reading goroutine.
+// answered here, and the connection then moves onto the event loop like a
+// TCP client (no goroutine while idle; frames parsed by internal/wsframe).
+// A connection that is not plain TCP (the HTTPS port's TLS) is served in
+// blocking mode: a reading goroutine each.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.cfg.CheckOrigin != nil {
 		if err := g.cfg.CheckOrigin(r); err != nil {
@@ -23,21 +24,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	key := r.Header.Get("Sec-WebSocket-Key")
-	k, err := base64.StdEncoding.DecodeString(key)
 	switch {
 	case r.Method != http.MethodGet:
 		http.Error(w, "XMPP over WebSocket: GET with an upgrade", http.StatusMethodNotAllowed)
 		return
 	case !headerToken(r.Header, "Connection", "upgrade") || !headerToken(r.Header, "Upgrade", "websocket"),
-		r.Header.Get("Sec-WebSocket-Version") != "13", err != nil || len(k) != 16:
+		r.Header.Get("Sec-WebSocket-Version") != "13", !wsframe.ValidKey(key):
 		w.Header().Set("Sec-WebSocket-Version", "13")
 		http.Error(w, "XMPP over WebSocket (RFC 7395): a WebSocket upgrade is required", http.StatusBadRequest)
 		return
 	}
-	g.mu.Lock()
-	closed := g.closed
-	g.mu.Unlock()
-	if closed {
+	loop, err := g.hub.Loop()
+	if err != nil {
 		http.Error(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -67,78 +65,56 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		nc.Close()
 		return
 	}
-	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")) //nolint:gosec // RFC 6455
-	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
-		base64.StdEncoding.EncodeToString(sum[:]) + "\r\n"
-	if headerToken(r.Header, "Sec-WebSocket-Protocol", "xmpp") {
-		resp += "Sec-WebSocket-Protocol: xmpp\r\n"
-	}
-	resp += "\r\n"
-	_ = nc.SetWriteDeadline(time.Now().Add(g.cfg.WriteTimeout))
-	if _, err := nc.Write([]byte(resp)); err != nil {
-		release()
-		nc.Close()
-		return
-	}
-	_ = nc.SetWriteDeadline(time.Time{})
 	c := g.newConn(transportWebSocket, release, r.RemoteAddr)
 	if !g.register(c) {
 		release()
+		_ = writeHTTP(nc, "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", g.cfg.WriteTimeout)
 		nc.Close()
 		return
 	}
-	tc, onLoop := nc.(*net.TCPConn)
-	if !onLoop {
-		c.secure.Store(true) // TLS from the HTTPS listener
-		c.bc = nc
-		c.armAuthTimer()
-		go c.readBlocking()
-		return
+	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+		wsframe.AcceptKey(key) + "\r\n"
+	if headerToken(r.Header, "Sec-WebSocket-Protocol", "xmpp") {
+		resp += "Sec-WebSocket-Protocol: xmpp\r\n"
 	}
-	if ka := g.cfg.KeepAlive; ka > 0 {
-		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true, Idle: ka, Interval: 30 * time.Second, Count: 4})
-	}
-	if err := g.startLoop(); err != nil {
+	if err := writeHTTP(nc, resp+"\r\n", g.cfg.WriteTimeout); err != nil {
 		nc.Close()
-		c.closed(err)
+		c.OnClose(&c.Conn, err)
 		return
 	}
-	nbc, err := nbio.NBConn(tc)
-	if err != nil {
-		c.closed(err)
-		return
+	c.secure.Store(r.TLS != nil) // the HTTPS port
+	if tc := tcpOf(nc); tc != nil {
+		_ = tc.SetKeepAliveConfig(g.keepAlive())
 	}
-	c.nc = nbc
-	nbc.SetSession(c)
-	c.armAuthTimer()
-	c.publish()
-	if _, err := g.loop.AddConn(nbc); err != nil {
-		nbc.Close()
-		c.closed(err)
+	if err := loop.AddConn(nc, &c.Conn); err != nil {
+		c.OnClose(&c.Conn, err) // not served: the loop calls no handler
 	}
 }
 
-// readBlocking reads a connection that cannot be on the event loop.
-func (c *conn) readBlocking() {
-	buf := make([]byte, 4096)
-	for {
-		n, err := c.bc.Read(buf)
-		if n > 0 {
-			c.onData(buf[:n])
-		}
-		if err != nil {
-			c.closeNetwork()
-			c.closed(err)
-			return
-		}
+// tcpOf returns the TCP connection under nc (hijacked from net/http, or
+// handed to it by engineio.Accept), or nil.
+func tcpOf(nc net.Conn) *net.TCPConn {
+	if ho, ok := nc.(evloop.Handover); ok {
+		tc, _ := ho.Handover()
+		return tc
 	}
+	tc, _ := nc.(*net.TCPConn)
+	return tc
+}
+
+// writeHTTP writes the upgrade's answer with a deadline.
+func writeHTTP(nc net.Conn, s string, timeout time.Duration) error {
+	_ = nc.SetWriteDeadline(time.Now().Add(timeout))
+	_, err := io.WriteString(nc, s)
+	_ = nc.SetWriteDeadline(time.Time{})
+	return err
 }
 
 // headerToken reports whether a comma-separated header has token (any
 // case).
 func headerToken(h http.Header, name, token string) bool {
 	for _, v := range h.Values(name) {
-		for _, t := range strings.Split(v, ",") {
+		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
