@@ -240,7 +240,7 @@ func (c *conn) queue(j job) error {
 	c.running = true
 	c.jobMu.Unlock()
 	if start {
-		go c.process()
+		c.g.hub.Workers.Go(c.process)
 	}
 	return nil
 }
@@ -536,10 +536,10 @@ func (c *conn) startTLSLocked() {
 	c.jobMu.Lock()
 	c.running = true // no job can arrive before the handshake is done: the input goes to TLS
 	c.jobMu.Unlock()
-	go func() {
+	c.g.hub.Workers.Go(func() {
 		c.runHandshake(shim)
 		c.process()
-	}()
+	})
 }
 
 // runHandshake runs on the processor goroutine: nothing else is processed

@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
-	"strings"
 )
 
 // Namespaces used by the gateway.
@@ -128,7 +127,7 @@ func Parse(data []byte, maxDepth int) (*Element, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	d := xml.NewDecoder(io.MultiReader(strings.NewReader(prefixTCP), bytes.NewReader(data)))
+	d := xml.NewDecoder(&prefixed{prefix: prefixTCP, data: data})
 	d.Strict = true
 	tok, err := d.Token() // the synthetic stream element
 	if err != nil {
@@ -138,6 +137,41 @@ func Parse(data []byte, maxDepth int) (*Element, error) {
 		return nil, ErrNotWellFormed
 	}
 	return parseFrom(d, maxDepth, 1)
+}
+
+// prefixed reads prefix, then data. It is an io.ByteReader, which
+// encoding/xml reads as it is: no bufio.Reader (4 KiB) per element.
+type prefixed struct {
+	prefix string
+	data   []byte
+}
+
+func (r *prefixed) ReadByte() (byte, error) {
+	if len(r.prefix) > 0 {
+		c := r.prefix[0]
+		r.prefix = r.prefix[1:]
+		return c, nil
+	}
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	c := r.data[0]
+	r.data = r.data[1:]
+	return c, nil
+}
+
+func (r *prefixed) Read(p []byte) (int, error) {
+	if len(r.prefix) > 0 {
+		n := copy(p, r.prefix)
+		r.prefix = r.prefix[n:]
+		return n, nil
+	}
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
 }
 
 // ParseHeader parses a stream header (KindOpen: an optional XML
