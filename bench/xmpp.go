@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
@@ -17,7 +19,9 @@ import (
 //	xmpp-idle    N idle authenticated connections (SASL ANONYMOUS, bound,
 //	             presence sent): server RSS per connection, logins/s
 //	xmpp-logins  full logins (and stream closes) by C clients in a loop for
-//	             a duration: logins/s and server CPU per login
+//	             a duration: logins/s and server CPU per login; with --tls a
+//	             full TLS handshake each, or with --resume a resumed TLS
+//	             session (each client keeps the server's session tickets)
 //	xmpp-fanout  xmpp_fanout.go
 //
 // Banter must run in anonymous mode (the default) and prosody with an
@@ -160,6 +164,9 @@ func runXMPPIdle(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			"login_seconds": elapsed.Seconds(),
 		}}
 	h.latencyMetrics(r.Metrics, "login_")
+	if len(conns) > 0 {
+		r.Params["ecdsa"] = b2f(conns[0].keyAlg == x509.ECDSA)
+	}
 	if x.serverPID > 0 {
 		rss1, err := procRSS(x.serverPID)
 		if err != nil {
@@ -193,11 +200,15 @@ func runXMPPLogins(ctx context.Context, args []string, stdout, stderr io.Writer)
 	x.register(fs)
 	conc := fs.Int("concurrency", 16, "clients logging in at once")
 	dur := fs.Duration("duration", 10*time.Second, "how long to log in and out")
+	resume := fs.Bool("resume", false, "with --tls: each client keeps the server's TLS session tickets and resumes its session at the next login (a full handshake the first time)")
 	if err := parseFlags(fs, args, stderr); err != nil {
 		return err
 	}
 	if err := x.check(); err != nil {
 		return err
+	}
+	if *resume && !x.tls {
+		return fmt.Errorf("%w: --resume needs --tls", ErrUsage)
 	}
 	if *conc <= 0 || *conc > 1000 || *dur <= 0 || *dur > 10*time.Minute {
 		return fmt.Errorf("%w: --concurrency 1..1000, --duration up to 10m", ErrUsage)
@@ -209,6 +220,8 @@ func runXMPPLogins(ctx context.Context, args []string, stdout, stderr io.Writer)
 	cpu0, _ := procCPU(0)
 	var (
 		logins, failures atomic.Int64
+		resumed          atomic.Int64
+		ecdsa            atomic.Bool
 		mu               sync.Mutex
 		h                hist
 		firstErr         error
@@ -223,10 +236,14 @@ func runXMPPLogins(ctx context.Context, args []string, stdout, stderr io.Writer)
 			defer wg.Done()
 			var lh hist
 			defer func() { mu.Lock(); h.merge(&lh); mu.Unlock() }()
+			o := x.opts()
+			if *resume {
+				o.sessions = tls.NewLRUClientSessionCache(1) // this client's own
+			}
 			for time.Now().Before(end) && ctx.Err() == nil {
 				lctx, cancel := context.WithTimeout(ctx, x.timeout)
 				t0 := time.Now()
-				c, err := xmppLogin(lctx, x.addr, x.source(w+int(seq.Add(1))), x.opts(), "")
+				c, err := xmppLogin(lctx, x.addr, x.source(w+int(seq.Add(1))), o, "")
 				cancel()
 				if err != nil {
 					failures.Add(1)
@@ -239,6 +256,12 @@ func runXMPPLogins(ctx context.Context, args []string, stdout, stderr io.Writer)
 				}
 				lh.add(time.Since(t0))
 				logins.Add(1)
+				if c.resumed {
+					resumed.Add(1)
+				}
+				if c.keyAlg == x509.ECDSA {
+					ecdsa.Store(true)
+				}
 				c.close()
 			}
 		}()
@@ -247,12 +270,19 @@ func runXMPPLogins(ctx context.Context, args []string, stdout, stderr io.Writer)
 	elapsed := time.Since(start)
 	cpu1, _ := procCPU(0)
 	r := &Result{Scenario: "xmpp-logins",
-		Params: map[string]float64{"concurrency": float64(*conc), "duration_s": dur.Seconds(), "tls": b2f(x.tls)},
+		Params: map[string]float64{"concurrency": float64(*conc), "duration_s": dur.Seconds(), "tls": b2f(x.tls),
+			"resume": b2f(*resume), "ecdsa": b2f(ecdsa.Load())},
 		Metrics: map[string]float64{
 			"logins":       float64(logins.Load()),
 			"failures":     float64(failures.Load()),
 			"logins_per_s": float64(logins.Load()) / elapsed.Seconds(),
 		}}
+	if x.tls {
+		// Counted apart: a resumed session skips the certificate's
+		// signature, the bulk of a full handshake's cost.
+		r.Metrics["tls_resumed"] = float64(resumed.Load())
+		r.Metrics["tls_full"] = float64(logins.Load() - resumed.Load())
+	}
 	h.latencyMetrics(r.Metrics, "login_")
 	if x.serverPID > 0 {
 		sCPU1, err := procCPU(x.serverPID)

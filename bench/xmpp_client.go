@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -24,6 +25,10 @@ import (
 type xmppOpts struct {
 	domain string
 	tls    bool // STARTTLS
+	// sessions, when set, keeps the server's TLS session tickets: the
+	// next login through the same cache resumes the session (a returning
+	// device) instead of a full handshake.
+	sessions tls.ClientSessionCache
 }
 
 // xconn is one logged-in XMPP connection.
@@ -34,6 +39,10 @@ type xconn struct {
 	q    [][]byte // elements read but not yet taken
 	jid  string
 	rerr error
+	// With TLS: whether the session was resumed, and the server
+	// certificate's key type.
+	resumed bool
+	keyAlg  x509.PublicKeyAlgorithm
 }
 
 var errXMPPStream = errors.New("xmpp stream")
@@ -73,9 +82,14 @@ func xmppLogin(ctx context.Context, addr string, src net.IP, o xmppOpts, nick st
 		if _, err := c.expect("<proceed"); err != nil {
 			return fail(err)
 		}
-		tc := tls.Client(c.nc, &tls.Config{ServerName: o.domain, InsecureSkipVerify: true}) //nolint:gosec // the benchmark's own self-signed certificate
+		tc := tls.Client(c.nc, &tls.Config{ServerName: o.domain, InsecureSkipVerify: true, ClientSessionCache: o.sessions}) //nolint:gosec // the benchmark's own self-signed certificate
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(err)
+		}
+		st := tc.ConnectionState()
+		c.resumed = st.DidResume
+		if len(st.PeerCertificates) > 0 {
+			c.keyAlg = st.PeerCertificates[0].PublicKeyAlgorithm
 		}
 		c.nc = tc
 		if err := open(); err != nil {

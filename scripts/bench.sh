@@ -264,10 +264,13 @@ xmpp_steps() {
 		senders=$(senders_for "$r")
 		step "banter prosody" xmpp-fanout --via-xmpp --receivers $((members - senders)) --senders "$senders" --rate "$r" --duration "$dur"
 	done
-	for k in rsa; do
+	for k in rsa ecdsa; do
 		XMPP_CERT="$XMPP_CERTS/$k"
 		step "banter prosody" xmpp-idle --via-xmpp --n "$n" --tls
 		step "banter prosody" "${logins[@]}" --duration "$dur" --tls
+		# Returning clients: each keeps the session tickets of its
+		# previous login (counted apart: tls_resumed, tls_full).
+		step "banter prosody" "${logins[@]}" --duration "$dur" --tls --resume
 	done
 	XMPP="" XMPP_CERT=""
 }

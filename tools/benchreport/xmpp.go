@@ -62,8 +62,8 @@ func (r *report) xmppSection() string {
 			}
 			bl, pl := q("banter", "logins_per_s"), q("prosody", "logins_per_s")
 			bc, pc := q("banter", "server_cpu_us_per_login"), q("prosody", "server_cpu_us_per_login")
-			fmt.Fprintf(&logins, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v.title, num(c), bl, pl, ratioOf(bl, pl), bc, pc, ratioOf(bc, pc),
-				q("banter", "login_p99_ms"), q("prosody", "login_p99_ms"))
+			fmt.Fprintf(&logins, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", v.title, num(c), bl, pl, ratioOf(bl, pl), bc, pc, ratioOf(bc, pc),
+				q("banter", "login_p99_ms"), q("prosody", "login_p99_ms"), resumedShare(q("banter", "tls_resumed"), q("banter", "logins"), q("prosody", "tls_resumed"), q("prosody", "logins")))
 		}
 	}
 	fanout := r.tableMarkdown(table{key: "xmpp-fanout", title: "XMPP: MUC fan-out", param: "rate", stepTitle: "msgs/s in all", base: "prosody",
@@ -81,14 +81,29 @@ func (r *report) xmppSection() string {
 		b.WriteString(idle.String() + "\n")
 	}
 	if logins.Len() > 0 {
-		b.WriteString("### Logins\n\nC clients in a loop: connect, (STARTTLS), SASL ANONYMOUS, bind, initial presence and its echo, stream close. A full TLS handshake for every login unless the row says the session was resumed (the clients keep the server's session tickets: a returning device).\n\n")
-		b.WriteString("| transport | clients | banter logins/s | prosody logins/s | banter/prosody | banter CPU µs/login | prosody CPU µs/login | banter/prosody | banter login p99 ms | prosody login p99 ms |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		b.WriteString("### Logins\n\nC clients in a loop: connect, (STARTTLS), SASL ANONYMOUS, bind, initial presence and its echo, stream close. A full TLS handshake for every login unless the row says the session was resumed (each client keeps the server's session tickets and offers them at its next login, as a returning device does; the last column says how many logins did resume: a server that issues no tickets, or refuses them, makes every login a full handshake).\n\n")
+		b.WriteString("| transport | clients | banter logins/s | prosody logins/s | banter/prosody | banter CPU µs/login | prosody CPU µs/login | banter/prosody | banter login p99 ms | prosody login p99 ms | TLS sessions resumed (banter, prosody) |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
 		b.WriteString(logins.String() + "\n")
 	}
 	if fanout != "" {
 		b.WriteString("#" + fanout) // a subsection of this one
 	}
 	return b.String()
+}
+
+// resumedShare tells what share of the logins resumed a TLS session, for
+// banter and prosody ("–" without TLS).
+func resumedShare(br, bl, pr, pl stat) string {
+	f := func(r, l stat) string {
+		if !r.ok() || !l.ok() || l.med == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f%%", 100*r.med/l.med)
+	}
+	if !br.ok() && !pr.ok() {
+		return "–"
+	}
+	return f(br, bl) + ", " + f(pr, pl)
 }
 
 func ratioOf(a, b stat) string {
