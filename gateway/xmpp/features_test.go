@@ -269,3 +269,72 @@ func TestDirectTLS(t *testing.T) {
 	p.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + b64("\x00eve\x00x") + "</auth>")
 	p.expect("policy-violation", "STARTTLS")
 }
+
+// TestTLSSessionResumption: a returning client resumes its TLS session
+// with the ticket of its previous connection (no certificate signature),
+// over STARTTLS and over direct TLS.
+func TestTLSSessionResumption(t *testing.T) {
+	srv := startServer(t, chat.Config{}, xmppgw.Config{TLS: testTLSConfig(t)})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.gw.ServeTLS(ln) }()
+	starttls := func(cache tls.ClientSessionCache) (resumed bool) {
+		t.Helper()
+		nc, err := net.Dial("tcp", srv.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &rawClient{t: t, conn: nc, in: make(chan string, 100), stopOn: "<proceed"}
+		done := make(chan struct{})
+		go func() { c.read(nc); close(done) }()
+		c.send(streamOpen)
+		c.expect("<starttls")
+		c.send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+		c.expect("<proceed")
+		<-done
+		tc := tls.Client(nc, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache}) //nolint:gosec // the test's certificate
+		tlsLogin(t, tc)
+		return tc.ConnectionState().DidResume
+	}
+	direct := func(cache tls.ClientSessionCache) (resumed bool) {
+		t.Helper()
+		tc, err := tls.Dial("tcp", ln.Addr().String(), &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache}) //nolint:gosec // the test's certificate
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tc.Close()
+		tlsLogin(t, tc)
+		return tc.ConnectionState().DidResume
+	}
+	for name, connect := range map[string]func(tls.ClientSessionCache) bool{"STARTTLS": starttls, "direct TLS": direct} {
+		cache := tls.NewLRUClientSessionCache(4)
+		if connect(cache) {
+			t.Errorf("%s: the first connection resumed a session", name)
+		}
+		if !connect(cache) {
+			t.Errorf("%s: the second connection did not resume the first one's TLS session", name)
+		}
+		if connect(nil) {
+			t.Errorf("%s: a client without tickets resumed", name)
+		}
+	}
+}
+
+// tlsLogin logs in over an established (or starting) TLS connection:
+// reading the server's first records brings the session ticket in.
+func tlsLogin(t *testing.T, tc *tls.Conn) {
+	t.Helper()
+	c := &rawClient{t: t, conn: tc, in: make(chan string, 100)}
+	go c.read(tc)
+	c.send(streamOpen)
+	c.expect("<stream:features", "ANONYMOUS")
+	c.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='ANONYMOUS'>=</auth>")
+	c.expect("<success")
+	c.send(streamOpen)
+	c.expect("<bind")
+	c.send("<iq type='set' id='b'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></iq>")
+	c.expect("<jid>")
+}
