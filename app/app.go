@@ -130,6 +130,13 @@ type Config struct {
 	// MQTTAddr, if set, serves MQTT over TCP there (MQTT over WebSocket
 	// is always at /mqtt; mqtt.go).
 	MQTTAddr string
+	// XMPPAddr, if set, serves XMPP client connections (STARTTLS with
+	// the server's certificate) there, XMPPTLSAddr direct TLS; XMPP over
+	// WebSocket is always at /xmpp. XMPPDomain is the XMPP domain
+	// (default: the host name). See xmpp.go and docs/xmpp.md.
+	XMPPAddr    string
+	XMPPTLSAddr string
+	XMPPDomain  string
 
 	// TLSCertFile and TLSKeyFile (PEM) make the HTTP port HTTPS/WSS and
 	// the MQTT listener MQTTS (tls.go). Both or neither.
@@ -202,8 +209,11 @@ type App struct {
 	hs    *http.Server
 	gws   gateways // REST/SSE, /ws, TCP (gateways.go)
 	mqtt  mqttState
-	tls   tlsState
-	eco   ecosystem // Admin UI, Socket.IO Redis adapter (admin.go)
+	xmpp  xmppState
+	// xmppReady guards xmpp.gw, set after the reclaimer started.
+	xmppReady sync.Mutex
+	tls       tlsState
+	eco       ecosystem // Admin UI, Socket.IO Redis adapter (admin.go)
 
 	reclaimStop func()    // stops the memory reclaimer and waits for it
 	metrics     *metrics  // metrics.go
@@ -315,6 +325,10 @@ func New(cfg Config) (_ *App, err error) {
 	if err := a.initMQTT(); err != nil {
 		return nil, err
 	}
+	if err := a.initXMPP(); err != nil {
+		return nil, err
+	}
+	undo = append(undo, func() { _ = a.closeXMPP(context.Background()) })
 	a.mountOps()
 	a.mux.Handle("/", web.Handler())
 	a.hs = &http.Server{
@@ -329,14 +343,14 @@ func New(cfg Config) (_ *App, err error) {
 
 // startReclaimer returns memory to the OS after bursts of connections
 // (internal/memreclaim): the activity is Engine.IO handshakes and closes,
-// and MQTT connections opened and closed.
+// and MQTT and XMPP connections opened and closed.
 func (a *App) startReclaimer() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		engine := memreclaim.EngineActivity(a.io.Engine())
-		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, func() uint64 { return engine() + a.mqttActivity() })
+		memreclaim.Run(ctx, memreclaim.Config{Logger: a.log}, func() uint64 { return engine() + a.mqttActivity() + a.xmppActivity() })
 	}()
 	a.reclaimStop = func() { cancel(); <-done }
 }
@@ -471,6 +485,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	a.closeEcosystem()
 	errs = append(errs, a.closeGateways(ctx)...)
 	errs = append(errs, a.closeMQTT(ctx)...)
+	errs = append(errs, a.closeXMPP(ctx)...)
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
 		_ = a.hs.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/banter-chat/banter/gateway/rest"
 	"github.com/banter-chat/banter/gateway/tcp"
 	"github.com/banter-chat/banter/gateway/ws"
+	xmppgw "github.com/banter-chat/banter/gateway/xmpp"
 	"github.com/banter-chat/banter/guard"
 	"github.com/banter-chat/banter/redis"
 )
@@ -271,6 +272,7 @@ type snapshot struct {
 	tcp              tcp.Stats
 	rest             rest.Stats
 	mqtt             mqttgw.Stats
+	xmpp             xmppgw.Stats
 	bus              *redis.Stats // nil without a cluster bus
 	guard            guard.Stats
 }
@@ -282,6 +284,7 @@ func (a *App) snapshot() snapshot {
 		ws:    a.gws.ws.Stats(),
 		rest:  a.gws.rest.Stats(),
 		mqtt:  a.mqtt.gw.Stats(),
+		xmpp:  a.xmpp.gw.Stats(),
 		guard: a.guard.Stats(),
 	}
 	s.queued, s.largestQ = a.io.Engine().Backlog()
@@ -314,6 +317,9 @@ func (s snapshot) connections() []connCount {
 		{"tcp", "tcp", int64(s.tcp.Connections), s.tcp.Accepted},
 		{"mqtt", "tcp", int64(s.mqtt.TCP), s.mqtt.AcceptedTCP},
 		{"mqtt", "websocket", int64(s.mqtt.WebSocket), s.mqtt.AcceptedWebSocket},
+		{"xmpp", "tcp", int64(s.xmpp.TCP), s.xmpp.Accepted[0]},
+		{"xmpp", "tls", int64(s.xmpp.TLS), s.xmpp.Accepted[1]},
+		{"xmpp", "websocket", int64(s.xmpp.WebSocket), s.xmpp.Accepted[2]},
 		{"sse", "http", s.rest.Streams, s.rest.StreamsOpened},
 		{"rest", "http", int64(s.rest.Sessions), s.rest.SessionsCreated},
 	}
@@ -332,6 +338,7 @@ func (s snapshot) slowConsumers() []gatewayCount {
 		{"ws", s.ws.SlowConsumers},
 		{"tcp", s.tcp.SlowConsumers},
 		{"mqtt", s.mqtt.SlowConsumers},
+		{"xmpp", s.xmpp.SlowConsumers},
 		{"sse", s.rest.SlowConsumers},
 	}
 }

@@ -90,8 +90,8 @@ func TestStatusPage(t *testing.T) {
 		d.Time == 0 || d.UptimeSeconds <= 0 {
 		t.Errorf("status: %s", raw)
 	}
-	if len(d.Connections) != 8 {
-		t.Errorf("%d connection rows, want 8 (every gateway and transport)", len(d.Connections))
+	if len(d.Connections) != 11 {
+		t.Errorf("%d connection rows, want 11 (every gateway and transport)", len(d.Connections))
 	}
 	for _, c := range d.Connections {
 		want := int64(0)
@@ -134,7 +134,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		step("document.getElementById('state').className", "state good"),
 		step("document.getElementById('usersOnline').textContent", "1"),
 		step("document.getElementById('connectionsOpen').textContent", "1"),
-		step("document.querySelectorAll('#connections tr').length", 8),
+		step("document.querySelectorAll('#connections tr').length", 11),
 		step("document.getElementById('messagesRate').textContent !== '–' && Number(document.getElementById('messagesRate').textContent) > 0", true),
 	}})
 	for _, line := range res.Console {

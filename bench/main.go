@@ -51,6 +51,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runMQTTFanout(ctx, rest, stdout, stderr)
 	case "mqtt-churn":
 		return runMQTTChurn(ctx, rest, stdout, stderr)
+	case "xmpp-idle", "xmpp-logins", "xmpp-fanout":
+		return runXMPP(ctx, sub, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -80,6 +82,8 @@ const usage = `usage: bench <subcommand> [flags]   (bench <subcommand> -h for fl
            connections (no protocol), latency from the write loop's start
   mqtt-idle, mqtt-fanout, mqtt-churn
            the same against any MQTT broker (Banter --mqtt, Mosquitto)
+  xmpp-idle, xmpp-logins, xmpp-fanout
+           XMPP: idle authenticated connections, logins/s, MUC fan-out
 `
 
 // Result is one scenario run, printed as one JSON line.

@@ -216,10 +216,10 @@ type prefixConn struct {
 	prefix []byte
 }
 
-// TCPConn hands the TCP connection over once net/http has read the
-// prefix (evloop.TCPWrapper): a connection net/http hijacks (/ws, /mqtt)
-// can then go back onto an event loop.
-func (c *prefixConn) TCPConn() (*net.TCPConn, bool) {
+// Handover gives the TCP connection back to an event loop once net/http
+// has read the prefix (evloop.Handover): a hijacked connection (a /ws or
+// /xmpp WebSocket) then lives on a loop, not in blocking mode.
+func (c *prefixConn) Handover() (*net.TCPConn, bool) {
 	tc, ok := c.Conn.(*net.TCPConn)
 	return tc, ok && len(c.prefix) == 0
 }

@@ -3,13 +3,14 @@
 #   engine  `banter bench serve`: Banter's Socket.IO engine with the workload
 #   banter  the shipped `banter` binary with its defaults (SQLite in a temp dir)
 #   node    Node.js socket.io 4.8 with the same workload (bench/node/server.js)
+#   prosody Debian's prosody, the XMPP reference (block xmpp, against banter --xmpp)
 # interleaved (the order rotates every run), plus the platform floor; and the
 # MQTT block: the shipped banter with --mqtt next to Debian's mosquitto.
 #
 #   scripts/bench.sh           full ladder, 3 runs per step (about an hour)
 #   scripts/bench.sh --quick   1 run per step, fewer and shorter steps (~5 minutes)
 #   scripts/bench.sh --only NAME[,NAME]  only these blocks: idle fanout large
-#                              product joinstorm stalled echo churn floor cluster mqtt
+#                              product joinstorm stalled echo churn floor cluster mqtt xmpp
 #
 # The cluster block runs `banter` nodes on the machine's PostgreSQL
 # (BANTER_BENCH_POSTGRES, default the tests' database; a fresh schema per run,
@@ -32,14 +33,14 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--quick) QUICK=1; RUNS=1 ;;
 	--only) ONLY=",$2,"; shift ;;
-	-h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "bench.sh: unknown argument $1 (want --quick or --only NAMES)" >&2; exit 2 ;;
 	esac
 	shift
 done
 want() { [ -z "$ONLY" ] || [[ $ONLY == *",$1,"* ]]; }
 
-for tool in go node taskset; do
+for tool in go node taskset python3; do
 	command -v "$tool" >/dev/null || { echo "bench.sh: $tool is required" >&2; exit 1; }
 done
 if want cluster; then
@@ -76,6 +77,11 @@ DATA_DIR=""
 NODE_PIDS=()   # cluster block: banter nodes
 REDIS_PID=""   # cluster block: its redis-server
 SCHEMA=""      # cluster block: the run's PostgreSQL schema
+# XMPP: when set, banter also serves XMPP (--xmpp) and prosody can be
+# started; XMPP_CERT is the certificate's file prefix for STARTTLS steps
+# (banter then requires STARTTLS; prosody always offers it).
+XMPP=""
+XMPP_CERT=""
 cleanup() {
 	if [ -n "$SERVER_PID" ]; then
 		kill -KILL "$SERVER_PID" 2>/dev/null || true
@@ -107,17 +113,23 @@ await_line() {
 # MQTT listener).
 BANTER_FLAGS=()
 
-# start_server engine|banter|node|mosquitto: sets SERVER_PID and SERVER_PORT
-# (and TCP_PORT for banter, MQTT_PORT for banter with --mqtt and mosquitto).
+# start_server engine|banter|node|mosquitto|prosody: sets SERVER_PID and
+# SERVER_PORT (and TCP_PORT for banter, MQTT_PORT for banter with --mqtt and
+# mosquitto, XMPP_PORT for banter with XMPP set; prosody's SERVER_PORT is its
+# XMPP port).
 start_server() {
-	local which=$1 out="$LOGS/server-$1-$RANDOM.log"
+	local which=$1 out="$LOGS/server-$1-$RANDOM.log" xmpp=()
 	: >"$out" # exists before the server's shell opens it: polled below
+	if [ -n "$XMPP" ]; then
+		xmpp=(--xmpp 127.0.0.1:0 --xmpp-domain localhost)
+		[ -n "$XMPP_CERT" ] && xmpp+=(--tls-cert "$XMPP_CERT.crt" --tls-key "$XMPP_CERT.key")
+	fi
 	case "$which" in
 	engine) taskset -c 0 bin/banter bench serve --addr 127.0.0.1:0 >"$out" 2>&1 & ;;
 	node) taskset -c 0 node bench/node/server.js 0 127.0.0.1 >"$out" 2>&1 & ;;
 	banter)
 		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/banter-bench.XXXXXX")
-		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" "${BANTER_FLAGS[@]}" >"$out" 2>&1 &
+		taskset -c 0 bin/banter --addr 127.0.0.1:0 --tcp 127.0.0.1:0 --db "$DATA_DIR/banter.db" "${xmpp[@]}" "${BANTER_FLAGS[@]}" >"$out" 2>&1 &
 		;;
 	mosquitto)
 		# Debian's broker on a free port of its own, persistence off,
@@ -128,6 +140,12 @@ start_server() {
 			"$MQTT_PORT" >"$DATA_DIR/mosquitto.conf"
 		taskset -c 0 mosquitto -c "$DATA_DIR/mosquitto.conf" >"$out" 2>&1 &
 		;;
+	prosody)
+		DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/prosody-bench.XXXXXX")
+		SERVER_PORT=$(free_port)
+		prosody_config "$DATA_DIR" "$SERVER_PORT" >"$DATA_DIR/prosody.cfg.lua"
+		taskset -c 0 prosody --config "$DATA_DIR/prosody.cfg.lua" >"$out" 2>&1 &
+		;;
 	esac
 	SERVER_PID=$!
 	if [ "$which" = banter ]; then
@@ -136,8 +154,11 @@ start_server() {
 		if [ ${#BANTER_FLAGS[@]} -gt 0 ]; then
 			MQTT_PORT=$(await_line "$out" 'Banter MQTT on' | grep -oE ':[0-9]+' | tail -1 | tr -d :)
 		fi
+		[ -n "$XMPP" ] && XMPP_PORT=$(await_line "$out" 'Banter XMPP on' | grep -oE 'XMPP on [^ "]+' | grep -oE '[0-9]+$')
 	elif [ "$which" = mosquitto ]; then
 		await_port "$MQTT_PORT" "$out"
+	elif [ "$which" = prosody ]; then
+		await_port "$SERVER_PORT" "$out"
 	else
 		SERVER_PORT=$(await_line "$out" '^LISTENING ' | awk '{print $2}')
 	fi
@@ -145,17 +166,12 @@ start_server() {
 	sleep 1
 }
 
-# free_port: a port of 127.0.0.1 below the ephemeral range (32768-) that
-# nothing listens on now.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 12000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-}
+# free_port: a loopback TCP port nobody listens on now (prosody cannot
+# listen on port 0 and say which port it got).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# await_port PORT LOG: waits (30 s at most) until 127.0.0.1:PORT accepts.
+# await_port PORT LOG: waits (30 s at most) until the server accepts
+# connections on PORT.
 await_port() {
 	for _ in $(seq 1 300); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -164,7 +180,40 @@ await_port() {
 		fi
 		sleep 0.1
 	done
-	echo "bench.sh: nothing accepts on port $1 after 30 s" >&2; cat "$2" >&2; exit 1
+	echo "bench.sh: nothing listens on port $1 after 30 s" >&2; cat "$2" >&2; exit 1
+}
+
+# prosody_config DIR PORT: prosody's configuration, unprivileged in DIR:
+# anonymous logins on the virtual host localhost, in-memory storage, a MUC
+# component on rooms.localhost with Banter's room policy (unlocked,
+# persistent), the ladder's certificate offered with STARTTLS (not
+# required, as banter without a certificate).
+prosody_config() {
+	cat <<CFG
+run_as_root = true
+daemonize = false
+pidfile = "$1/prosody.pid"
+data_path = "$1"
+certificates = "$1"
+log = { warn = "$1/prosody.log" }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $2 }
+c2s_direct_tls_ports = { }
+s2s_ports = { }
+http_ports = { }
+https_ports = { }
+admin_socket = "$1/admin.sock"
+modules_enabled = { "roster", "saslauth", "tls", "disco", "ping", "posix", "smacks", "carbons" }
+modules_disabled = { "s2s" }
+c2s_require_encryption = false
+authentication = "anonymous"
+storage = "memory"
+ssl = { certificate = "${XMPP_CERT:-$XMPP_CERTS/rsa}.crt"; key = "${XMPP_CERT:-$XMPP_CERTS/rsa}.key" }
+VirtualHost "localhost"
+Component "rooms.localhost" "muc"
+  muc_room_locking = false
+  muc_room_default_persistent = true
+CFG
 }
 
 stop_server() {
@@ -181,7 +230,8 @@ stop_server() {
 
 # step "SERVERS" SCENARIO ARGS...: RUNS runs against each server, the order
 # rotating every run. An argument --via-tcp (--via-mqtt) of ARGS points the
-# scenario at the server's TCP (MQTT) address instead of its HTTP one.
+# scenario at the server's TCP (MQTT) address instead of its HTTP one; against
+# banter, --via-xmpp points it at banter's XMPP address.
 step() {
 	local servers=($1); shift
 	local scenario=$1; shift
@@ -195,6 +245,7 @@ step() {
 				case "$a" in
 				--via-tcp) addr="127.0.0.1:$TCP_PORT" ;;
 				--via-mqtt) addr="127.0.0.1:$MQTT_PORT" ;;
+				--via-xmpp) [ "$srv" = banter ] && addr="127.0.0.1:$XMPP_PORT" ;;
 				*) args+=("$a") ;;
 				esac
 			done
@@ -211,16 +262,6 @@ step() {
 
 # --- cluster block -----------------------------------------------------------
 BENCH_PG=${BANTER_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
-
-# free_port: a TCP port nothing listens on now.
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		(exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-	done
-	echo "bench.sh: no free port found" >&2; exit 1
-}
 
 # start_redis: a redis-server of this run on CPU 0, no persistence; sets
 # REDIS_PID and REDIS_PORT.
@@ -346,6 +387,44 @@ floor() {
 	done
 }
 
+# xmpp_steps: the XMPP block, banter (--xmpp) against prosody. Plain TCP
+# steps run without a certificate; the STARTTLS steps once with an RSA-2048
+# and once with an ECDSA P-256 certificate, the same file for both servers
+# (generated once per ladder).
+XMPP_CERTS="$PWD/$LOGS/xmpp-certs" # absolute: prosody reads paths from its own directory
+xmpp_steps() {
+	if ! command -v prosody >/dev/null || ! command -v openssl >/dev/null; then
+		echo "bench.sh: prosody or openssl missing (scripts/deps.sh installs them): block xmpp skipped" >&2
+		return 0
+	fi
+	mkdir -p "$XMPP_CERTS"
+	local san="subjectAltName=DNS:localhost,DNS:rooms.localhost"
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$XMPP_CERTS/rsa.key" -out "$XMPP_CERTS/rsa.crt" -days 2 \
+		-subj /CN=localhost -addext "$san" 2>/dev/null
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$XMPP_CERTS/ecdsa.key" \
+		-out "$XMPP_CERTS/ecdsa.crt" -days 2 -subj /CN=localhost -addext "$san" 2>/dev/null
+	XMPP=1
+	local n=2000 dur=10s logins=(xmpp-logins --via-xmpp --concurrency 16) rates="30 100" members=1000
+	if [ "$QUICK" = 1 ]; then n=1000; dur=3s; rates=20; members=300; fi
+	XMPP_CERT=""
+	step "banter prosody" xmpp-idle --via-xmpp --n "$n"
+	step "banter prosody" "${logins[@]}" --duration "$dur"
+	for r in $rates; do
+		local senders
+		senders=$(senders_for "$r")
+		step "banter prosody" xmpp-fanout --via-xmpp --receivers $((members - senders)) --senders "$senders" --rate "$r" --duration "$dur"
+	done
+	for k in rsa ecdsa; do
+		XMPP_CERT="$XMPP_CERTS/$k"
+		step "banter prosody" xmpp-idle --via-xmpp --n "$n" --tls
+		step "banter prosody" "${logins[@]}" --duration "$dur" --tls
+		# Returning clients: each keeps the session tickets of its
+		# previous login (counted apart: tls_resumed, tls_full).
+		step "banter prosody" "${logins[@]}" --duration "$dur" --tls --resume
+	done
+	XMPP="" XMPP_CERT=""
+}
+
 # The fan-out steps: rate in msgs/s with senders at 1/2 msg/s each (at least
 # 10): within banter's per-user rate limits, like the users of a real room.
 senders_for() { local s=$(($1 * 2)); [ "$s" -lt 10 ] && s=10; [ "$s" -gt 1000 ] && s=1000; echo "$s"; }
@@ -382,6 +461,7 @@ if [ "$QUICK" = 1 ]; then
 		step "$MQTT" mqtt-churn --via-mqtt --rate 2000 --duration 3s --settle 5s
 		BANTER_FLAGS=()
 	fi
+	want xmpp && xmpp_steps
 else
 	if want idle; then
 		for n in 1000 5000; do step "$ALL" idle --n "$n" --sources 2; done
@@ -425,6 +505,7 @@ else
 		for c in 10 100; do step "engine node" echo --clients "$c"; done
 	fi
 	want churn && step "$ALL" churn --rate 20000 --duration 5s --settle 10s
+	want xmpp && xmpp_steps
 	if want floor; then
 		for n in 1000 19000; do floor --n "$n" --sources 2 --rounds 10; done
 	fi

@@ -2,7 +2,9 @@
 # Installs and starts what Banter's build and tests need beyond Go and Node:
 # Debian packages (chromium and an emoji font for the browser tests,
 # redis-server, mosquitto-clients, tmux, the mosquitto broker the MQTT
-# benchmarks compare with), the npm packages of package-lock.json, and running
+# benchmarks compare with; for the XMPP tests prosody as the reference
+# server, python3-slixmpp, go-sendxmpp and profanity), the npm packages of
+# package-lock.json, and running
 # PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379).
 #
 # Idempotent and quiet when there is nothing to do. Works on a fresh Debian
@@ -22,7 +24,7 @@ need_cmd npm "install npm (Debian: apt-get install npm)"
 # --- Debian packages ---------------------------------------------------------
 missing=()
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
-for p in chromium fonts-noto-color-emoji mosquitto mosquitto-clients tmux; do
+for p in chromium fonts-noto-color-emoji mosquitto mosquitto-clients tmux prosody python3-slixmpp go-sendxmpp profanity; do
   pkg_installed "$p" || missing+=("$p")
 done
 # Any redis-server on PATH will do (it may come from elsewhere than Debian),

@@ -183,7 +183,8 @@ type serveFlags struct {
 	fullSync        bool
 	apiKey, tcpAddr string
 	mqttAddr        string
-	store, redis    string // cluster backends (app/cluster.go)
+	xmpp            xmppFlags // xmpp.go
+	store, redis    string    // cluster backends (app/cluster.go)
 	tlsCert, tlsKey string
 	maxConns        int
 	maxRooms        int
@@ -244,6 +245,7 @@ func newServeFlags(out io.Writer) *serveFlags {
 	fs.StringVar(&f.apiKey, "api-key", "", "`key` that backends send to POST /api/v1/publish; empty disables server-side publish (prefer the environment to the command line)")
 	fs.StringVar(&f.tcpAddr, "tcp", "", "serve the raw TCP line protocol on this `address`, e.g. :4000; off when empty")
 	fs.StringVar(&f.mqttAddr, "mqtt", "", "serve MQTT on this `address`, e.g. :1883; off when empty; MQTT over WebSocket is always at /mqtt")
+	f.xmpp.add(fs)
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate `file` (with its chain): serve HTTPS/WSS on --addr and MQTTS on --mqtt; reloaded on SIGHUP")
 	fs.StringVar(&f.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert; reloaded on SIGHUP")
 	fs.StringVar(&f.store, "store", "", "PostgreSQL `URL` for a cluster node, e.g. postgres://banter@db:5432/banter; replaces --db")
@@ -436,6 +438,7 @@ func (f *serveFlags) appConfig(log *slog.Logger) app.Config {
 		MaxMessageBytes: f.maxMessageBytes, RateBurst: f.rateBurst, RatePerSecond: f.ratePerSecond,
 		MaxFileBytes: f.maxFileBytes, FileTypes: f.types(),
 		FullSync: f.fullSync, APIKey: f.apiKey, TCPAddr: f.tcpAddr, MQTTAddr: f.mqttAddr,
+		XMPPAddr: f.xmpp.addr, XMPPTLSAddr: f.xmpp.tlsAddr, XMPPDomain: f.xmpp.domain,
 		StoreURL: f.store, RedisURL: f.redis,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey,
 		MaxRoomsPerSession: f.maxRooms, RequestBurst: f.requestBurst, RequestsPerSecond: f.requestRate, MaxPayloadBytes: f.maxPayload, MaxBufferedBytes: f.maxBuffered,
@@ -507,7 +510,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if errors.Is(err, app.ErrDatabase) || errors.Is(err, app.ErrCluster) {
 			return exitDatabase
 		}
-		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) || errors.Is(err, app.ErrMetricsListen) {
+		if errors.Is(err, app.ErrTCPListen) || errors.Is(err, app.ErrMQTTListen) || errors.Is(err, app.ErrXMPPListen) || errors.Is(err, app.ErrMetricsListen) {
 			return exitListen
 		}
 		if errors.Is(err, app.ErrConfig) || errors.Is(err, app.ErrTLS) || errors.Is(err, app.ErrAuth) {

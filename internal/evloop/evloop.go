@@ -162,10 +162,10 @@ func New(cfg Config) (*Loop, error) {
 	return l, nil
 }
 
-// Add takes over nc and serves it with h: a *net.TCPConn (or a TCPWrapper's)
-// moves onto an event loop (nc itself is closed; the Conn keeps a
-// duplicate of its descriptor); anything else (a *tls.Conn) is served in
-// blocking mode.
+// Add takes over nc and serves it with h: a *net.TCPConn (or a Handover
+// around one) moves onto an event loop (nc itself is closed; the Conn
+// keeps a duplicate of its descriptor); anything else (a *tls.Conn) is
+// served in blocking mode.
 // Nothing must have been read from nc that h has not seen. On error nc is
 // closed and h is not called.
 func (l *Loop) Add(nc net.Conn, h Handler) (*Conn, error) {
@@ -176,13 +176,14 @@ func (l *Loop) Add(nc net.Conn, h Handler) (*Conn, error) {
 	return c, nil
 }
 
-// TCPWrapper is a net.Conn that wraps a TCP connection and can hand it
-// over whole (nothing it read ahead is left unread): an HTTP server's
-// connection that another listener passed on, say. Add takes the TCP
-// connection onto the loop when TCPConn returns ok, and serves the wrapper
-// in blocking mode otherwise.
-type TCPWrapper interface {
-	TCPConn() (tc *net.TCPConn, ok bool)
+// Handover is implemented by a net.Conn that wraps a TCP connection (one
+// handed to net/http with the bytes already read of it, and hijacked
+// since): Add and AddConn serve the TCP connection itself on a poller when
+// Handover reports that the wrapper holds no byte its reader has not
+// taken; otherwise the wrapper is served in blocking mode, as any other
+// net.Conn. The wrapper is not used again once it handed over.
+type Handover interface {
+	Handover() (tc *net.TCPConn, ok bool)
 }
 
 // AddConn is Add with a Conn of the caller's (a zero Conn, typically

@@ -31,7 +31,10 @@ type Listener struct {
 // added to the loop as the zero Conn and with the Handler that accept
 // returns for it (called on the poller's goroutine: it must not block;
 // the Conn is typically embedded in the handler's struct, as with
-// AddConn). remote is the peer's address.
+// AddConn). remote is the peer's address. accept may publish the Conn
+// at once: a Close before the connection is on the loop is remembered,
+// and OnClose follows (as it does when the loop cannot serve it); a nil
+// Conn or Handler refuses the connection.
 func (l *Loop) Listen(ln *net.TCPListener, accept func(remote net.Addr) (*Conn, Handler)) (*Listener, error) {
 	addr := ln.Addr()
 	rc, err := ln.SyscallConn()
@@ -84,6 +87,38 @@ func (ls *Listener) SetSendBuffer(n int) error {
 		return net.ErrClosed
 	}
 	return unix.SetsockoptInt(ls.fd, unix.SOL_SOCKET, unix.SO_SNDBUF, n)
+}
+
+// SetKeepAlive sets TCP keep-alive on the listening socket: accepted
+// connections inherit it (Linux copies the listener's socket options to
+// the connections it accepts), so a dead peer of an idle connection is
+// found by the kernel, with no timer in the process. Zero fields of cfg
+// keep the kernel's defaults; cfg.Enable false turns keep-alive off.
+func (ls *Listener) SetKeepAlive(cfg net.KeepAliveConfig) error {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if ls.closed {
+		return net.ErrClosed
+	}
+	if !cfg.Enable {
+		return unix.SetsockoptInt(ls.fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 0)
+	}
+	for _, o := range []struct {
+		opt int
+		d   time.Duration
+	}{{unix.TCP_KEEPIDLE, cfg.Idle}, {unix.TCP_KEEPINTVL, cfg.Interval}} {
+		if o.d > 0 {
+			if err := unix.SetsockoptInt(ls.fd, unix.IPPROTO_TCP, o.opt, max(1, int(o.d/time.Second))); err != nil {
+				return os.NewSyscallError("setsockopt", err)
+			}
+		}
+	}
+	if cfg.Count > 0 {
+		if err := unix.SetsockoptInt(ls.fd, unix.IPPROTO_TCP, unix.TCP_KEEPCNT, cfg.Count); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	}
+	return os.NewSyscallError("setsockopt", unix.SetsockoptInt(ls.fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE, 1))
 }
 
 // Close stops accepting. Connections already accepted stay.
@@ -143,11 +178,7 @@ func (ls *Listener) onAccept(events uint32) {
 	}
 }
 
-// add serves an accepted descriptor on the next poller. The Conn is set up
-// under its lock, as AddConn does: the poller that serves it may be
-// another one, which reads it under that lock as soon as the descriptor is
-// in its epoll set. A connection that cannot be served is closed, and its
-// handler told (OnClose).
+// add serves an accepted descriptor on the next poller.
 func (ls *Listener) add(fd int, remote net.Addr) {
 	l := ls.l
 	c, h := ls.accept(remote)
@@ -156,27 +187,34 @@ func (ls *Listener) add(fd int, remote net.Addr) {
 		return
 	}
 	p := l.pollers[int(l.next.Add(1))%len(l.pollers)]
+	// Under c.mu: the accept callback may have published c (to a set that
+	// closes connections from other goroutines) before it is set up.
 	c.mu.Lock()
+	if c.state != stateNew { // closed already (Close is remembered until now)
+		c.mu.Unlock()
+		unix.Close(fd)
+		h.OnClose(c, c.err)
+		return
+	}
 	c.h = h
 	c.p = p
 	c.fd = int32(fd)
 	c.gen = l.nextGen()
-	var err error
 	if !l.table.set(fd, c) {
-		err = fmt.Errorf("evloop: descriptor %d out of range", fd)
-	} else {
-		c.state = stateOpen
-		ev := unix.EpollEvent{Events: evRead, Fd: int32(fd), Pad: int32(c.gen)}
-		if eerr := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); eerr != nil {
-			l.table.clear(fd, c)
-			err = fmt.Errorf("evloop: epoll_ctl add: %w", eerr)
-		}
-	}
-	if err != nil {
 		c.state = stateClosed
-		unix.Close(fd)
 		c.mu.Unlock()
-		h.OnClose(c, err)
+		unix.Close(fd)
+		h.OnClose(c, fmt.Errorf("evloop: descriptor %d out of range", fd))
+		return
+	}
+	c.state = stateOpen
+	ev := unix.EpollEvent{Events: evRead, Fd: int32(fd), Pad: int32(c.gen)}
+	if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		c.state = stateClosed
+		l.table.clear(fd, c)
+		c.mu.Unlock()
+		unix.Close(fd)
+		h.OnClose(c, fmt.Errorf("evloop: epoll_ctl add: %w", err))
 		return
 	}
 	c.mu.Unlock()

@@ -69,8 +69,9 @@ func (l *Loop) addConn(nc net.Conn, c *Conn) error {
 		return ErrLoopClosed
 	}
 	tc, ok := nc.(*net.TCPConn)
-	if w, isWrapper := nc.(TCPWrapper); !ok && isWrapper {
-		tc, ok = w.TCPConn()
+	if ho, isHo := nc.(Handover); isHo {
+		tc, ok = ho.Handover()
+		ok = ok && tc != nil
 	}
 	if !ok {
 		return l.addBlocking(nc, c)

@@ -45,6 +45,9 @@ func (ls *Listener) Addr() net.Addr { return nil }
 // SetSendBuffer does nothing.
 func (ls *Listener) SetSendBuffer(int) error { return errors.ErrUnsupported }
 
+// SetKeepAlive does nothing.
+func (ls *Listener) SetKeepAlive(net.KeepAliveConfig) error { return errors.ErrUnsupported }
+
 // Close does nothing.
 func (ls *Listener) Close() error { return nil }
 

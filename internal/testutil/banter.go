@@ -55,7 +55,7 @@ func RemoveBanterBinary() {
 }
 
 // ListeningLine matches banter's start log line and captures its URL.
-var ListeningLine = regexp.MustCompile(`Banter listening on (http://\S+?)"?$`)
+var ListeningLine = regexp.MustCompile(`Banter listening on (https?://\S+?)"?$`)
 
 // Banter is a running banter process.
 type Banter struct {

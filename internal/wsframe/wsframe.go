@@ -314,8 +314,15 @@ func unmask(b, mask []byte) {
 
 // AppendFrame appends one unfragmented, unmasked (server) frame.
 func AppendFrame(dst []byte, op Opcode, payload []byte) []byte {
+	return append(AppendHeader(dst, op, len(payload)), payload...)
+}
+
+// AppendHeader appends the header of an unfragmented, unmasked (server)
+// frame whose payload of n bytes the caller appends next (a payload in
+// several pieces, copied once).
+func AppendHeader(dst []byte, op Opcode, n int) []byte {
 	dst = append(dst, 0x80|byte(op))
-	switch n := len(payload); {
+	switch {
 	case n < 126:
 		dst = append(dst, byte(n))
 	case n <= 0xffff:
@@ -324,7 +331,7 @@ func AppendFrame(dst []byte, op Opcode, payload []byte) []byte {
 		dst = append(dst, 127)
 		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
-	return append(dst, payload...)
+	return dst
 }
 
 // AppendClose appends a close frame with code and reason (cut to fit the

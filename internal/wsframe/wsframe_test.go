@@ -144,6 +144,9 @@ func TestAppendFrame(t *testing.T) {
 		if !bytes.HasPrefix(b, tc.head) || len(b) != len(tc.head)+tc.n {
 			t.Errorf("%d bytes: header % x, length %d", tc.n, b[:len(tc.head)], len(b))
 		}
+		if h := AppendHeader([]byte("a"), OpText, tc.n); !bytes.Equal(h, append([]byte("a"), tc.head...)) {
+			t.Errorf("AppendHeader, %d bytes: % x, want 61 % x", tc.n, h, tc.head)
+		}
 	}
 	if got := AppendClose(nil, CloseProtocolError, "bad"); !bytes.Equal(got, []byte{0x88, 5, 0x03, 0xea, 'b', 'a', 'd'}) {
 		t.Errorf("close frame % x", got)

@@ -77,6 +77,8 @@ func keyOf(r *bench.Result) string {
 		return "fanout/" + shape
 	case "joinstorm":
 		return "joinstorm/" + r.Dialect
+	case "xmpp-idle", "xmpp-logins":
+		return r.Scenario + "/" + xmppVariant(r)
 	}
 	return r.Scenario
 }
@@ -452,6 +454,7 @@ func (r *report) markdown(machine, plots, command, notes string) string {
 		}
 	}
 	b.WriteString(r.clusterSection())
+	b.WriteString(r.xmppSection())
 	b.WriteString(r.floorSection())
 	b.WriteString(r.mqttSection(plots))
 	b.WriteString("## Plots\n\n")

@@ -140,3 +140,51 @@ func TestReportCluster(t *testing.T) {
 		}
 	}
 }
+
+func TestReportXMPP(t *testing.T) {
+	dir := t.TempDir()
+	var lines []string
+	for run, f := range []float64{0.9, 1, 1.1} {
+		for _, s := range []struct {
+			server           string
+			plain, tls, rate float64
+		}{{"banter", 3000, 5000, 800}, {"prosody", 34000, 47000, 200}} {
+			lines = append(lines,
+				result("xmpp-idle", s.server, "", "", run+1, map[string]float64{"connections": 2000, "tls": 0}, map[string]float64{"bytes_per_conn": s.plain * f}),
+				result("xmpp-idle", s.server, "", "", run+1, map[string]float64{"connections": 2000, "tls": 1}, map[string]float64{"bytes_per_conn": s.tls * f}),
+				result("xmpp-logins", s.server, "", "", run+1, map[string]float64{"concurrency": 16, "tls": 1}, map[string]float64{"logins_per_s": s.rate * f, "server_cpu_us_per_login": 1e6 / s.rate}),
+				result("xmpp-logins", s.server, "", "", run+1, map[string]float64{"concurrency": 16, "tls": 1, "ecdsa": 1}, map[string]float64{"logins_per_s": 2 * s.rate * f}),
+				result("xmpp-fanout", s.server, "", "", run+1, map[string]float64{"rate": 100, "receivers": 1000}, map[string]float64{"deliveries_per_cpu_s": 1e6 / s.rate * f}),
+				result("xmpp-logins", s.server, "", "", run+1, map[string]float64{"concurrency": 16, "tls": 1, "resume": 1}, map[string]float64{"logins_per_s": 3 * s.rate, "logins": 100, "tls_resumed": 100 * (s.rate - 200) / 600}),
+			)
+		}
+	}
+	res := filepath.Join(dir, "r.jsonl")
+	if err := os.WriteFile(res, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.md")
+	if err := run(context.Background(), []string{"--results", res, "--out", out, "--plots", filepath.Join(dir, "p"), "--notes", ""}, io.Discard, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	page, _ := os.ReadFile(out)
+	for _, want := range []string{
+		"| XMPP, 2000 idle authenticated connections over plain TCP: RSS per connection ≤ 4 KB | 3000 (2700–3300) | prosody 34000 (30600–37400) | 0.09 | **met** |",
+		"| XMPP, 2000 idle authenticated connections over STARTTLS, RSA-2048: RSS per connection ≤ 1/4 of prosody's | 5000 (4500–5500) | prosody 47000 (42300–51700) | 0.11 | **met** |",
+		"| XMPP logins/s over STARTTLS, RSA-2048 (16 clients) ≥ 4× prosody's (server CPU µs per login: banter 1250, prosody 5000: 4.00× the logins per server CPU-second) | 800 (720–880) | prosody 200 (180–220) | 4.00 | **met** |",
+		"| XMPP logins/s over STARTTLS, ECDSA P-256 (16 clients) ≥ 4× prosody's",
+		"| XMPP MUC fan-out: deliveries per server CPU-second ≥ 3× prosody's at every step (least favourable: 100 msgs/s) |",
+		"## XMPP: banter against prosody",
+		"| STARTTLS, ECDSA P-256 | 16 | 1600 (1440–1760) | 400 (360–440) | 4.00 |",
+		"### XMPP: MUC fan-out",
+		"| STARTTLS, RSA-2048, TLS session resumed | 16 | 2400 | 600 | 4.00 | – | – | – | – | – | 100%, 0% |",
+		"|  | deliveries per server CPU-second | 1250 (1125–1375) | 5000 (4500–5500) | 0.25 |",
+	} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(string(page), "TLS session resumed (16 clients) ≥ 4×") {
+		t.Error("resumed logins judged against the goal, which is stated for full handshakes")
+	}
+}

@@ -48,6 +48,7 @@ func (r *report) targets() string {
 	r.churnTargets(&t)
 	r.clusterTargets(&t)
 	r.mqttTargets(&t)
+	r.xmppTargets(&t)
 	bound, total := 0, 0
 	for _, x := range r.all {
 		total++
@@ -261,5 +262,70 @@ func (r *report) mqttTargets(t *targetTable) {
 		if b.ok() {
 			t.row(fmt.Sprintf("MQTT QoS 1 fan-out (persistent sessions) at %s deliveries/s: nothing lost", num(s)), b.String(), "mosquitto "+m.String(), math.NaN(), verdict(b.hi == 0))
 		}
+	}
+}
+
+// xmppTargets (issue 21): RSS per idle authenticated XMPP connection ≤ 4 KB
+// in plain TCP and ≤ 1/4 of prosody's with STARTTLS; logins/s ≥ 4×
+// prosody's with the same certificate (each certificate type its own row);
+// MUC deliveries per server CPU-second ≥ 3× prosody's at every step.
+func (r *report) xmppTargets(t *targetTable) {
+	for _, v := range xmppVariants {
+		key := "xmpp-idle/" + v.key
+		for _, n := range r.steps(key, "connections") {
+			q := func(s string) stat {
+				return r.stat(sel{key, s, map[string]float64{"connections": n}}, "bytes_per_conn")
+			}
+			b, p := q("banter"), q("prosody")
+			switch {
+			case !b.ok():
+			case v.key == "plain":
+				t.row(fmt.Sprintf("XMPP, %s idle authenticated connections over plain TCP: RSS per connection ≤ 4 KB", num(n)),
+					b.String(), "prosody "+p.String(), b.med/p.med, verdict(b.med <= 4096))
+			case p.ok():
+				t.row(fmt.Sprintf("XMPP, %s idle authenticated connections over %s: RSS per connection ≤ 1/4 of prosody's", num(n), v.title),
+					b.String(), "prosody "+p.String(), b.med/p.med, verdict(b.med <= p.med/4))
+			}
+		}
+		key = "xmpp-logins/" + v.key
+		if v.key == "plain" || strings.HasSuffix(v.key, "-resumed") {
+			continue // the goal is stated for a certificate, and full logins
+		}
+		for _, c := range r.steps(key, "concurrency") {
+			q := func(s, m string) stat { return r.stat(sel{key, s, map[string]float64{"concurrency": c}}, m) }
+			b, p := q("banter", "logins_per_s"), q("prosody", "logins_per_s")
+			if !b.ok() || !p.ok() {
+				continue
+			}
+			bc, pc := q("banter", "server_cpu_us_per_login"), q("prosody", "server_cpu_us_per_login")
+			perCPU := ""
+			if bc.ok() && pc.ok() && bc.med > 0 {
+				// The capacity a saturated server would show: a server
+				// that is not saturated (latency-bound, or a generator
+				// at its limit) shows fewer logins/s than it can do.
+				perCPU = fmt.Sprintf(": %.2f× the logins per server CPU-second", pc.med/bc.med)
+			}
+			vd := verdict(b.med >= 4*p.med)
+			if r.genBound(sel{key, "banter", map[string]float64{"concurrency": c}}) > 0 {
+				vd += " (generator-bound)"
+			}
+			t.row(fmt.Sprintf("XMPP logins/s over %s (%s clients) ≥ 4× prosody's (server CPU µs per login: banter %s, prosody %s%s)", v.title, num(c), bc, pc, perCPU),
+				b.String(), "prosody "+p.String(), b.med/p.med, vd)
+		}
+	}
+	var worst, worstP stat
+	worstRate := 0.0
+	for _, rate := range r.steps("xmpp-fanout", "rate") {
+		q := func(s string) stat {
+			return r.stat(sel{"xmpp-fanout", s, map[string]float64{"rate": rate}}, "deliveries_per_cpu_s")
+		}
+		b, p := q("banter"), q("prosody")
+		if b.ok() && p.ok() && p.med > 0 && (!worst.ok() || b.med/p.med < worst.med/worstP.med) {
+			worst, worstP, worstRate = b, p, rate
+		}
+	}
+	if worst.ok() {
+		t.row(fmt.Sprintf("XMPP MUC fan-out: deliveries per server CPU-second ≥ 3× prosody's at every step (least favourable: %s msgs/s)", num(worstRate)),
+			worst.String(), "prosody "+worstP.String(), worst.med/worstP.med, verdict(worst.med >= 3*worstP.med))
 	}
 }

@@ -23,6 +23,9 @@ type Hub[C interface {
 	Open    Set[C]
 	Stats   Counters
 	Flusher *Flusher
+	// Workers runs connections' inputs (a gateway that uses it: XMPP),
+	// on goroutines kept warm while work comes.
+	Workers *Workers
 
 	log          *slog.Logger
 	maxBuffered  int
@@ -47,7 +50,7 @@ func NewHub[C interface {
 	comparable
 	Flushable
 }](log *slog.Logger, maxBuffered int, writeTimeout time.Duration, tick func(C, time.Time)) *Hub[C] {
-	h := &Hub[C]{log: log, maxBuffered: maxBuffered, writeTimeout: writeTimeout, Flusher: NewFlusher(),
+	h := &Hub[C]{log: log, maxBuffered: maxBuffered, writeTimeout: writeTimeout, Flusher: NewFlusher(), Workers: &Workers{},
 		done: make(chan struct{}), closers: make(map[io.Closer]struct{})}
 	go func() {
 		tk := time.NewTicker(time.Second)
@@ -143,6 +146,7 @@ func (h *Hub[C]) Close(ctx context.Context, bye func(C)) error {
 		}
 	}
 	h.Flusher.Close()
+	h.Workers.Close()
 	return err
 }
 
