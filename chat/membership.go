@@ -147,6 +147,7 @@ func (s *Session) join(ctx context.Context, name string, at int64) (int64, membe
 	floor, first := r.addMember(s)
 	snap := r.snapshot()
 	nick := s.nick
+	snap.names = withJoiner(snap, nick, svc.cfg.MemberPage)
 	svc.mu.Unlock()
 	if svc.roster != nil {
 		snap = s.rosterJoin(ctx, r, nick, snap, at > 0)

@@ -172,6 +172,26 @@ func (r *room) snapshotLocked() memberSnapshot {
 	return memberSnapshot{names: r.pres.page, count: n, more: true}
 }
 
+// withJoiner returns a large room's first page of members with the joiner
+// in it: the page is made at most once per PresenceWindow (a join storm
+// must not sort the room at every join) and may predate the join. The
+// cached page is not modified.
+func withJoiner(snap memberSnapshot, nick string, limit int) []string {
+	if !snap.more {
+		return snap.names
+	}
+	key := NickKey(nick)
+	i, found := slices.BinarySearchFunc(snap.names, key, func(n, k string) int { return strings.Compare(NickKey(n), k) })
+	if found || (i == len(snap.names) && i >= limit) {
+		return snap.names
+	}
+	out := make([]string, 0, min(len(snap.names)+1, limit))
+	out = append(out, snap.names[:i]...)
+	out = append(out, nick)
+	out = append(out, snap.names[i:]...)
+	return out[:min(len(out), limit)]
+}
+
 // localNicksLocked lists this node's members once each, sorted by NickKey.
 func (r *room) localNicksLocked() []string {
 	out := make([]string, 0, len(r.nicks))

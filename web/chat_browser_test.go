@@ -44,16 +44,20 @@ func (b *syncBuffer) String() string {
 }
 
 // startApp serves a fresh Banter (its database in dbPath) on ln, or on a new
-// loopback port when ln is nil, and returns its URL and the app. Cleanup shuts
-// it down (a test may do so earlier).
-func startApp(t *testing.T, dbPath string, ln net.Listener) (string, *app.App) {
+// loopback port when ln is nil, and returns its URL and the app; opts adjust
+// its settings. Cleanup shuts it down (a test may do so earlier).
+func startApp(t *testing.T, dbPath string, ln net.Listener, opts ...func(*app.Config)) (string, *app.App) {
 	t.Helper()
 	logs := &syncBuffer{}
-	a, err := app.New(app.Config{
+	cfg := app.Config{
 		Addr:   "127.0.0.1:0",
 		DBPath: dbPath,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	a, err := app.New(cfg)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}

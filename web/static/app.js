@@ -56,6 +56,10 @@ class Room {
     this.name = name;
     this.log = new RoomLog();
     this.members = new Map(); // lowercased nickname -> nickname
+    this.count = 0; // users in the room (a large room: more than members holds)
+    this.large = false; // a large room: counts, no per-user presence (docs/protocol.md)
+    this.moreMembers = false; // a large room: members holds a page, the server has more
+    this.membersAfter = ''; // the last name of the last page, in the server's order
     this.typing = [];
     this.unread = 0;
     this.wanted = true; // join it in every session (false: only listed)
@@ -163,6 +167,7 @@ function connect() {
   });
   socket.on('message', onMessage);
   socket.on('presence', onPresence);
+  socket.on('members', onMembers);
   socket.on('typing', onTyping);
   socket.on('edited', msgUI.onEdited);
   socket.on('reaction', msgUI.onReaction);
@@ -302,6 +307,10 @@ function applyJoin(res) {
   room.joined = true;
   room.joining = false;
   room.members = new Map((res.members || []).map((n) => [n.toLowerCase(), n]));
+  room.moreMembers = !!res.moreMembers;
+  room.membersAfter = (res.members || []).at(-1) || '';
+  room.large = room.moreMembers;
+  room.count = Number.isInteger(res.memberCount) ? res.memberCount : room.members.size;
   if (isDM(room.name)) {
     for (const n of room.members.values()) if (n.toLowerCase() !== state.nickname.toLowerCase()) room.peer = n;
   }
@@ -473,8 +482,41 @@ function onPresence(p) {
     room.members.delete(p.from.toLowerCase());
     room.members.set(p.nickname.toLowerCase(), p.nickname);
   }
+  if (!room.large) room.count = room.members.size;
   if (room.name === state.current) renderUsers();
   if (p.action !== 'left') renderRooms(); // a DM partner's spelling may be known now
+}
+
+// onMembers: a large room's count (no per-user presence there), or the
+// whole list again when it became small (docs/protocol.md, Large rooms).
+function onMembers(m) {
+  if (!m || typeof m.room !== 'string' || !Number.isInteger(m.count)) return;
+  const room = state.rooms.get(m.room);
+  if (!room) return;
+  room.count = m.count;
+  room.large = !!m.large;
+  if (!room.large && Array.isArray(m.nicknames)) {
+    room.members = new Map(m.nicknames.filter((n) => typeof n === 'string').map((n) => [n.toLowerCase(), n]));
+    room.moreMembers = false;
+  }
+  if (room.name === state.current) renderUsers();
+}
+
+// loadMoreMembers loads the next page of a large room's member list.
+// Pages follow the server's order (nicknames folded for case and look-alike
+// letters), not the page's: the next one starts after the last name the
+// server listed.
+async function loadMoreMembers(room) {
+  const ack = await call('members', { room: room.name, after: room.membersAfter, limit: 100 });
+  if (!ack.ok) {
+    showNotice(errorText(ack.error));
+    return;
+  }
+  const page = (ack.members || []).filter((n) => typeof n === 'string');
+  for (const n of page) room.members.set(n.toLowerCase(), n);
+  if (page.length) room.membersAfter = page.at(-1);
+  room.moreMembers = !!ack.more && page.length > 0;
+  if (room.name === state.current) renderUsers();
 }
 
 function onTyping(t) {
@@ -797,8 +839,17 @@ function renderUsers() {
     li.appendChild(b);
     return li;
   }));
-  $('user-count').textContent = names.length ? String(names.length) : '';
-  $('room-sub').textContent = room && !isDM(room.name) ? `${names.length} online` : (room && room.members.has(room.peer.toLowerCase()) ? 'online' : '');
+  const count = room ? Math.max(room.count, names.length) : 0;
+  if (room && room.moreMembers) {
+    const li = el('li');
+    const b = el('button', 'side-item more-members', `Show more (${count - names.length} not listed)`);
+    b.type = 'button';
+    b.addEventListener('click', () => loadMoreMembers(room));
+    li.appendChild(b);
+    $('user-list').appendChild(li);
+  }
+  $('user-count').textContent = count ? count.toLocaleString() : '';
+  $('room-sub').textContent = room && !isDM(room.name) ? `${count.toLocaleString()} online` : (room && room.members.has(room.peer.toLowerCase()) ? 'online' : '');
 }
 
 function renderTyping() {
